@@ -1,0 +1,27 @@
+//! The crate-wide internal error: one rich `thiserror` enum per stage, wrapped here.
+//!
+//! The FFI crate maps this to its small public error at one point (see `ffi/`).
+
+use alloc::string::String;
+
+/// Any error of the pipeline. Every variant's message says what was wrong and what was
+/// expected.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Frame(#[from] crate::frame::FrameError),
+    #[error(transparent)]
+    Detect(#[from] crate::detect::DetectError),
+    #[error(transparent)]
+    Mesh(#[from] crate::mesh::MeshError),
+    #[error(transparent)]
+    Quality(#[from] crate::quality::QualityError),
+    #[cfg(feature = "std")]
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+pub type Result<T, E = Error> = core::result::Result<T, E>;

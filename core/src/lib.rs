@@ -1,0 +1,23 @@
+//! LiveProof core: the whole on-device liveness pipeline, one module per stage.
+//!
+//! Geometry and image math (`geometry`, `math`, `frame`, `detect`, `mesh`, `quality`) build
+//! without the `std` feature (no_std + alloc). The model runner and the engine need `std`.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod detect;
+pub mod error;
+pub mod frame;
+pub mod geometry;
+pub mod math;
+pub mod mesh;
+pub mod quality;
+
+#[cfg(feature = "std")]
+pub mod engine;
+#[cfg(feature = "std")]
+pub mod models;
+
+pub use error::{Error, Result};

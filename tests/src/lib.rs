@@ -1,0 +1,1 @@
+//! Helpers shared by the workspace integration tests (fixtures and model paths).

@@ -1,1 +1,622 @@
-//! (being written)
+//! The engine: models and configuration loaded once, shared by every stream (`Send + Sync`),
+//! and the per-stream [`Tracker`] that holds tracking state and every reusable buffer.
+//!
+//! Per frame: camera frame → upright RGB (+ luma) → face detection (BlazeFace or SCRFD;
+//! skipped while tracking) → FaceMesh on a rotated ROI → quality gate with hints.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::detect::{self, BlazeFaceConfig, BlazeFaceDecoder, Detection, ScrfdConfig, ScrfdDecoder};
+use crate::error::{Error, Result};
+use crate::frame::{self, Frame, GrayImage, Normalize, RgbImage, TensorLayout};
+use crate::geometry::{Affine2, Point3, Rect, RotatedRect};
+use crate::mesh;
+use crate::models::{Manifest, ModelError, ModelRunner, ModelSpec, TensorIn, TensorOut};
+use crate::quality::{self, Hint, QualityConfig, QualityReport};
+
+/// Which face detector the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DetectorKind {
+    /// MediaPipe BlazeFace short-range, 128×128 (selfie distance; the default).
+    BlazeFaceFront,
+    /// MediaPipe BlazeFace back-camera model, 256×256 (smaller, farther faces).
+    BlazeFaceBack,
+    /// InsightFace SCRFD 640×640 (optional; non-commercial weights, see models/README.md).
+    Scrfd,
+}
+
+impl DetectorKind {
+    /// The manifest entry of this detector.
+    pub fn model_name(self) -> &'static str {
+        match self {
+            DetectorKind::BlazeFaceFront => "blazeface_front",
+            DetectorKind::BlazeFaceBack => "blazeface_back",
+            DetectorKind::Scrfd => "scrfd",
+        }
+    }
+}
+
+/// A model file that replaces the manifest's entry: a path plus the sha256 it must have.
+#[derive(Clone, Debug)]
+pub struct ModelOverride {
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// Engine configuration. `Default` gives the selfie set-up: BlazeFace front, one thread.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Folder holding the model files named in the manifest.
+    pub models_dir: PathBuf,
+    /// ONNX Runtime shared library; `None` = `$ORT_DYLIB_PATH`.
+    pub runtime_path: Option<PathBuf>,
+    /// ONNX Runtime intra-op threads per model (1 leaves the app its other cores).
+    pub intra_op_threads: usize,
+    pub detector: DetectorKind,
+    /// Minimum detector score (MediaPipe: 0.5).
+    pub min_detection_score: f32,
+    /// FaceMesh presence below this drops the track (MediaPipe: 0.5).
+    pub min_presence: f32,
+    /// Faces analysed with FaceMesh per still image (the rest are only counted).
+    pub max_faces: usize,
+    /// While tracking, also run the detector every this many frames to notice a second face
+    /// entering the picture (0 = never: pure MediaPipe-style tracking).
+    pub recount_faces_every: u32,
+    pub quality: QualityConfig,
+    pub overrides: Vec<ModelOverride>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("models"),
+            runtime_path: None,
+            intra_op_threads: 1,
+            detector: DetectorKind::BlazeFaceFront,
+            min_detection_score: 0.5,
+            min_presence: 0.5,
+            max_faces: 4,
+            recount_faces_every: 15,
+            quality: QualityConfig::default(),
+            overrides: Vec::new(),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Rejects out-of-range values with a message naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let unit = |v: f32, name: &str| -> Result<()> {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::Config(format!("{name} must be in [0, 1], got {v}")))
+            }
+        };
+        unit(self.min_detection_score, "min_detection_score")?;
+        unit(self.min_presence, "min_presence")?;
+        if self.intra_op_threads == 0 || self.intra_op_threads > 64 {
+            return Err(Error::Config(format!("intra_op_threads must be 1..=64, got {}", self.intra_op_threads)));
+        }
+        if self.max_faces == 0 {
+            return Err(Error::Config("max_faces must be at least 1".into()));
+        }
+        self.quality.validate()?;
+        Ok(())
+    }
+}
+
+/// The face detector's decoder, by kind. Decoders are cloned into each tracker (they hold
+/// scratch buffers), the anchors are computed once here.
+#[derive(Clone, Debug)]
+enum DetectorDecoder {
+    BlazeFace { decoder: BlazeFaceDecoder, size: u32, scores: Vec<usize>, regressors: Vec<usize> },
+    Scrfd { decoder: ScrfdDecoder, scores: Vec<usize>, bboxes: Vec<usize>, kps: Vec<usize> },
+}
+
+/// Models and configuration, loaded once; shared by every stream and session.
+pub struct Engine {
+    config: EngineConfig,
+    detector: Arc<dyn ModelRunner>,
+    mesh: Arc<dyn ModelRunner>,
+    decoder: DetectorDecoder,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("detector", &self.detector.spec().name)
+            .field("mesh", &self.mesh.spec().name)
+            .finish()
+    }
+}
+
+/// FaceMesh input side, pixels.
+pub const MESH_INPUT: u32 = 192;
+
+impl Engine {
+    /// Loads ONNX Runtime and the detector and FaceMesh models, each verified against the
+    /// manifest (sha256, tensor names and shapes).
+    #[cfg(feature = "ort")]
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        use crate::models::{OrtOptions, OrtRunner, OrtRuntime};
+        config.validate()?;
+        let runtime = OrtRuntime::load(config.runtime_path.as_deref())?;
+        let manifest = Manifest::embedded()?;
+        let opts = OrtOptions { intra_op_threads: config.intra_op_threads };
+        let load = |name: &str| -> Result<Arc<dyn ModelRunner>> {
+            let (spec, path) = resolve(&manifest, &config, name)?;
+            Ok(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
+        };
+        let detector = load(config.detector.model_name())?;
+        let mesh = load("face_landmark")?;
+        Self::with_runners(config, detector, mesh)
+    }
+
+    /// Builds an engine over already loaded runners (another backend, or test doubles).
+    pub fn with_runners(config: EngineConfig, detector: Arc<dyn ModelRunner>, mesh: Arc<dyn ModelRunner>) -> Result<Engine> {
+        config.validate()?;
+        let decoder = build_decoder(config.detector, detector.spec())?;
+        check_mesh_spec(mesh.spec())?;
+        Ok(Engine { config, detector, mesh, decoder })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Manifest entries of the loaded models (name, version, sha256), for audit records.
+    pub fn model_specs(&self) -> [&ModelSpec; 2] {
+        [self.detector.spec(), self.mesh.spec()]
+    }
+}
+
+/// Resolves a model name to its spec and file, applying a user override (path + sha256).
+pub fn resolve(manifest: &Manifest, config: &EngineConfig, name: &str) -> Result<(ModelSpec, PathBuf)> {
+    let mut spec = manifest.model(name)?.clone();
+    if let Some(o) = config.overrides.iter().find(|o| o.name == name) {
+        spec.sha256 = o.sha256.to_ascii_lowercase();
+        spec.bytes = None;
+        return Ok((spec, o.path.clone()));
+    }
+    let path = config.models_dir.join(&spec.file);
+    Ok((spec, path))
+}
+
+fn output_index(spec: &ModelSpec, name: &str) -> Result<usize> {
+    spec.outputs.iter().position(|o| o.name == name).ok_or_else(|| {
+        Error::Model(ModelError::Manifest(format!("model `{}` declares no output `{name}`", spec.name)))
+    })
+}
+
+fn build_decoder(kind: DetectorKind, spec: &ModelSpec) -> Result<DetectorDecoder> {
+    match kind {
+        DetectorKind::BlazeFaceFront | DetectorKind::BlazeFaceBack => {
+            let config = if kind == DetectorKind::BlazeFaceFront { BlazeFaceConfig::front() } else { BlazeFaceConfig::back() };
+            let size = config.input_size().0;
+            let decoder = BlazeFaceDecoder::new(config)?;
+            // Scores are the outputs whose last dimension is 1, regressors the others, each in
+            // declared order (anchor order).
+            let mut scores = Vec::new();
+            let mut regressors = Vec::new();
+            for (i, o) in spec.outputs.iter().enumerate() {
+                if o.shape.last() == Some(&1) {
+                    scores.push(i);
+                } else {
+                    regressors.push(i);
+                }
+            }
+            if scores.is_empty() || scores.len() != regressors.len() {
+                return Err(Error::Model(ModelError::Manifest(format!(
+                    "detector `{}` outputs do not pair scores with regressors",
+                    spec.name
+                ))));
+            }
+            Ok(DetectorDecoder::BlazeFace { decoder, size, scores, regressors })
+        }
+        DetectorKind::Scrfd => {
+            let config = ScrfdConfig::default();
+            let mut scores = Vec::new();
+            let mut bboxes = Vec::new();
+            let mut kps = Vec::new();
+            for s in &config.strides {
+                scores.push(output_index(spec, &format!("score_{s}"))?);
+                bboxes.push(output_index(spec, &format!("bbox_{s}"))?);
+                kps.push(output_index(spec, &format!("kps_{s}"))?);
+            }
+            Ok(DetectorDecoder::Scrfd { decoder: ScrfdDecoder::new(config)?, scores, bboxes, kps })
+        }
+    }
+}
+
+fn check_mesh_spec(spec: &ModelSpec) -> Result<()> {
+    let ok = spec.inputs.len() == 1
+        && spec.inputs[0].shape == [1, 3, MESH_INPUT as i64, MESH_INPUT as i64]
+        && spec.outputs.len() == 2;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Model(ModelError::Manifest(format!(
+            "landmark model `{}` must take [1, 3, 192, 192] and give landmarks + presence",
+            spec.name
+        ))))
+    }
+}
+
+/// Wall time per stage of one frame, milliseconds.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct StageTimings {
+    /// Frame → upright RGB and luma.
+    pub convert: f64,
+    /// Detector pre-processing, inference and decoding (0 when tracking skipped it).
+    pub detect: f64,
+    /// FaceMesh ROI, warp, inference and decoding, all faces.
+    pub mesh: f64,
+    /// Quality gate, all faces.
+    pub quality: f64,
+    /// The whole frame.
+    pub total: f64,
+}
+
+/// One analysed face.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaceAnalysis {
+    /// The detection this face came from (in tracking mode: the box and eyes derived from the
+    /// landmarks, score = presence).
+    pub detection: Detection,
+    /// The FaceMesh ROI, image pixels.
+    pub roi: RotatedRect,
+    /// 468 landmarks in image pixels (z in the same scale, negative = towards the camera).
+    pub landmarks: Vec<Point3>,
+    /// FaceMesh face-presence probability.
+    pub presence: f32,
+    pub quality: QualityReport,
+}
+
+/// Everything the pipeline knows about one frame.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FrameAnalysis {
+    /// Upright frame size, pixels.
+    pub width: u32,
+    pub height: u32,
+    pub timestamp_ns: u64,
+    /// Whether the face detector ran on this frame (false when tracking carried the ROI).
+    pub detector_ran: bool,
+    /// Faces found by the detector (may exceed `faces.len()` when above `max_faces`).
+    pub faces_detected: usize,
+    pub faces: Vec<FaceAnalysis>,
+    /// The capture UI's hints for this frame, most important first.
+    pub hints: Vec<Hint>,
+    pub timings: StageTimings,
+}
+
+/// Per-stream state: the tracked face and every buffer reused from frame to frame.
+/// Not shared between threads; make one per camera stream.
+pub struct Tracker {
+    engine: Arc<Engine>,
+    decoder: DetectorDecoder,
+    rgb: RgbImage,
+    luma: GrayImage,
+    det_input: Vec<f32>,
+    mesh_input: Vec<f32>,
+    outputs: Vec<TensorOut>,
+    detections: Vec<Detection>,
+    /// Landmarks of the last frame when the track is live.
+    tracked: Option<Vec<Point3>>,
+    /// Landmarks and timestamp of the previous frame, for stability.
+    previous: Option<(Vec<Point3>, u64)>,
+    frames_since_detection: u32,
+    quality_scratch: quality::QualityScratch,
+    analysis: FrameAnalysis,
+    spare_landmarks: Vec<Vec<Point3>>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker").field("tracking", &self.tracked.is_some()).finish()
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+impl Tracker {
+    /// A tracker for one camera stream.
+    pub fn new(engine: Arc<Engine>) -> Tracker {
+        let decoder = engine.decoder.clone();
+        Tracker {
+            engine,
+            decoder,
+            rgb: RgbImage::default(),
+            luma: GrayImage::default(),
+            det_input: Vec::new(),
+            mesh_input: vec![0.0; (3 * MESH_INPUT * MESH_INPUT) as usize],
+            outputs: Vec::new(),
+            detections: Vec::new(),
+            tracked: None,
+            previous: None,
+            frames_since_detection: 0,
+            quality_scratch: quality::QualityScratch::default(),
+            analysis: FrameAnalysis::default(),
+            spare_landmarks: Vec::new(),
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Forgets the tracked face (e.g. when the camera restarts).
+    pub fn reset(&mut self) {
+        self.tracked = None;
+        self.previous = None;
+        self.frames_since_detection = 0;
+    }
+
+    /// Analyses a still image: the detector runs, every face up to `max_faces` gets landmarks
+    /// and quality, and no tracking state is used or kept.
+    pub fn analyze_still(&mut self, frame: &Frame<'_>) -> Result<&FrameAnalysis> {
+        self.reset();
+        self.run(frame, false)?;
+        self.reset();
+        Ok(&self.analysis)
+    }
+
+    /// Processes the next frame of a stream in tracking mode: the ROI comes from the previous
+    /// landmarks while FaceMesh's presence stays high; the detector runs when the track is
+    /// lost (and every `recount_faces_every` frames to count faces).
+    pub fn process(&mut self, frame: &Frame<'_>) -> Result<&FrameAnalysis> {
+        if let Some((_, ts)) = &self.previous {
+            if frame.timestamp_ns() < *ts {
+                // A clock going backwards breaks stability and timing: start over.
+                log::warn!("frame timestamp went backwards ({} < {ts}); resetting the track", frame.timestamp_ns());
+                self.reset();
+            }
+        }
+        self.run(frame, true)?;
+        Ok(&self.analysis)
+    }
+
+    fn run(&mut self, frame: &Frame<'_>, tracking: bool) -> Result<()> {
+        let t0 = Instant::now();
+        frame.to_rgb_into(&mut self.rgb)?;
+        frame.to_luma_into(&mut self.luma)?;
+        let (w, h) = (self.rgb.width, self.rgb.height);
+        // Recycle last frame's landmark buffers.
+        for f in self.analysis.faces.drain(..) {
+            self.spare_landmarks.push(f.landmarks);
+        }
+        self.analysis.width = w;
+        self.analysis.height = h;
+        self.analysis.timestamp_ns = frame.timestamp_ns();
+        self.analysis.hints.clear();
+        self.analysis.timings = StageTimings { convert: ms_since(t0), ..StageTimings::default() };
+
+        let recount = tracking
+            && self.engine.config.recount_faces_every > 0
+            && self.frames_since_detection + 1 >= self.engine.config.recount_faces_every;
+        let mut rois: Vec<(Detection, RotatedRect)> = Vec::with_capacity(1);
+        let mut detector_ran = false;
+        if tracking && !recount {
+            if let Some(prev) = &self.tracked {
+                let roi = mesh::roi_from_landmarks(prev)?;
+                rois.push((detection_from_landmarks(prev, 1.0), roi));
+            }
+        }
+        if rois.is_empty() {
+            self.detect()?;
+            detector_ran = true;
+            self.analysis.faces_detected = self.detections.len();
+            let keep = if tracking { 1 } else { self.engine.config.max_faces };
+            for d in self.detections.iter().take(keep) {
+                rois.push((*d, mesh::roi_from_detection(d)?));
+            }
+            // While recounting, keep following the tracked face rather than jumping to the
+            // detector's best one.
+            if recount {
+                if let (Some(prev), Some(first)) = (&self.tracked, rois.first_mut()) {
+                    let roi = mesh::roi_from_landmarks(prev)?;
+                    *first = (detection_from_landmarks(prev, 1.0), roi);
+                }
+            }
+        } else {
+            self.analysis.faces_detected = if self.frames_since_detection == 0 { 1 } else { self.analysis.faces_detected.max(1) };
+        }
+        self.analysis.detector_ran = detector_ran;
+        self.frames_since_detection = if detector_ran { 0 } else { self.frames_since_detection + 1 };
+
+        // FaceMesh on each ROI.
+        let tm = Instant::now();
+        let mut faces = Vec::with_capacity(rois.len());
+        for (det, roi) in rois {
+            let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
+            let presence = self.run_mesh(&roi, &mut landmarks)?;
+            if presence < self.engine.config.min_presence {
+                self.spare_landmarks.push(landmarks);
+                continue;
+            }
+            let detection = if detector_ran { det } else { detection_from_landmarks(&landmarks, presence) };
+            faces.push((detection, roi, landmarks, presence));
+        }
+        // A tracked face that vanished: look again with the detector on this same frame.
+        if tracking && !detector_ran && faces.is_empty() {
+            self.tracked = None;
+            self.analysis.timings.mesh += ms_since(tm);
+            return self.run_after_lost_track(t0);
+        }
+        self.analysis.timings.mesh = ms_since(tm);
+        self.finish(faces, tracking, t0)
+    }
+
+    /// Re-runs the frame with detection after the track was lost (the RGB is already there).
+    fn run_after_lost_track(&mut self, t0: Instant) -> Result<()> {
+        self.detect()?;
+        self.analysis.detector_ran = true;
+        self.frames_since_detection = 0;
+        self.analysis.faces_detected = self.detections.len();
+        let tm = Instant::now();
+        let mut faces = Vec::new();
+        if let Some(d) = self.detections.first().copied() {
+            let roi = mesh::roi_from_detection(&d)?;
+            let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
+            let presence = self.run_mesh(&roi, &mut landmarks)?;
+            if presence >= self.engine.config.min_presence {
+                faces.push((d, roi, landmarks, presence));
+            } else {
+                self.spare_landmarks.push(landmarks);
+            }
+        }
+        self.analysis.timings.mesh += ms_since(tm);
+        self.finish(faces, true, t0)
+    }
+
+    fn finish(&mut self, faces: Vec<(Detection, RotatedRect, Vec<Point3>, f32)>, tracking: bool, t0: Instant) -> Result<()> {
+        let tq = Instant::now();
+        let (w, h) = (self.rgb.width, self.rgb.height);
+        let num_faces = self.analysis.faces_detected.max(faces.len());
+        let dt_s = self.previous.as_ref().map(|(_, ts)| self.analysis.timestamp_ns.saturating_sub(*ts) as f32 * 1e-9);
+        let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
+        if faces.is_empty() {
+            let report = quality::assess_no_face();
+            self.analysis.hints.extend(report.hints.iter().copied());
+        }
+        for (i, (detection, roi, landmarks, presence)) in faces.into_iter().enumerate() {
+            let previous = if i == 0 && tracking { self.previous.as_ref().map(|(p, _)| p.as_slice()) } else { None };
+            let input = quality::QualityInput {
+                luma,
+                face_box: detection.bbox,
+                landmarks: &landmarks,
+                presence,
+                previous,
+                dt_s: dt_s.unwrap_or(0.0),
+                num_faces,
+            };
+            let report = quality::assess(&self.engine.config.quality, &input, &mut self.quality_scratch)?;
+            for hint in &report.hints {
+                if !self.analysis.hints.contains(hint) {
+                    self.analysis.hints.push(*hint);
+                }
+            }
+            self.analysis.faces.push(FaceAnalysis { detection, roi, landmarks, presence, quality: report });
+        }
+        self.analysis.hints.sort_by_key(|h| h.priority());
+        // Tracking state for the next frame.
+        match self.analysis.faces.first() {
+            Some(f) if tracking => {
+                let mut buf = self.tracked.take().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(&f.landmarks);
+                self.tracked = Some(buf);
+                let mut prev = self.previous.take().map(|(p, _)| p).unwrap_or_default();
+                prev.clear();
+                prev.extend_from_slice(&f.landmarks);
+                self.previous = Some((prev, self.analysis.timestamp_ns));
+            }
+            _ => {
+                self.tracked = None;
+                self.previous = None;
+            }
+        }
+        self.analysis.timings.quality = ms_since(tq);
+        self.analysis.timings.total = ms_since(t0);
+        Ok(())
+    }
+
+    /// Runs the detector on `self.rgb` into `self.detections` (best first).
+    fn detect(&mut self) -> Result<()> {
+        let t = Instant::now();
+        let (w, h) = (self.rgb.width, self.rgb.height);
+        let engine = &self.engine;
+        let min_score = engine.config.min_detection_score;
+        match &mut self.decoder {
+            DetectorDecoder::BlazeFace { decoder, size, scores, regressors } => {
+                let size = *size;
+                let tf = detect::blazeface_input_transform(w, h, size)?;
+                self.det_input.resize((3 * size * size) as usize, 0.0);
+                frame::warp_affine_to_tensor(
+                    &self.rgb,
+                    &tf,
+                    size,
+                    size,
+                    detect::BLAZEFACE_BORDER,
+                    TensorLayout::Nhwc,
+                    &Normalize::SIGNED_UNIT,
+                    &mut self.det_input,
+                )?;
+                let shape = [1, size as usize, size as usize, 3];
+                engine.detector.run(&[TensorIn { data: &self.det_input, shape: &shape }], &mut self.outputs)?;
+                let s: Vec<&[f32]> = scores.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
+                let r: Vec<&[f32]> = regressors.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
+                decoder.decode(&s, &r, &tf, min_score, &mut self.detections)?;
+            }
+            DetectorDecoder::Scrfd { decoder, scores, bboxes, kps } => {
+                let (iw, ih) = (decoder.config().input_width, decoder.config().input_height);
+                let tf = detect::scrfd_input_transform(w, h, iw, ih)?;
+                self.det_input.resize((3 * iw * ih) as usize, 0.0);
+                let norm = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
+                frame::warp_affine_to_tensor(
+                    &self.rgb,
+                    &tf,
+                    iw,
+                    ih,
+                    detect::SCRFD_BORDER,
+                    TensorLayout::Nchw,
+                    &norm,
+                    &mut self.det_input,
+                )?;
+                let shape = [1, 3, ih as usize, iw as usize];
+                engine.detector.run(&[TensorIn { data: &self.det_input, shape: &shape }], &mut self.outputs)?;
+                let s: Vec<&[f32]> = scores.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
+                let b: Vec<&[f32]> = bboxes.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
+                let k: Vec<&[f32]> = kps.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
+                decoder.decode(&s, &b, Some(&k), &tf, min_score, &mut self.detections)?;
+            }
+        }
+        self.analysis.timings.detect += ms_since(t);
+        Ok(())
+    }
+
+    /// Runs FaceMesh on `roi`; writes 468 landmarks (image pixels) and returns the presence.
+    fn run_mesh(&mut self, roi: &RotatedRect, landmarks: &mut Vec<Point3>) -> Result<f32> {
+        let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
+        frame::warp_affine_to_tensor(
+            &self.rgb,
+            &tf,
+            MESH_INPUT,
+            MESH_INPUT,
+            mesh::INPUT_BORDER,
+            TensorLayout::Nchw,
+            &Normalize::UNIT,
+            &mut self.mesh_input,
+        )?;
+        let shape = [1, 3, MESH_INPUT as usize, MESH_INPUT as usize];
+        self.engine.mesh.run(&[TensorIn { data: &self.mesh_input, shape: &shape }], &mut self.outputs)?;
+        landmarks.resize(mesh::NUM_LANDMARKS, Point3::default());
+        mesh::decode_landmarks(&self.outputs[0].data, &tf, landmarks)?;
+        let logit = self.outputs[1].data.first().copied().unwrap_or(f32::NEG_INFINITY);
+        Ok(mesh::presence_score(logit))
+    }
+}
+
+/// A detection-shaped summary of tracked landmarks: their bounding box and the eyes, nose and
+/// mouth centre as keypoints, in BlazeFace's keypoint order.
+fn detection_from_landmarks(landmarks: &[Point3], score: f32) -> Detection {
+    use crate::geometry::Point2;
+    let bbox = Rect::bounding(landmarks.iter().map(|p| p.xy())).unwrap_or_default();
+    let at = |i: usize| landmarks.get(i).map(|p| p.xy()).unwrap_or_default();
+    let mid = |a: Point2, b: Point2| Point2::new(0.5 * (a.x + b.x), 0.5 * (a.y + b.y));
+    let mut keypoints = [Point2::default(); detect::MAX_KEYPOINTS];
+    keypoints[0] = mid(at(mesh::idx::RIGHT_EYE_OUTER), at(mesh::idx::RIGHT_EYE_INNER));
+    keypoints[1] = mid(at(mesh::idx::LEFT_EYE_INNER), at(mesh::idx::LEFT_EYE_OUTER));
+    keypoints[2] = at(mesh::idx::NOSE_TIP);
+    keypoints[3] = mid(at(mesh::idx::UPPER_LIP_INNER), at(mesh::idx::LOWER_LIP_INNER));
+    keypoints[4] = at(mesh::idx::FACE_EDGE_RIGHT);
+    keypoints[5] = at(mesh::idx::FACE_EDGE_LEFT);
+    Detection { bbox, score, keypoints, num_keypoints: 6 }
+}

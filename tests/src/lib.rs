@@ -1,1 +1,106 @@
-//! Helpers shared by the workspace integration tests (fixtures and model paths).
+//! Helpers shared by the workspace integration tests: where the models, the ONNX Runtime
+//! library and the public-domain fixtures are.
+//!
+//! `cargo xtask test` runs set-up first and exports `LIVEPROOF_MODELS_DIR`, `ORT_DYLIB_PATH`
+//! and `LIVEPROOF_FIXTURES_DIR`; a plain `cargo test` falls back to the default cache
+//! (`$LIVEPROOF_CACHE` or `~/.cache/liveproof`). A missing file fails the test with a message
+//! naming the command that fetches it; nothing is skipped silently.
+
+use std::path::PathBuf;
+
+use liveproof_core::frame::RgbImage;
+
+/// The set-up cache (`$LIVEPROOF_CACHE` or `~/.cache/liveproof`).
+pub fn cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("liveproof")
+}
+
+fn env_or(var: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
+}
+
+/// Folder holding the verified model files.
+pub fn models_dir() -> PathBuf {
+    let p = env_or("LIVEPROOF_MODELS_DIR", cache_dir().join("models"));
+    assert!(p.is_dir(), "models folder {} is missing: run `cargo xtask setup`", p.display());
+    p
+}
+
+/// The ONNX Runtime shared library.
+pub fn ort_lib() -> PathBuf {
+    let p = env_or("ORT_DYLIB_PATH", cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"));
+    assert!(p.is_file(), "ONNX Runtime library {} is missing: run `cargo xtask setup`", p.display());
+    p
+}
+
+/// A public-domain fixture by file name (astronaut.png, newton.png, gauss.png,
+/// solvay_conference_1927.jpg, truth_faces.py).
+pub fn fixture(name: &str) -> PathBuf {
+    let p = env_or("LIVEPROOF_FIXTURES_DIR", cache_dir().join("fixtures")).join(name);
+    assert!(p.is_file(), "fixture {} is missing: run `cargo xtask setup`", p.display());
+    p
+}
+
+/// Decodes an image file to packed RGB8.
+pub fn load_rgb(path: &std::path::Path) -> RgbImage {
+    let img = image::open(path).unwrap_or_else(|e| panic!("decoding {}: {e}", path.display())).to_rgb8();
+    let (w, h) = img.dimensions();
+    RgbImage::from_raw(w, h, img.into_raw()).expect("decoded image has a consistent size")
+}
+
+/// Ground-truth faces of the scrfd package's `tests/truth_faces.py`: per image, boxes
+/// `[x1, y1, x2, y2]` and five keypoints.
+#[derive(Debug, Clone)]
+pub struct TruthFace {
+    pub bbox: [f32; 4],
+    pub score: f32,
+    pub keypoints: Vec<[f32; 2]>,
+}
+
+/// Parses `truth_faces.py` (a Python literal of `Face(bbox=Bbox(upper_left=Point(x=.., y=..),
+/// lower_right=..), probability=.., keypoints=FaceKeypoints(left_eye=.., right_eye=.., nose=..,
+/// left_mouth=.., right_mouth=..))`) into `(image name, faces)`.
+pub fn scrfd_truth() -> Vec<(String, Vec<TruthFace>)> {
+    let text = std::fs::read_to_string(fixture("truth_faces.py")).expect("reading truth_faces.py");
+    let mut out: Vec<(String, Vec<TruthFace>)> = Vec::new();
+    // Image sections start at `"name.png": [`.
+    let mut rest = text.as_str();
+    while let Some(q) = rest.find("\": [") {
+        let start = rest[..q].rfind('"').expect("opening quote of an image name") + 1;
+        let name = rest[start..q].to_string();
+        rest = &rest[q + 4..];
+        let end = rest.find("\": [").map(|n| rest[..n].rfind('"').unwrap_or(n)).unwrap_or(rest.len());
+        let section = &rest[..end];
+        let mut faces = Vec::new();
+        for face_text in section.split("Face(").skip(1) {
+            let xs = numbers_after(face_text, "x=");
+            let ys = numbers_after(face_text, "y=");
+            let p = numbers_after(face_text, "probability=");
+            assert_eq!(xs.len(), 7, "7 points per face in truth_faces.py");
+            assert_eq!(ys.len(), 7);
+            faces.push(TruthFace {
+                bbox: [xs[0], ys[0], xs[1], ys[1]],
+                score: p.first().copied().unwrap_or(f32::NAN),
+                keypoints: (2..7).map(|i| [xs[i], ys[i]]).collect(),
+            });
+        }
+        out.push((name, faces));
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn numbers_after(s: &str, key: &str) -> Vec<f32> {
+    s.match_indices(key)
+        .filter(|(i, _)| *i == 0 || !s.as_bytes()[i - 1].is_ascii_alphanumeric() && s.as_bytes()[i - 1] != b'_')
+        .filter_map(|(i, _)| {
+            let tail = &s[i + key.len()..];
+            let n: String = tail.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
+            n.parse().ok()
+        })
+        .collect()
+}

@@ -1,1 +1,288 @@
-fn main() {}
+//! `liveproof`: run the LiveProof pipeline on images and frame folders.
+//!
+//! `liveproof inspect IMAGE... [--json] [--draw OUT.png]` analyses still images;
+//! `liveproof inspect --track FRAMES_DIR [--json]` treats a folder of frames (PNG/JPEG, in
+//! name order) as one camera stream in tracking mode.
+
+mod draw;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, FrameAnalysis, Tracker};
+use liveproof_core::frame::{Frame, PixelFormat};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(name = "liveproof", version, about = "LiveProof on-device face liveness: inspection tool")]
+struct Cli {
+    /// Folder with the verified model files (default: $LIVEPROOF_MODELS_DIR or ~/.cache/liveproof/models).
+    #[arg(long, global = true)]
+    models_dir: Option<PathBuf>,
+    /// ONNX Runtime shared library (default: $ORT_DYLIB_PATH or ~/.cache/liveproof/runtime/libonnxruntime.so.1.31.1).
+    #[arg(long, global = true)]
+    ort_lib: Option<PathBuf>,
+    /// Face detector.
+    #[arg(long, global = true, value_enum, default_value_t = Detector::BlazefaceFront)]
+    detector: Detector,
+    /// ONNX Runtime intra-op threads per model.
+    #[arg(long, global = true, default_value_t = 1)]
+    threads: usize,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Detector {
+    BlazefaceFront,
+    BlazefaceBack,
+    Scrfd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Detect faces, landmarks and capture quality on images, or on a frame folder with --track.
+    Inspect {
+        /// Image files (PNG or JPEG).
+        images: Vec<PathBuf>,
+        /// Treat this folder of frames as one camera stream (tracking mode).
+        #[arg(long, conflicts_with = "images")]
+        track: Option<PathBuf>,
+        /// Print JSON instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the (first) image with box, keypoints and landmarks drawn.
+        #[arg(long)]
+        draw: Option<PathBuf>,
+        /// Frame rate assumed for --track timestamps (frames carry no capture time).
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
+    },
+}
+
+fn cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("liveproof")
+}
+
+fn engine_config(cli: &Cli) -> EngineConfig {
+    let models_dir = cli
+        .models_dir
+        .clone()
+        .or_else(|| std::env::var_os("LIVEPROOF_MODELS_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| cache_dir().join("models"));
+    let runtime_path = cli
+        .ort_lib
+        .clone()
+        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
+        .unwrap_or_else(|| cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"));
+    EngineConfig {
+        models_dir,
+        runtime_path: Some(runtime_path),
+        intra_op_threads: cli.threads,
+        detector: match cli.detector {
+            Detector::BlazefaceFront => DetectorKind::BlazeFaceFront,
+            Detector::BlazefaceBack => DetectorKind::BlazeFaceBack,
+            Detector::Scrfd => DetectorKind::Scrfd,
+        },
+        ..EngineConfig::default()
+    }
+}
+
+struct Decoded {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+    decode_ms: f64,
+}
+
+fn decode(path: &Path) -> Result<Decoded> {
+    let t = Instant::now();
+    let img = image::open(path).with_context(|| format!("decoding {}", path.display()))?.to_rgb8();
+    let (width, height) = img.dimensions();
+    Ok(Decoded { width, height, rgb: img.into_raw(), decode_ms: t.elapsed().as_secs_f64() * 1e3 })
+}
+
+fn main() -> Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
+    match &cli.cmd {
+        Cmd::Inspect { images, track, json, draw, fps } => {
+            if let Some(dir) = track {
+                inspect_track(&engine, dir, *json, *fps)
+            } else {
+                if images.is_empty() {
+                    bail!("give at least one image, or --track FRAMES_DIR");
+                }
+                inspect_images(&engine, images, *json, draw.as_deref())
+            }
+        }
+    }
+}
+
+fn inspect_images(engine: &Arc<Engine>, images: &[PathBuf], as_json: bool, draw: Option<&Path>) -> Result<()> {
+    let mut records = Vec::new();
+    let mut tracker = Tracker::new(engine.clone());
+    for (i, path) in images.iter().enumerate() {
+        let d = decode(path)?;
+        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?;
+        let analysis = tracker.analyze_still(&frame).with_context(|| format!("analysing {}", path.display()))?;
+        let mut rec = analysis_json(analysis);
+        rec["image"] = json!(path.display().to_string());
+        rec["timings_ms"]["decode"] = json!(d.decode_ms);
+        if i == 0 {
+            if let Some(out) = draw {
+                draw::draw_analysis(d.width, d.height, &d.rgb, analysis, out)?;
+            }
+        }
+        if !as_json {
+            print_human(path, analysis);
+        }
+        records.push(rec);
+    }
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "images": records }))?);
+    }
+    Ok(())
+}
+
+fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> Result<()> {
+    if !(fps.is_finite() && fps > 0.0) {
+        bail!("--fps must be a positive number, got {fps}");
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+                Some("png" | "jpg" | "jpeg")
+            )
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("no PNG or JPEG frames in {}", dir.display());
+    }
+    let mut tracker = Tracker::new(engine.clone());
+    let mut frames = Vec::with_capacity(paths.len());
+    let mut wall_ms = Vec::with_capacity(paths.len());
+    let mut detections = 0usize;
+    for (i, path) in paths.iter().enumerate() {
+        let d = decode(path)?;
+        let ts = (i as f64 * 1e9 / fps) as u64;
+        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?.with_timestamp_ns(ts);
+        let t = Instant::now();
+        let analysis = tracker.process(&frame).with_context(|| format!("frame {}", path.display()))?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        wall_ms.push(ms);
+        if analysis.detector_ran {
+            detections += 1;
+        }
+        if !as_json {
+            print_human(path, analysis);
+        }
+        let mut rec = analysis_json(analysis);
+        rec["image"] = json!(path.display().to_string());
+        rec["timings_ms"]["decode"] = json!(d.decode_ms);
+        rec["wall_ms"] = json!(ms);
+        frames.push(rec);
+    }
+    let mut sorted = wall_ms.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let median = percentile(&sorted, 0.5);
+    let p95 = percentile(&sorted, 0.95);
+    let summary = json!({
+        "frames": paths.len(),
+        "median_ms": median,
+        "p95_ms": p95,
+        "detections": detections,
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "frames": frames, "summary": summary }))?);
+    } else {
+        println!(
+            "{} frames: median {:.2} ms, p95 {:.2} ms per frame (excluding decoding), detector ran on {}",
+            paths.len(),
+            median,
+            p95,
+            detections
+        );
+    }
+    Ok(())
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn analysis_json(a: &FrameAnalysis) -> Value {
+    let faces: Vec<Value> = a
+        .faces
+        .iter()
+        .map(|f| {
+            json!({
+                "box": f.detection.bbox.as_array(),
+                "score": f.detection.score,
+                "keypoints": f.detection.valid_keypoints().iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+                "landmarks": f.landmarks.iter().map(|p| [p.x, p.y, p.z]).collect::<Vec<_>>(),
+                "presence": f.presence,
+                "quality": f.quality,
+            })
+        })
+        .collect();
+    json!({
+        "width": a.width,
+        "height": a.height,
+        "timestamp_ns": a.timestamp_ns,
+        "detector_ran": a.detector_ran,
+        "faces": faces,
+        "hints": a.hints,
+        "timings_ms": a.timings,
+    })
+}
+
+fn print_human(path: &Path, a: &FrameAnalysis) {
+    println!("{} ({}x{}): {} face(s)", path.display(), a.width, a.height, a.faces.len());
+    for (i, f) in a.faces.iter().enumerate() {
+        let b = f.detection.bbox;
+        let pose = f
+            .quality
+            .pose
+            .as_ref()
+            .map(|p| format!(", yaw {:+.1}° pitch {:+.1}° roll {:+.1}°", p.yaw_deg, p.pitch_deg, p.roll_deg))
+            .unwrap_or_default();
+        println!(
+            "  face {i}: box [{:.0}, {:.0}, {:.0}, {:.0}] score {:.2}, {} landmarks (presence {:.2}){pose}",
+            b.x_min,
+            b.y_min,
+            b.x_max,
+            b.y_max,
+            f.detection.score,
+            f.landmarks.len(),
+            f.presence,
+        );
+    }
+    let hints: Vec<&str> = a.hints.iter().map(|h| h.as_str()).collect();
+    if hints.is_empty() {
+        println!("  quality: OK");
+    } else {
+        println!("  hints: {}", hints.join(", "));
+    }
+    println!(
+        "  time: detect {:.2} ms, mesh {:.2} ms, quality {:.2} ms, total {:.2} ms",
+        a.timings.detect, a.timings.mesh, a.timings.quality, a.timings.total
+    );
+}

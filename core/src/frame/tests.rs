@@ -1,0 +1,667 @@
+//! Frame ingestion tests: validation, every pixel format on hand-made buffers, every
+//! orientation, YUV colours against the BT.601 formula.
+
+use alloc::string::ToString;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+
+const P: u8 = 0xEE; // row padding byte: must never show up in an output
+
+fn rgb(frame: &Frame) -> RgbImage {
+    let mut out = RgbImage::default();
+    frame.to_rgb_into(&mut out).unwrap();
+    out
+}
+
+fn luma(frame: &Frame) -> GrayImage {
+    let mut out = GrayImage::default();
+    frame.to_luma_into(&mut out).unwrap();
+    out
+}
+
+/// BT.601 limited range in f64, rounded and clamped: the reference for the fixed point.
+fn ref_yuv(y: u8, u: u8, v: u8) -> [u8; 3] {
+    let c = (y as f64 - 16.0) * 255.0 / 219.0;
+    let (u, v) = (u as f64 - 128.0, v as f64 - 128.0);
+    let k = 255.0 / 224.0;
+    let r = c + k * 1.402 * v;
+    let g = c - k * 1.772 * 0.114 / 0.587 * u - k * 1.402 * 0.299 / 0.587 * v;
+    let b = c + k * 1.772 * u;
+    let q = |x: f64| (x + 0.5).floor().clamp(0.0, 255.0) as u8;
+    [q(r), q(g), q(b)]
+}
+
+fn close(a: [u8; 3], b: [u8; 3], tol: i32) -> bool {
+    (0..3).all(|c| (a[c] as i32 - b[c] as i32).abs() <= tol)
+}
+
+// ---------------------------------------------------------------- packed formats
+
+#[test]
+fn rgba_with_row_padding() {
+    // 2×2, stride 12 (4 padding bytes), last row unpadded: 12 + 8 = 20 bytes.
+    let buf = [
+        1, 2, 3, 255, 4, 5, 6, 255, P, P, P, P, 7, 8, 9, 255, 10, 11, 12, 255,
+    ];
+    let f = Frame::new(2, 2, PixelFormat::Rgba8888, &[Plane::new(&buf, 12)]).unwrap();
+    assert_eq!(rgb(&f).data, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+}
+
+#[test]
+fn bgra_swaps_red_and_blue() {
+    let buf = [
+        1, 2, 3, 255, 4, 5, 6, 255, P, P, P, P, 7, 8, 9, 255, 10, 11, 12, 255,
+    ];
+    let f = Frame::new(2, 2, PixelFormat::Bgra8888, &[Plane::new(&buf, 12)]).unwrap();
+    assert_eq!(rgb(&f).data, [3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10]);
+}
+
+#[test]
+fn rgb888_with_row_padding() {
+    let buf = [1, 2, 3, 4, 5, 6, P, P, 7, 8, 9, 10, 11, 12];
+    let f = Frame::new(2, 2, PixelFormat::Rgb888, &[Plane::new(&buf, 8)]).unwrap();
+    assert_eq!(rgb(&f).data, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+}
+
+#[test]
+fn gray8_replicates_to_rgb() {
+    let buf = [10, 20, P, 30, 40];
+    let f = Frame::new(2, 2, PixelFormat::Gray8, &[Plane::new(&buf, 3)]).unwrap();
+    assert_eq!(
+        rgb(&f).data,
+        [10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40]
+    );
+    assert_eq!(luma(&f).data, [10, 20, 30, 40]);
+}
+
+// ---------------------------------------------------------------- YUV
+
+/// A 2×2 NV21 frame of one colour.
+fn nv21_solid(y: u8, u: u8, v: u8) -> [u8; 6] {
+    [y, y, y, y, v, u]
+}
+
+#[test]
+fn yuv_known_colours() {
+    let white = nv21_solid(235, 128, 128);
+    let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &white).unwrap();
+    assert!(rgb(&f).data.iter().all(|&v| v == 255), "Y=235 → white");
+    let black = nv21_solid(16, 128, 128);
+    let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &black).unwrap();
+    assert!(rgb(&f).data.iter().all(|&v| v == 0), "Y=16 → black");
+    // Mid grey: 110 × 255/219 = 128.08 → 128.
+    let grey = nv21_solid(126, 128, 128);
+    let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &grey).unwrap();
+    assert_eq!(rgb(&f).get(1, 1), Some([128, 128, 128]));
+    // Saturated red, BT.601 video range: Y=81, U=90, V=240 → (254.4, −0.5, −1.0) → (254,0,0).
+    let red = nv21_solid(81, 90, 240);
+    let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &red).unwrap();
+    let px = rgb(&f).get(0, 0).unwrap();
+    assert!(close(px, [255, 0, 0], 2), "red {px:?}");
+    assert_eq!(px, [254, 0, 0]);
+    // Y=120, U=150, V=100, by hand: c = 104 × 1.164383 = 121.096;
+    // R = c − 28 × 1.596027 = 76.41; G = c − 22 × 0.391762 + 28 × 0.812968 = 135.24;
+    // B = c + 22 × 2.017232 = 165.48.
+    let buf = nv21_solid(120, 150, 100);
+    let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &buf).unwrap();
+    assert_eq!(rgb(&f).get(0, 1), Some([76, 135, 165]));
+}
+
+#[test]
+fn yuv_fixed_point_matches_bt601_formula() {
+    // Every Y in steps of 3 against a chroma grid: fixed point within ±1 of the f64 formula.
+    let mut worst = 0;
+    let mut exact = 0usize;
+    let mut total = 0usize;
+    for y in (0..=255).step_by(3) {
+        for u in (0..=255).step_by(15) {
+            for v in (0..=255).step_by(15) {
+                let buf = nv21_solid(y as u8, u as u8, v as u8);
+                let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &buf).unwrap();
+                let got = rgb(&f).get(0, 0).unwrap();
+                let want = ref_yuv(y as u8, u as u8, v as u8);
+                for c in 0..3 {
+                    worst = worst.max((got[c] as i32 - want[c] as i32).abs());
+                }
+                exact += usize::from(got == want);
+                total += 1;
+            }
+        }
+    }
+    assert!(worst <= 1, "worst channel error {worst}");
+    assert!(
+        exact * 100 >= total * 99,
+        "only {exact}/{total} pixels exact"
+    );
+}
+
+/// Logical 4×2 YUV 4:2:0 content: Y per pixel, (U, V) per 2×2 block.
+const Y42: [[u8; 4]; 2] = [[120, 60, 235, 16], [200, 90, 30, 180]];
+const UV42: [(u8, u8); 2] = [(150, 100), (100, 150)];
+
+fn expected_42() -> Vec<u8> {
+    let mut v = Vec::new();
+    for row in Y42 {
+        for (x, &y) in row.iter().enumerate() {
+            let (cu, cv) = UV42[x / 2];
+            v.extend_from_slice(&ref_yuv(y, cu, cv));
+        }
+    }
+    v
+}
+
+fn assert_close_all(got: &[u8], want: &[u8], tol: i32) {
+    assert_eq!(got.len(), want.len());
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (*a as i32 - *b as i32).abs() <= tol,
+            "byte {i}: got {a}, want {b}"
+        );
+    }
+}
+
+#[test]
+fn nv21_with_padding() {
+    // Y stride 6, VU stride 6 (2 padding bytes each); V first.
+    let y = [120, 60, 235, 16, P, P, 200, 90, 30, 180];
+    let vu = [100, 150, 150, 100];
+    let f = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv21,
+        &[Plane::new(&y, 6), Plane::new(&vu, 6)],
+    )
+    .unwrap();
+    let out = rgb(&f);
+    assert_eq!((out.width, out.height), (4, 2));
+    assert_close_all(&out.data, &expected_42(), 1);
+    // Hand check of pixel (0,0): Y=120, U=150, V=100 → (76, 135, 165).
+    assert_eq!(out.get(0, 0), Some([76, 135, 165]));
+    // Pixel (3,0): Y=16, U=100, V=150 → R = 1.596027 × 22 = 35.1; G, B < 0.
+    assert_eq!(out.get(3, 0), Some([35, 0, 0]));
+}
+
+#[test]
+fn nv12_with_padding() {
+    let y = [120, 60, 235, 16, P, P, P, 200, 90, 30, 180];
+    let uv = [150, 100, 100, 150, P];
+    let f = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv12,
+        &[Plane::new(&y, 7), Plane::new(&uv, 5)],
+    )
+    .unwrap();
+    assert_close_all(&rgb(&f).data, &expected_42(), 1);
+    assert_eq!(rgb(&f).get(0, 0), Some([76, 135, 165]));
+}
+
+#[test]
+fn i420_with_padding() {
+    let y = [120, 60, 235, 16, P, 200, 90, 30, 180];
+    let u = [150, 100];
+    let v = [100, 150];
+    let planes = [Plane::new(&y, 5), Plane::new(&u, 3), Plane::new(&v, 4)];
+    let f = Frame::new(4, 2, PixelFormat::I420, &planes).unwrap();
+    assert_close_all(&rgb(&f).data, &expected_42(), 1);
+    assert_eq!(rgb(&f).get(3, 0), Some([35, 0, 0]));
+}
+
+#[test]
+fn contiguous_i420_and_nv12_split_planes() {
+    let mut buf = Vec::new();
+    buf.extend_from_slice(&Y42[0]);
+    buf.extend_from_slice(&Y42[1]);
+    buf.extend_from_slice(&[150, 100, 100, 150]); // I420: U U V V
+    let f = Frame::contiguous(4, 2, PixelFormat::I420, &buf).unwrap();
+    assert_close_all(&rgb(&f).data, &expected_42(), 1);
+    buf.truncate(8);
+    buf.extend_from_slice(&[150, 100, 100, 150]); // NV12: U V U V
+    let f = Frame::contiguous(4, 2, PixelFormat::Nv12, &buf).unwrap();
+    assert_close_all(&rgb(&f).data, &expected_42(), 1);
+}
+
+#[test]
+fn luma_is_full_range_for_every_format() {
+    // Y: 16 → 0, 235 → 255, 126 → 128.08 → 128, 0 → 0 (clamped).
+    let buf = [16, 235, 126, 0, 128, 128];
+    let f = Frame::contiguous(2, 2, PixelFormat::Nv21, &buf).unwrap();
+    assert_eq!(luma(&f).data, [0, 255, 128, 0]);
+    // RGB: 0.299 × 255 = 76.2 → 76; 0.587 × 255 = 149.7 → 150; 0.114 × 255 = 29.1 → 29; grey
+    // stays grey.
+    let px = [255, 0, 0, 0, 255, 0, 0, 0, 255, 77, 77, 77];
+    let f = Frame::contiguous(2, 2, PixelFormat::Rgb888, &px).unwrap();
+    assert_eq!(luma(&f).data, [76, 150, 29, 77]);
+    let bgra = [0, 0, 255, 9, 0, 255, 0, 9, 255, 0, 0, 9, 200, 200, 200, 9];
+    let f = Frame::contiguous(2, 2, PixelFormat::Bgra8888, &bgra).unwrap();
+    assert_eq!(luma(&f).data, [76, 150, 29, 200]);
+    let rgba = [255, 0, 0, 9, 0, 255, 0, 9, 0, 0, 255, 9, 255, 255, 255, 9];
+    let f = Frame::contiguous(2, 2, PixelFormat::Rgba8888, &rgba).unwrap();
+    assert_eq!(luma(&f).data, [76, 150, 29, 255]);
+}
+
+// ---------------------------------------------------------------- orientation
+
+/// Source 3×2:   a b c   with a..f = 1..6.
+///               d e f
+const SRC32: [u8; 6] = [1, 2, 3, 4, 5, 6];
+
+fn oriented(rotation: Rotation, mirrored: bool) -> GrayImage {
+    let f = Frame::contiguous(3, 2, PixelFormat::Gray8, &SRC32)
+        .unwrap()
+        .with_rotation(rotation)
+        .with_mirrored(mirrored);
+    let g = luma(&f);
+    // The RGB path must agree (gray replicated).
+    let c = rgb(&f);
+    assert_eq!((c.width, c.height), (g.width, g.height));
+    for (i, &v) in g.data.iter().enumerate() {
+        assert_eq!(&c.data[i * 3..i * 3 + 3], &[v, v, v]);
+    }
+    g
+}
+
+#[test]
+fn every_rotation_and_mirror_places_pixels() {
+    use Rotation::*;
+    #[rustfmt::skip]
+    let cases: [(Rotation, bool, u32, u32, [u8; 6]); 8] = [
+        (Deg0, false, 3, 2, [1, 2, 3,
+                             4, 5, 6]),
+        (Deg0, true, 3, 2, [3, 2, 1,
+                            6, 5, 4]),
+        // Clockwise: the top-left corner a goes to the top-right.
+        (Deg90, false, 2, 3, [4, 1,
+                              5, 2,
+                              6, 3]),
+        (Deg90, true, 2, 3, [1, 4,
+                             2, 5,
+                             3, 6]),
+        (Deg180, false, 3, 2, [6, 5, 4,
+                               3, 2, 1]),
+        (Deg180, true, 3, 2, [4, 5, 6,
+                              1, 2, 3]),
+        (Deg270, false, 2, 3, [3, 6,
+                               2, 5,
+                               1, 4]),
+        (Deg270, true, 2, 3, [6, 3,
+                              5, 2,
+                              4, 1]),
+    ];
+    for (rot, mir, w, h, want) in cases {
+        let g = oriented(rot, mir);
+        assert_eq!((g.width, g.height), (w, h), "{rot:?} mirrored={mir}");
+        assert_eq!(g.data, want, "{rot:?} mirrored={mir}");
+    }
+}
+
+/// Reference orientation by inverse mapping: upright (u, v) reads buffer (x, y).
+fn reference_orient(src: &RgbImage, rot: Rotation, mir: bool) -> RgbImage {
+    let (w, h) = (src.width, src.height);
+    let (uw, uh) = if rot.swaps_sides() { (h, w) } else { (w, h) };
+    let mut out = RgbImage::new(uw, uh);
+    for v in 0..uh {
+        for u in 0..uw {
+            let u0 = if mir { uw - 1 - u } else { u }; // undo the mirror first
+            let (x, y) = match rot {
+                Rotation::Deg0 => (u0, v),
+                Rotation::Deg90 => (v, h - 1 - u0),
+                Rotation::Deg180 => (w - 1 - u0, h - 1 - v),
+                Rotation::Deg270 => (w - 1 - v, u0),
+            };
+            let i = ((v * uw + u) * 3) as usize;
+            out.data[i..i + 3].copy_from_slice(&src.get(x, y).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn large_frames_match_reference_orientation() {
+    // Sizes that are not multiples of the 64-pixel segments or 16-row tiles.
+    let (w, h) = (150u32, 38u32);
+    let mut rgb888 = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            rgb888.extend_from_slice(&[(x * 7 + y) as u8, (y * 13 + x * 3) as u8, (x ^ y) as u8]);
+        }
+    }
+    let mut nv21 = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            nv21.push((x * 5 + y * 3) as u8);
+        }
+    }
+    for i in 0..(w * h / 2) {
+        nv21.push((i * 11) as u8);
+    }
+    for (format, data) in [(PixelFormat::Rgb888, &rgb888), (PixelFormat::Nv21, &nv21)] {
+        let base = Frame::contiguous(w, h, format, data).unwrap();
+        let upright = rgb(&base);
+        for rot in [
+            Rotation::Deg0,
+            Rotation::Deg90,
+            Rotation::Deg180,
+            Rotation::Deg270,
+        ] {
+            for mir in [false, true] {
+                let got = rgb(&base.with_rotation(rot).with_mirrored(mir));
+                let want = reference_orient(&upright, rot, mir);
+                assert_eq!(got, want, "{format:?} {rot:?} mirrored={mir}");
+            }
+        }
+    }
+}
+
+#[test]
+fn to_rgb_into_reuses_the_allocation() {
+    let mut out = RgbImage::new(64, 64);
+    let ptr = out.data.as_ptr();
+    let buf = [1, 2, 3, 4, 5, 6];
+    let f = Frame::contiguous(2, 1, PixelFormat::Rgb888, &buf)
+        .unwrap()
+        .with_rotation(Rotation::Deg90);
+    f.to_rgb_into(&mut out).unwrap();
+    assert_eq!((out.width, out.height), (1, 2));
+    assert_eq!(out.data, [1, 2, 3, 4, 5, 6]);
+    let big = vec![7u8; 64 * 64 * 3];
+    let f = Frame::contiguous(64, 64, PixelFormat::Rgb888, &big).unwrap();
+    f.to_rgb_into(&mut out).unwrap();
+    assert_eq!(
+        out.data.as_ptr(),
+        ptr,
+        "no reallocation when capacity suffices"
+    );
+    assert!(out.data.iter().all(|&v| v == 7));
+}
+
+#[test]
+fn frame_accessors_and_builders() {
+    let buf = [0u8; 24];
+    let f = Frame::contiguous(3, 2, PixelFormat::Rgba8888, &buf)
+        .unwrap()
+        .with_rotation(Rotation::Deg270)
+        .with_mirrored(true)
+        .with_timestamp_ns(123_456_789);
+    assert_eq!((f.width(), f.height()), (3, 2));
+    assert_eq!(f.upright_size(), (2, 3));
+    assert_eq!(f.format(), PixelFormat::Rgba8888);
+    assert_eq!(f.planes().len(), 1);
+    assert_eq!(f.planes()[0].row_stride, 12);
+    assert_eq!(f.rotation(), Rotation::Deg270);
+    assert!(f.mirrored());
+    assert_eq!(f.timestamp_ns(), 123_456_789);
+}
+
+#[test]
+fn pixel_format_helpers() {
+    use PixelFormat::*;
+    assert_eq!(
+        [Rgba8888, Bgra8888, Rgb888, Gray8, Nv21].map(|f| f.bytes_per_pixel()),
+        [4, 4, 3, 1, 1]
+    );
+    assert_eq!(
+        [Nv21, Nv12, I420, Rgb888, Gray8].map(|f| f.plane_count()),
+        [2, 2, 3, 1, 1]
+    );
+    assert_eq!(
+        [Nv21, I420, Rgba8888, Rgb888].map(|f| f.bits_per_pixel()),
+        [12, 12, 32, 24]
+    );
+    assert_eq!(Nv21.plane_geometry(1, 640, 480), Some((320, 240, 2)));
+    assert_eq!(I420.plane_geometry(2, 640, 480), Some((320, 240, 1)));
+    assert_eq!(I420.plane_geometry(3, 640, 480), None);
+    assert_eq!(Nv21.packed_len(640, 480), 640 * 480 * 3 / 2);
+    assert_eq!(Bgra8888.packed_len(4, 2), 32);
+}
+
+#[test]
+fn rotation_from_degrees() {
+    assert_eq!(Rotation::from_degrees(0), Ok(Rotation::Deg0));
+    assert_eq!(Rotation::from_degrees(90), Ok(Rotation::Deg90));
+    assert_eq!(Rotation::from_degrees(180), Ok(Rotation::Deg180));
+    assert_eq!(Rotation::from_degrees(270), Ok(Rotation::Deg270));
+    assert_eq!(Rotation::from_degrees(-90), Ok(Rotation::Deg270));
+    assert_eq!(Rotation::from_degrees(450), Ok(Rotation::Deg90));
+    let e = Rotation::from_degrees(45).unwrap_err();
+    assert_eq!(e, FrameError::Rotation { degrees: 45 });
+    assert_eq!(
+        e.to_string(),
+        "rotation 45° is not supported; expected a multiple of 90° (0, 90, 180, 270)"
+    );
+    assert_eq!(Rotation::Deg270.degrees(), 270);
+}
+
+// ---------------------------------------------------------------- validation errors
+
+fn rgba(w: u32, h: u32, data: &[u8], stride: usize) -> Result<Frame<'_>, FrameError> {
+    Frame::new(w, h, PixelFormat::Rgba8888, &[Plane::new(data, stride)])
+}
+
+#[test]
+fn error_zero_and_too_large() {
+    let buf = [0u8; 64];
+    assert_eq!(
+        rgba(0, 2, &buf, 8).unwrap_err(),
+        FrameError::ZeroSize {
+            what: "frame",
+            width: 0,
+            height: 2
+        }
+    );
+    let e = rgba(16385, 1, &buf, 65540).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::TooLarge {
+            what: "frame",
+            width: 16385,
+            height: 1,
+            max: 16384
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "frame size 16385×1 is too large; expected each side ≤ 16384"
+    );
+}
+
+#[test]
+fn error_stride_too_small() {
+    let buf = [0u8; 64 * 4 * 2];
+    let e = rgba(64, 2, &buf, 100).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::StrideTooSmall {
+            plane: 0,
+            stride: 100,
+            width: 64,
+            bytes_per_pixel: 4
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "frame plane 0 stride 100 < width 64 × 4 bytes"
+    );
+}
+
+#[test]
+fn error_buffer_too_short_uses_the_exact_minimum() {
+    // 2×2 RGBA, stride 12: (2 − 1) × 12 + 2 × 4 = 20 bytes.
+    let buf = [0u8; 20];
+    assert!(rgba(2, 2, &buf, 12).is_ok());
+    let e = rgba(2, 2, &buf[..19], 12).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::PlaneTooShort {
+            plane: 0,
+            len: 19,
+            needed: 20,
+            rows: 2,
+            stride: 12,
+            row_bytes: 8
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "frame plane 0 has 19 bytes; expected at least 20 = (2 - 1) rows × stride 12 + 8 bytes of the last row"
+    );
+    // A huge stride overflows to "needs usize::MAX", not a panic.
+    let e = rgba(2, 2, &buf, usize::MAX / 2 + 1).unwrap_err();
+    assert!(matches!(
+        e,
+        FrameError::PlaneTooShort {
+            needed: usize::MAX,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_plane_count() {
+    let y = [0u8; 8];
+    let e = Frame::new(4, 2, PixelFormat::Nv21, &[Plane::new(&y, 4)]).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::PlaneCount {
+            format: PixelFormat::Nv21,
+            expected: 2,
+            got: 1
+        }
+    );
+    assert_eq!(e.to_string(), "Nv21 frame has 1 planes; expected 2");
+    let e = Frame::new(
+        2,
+        2,
+        PixelFormat::Rgb888,
+        &[Plane::new(&y, 6), Plane::new(&y, 6)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::PlaneCount {
+            format: PixelFormat::Rgb888,
+            expected: 1,
+            got: 2
+        }
+    );
+}
+
+#[test]
+fn error_odd_size_for_420() {
+    let buf = [0u8; 64];
+    let e = Frame::new(
+        3,
+        2,
+        PixelFormat::I420,
+        &[
+            Plane::new(&buf, 3),
+            Plane::new(&buf, 2),
+            Plane::new(&buf, 2),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::OddSize {
+            format: PixelFormat::I420,
+            width: 3,
+            height: 2
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "I420 frame size 3×2 has an odd side; expected even width and height for 4:2:0 chroma"
+    );
+    // Odd sizes are fine for packed formats.
+    assert!(Frame::new(3, 3, PixelFormat::Gray8, &[Plane::new(&buf, 3)]).is_ok());
+}
+
+#[test]
+fn error_chroma_plane_stride_and_length() {
+    let y = [0u8; 8];
+    // NV21 4×2: VU plane is 2 chroma pixels × 2 bytes = 4 bytes per row.
+    let e = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv21,
+        &[Plane::new(&y, 4), Plane::new(&y, 3)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::StrideTooSmall {
+            plane: 1,
+            stride: 3,
+            width: 2,
+            bytes_per_pixel: 2
+        }
+    );
+    assert_eq!(e.to_string(), "frame plane 1 stride 3 < width 2 × 2 bytes");
+    let e = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv21,
+        &[Plane::new(&y, 4), Plane::new(&y[..3], 4)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::PlaneTooShort {
+            plane: 1,
+            len: 3,
+            needed: 4,
+            rows: 1,
+            stride: 4,
+            row_bytes: 4
+        }
+    );
+    // I420 4×4: U and V are 2×2, 1 byte per pixel.
+    let y16 = [0u8; 16];
+    let planes = [Plane::new(&y16, 4), Plane::new(&y, 2), Plane::new(&y, 1)];
+    let e = Frame::new(4, 4, PixelFormat::I420, &planes).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::StrideTooSmall {
+            plane: 2,
+            stride: 1,
+            width: 2,
+            bytes_per_pixel: 1
+        }
+    );
+    // Luma plane too short.
+    let planes = [Plane::new(&y, 4), Plane::new(&y, 2), Plane::new(&y, 2)];
+    let e = Frame::new(4, 4, PixelFormat::I420, &planes).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::PlaneTooShort {
+            plane: 0,
+            len: 8,
+            needed: 16,
+            rows: 4,
+            stride: 4,
+            row_bytes: 4
+        }
+    );
+}
+
+#[test]
+fn error_contiguous_length() {
+    let buf = [0u8; 11];
+    let e = Frame::contiguous(4, 2, PixelFormat::Nv21, &buf).unwrap_err();
+    assert_eq!(
+        e,
+        FrameError::BufferLength {
+            format: PixelFormat::Nv21,
+            width: 4,
+            height: 2,
+            expected: 12,
+            got: 11
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "Nv21 buffer for 4×2 has 11 bytes; expected exactly 12"
+    );
+}

@@ -1,0 +1,814 @@
+//! Image math on [`RgbImage`]: bilinear resize, crop, affine warp, and the fused
+//! warp → normalised tensor used for model input.
+//!
+//! Sampling convention (OpenCV `warpAffine` / `resize` with `INTER_LINEAR`): integer
+//! coordinates are pixel centres. A destination pixel `(i, j)` (column, row) takes the
+//! bilinear sample of the source at `src_from_dst · (i, j)`. Weights are quantised to
+//! 1/2048 (11 bits, as OpenCV's resize) and the result is rounded to nearest.
+
+use crate::geometry::Affine2;
+
+use super::convert::rgb_to_luma_row;
+use super::{check_size, FrameError, GrayImage, RgbImage};
+
+/// What a sample outside the source image reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Border {
+    /// A fixed RGB colour (OpenCV `BORDER_CONSTANT`). Edge pixels blend with it over the
+    /// half pixel beyond the image border.
+    Constant([u8; 3]),
+    /// The nearest edge pixel (OpenCV `BORDER_REPLICATE`).
+    Replicate,
+}
+
+/// Memory layout of a 3-channel float tensor with batch 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorLayout {
+    /// `[1, H, W, 3]`: channels interleaved (TFLite / MediaPipe models).
+    Nhwc,
+    /// `[1, 3, H, W]`: one plane per channel (ONNX exports of PyTorch models).
+    Nchw,
+}
+
+/// Per-channel normalisation of 0–255 values, channel order R, G, B:
+/// `out = (v − mean) × inv_std`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Normalize {
+    pub mean: [f32; 3],
+    pub inv_std: [f32; 3],
+}
+
+impl Normalize {
+    /// Raw 0–255 values.
+    pub const IDENTITY: Normalize = Normalize {
+        mean: [0.0; 3],
+        inv_std: [1.0; 3],
+    };
+    /// 0–255 → 0–1.
+    pub const UNIT: Normalize = Normalize {
+        mean: [0.0; 3],
+        inv_std: [1.0 / 255.0; 3],
+    };
+    /// 0–255 → −1–1 (MediaPipe face detector and FaceMesh).
+    pub const SIGNED_UNIT: Normalize = Normalize {
+        mean: [127.5; 3],
+        inv_std: [1.0 / 127.5; 3],
+    };
+
+    /// From a mean and a standard deviation per channel (0–255 scale). A zero std gives a
+    /// non-finite `inv_std`, which the tensor functions reject.
+    pub fn from_mean_std(mean: [f32; 3], std: [f32; 3]) -> Normalize {
+        Normalize {
+            mean,
+            inv_std: [1.0 / std[0], 1.0 / std[1], 1.0 / std[2]],
+        }
+    }
+
+    fn check(&self) -> Result<(), FrameError> {
+        if self.mean.iter().chain(&self.inv_std).all(|v| v.is_finite()) {
+            Ok(())
+        } else {
+            Err(FrameError::NonFiniteNormalize {
+                mean: self.mean,
+                inv_std: self.inv_std,
+            })
+        }
+    }
+
+    /// `lut[c][v] = (v − mean[c]) × inv_std[c]` for every byte value.
+    fn table(&self) -> [[f32; 256]; 3] {
+        let mut lut = [[0.0f32; 256]; 3];
+        for (c, t) in lut.iter_mut().enumerate() {
+            for (v, o) in t.iter_mut().enumerate() {
+                *o = (v as f32 - self.mean[c]) * self.inv_std[c];
+            }
+        }
+        lut
+    }
+}
+
+/// Bits of the bilinear weights.
+const WBITS: u32 = 11;
+const WONE: u32 = 1 << WBITS;
+
+/// Bilinear RGB sampler over a validated image.
+struct Sampler<'a> {
+    data: &'a [u8],
+    w: usize,
+    h: usize,
+    /// `w + 1`, `h + 1`: coordinates are clamped to `[-2, side + 1]`, where every tap is
+    /// already outside, so huge or NaN coordinates become plain border samples.
+    wmax: f32,
+    hmax: f32,
+    border: Border,
+}
+
+impl<'a> Sampler<'a> {
+    fn new(img: &'a RgbImage, border: Border) -> Self {
+        Sampler {
+            data: &img.data,
+            w: img.width as usize,
+            h: img.height as usize,
+            wmax: img.width as f32 + 1.0,
+            hmax: img.height as f32 + 1.0,
+            border,
+        }
+    }
+
+    /// Integer tap and 11-bit weight of the upper tap along one axis.
+    #[inline(always)]
+    fn split(v: f32, max: f32) -> (isize, u32) {
+        // `max`/`min` return the other operand for NaN, so NaN lands at -2 (outside).
+        let v = v.max(-2.0).min(max);
+        // v + 2 ≥ 0, so truncation is floor; no libm call on the hot path.
+        let i = (v + 2.0) as isize - 2;
+        let frac = v - i as f32;
+        // frac is in (-ε, 1); the float → int cast saturates, so the weight is in 0..=2048.
+        (i, ((frac * WONE as f32 + 0.5) as u32).min(WONE))
+    }
+
+    #[inline(always)]
+    fn tap(&self, x: isize, y: isize) -> [u8; 3] {
+        let (x, y) = match self.border {
+            Border::Replicate => (
+                x.clamp(0, self.w as isize - 1) as usize,
+                y.clamp(0, self.h as isize - 1) as usize,
+            ),
+            Border::Constant(c) => {
+                if x < 0 || y < 0 || x as usize >= self.w || y as usize >= self.h {
+                    return c;
+                }
+                (x as usize, y as usize)
+            }
+        };
+        let i = (y * self.w + x) * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+
+    #[inline(always)]
+    fn sample(&self, sx: f32, sy: f32) -> [u8; 3] {
+        let (x0, wx) = Self::split(sx, self.wmax);
+        let (y0, wy) = Self::split(sy, self.hmax);
+        let (ix, iy) = (WONE - wx, WONE - wy);
+        let lerp = |p00: u8, p01: u8, p10: u8, p11: u8| -> u8 {
+            let top = p00 as u32 * ix + p01 as u32 * wx;
+            let bot = p10 as u32 * ix + p11 as u32 * wx;
+            ((top * iy + bot * wy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
+        };
+        if x0 >= 0 && y0 >= 0 && (x0 as usize) + 1 < self.w && (y0 as usize) + 1 < self.h {
+            let i = (y0 as usize * self.w + x0 as usize) * 3;
+            let r0 = &self.data[i..i + 6];
+            let r1 = &self.data[i + self.w * 3..i + self.w * 3 + 6];
+            [
+                lerp(r0[0], r0[3], r1[0], r1[3]),
+                lerp(r0[1], r0[4], r1[1], r1[4]),
+                lerp(r0[2], r0[5], r1[2], r1[5]),
+            ]
+        } else {
+            let p00 = self.tap(x0, y0);
+            let p01 = self.tap(x0 + 1, y0);
+            let p10 = self.tap(x0, y0 + 1);
+            let p11 = self.tap(x0 + 1, y0 + 1);
+            [
+                lerp(p00[0], p01[0], p10[0], p11[0]),
+                lerp(p00[1], p01[1], p10[1], p11[1]),
+                lerp(p00[2], p01[2], p10[2], p11[2]),
+            ]
+        }
+    }
+
+    /// Samples destination row `j`, columns `i0 .. i0 + out.len()/3`, into `out` (RGB).
+    #[inline(always)]
+    fn row(&self, m: &[f32; 6], j: usize, i0: usize, out: &mut [u8]) {
+        let jf = j as f32;
+        let (bx, by) = (m[1] * jf + m[2], m[4] * jf + m[5]);
+        for (k, o) in out.chunks_exact_mut(3).enumerate() {
+            let i = (i0 + k) as f32;
+            o.copy_from_slice(&self.sample(m[0] * i + bx, m[3] * i + by));
+        }
+    }
+}
+
+/// Checks a source image and an output size shared by the warp functions.
+fn check_warp(src: &RgbImage, m: &Affine2, dst_w: u32, dst_h: u32) -> Result<(), FrameError> {
+    src.check()?;
+    check_size("source image", src.width, src.height)?;
+    check_size("output", dst_w, dst_h)?;
+    if !m.is_finite() {
+        return Err(FrameError::NonFiniteTransform { m: m.m });
+    }
+    Ok(())
+}
+
+/// Affine warp with bilinear sampling into `out` (`dst_w × dst_h`, allocation reused).
+///
+/// Convention (OpenCV `warpAffine` with `WARP_INVERSE_MAP`): integer coordinates are pixel
+/// centres, and destination pixel `(i, j)` (column, row) samples the source at
+/// `src_from_dst.apply((i, j))`. So a pure translation by `(0.5, 0)` averages horizontal
+/// neighbours, and mapping a source rectangle whose *edges* are `[x0, x1]` onto `[0, W]`
+/// needs the half-pixel terms `src = (dst + 0.5) · s − 0.5 + x0`. Samples outside the
+/// source read `border`.
+pub fn warp_affine_into(
+    src: &RgbImage,
+    src_from_dst: &Affine2,
+    dst_w: u32,
+    dst_h: u32,
+    border: Border,
+    out: &mut RgbImage,
+) -> Result<(), FrameError> {
+    check_warp(src, src_from_dst, dst_w, dst_h)?;
+    out.reshape(dst_w, dst_h);
+    let s = Sampler::new(src, border);
+    let row_bytes = dst_w as usize * 3;
+    for (j, row) in out.data.chunks_exact_mut(row_bytes).enumerate() {
+        s.row(&src_from_dst.m, j, 0, row);
+    }
+    Ok(())
+}
+
+/// Pixels per segment of the tensor path's stack buffer.
+const SEG: usize = 64;
+
+/// Fused affine warp → normalised float tensor (batch 1, RGB): the model-input hot path,
+/// with no intermediate image.
+///
+/// Sampling is exactly [`warp_affine_into`]'s (same convention, same rounding to 0–255), then
+/// each channel is normalised as `(v − mean[c]) × inv_std[c]`. `out` must hold exactly
+/// `3 × dst_w × dst_h` floats, laid out per `layout`.
+#[allow(clippy::too_many_arguments)] // mirrors warp_affine_into plus the tensor's own 3
+pub fn warp_affine_to_tensor(
+    src: &RgbImage,
+    src_from_dst: &Affine2,
+    dst_w: u32,
+    dst_h: u32,
+    border: Border,
+    layout: TensorLayout,
+    norm: &Normalize,
+    out: &mut [f32],
+) -> Result<(), FrameError> {
+    check_warp(src, src_from_dst, dst_w, dst_h)?;
+    norm.check()?;
+    let (w, h) = (dst_w as usize, dst_h as usize);
+    let expected = 3 * w * h;
+    if out.len() != expected {
+        return Err(FrameError::TensorLength {
+            width: dst_w,
+            height: dst_h,
+            expected,
+            got: out.len(),
+        });
+    }
+    let lut = norm.table();
+    let s = Sampler::new(src, border);
+    let mut buf = [0u8; SEG * 3];
+    let plane = w * h;
+    for j in 0..h {
+        let mut i0 = 0;
+        while i0 < w {
+            let n = SEG.min(w - i0);
+            let px = &mut buf[..n * 3];
+            s.row(&src_from_dst.m, j, i0, px);
+            let at = j * w + i0;
+            match layout {
+                TensorLayout::Nhwc => {
+                    let dst = &mut out[at * 3..(at + n) * 3];
+                    for (d, p) in dst.chunks_exact_mut(3).zip(px.chunks_exact(3)) {
+                        d[0] = lut[0][p[0] as usize];
+                        d[1] = lut[1][p[1] as usize];
+                        d[2] = lut[2][p[2] as usize];
+                    }
+                }
+                TensorLayout::Nchw => {
+                    for (c, t) in lut.iter().enumerate() {
+                        let dst = &mut out[c * plane + at..c * plane + at + n];
+                        for (d, p) in dst.iter_mut().zip(px.chunks_exact(3)) {
+                            *d = t[p[c] as usize];
+                        }
+                    }
+                }
+            }
+            i0 += n;
+        }
+    }
+    Ok(())
+}
+
+/// Bilinear resize to `dst_w × dst_h` (OpenCV `resize`, `INTER_LINEAR`): destination pixel
+/// `d` samples source `(d + 0.5) · (src / dst) − 0.5`, clamped to the edge pixels.
+pub fn resize_bilinear_into(
+    src: &RgbImage,
+    dst_w: u32,
+    dst_h: u32,
+    out: &mut RgbImage,
+) -> Result<(), FrameError> {
+    src.check()?;
+    check_size("source image", src.width, src.height)?;
+    check_size("output", dst_w, dst_h)?;
+    let sx = src.width as f32 / dst_w as f32;
+    let sy = src.height as f32 / dst_h as f32;
+    let m = Affine2::new([sx, 0.0, 0.5 * sx - 0.5, 0.0, sy, 0.5 * sy - 0.5]);
+    warp_affine_into(src, &m, dst_w, dst_h, Border::Replicate, out)
+}
+
+/// Copies the `w × h` block whose top-left pixel is `(x, y)` into `out` (allocation reused).
+pub fn crop_into(
+    src: &RgbImage,
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+    out: &mut RgbImage,
+) -> Result<(), FrameError> {
+    src.check()?;
+    check_size("crop", w, h)?;
+    let fits = |o: u32, n: u32, side: u32| o.checked_add(n).is_some_and(|e| e <= side);
+    if !fits(x, w, src.width) || !fits(y, h, src.height) {
+        return Err(FrameError::CropOutOfBounds {
+            x,
+            y,
+            width: w,
+            height: h,
+            image_width: src.width,
+            image_height: src.height,
+        });
+    }
+    out.reshape(w, h);
+    let (src_row, dst_row) = (src.width as usize * 3, w as usize * 3);
+    let start = y as usize * src_row + x as usize * 3;
+    for (d, s) in out
+        .data
+        .chunks_exact_mut(dst_row)
+        .zip(src.data[start..].chunks(src_row))
+    {
+        d.copy_from_slice(&s[..dst_row]);
+    }
+    Ok(())
+}
+
+/// BT.601 integer luma of an RGB image into `out` (allocation reused), as
+/// [`crate::frame::Frame::to_luma_into`] does for RGB frames.
+pub fn rgb_to_luma_into(src: &RgbImage, out: &mut GrayImage) -> Result<(), FrameError> {
+    src.check()?;
+    out.reshape(src.width, src.height);
+    rgb_to_luma_row(&src.data, &mut out.data);
+    Ok(())
+}
+
+/// `src_from_dst` that fits a `src_w × src_h` image into `dst_w × dst_h`, keeping the aspect
+/// ratio, centred (letterbox), for [`warp_affine_to_tensor`].
+///
+/// Scale `s = min(dst_w / src_w, dst_h / src_h)`; the source's pixel area `[0, src_w] ×
+/// [0, src_h]` (edges) maps onto `[pad_x, pad_x + s·src_w] × [pad_y, pad_y + s·src_h]` with
+/// `pad_x = (dst_w − s·src_w) / 2`, `pad_y = (dst_h − s·src_h) / 2` (fractional pads allowed,
+/// equal on both sides). In the pixel-centre convention that is
+/// `src = (dst + 0.5 − pad) / s − 0.5`. The padding reads the warp's `border` (use
+/// `Border::Constant`). Map detections back with `.apply()` of this matrix (pixel centres)
+/// or its inverse for the other way. Zero sides are treated as 1.
+pub fn letterbox_transform(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Affine2 {
+    let (sw, sh) = (src_w.max(1) as f32, src_h.max(1) as f32);
+    let (dw, dh) = (dst_w.max(1) as f32, dst_h.max(1) as f32);
+    let s = (dw / sw).min(dh / sh);
+    let pad_x = 0.5 * (dw - s * sw);
+    let pad_y = 0.5 * (dh - s * sh);
+    let inv = 1.0 / s;
+    Affine2::new([
+        inv,
+        0.0,
+        (0.5 - pad_x) * inv - 0.5,
+        0.0,
+        inv,
+        (0.5 - pad_y) * inv - 0.5,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// An image whose three channels are `v`, `v + 1`, `255 − v`.
+    fn img(w: u32, h: u32, vals: &[u8]) -> RgbImage {
+        let data = vals
+            .iter()
+            .flat_map(|&v| [v, v.wrapping_add(1), 255 - v])
+            .collect();
+        RgbImage::from_raw(w, h, data).unwrap()
+    }
+
+    /// Channel 0 of every pixel.
+    fn red(im: &RgbImage) -> Vec<u8> {
+        im.data.chunks_exact(3).map(|p| p[0]).collect()
+    }
+
+    #[test]
+    fn resize_2x2_up_to_4x4_opencv_half_pixel() {
+        // src = (d + 0.5)/2 − 0.5 → d = 0: −0.25 (edge), 1: 0.25, 2: 0.75, 3: 1.25 (edge).
+        // Row 1 = 0.75·row0 + 0.25·row1: 0.75·25 + 0.25·160 = 58.75 → 59, etc.
+        let src = img(2, 2, &[0, 100, 200, 40]);
+        let mut out = RgbImage::default();
+        resize_bilinear_into(&src, 4, 4, &mut out).unwrap();
+        #[rustfmt::skip]
+        let want = [
+            0, 25, 75, 100,
+            50, 59, 76, 85,
+            150, 126, 79, 55,
+            200, 160, 80, 40,
+        ];
+        assert_eq!(red(&out), want);
+        // Channel 2 is 255 − v, interpolated independently: 255 − 58.75 = 196.25 → 196.
+        assert_eq!(out.get(1, 1).map(|p| p[2]), Some(196));
+    }
+
+    #[test]
+    fn resize_halving_averages_pairs() {
+        // 4×2 → 2×1: src x = (d + 0.5)·2 − 0.5 = 0.5, 2.5; y = 0.5 → mean of 2×2 blocks.
+        let src = img(4, 2, &[10, 20, 100, 200, 30, 41, 0, 50]);
+        let mut out = RgbImage::default();
+        resize_bilinear_into(&src, 2, 1, &mut out).unwrap();
+        // (10+20+30+41)/4 = 25.25 → 25; (100+200+0+50)/4 = 87.5 → 88.
+        assert_eq!(red(&out), [25, 88]);
+    }
+
+    #[test]
+    fn translation_by_half_pixel_averages_neighbours() {
+        let src = img(3, 1, &[10, 21, 40]);
+        let m = Affine2::new([1.0, 0.0, 0.5, 0.0, 1.0, 0.0]);
+        let mut out = RgbImage::default();
+        warp_affine_into(&src, &m, 3, 1, Border::Replicate, &mut out).unwrap();
+        // (10+21)/2 = 15.5 → 16; (21+40)/2 = 30.5 → 31; x = 2.5 replicates 40.
+        assert_eq!(red(&out), [16, 31, 40]);
+        warp_affine_into(&src, &m, 3, 1, Border::Constant([0, 0, 0]), &mut out).unwrap();
+        // Last pixel blends 40 with the black border: 20.
+        assert_eq!(red(&out), [16, 31, 20]);
+        assert_eq!(out.get(2, 0), Some([20, 21, 0]));
+    }
+
+    #[test]
+    fn identity_warp_copies_exactly() {
+        let vals: Vec<u8> = (0..35).map(|v| (v * 7) as u8).collect();
+        let src = img(7, 5, &vals);
+        let mut out = RgbImage::default();
+        warp_affine_into(
+            &src,
+            &Affine2::IDENTITY,
+            7,
+            5,
+            Border::Constant([1, 2, 3]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, src);
+    }
+
+    #[test]
+    fn rotation_by_90_degrees_warp() {
+        // Clockwise 90° of a 3×2 image (a..f = 1..6) is 2×3 [d a; e b; f c]:
+        // dst (i, j) reads src (j, 1 − i), i.e. src_from_dst = [0 1 0; −1 0 1].
+        let src = img(3, 2, &[1, 2, 3, 4, 5, 6]);
+        let m = Affine2::new([0.0, 1.0, 0.0, -1.0, 0.0, 1.0]);
+        let mut out = RgbImage::default();
+        warp_affine_into(&src, &m, 2, 3, Border::Constant([0; 3]), &mut out).unwrap();
+        assert_eq!((out.width, out.height), (2, 3));
+        assert_eq!(red(&out), [4, 1, 5, 2, 6, 3]);
+    }
+
+    #[test]
+    fn crop_copies_block_and_checks_bounds() {
+        let src = img(3, 2, &[1, 2, 3, 4, 5, 6]);
+        let mut out = RgbImage::default();
+        crop_into(&src, 1, 0, 2, 2, &mut out).unwrap();
+        assert_eq!((out.width, out.height), (2, 2));
+        assert_eq!(red(&out), [2, 3, 5, 6]);
+        crop_into(&src, 0, 1, 3, 1, &mut out).unwrap();
+        assert_eq!(red(&out), [4, 5, 6]);
+        let e = crop_into(&src, 2, 0, 2, 2, &mut out).unwrap_err();
+        assert_eq!(
+            e,
+            FrameError::CropOutOfBounds {
+                x: 2,
+                y: 0,
+                width: 2,
+                height: 2,
+                image_width: 3,
+                image_height: 2
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "crop 2×2 at (2, 0) exceeds the 3×2 image; expected x + width ≤ 3 and y + height ≤ 2"
+        );
+        assert!(matches!(
+            crop_into(&src, u32::MAX, 0, 2, 1, &mut out),
+            Err(FrameError::CropOutOfBounds { .. })
+        ));
+        assert_eq!(
+            crop_into(&src, 0, 0, 0, 1, &mut out).unwrap_err(),
+            FrameError::ZeroSize {
+                what: "crop",
+                width: 0,
+                height: 1
+            }
+        );
+    }
+
+    #[test]
+    fn non_finite_transform_is_an_error() {
+        let src = img(2, 2, &[1, 2, 3, 4]);
+        let mut out = RgbImage::default();
+        let mut t = [0.0f32; 12];
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let m = Affine2::new([1.0, 0.0, bad, 0.0, 1.0, 0.0]);
+            let e = warp_affine_into(&src, &m, 2, 2, Border::Replicate, &mut out).unwrap_err();
+            assert!(matches!(e, FrameError::NonFiniteTransform { .. }), "{e}");
+            let e = warp_affine_to_tensor(
+                &src,
+                &m,
+                2,
+                2,
+                Border::Replicate,
+                TensorLayout::Nhwc,
+                &Normalize::UNIT,
+                &mut t,
+            )
+            .unwrap_err();
+            assert!(matches!(e, FrameError::NonFiniteTransform { .. }));
+        }
+        let m = Affine2::new([f32::NAN, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        let e = warp_affine_into(&src, &m, 2, 2, Border::Replicate, &mut out).unwrap_err();
+        assert!(e.to_string().contains("non-finite coefficient"));
+    }
+
+    #[test]
+    fn huge_finite_transform_reads_border() {
+        // Coordinates overflow to ±inf or NaN inside the warp: every sample is border.
+        let src = img(2, 2, &[1, 2, 3, 4]);
+        let mut out = RgbImage::default();
+        let m = Affine2::new([3e38, -3e38, 3e38, 3e38, 3e38, -3e38]);
+        warp_affine_into(&src, &m, 4, 3, Border::Constant([7, 8, 9]), &mut out).unwrap();
+        assert!(out.data.chunks_exact(3).all(|p| p == [7, 8, 9]));
+    }
+
+    #[test]
+    fn bad_sizes_are_errors() {
+        let src = img(2, 2, &[1, 2, 3, 4]);
+        let mut out = RgbImage::default();
+        assert_eq!(
+            resize_bilinear_into(&src, 0, 4, &mut out).unwrap_err(),
+            FrameError::ZeroSize {
+                what: "output",
+                width: 0,
+                height: 4
+            }
+        );
+        assert!(matches!(
+            warp_affine_into(
+                &src,
+                &Affine2::IDENTITY,
+                20000,
+                1,
+                Border::Replicate,
+                &mut out
+            ),
+            Err(FrameError::TooLarge { what: "output", .. })
+        ));
+        let broken = RgbImage {
+            width: 2,
+            height: 2,
+            data: vec![0; 11],
+        };
+        assert_eq!(
+            resize_bilinear_into(&broken, 2, 2, &mut out).unwrap_err(),
+            FrameError::ImageLength {
+                what: "RGB image",
+                width: 2,
+                height: 2,
+                channels: 3,
+                expected: 12,
+                got: 11
+            }
+        );
+        let empty = RgbImage::default();
+        assert_eq!(
+            warp_affine_into(
+                &empty,
+                &Affine2::IDENTITY,
+                2,
+                2,
+                Border::Replicate,
+                &mut out
+            )
+            .unwrap_err(),
+            FrameError::ZeroSize {
+                what: "source image",
+                width: 0,
+                height: 0
+            }
+        );
+    }
+
+    #[test]
+    fn tensor_layouts_and_normalisation() {
+        // 2×1 image: pixel 0 = (10, 11, 245), pixel 1 = (20, 21, 235).
+        let src = img(2, 1, &[10, 20]);
+        let norm = Normalize {
+            mean: [10.0, 20.0, 30.0],
+            inv_std: [0.5, 0.25, 0.1],
+        };
+        let mut t = [0.0f32; 6];
+        let m = Affine2::IDENTITY;
+        warp_affine_to_tensor(
+            &src,
+            &m,
+            2,
+            1,
+            Border::Replicate,
+            TensorLayout::Nhwc,
+            &norm,
+            &mut t,
+        )
+        .unwrap();
+        // (10−10)·0.5 = 0, (11−20)·0.25 = −2.25, (245−30)·0.1 = 21.5; (20−10)·0.5 = 5, ...
+        let nhwc = [0.0, -2.25, 21.5, 5.0, 0.25, 20.5];
+        for (a, b) in t.iter().zip(nhwc) {
+            assert!((a - b).abs() < 1e-5, "{t:?}");
+        }
+        warp_affine_to_tensor(
+            &src,
+            &m,
+            2,
+            1,
+            Border::Replicate,
+            TensorLayout::Nchw,
+            &norm,
+            &mut t,
+        )
+        .unwrap();
+        let nchw = [0.0, 5.0, -2.25, 0.25, 21.5, 20.5];
+        for (a, b) in t.iter().zip(nchw) {
+            assert!((a - b).abs() < 1e-5, "{t:?}");
+        }
+        // Presets: 255 → 1.0 (UNIT), 0 → −1.0 and 255 → 1.0 (SIGNED_UNIT).
+        let lut = Normalize::SIGNED_UNIT.table();
+        assert!((lut[0][0] + 1.0).abs() < 1e-6 && (lut[1][255] - 1.0).abs() < 1e-6);
+        assert!((Normalize::UNIT.table()[2][255] - 1.0).abs() < 1e-6);
+        let n = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
+        assert!((n.inv_std[0] - 1.0 / 128.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn tensor_errors() {
+        let src = img(2, 1, &[10, 20]);
+        let mut t = [0.0f32; 5];
+        let e = warp_affine_to_tensor(
+            &src,
+            &Affine2::IDENTITY,
+            2,
+            1,
+            Border::Replicate,
+            TensorLayout::Nchw,
+            &Normalize::UNIT,
+            &mut t,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            FrameError::TensorLength {
+                width: 2,
+                height: 1,
+                expected: 6,
+                got: 5
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "tensor output has 5 floats; expected 6 = 3 × 2 × 1"
+        );
+        let mut t = [0.0f32; 6];
+        let zero_std = Normalize::from_mean_std([0.0; 3], [1.0, 0.0, 1.0]);
+        let e = warp_affine_to_tensor(
+            &src,
+            &Affine2::IDENTITY,
+            2,
+            1,
+            Border::Replicate,
+            TensorLayout::Nchw,
+            &zero_std,
+            &mut t,
+        )
+        .unwrap_err();
+        assert!(matches!(e, FrameError::NonFiniteNormalize { .. }));
+    }
+
+    #[test]
+    fn tensor_agrees_with_image_warp() {
+        // A 70×50 image warped by rotation + scale + translation (partly outside the source,
+        // so both border paths run), to a 96×80 tensor (wider than one 64-pixel segment).
+        let (w, h) = (70u32, 50u32);
+        let mut data = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                data.extend_from_slice(&[(x * 3 + y) as u8, (y * 5) as u8, ((x * y) % 251) as u8]);
+            }
+        }
+        let src = RgbImage::from_raw(w, h, data).unwrap();
+        let (c, s) = (crate::math::cos(0.4) * 0.8, crate::math::sin(0.4) * 0.8);
+        let m = Affine2::new([c, -s, 12.3, s, c, -4.7]);
+        let norm = Normalize::from_mean_std([123.7, 116.3, 103.5], [58.4, 57.1, 57.4]);
+        for border in [Border::Constant([0, 128, 255]), Border::Replicate] {
+            let (dw, dh) = (96u32, 80u32);
+            let mut img_out = RgbImage::default();
+            warp_affine_into(&src, &m, dw, dh, border, &mut img_out).unwrap();
+            for layout in [TensorLayout::Nhwc, TensorLayout::Nchw] {
+                let mut t = vec![0.0f32; (3 * dw * dh) as usize];
+                warp_affine_to_tensor(&src, &m, dw, dh, border, layout, &norm, &mut t).unwrap();
+                let mut worst = 0.0f32;
+                for j in 0..dh as usize {
+                    for i in 0..dw as usize {
+                        let px = img_out.get(i as u32, j as u32).unwrap();
+                        for ch in 0..3 {
+                            let want = (px[ch] as f32 - norm.mean[ch]) * norm.inv_std[ch];
+                            let at = match layout {
+                                TensorLayout::Nhwc => (j * dw as usize + i) * 3 + ch,
+                                TensorLayout::Nchw => (ch * dh as usize + j) * dw as usize + i,
+                            };
+                            worst = worst.max((t[at] - want).abs());
+                        }
+                    }
+                }
+                assert!(worst < 1e-3, "{border:?} {layout:?}: max |Δ| {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn bilinear_matches_float_reference_on_a_rotation() {
+        // Interior samples against an f64 bilinear: within ±1 level (11-bit weights + rounding).
+        let (w, h) = (20u32, 16u32);
+        let vals: Vec<u8> = (0..w * h).map(|i| ((i * 37) % 256) as u8).collect();
+        let src = img(w, h, &vals);
+        let m = Affine2::new([0.9, -0.3, 4.2, 0.3, 0.9, 1.7]);
+        let mut out = RgbImage::default();
+        warp_affine_into(&src, &m, 12, 10, Border::Replicate, &mut out).unwrap();
+        let at = |x: i64, y: i64| {
+            let (x, y) = (x.clamp(0, w as i64 - 1), y.clamp(0, h as i64 - 1));
+            vals[(y * w as i64 + x) as usize] as f64
+        };
+        for j in 0..10 {
+            for i in 0..12 {
+                let p = m.apply(crate::geometry::Point2::new(i as f32, j as f32));
+                let (sx, sy) = (p.x as f64, p.y as f64);
+                let (x0, y0) = (sx.floor(), sy.floor());
+                let (fx, fy) = (sx - x0, sy - y0);
+                let (x0, y0) = (x0 as i64, y0 as i64);
+                let v = (1.0 - fy) * ((1.0 - fx) * at(x0, y0) + fx * at(x0 + 1, y0))
+                    + fy * ((1.0 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+                let got = out.get(i, j).unwrap()[0] as f64;
+                assert!((got - v).abs() <= 1.0, "({i},{j}): got {got}, want {v:.2}");
+            }
+        }
+    }
+
+    #[test]
+    fn letterbox_centres_and_pads() {
+        // 4×2 into 4×4: scale 1, pad_y = 1 → src = dst − (0, 1).
+        let m = letterbox_transform(4, 2, 4, 4);
+        for (a, b) in m.m.iter().zip([1.0, 0.0, 0.0, 0.0, 1.0, -1.0]) {
+            assert!((a - b).abs() < 1e-6, "{m:?}");
+        }
+        let src = img(4, 2, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut out = RgbImage::default();
+        warp_affine_into(&src, &m, 4, 4, Border::Constant([9, 9, 9]), &mut out).unwrap();
+        assert_eq!(red(&out), [9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9]);
+        // 640×480 into 256×256: scale 0.4, content 256×192, pad_y = 32. The destination's
+        // content edges (centre coordinates −0.5, 31.5 and 255.5, 223.5) map to the source's
+        // outer edges (−0.5, −0.5) and (639.5, 479.5).
+        let m = letterbox_transform(640, 480, 256, 256);
+        let p = m.apply(crate::geometry::Point2::new(-0.5, 31.5));
+        assert!(
+            (p.x + 0.5).abs() < 1e-3 && (p.y + 0.5).abs() < 1e-3,
+            "{p:?}"
+        );
+        let p = m.apply(crate::geometry::Point2::new(255.5, 223.5));
+        assert!(
+            (p.x - 639.5).abs() < 1e-3 && (p.y - 479.5).abs() < 1e-3,
+            "{p:?}"
+        );
+        // Portrait: 480×640 into 256×256 pads x by 32 on each side.
+        let m = letterbox_transform(480, 640, 256, 256);
+        let p = m.apply(crate::geometry::Point2::new(31.5, -0.5));
+        assert!(
+            (p.x + 0.5).abs() < 1e-3 && (p.y + 0.5).abs() < 1e-3,
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn rgb_to_luma() {
+        let src = RgbImage::from_raw(2, 1, vec![255, 0, 0, 100, 100, 100]).unwrap();
+        let mut g = GrayImage::default();
+        rgb_to_luma_into(&src, &mut g).unwrap();
+        assert_eq!(g.data, [76, 100]);
+    }
+}

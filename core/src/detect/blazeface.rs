@@ -84,7 +84,7 @@ impl BlazeFaceConfig {
         if scales.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(DetectError::Config("x/y/w/h scales must be finite and > 0"));
         }
-        if !(self.score_clipping_thresh > 0.0) {
+        if self.score_clipping_thresh.is_nan() || self.score_clipping_thresh <= 0.0 {
             return Err(DetectError::Config("score_clipping_thresh must be > 0"));
         }
         if !(0.0..=1.0).contains(&self.min_suppression_threshold) {
@@ -245,8 +245,7 @@ fn decode_anchor(
     min_score: f32,
 ) -> Option<Detection> {
     let score = math::sigmoid_clipped(logit, cfg.score_clipping_thresh);
-    // `!(>=)` also rejects NaN.
-    if !(score >= min_score) {
+    if score.is_nan() || score < min_score {
         return None;
     }
     let xc = r[0] / cfg.x_scale * a.w + a.x_center;
@@ -254,7 +253,7 @@ fn decode_anchor(
     let w = r[2] / cfg.w_scale * a.w;
     let h = r[3] / cfg.h_scale * a.h;
     // MediaPipe drops negative (and NaN) sizes; a zero-area box cannot be suppressed either.
-    if !(w > 0.0 && h > 0.0) {
+    if w.is_nan() || h.is_nan() || w <= 0.0 || h <= 0.0 {
         return None;
     }
     let mut d = Detection {

@@ -127,8 +127,7 @@ impl ScrfdDecoder {
             let s = stride as f32;
             let level_kps = kps.map(|k| k[level]);
             for (i, &score) in scores[level].iter().enumerate() {
-                // `!(>=)` also rejects NaN.
-                if !(score >= min_score) {
+                if score.is_nan() || score < min_score {
                     continue;
                 }
                 let cell = i / na;
@@ -152,7 +151,8 @@ impl ScrfdDecoder {
                     }
                 }
                 // Degenerate (inverted or empty) boxes are never faces; drop them before NMS.
-                if !(d.bbox.x_max > d.bbox.x_min && d.bbox.y_max > d.bbox.y_min) {
+                let (w, h) = (d.bbox.x_max - d.bbox.x_min, d.bbox.y_max - d.bbox.y_min);
+                if w.is_nan() || h.is_nan() || w <= 0.0 || h <= 0.0 {
                     continue;
                 }
                 if let Some(m) = project(&d, 1.0, 1.0, src_from_dst) {

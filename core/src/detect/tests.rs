@@ -1,5 +1,6 @@
 use super::*;
 use crate::math;
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -468,17 +469,9 @@ impl ScrfdOut {
         }
     }
 
-    /// Sets anchor `a` of cell (row, col) at level `l` (stride 8 · 2^l).
-    fn set(
-        &mut self,
-        l: usize,
-        row: usize,
-        col: usize,
-        a: usize,
-        score: f32,
-        d: [f32; 4],
-        k: [f32; 10],
-    ) {
+    /// Sets anchor `a` of cell (row, col) at level `l` (stride 8 · 2^l); `at = (l, row, col, a)`.
+    fn set(&mut self, at: (usize, usize, usize, usize), score: f32, d: [f32; 4], k: [f32; 10]) {
+        let (l, row, col, a) = at;
         let fw = 80 >> l;
         let i = (row * fw + col) * 2 + a;
         self.scores[l][i] = score;
@@ -508,7 +501,7 @@ fn scrfd_decodes_distance_boxes_and_keypoints() {
     let mut dec = ScrfdDecoder::new(ScrfdConfig::default()).unwrap();
     let mut o = ScrfdOut::empty();
     // Stride 16, row 10, col 7, anchor 1: anchor point (112, 160), no half-cell offset.
-    o.set(1, 10, 7, 1, 0.9, [2.0, 3.0, 4.0, 5.0], SCRFD_K);
+    o.set((1, 10, 7, 1), 0.9, [2.0, 3.0, 4.0, 5.0], SCRFD_K);
     let t = scrfd_input_transform(1280, 720, 640, 640).unwrap(); // ×2
     let dets = o.decode(&mut dec, &t, SCRFD_MIN_SCORE).unwrap();
     assert_eq!(dets.len(), 1);
@@ -539,17 +532,17 @@ fn scrfd_nms_uses_inclusive_iou_and_keeps_disjoint_faces() {
 
     let mut dec = ScrfdDecoder::new(ScrfdConfig::default()).unwrap();
     let mut o = ScrfdOut::empty();
-    o.set(0, 20, 20, 0, 0.8, [3.0, 3.0, 3.0, 3.0], SCRFD_K); // (160,160) ± 24
-    o.set(0, 20, 21, 1, 0.95, [3.0, 3.0, 3.0, 3.0], SCRFD_K); // shifted 8 px: IoU ≈ 0.71
-    o.set(2, 15, 15, 0, 0.7, [1.0, 1.0, 1.0, 1.0], SCRFD_K); // far away
+    o.set((0, 20, 20, 0), 0.8, [3.0, 3.0, 3.0, 3.0], SCRFD_K); // (160,160) ± 24
+    o.set((0, 20, 21, 1), 0.95, [3.0, 3.0, 3.0, 3.0], SCRFD_K); // shifted 8 px: IoU ≈ 0.71
+    o.set((2, 15, 15, 0), 0.7, [1.0, 1.0, 1.0, 1.0], SCRFD_K); // far away
     let dets = o.decode(&mut dec, &Affine2::IDENTITY, 0.5).unwrap();
     assert_eq!(dets.len(), 2);
     assert_eq!(dets[0].score, 0.95);
     assert_rect(&dets[0].bbox, [144.0, 136.0, 192.0, 184.0], 1e-4);
     assert_eq!(dets[1].score, 0.7);
     // Threshold is inclusive (`>=`), NaN never passes.
-    o.set(1, 0, 0, 0, f32::NAN, [1.0; 4], SCRFD_K);
-    o.set(1, 5, 35, 0, 0.5, [1.0; 4], SCRFD_K); // (560, 80), alone
+    o.set((1, 0, 0, 0), f32::NAN, [1.0; 4], SCRFD_K);
+    o.set((1, 5, 35, 0), 0.5, [1.0; 4], SCRFD_K); // (560, 80), alone
     assert_eq!(
         o.decode(&mut dec, &Affine2::IDENTITY, 0.5).unwrap().len(),
         3
@@ -560,11 +553,11 @@ fn scrfd_nms_uses_inclusive_iou_and_keeps_disjoint_faces() {
 fn scrfd_drops_invalid_values_and_checks_lengths() {
     let mut dec = ScrfdDecoder::new(ScrfdConfig::default()).unwrap();
     let mut o = ScrfdOut::empty();
-    o.set(0, 1, 1, 0, 0.9, [f32::NAN, 1.0, 1.0, 1.0], SCRFD_K);
-    o.set(0, 5, 5, 0, 0.9, [-2.0, 1.0, 1.0, 1.0], SCRFD_K); // x2 < x1
+    o.set((0, 1, 1, 0), 0.9, [f32::NAN, 1.0, 1.0, 1.0], SCRFD_K);
+    o.set((0, 5, 5, 0), 0.9, [-2.0, 1.0, 1.0, 1.0], SCRFD_K); // x2 < x1
     let mut k = SCRFD_K;
     k[7] = f32::INFINITY;
-    o.set(0, 9, 9, 0, 0.9, [1.0; 4], k);
+    o.set((0, 9, 9, 0), 0.9, [1.0; 4], k);
     assert!(o
         .decode(&mut dec, &Affine2::IDENTITY, 0.5)
         .unwrap()
@@ -605,7 +598,7 @@ fn scrfd_drops_invalid_values_and_checks_lengths() {
     );
     // Without keypoints: boxes only.
     let mut o2 = ScrfdOut::empty();
-    o2.set(2, 3, 4, 1, 0.9, [1.0; 4], SCRFD_K);
+    o2.set((2, 3, 4, 1), 0.9, [1.0; 4], SCRFD_K);
     let s2: Vec<&[f32]> = o2.scores.iter().map(|v| v.as_slice()).collect();
     dec.decode(&s2, &b, None, &t, 0.5, &mut out).unwrap();
     assert_eq!(out.len(), 1);

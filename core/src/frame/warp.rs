@@ -442,7 +442,8 @@ mod tests {
         warp_affine_into(&src, &m, 3, 1, Border::Constant([0, 0, 0]), &mut out).unwrap();
         // Last pixel blends 40 with the black border: 20.
         assert_eq!(red(&out), [16, 31, 20]);
-        assert_eq!(out.get(2, 0), Some([20, 21, 0]));
+        // Channels 1, 2: (41 + 0)/2 = 20.5 → 21, (215 + 0)/2 = 107.5 → 108.
+        assert_eq!(out.get(2, 0), Some([20, 21, 108]));
     }
 
     #[test]
@@ -545,9 +546,26 @@ mod tests {
         // Coordinates overflow to ±inf or NaN inside the warp: every sample is border.
         let src = img(2, 2, &[1, 2, 3, 4]);
         let mut out = RgbImage::default();
-        let m = Affine2::new([3e38, -3e38, 3e38, 3e38, 3e38, -3e38]);
+        // y ≥ 3e38 everywhere; x is NaN (inf − inf) from (2, 2) on.
+        let m = Affine2::new([3e38, -3e38, 3e38, 3e38, 3e38, 3e38]);
+        assert!(m.apply(crate::geometry::Point2::new(2.0, 2.0)).x.is_nan());
         warp_affine_into(&src, &m, 4, 3, Border::Constant([7, 8, 9]), &mut out).unwrap();
         assert!(out.data.chunks_exact(3).all(|p| p == [7, 8, 9]));
+    }
+
+    #[test]
+    fn nan_and_infinite_coordinates_sample_the_border() {
+        let src = img(2, 2, &[1, 2, 3, 4]);
+        let s = Sampler::new(&src, Border::Constant([7, 8, 9]));
+        assert_eq!(Sampler::split(f32::NAN, 3.0), (-2, 0));
+        assert_eq!(s.sample(f32::NAN, 0.0), [7, 8, 9]);
+        assert_eq!(s.sample(0.0, f32::NAN), [7, 8, 9]);
+        assert_eq!(s.sample(f32::INFINITY, 1.0), [7, 8, 9]);
+        assert_eq!(s.sample(f32::NEG_INFINITY, 1.0), [7, 8, 9]);
+        assert_eq!(s.sample(1.0, 1.0), [4, 5, 251]);
+        let r = Sampler::new(&src, Border::Replicate);
+        assert_eq!(r.sample(f32::INFINITY, 0.0), [2, 3, 253]);
+        assert_eq!(r.sample(-1e30, 1e30), [3, 4, 252]);
     }
 
     #[test]
@@ -727,8 +745,8 @@ mod tests {
                 for j in 0..dh as usize {
                     for i in 0..dw as usize {
                         let px = img_out.get(i as u32, j as u32).unwrap();
-                        for ch in 0..3 {
-                            let want = (px[ch] as f32 - norm.mean[ch]) * norm.inv_std[ch];
+                        for (ch, &v) in px.iter().enumerate() {
+                            let want = (v as f32 - norm.mean[ch]) * norm.inv_std[ch];
                             let at = match layout {
                                 TensorLayout::Nhwc => (j * dw as usize + i) * 3 + ch,
                                 TensorLayout::Nchw => (ch * dh as usize + j) * dw as usize + i,

@@ -148,7 +148,7 @@ fn rect_to_roi(bbox: &Rect, p0: Point2, p1: Point2) -> Result<RotatedRect, MeshE
     let long = bbox.width().max(bbox.height());
     let side = long * ROI_SCALE;
     let rotation = rotation_from_points(p0, p1);
-    if !(side > 0.0 && side.is_finite()) {
+    if !side.is_finite() || side <= 0.0 {
         return Err(MeshError::DegenerateRoi(
             "face box has zero or non-finite size",
         ));
@@ -250,7 +250,7 @@ pub fn roi_to_input_transform(roi: &RotatedRect, input_size: u32) -> Result<Affi
     if !vals.iter().all(|v| v.is_finite()) {
         return Err(MeshError::DegenerateRoi("ROI has non-finite values"));
     }
-    if !(roi.width > 0.0 && roi.height > 0.0) {
+    if roi.width <= 0.0 || roi.height <= 0.0 {
         return Err(MeshError::DegenerateRoi("ROI width and height must be > 0"));
     }
     let n = input_size as f32;
@@ -292,7 +292,7 @@ pub fn decode_landmarks(
     }
     let m = &src_from_dst.m;
     let z_scale = math::sqrt(m[0] * m[0] + m[3] * m[3]);
-    if !(src_from_dst.is_finite() && z_scale > 0.0 && z_scale.is_finite()) {
+    if !src_from_dst.is_finite() || !z_scale.is_finite() || z_scale <= 0.0 {
         return Err(MeshError::Transform(src_from_dst.m));
     }
     if let Some(index) = raw.iter().position(|v| !v.is_finite()) {

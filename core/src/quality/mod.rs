@@ -18,6 +18,8 @@
 //! functions ([`laplacian_variance`], [`luma_stats`], [`resample_crop`], ...), the pose fit
 //! ([`estimate_head_pose`]) and the motion measure ([`landmark_motion`]) are public and pure.
 
+#[cfg(test)]
+extern crate std;
 mod luma;
 mod pose;
 mod stability;
@@ -937,6 +939,21 @@ pub fn assess(
     })
 }
 
+/// RMS contrast (luma) the sharpness is normalised to.
+pub const SHARPNESS_REF_CONTRAST: f32 = 40.0;
+
+/// Contrast-normalised sharpness: `laplacian_var × (40 / max(std_dev, 10))²`, luma².
+///
+/// The Laplacian variance scales with the square of the image contrast, so on its own it calls
+/// a dim face, or dark skin in ordinary light, blurry. Normalising to an RMS contrast of 40
+/// (a typical well-lit face) keeps the classic scale while measuring only how much of the
+/// contrast sits in fine detail. The floor of 10 stops near-flat crops (already failing the
+/// contrast check) from amplifying noise without bound.
+pub fn normalised_sharpness(laplacian_var: f32, std_dev: f32) -> f32 {
+    let s = std_dev.max(10.0);
+    laplacian_var * (SHARPNESS_REF_CONTRAST / s) * (SHARPNESS_REF_CONTRAST / s)
+}
+
 /// Minimum number of valid face-ellipse pixels on the crop for the image checks to run.
 const MIN_FACE_PIXELS: usize = 256;
 
@@ -979,7 +996,7 @@ fn image_checks(
     if stats.pixels < MIN_FACE_PIXELS {
         return Ok(None);
     }
-    let sharp = laplacian_variance(&plane, &face).unwrap_or(0.0);
+    let sharp = normalised_sharpness(laplacian_variance(&plane, &face).unwrap_or(0.0), stats.std_dev);
     let face_tex = region_texture(&plane, &face).unwrap_or(0.0);
 
     // Landmarks → crop pixel coordinates.
@@ -989,7 +1006,7 @@ fn image_checks(
         let pts = idx.iter().filter_map(|&i| input.landmarks.get(i));
         let r =
             Rect::bounding(pts.map(|p| Point2::new((p.x - b.x_min) * sx, (p.y - b.y_min) * sy)))?;
-        let (gx, gy) = (0.25 * r.width() + 1.0, 0.25 * r.height() + 1.0);
+        let (gx, gy) = (0.0, 0.0);
         let clampi = |v: f32, lo: usize, hi: usize| -> usize {
             if v.is_finite() {
                 (v as isize).clamp(lo as isize, hi as isize) as usize
@@ -1004,6 +1021,14 @@ fn image_checks(
             y1: clampi(math::ceil(r.y_max + gy), valid.y0, valid.y1),
             ellipse: None,
         };
+        #[cfg(test)]
+        {
+            let st = luma_stats(&plane, &roi, 16, 250);
+            if let Some(st) = st {
+                std::eprintln!("  region {:?} box {}x{} tex {:.2} std {:.2} mean {:.2}", &idx[..2], roi.x1-roi.x0, roi.y1-roi.y0,
+                    region_texture(&plane, &roi).unwrap_or(-1.0) / face_tex, st.std_dev / stats.std_dev, st.mean / stats.mean);
+            }
+        }
         // Too small to measure (cut by the frame), or a textureless face: not measured.
         region_texture(&plane, &roi)
             .filter(|_| face_tex > 0.0)

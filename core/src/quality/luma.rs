@@ -406,32 +406,6 @@ pub fn laplacian_variance(plane: &Plane<'_>, roi: &Roi) -> Option<f32> {
     Some((s2 / n as f64 - mean * mean).max(0.0) as f32)
 }
 
-/// Contrast-normalised texture of the ROI: mean |Laplacian| / mean luma (luma floored at 8 so
-/// that near-black regions do not blow up). Dimensionless; invariant to a gain on the luma.
-/// `None` when fewer than 4 pixels have their neighbourhood inside the ROI.
-pub fn region_texture(plane: &Plane<'_>, roi: &Roi) -> Option<f32> {
-    let (x0, y0, x1, y1) = roi.clamped(plane);
-    let (mut n, mut s) = (0usize, 0f64);
-    for_each_laplacian(plane, roi, |l| {
-        n += 1;
-        s += math::abs(l) as f64;
-    });
-    if n < 4 {
-        return None;
-    }
-    let (mut m, mut sum) = (0usize, 0f64);
-    for j in y0..y1 {
-        for i in x0..x1 {
-            if roi.takes(i, j) {
-                m += 1;
-                sum += plane.at(i, j) as f64;
-            }
-        }
-    }
-    let mean = (sum / m.max(1) as f64).max(8.0);
-    Some((s / n as f64 / mean) as f32)
-}
-
 /// Luma statistics of a region.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LumaStats {

@@ -18,8 +18,6 @@
 //! functions ([`laplacian_variance`], [`luma_stats`], [`resample_crop`], ...), the pose fit
 //! ([`estimate_head_pose`]) and the motion measure ([`landmark_motion`]) are public and pure.
 
-#[cfg(test)]
-extern crate std;
 mod luma;
 mod pose;
 mod stability;
@@ -28,7 +26,7 @@ mod stability;
 mod tests;
 
 pub use luma::{
-    laplacian_variance, luma_stats, region_texture, resample_crop, CropValid, Ellipse, LumaStats,
+    laplacian_variance, luma_stats, resample_crop, CropValid, Ellipse, LumaStats,
     LumaView, Plane, Roi,
 };
 pub use pose::{
@@ -342,12 +340,13 @@ pub struct QualityConfig {
     /// `FaceOccluded`). Real faces fit to ~0.03–0.06 (identity and expression); a mesh pulled
     /// out of shape by an occluder or a non-face fits much worse.
     pub max_pose_residual: f32,
-    /// Minimum texture of each eye region relative to the whole face (default 0.45 →
-    /// `FaceOccluded`). See [`assess`] for the region check; open or closed eyes measure ≥ ~1.
-    pub min_eye_texture_ratio: f32,
-    /// Minimum texture of the mouth region relative to the whole face (default 0.30 →
-    /// `FaceOccluded`): a mask or a hand is far smoother than lips, even closed ones.
-    pub min_mouth_texture_ratio: f32,
+    /// Minimum luma std-dev of each eye box relative to the whole face's (default 0.15 →
+    /// `FaceOccluded`; see [`assess`]). Clean faces measured 0.27–1.5 (three portraits, blurred,
+    /// darkened and brightened); a flat patch over an eye (hand, dark lens) 0.02–0.04.
+    pub min_eye_contrast_ratio: f32,
+    /// Minimum luma std-dev of the mouth box relative to the whole face's (default 0.15 →
+    /// `FaceOccluded`). Clean mouths measured 0.57–1.0, a flat mask 0.02–0.04.
+    pub min_mouth_contrast_ratio: f32,
     /// Maximum median landmark displacement between consecutive frames, in inter-ocular
     /// distances (default 0.15 → `HoldStill`): a jump that blurs a 30 fps frame.
     pub max_frame_motion: f32,
@@ -384,8 +383,8 @@ impl Default for QualityConfig {
             max_roll_deg: 20.0,
             min_presence: 0.5,
             max_pose_residual: 0.12,
-            min_eye_texture_ratio: 0.45,
-            min_mouth_texture_ratio: 0.30,
+            min_eye_contrast_ratio: 0.15,
+            min_mouth_contrast_ratio: 0.15,
             max_frame_motion: 0.15,
             max_motion_speed: 0.75,
             motion_window_s: 0.5,
@@ -533,15 +532,15 @@ impl QualityConfig {
             POS,
         )?;
         in_range(
-            "min_eye_texture_ratio",
-            self.min_eye_texture_ratio,
+            "min_eye_contrast_ratio",
+            self.min_eye_contrast_ratio,
             0.0,
             f32::MAX,
             POS,
         )?;
         in_range(
-            "min_mouth_texture_ratio",
-            self.min_mouth_texture_ratio,
+            "min_mouth_contrast_ratio",
+            self.min_mouth_contrast_ratio,
             0.0,
             f32::MAX,
             POS,
@@ -614,13 +613,13 @@ pub struct ImageChecks {
     pub bright_fraction: Check,
     /// Std-dev of luma in the face ellipse → `TooDark` / `TooBright` (by the mean).
     pub contrast: Check,
-    /// Texture of the subject's right eye region / whole face → `FaceOccluded`; `None` when
-    /// the region is too small or outside the frame.
-    pub right_eye_texture: Option<Check>,
-    /// Texture of the subject's left eye region / whole face → `FaceOccluded`.
-    pub left_eye_texture: Option<Check>,
-    /// Texture of the mouth region / whole face → `FaceOccluded`.
-    pub mouth_texture: Option<Check>,
+    /// Luma std-dev of the subject's right eye box / of the face → `FaceOccluded`; `None` when
+    /// the box is too small or outside the frame.
+    pub right_eye_contrast: Option<Check>,
+    /// Luma std-dev of the subject's left eye box / of the face → `FaceOccluded`.
+    pub left_eye_contrast: Option<Check>,
+    /// Luma std-dev of the mouth box / of the face → `FaceOccluded`.
+    pub mouth_contrast: Option<Check>,
 }
 
 /// Landmark motion against the previous frame.
@@ -671,9 +670,9 @@ impl FaceChecks {
                 Some(&i.dark_fraction),
                 Some(&i.bright_fraction),
                 Some(&i.contrast),
-                i.right_eye_texture.as_ref(),
-                i.left_eye_texture.as_ref(),
-                i.mouth_texture.as_ref(),
+                i.right_eye_contrast.as_ref(),
+                i.left_eye_contrast.as_ref(),
+                i.mouth_contrast.as_ref(),
             ]
             .into_iter()
             .flatten()
@@ -850,11 +849,14 @@ fn validate_input(input: &QualityInput<'_>) -> Result<(), QualityError> {
 /// presence, time delta); bad *quality* is never an error. With `num_faces == 0` this is
 /// [`assess_no_face`] and the face fields are ignored.
 ///
-/// The region occlusion check compares the contrast-normalised texture (mean |Laplacian| /
-/// mean luma, see [`region_texture`]) of each eye box and the mouth box, placed from the
-/// landmarks, with that of the whole face ellipse. Eyes (iris, lashes, lid crease) and lips are
-/// the most textured parts of a face, open or closed; a hand, a mask or dark glasses are far
-/// smoother. Being a ratio, it is insensitive to exposure and to blur of the whole face.
+/// The region occlusion check compares the luma std-dev (local contrast) of each eye box and
+/// of the mouth box, placed from the landmarks, with that of the whole face ellipse. An open
+/// eye (sclera against iris, lashes) and a mouth (the lip line) are among the most contrasted
+/// parts of a face; an eye box is grown vertically so that a closed eye keeps its lash line
+/// against the lids in view. A hand, a mask or a dark lens over the region is nearly uniform.
+/// Being a ratio, the measure ignores exposure gain and blurs of the whole face. It misses
+/// strongly patterned occluders (a printed mask): the presence score and the fit residual are
+/// the other occlusion signals.
 pub fn assess(
     cfg: &QualityConfig,
     input: &QualityInput<'_>,
@@ -957,11 +959,35 @@ pub fn normalised_sharpness(laplacian_var: f32, std_dev: f32) -> f32 {
 /// Minimum number of valid face-ellipse pixels on the crop for the image checks to run.
 const MIN_FACE_PIXELS: usize = 256;
 
-/// Landmarks outlining each region (FaceMesh indices): the box around them, grown by 25 % of
-/// its size on each side, is the region.
+/// Landmarks outlining each region (FaceMesh indices); the region is their bounding box.
 const RIGHT_EYE_REGION: [usize; 8] = [33, 133, 159, 145, 158, 153, 160, 144];
 const LEFT_EYE_REGION: [usize; 8] = [263, 362, 386, 374, 385, 380, 387, 373];
-const MOUTH_REGION: [usize; 6] = [61, 291, 0, 17, 37, 267];
+const MOUTH_REGION: [usize; 8] = [61, 291, 0, 17, 37, 267, 84, 314];
+/// Minimum height / width of an eye box: a closed eye's box would collapse onto the dark lash
+/// line, so it is grown vertically to take in the lids and keep the lash-line contrast.
+const EYE_MIN_ASPECT: f32 = 0.4;
+/// Minimum height / width of the mouth box (a closed mouth keeps the lip line in view).
+const MOUTH_MIN_ASPECT: f32 = 0.3;
+/// Minimum crop pixels of a region for its contrast to be measured.
+const MIN_REGION_PIXELS: usize = 24;
+
+/// The crop ROI for a float box, clamped to the valid part of the crop.
+fn crop_roi(x0: f32, y0: f32, x1: f32, y1: f32, valid: &CropValid) -> Roi {
+    let clampi = |v: f32, lo: usize, hi: usize| -> usize {
+        if v.is_finite() {
+            (v as isize).clamp(lo as isize, hi as isize) as usize
+        } else {
+            lo
+        }
+    };
+    Roi {
+        x0: clampi(math::floor(x0), valid.x0, valid.x1),
+        y0: clampi(math::floor(y0), valid.y0, valid.y1),
+        x1: clampi(math::ceil(x1), valid.x0, valid.x1),
+        y1: clampi(math::ceil(y1), valid.y0, valid.y1),
+        ellipse: None,
+    }
+}
 
 fn image_checks(
     cfg: &QualityConfig,
@@ -997,46 +1023,23 @@ fn image_checks(
         return Ok(None);
     }
     let sharp = normalised_sharpness(laplacian_variance(&plane, &face).unwrap_or(0.0), stats.std_dev);
-    let face_tex = region_texture(&plane, &face).unwrap_or(0.0);
 
-    // Landmarks → crop pixel coordinates.
+    // Region contrast: each region box (from the landmarks, in crop pixels) against the face.
     let b = &input.face_box;
     let (sx, sy) = (size as f32 / b.width(), size as f32 / b.height());
-    let region_ratio = |idx: &[usize]| -> Option<f32> {
+    let region_ratio = |idx: &[usize], min_aspect: f32| -> Option<f32> {
         let pts = idx.iter().filter_map(|&i| input.landmarks.get(i));
         let r =
             Rect::bounding(pts.map(|p| Point2::new((p.x - b.x_min) * sx, (p.y - b.y_min) * sy)))?;
-        let (gx, gy) = (0.0, 0.0);
-        let clampi = |v: f32, lo: usize, hi: usize| -> usize {
-            if v.is_finite() {
-                (v as isize).clamp(lo as isize, hi as isize) as usize
-            } else {
-                lo
-            }
-        };
-        let roi = Roi {
-            x0: clampi(math::floor(r.x_min - gx), valid.x0, valid.x1),
-            y0: clampi(math::floor(r.y_min - gy), valid.y0, valid.y1),
-            x1: clampi(math::ceil(r.x_max + gx), valid.x0, valid.x1),
-            y1: clampi(math::ceil(r.y_max + gy), valid.y0, valid.y1),
-            ellipse: None,
-        };
-        #[cfg(test)]
-        {
-            let st = luma_stats(&plane, &roi, 16, 250);
-            if let Some(st) = st {
-                std::eprintln!("  region {:?} box {}x{} tex {:.2} std {:.2} mean {:.2}", &idx[..2], roi.x1-roi.x0, roi.y1-roi.y0,
-                    region_texture(&plane, &roi).unwrap_or(-1.0) / face_tex, st.std_dev / stats.std_dev, st.mean / stats.mean);
-            }
-        }
-        // Too small to measure (cut by the frame), or a textureless face: not measured.
-        region_texture(&plane, &roi)
-            .filter(|_| face_tex > 0.0)
-            .map(|t| t / face_tex)
+        let grow_y = 0.5 * (min_aspect * r.width() - r.height()).max(0.0);
+        let roi = crop_roi(r.x_min, r.y_min - grow_y, r.x_max, r.y_max + grow_y, &valid);
+        let st = luma_stats(&plane, &roi, cfg.dark_level, cfg.bright_level)?;
+        // Too few pixels (cut by the frame) or a flat face: not measured.
+        (st.pixels >= MIN_REGION_PIXELS && stats.std_dev > 0.0).then(|| st.std_dev / stats.std_dev)
     };
-    let right_eye = region_ratio(&RIGHT_EYE_REGION);
-    let left_eye = region_ratio(&LEFT_EYE_REGION);
-    let mouth = region_ratio(&MOUTH_REGION);
+    let right_eye = region_ratio(&RIGHT_EYE_REGION, EYE_MIN_ASPECT);
+    let left_eye = region_ratio(&LEFT_EYE_REGION, EYE_MIN_ASPECT);
+    let mouth = region_ratio(&MOUTH_REGION, MOUTH_MIN_ASPECT);
 
     let contrast_hint = if stats.mean < 128.0 {
         Hint::TooDark
@@ -1059,11 +1062,11 @@ fn image_checks(
             Hint::TooBright,
         ),
         contrast: Check::at_least(stats.std_dev, cfg.min_contrast, contrast_hint),
-        right_eye_texture: right_eye
-            .map(|v| Check::at_least(v, cfg.min_eye_texture_ratio, Hint::FaceOccluded)),
-        left_eye_texture: left_eye
-            .map(|v| Check::at_least(v, cfg.min_eye_texture_ratio, Hint::FaceOccluded)),
-        mouth_texture: mouth
-            .map(|v| Check::at_least(v, cfg.min_mouth_texture_ratio, Hint::FaceOccluded)),
+        right_eye_contrast: right_eye
+            .map(|v| Check::at_least(v, cfg.min_eye_contrast_ratio, Hint::FaceOccluded)),
+        left_eye_contrast: left_eye
+            .map(|v| Check::at_least(v, cfg.min_eye_contrast_ratio, Hint::FaceOccluded)),
+        mouth_contrast: mouth
+            .map(|v| Check::at_least(v, cfg.min_mouth_contrast_ratio, Hint::FaceOccluded)),
     }))
 }

@@ -104,7 +104,21 @@ fn calibrate() {
         let eye_r = lbox(&[33, 133, 159, 145], 0.4);
         let eyes = lbox(&[33, 133, 159, 145, 263, 362, 386, 374], 0.3);
         let mouth = lbox(&[61, 291, 2, 152, 214, 434], 0.05);
+        let closed = {
+            let mut out = luma.clone();
+            for (eye, a, b) in [(&[33usize, 133, 159, 145][..], 33usize, 133usize), (&[263, 362, 386, 374][..], 263, 362)] {
+                let bx = lbox(eye, 0.15);
+                out = fill(&out, bx, cheek);
+                let (x0, x1) = (lm[a].x.min(lm[b].x) as usize, lm[a].x.max(lm[b].x) as usize);
+                let ym = (0.5 * (lm[a].y + lm[b].y) + 0.15 * (bx.3 - bx.1) as f32) as usize;
+                for x in x0..=x1 {
+                    out[ym * wu + x] = (cheek as f32 * 0.35) as u8;
+                }
+            }
+            out
+        };
         let variants: Vec<(&str, Vec<u8>)> = vec![
+            ("closed", closed),
             ("hand_eye", fill(&luma, eye_r, cheek)),
             ("glasses", fill(&luma, eyes, 25)),
             ("mask", fill(&luma, mouth, 200)),
@@ -135,8 +149,8 @@ fn calibrate() {
             println!(
                 "{name:9} {vn:6} sharp {:7.1} mean {:5.1} std {:5.1} dark {:.3} bright {:.3} eyeR {:.2} eyeL {:.2} mouth {:.2} | yaw {:6.1} pitch {:6.1} roll {:6.1} res {:.3} ratio {:.2} | {:?}",
                 i.sharpness.value, i.mean_luma.value, i.contrast.value, i.dark_fraction.value,
-                i.bright_fraction.value, f(&i.right_eye_texture), f(&i.left_eye_texture),
-                f(&i.mouth_texture), p.yaw_deg, p.pitch_deg, p.roll_deg, p.residual,
+                i.bright_fraction.value, f(&i.right_eye_contrast), f(&i.left_eye_contrast),
+                f(&i.mouth_contrast), p.yaw_deg, p.pitch_deg, p.roll_deg, p.residual,
                 c.face_ratio.value, r.hints
             );
         }

@@ -60,7 +60,7 @@ pub struct EngineConfig {
     pub detector: DetectorKind,
     /// Minimum detector score (MediaPipe: 0.5).
     pub min_detection_score: f32,
-    /// FaceMesh presence below this drops the track (MediaPipe: 0.5).
+    /// FaceMesh presence at or below this drops the face and the track (MediaPipe: 0.5).
     pub min_presence: f32,
     /// Faces analysed with FaceMesh per still image (the rest are only counted).
     pub max_faces: usize,
@@ -299,13 +299,11 @@ pub struct FrameAnalysis {
 /// Not shared between threads; make one per camera stream.
 pub struct Tracker {
     engine: Arc<Engine>,
-    decoder: DetectorDecoder,
+    scratch: Scratch,
     rgb: RgbImage,
     luma: GrayImage,
-    det_input: Vec<f32>,
-    mesh_input: Vec<f32>,
-    outputs: Vec<TensorOut>,
-    detections: Vec<Detection>,
+    rois: Vec<(Detection, RotatedRect)>,
+    faces: Vec<(Detection, RotatedRect, Vec<Point3>, f32)>,
     /// Landmarks of the last frame when the track is live.
     tracked: Option<Vec<Point3>>,
     /// Landmarks and timestamp of the previous frame, for stability.
@@ -329,16 +327,21 @@ fn ms_since(t: Instant) -> f64 {
 impl Tracker {
     /// A tracker for one camera stream.
     pub fn new(engine: Arc<Engine>) -> Tracker {
-        let decoder = engine.decoder.clone();
-        Tracker {
-            engine,
-            decoder,
-            rgb: RgbImage::default(),
-            luma: GrayImage::default(),
+        let scratch = Scratch {
+            decoder: engine.decoder.clone(),
             det_input: Vec::new(),
             mesh_input: vec![0.0; (3 * MESH_INPUT * MESH_INPUT) as usize],
             outputs: Vec::new(),
             detections: Vec::new(),
+            mesh_landmarks: Vec::new(),
+        };
+        Tracker {
+            engine,
+            scratch,
+            rgb: RgbImage::default(),
+            luma: GrayImage::default(),
+            rois: Vec::with_capacity(4),
+            faces: Vec::with_capacity(4),
             tracked: None,
             previous: None,
             frames_since_detection: 0,
@@ -387,102 +390,94 @@ impl Tracker {
         let t0 = Instant::now();
         frame.to_rgb_into(&mut self.rgb)?;
         frame.to_luma_into(&mut self.luma)?;
-        let (w, h) = (self.rgb.width, self.rgb.height);
         // Recycle last frame's landmark buffers.
         for f in self.analysis.faces.drain(..) {
             self.spare_landmarks.push(f.landmarks);
         }
-        self.analysis.width = w;
-        self.analysis.height = h;
+        self.analysis.width = self.rgb.width;
+        self.analysis.height = self.rgb.height;
         self.analysis.timestamp_ns = frame.timestamp_ns();
         self.analysis.hints.clear();
         self.analysis.timings = StageTimings { convert: ms_since(t0), ..StageTimings::default() };
 
+        let config = &self.engine.config;
         let recount = tracking
-            && self.engine.config.recount_faces_every > 0
-            && self.frames_since_detection + 1 >= self.engine.config.recount_faces_every;
-        let mut rois: Vec<(Detection, RotatedRect)> = Vec::with_capacity(1);
-        let mut detector_ran = false;
+            && self.tracked.is_some()
+            && config.recount_faces_every > 0
+            && self.frames_since_detection + 1 >= config.recount_faces_every;
+        self.rois.clear();
         if tracking && !recount {
             if let Some(prev) = &self.tracked {
-                let roi = mesh::roi_from_landmarks(prev)?;
-                rois.push((detection_from_landmarks(prev, 1.0), roi));
+                self.rois.push((detection_from_landmarks(prev, 1.0), mesh::roi_from_landmarks(prev)?));
             }
         }
-        if rois.is_empty() {
-            self.detect()?;
-            detector_ran = true;
-            self.analysis.faces_detected = self.detections.len();
-            let keep = if tracking { 1 } else { self.engine.config.max_faces };
-            for d in self.detections.iter().take(keep) {
-                rois.push((*d, mesh::roi_from_detection(d)?));
-            }
-            // While recounting, keep following the tracked face rather than jumping to the
-            // detector's best one.
+        let detector_ran = self.rois.is_empty();
+        if detector_ran {
+            self.analysis.timings.detect = detect(&self.engine, &mut self.scratch, &self.rgb)?;
+            self.analysis.faces_detected = self.scratch.detections.len();
             if recount {
-                if let (Some(prev), Some(first)) = (&self.tracked, rois.first_mut()) {
-                    let roi = mesh::roi_from_landmarks(prev)?;
-                    *first = (detection_from_landmarks(prev, 1.0), roi);
+                // Counting faces only: keep following the tracked face rather than jumping to
+                // the detector's best one.
+                if let Some(prev) = &self.tracked {
+                    self.rois.push((detection_from_landmarks(prev, 1.0), mesh::roi_from_landmarks(prev)?));
+                }
+            } else {
+                let keep = if tracking { 1 } else { config.max_faces };
+                for d in self.scratch.detections.iter().take(keep) {
+                    self.rois.push((*d, mesh::roi_from_detection(d)?));
                 }
             }
-        } else {
-            self.analysis.faces_detected = if self.frames_since_detection == 0 { 1 } else { self.analysis.faces_detected.max(1) };
         }
         self.analysis.detector_ran = detector_ran;
         self.frames_since_detection = if detector_ran { 0 } else { self.frames_since_detection + 1 };
 
-        // FaceMesh on each ROI.
+        self.mesh_rois(detector_ran)?;
+        // A tracked face that vanished: look again with the detector on this same frame.
+        if tracking && !detector_ran && self.faces.is_empty() {
+            self.tracked = None;
+            self.analysis.timings.detect += detect(&self.engine, &mut self.scratch, &self.rgb)?;
+            self.analysis.detector_ran = true;
+            self.frames_since_detection = 0;
+            self.analysis.faces_detected = self.scratch.detections.len();
+            if let Some(d) = self.scratch.detections.first().copied() {
+                self.rois.clear();
+                self.rois.push((d, mesh::roi_from_detection(&d)?));
+                self.mesh_rois(true)?;
+            }
+        }
+        self.finish(tracking, t0)
+    }
+
+    /// FaceMesh on every ROI of `self.rois` into `self.faces` (faces below the presence
+    /// threshold are dropped).
+    fn mesh_rois(&mut self, from_detector: bool) -> Result<()> {
         let tm = Instant::now();
-        let mut faces = Vec::with_capacity(rois.len());
-        for (det, roi) in rois {
+        for (det, roi) in self.rois.iter() {
             let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
-            let presence = self.run_mesh(&roi, &mut landmarks)?;
-            if presence < self.engine.config.min_presence {
+            let presence = run_mesh(&self.engine, &mut self.scratch, &self.rgb, roi, &mut landmarks)?;
+            // Strictly above, as MediaPipe's ThresholdingCalculator.
+            if presence <= self.engine.config.min_presence {
                 self.spare_landmarks.push(landmarks);
                 continue;
             }
-            let detection = if detector_ran { det } else { detection_from_landmarks(&landmarks, presence) };
-            faces.push((detection, roi, landmarks, presence));
-        }
-        // A tracked face that vanished: look again with the detector on this same frame.
-        if tracking && !detector_ran && faces.is_empty() {
-            self.tracked = None;
-            self.analysis.timings.mesh += ms_since(tm);
-            return self.run_after_lost_track(t0);
-        }
-        self.analysis.timings.mesh = ms_since(tm);
-        self.finish(faces, tracking, t0)
-    }
-
-    /// Re-runs the frame with detection after the track was lost (the RGB is already there).
-    fn run_after_lost_track(&mut self, t0: Instant) -> Result<()> {
-        self.detect()?;
-        self.analysis.detector_ran = true;
-        self.frames_since_detection = 0;
-        self.analysis.faces_detected = self.detections.len();
-        let tm = Instant::now();
-        let mut faces = Vec::new();
-        if let Some(d) = self.detections.first().copied() {
-            let roi = mesh::roi_from_detection(&d)?;
-            let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
-            let presence = self.run_mesh(&roi, &mut landmarks)?;
-            if presence >= self.engine.config.min_presence {
-                faces.push((d, roi, landmarks, presence));
-            } else {
-                self.spare_landmarks.push(landmarks);
-            }
+            let detection = if from_detector { *det } else { detection_from_landmarks(&landmarks, presence) };
+            self.faces.push((detection, *roi, landmarks, presence));
         }
         self.analysis.timings.mesh += ms_since(tm);
-        self.finish(faces, true, t0)
+        Ok(())
     }
 
-    fn finish(&mut self, faces: Vec<(Detection, RotatedRect, Vec<Point3>, f32)>, tracking: bool, t0: Instant) -> Result<()> {
+    fn finish(&mut self, tracking: bool, t0: Instant) -> Result<()> {
         let tq = Instant::now();
         let (w, h) = (self.rgb.width, self.rgb.height);
-        let num_faces = self.analysis.faces_detected.max(faces.len());
+        if !self.analysis.detector_ran {
+            // Tracking carried the face: the count is what the last detection saw, at least 1.
+            self.analysis.faces_detected = self.analysis.faces_detected.max(self.faces.len());
+        }
+        let num_faces = self.analysis.faces_detected.max(self.faces.len());
         let dt_s = self.previous.as_ref().map(|(_, ts)| self.analysis.timestamp_ns.saturating_sub(*ts) as f32 * 1e-9);
         let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
-        if faces.is_empty() {
+        if self.faces.is_empty() {
             let report = quality::assess_no_face();
             self.analysis.hints.extend(report.hints.iter().copied());
             // No face may be the lighting's fault: say so, so the user can fix it.
@@ -490,7 +485,7 @@ impl Tracker {
                 self.analysis.hints.push(hint);
             }
         }
-        for (i, (detection, roi, landmarks, presence)) in faces.into_iter().enumerate() {
+        for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
             let previous = if i == 0 && tracking { self.previous.as_ref().map(|(p, _)| p.as_slice()) } else { None };
             let input = quality::QualityInput {
                 luma,
@@ -534,80 +529,109 @@ impl Tracker {
         Ok(())
     }
 
-    /// Runs the detector on `self.rgb` into `self.detections` (best first).
-    fn detect(&mut self) -> Result<()> {
-        let t = Instant::now();
-        let (w, h) = (self.rgb.width, self.rgb.height);
-        let engine = &self.engine;
-        let min_score = engine.config.min_detection_score;
-        match &mut self.decoder {
-            DetectorDecoder::BlazeFace { decoder, size, scores, regressors } => {
-                let size = *size;
-                let tf = detect::blazeface_input_transform(w, h, size)?;
-                self.det_input.resize((3 * size * size) as usize, 0.0);
-                frame::warp_affine_to_tensor(
-                    &self.rgb,
-                    &tf,
-                    size,
-                    size,
-                    detect::BLAZEFACE_BORDER,
-                    TensorLayout::Nhwc,
-                    &Normalize::SIGNED_UNIT,
-                    &mut self.det_input,
-                )?;
-                let shape = [1, size as usize, size as usize, 3];
-                engine.detector.run(&[TensorIn { data: &self.det_input, shape: &shape }], &mut self.outputs)?;
-                let s: Vec<&[f32]> = scores.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
-                let r: Vec<&[f32]> = regressors.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
-                decoder.decode(&s, &r, &tf, min_score, &mut self.detections)?;
-            }
-            DetectorDecoder::Scrfd { decoder, scores, bboxes, kps } => {
-                let (iw, ih) = (decoder.config().input_width, decoder.config().input_height);
-                let tf = detect::scrfd_input_transform(w, h, iw, ih)?;
-                self.det_input.resize((3 * iw * ih) as usize, 0.0);
-                let norm = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
-                frame::warp_affine_to_tensor(
-                    &self.rgb,
-                    &tf,
-                    iw,
-                    ih,
-                    detect::SCRFD_BORDER,
-                    TensorLayout::Nchw,
-                    &norm,
-                    &mut self.det_input,
-                )?;
-                let shape = [1, 3, ih as usize, iw as usize];
-                engine.detector.run(&[TensorIn { data: &self.det_input, shape: &shape }], &mut self.outputs)?;
-                let s: Vec<&[f32]> = scores.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
-                let b: Vec<&[f32]> = bboxes.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
-                let k: Vec<&[f32]> = kps.iter().map(|&i| self.outputs[i].data.as_slice()).collect();
-                decoder.decode(&s, &b, Some(&k), &tf, min_score, &mut self.detections)?;
-            }
-        }
-        self.analysis.timings.detect += ms_since(t);
-        Ok(())
+    /// Runs only the face detector on an upright RGB image; detections best first, in image
+    /// pixels. For callers that schedule stages themselves (and for the benchmarks).
+    pub fn detect_rgb(&mut self, img: &RgbImage) -> Result<&[Detection]> {
+        detect(&self.engine, &mut self.scratch, img)?;
+        Ok(&self.scratch.detections)
     }
 
-    /// Runs FaceMesh on `roi`; writes 468 landmarks (image pixels) and returns the presence.
-    fn run_mesh(&mut self, roi: &RotatedRect, landmarks: &mut Vec<Point3>) -> Result<f32> {
-        let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
-        frame::warp_affine_to_tensor(
-            &self.rgb,
-            &tf,
-            MESH_INPUT,
-            MESH_INPUT,
-            mesh::INPUT_BORDER,
-            TensorLayout::Nchw,
-            &Normalize::UNIT,
-            &mut self.mesh_input,
-        )?;
-        let shape = [1, 3, MESH_INPUT as usize, MESH_INPUT as usize];
-        self.engine.mesh.run(&[TensorIn { data: &self.mesh_input, shape: &shape }], &mut self.outputs)?;
-        landmarks.resize(mesh::NUM_LANDMARKS, Point3::default());
-        mesh::decode_landmarks(&self.outputs[0].data, &tf, landmarks)?;
-        let logit = self.outputs[1].data.first().copied().unwrap_or(f32::NEG_INFINITY);
-        Ok(mesh::presence_score(logit))
+    /// Runs only FaceMesh on `roi` of an upright RGB image: 468 landmarks in image pixels and
+    /// the face-presence probability.
+    pub fn mesh_rgb(&mut self, img: &RgbImage, roi: &RotatedRect) -> Result<(&[Point3], f32)> {
+        let mut lm = std::mem::take(&mut self.scratch.mesh_landmarks);
+        let presence = run_mesh(&self.engine, &mut self.scratch, img, roi, &mut lm);
+        self.scratch.mesh_landmarks = lm;
+        Ok((&self.scratch.mesh_landmarks, presence?))
     }
+}
+
+/// Buffers the model stages reuse from frame to frame.
+struct Scratch {
+    decoder: DetectorDecoder,
+    det_input: Vec<f32>,
+    mesh_input: Vec<f32>,
+    outputs: Vec<TensorOut>,
+    detections: Vec<Detection>,
+    mesh_landmarks: Vec<Point3>,
+}
+
+/// Up to three output tensors, by index (no allocation per frame).
+fn pick<'a>(outputs: &'a [TensorOut], idx: &[usize]) -> Result<[&'a [f32]; 3]> {
+    let mut out: [&[f32]; 3] = [&[]; 3];
+    if idx.len() > 3 {
+        return Err(Error::Config(format!("{} output groups; at most 3 are supported", idx.len())));
+    }
+    for (o, &i) in out.iter_mut().zip(idx) {
+        *o = outputs.get(i).map(|t| t.data.as_slice()).unwrap_or(&[]);
+    }
+    Ok(out)
+}
+
+/// Runs the detector on `img` into `s.detections` (best first); returns the wall time in ms.
+fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
+    let t = Instant::now();
+    let (w, h) = (img.width, img.height);
+    let min_score = engine.config.min_detection_score;
+    match &mut s.decoder {
+        DetectorDecoder::BlazeFace { decoder, size, scores, regressors } => {
+            let size = *size;
+            let tf = detect::blazeface_input_transform(w, h, size)?;
+            s.det_input.resize((3 * size * size) as usize, 0.0);
+            frame::warp_affine_to_tensor(
+                img,
+                &tf,
+                size,
+                size,
+                detect::BLAZEFACE_BORDER,
+                TensorLayout::Nhwc,
+                &Normalize::SIGNED_UNIT,
+                &mut s.det_input,
+            )?;
+            let shape = [1, size as usize, size as usize, 3];
+            engine.detector.run(&[TensorIn { data: &s.det_input, shape: &shape }], &mut s.outputs)?;
+            let sc = pick(&s.outputs, scores)?;
+            let rg = pick(&s.outputs, regressors)?;
+            let n = scores.len();
+            decoder.decode(&sc[..n], &rg[..n], &tf, min_score, &mut s.detections)?;
+        }
+        DetectorDecoder::Scrfd { decoder, scores, bboxes, kps } => {
+            let (iw, ih) = (decoder.config().input_width, decoder.config().input_height);
+            let tf = detect::scrfd_input_transform(w, h, iw, ih)?;
+            s.det_input.resize((3 * iw * ih) as usize, 0.0);
+            let norm = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
+            frame::warp_affine_to_tensor(img, &tf, iw, ih, detect::SCRFD_BORDER, TensorLayout::Nchw, &norm, &mut s.det_input)?;
+            let shape = [1, 3, ih as usize, iw as usize];
+            engine.detector.run(&[TensorIn { data: &s.det_input, shape: &shape }], &mut s.outputs)?;
+            let n = scores.len();
+            let sc = pick(&s.outputs, scores)?;
+            let bb = pick(&s.outputs, bboxes)?;
+            let kp = pick(&s.outputs, kps)?;
+            decoder.decode(&sc[..n], &bb[..n], Some(&kp[..n]), &tf, min_score, &mut s.detections)?;
+        }
+    }
+    Ok(ms_since(t))
+}
+
+/// Runs FaceMesh on `roi` of `img`; writes 468 landmarks (image pixels), returns presence.
+fn run_mesh(engine: &Engine, s: &mut Scratch, img: &RgbImage, roi: &RotatedRect, landmarks: &mut Vec<Point3>) -> Result<f32> {
+    let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
+    frame::warp_affine_to_tensor(
+        img,
+        &tf,
+        MESH_INPUT,
+        MESH_INPUT,
+        mesh::INPUT_BORDER,
+        TensorLayout::Nchw,
+        &Normalize::UNIT,
+        &mut s.mesh_input,
+    )?;
+    let shape = [1, 3, MESH_INPUT as usize, MESH_INPUT as usize];
+    engine.mesh.run(&[TensorIn { data: &s.mesh_input, shape: &shape }], &mut s.outputs)?;
+    landmarks.resize(mesh::NUM_LANDMARKS, Point3::default());
+    mesh::decode_landmarks(&s.outputs[0].data, &tf, landmarks)?;
+    let logit = s.outputs[1].data.first().copied().unwrap_or(f32::NEG_INFINITY);
+    Ok(mesh::presence_score(logit))
 }
 
 /// A detection-shaped summary of tracked landmarks: their bounding box and the eyes, nose and

@@ -97,7 +97,8 @@ impl Rect {
 }
 
 /// A rotated rectangle (MediaPipe's `NormalizedRect` in pixels): centre, size, and rotation in
-/// radians (positive = counter-clockwise in the image as displayed, MediaPipe convention).
+/// radians, positive = clockwise as displayed (image y points down), MediaPipe's `rect.proto`
+/// convention.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RotatedRect {
     pub cx: f32,

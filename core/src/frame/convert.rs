@@ -138,7 +138,7 @@ fn y_luma_row(src: &[u8], out: &mut [u8]) {
 /// Pixels of a source row segment converted per call of the driver's closure.
 const SEG: usize = 64;
 /// Source rows per tile for the transposing rotations (90°, 270°).
-const TILE: usize = 16;
+const TILE: usize = 64;
 
 /// Where source pixel `(x, y)` lands in the upright image: pixel index
 /// `base + x·sx + y·sy` (row-major, upright width).

@@ -49,9 +49,31 @@ const Y_FULL: [u8; 256] = {
     t
 };
 
+/// Offset of [`CLAMP`]: `(l + c) >> 16` lies in [−277, 534] for all Y, U, V bytes, so
+/// `index + 384` stays in 0..1024 and the mask never changes a valid index.
+const CLAMP_OFFSET: i32 = 384;
+
+/// Branch-free saturation to 0–255 (random chroma makes `clamp`'s branches mispredict).
+const CLAMP: [u8; 1024] = {
+    let mut t = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        let v = i as i32 - CLAMP_OFFSET;
+        t[i] = if v < 0 {
+            0
+        } else if v > 255 {
+            255
+        } else {
+            v as u8
+        };
+        i += 1;
+    }
+    t
+};
+
 #[inline(always)]
 fn sat(v: i32) -> u8 {
-    (v >> SHIFT).clamp(0, 255) as u8
+    CLAMP[((v >> SHIFT) + CLAMP_OFFSET) as usize & 1023]
 }
 
 /// The chroma terms `(R, G, B)` of one U, V pair, fixed point.
@@ -138,7 +160,7 @@ fn y_luma_row(src: &[u8], out: &mut [u8]) {
 /// Pixels of a source row segment converted per call of the driver's closure.
 const SEG: usize = 64;
 /// Source rows per tile for the transposing rotations (90°, 270°).
-const TILE: usize = 64;
+const TILE: usize = 16;
 
 /// Where source pixel `(x, y)` lands in the upright image: pixel index
 /// `base + x·sx + y·sy` (row-major, upright width).
@@ -191,7 +213,6 @@ fn drive<const C: usize>(
     mut conv: impl FnMut(usize, usize, &mut [u8]),
 ) {
     let pl = Placement::new(w, h, rotation, mirrored);
-    let mut buf = [0u8; TILE * SEG * 3];
     if pl.sx == 1 {
         // Rows land forward: convert straight into the output row.
         for y in 0..h {
@@ -204,6 +225,7 @@ fn drive<const C: usize>(
             let end = (pl.at(0, y) + 1) * C;
             let row = &mut out[end - w * C..end];
             let mut x0 = 0;
+            let mut buf = [0u8; SEG * 3];
             while x0 < w {
                 let n = SEG.min(w - x0);
                 let seg = &mut buf[..n * C];
@@ -218,27 +240,27 @@ fn drive<const C: usize>(
     } else {
         // Transposing: source columns become output rows. Convert a TILE × SEG tile, then
         // write each source column as one contiguous (possibly reversed) run.
+        let mut tile = [[0u8; SEG * 3]; TILE];
         let mut y0 = 0;
         while y0 < h {
             let th = TILE.min(h - y0);
             let mut x0 = 0;
             while x0 < w {
                 let n = SEG.min(w - x0);
-                for t in 0..th {
-                    conv(y0 + t, x0, &mut buf[t * SEG * C..(t * SEG + n) * C]);
+                for (t, row) in tile.iter_mut().enumerate().take(th) {
+                    conv(y0 + t, x0, &mut row[..n * C]);
                 }
                 for i in 0..n {
                     let p = pl.at(x0 + i, y0);
-                    let col = buf[i * C..].chunks(SEG * C).take(th);
+                    let (lo, hi) = if pl.sy == 1 { (p, p + th) } else { (p + 1 - th, p + 1) };
+                    let run = out[lo * C..hi * C].chunks_exact_mut(C);
                     if pl.sy == 1 {
-                        let run = &mut out[p * C..(p + th) * C];
-                        for (d, s) in run.chunks_exact_mut(C).zip(col) {
-                            d.copy_from_slice(&s[..C]);
+                        for (d, row) in run.zip(&tile) {
+                            d.copy_from_slice(&row[i * C..i * C + C]);
                         }
                     } else {
-                        let run = &mut out[(p + 1 - th) * C..(p + 1) * C];
-                        for (d, s) in run.chunks_exact_mut(C).rev().zip(col) {
-                            d.copy_from_slice(&s[..C]);
+                        for (d, row) in run.rev().zip(&tile) {
+                            d.copy_from_slice(&row[i * C..i * C + C]);
                         }
                     }
                 }

@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::detect::{self, BlazeFaceConfig, BlazeFaceDecoder, Detection, ScrfdConfig, ScrfdDecoder};
+use crate::detect::{
+    self, BlazeFaceConfig, BlazeFaceDecoder, Detection, ScrfdConfig, ScrfdDecoder,
+};
 use crate::error::{Error, Result};
 use crate::frame::{self, Frame, GrayImage, Normalize, RgbImage, TensorLayout};
 use crate::geometry::{Affine2, Point3, Rect, RotatedRect};
@@ -101,7 +103,10 @@ impl EngineConfig {
         unit(self.min_detection_score, "min_detection_score")?;
         unit(self.min_presence, "min_presence")?;
         if self.intra_op_threads == 0 || self.intra_op_threads > 64 {
-            return Err(Error::Config(format!("intra_op_threads must be 1..=64, got {}", self.intra_op_threads)));
+            return Err(Error::Config(format!(
+                "intra_op_threads must be 1..=64, got {}",
+                self.intra_op_threads
+            )));
         }
         if self.max_faces == 0 {
             return Err(Error::Config("max_faces must be at least 1".into()));
@@ -115,8 +120,18 @@ impl EngineConfig {
 /// scratch buffers), the anchors are computed once here.
 #[derive(Clone, Debug)]
 enum DetectorDecoder {
-    BlazeFace { decoder: BlazeFaceDecoder, size: u32, scores: Vec<usize>, regressors: Vec<usize> },
-    Scrfd { decoder: ScrfdDecoder, scores: Vec<usize>, bboxes: Vec<usize>, kps: Vec<usize> },
+    BlazeFace {
+        decoder: BlazeFaceDecoder,
+        size: u32,
+        scores: Vec<usize>,
+        regressors: Vec<usize>,
+    },
+    Scrfd {
+        decoder: ScrfdDecoder,
+        scores: Vec<usize>,
+        bboxes: Vec<usize>,
+        kps: Vec<usize>,
+    },
 }
 
 /// Models and configuration, loaded once; shared by every stream and session.
@@ -148,7 +163,9 @@ impl Engine {
         config.validate()?;
         let runtime = OrtRuntime::load(config.runtime_path.as_deref())?;
         let manifest = Manifest::embedded()?;
-        let opts = OrtOptions { intra_op_threads: config.intra_op_threads };
+        let opts = OrtOptions {
+            intra_op_threads: config.intra_op_threads,
+        };
         let load = |name: &str| -> Result<Arc<dyn ModelRunner>> {
             let (spec, path) = resolve(&manifest, &config, name)?;
             Ok(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
@@ -159,11 +176,20 @@ impl Engine {
     }
 
     /// Builds an engine over already loaded runners (another backend, or test doubles).
-    pub fn with_runners(config: EngineConfig, detector: Arc<dyn ModelRunner>, mesh: Arc<dyn ModelRunner>) -> Result<Engine> {
+    pub fn with_runners(
+        config: EngineConfig,
+        detector: Arc<dyn ModelRunner>,
+        mesh: Arc<dyn ModelRunner>,
+    ) -> Result<Engine> {
         config.validate()?;
         let decoder = build_decoder(config.detector, detector.spec())?;
         check_mesh_spec(mesh.spec())?;
-        Ok(Engine { config, detector, mesh, decoder })
+        Ok(Engine {
+            config,
+            detector,
+            mesh,
+            decoder,
+        })
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -177,7 +203,11 @@ impl Engine {
 }
 
 /// Resolves a model name to its spec and file, applying a user override (path + sha256).
-pub fn resolve(manifest: &Manifest, config: &EngineConfig, name: &str) -> Result<(ModelSpec, PathBuf)> {
+pub fn resolve(
+    manifest: &Manifest,
+    config: &EngineConfig,
+    name: &str,
+) -> Result<(ModelSpec, PathBuf)> {
     let mut spec = manifest.model(name)?.clone();
     if let Some(o) = config.overrides.iter().find(|o| o.name == name) {
         spec.sha256 = o.sha256.to_ascii_lowercase();
@@ -189,15 +219,25 @@ pub fn resolve(manifest: &Manifest, config: &EngineConfig, name: &str) -> Result
 }
 
 fn output_index(spec: &ModelSpec, name: &str) -> Result<usize> {
-    spec.outputs.iter().position(|o| o.name == name).ok_or_else(|| {
-        Error::Model(ModelError::Manifest(format!("model `{}` declares no output `{name}`", spec.name)))
-    })
+    spec.outputs
+        .iter()
+        .position(|o| o.name == name)
+        .ok_or_else(|| {
+            Error::Model(ModelError::Manifest(format!(
+                "model `{}` declares no output `{name}`",
+                spec.name
+            )))
+        })
 }
 
 fn build_decoder(kind: DetectorKind, spec: &ModelSpec) -> Result<DetectorDecoder> {
     match kind {
         DetectorKind::BlazeFaceFront | DetectorKind::BlazeFaceBack => {
-            let config = if kind == DetectorKind::BlazeFaceFront { BlazeFaceConfig::front() } else { BlazeFaceConfig::back() };
+            let config = if kind == DetectorKind::BlazeFaceFront {
+                BlazeFaceConfig::front()
+            } else {
+                BlazeFaceConfig::back()
+            };
             let size = config.input_size().0;
             let decoder = BlazeFaceDecoder::new(config)?;
             // Scores are the outputs whose last dimension is 1, regressors the others, each in
@@ -217,7 +257,12 @@ fn build_decoder(kind: DetectorKind, spec: &ModelSpec) -> Result<DetectorDecoder
                     spec.name
                 ))));
             }
-            Ok(DetectorDecoder::BlazeFace { decoder, size, scores, regressors })
+            Ok(DetectorDecoder::BlazeFace {
+                decoder,
+                size,
+                scores,
+                regressors,
+            })
         }
         DetectorKind::Scrfd => {
             let config = ScrfdConfig::default();
@@ -229,7 +274,12 @@ fn build_decoder(kind: DetectorKind, spec: &ModelSpec) -> Result<DetectorDecoder
                 bboxes.push(output_index(spec, &format!("bbox_{s}"))?);
                 kps.push(output_index(spec, &format!("kps_{s}"))?);
             }
-            Ok(DetectorDecoder::Scrfd { decoder: ScrfdDecoder::new(config)?, scores, bboxes, kps })
+            Ok(DetectorDecoder::Scrfd {
+                decoder: ScrfdDecoder::new(config)?,
+                scores,
+                bboxes,
+                kps,
+            })
         }
     }
 }
@@ -316,7 +366,9 @@ pub struct Tracker {
 
 impl std::fmt::Debug for Tracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tracker").field("tracking", &self.tracked.is_some()).finish()
+        f.debug_struct("Tracker")
+            .field("tracking", &self.tracked.is_some())
+            .finish()
     }
 }
 
@@ -378,7 +430,10 @@ impl Tracker {
         if let Some((_, ts)) = &self.previous {
             if frame.timestamp_ns() < *ts {
                 // A clock going backwards breaks stability and timing: start over.
-                log::warn!("frame timestamp went backwards ({} < {ts}); resetting the track", frame.timestamp_ns());
+                log::warn!(
+                    "frame timestamp went backwards ({} < {ts}); resetting the track",
+                    frame.timestamp_ns()
+                );
                 self.reset();
             }
         }
@@ -398,7 +453,10 @@ impl Tracker {
         self.analysis.height = self.rgb.height;
         self.analysis.timestamp_ns = frame.timestamp_ns();
         self.analysis.hints.clear();
-        self.analysis.timings = StageTimings { convert: ms_since(t0), ..StageTimings::default() };
+        self.analysis.timings = StageTimings {
+            convert: ms_since(t0),
+            ..StageTimings::default()
+        };
 
         let config = &self.engine.config;
         let recount = tracking
@@ -408,7 +466,10 @@ impl Tracker {
         self.rois.clear();
         if tracking && !recount {
             if let Some(prev) = &self.tracked {
-                self.rois.push((detection_from_landmarks(prev, 1.0), mesh::roi_from_landmarks(prev)?));
+                self.rois.push((
+                    detection_from_landmarks(prev, 1.0),
+                    mesh::roi_from_landmarks(prev)?,
+                ));
             }
         }
         let detector_ran = self.rois.is_empty();
@@ -419,7 +480,10 @@ impl Tracker {
                 // Counting faces only: keep following the tracked face rather than jumping to
                 // the detector's best one.
                 if let Some(prev) = &self.tracked {
-                    self.rois.push((detection_from_landmarks(prev, 1.0), mesh::roi_from_landmarks(prev)?));
+                    self.rois.push((
+                        detection_from_landmarks(prev, 1.0),
+                        mesh::roi_from_landmarks(prev)?,
+                    ));
                 }
             } else {
                 let keep = if tracking { 1 } else { config.max_faces };
@@ -429,7 +493,11 @@ impl Tracker {
             }
         }
         self.analysis.detector_ran = detector_ran;
-        self.frames_since_detection = if detector_ran { 0 } else { self.frames_since_detection + 1 };
+        self.frames_since_detection = if detector_ran {
+            0
+        } else {
+            self.frames_since_detection + 1
+        };
 
         self.mesh_rois(detector_ran)?;
         // A tracked face that vanished: look again with the detector on this same frame.
@@ -454,13 +522,23 @@ impl Tracker {
         let tm = Instant::now();
         for (det, roi) in self.rois.iter() {
             let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
-            let presence = run_mesh(&self.engine, &mut self.scratch, &self.rgb, roi, &mut landmarks)?;
+            let presence = run_mesh(
+                &self.engine,
+                &mut self.scratch,
+                &self.rgb,
+                roi,
+                &mut landmarks,
+            )?;
             // Strictly above, as MediaPipe's ThresholdingCalculator.
             if presence <= self.engine.config.min_presence {
                 self.spare_landmarks.push(landmarks);
                 continue;
             }
-            let detection = if from_detector { *det } else { detection_from_landmarks(&landmarks, presence) };
+            let detection = if from_detector {
+                *det
+            } else {
+                detection_from_landmarks(&landmarks, presence)
+            };
             self.faces.push((detection, *roi, landmarks, presence));
         }
         self.analysis.timings.mesh += ms_since(tm);
@@ -475,7 +553,10 @@ impl Tracker {
             self.analysis.faces_detected = self.analysis.faces_detected.max(self.faces.len());
         }
         let num_faces = self.analysis.faces_detected.max(self.faces.len());
-        let dt_s = self.previous.as_ref().map(|(_, ts)| self.analysis.timestamp_ns.saturating_sub(*ts) as f32 * 1e-9);
+        let dt_s = self
+            .previous
+            .as_ref()
+            .map(|(_, ts)| self.analysis.timestamp_ns.saturating_sub(*ts) as f32 * 1e-9);
         let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
         if self.faces.is_empty() {
             let report = quality::assess_no_face();
@@ -486,25 +567,40 @@ impl Tracker {
             }
         }
         for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
-            let previous = if i == 0 && tracking { self.previous.as_ref().map(|(p, _)| p.as_slice()) } else { None };
+            let previous = if i == 0 && tracking {
+                self.previous.as_ref().map(|(p, _)| p.as_slice())
+            } else {
+                None
+            };
             let input = quality::QualityInput {
                 luma,
                 // The landmarks' extent, not the detector's box: the same measure in still and
                 // tracking mode, and precise on small faces where BlazeFace's box is loose.
-                face_box: Rect::bounding(landmarks.iter().map(|p| p.xy())).unwrap_or(detection.bbox),
+                face_box: Rect::bounding(landmarks.iter().map(|p| p.xy()))
+                    .unwrap_or(detection.bbox),
                 landmarks: &landmarks,
                 presence,
                 previous,
                 dt_s: dt_s.unwrap_or(0.0),
                 num_faces,
             };
-            let report = quality::assess(&self.engine.config.quality, &input, &mut self.quality_scratch)?;
+            let report = quality::assess(
+                &self.engine.config.quality,
+                &input,
+                &mut self.quality_scratch,
+            )?;
             for hint in &report.hints {
                 if !self.analysis.hints.contains(hint) {
                     self.analysis.hints.push(*hint);
                 }
             }
-            self.analysis.faces.push(FaceAnalysis { detection, roi, landmarks, presence, quality: report });
+            self.analysis.faces.push(FaceAnalysis {
+                detection,
+                roi,
+                landmarks,
+                presence,
+                quality: report,
+            });
         }
         self.analysis.hints.sort_by_key(|h| h.priority());
         // Tracking state for the next frame.
@@ -560,7 +656,10 @@ struct Scratch {
 fn pick<'a>(outputs: &'a [TensorOut], idx: &[usize]) -> Result<[&'a [f32]; 3]> {
     let mut out: [&[f32]; 3] = [&[]; 3];
     if idx.len() > 3 {
-        return Err(Error::Config(format!("{} output groups; at most 3 are supported", idx.len())));
+        return Err(Error::Config(format!(
+            "{} output groups; at most 3 are supported",
+            idx.len()
+        )));
     }
     for (o, &i) in out.iter_mut().zip(idx) {
         *o = outputs.get(i).map(|t| t.data.as_slice()).unwrap_or(&[]);
@@ -574,7 +673,12 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
     let (w, h) = (img.width, img.height);
     let min_score = engine.config.min_detection_score;
     match &mut s.decoder {
-        DetectorDecoder::BlazeFace { decoder, size, scores, regressors } => {
+        DetectorDecoder::BlazeFace {
+            decoder,
+            size,
+            scores,
+            regressors,
+        } => {
             let size = *size;
             let tf = detect::blazeface_input_transform(w, h, size)?;
             s.det_input.resize((3 * size * size) as usize, 0.0);
@@ -589,32 +693,71 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
                 &mut s.det_input,
             )?;
             let shape = [1, size as usize, size as usize, 3];
-            engine.detector.run(&[TensorIn { data: &s.det_input, shape: &shape }], &mut s.outputs)?;
+            engine.detector.run(
+                &[TensorIn {
+                    data: &s.det_input,
+                    shape: &shape,
+                }],
+                &mut s.outputs,
+            )?;
             let sc = pick(&s.outputs, scores)?;
             let rg = pick(&s.outputs, regressors)?;
             let n = scores.len();
             decoder.decode(&sc[..n], &rg[..n], &tf, min_score, &mut s.detections)?;
         }
-        DetectorDecoder::Scrfd { decoder, scores, bboxes, kps } => {
+        DetectorDecoder::Scrfd {
+            decoder,
+            scores,
+            bboxes,
+            kps,
+        } => {
             let (iw, ih) = (decoder.config().input_width, decoder.config().input_height);
             let tf = detect::scrfd_input_transform(w, h, iw, ih)?;
             s.det_input.resize((3 * iw * ih) as usize, 0.0);
             let norm = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
-            frame::warp_affine_to_tensor(img, &tf, iw, ih, detect::SCRFD_BORDER, TensorLayout::Nchw, &norm, &mut s.det_input)?;
+            frame::warp_affine_to_tensor(
+                img,
+                &tf,
+                iw,
+                ih,
+                detect::SCRFD_BORDER,
+                TensorLayout::Nchw,
+                &norm,
+                &mut s.det_input,
+            )?;
             let shape = [1, 3, ih as usize, iw as usize];
-            engine.detector.run(&[TensorIn { data: &s.det_input, shape: &shape }], &mut s.outputs)?;
+            engine.detector.run(
+                &[TensorIn {
+                    data: &s.det_input,
+                    shape: &shape,
+                }],
+                &mut s.outputs,
+            )?;
             let n = scores.len();
             let sc = pick(&s.outputs, scores)?;
             let bb = pick(&s.outputs, bboxes)?;
             let kp = pick(&s.outputs, kps)?;
-            decoder.decode(&sc[..n], &bb[..n], Some(&kp[..n]), &tf, min_score, &mut s.detections)?;
+            decoder.decode(
+                &sc[..n],
+                &bb[..n],
+                Some(&kp[..n]),
+                &tf,
+                min_score,
+                &mut s.detections,
+            )?;
         }
     }
     Ok(ms_since(t))
 }
 
 /// Runs FaceMesh on `roi` of `img`; writes 468 landmarks (image pixels), returns presence.
-fn run_mesh(engine: &Engine, s: &mut Scratch, img: &RgbImage, roi: &RotatedRect, landmarks: &mut Vec<Point3>) -> Result<f32> {
+fn run_mesh(
+    engine: &Engine,
+    s: &mut Scratch,
+    img: &RgbImage,
+    roi: &RotatedRect,
+    landmarks: &mut Vec<Point3>,
+) -> Result<f32> {
     let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
     frame::warp_affine_to_tensor(
         img,
@@ -627,10 +770,20 @@ fn run_mesh(engine: &Engine, s: &mut Scratch, img: &RgbImage, roi: &RotatedRect,
         &mut s.mesh_input,
     )?;
     let shape = [1, 3, MESH_INPUT as usize, MESH_INPUT as usize];
-    engine.mesh.run(&[TensorIn { data: &s.mesh_input, shape: &shape }], &mut s.outputs)?;
+    engine.mesh.run(
+        &[TensorIn {
+            data: &s.mesh_input,
+            shape: &shape,
+        }],
+        &mut s.outputs,
+    )?;
     landmarks.resize(mesh::NUM_LANDMARKS, Point3::default());
     mesh::decode_landmarks(&s.outputs[0].data, &tf, landmarks)?;
-    let logit = s.outputs[1].data.first().copied().unwrap_or(f32::NEG_INFINITY);
+    let logit = s.outputs[1]
+        .data
+        .first()
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY);
     Ok(mesh::presence_score(logit))
 }
 
@@ -642,13 +795,24 @@ fn detection_from_landmarks(landmarks: &[Point3], score: f32) -> Detection {
     let at = |i: usize| landmarks.get(i).map(|p| p.xy()).unwrap_or_default();
     let mid = |a: Point2, b: Point2| Point2::new(0.5 * (a.x + b.x), 0.5 * (a.y + b.y));
     let mut keypoints = [Point2::default(); detect::MAX_KEYPOINTS];
-    keypoints[0] = mid(at(mesh::idx::RIGHT_EYE_OUTER), at(mesh::idx::RIGHT_EYE_INNER));
+    keypoints[0] = mid(
+        at(mesh::idx::RIGHT_EYE_OUTER),
+        at(mesh::idx::RIGHT_EYE_INNER),
+    );
     keypoints[1] = mid(at(mesh::idx::LEFT_EYE_INNER), at(mesh::idx::LEFT_EYE_OUTER));
     keypoints[2] = at(mesh::idx::NOSE_TIP);
-    keypoints[3] = mid(at(mesh::idx::UPPER_LIP_INNER), at(mesh::idx::LOWER_LIP_INNER));
+    keypoints[3] = mid(
+        at(mesh::idx::UPPER_LIP_INNER),
+        at(mesh::idx::LOWER_LIP_INNER),
+    );
     keypoints[4] = at(mesh::idx::FACE_EDGE_RIGHT);
     keypoints[5] = at(mesh::idx::FACE_EDGE_LEFT);
-    Detection { bbox, score, keypoints, num_keypoints: 6 }
+    Detection {
+        bbox,
+        score,
+        keypoints,
+        num_keypoints: 6,
+    }
 }
 
 /// Exposure of the central half of a frame in which no face was found: `TooDark` or

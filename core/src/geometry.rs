@@ -52,7 +52,12 @@ pub struct Rect {
 
 impl Rect {
     pub const fn new(x_min: f32, y_min: f32, x_max: f32, y_max: f32) -> Self {
-        Self { x_min, y_min, x_max, y_max }
+        Self {
+            x_min,
+            y_min,
+            x_max,
+            y_max,
+        }
     }
     pub fn width(&self) -> f32 {
         (self.x_max - self.x_min).max(0.0)
@@ -64,7 +69,10 @@ impl Rect {
         self.width() * self.height()
     }
     pub fn center(&self) -> Point2 {
-        Point2::new(0.5 * (self.x_min + self.x_max), 0.5 * (self.y_min + self.y_max))
+        Point2::new(
+            0.5 * (self.x_min + self.x_max),
+            0.5 * (self.y_min + self.y_max),
+        )
     }
     /// Intersection over union; 0 when either box is empty.
     pub fn iou(&self, o: &Rect) -> f32 {
@@ -122,14 +130,19 @@ impl Default for Affine2 {
 }
 
 impl Affine2 {
-    pub const IDENTITY: Affine2 = Affine2 { m: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0] };
+    pub const IDENTITY: Affine2 = Affine2 {
+        m: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+    };
 
     pub const fn new(m: [f32; 6]) -> Self {
         Self { m }
     }
     pub fn apply(&self, p: Point2) -> Point2 {
         let m = &self.m;
-        Point2::new(m[0] * p.x + m[1] * p.y + m[2], m[3] * p.x + m[4] * p.y + m[5])
+        Point2::new(
+            m[0] * p.x + m[1] * p.y + m[2],
+            m[3] * p.x + m[4] * p.y + m[5],
+        )
     }
     /// `self ∘ other`: first `other`, then `self`.
     pub fn compose(&self, other: &Affine2) -> Affine2 {
@@ -155,7 +168,14 @@ impl Affine2 {
         }
         let m = &self.m;
         let (a, b, c, d) = (m[4] / det, -m[1] / det, -m[3] / det, m[0] / det);
-        Some(Affine2::new([a, b, -(a * m[2] + b * m[5]), c, d, -(c * m[2] + d * m[5])]))
+        Some(Affine2::new([
+            a,
+            b,
+            -(a * m[2] + b * m[5]),
+            c,
+            d,
+            -(c * m[2] + d * m[5]),
+        ]))
     }
     pub fn is_finite(&self) -> bool {
         self.m.iter().all(|v| v.is_finite())
@@ -185,6 +205,8 @@ mod tests {
         for (a, b) in id.m.iter().zip(Affine2::IDENTITY.m.iter()) {
             assert!((a - b).abs() < 1e-6);
         }
-        assert!(Affine2::new([1.0, 2.0, 0.0, 2.0, 4.0, 0.0]).inverse().is_none());
+        assert!(Affine2::new([1.0, 2.0, 0.0, 2.0, 4.0, 0.0])
+            .inverse()
+            .is_none());
     }
 }

@@ -31,22 +31,53 @@ pub enum ModelError {
     ModelMissing { name: String, path: PathBuf },
     /// The file is shorter than the manifest says: an interrupted download or copy.
     #[error("model `{name}` at {path} is truncated: {got} bytes, expected {expected}")]
-    ModelTruncated { name: String, path: PathBuf, expected: u64, got: u64 },
+    ModelTruncated {
+        name: String,
+        path: PathBuf,
+        expected: u64,
+        got: u64,
+    },
     /// The file's sha256 differs from the pinned one.
     #[error("model `{name}` at {path} has sha256 {got}, expected {expected}")]
-    HashMismatch { name: String, path: PathBuf, expected: String, got: String },
+    HashMismatch {
+        name: String,
+        path: PathBuf,
+        expected: String,
+        got: String,
+    },
     /// ONNX Runtime could not parse the file (corrupt or not an ONNX model).
     #[error("model `{name}` at {path} is corrupt or not an ONNX model: {reason}")]
-    ModelCorrupt { name: String, path: PathBuf, reason: String },
+    ModelCorrupt {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
     /// An input or output tensor has another name than the manifest declares.
     #[error("model `{name}`: {kind} #{index} is named `{got}`, expected `{expected}`")]
-    NameMismatch { name: String, kind: &'static str, index: usize, expected: String, got: String },
+    NameMismatch {
+        name: String,
+        kind: &'static str,
+        index: usize,
+        expected: String,
+        got: String,
+    },
     /// An input or output tensor has another shape than the manifest declares.
     #[error("model `{name}`: {kind} `{tensor}` has shape {got:?}, expected {expected:?}")]
-    ShapeMismatch { name: String, kind: &'static str, tensor: String, expected: Vec<i64>, got: Vec<i64> },
+    ShapeMismatch {
+        name: String,
+        kind: &'static str,
+        tensor: String,
+        expected: Vec<i64>,
+        got: Vec<i64>,
+    },
     /// The model has another number of inputs or outputs than declared.
     #[error("model `{name}` has {got} {kind}s, expected {expected}")]
-    ArityMismatch { name: String, kind: &'static str, expected: usize, got: usize },
+    ArityMismatch {
+        name: String,
+        kind: &'static str,
+        expected: usize,
+        got: usize,
+    },
     /// The manifest has no entry of that name.
     #[error("no model named `{0}` in the manifest")]
     UnknownModel(String),
@@ -55,16 +86,29 @@ pub enum ModelError {
     Manifest(String),
     /// An input buffer does not match its declared shape.
     #[error("model `{name}`: input `{tensor}` has {got} values, shape {shape:?} needs {expected}")]
-    InputLength { name: String, tensor: String, shape: Vec<usize>, expected: usize, got: usize },
+    InputLength {
+        name: String,
+        tensor: String,
+        shape: Vec<usize>,
+        expected: usize,
+        got: usize,
+    },
     /// An input value is NaN or infinite.
     #[error("model `{name}`: input `{tensor}` holds a non-finite value at index {index}")]
-    NonFiniteInput { name: String, tensor: String, index: usize },
+    NonFiniteInput {
+        name: String,
+        tensor: String,
+        index: usize,
+    },
     /// ONNX Runtime failed while running the model.
     #[error("model `{name}`: inference failed: {reason}")]
     Inference { name: String, reason: String },
     /// A file could not be read.
     #[error("reading {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// One tensor of a model's declared interface. `-1` in `shape` means dynamic.
@@ -164,7 +208,8 @@ impl Manifest {
 
     /// Parses a manifest; rejects duplicate names and malformed hashes.
     pub fn parse(text: &str) -> Result<Manifest, ModelError> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| ModelError::Manifest(e.to_string()))?;
+        let raw: RawManifest =
+            toml::from_str(text).map_err(|e| ModelError::Manifest(e.to_string()))?;
         let mut models = BTreeMap::new();
         for m in raw.model {
             if m.sha256 != "TO-BE-PINNED" && !is_sha256_hex(&m.sha256) {
@@ -174,29 +219,45 @@ impl Manifest {
                 )));
             }
             if models.insert(m.name.clone(), m.clone()).is_some() {
-                return Err(ModelError::Manifest(format!("model `{}` is listed twice", m.name)));
+                return Err(ModelError::Manifest(format!(
+                    "model `{}` is listed twice",
+                    m.name
+                )));
             }
         }
-        Ok(Manifest { runtime: raw.runtime, models })
+        Ok(Manifest {
+            runtime: raw.runtime,
+            models,
+        })
     }
 
     /// The entry named `name`.
     pub fn model(&self, name: &str) -> Result<&ModelSpec, ModelError> {
-        self.models.get(name).ok_or_else(|| ModelError::UnknownModel(name.to_string()))
+        self.models
+            .get(name)
+            .ok_or_else(|| ModelError::UnknownModel(name.to_string()))
     }
 }
 
 fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Streams a file through sha256; lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let mut f = File::open(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+    let mut f = File::open(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let n = f.read(&mut buf).map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if n == 0 {
             break;
         }
@@ -207,10 +268,15 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
 
 /// Checks that `path` exists, has the pinned size (when known) and the pinned sha256.
 pub fn verify_model_file(spec: &ModelSpec, path: &Path) -> Result<(), ModelError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|_| ModelError::ModelMissing { name: spec.name.clone(), path: path.to_path_buf() })?;
+    let meta = std::fs::metadata(path).map_err(|_| ModelError::ModelMissing {
+        name: spec.name.clone(),
+        path: path.to_path_buf(),
+    })?;
     if !meta.is_file() {
-        return Err(ModelError::ModelMissing { name: spec.name.clone(), path: path.to_path_buf() });
+        return Err(ModelError::ModelMissing {
+            name: spec.name.clone(),
+            path: path.to_path_buf(),
+        });
     }
     if let Some(expected) = spec.bytes {
         if meta.len() < expected {
@@ -223,7 +289,10 @@ pub fn verify_model_file(spec: &ModelSpec, path: &Path) -> Result<(), ModelError
         }
     }
     if spec.sha256 == "TO-BE-PINNED" {
-        return Err(ModelError::Manifest(format!("model `{}` has no pinned sha256", spec.name)));
+        return Err(ModelError::Manifest(format!(
+            "model `{}` has no pinned sha256",
+            spec.name
+        )));
     }
     let got = sha256_file(path)?;
     if got != spec.sha256 {
@@ -264,7 +333,10 @@ pub fn check_interface(
             });
         }
         let same = d.shape.len() == shape.len()
-            && d.shape.iter().zip(shape).all(|(&a, &b)| a == b || a < 0 || b < 0);
+            && d.shape
+                .iter()
+                .zip(shape)
+                .all(|(&a, &b)| a == b || a < 0 || b < 0);
         if !same {
             return Err(ModelError::ShapeMismatch {
                 name: model.to_string(),
@@ -313,7 +385,12 @@ pub fn validate_inputs(spec: &ModelSpec, inputs: &[TensorIn<'_>]) -> Result<(), 
     }
     for (d, t) in spec.inputs.iter().zip(inputs) {
         let actual: Vec<i64> = t.shape.iter().map(|&s| s as i64).collect();
-        check_interface(&spec.name, "input", core::slice::from_ref(d), &[(d.name.clone(), actual)])?;
+        check_interface(
+            &spec.name,
+            "input",
+            core::slice::from_ref(d),
+            &[(d.name.clone(), actual)],
+        )?;
         let expected: usize = t.shape.iter().product();
         if t.data.len() != expected {
             return Err(ModelError::InputLength {
@@ -325,7 +402,11 @@ pub fn validate_inputs(spec: &ModelSpec, inputs: &[TensorIn<'_>]) -> Result<(), 
             });
         }
         if let Some(index) = t.data.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::NonFiniteInput { name: spec.name.clone(), tensor: d.name.clone(), index });
+            return Err(ModelError::NonFiniteInput {
+                name: spec.name.clone(),
+                tensor: d.name.clone(),
+                index,
+            });
         }
     }
     Ok(())
@@ -358,7 +439,9 @@ mod ort_backend {
 
     impl std::fmt::Debug for OrtRuntime {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("OrtRuntime").field("path", &self.path).finish()
+            f.debug_struct("OrtRuntime")
+                .field("path", &self.path)
+                .finish()
         }
     }
 
@@ -391,15 +474,28 @@ mod ort_backend {
                         path.display()
                     );
                 }
-                return Ok(OrtRuntime { env: env.clone(), path: loaded.clone() });
+                return Ok(OrtRuntime {
+                    env: env.clone(),
+                    path: loaded.clone(),
+                });
             }
             let builder = std::panic::catch_unwind(|| ort::init_from(&path))
-                .map_err(|_| ModelError::RuntimeLoad { path: path.clone(), reason: "the loader panicked".into() })?
-                .map_err(|e| ModelError::RuntimeLoad { path: path.clone(), reason: e.to_string() })?;
-            let env = builder
-                .with_name("liveproof")
-                .build()
-                .map_err(|e| ModelError::RuntimeLoad { path: path.clone(), reason: e.to_string() })?;
+                .map_err(|_| ModelError::RuntimeLoad {
+                    path: path.clone(),
+                    reason: "the loader panicked".into(),
+                })?
+                .map_err(|e| ModelError::RuntimeLoad {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            let env =
+                builder
+                    .with_name("liveproof")
+                    .build()
+                    .map_err(|e| ModelError::RuntimeLoad {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
             let _ = RUNTIME.set((path.clone(), env.clone()));
             log::info!("loaded ONNX Runtime from {}", path.display());
             Ok(OrtRuntime { env, path })
@@ -418,17 +514,23 @@ mod ort_backend {
             hint: "run `cargo xtask setup` (it fetches ONNX Runtime 1.31.1 from the PyPI wheel) or set ORT_DYLIB_PATH".into(),
         })?;
         if !meta.is_file() || meta.len() < 4 {
-            return Err(ModelError::RuntimeLoad { path: path.to_path_buf(), reason: "not a regular, non-empty file".into() });
+            return Err(ModelError::RuntimeLoad {
+                path: path.to_path_buf(),
+                reason: "not a regular, non-empty file".into(),
+            });
         }
         let mut magic = [0u8; 4];
         File::open(path)
             .and_then(|mut f| f.read_exact(&mut magic))
-            .map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+            .map_err(|source| ModelError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let known = [
-            *b"\x7fELF",         // Linux, Android
+            *b"\x7fELF",              // Linux, Android
             [0xcf, 0xfa, 0xed, 0xfe], // Mach-O 64
             [0xca, 0xfe, 0xba, 0xbe], // Mach-O universal
-            *b"MZ\x90\x00",      // PE
+            *b"MZ\x90\x00",           // PE
         ];
         if !known.iter().any(|m| m == &magic) && &magic[..2] != b"MZ" {
             return Err(ModelError::RuntimeLoad {
@@ -448,7 +550,9 @@ mod ort_backend {
 
     impl Default for OrtOptions {
         fn default() -> Self {
-            Self { intra_op_threads: 1 }
+            Self {
+                intra_op_threads: 1,
+            }
         }
     }
 
@@ -461,14 +565,21 @@ mod ort_backend {
 
     impl std::fmt::Debug for OrtRunner {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("OrtRunner").field("model", &self.spec.name).finish()
+            f.debug_struct("OrtRunner")
+                .field("model", &self.spec.name)
+                .finish()
         }
     }
 
     impl OrtRunner {
         /// Verifies `path` against `spec` (size, sha256), builds a session with full graph
         /// optimisation and checks the declared interface.
-        pub fn load(runtime: &OrtRuntime, spec: &ModelSpec, path: &Path, opts: &OrtOptions) -> Result<OrtRunner, ModelError> {
+        pub fn load(
+            runtime: &OrtRuntime,
+            spec: &ModelSpec,
+            path: &Path,
+            opts: &OrtOptions,
+        ) -> Result<OrtRunner, ModelError> {
             verify_model_file(spec, path)?;
             let threads = opts.intra_op_threads.max(1);
             let corrupt = |e: &dyn std::fmt::Display| ModelError::ModelCorrupt {
@@ -476,7 +587,10 @@ mod ort_backend {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             };
-            let inference = |e: &dyn std::fmt::Display| ModelError::Inference { name: spec.name.clone(), reason: e.to_string() };
+            let inference = |e: &dyn std::fmt::Display| ModelError::Inference {
+                name: spec.name.clone(),
+                reason: e.to_string(),
+            };
             let mut builder = Session::builder(&runtime.env)
                 .map_err(|e| inference(&e))?
                 .with_optimization_level(GraphOptimizationLevel::All)
@@ -487,15 +601,23 @@ mod ort_backend {
                 .map_err(|e| inference(&e))?;
             let session = builder.commit_from_file(path).map_err(|e| corrupt(&e))?;
             let ins: Vec<(String, Vec<i64>)> = session.inputs().iter().map(outlet_shape).collect();
-            let outs: Vec<(String, Vec<i64>)> = session.outputs().iter().map(outlet_shape).collect();
+            let outs: Vec<(String, Vec<i64>)> =
+                session.outputs().iter().map(outlet_shape).collect();
             check_interface(&spec.name, "input", &spec.inputs, &ins)?;
             check_interface(&spec.name, "output", &spec.outputs, &outs)?;
-            Ok(OrtRunner { spec: spec.clone(), session: Mutex::new(session) })
+            Ok(OrtRunner {
+                spec: spec.clone(),
+                session: Mutex::new(session),
+            })
         }
     }
 
     fn outlet_shape(o: &ort::value::Outlet) -> (String, Vec<i64>) {
-        let shape = o.dtype().tensor_shape().map(|s| s.iter().copied().collect()).unwrap_or_default();
+        let shape = o
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
         (o.name().to_string(), shape)
     }
 
@@ -504,9 +626,16 @@ mod ort_backend {
             &self.spec
         }
 
-        fn run(&self, inputs: &[TensorIn<'_>], outputs: &mut Vec<TensorOut>) -> Result<(), ModelError> {
+        fn run(
+            &self,
+            inputs: &[TensorIn<'_>],
+            outputs: &mut Vec<TensorOut>,
+        ) -> Result<(), ModelError> {
             validate_inputs(&self.spec, inputs)?;
-            let err = |e: &dyn std::fmt::Display| ModelError::Inference { name: self.spec.name.clone(), reason: e.to_string() };
+            let err = |e: &dyn std::fmt::Display| ModelError::Inference {
+                name: self.spec.name.clone(),
+                reason: e.to_string(),
+            };
             let mut values = Vec::with_capacity(inputs.len());
             for (d, t) in self.spec.inputs.iter().zip(inputs) {
                 let v = TensorRef::from_array_view((t.shape, t.data)).map_err(|e| err(&e))?;
@@ -516,9 +645,9 @@ mod ort_backend {
             let result = session.run(values).map_err(|e| err(&e))?;
             outputs.resize_with(self.spec.outputs.len(), TensorOut::default);
             for (d, out) in self.spec.outputs.iter().zip(outputs.iter_mut()) {
-                let value = result
-                    .get(&d.name)
-                    .ok_or_else(|| err(&format_args!("output `{}` missing from the run", d.name)))?;
+                let value = result.get(&d.name).ok_or_else(|| {
+                    err(&format_args!("output `{}` missing from the run", d.name))
+                })?;
                 let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| err(&e))?;
                 out.shape.clear();
                 out.shape.extend(shape.iter().map(|&s| s.max(0) as usize));
@@ -547,7 +676,9 @@ mod tests {
     #[test]
     fn manifest_rejects_duplicates_and_bad_hashes() {
         let head = "[runtime]\nname='o'\nversion='1'\nfile='f'\nsha256='x'\nlicence='MIT'\n";
-        let m = |sha: &str| format!("[[model]]\nname='a'\nversion='1'\nrole='r'\nfile='a.onnx'\nsha256='{sha}'\nlicence='x'\n");
+        let m = |sha: &str| {
+            format!("[[model]]\nname='a'\nversion='1'\nrole='r'\nfile='a.onnx'\nsha256='{sha}'\nlicence='x'\n")
+        };
         let good = "0".repeat(64);
         let e = Manifest::parse(&format!("{head}{}{}", m(&good), m(&good))).unwrap_err();
         assert!(e.to_string().contains("listed twice"), "{e}");
@@ -558,14 +689,32 @@ mod tests {
 
     #[test]
     fn interface_check_names_shapes_and_dynamic_dims() {
-        let d = vec![TensorSpec { name: "x".into(), shape: vec![1, 3, -1, -1], dtype: "f32".into() }];
+        let d = vec![TensorSpec {
+            name: "x".into(),
+            shape: vec![1, 3, -1, -1],
+            dtype: "f32".into(),
+        }];
         assert!(check_interface("m", "input", &d, &[("x".into(), vec![1, 3, 224, 224])]).is_ok());
         let e = check_interface("m", "input", &d, &[("y".into(), vec![1, 3, 2, 2])]).unwrap_err();
         assert!(matches!(e, ModelError::NameMismatch { .. }), "{e}");
         let e = check_interface("m", "input", &d, &[("x".into(), vec![1, 1, 2, 2])]).unwrap_err();
-        assert!(e.to_string().contains("has shape [1, 1, 2, 2], expected [1, 3, -1, -1]"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("has shape [1, 1, 2, 2], expected [1, 3, -1, -1]"),
+            "{e}"
+        );
         let e = check_interface("m", "output", &d, &[]).unwrap_err();
-        assert!(matches!(e, ModelError::ArityMismatch { expected: 1, got: 0, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ModelError::ArityMismatch {
+                    expected: 1,
+                    got: 0,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -575,7 +724,10 @@ mod tests {
         let path = dir.join("m.onnx");
         std::fs::write(&path, b"hello").unwrap();
         let sha = sha256_file(&path).unwrap();
-        assert_eq!(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         let mut spec = ModelSpec {
             name: "m".into(),
             version: "1".into(),
@@ -593,11 +745,21 @@ mod tests {
         };
         assert!(verify_model_file(&spec, &path).is_ok());
         spec.bytes = Some(10);
-        assert!(matches!(verify_model_file(&spec, &path), Err(ModelError::ModelTruncated { expected: 10, got: 5, .. })));
+        assert!(matches!(
+            verify_model_file(&spec, &path),
+            Err(ModelError::ModelTruncated {
+                expected: 10,
+                got: 5,
+                ..
+            })
+        ));
         spec.bytes = None;
         spec.sha256 = "0".repeat(64);
         let e = verify_model_file(&spec, &path).unwrap_err();
-        assert!(e.to_string().contains(&sha) && e.to_string().contains(&"0".repeat(64)), "{e}");
+        assert!(
+            e.to_string().contains(&sha) && e.to_string().contains(&"0".repeat(64)),
+            "{e}"
+        );
         let e = verify_model_file(&spec, &dir.join("missing.onnx")).unwrap_err();
         assert!(matches!(e, ModelError::ModelMissing { .. }), "{e}");
         std::fs::remove_dir_all(&dir).ok();
@@ -615,19 +777,64 @@ mod tests {
             licence: "x".into(),
             convert: None,
             source: None,
-            inputs: vec![TensorSpec { name: "x".into(), shape: vec![1, 2], dtype: "f32".into() }],
+            inputs: vec![TensorSpec {
+                name: "x".into(),
+                shape: vec![1, 2],
+                dtype: "f32".into(),
+            }],
             outputs: vec![],
             preprocess: None,
             stand_in: false,
         };
         let ok = [1.0f32, 2.0];
-        assert!(validate_inputs(&spec, &[TensorIn { data: &ok, shape: &[1, 2] }]).is_ok());
-        let e = validate_inputs(&spec, &[TensorIn { data: &ok[..1], shape: &[1, 2] }]).unwrap_err();
-        assert!(matches!(e, ModelError::InputLength { expected: 2, got: 1, .. }), "{e}");
+        assert!(validate_inputs(
+            &spec,
+            &[TensorIn {
+                data: &ok,
+                shape: &[1, 2]
+            }]
+        )
+        .is_ok());
+        let e = validate_inputs(
+            &spec,
+            &[TensorIn {
+                data: &ok[..1],
+                shape: &[1, 2],
+            }],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ModelError::InputLength {
+                    expected: 2,
+                    got: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let nan = [1.0f32, f32::NAN];
-        let e = validate_inputs(&spec, &[TensorIn { data: &nan, shape: &[1, 2] }]).unwrap_err();
-        assert!(matches!(e, ModelError::NonFiniteInput { index: 1, .. }), "{e}");
-        let e = validate_inputs(&spec, &[TensorIn { data: &ok, shape: &[2, 1] }]).unwrap_err();
+        let e = validate_inputs(
+            &spec,
+            &[TensorIn {
+                data: &nan,
+                shape: &[1, 2],
+            }],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, ModelError::NonFiniteInput { index: 1, .. }),
+            "{e}"
+        );
+        let e = validate_inputs(
+            &spec,
+            &[TensorIn {
+                data: &ok,
+                shape: &[2, 1],
+            }],
+        )
+        .unwrap_err();
         assert!(matches!(e, ModelError::ShapeMismatch { .. }), "{e}");
     }
 }

@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use liveproof_core::engine::{Engine, EngineConfig, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::quality::{self, LumaView, QualityConfig, QualityInput, QualityScratch};
-use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib};
+use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib, rgb_to_nv21};
 
 /// The astronaut photo's upper 512×384 (face in view) scaled to 640×480.
 fn frame_640x480() -> RgbImage {
@@ -19,33 +19,6 @@ fn frame_640x480() -> RgbImage {
     let crop = image::imageops::crop_imm(&img, 0, 0, 512, 384).to_image();
     let out = image::imageops::resize(&crop, 640, 480, image::imageops::FilterType::Triangle);
     RgbImage::from_raw(640, 480, out.into_raw()).unwrap()
-}
-
-/// BT.601 video-range NV21 of an RGB image (what an Android camera delivers).
-fn to_nv21(img: &RgbImage) -> Vec<u8> {
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut out = vec![0u8; w * h * 3 / 2];
-    let px = |x: usize, y: usize| {
-        let i = (y * w + x) * 3;
-        (img.data[i] as f32, img.data[i + 1] as f32, img.data[i + 2] as f32)
-    };
-    for y in 0..h {
-        for x in 0..w {
-            let (r, g, b) = px(x, y);
-            out[y * w + x] = (16.0 + 0.257 * r + 0.504 * g + 0.098 * b).round().clamp(0.0, 255.0) as u8;
-        }
-    }
-    for y in (0..h).step_by(2) {
-        for x in (0..w).step_by(2) {
-            let (r, g, b) = px(x, y);
-            let v = 128.0 + 0.439 * r - 0.368 * g - 0.071 * b;
-            let u = 128.0 - 0.148 * r - 0.291 * g + 0.439 * b;
-            let i = w * h + (y / 2) * w + x;
-            out[i] = v.round().clamp(0.0, 255.0) as u8;
-            out[i + 1] = u.round().clamp(0.0, 255.0) as u8;
-        }
-    }
-    out
 }
 
 fn engine(recount: u32) -> Arc<Engine> {
@@ -66,13 +39,24 @@ fn stages(c: &mut Criterion) {
     let mut tracker = Tracker::new(eng.clone());
     let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
     let analysis = tracker.analyze_still(&frame).unwrap().clone();
-    let face = analysis.faces.first().expect("a face in the bench frame").clone();
+    let face = analysis
+        .faces
+        .first()
+        .expect("a face in the bench frame")
+        .clone();
 
     let mut g = c.benchmark_group("stage");
-    g.bench_function("detect_blazeface_front_640x480", |b| b.iter(|| tracker.detect_rgb(&img).unwrap().len()));
-    g.bench_function("facemesh_192", |b| b.iter(|| tracker.mesh_rgb(&img, &face.roi).unwrap().1));
-    let luma: Vec<u8> =
-        img.data.chunks_exact(3).map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8).collect();
+    g.bench_function("detect_blazeface_front_640x480", |b| {
+        b.iter(|| tracker.detect_rgb(&img).unwrap().len())
+    });
+    g.bench_function("facemesh_192", |b| {
+        b.iter(|| tracker.mesh_rgb(&img, &face.roi).unwrap().1)
+    });
+    let luma: Vec<u8> = img
+        .data
+        .chunks_exact(3)
+        .map(|p| ((77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) >> 8) as u8)
+        .collect();
     let cfg = QualityConfig::default();
     let mut scratch = QualityScratch::default();
     g.bench_function("quality_gate", |b| {
@@ -94,7 +78,7 @@ fn stages(c: &mut Criterion) {
 
 fn whole_frame(c: &mut Criterion) {
     let img = frame_640x480();
-    let nv21 = to_nv21(&img);
+    let nv21 = rgb_to_nv21(&img);
     let mut g = c.benchmark_group("frame");
     // The phone path: NV21 640×480 in, tracking mode (detector only on the periodic recount).
     let mut tracker = Tracker::new(engine(15));
@@ -102,7 +86,9 @@ fn whole_frame(c: &mut Criterion) {
     g.bench_function("tracking_nv21_640x480", |b| {
         b.iter(|| {
             ts += 33_333_333;
-            let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21).unwrap().with_timestamp_ns(ts);
+            let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21)
+                .unwrap()
+                .with_timestamp_ns(ts);
             tracker.process(&f).unwrap().faces.len()
         })
     });
@@ -111,7 +97,9 @@ fn whole_frame(c: &mut Criterion) {
     g.bench_function("tracking_only_nv21_640x480", |b| {
         b.iter(|| {
             ts += 33_333_333;
-            let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21).unwrap().with_timestamp_ns(ts);
+            let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21)
+                .unwrap()
+                .with_timestamp_ns(ts);
             tracker.process(&f).unwrap().faces.len()
         })
     });

@@ -15,7 +15,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("LIVEPROOF_CACHE") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("liveproof")
 }
 
@@ -26,14 +28,25 @@ fn env_or(var: &str, default: PathBuf) -> PathBuf {
 /// Folder holding the verified model files.
 pub fn models_dir() -> PathBuf {
     let p = env_or("LIVEPROOF_MODELS_DIR", cache_dir().join("models"));
-    assert!(p.is_dir(), "models folder {} is missing: run `cargo xtask setup`", p.display());
+    assert!(
+        p.is_dir(),
+        "models folder {} is missing: run `cargo xtask setup`",
+        p.display()
+    );
     p
 }
 
 /// The ONNX Runtime shared library.
 pub fn ort_lib() -> PathBuf {
-    let p = env_or("ORT_DYLIB_PATH", cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"));
-    assert!(p.is_file(), "ONNX Runtime library {} is missing: run `cargo xtask setup`", p.display());
+    let p = env_or(
+        "ORT_DYLIB_PATH",
+        cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"),
+    );
+    assert!(
+        p.is_file(),
+        "ONNX Runtime library {} is missing: run `cargo xtask setup`",
+        p.display()
+    );
     p
 }
 
@@ -41,13 +54,19 @@ pub fn ort_lib() -> PathBuf {
 /// solvay_conference_1927.jpg, truth_faces.py).
 pub fn fixture(name: &str) -> PathBuf {
     let p = env_or("LIVEPROOF_FIXTURES_DIR", cache_dir().join("fixtures")).join(name);
-    assert!(p.is_file(), "fixture {} is missing: run `cargo xtask setup`", p.display());
+    assert!(
+        p.is_file(),
+        "fixture {} is missing: run `cargo xtask setup`",
+        p.display()
+    );
     p
 }
 
 /// Decodes an image file to packed RGB8.
 pub fn load_rgb(path: &std::path::Path) -> RgbImage {
-    let img = image::open(path).unwrap_or_else(|e| panic!("decoding {}: {e}", path.display())).to_rgb8();
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("decoding {}: {e}", path.display()))
+        .to_rgb8();
     let (w, h) = img.dimensions();
     RgbImage::from_raw(w, h, img.into_raw()).expect("decoded image has a consistent size")
 }
@@ -70,10 +89,16 @@ pub fn scrfd_truth() -> Vec<(String, Vec<TruthFace>)> {
     // Image sections start at `"name.png": [`.
     let mut rest = text.as_str();
     while let Some(q) = rest.find("\": [") {
-        let start = rest[..q].rfind('"').expect("opening quote of an image name") + 1;
+        let start = rest[..q]
+            .rfind('"')
+            .expect("opening quote of an image name")
+            + 1;
         let name = rest[start..q].to_string();
         rest = &rest[q + 4..];
-        let end = rest.find("\": [").map(|n| rest[..n].rfind('"').unwrap_or(n)).unwrap_or(rest.len());
+        let end = rest
+            .find("\": [")
+            .map(|n| rest[..n].rfind('"').unwrap_or(n))
+            .unwrap_or(rest.len());
         let section = &rest[..end];
         let mut faces = Vec::new();
         for face_text in section.split("Face(").skip(1) {
@@ -96,11 +121,61 @@ pub fn scrfd_truth() -> Vec<(String, Vec<TruthFace>)> {
 
 fn numbers_after(s: &str, key: &str) -> Vec<f32> {
     s.match_indices(key)
-        .filter(|(i, _)| *i == 0 || !s.as_bytes()[i - 1].is_ascii_alphanumeric() && s.as_bytes()[i - 1] != b'_')
+        .filter(|(i, _)| {
+            *i == 0 || !s.as_bytes()[i - 1].is_ascii_alphanumeric() && s.as_bytes()[i - 1] != b'_'
+        })
         .filter_map(|(i, _)| {
             let tail = &s[i + key.len()..];
-            let n: String = tail.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
+            let n: String = tail
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                .collect();
             n.parse().ok()
         })
         .collect()
+}
+
+/// BT.601 video-range 4:2:0 planes of an RGB image (even sizes): `(y, u, v)`, chroma
+/// subsampled by taking the top-left pixel of each 2×2 block. Test-side encoder for
+/// NV21/NV12/I420 inputs, as an Android camera would deliver them.
+pub fn rgb_to_yuv420(img: &RgbImage) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (w, h) = (img.width as usize, img.height as usize);
+    assert!(w % 2 == 0 && h % 2 == 0, "4:2:0 needs even sizes");
+    let px = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        (
+            img.data[i] as f32,
+            img.data[i + 1] as f32,
+            img.data[i + 2] as f32,
+        )
+    };
+    let q = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    let mut y_plane = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (r, g, b) = px(x, y);
+            y_plane[y * w + x] = q(16.0 + 0.257 * r + 0.504 * g + 0.098 * b);
+        }
+    }
+    let (cw, ch) = (w / 2, h / 2);
+    let (mut u, mut v) = (vec![0u8; cw * ch], vec![0u8; cw * ch]);
+    for cy in 0..ch {
+        for cx in 0..cw {
+            let (r, g, b) = px(2 * cx, 2 * cy);
+            u[cy * cw + cx] = q(128.0 - 0.148 * r - 0.291 * g + 0.439 * b);
+            v[cy * cw + cx] = q(128.0 + 0.439 * r - 0.368 * g - 0.071 * b);
+        }
+    }
+    (y_plane, u, v)
+}
+
+/// NV21 (Y plane, then interleaved V/U) of an RGB image with even sizes.
+pub fn rgb_to_nv21(img: &RgbImage) -> Vec<u8> {
+    let (y, u, v) = rgb_to_yuv420(img);
+    let mut out = y;
+    for (u, v) in u.iter().zip(&v) {
+        out.push(*v);
+        out.push(*u);
+    }
+    out
 }

@@ -58,17 +58,25 @@ fn steady_state_tracking_allocates_no_buffers() {
     let mut tracker = Tracker::new(eng);
     let frames = 20u64;
     for i in 0..5u64 {
-        let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap().with_timestamp_ns(i * 33_000_000);
+        let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .unwrap()
+            .with_timestamp_ns(i * 33_000_000);
         assert_eq!(tracker.process(&f).unwrap().faces.len(), 1);
     }
     ON.store(true, Ordering::SeqCst);
     for i in 5..5 + frames {
-        let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap().with_timestamp_ns(i * 33_000_000);
+        let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .unwrap()
+            .with_timestamp_ns(i * 33_000_000);
         let a = tracker.process(&f).unwrap();
         assert!(!a.detector_ran);
     }
     ON.store(false, Ordering::SeqCst);
-    let (count, bytes, largest) = (COUNT.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst), LARGEST.load(Ordering::SeqCst));
+    let (count, bytes, largest) = (
+        COUNT.load(Ordering::SeqCst),
+        BYTES.load(Ordering::SeqCst),
+        LARGEST.load(Ordering::SeqCst),
+    );
     println!(
         "steady-state tracking: {:.1} allocations, {:.0} bytes per frame; largest single allocation {largest} bytes",
         count as f64 / frames as f64,
@@ -76,6 +84,13 @@ fn steady_state_tracking_allocates_no_buffers() {
     );
     // The smallest reusable buffer is the 468-landmark array (5,616 bytes); the frame is 786 KB
     // and the FaceMesh tensor 442 KB. Nothing that size may be allocated per frame.
-    assert!(largest < 4096, "a {largest}-byte allocation per frame: a buffer is not being reused");
-    assert!(bytes / (frames as usize) < 16 * 1024, "{} bytes per frame", bytes / frames as usize);
+    assert!(
+        largest < 4096,
+        "a {largest}-byte allocation per frame: a buffer is not being reused"
+    );
+    assert!(
+        bytes / (frames as usize) < 16 * 1024,
+        "{} bytes per frame",
+        bytes / frames as usize
+    );
 }

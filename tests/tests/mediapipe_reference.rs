@@ -18,18 +18,34 @@ fn ref_python() -> PathBuf {
     let p = std::env::var_os("LIVEPROOF_REF_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| cache_dir().join("refvenv").join("bin").join("python"));
-    assert!(p.is_file(), "reference python {} is missing: run `cargo xtask setup --reference`", p.display());
+    assert!(
+        p.is_file(),
+        "reference python {} is missing: run `cargo xtask setup --reference`",
+        p.display()
+    );
     p
 }
 
 fn ref_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("xtask").join("py").join("mp_facemesh_ref.py")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("xtask")
+        .join("py")
+        .join("mp_facemesh_ref.py")
 }
 
 /// Runs the MediaPipe reference; returns per path the 468 [x, y, z] or None.
 fn mediapipe(args: &[&str]) -> Vec<Option<Vec<[f32; 3]>>> {
-    let out = Command::new(ref_python()).arg(ref_script()).args(args).output().expect("running the reference");
-    assert!(out.status.success(), "reference failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(ref_python())
+        .arg(ref_script())
+        .args(args)
+        .output()
+        .expect("running the reference");
+    assert!(
+        out.status.success(),
+        "reference failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).expect("reference JSON");
     v["results"]
         .as_array()
@@ -40,7 +56,11 @@ fn mediapipe(args: &[&str]) -> Vec<Option<Vec<[f32; 3]>>> {
                 pts.iter()
                     .map(|p| {
                         let a = p.as_array().expect("point");
-                        [a[0].as_f64().unwrap() as f32, a[1].as_f64().unwrap() as f32, a[2].as_f64().unwrap() as f32]
+                        [
+                            a[0].as_f64().unwrap() as f32,
+                            a[1].as_f64().unwrap() as f32,
+                            a[2].as_f64().unwrap() as f32,
+                        ]
                     })
                     .collect()
             })
@@ -50,8 +70,12 @@ fn mediapipe(args: &[&str]) -> Vec<Option<Vec<[f32; 3]>>> {
 
 fn engine() -> Arc<Engine> {
     Arc::new(
-        Engine::new(EngineConfig { models_dir: models_dir(), runtime_path: Some(ort_lib()), ..EngineConfig::default() })
-            .expect("engine"),
+        Engine::new(EngineConfig {
+            models_dir: models_dir(),
+            runtime_path: Some(ort_lib()),
+            ..EngineConfig::default()
+        })
+        .expect("engine"),
     )
 }
 
@@ -59,7 +83,8 @@ fn engine() -> Arc<Engine> {
 fn nme(ours: &[liveproof_core::geometry::Point3], theirs: &[[f32; 3]]) -> (f32, f32, f32) {
     assert_eq!(ours.len(), 468);
     assert_eq!(theirs.len(), 468);
-    let iod = ((theirs[33][0] - theirs[263][0]).powi(2) + (theirs[33][1] - theirs[263][1]).powi(2)).sqrt();
+    let iod = ((theirs[33][0] - theirs[263][0]).powi(2) + (theirs[33][1] - theirs[263][1]).powi(2))
+        .sqrt();
     let mut sum = 0.0;
     let mut max = 0.0f32;
     let mut dz = 0.0;
@@ -69,18 +94,30 @@ fn nme(ours: &[liveproof_core::geometry::Point3], theirs: &[[f32; 3]]) -> (f32, 
         max = max.max(d);
         dz += (a.z - b[2]).abs();
     }
-    (sum / 468.0 / iod * 100.0, max / iod * 100.0, dz / 468.0 / iod * 100.0)
+    (
+        sum / 468.0 / iod * 100.0,
+        max / iod * 100.0,
+        dz / 468.0 / iod * 100.0,
+    )
 }
 
 fn save_png(img: &RgbImage, path: &Path) {
-    image::RgbImage::from_raw(img.width, img.height, img.data.clone()).unwrap().save(path).unwrap();
+    image::RgbImage::from_raw(img.width, img.height, img.data.clone())
+        .unwrap()
+        .save(path)
+        .unwrap();
 }
 
 /// Variants of a photo that neither side has been tuned on: mirrored, rotated 20°, halved.
 fn variants(img: &RgbImage) -> Vec<(&'static str, RgbImage)> {
     let src = image::RgbImage::from_raw(img.width, img.height, img.data.clone()).unwrap();
     let flip = image::imageops::flip_horizontal(&src);
-    let half = image::imageops::resize(&src, img.width / 2, img.height / 2, image::imageops::FilterType::Triangle);
+    let half = image::imageops::resize(
+        &src,
+        img.width / 2,
+        img.height / 2,
+        image::imageops::FilterType::Triangle,
+    );
     // Rotation by 20° about the centre, nearest sampling, black outside.
     let (w, h) = (img.width as i64, img.height as i64);
     let (s, c) = (20f32.to_radians().sin(), 20f32.to_radians().cos());
@@ -99,7 +136,11 @@ fn variants(img: &RgbImage) -> Vec<(&'static str, RgbImage)> {
         let (w, h) = i.dimensions();
         RgbImage::from_raw(w, h, i.into_raw()).unwrap()
     };
-    vec![("mirrored", to(flip)), ("rotated20", to(rot)), ("half", to(half))]
+    vec![
+        ("mirrored", to(flip)),
+        ("rotated20", to(rot)),
+        ("half", to(half)),
+    ]
 }
 
 /// Tolerance: 0.5% of IOD mean error. Seen here (2026-11-24): median 0.02%, worst 0.21%
@@ -129,7 +170,8 @@ fn landmarks_match_mediapipe_facemesh_graph() {
     let mut all = Vec::new();
     for ((label, _, img), theirs) in cases.iter().zip(refs) {
         let theirs = theirs.unwrap_or_else(|| panic!("MediaPipe found no face in {label}"));
-        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+        let frame =
+            Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
         let mut tracker = Tracker::new(eng.clone());
         let a = tracker.analyze_still(&frame).unwrap();
         assert!(!a.faces.is_empty(), "no face in {label}");
@@ -139,7 +181,12 @@ fn landmarks_match_mediapipe_facemesh_graph() {
         all.push(n);
     }
     all.sort_by(|a, b| a.total_cmp(b));
-    println!("NME over {} images: median {:.3}%, worst {:.3}%", all.len(), all[all.len() / 2], worst);
+    println!(
+        "NME over {} images: median {:.3}%, worst {:.3}%",
+        all.len(),
+        all[all.len() / 2],
+        worst
+    );
     assert!(worst <= 0.5, "worst NME {worst:.3}% of IOD");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -159,7 +206,8 @@ fn tracked_landmarks_match_mediapipe_tracking() {
         for y in 0..h {
             for x in 0..w {
                 let (sx, sy) = (x.saturating_sub(3 * i), y.saturating_sub(2 * i));
-                data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&img.data[(sy * w + sx) * 3..(sy * w + sx) * 3 + 3]);
+                data[(y * w + x) * 3..(y * w + x) * 3 + 3]
+                    .copy_from_slice(&img.data[(sy * w + sx) * 3..(sy * w + sx) * 3 + 3]);
             }
         }
         let f = RgbImage::from_raw(w as u32, h as u32, data).unwrap();
@@ -174,7 +222,10 @@ fn tracked_landmarks_match_mediapipe_tracking() {
             .unwrap()
             .with_timestamp_ns(i as u64 * 33_333_333);
         let a = cfg_tracker.process(&frame).unwrap();
-        let (n, _, _) = nme(&a.faces[0].landmarks, &theirs.expect("MediaPipe tracked the face"));
+        let (n, _, _) = nme(
+            &a.faces[0].landmarks,
+            &theirs.expect("MediaPipe tracked the face"),
+        );
         worst = worst.max(n);
     }
     println!("tracking, 12 frames: worst NME {worst:.3}% of IOD");

@@ -3,14 +3,21 @@
 
 use std::sync::Arc;
 
-use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, FrameAnalysis, ModelOverride, Tracker};
+use liveproof_core::engine::{
+    DetectorKind, Engine, EngineConfig, FrameAnalysis, ModelOverride, Tracker,
+};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::models::ModelError;
 use liveproof_core::Error;
 use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib, scrfd_truth};
 
 fn config(detector: DetectorKind) -> EngineConfig {
-    EngineConfig { models_dir: models_dir(), runtime_path: Some(ort_lib()), detector, ..EngineConfig::default() }
+    EngineConfig {
+        models_dir: models_dir(),
+        runtime_path: Some(ort_lib()),
+        detector,
+        ..EngineConfig::default()
+    }
 }
 
 fn engine(detector: DetectorKind) -> Arc<Engine> {
@@ -19,7 +26,10 @@ fn engine(detector: DetectorKind) -> Arc<Engine> {
 
 fn still(engine: &Arc<Engine>, img: &RgbImage) -> FrameAnalysis {
     let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
-    Tracker::new(engine.clone()).analyze_still(&frame).unwrap().clone()
+    Tracker::new(engine.clone())
+        .analyze_still(&frame)
+        .unwrap()
+        .clone()
 }
 
 fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
@@ -52,17 +62,27 @@ fn blazeface_and_mesh_match_scrfd_truth_on_newton_and_gauss() {
         // Truth order: image-left eye, image-right eye, nose. Ours: subject's right eye
         // (= image-left), subject's left eye, nose tip.
         let ours = f.valid_keypoints();
-        let det_err: Vec<f32> = (0..3).map(|i| dist([ours[i].x, ours[i].y], t.keypoints[i]) / iod * 100.0).collect();
+        let det_err: Vec<f32> = (0..3)
+            .map(|i| dist([ours[i].x, ours[i].y], t.keypoints[i]) / iod * 100.0)
+            .collect();
         let centre = |c: &[usize]| {
             let n = c.len() as f32;
-            [c.iter().map(|&i| face.landmarks[i].x).sum::<f32>() / n, c.iter().map(|&i| face.landmarks[i].y).sum::<f32>() / n]
+            [
+                c.iter().map(|&i| face.landmarks[i].x).sum::<f32>() / n,
+                c.iter().map(|&i| face.landmarks[i].y).sum::<f32>() / n,
+            ]
         };
         let mesh_pts = [
             centre(&idx::RIGHT_EYE_CONTOUR),
             centre(&idx::LEFT_EYE_CONTOUR),
-            [face.landmarks[idx::NOSE_TIP].x, face.landmarks[idx::NOSE_TIP].y],
+            [
+                face.landmarks[idx::NOSE_TIP].x,
+                face.landmarks[idx::NOSE_TIP].y,
+            ],
         ];
-        let mesh_err: Vec<f32> = (0..3).map(|i| dist(mesh_pts[i], t.keypoints[i]) / iod * 100.0).collect();
+        let mesh_err: Vec<f32> = (0..3)
+            .map(|i| dist(mesh_pts[i], t.keypoints[i]) / iod * 100.0)
+            .collect();
         let tb = liveproof_core::geometry::Rect::new(t.bbox[0], t.bbox[1], t.bbox[2], t.bbox[3]);
         let iou = f.bbox.iou(&tb);
         println!(
@@ -70,11 +90,22 @@ fn blazeface_and_mesh_match_scrfd_truth_on_newton_and_gauss() {
             f.score, iou, iod, det_err[0], det_err[1], det_err[2], mesh_err[0], mesh_err[1], mesh_err[2]
         );
         for i in 0..3 {
-            assert!(det_err[i] <= 25.0, "{image}: detector keypoint {i} is {:.1}% IOD from the truth", det_err[i]);
-            assert!(mesh_err[i] <= 8.0, "{image}: FaceMesh point {i} is {:.1}% IOD from the truth", mesh_err[i]);
+            assert!(
+                det_err[i] <= 25.0,
+                "{image}: detector keypoint {i} is {:.1}% IOD from the truth",
+                det_err[i]
+            );
+            assert!(
+                mesh_err[i] <= 8.0,
+                "{image}: FaceMesh point {i} is {:.1}% IOD from the truth",
+                mesh_err[i]
+            );
         }
         let c = f.bbox.center();
-        assert!(c.x > tb.x_min && c.x < tb.x_max && c.y > tb.y_min && c.y < tb.y_max, "{image}: box centre outside truth box");
+        assert!(
+            c.x > tb.x_min && c.x < tb.x_max && c.y > tb.y_min && c.y < tb.y_max,
+            "{image}: box centre outside truth box"
+        );
         assert!(iou > 0.35, "{image}: IoU {iou:.3}");
         assert!(f.score >= 0.5);
     }
@@ -90,11 +121,17 @@ fn scrfd_reproduces_its_own_truth() {
     for (image, truth) in scrfd_truth() {
         let img = load_rgb(&fixture(&image));
         let a = still(&eng, &img);
-        assert!(a.faces_detected >= truth.len(), "{image}: {} faces", a.faces_detected);
+        assert!(
+            a.faces_detected >= truth.len(),
+            "{image}: {} faces",
+            a.faces_detected
+        );
         let t = &truth[0];
         let f = &a.faces[0].detection;
         let b = f.bbox.as_array();
-        let box_err = (0..4).map(|i| (b[i] - t.bbox[i]).abs()).fold(0.0f32, f32::max);
+        let box_err = (0..4)
+            .map(|i| (b[i] - t.bbox[i]).abs())
+            .fold(0.0f32, f32::max);
         let kp_err = (0..5)
             .map(|i| dist([f.keypoints[i].x, f.keypoints[i].y], t.keypoints[i]))
             .fold(0.0f32, f32::max);
@@ -105,7 +142,12 @@ fn scrfd_reproduces_its_own_truth() {
         );
         assert!(box_err <= tol, "{image}: box error {box_err:.2}px");
         assert!(kp_err <= tol, "{image}: keypoint error {kp_err:.2}px");
-        assert!((f.score - t.score).abs() < 0.05, "{image}: score {} vs {}", f.score, t.score);
+        assert!(
+            (f.score - t.score).abs() < 0.05,
+            "{image}: score {} vs {}",
+            f.score,
+            t.score
+        );
     }
 }
 
@@ -117,7 +159,11 @@ fn scrfd_counts_the_solvay_faces() {
     let img = load_rgb(&fixture("solvay_conference_1927.jpg"));
     let a = still(&eng, &img);
     println!("solvay: SCRFD found {} of 29 faces", a.faces_detected);
-    assert!(a.faces_detected >= 20 && a.faces_detected <= 31, "{} faces", a.faces_detected);
+    assert!(
+        a.faces_detected >= 20 && a.faces_detected <= 31,
+        "{} faces",
+        a.faces_detected
+    );
     assert!(a.hints.iter().any(|h| h.as_str() == "MULTIPLE_FACES"));
 }
 
@@ -135,9 +181,17 @@ fn astronaut_gives_one_face_with_468_landmarks_inside_the_box() {
     let b = f.detection.bbox;
     let (gw, gh) = (0.4 * b.width(), 0.4 * b.height());
     for p in &f.landmarks {
-        assert!(p.x > b.x_min - gw && p.x < b.x_max + gw && p.y > b.y_min - gh && p.y < b.y_max + gh, "{p:?} outside {b:?}");
+        assert!(
+            p.x > b.x_min - gw && p.x < b.x_max + gw && p.y > b.y_min - gh && p.y < b.y_max + gh,
+            "{p:?} outside {b:?}"
+        );
     }
-    println!("astronaut: box {:?}, presence {:.3}, timings {:?}", b.as_array(), f.presence, a.timings);
+    println!(
+        "astronaut: box {:?}, presence {:.3}, timings {:?}",
+        b.as_array(),
+        f.presence,
+        a.timings
+    );
 }
 
 /// Tracking: after the first frame the ROI comes from the landmarks; the detector runs again
@@ -158,7 +212,8 @@ fn tracking_skips_detection_and_follows_the_face() {
         for y in 0..h {
             for x in 0..w {
                 let sx = x.saturating_sub(shift);
-                data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&img.data[(y * w + sx) * 3..(y * w + sx) * 3 + 3]);
+                data[(y * w + x) * 3..(y * w + x) * 3 + 3]
+                    .copy_from_slice(&img.data[(y * w + sx) * 3..(y * w + sx) * 3 + 3]);
             }
         }
         let frame = Frame::contiguous(w as u32, h as u32, PixelFormat::Rgb888, &data)
@@ -174,7 +229,10 @@ fn tracking_skips_detection_and_follows_the_face() {
             None => first_nose = Some(nose),
             Some(n0) => {
                 let moved = nose.x - n0.x;
-                assert!((moved - shift as f32).abs() < 2.0, "frame {i}: nose moved {moved:.2}px for a {shift}px shift");
+                assert!(
+                    (moved - shift as f32).abs() < 2.0,
+                    "frame {i}: nose moved {moved:.2}px for a {shift}px shift"
+                );
             }
         }
     }
@@ -195,14 +253,26 @@ fn one_engine_serves_two_threads() {
             let (eng, img) = (eng.clone(), img.clone());
             std::thread::spawn(move || {
                 let mut tracker = Tracker::new(eng);
-                let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
-                (0..5).map(|_| tracker.analyze_still(&frame).unwrap().faces[0].landmarks.clone()).collect::<Vec<_>>()
+                let frame =
+                    Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                        .unwrap();
+                (0..5)
+                    .map(|_| {
+                        tracker.analyze_still(&frame).unwrap().faces[0]
+                            .landmarks
+                            .clone()
+                    })
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
     for h in handles {
         for lm in h.join().unwrap() {
-            let max = lm.iter().zip(&reference).map(|(a, b)| (a.x - b.x).abs().max((a.y - b.y).abs())).fold(0.0f32, f32::max);
+            let max = lm
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| (a.x - b.x).abs().max((a.y - b.y).abs()))
+                .fold(0.0f32, f32::max);
             assert!(max < 1e-3, "threads disagree by {max}px");
         }
     }
@@ -214,14 +284,23 @@ fn bad_setups_give_typed_errors() {
     let mut c = config(DetectorKind::BlazeFaceFront);
     c.runtime_path = Some("/nonexistent/libonnxruntime.so".into());
     let e = Engine::new(c).unwrap_err();
-    assert!(matches!(e, Error::Model(ModelError::RuntimeMissing { .. })), "{e}");
-    assert!(e.to_string().contains("/nonexistent/libonnxruntime.so"), "{e}");
+    assert!(
+        matches!(e, Error::Model(ModelError::RuntimeMissing { .. })),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("/nonexistent/libonnxruntime.so"),
+        "{e}"
+    );
 
     // Missing model directory.
     let mut c = config(DetectorKind::BlazeFaceFront);
     c.models_dir = "/nonexistent-models".into();
     let e = Engine::new(c).unwrap_err();
-    assert!(matches!(e, Error::Model(ModelError::ModelMissing { .. })), "{e}");
+    assert!(
+        matches!(e, Error::Model(ModelError::ModelMissing { .. })),
+        "{e}"
+    );
 
     // Wrong hash: the real file under an override that pins another sha256.
     let mut c = config(DetectorKind::BlazeFaceFront);
@@ -231,7 +310,10 @@ fn bad_setups_give_typed_errors() {
         sha256: "0".repeat(64),
     });
     let e = Engine::new(c).unwrap_err();
-    assert!(matches!(e, Error::Model(ModelError::HashMismatch { .. })), "{e}");
+    assert!(
+        matches!(e, Error::Model(ModelError::HashMismatch { .. })),
+        "{e}"
+    );
 
     // Truncated model whose (user-pinned) sha256 matches the truncated bytes: ORT rejects it.
     let dir = std::env::temp_dir().join(format!("lp-trunc-{}", std::process::id()));
@@ -241,18 +323,32 @@ fn bad_setups_give_typed_errors() {
     std::fs::write(&trunc, &bytes[..bytes.len() / 3]).unwrap();
     let sha = liveproof_core::models::sha256_file(&trunc).unwrap();
     let mut c = config(DetectorKind::BlazeFaceFront);
-    c.overrides.push(ModelOverride { name: "face_landmark".into(), path: trunc.clone(), sha256: sha });
+    c.overrides.push(ModelOverride {
+        name: "face_landmark".into(),
+        path: trunc.clone(),
+        sha256: sha,
+    });
     let e = Engine::new(c).unwrap_err();
-    assert!(matches!(e, Error::Model(ModelError::ModelCorrupt { .. })), "{e}");
+    assert!(
+        matches!(e, Error::Model(ModelError::ModelCorrupt { .. })),
+        "{e}"
+    );
 
     // A valid ONNX file with the wrong interface (the detector given as the landmark model).
     let det = models_dir().join("face_detection_front_128x128.onnx");
     let sha = liveproof_core::models::sha256_file(&det).unwrap();
     let mut c = config(DetectorKind::BlazeFaceFront);
-    c.overrides.push(ModelOverride { name: "face_landmark".into(), path: det, sha256: sha });
+    c.overrides.push(ModelOverride {
+        name: "face_landmark".into(),
+        path: det,
+        sha256: sha,
+    });
     let e = Engine::new(c).unwrap_err();
     assert!(
-        matches!(e, Error::Model(ModelError::NameMismatch { .. } | ModelError::ShapeMismatch { .. })),
+        matches!(
+            e,
+            Error::Model(ModelError::NameMismatch { .. } | ModelError::ShapeMismatch { .. })
+        ),
         "{e}"
     );
     std::fs::remove_dir_all(&dir).ok();

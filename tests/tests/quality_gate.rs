@@ -12,8 +12,12 @@ use liveproof_tests::{fixture, models_dir, ort_lib};
 
 fn engine() -> Arc<Engine> {
     Arc::new(
-        Engine::new(EngineConfig { models_dir: models_dir(), runtime_path: Some(ort_lib()), ..EngineConfig::default() })
-            .expect("engine"),
+        Engine::new(EngineConfig {
+            models_dir: models_dir(),
+            runtime_path: Some(ort_lib()),
+            ..EngineConfig::default()
+        })
+        .expect("engine"),
     )
 }
 
@@ -24,8 +28,12 @@ fn selfie() -> Img {
 }
 
 fn analyze(eng: &Arc<Engine>, img: &Img) -> FrameAnalysis {
-    let frame = Frame::contiguous(img.width(), img.height(), PixelFormat::Rgb888, img.as_raw()).unwrap();
-    Tracker::new(eng.clone()).analyze_still(&frame).unwrap().clone()
+    let frame =
+        Frame::contiguous(img.width(), img.height(), PixelFormat::Rgb888, img.as_raw()).unwrap();
+    Tracker::new(eng.clone())
+        .analyze_still(&frame)
+        .unwrap()
+        .clone()
 }
 
 fn hints(a: &FrameAnalysis) -> Vec<&'static str> {
@@ -45,7 +53,12 @@ fn map_pixels(img: &Img, f: impl Fn(f32) -> f32) -> Img {
 /// Pastes `img` scaled by `s` onto a canvas of the same size at `(x, y)`, grey elsewhere.
 fn place(img: &Img, s: f32, x: i64, y: i64) -> Img {
     let (w, h) = img.dimensions();
-    let small = imageops::resize(img, (w as f32 * s) as u32, (h as f32 * s) as u32, FilterType::Triangle);
+    let small = imageops::resize(
+        img,
+        (w as f32 * s) as u32,
+        (h as f32 * s) as u32,
+        FilterType::Triangle,
+    );
     let mut canvas = Img::from_pixel(w, h, Rgb([128, 128, 128]));
     imageops::overlay(&mut canvas, &small, x, y);
     canvas
@@ -59,7 +72,10 @@ fn rotate(img: &Img, deg: f32) -> Img {
     for y in 0..h {
         for x in 0..w {
             let (dx, dy) = (x as f32 - cx, y as f32 - cy);
-            let (sx, sy) = ((c * dx + s * dy + cx).round(), (-s * dx + c * dy + cy).round());
+            let (sx, sy) = (
+                (c * dx + s * dy + cx).round(),
+                (-s * dx + c * dy + cy).round(),
+            );
             if sx >= 0.0 && sy >= 0.0 && sx < w as f32 && sy < h as f32 {
                 out.put_pixel(x, y, *img.get_pixel(sx as u32, sy as u32));
             }
@@ -73,7 +89,11 @@ fn clean_selfie_passes() {
     let eng = engine();
     let a = analyze(&eng, &selfie());
     assert_eq!(a.faces.len(), 1);
-    println!("clean: hints {:?}, checks {}", hints(&a), serde_json::to_string(&a.faces[0].quality).unwrap());
+    println!(
+        "clean: hints {:?}, checks {}",
+        hints(&a),
+        serde_json::to_string(&a.faces[0].quality).unwrap()
+    );
     assert!(a.hints.is_empty(), "clean selfie raised {:?}", hints(&a));
     assert!(a.faces[0].quality.passed);
 }
@@ -85,22 +105,52 @@ fn each_degradation_raises_its_hint() {
     let (w, h) = clean.dimensions();
     let cases: Vec<(&str, Img, &str)> = vec![
         ("gaussian blur σ=3", imageops::blur(&clean, 3.0), "BLURRY"),
-        ("darkened to 12%", map_pixels(&clean, |v| v * 0.12), "TOO_DARK"),
-        ("overexposed", map_pixels(&clean, |v| v * 1.5 + 75.0), "TOO_BRIGHT"),
-        ("blown out (face lost)", map_pixels(&clean, |v| v * 2.2 + 90.0), "TOO_BRIGHT"),
-        ("near darkness (face lost)", map_pixels(&clean, |v| v * 0.03), "TOO_DARK"),
-        ("shrunk to 35%", place(&clean, 0.35, (w as i64 * 13) / 40, (h as i64 * 13) / 40), "MOVE_CLOSER"),
+        (
+            "darkened to 12%",
+            map_pixels(&clean, |v| v * 0.12),
+            "TOO_DARK",
+        ),
+        (
+            "overexposed",
+            map_pixels(&clean, |v| v * 1.5 + 75.0),
+            "TOO_BRIGHT",
+        ),
+        (
+            "blown out (face lost)",
+            map_pixels(&clean, |v| v * 2.2 + 90.0),
+            "TOO_BRIGHT",
+        ),
+        (
+            "near darkness (face lost)",
+            map_pixels(&clean, |v| v * 0.03),
+            "TOO_DARK",
+        ),
+        (
+            "shrunk to 35%",
+            place(&clean, 0.35, (w as i64 * 13) / 40, (h as i64 * 13) / 40),
+            "MOVE_CLOSER",
+        ),
         (
             "too close (2.4× zoom)",
             {
                 let big = imageops::resize(&clean, w * 12 / 5, h * 12 / 5, FilterType::Triangle);
                 // Keep the face in view: crop around where the face went.
-                imageops::crop_imm(&big, (120 * 12 / 5 - w / 2).min(big.width() - w), (130 * 12 / 5 - h / 2).min(big.height() - h), w, h)
-                    .to_image()
+                imageops::crop_imm(
+                    &big,
+                    (120 * 12 / 5 - w / 2).min(big.width() - w),
+                    (130 * 12 / 5 - h / 2).min(big.height() - h),
+                    w,
+                    h,
+                )
+                .to_image()
             },
             "MOVE_AWAY",
         ),
-        ("shifted to the corner", place(&clean, 0.6, -20, -40), "CENTER_FACE"),
+        (
+            "shifted to the corner",
+            place(&clean, 0.6, -20, -40),
+            "CENTER_FACE",
+        ),
         ("head tilted 35°", rotate(&clean, 35.0), "LOOK_STRAIGHT"),
         (
             "two people",
@@ -112,14 +162,22 @@ fn each_degradation_raises_its_hint() {
             },
             "MULTIPLE_FACES",
         ),
-        ("blank wall", Img::from_pixel(w, h, Rgb([180, 170, 160])), "NO_FACE"),
+        (
+            "blank wall",
+            Img::from_pixel(w, h, Rgb([180, 170, 160])),
+            "NO_FACE",
+        ),
     ];
     let mut failures = Vec::new();
     for (label, img, want) in &cases {
         let a = analyze(&eng, img);
         let got = hints(&a);
         println!("{label}: faces {}, hints {got:?}", a.faces.len());
-        if std::env::var_os("LP_DEBUG").is_some() { if let Some(f) = a.faces.first() { println!("  {}", serde_json::to_string(&f.quality).unwrap()); } }
+        if std::env::var_os("LP_DEBUG").is_some() {
+            if let Some(f) = a.faces.first() {
+                println!("  {}", serde_json::to_string(&f.quality).unwrap());
+            }
+        }
         if !got.contains(want) {
             failures.push(format!("{label}: expected {want}, got {got:?}"));
         }
@@ -154,6 +212,12 @@ fn fast_motion_asks_to_hold_still() {
     let moving = run(15);
     let still = run(0);
     println!("moving: {moving:?}\nstill: {still:?}");
-    assert!(moving[2..].iter().all(|h| h.contains(&"HOLD_STILL")), "{moving:?}");
-    assert!(still.iter().all(|h| !h.contains(&"HOLD_STILL")), "{still:?}");
+    assert!(
+        moving[2..].iter().all(|h| h.contains(&"HOLD_STILL")),
+        "{moving:?}"
+    );
+    assert!(
+        still.iter().all(|h| !h.contains(&"HOLD_STILL")),
+        "{still:?}"
+    );
 }

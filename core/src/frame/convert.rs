@@ -158,7 +158,7 @@ fn y_luma_row(src: &[u8], out: &mut [u8]) {
 }
 
 /// Pixels of a source row segment converted per call of the driver's closure.
-const SEG: usize = 64;
+const SEG: usize = 128;
 /// Source rows per tile for the transposing rotations (90°, 270°).
 const TILE: usize = 16;
 
@@ -252,7 +252,11 @@ fn drive<const C: usize>(
                 }
                 for i in 0..n {
                     let p = pl.at(x0 + i, y0);
-                    let (lo, hi) = if pl.sy == 1 { (p, p + th) } else { (p + 1 - th, p + 1) };
+                    let (lo, hi) = if pl.sy == 1 {
+                        (p, p + th)
+                    } else {
+                        (p + 1 - th, p + 1)
+                    };
                     let run = out[lo * C..hi * C].chunks_exact_mut(C);
                     if pl.sy == 1 {
                         for (d, row) in run.zip(&tile) {

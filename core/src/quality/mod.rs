@@ -5,9 +5,11 @@
 //! [`Hint`]s sorted by the priority a capture UI should show them in.
 //!
 //! Checks, per face:
-//! - image (on the face crop resampled to a fixed size, see [`luma`]): sharpness (variance of
-//!   the 3×3 Laplacian), exposure (mean luma, clipped-dark and clipped-bright fractions),
-//!   RMS contrast, and a per-region occlusion check (eyes, mouth);
+//! - image, on the face box resampled to a fixed `crop_size²` crop (box averaging down,
+//!   bilinear up) so that the same face at any distance or resolution measures alike, over the
+//!   ellipse inscribed in the crop (most background left out): sharpness (variance of the 3×3
+//!   Laplacian, contrast-normalised), exposure (mean luma, clipped-dark and clipped-bright
+//!   fractions), RMS contrast, and a per-region occlusion check (eyes, mouth);
 //! - framing: face size relative to the frame, centring, face box / landmarks outside the frame;
 //! - head pose (yaw, pitch, roll in degrees) from a 3D similarity fit of MediaPipe's canonical
 //!   face to the 468 FaceMesh landmarks, whose residual doubles as a mesh plausibility check;
@@ -30,8 +32,8 @@ pub use luma::{
     Roi,
 };
 pub use pose::{
-    estimate_head_pose, pose_landmarks, rotation_from_angles, HeadPose, CANONICAL_INTEROCULAR,
-    CANONICAL_POSE_POINTS, POSE_LANDMARKS,
+    estimate_head_pose, rotation_from_angles, HeadPose, CANONICAL_INTEROCULAR,
+    CANONICAL_POSE_POINTS, NUM_POSE_POINTS, POSE_LANDMARKS,
 };
 pub use stability::{landmark_motion, MotionHistory};
 
@@ -548,7 +550,8 @@ pub struct QualityInput<'a> {
     pub num_faces: usize,
 }
 
-/// Measures taken on the resampled face crop (see [`luma`] for the region definitions).
+/// Measures taken on the resampled face crop, over the ellipse inscribed in it (intersected
+/// with the part of the crop inside the frame).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageChecks {
     /// Laplacian variance on the crop, luma² → `Blurry`.

@@ -110,27 +110,16 @@ pub struct HeadPose {
     pub rotation: [[f32; 3]; 3],
 }
 
-/// The fit subset of `landmarks` (any slice with at least 468 points is fine), or `None` when
-/// the slice is too short.
-pub fn pose_landmarks(landmarks: &[Point3]) -> Option<[Point3; NUM_POSE_POINTS]> {
-    let mut out = [Point3::default(); NUM_POSE_POINTS];
-    for (o, &i) in out.iter_mut().zip(POSE_LANDMARKS.iter()) {
-        *o = *landmarks.get(i)?;
-    }
-    Some(out)
-}
-
 /// Rotation in the camera frame (x right, y down, z away) for the given angles in degrees,
 /// in this module's convention. `estimate_head_pose` inverts it; tests and synthetic data
 /// use it to pose the canonical face.
 pub fn rotation_from_angles(yaw_deg: f32, pitch_deg: f32, roll_deg: f32) -> [[f32; 3]; 3] {
-    let r = Matrix3::<f64>::from(model_rotation(
+    let r = model_rotation(
         (yaw_deg as f64).to_radians(),
         (-pitch_deg as f64).to_radians(),
         (-roll_deg as f64).to_radians(),
-    ));
-    let cam = flip() * r * flip();
-    to_rows(&cam)
+    );
+    to_rows(&(flip() * r * flip()))
 }
 
 /// `diag(1, −1, −1)`: the head-upright frame ↔ camera frame change (its own inverse).

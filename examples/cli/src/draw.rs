@@ -33,7 +33,12 @@ impl Canvas<'_> {
         if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) {
             return;
         }
-        let (x0, y0, x1, y1) = (x0.round() as i64, y0.round() as i64, x1.round() as i64, y1.round() as i64);
+        let (x0, y0, x1, y1) = (
+            x0.round() as i64,
+            y0.round() as i64,
+            x1.round() as i64,
+            y1.round() as i64,
+        );
         for t in 0..2 {
             for x in x0..=x1 {
                 self.put(x, y0 + t, c);
@@ -48,9 +53,19 @@ impl Canvas<'_> {
 }
 
 /// Writes `rgb` (packed RGB8, `width`×`height`) with the analysis drawn on it to `out` (PNG).
-pub fn draw_analysis(width: u32, height: u32, rgb: &[u8], a: &FrameAnalysis, out: &Path) -> Result<()> {
+pub fn draw_analysis(
+    width: u32,
+    height: u32,
+    rgb: &[u8],
+    a: &FrameAnalysis,
+    out: &Path,
+) -> Result<()> {
     let mut px = rgb.to_vec();
-    let mut c = Canvas { w: i64::from(width), h: i64::from(height), px: &mut px };
+    let mut c = Canvas {
+        w: i64::from(width),
+        h: i64::from(height),
+        px: &mut px,
+    };
     for f in &a.faces {
         let b = f.detection.bbox;
         c.rect(b.x_min, b.y_min, b.x_max, b.y_max, [0, 255, 0]);
@@ -62,6 +77,7 @@ pub fn draw_analysis(width: u32, height: u32, rgb: &[u8], a: &FrameAnalysis, out
         }
     }
     let img = image::RgbImage::from_raw(width, height, px).context("image buffer size")?;
-    img.save(out).with_context(|| format!("writing {}", out.display()))?;
+    img.save(out)
+        .with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }

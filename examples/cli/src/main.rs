@@ -17,7 +17,11 @@ use liveproof_core::frame::{Frame, PixelFormat};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(name = "liveproof", version, about = "LiveProof on-device face liveness: inspection tool")]
+#[command(
+    name = "liveproof",
+    version,
+    about = "LiveProof on-device face liveness: inspection tool"
+)]
 struct Cli {
     /// Folder with the verified model files (default: $LIVEPROOF_MODELS_DIR or ~/.cache/liveproof/models).
     #[arg(long, global = true)]
@@ -67,7 +71,9 @@ fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("LIVEPROOF_CACHE") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("liveproof")
 }
 
@@ -104,9 +110,16 @@ struct Decoded {
 
 fn decode(path: &Path) -> Result<Decoded> {
     let t = Instant::now();
-    let img = image::open(path).with_context(|| format!("decoding {}", path.display()))?.to_rgb8();
+    let img = image::open(path)
+        .with_context(|| format!("decoding {}", path.display()))?
+        .to_rgb8();
     let (width, height) = img.dimensions();
-    Ok(Decoded { width, height, rgb: img.into_raw(), decode_ms: t.elapsed().as_secs_f64() * 1e3 })
+    Ok(Decoded {
+        width,
+        height,
+        rgb: img.into_raw(),
+        decode_ms: t.elapsed().as_secs_f64() * 1e3,
+    })
 }
 
 fn main() -> Result<()> {
@@ -114,7 +127,13 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
     match &cli.cmd {
-        Cmd::Inspect { images, track, json, draw, fps } => {
+        Cmd::Inspect {
+            images,
+            track,
+            json,
+            draw,
+            fps,
+        } => {
             if let Some(dir) = track {
                 inspect_track(&engine, dir, *json, *fps)
             } else {
@@ -127,13 +146,20 @@ fn main() -> Result<()> {
     }
 }
 
-fn inspect_images(engine: &Arc<Engine>, images: &[PathBuf], as_json: bool, draw: Option<&Path>) -> Result<()> {
+fn inspect_images(
+    engine: &Arc<Engine>,
+    images: &[PathBuf],
+    as_json: bool,
+    draw: Option<&Path>,
+) -> Result<()> {
     let mut records = Vec::new();
     let mut tracker = Tracker::new(engine.clone());
     for (i, path) in images.iter().enumerate() {
         let d = decode(path)?;
         let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?;
-        let analysis = tracker.analyze_still(&frame).with_context(|| format!("analysing {}", path.display()))?;
+        let analysis = tracker
+            .analyze_still(&frame)
+            .with_context(|| format!("analysing {}", path.display()))?;
         let mut rec = analysis_json(analysis);
         rec["image"] = json!(path.display().to_string());
         rec["timings_ms"]["decode"] = json!(d.decode_ms);
@@ -148,7 +174,10 @@ fn inspect_images(engine: &Arc<Engine>, images: &[PathBuf], as_json: bool, draw:
         records.push(rec);
     }
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "images": records }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "images": records }))?
+        );
     }
     Ok(())
 }
@@ -162,7 +191,10 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             matches!(
-                p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .map(|e| e.to_ascii_lowercase())
+                    .as_deref(),
                 Some("png" | "jpg" | "jpeg")
             )
         })
@@ -178,9 +210,12 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
     for (i, path) in paths.iter().enumerate() {
         let d = decode(path)?;
         let ts = (i as f64 * 1e9 / fps) as u64;
-        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?.with_timestamp_ns(ts);
+        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
+            .with_timestamp_ns(ts);
         let t = Instant::now();
-        let analysis = tracker.process(&frame).with_context(|| format!("frame {}", path.display()))?;
+        let analysis = tracker
+            .process(&frame)
+            .with_context(|| format!("frame {}", path.display()))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         wall_ms.push(ms);
         if analysis.detector_ran {
@@ -206,7 +241,10 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
         "detections": detections,
     });
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "frames": frames, "summary": summary }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "frames": frames, "summary": summary }))?
+        );
     } else {
         println!(
             "{} frames: median {:.2} ms, p95 {:.2} ms per frame (excluding decoding), detector ran on {}",
@@ -255,14 +293,25 @@ fn analysis_json(a: &FrameAnalysis) -> Value {
 }
 
 fn print_human(path: &Path, a: &FrameAnalysis) {
-    println!("{} ({}x{}): {} face(s)", path.display(), a.width, a.height, a.faces.len());
+    println!(
+        "{} ({}x{}): {} face(s)",
+        path.display(),
+        a.width,
+        a.height,
+        a.faces.len()
+    );
     for (i, f) in a.faces.iter().enumerate() {
         let b = f.detection.bbox;
         let pose = f
             .quality
             .pose
             .as_ref()
-            .map(|p| format!(", yaw {:+.1}° pitch {:+.1}° roll {:+.1}°", p.yaw_deg, p.pitch_deg, p.roll_deg))
+            .map(|p| {
+                format!(
+                    ", yaw {:+.1}° pitch {:+.1}° roll {:+.1}°",
+                    p.yaw_deg, p.pitch_deg, p.roll_deg
+                )
+            })
             .unwrap_or_default();
         println!(
             "  face {i}: box [{:.0}, {:.0}, {:.0}, {:.0}] score {:.2}, {} landmarks (presence {:.2}){pose}",

@@ -1,7 +1,6 @@
 //! The `liveproof` binary end to end: JSON schema of `inspect` and `inspect --track`, the human
 //! summary, `--draw`, and a clear error for a bad set-up.
 
-
 use std::process::Command;
 
 use liveproof_tests::{fixture, models_dir, ort_lib};
@@ -9,14 +8,23 @@ use serde_json::Value;
 
 fn liveproof(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_liveproof"))
-        .args(["--models-dir", models_dir().to_str().unwrap(), "--ort-lib", ort_lib().to_str().unwrap()])
+        .args([
+            "--models-dir",
+            models_dir().to_str().unwrap(),
+            "--ort-lib",
+            ort_lib().to_str().unwrap(),
+        ])
         .args(args)
         .output()
         .expect("running liveproof")
 }
 
 fn json_of(out: &std::process::Output) -> Value {
-    assert!(out.status.success(), "liveproof failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "liveproof failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
@@ -26,7 +34,12 @@ fn inspect_json_has_the_documented_fields() {
     let v = json_of(&liveproof(&["inspect", astro.to_str().unwrap(), "--json"]));
     let img = &v["images"][0];
     let face = &img["faces"][0];
-    let b: Vec<f64> = face["box"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let b: Vec<f64> = face["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     assert_eq!(b.len(), 4);
     assert!(b[0] < b[2] && b[1] < b[3], "box {b:?}");
     assert!(face["score"].as_f64().unwrap() > 0.5);
@@ -41,10 +54,16 @@ fn inspect_json_has_the_documented_fields() {
     }
     let q = &face["quality"];
     assert!(q["checks"]["image"]["sharpness"]["value"].as_f64().unwrap() > 0.0);
-    assert!(q["checks"]["image"]["sharpness"]["verdict"].is_string() || q["checks"]["image"]["sharpness"]["verdict"].is_object());
+    assert!(
+        q["checks"]["image"]["sharpness"]["verdict"].is_string()
+            || q["checks"]["image"]["sharpness"]["verdict"].is_object()
+    );
     assert!(q["hints"].is_array());
     for stage in ["convert", "detect", "mesh", "quality", "total", "decode"] {
-        assert!(img["timings_ms"][stage].as_f64().unwrap() >= 0.0, "timings_ms.{stage}");
+        assert!(
+            img["timings_ms"][stage].as_f64().unwrap() >= 0.0,
+            "timings_ms.{stage}"
+        );
     }
 }
 
@@ -57,14 +76,27 @@ fn inspect_track_summarises_a_frame_folder() {
         let shifted = image::imageops::crop_imm(&img, i * 2, 0, 480, 480).to_image();
         shifted.save(dir.join(format!("f{i:03}.png"))).unwrap();
     }
-    let v = json_of(&liveproof(&["inspect", "--track", dir.to_str().unwrap(), "--json"]));
+    let v = json_of(&liveproof(&[
+        "inspect",
+        "--track",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
     let frames = v["frames"].as_array().unwrap();
     assert_eq!(frames.len(), 10);
-    assert!(frames.iter().all(|f| f["faces"].as_array().unwrap().len() == 1));
+    assert!(frames
+        .iter()
+        .all(|f| f["faces"].as_array().unwrap().len() == 1));
     let s = &v["summary"];
     assert_eq!(s["frames"], 10);
-    assert_eq!(s["detections"], 1, "tracking: the detector runs once in 10 frames");
-    let (median, p95) = (s["median_ms"].as_f64().unwrap(), s["p95_ms"].as_f64().unwrap());
+    assert_eq!(
+        s["detections"], 1,
+        "tracking: the detector runs once in 10 frames"
+    );
+    let (median, p95) = (
+        s["median_ms"].as_f64().unwrap(),
+        s["p95_ms"].as_f64().unwrap(),
+    );
     assert!(median > 0.0 && p95 >= median, "median {median} p95 {p95}");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -73,14 +105,26 @@ fn inspect_track_summarises_a_frame_folder() {
 fn human_output_and_draw() {
     let out_png = std::env::temp_dir().join(format!("lp-cli-draw-{}.png", std::process::id()));
     let newton = fixture("newton.png");
-    let out = liveproof(&["inspect", newton.to_str().unwrap(), "--draw", out_png.to_str().unwrap()]);
+    let out = liveproof(&[
+        "inspect",
+        newton.to_str().unwrap(),
+        "--draw",
+        out_png.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("1 face(s)") && text.contains("468 landmarks"), "{text}");
+    assert!(
+        text.contains("1 face(s)") && text.contains("468 landmarks"),
+        "{text}"
+    );
     let drawn = image::open(&out_png).unwrap().to_rgb8();
     let orig = image::open(&newton).unwrap().to_rgb8();
     assert_eq!(drawn.dimensions(), orig.dimensions());
-    let changed = drawn.pixels().zip(orig.pixels()).filter(|(a, b)| a != b).count();
+    let changed = drawn
+        .pixels()
+        .zip(orig.pixels())
+        .filter(|(a, b)| a != b)
+        .count();
     assert!(changed > 468, "only {changed} pixels drawn");
     std::fs::remove_file(&out_png).ok();
 }
@@ -88,12 +132,20 @@ fn human_output_and_draw() {
 #[test]
 fn missing_runtime_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_liveproof"))
-        .args(["--models-dir", models_dir().to_str().unwrap(), "--ort-lib", "/nonexistent/libonnxruntime.so"])
+        .args([
+            "--models-dir",
+            models_dir().to_str().unwrap(),
+            "--ort-lib",
+            "/nonexistent/libonnxruntime.so",
+        ])
         .args(["inspect", fixture("astronaut.png").to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ONNX Runtime library not found at /nonexistent/libonnxruntime.so"), "{err}");
+    assert!(
+        err.contains("ONNX Runtime library not found at /nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

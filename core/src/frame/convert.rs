@@ -2,7 +2,7 @@
 //!
 //! Each source row is converted by a tight slice loop (`chunks_exact`, no per-pixel bounds
 //! checks) and written straight to its destination: in place for 0°, reversed for 180° and
-//! mirroring, and through a small stack tile (16 rows × 64 pixels) for 90°/270° so that the
+//! mirroring, and through a small stack tile (16 rows × 128 pixels) for 90°/270° so that the
 //! transposed writes land in contiguous runs instead of one pixel per cache line.
 
 use super::{Frame, FrameError, GrayImage, PixelFormat, Plane, RgbImage, Rotation};
@@ -221,11 +221,11 @@ fn drive<const C: usize>(
         }
     } else if pl.sx == -1 {
         // Rows land reversed: convert a segment, then copy it back to front.
+        let mut buf = [0u8; SEG * 3];
         for y in 0..h {
             let end = (pl.at(0, y) + 1) * C;
             let row = &mut out[end - w * C..end];
             let mut x0 = 0;
-            let mut buf = [0u8; SEG * 3];
             while x0 < w {
                 let n = SEG.min(w - x0);
                 let seg = &mut buf[..n * C];

@@ -123,6 +123,7 @@ packed_image!(GrayImage, 1, "gray image", u8, |s: &[u8]| s[0]);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn rgb_from_raw_get_and_length_check() {

@@ -115,16 +115,18 @@ impl<'a> Sampler<'a> {
         }
     }
 
-    /// Integer tap and 11-bit weight of the upper tap along one axis.
+    /// Coordinate in 1/2048 px fixed point, rounded to nearest: the tap is `q >> 11`
+    /// (floor) and the upper tap's weight `q & 2047`.
     #[inline(always)]
-    fn split(v: f32, max: f32) -> (isize, u32) {
-        // `max`/`min` return the other operand for NaN, so NaN lands at -2 (outside).
-        let v = v.max(-2.0).min(max);
-        // v + 2 ≥ 0, so truncation is floor; no libm call on the hot path.
-        let i = (v + 2.0) as isize - 2;
-        let frac = v - i as f32;
-        // frac is in (-ε, 1); the float → int cast saturates, so the weight is in 0..=2048.
-        (i, ((frac * WONE as f32 + 0.5) as u32).min(WONE))
+    fn fixed(v: f32, max: f32) -> i32 {
+        /// 1.5 × 2^52: adding it to |x| < 2^51 leaves round(x) in the low mantissa bits.
+        const MAGIC: f64 = 6_755_399_441_055_744.0;
+        // Compare-selects (one `maxss`/`minss` each) that also send NaN to -2 (outside).
+        let v = if v > -2.0 { v } else { -2.0 };
+        let v = if v < max { v } else { max };
+        // |v × 2048| < 2^26, so the low 32 bits are the two's complement of the rounded
+        // value: no saturating float → int conversion on the hot path.
+        (v as f64 * WONE as f64 + MAGIC).to_bits() as i32
     }
 
     #[inline(always)]
@@ -147,15 +149,17 @@ impl<'a> Sampler<'a> {
 
     #[inline(always)]
     fn sample(&self, sx: f32, sy: f32) -> [u8; 3] {
-        let (x0, wx) = Self::split(sx, self.wmax);
-        let (y0, wy) = Self::split(sy, self.hmax);
+        let (qx, qy) = (Self::fixed(sx, self.wmax), Self::fixed(sy, self.hmax));
+        let (x0, y0) = ((qx >> WBITS) as isize, (qy >> WBITS) as isize);
+        let (wx, wy) = ((qx as u32) & (WONE - 1), (qy as u32) & (WONE - 1));
         let (ix, iy) = (WONE - wx, WONE - wy);
         let lerp = |p00: u8, p01: u8, p10: u8, p11: u8| -> u8 {
             let top = p00 as u32 * ix + p01 as u32 * wx;
             let bot = p10 as u32 * ix + p11 as u32 * wx;
             ((top * iy + bot * wy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
         };
-        if x0 >= 0 && y0 >= 0 && (x0 as usize) + 1 < self.w && (y0 as usize) + 1 < self.h {
+        // Negative taps wrap to huge values, so one unsigned compare per axis.
+        if (x0 as usize) < self.w - 1 && (y0 as usize) < self.h - 1 {
             let i = (y0 as usize * self.w + x0 as usize) * 3;
             let r0 = &self.data[i..i + 6];
             let r1 = &self.data[i + self.w * 3..i + self.w * 3 + 6];
@@ -557,7 +561,9 @@ mod tests {
     fn nan_and_infinite_coordinates_sample_the_border() {
         let src = img(2, 2, &[1, 2, 3, 4]);
         let s = Sampler::new(&src, Border::Constant([7, 8, 9]));
-        assert_eq!(Sampler::split(f32::NAN, 3.0), (-2, 0));
+        assert_eq!(Sampler::fixed(f32::NAN, 3.0), -2 * 2048);
+        assert_eq!(Sampler::fixed(-0.25, 3.0), -512);
+        assert_eq!(Sampler::fixed(1e30, 3.0), 3 * 2048);
         assert_eq!(s.sample(f32::NAN, 0.0), [7, 8, 9]);
         assert_eq!(s.sample(0.0, f32::NAN), [7, 8, 9]);
         assert_eq!(s.sample(f32::INFINITY, 1.0), [7, 8, 9]);

@@ -1,4 +1,5 @@
 use super::*;
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -633,9 +634,8 @@ fn canonical_subset_matches_the_full_model() {
         let p = CANONICAL_POSE_POINTS[k];
         assert_eq!((c[i].x, c[i].y, c[i].z), (p[0], p[1], p[2]), "landmark {i}");
     }
-    let iod = math::sqrt(
-        (c[33].x - c[263].x).powi(2) + (c[33].y - c[263].y).powi(2) + (c[33].z - c[263].z).powi(2),
-    );
+    let (dx, dy, dz) = (c[33].x - c[263].x, c[33].y - c[263].y, c[33].z - c[263].z);
+    let iod = math::sqrt(dx * dx + dy * dy + dz * dz);
     assert!((iod - CANONICAL_INTEROCULAR).abs() < 1e-5);
     // Subject's left eye (263) on the model's +x; forehead (10) up; nose tip (4) out of the face.
     assert!(c[263].x > 0.0 && c[33].x < 0.0 && c[10].y > c[152].y && c[4].z > c[234].z);

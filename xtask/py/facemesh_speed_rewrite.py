@@ -27,7 +27,15 @@ Rewrites (mathematically exact up to float rounding):
   [I; 0] (exact), which NCHWc runs and fuses with the following Add.
 
 The output keeps the input/output names and shapes, opset 11 (BatchNormalization-9), and is
-written canonically (sorted initializers, no doc strings) so its sha256 is stable.
+written canonically (sorted initializers, no doc strings) so its sha256 is stable. Needs only
+onnx + numpy (onnx 1.23.2): face_landmark.onnx a893e403... -> 89d8925e072493827d37fc6a5ff4b04b
+8fdd2e21d92dff02b0b8d5321dc14d55 (2,495,749 bytes), same with the converter venv.
+
+Measured (ORT 1.31.1 CPU EP, 1 thread, ORT_ENABLE_ALL, AMD EPYC with AVX-512; alternating
+rounds, 400 runs each): original 3.15-3.36 ms, rewrite 1.05-1.10 ms (0.335x), TFLite 2.3.0 +
+XNNPACK on the same .tflite 1.19-1.28 ms. Landmarks differ from the original by <= 5e-5 px
+(NME 2e-5 %). The gain needs ORT_ENABLE_ALL (the NCHWc transformer): at ENABLE_EXTENDED the
+rewrite takes 3.6-3.9 ms.
 """
 
 import argparse

@@ -20,7 +20,9 @@ commands:
   env [--reference]    set up, then print `export NAME=value` lines for a shell (eval them)
   test                 setup --reference, then fmt, clippy, the no_std check and cargo test
   demo                 setup, then run `liveproof inspect` on the fixture faces
-  bench                setup, then cargo bench -p liveproof-core
+  bench                setup --reference, criterion benches, then MediaPipe's FaceMesh graph
+                       and ours side by side on the same frames (ratio);
+                       --compare-only runs just the side-by-side part
   gen                  (not yet implemented)
 
 The cache is $LIVEPROOF_CACHE, else ~/.cache/liveproof. Child processes get LIVEPROOF_CACHE,
@@ -77,8 +79,8 @@ fn run() -> Result<()> {
             demo()
         }
         "bench" => {
-            allow(&[])?;
-            bench()
+            allow(&["--compare-only"])?;
+            bench(flag("--compare-only"))
         }
         "gen" => bail!("`gen` is not implemented yet"),
         "help" | "--help" | "-h" => {
@@ -154,8 +156,77 @@ fn test() -> Result<()> {
         cargo(),
         &os(&["check", "-p", "liveproof-core", "--no-default-features"]),
     )?;
-    step("test", &paths, cargo(), &os(&["test", "--workspace"]))?;
+    let counts = step_cargo_test(&paths, &os(&["test", "--workspace"]))?;
+    // A plain closing line with the totals: cargo's own last line is the (empty) doc-test run.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        counts.passed, counts.failed, counts.ignored
+    );
     Ok(())
+}
+
+/// Totals of the `test result:` lines of a cargo test run.
+#[derive(Default, Debug, Clone, Copy)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestCounts {
+    /// Adds the counts of one `test result: ok. 8 passed; 0 failed; 1 ignored; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result:") else {
+            return;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            if let (Some(n), Some(what)) = (words.next(), words.next()) {
+                if let Ok(n) = n.parse::<u64>() {
+                    match what {
+                        "passed" => self.passed += n,
+                        "failed" => self.failed += n,
+                        "ignored" => self.ignored += n,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `cargo test ...` as a step, echoing its output and counting its tests.
+fn step_cargo_test(paths: &Paths, args: &[OsString]) -> Result<TestCounts> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("\n==> test: cargo {}", join(args));
+    let t0 = Instant::now();
+    let mut child = Command::new(cargo())
+        .args(args)
+        .envs(paths.env())
+        .current_dir(setup::workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("step `test`: cannot start cargo")?;
+    let mut counts = TestCounts::default();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.context("reading cargo test output")?;
+            println!("{line}");
+            counts.add_line(&line);
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    if !status.success() {
+        println!(
+            "tests: {} passed, {} failed, {} skipped",
+            counts.passed,
+            counts.failed.max(1),
+            counts.ignored
+        );
+        bail!("step `test` failed ({status}): cargo {}", join(args));
+    }
+    eprintln!("==> test: ok ({:.1} s)", t0.elapsed().as_secs_f64());
+    Ok(counts)
 }
 
 fn demo() -> Result<()> {
@@ -168,12 +239,158 @@ fn demo() -> Result<()> {
     step("demo", &paths, cargo(), &args)
 }
 
-fn bench() -> Result<()> {
-    let paths = setup::ensure_setup(false)?;
+fn bench(compare_only: bool) -> Result<()> {
+    let paths = setup::ensure_setup(true)?;
+    if compare_only {
+        return mediapipe_side_by_side(&paths);
+    }
     step(
-        "bench",
+        "bench: frame",
         &paths,
         cargo(),
-        &os(&["bench", "-p", "liveproof-core"]),
-    )
+        &os(&["bench", "-p", "liveproof-core", "--bench", "frame"]),
+    )?;
+    step(
+        "bench: pipeline",
+        &paths,
+        cargo(),
+        &os(&["bench", "-p", "liveproof-tests", "--bench", "pipeline"]),
+    )?;
+    mediapipe_side_by_side(&paths)
+}
+
+/// Median of the per-frame medians of `runs` alternating rounds: ours (`liveproof inspect
+/// --track`, release build) and MediaPipe's legacy FaceMesh graph (tracking mode), on the same
+/// SYNTHETIC 640×480 sequence, both pinned to the same single core when `taskset` exists.
+fn mediapipe_side_by_side(paths: &Paths) -> Result<()> {
+    let root = setup::workspace_root();
+    let py = paths
+        .ref_python
+        .clone()
+        .context("the MediaPipe reference venv is missing (cargo xtask setup --reference)")?;
+    let frames = paths
+        .cache
+        .join("bench-frames")
+        .join("astronaut-640x480-v1");
+    if !frames.join("frame0119.png").is_file() {
+        step(
+            "bench: make frames",
+            paths,
+            &py,
+            &[
+                root.join("xtask/py/make_track_frames.py").into_os_string(),
+                paths.fixtures.join("astronaut.png").into_os_string(),
+                frames.clone().into_os_string(),
+            ],
+        )?;
+    }
+    step(
+        "bench: build cli",
+        paths,
+        cargo(),
+        &os(&["build", "--release", "-q", "-p", "liveproof-cli"]),
+    )?;
+    let cli = root.join("target/release/liveproof");
+    let pin: Vec<OsString> = if setup::find_on_path("taskset").is_some() {
+        os(&["taskset", "-c", "0"])
+    } else {
+        vec![]
+    };
+    let run_json = |program: &std::path::Path, args: &[OsString]| -> Result<serde_json::Value> {
+        let mut cmd = if pin.is_empty() {
+            Command::new(program)
+        } else {
+            let mut c = Command::new(&pin[0]);
+            c.args(&pin[1..]).arg(program);
+            c
+        };
+        let out = cmd
+            .args(args)
+            .envs(paths.env())
+            .output()
+            .with_context(|| format!("running {}", program.display()))?;
+        if !out.status.success() {
+            bail!(
+                "{} failed: {}",
+                program.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("JSON from {}", program.display()))
+    };
+    let rounds = 5;
+    let (mut ours, mut theirs, mut ours_p95, mut theirs_p95) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let v = run_json(
+            &cli,
+            &[
+                OsString::from("inspect"),
+                OsString::from("--track"),
+                frames.clone().into_os_string(),
+                OsString::from("--json"),
+            ],
+        )?;
+        let s = &v["summary"];
+        ours.push(s["median_ms"].as_f64().context("median_ms")?);
+        ours_p95.push(s["p95_ms"].as_f64().context("p95_ms")?);
+        let v = run_json(
+            &py,
+            &[
+                root.join("xtask/py/mp_facemesh_ref.py").into_os_string(),
+                OsString::from("--track"),
+                frames.clone().into_os_string(),
+            ],
+        )?;
+        let t = &v["timing_ms_warm"];
+        theirs.push(t["median"].as_f64().context("median")?);
+        theirs_p95.push(t["p95"].as_f64().context("p95")?);
+        eprintln!(
+            "  round {}: LiveProof {:.3} ms, MediaPipe {:.3} ms (per-frame medians)",
+            r + 1,
+            ours[r],
+            theirs[r]
+        );
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (o, t, op, tp) = (
+        med(&mut ours),
+        med(&mut theirs),
+        med(&mut ours_p95),
+        med(&mut theirs_p95),
+    );
+    println!(
+        "\nFaceMesh tracking, 120 synthetic 640×480 frames, {} rounds alternating, {}:",
+        rounds,
+        if pin.is_empty() {
+            "unpinned"
+        } else {
+            "both pinned to core 0"
+        }
+    );
+    println!("  LiveProof (ORT 1.31.1, 1 thread)     median {o:.3} ms/frame, p95 {op:.3} ms");
+    println!("  MediaPipe 0.10.14 legacy face_mesh   median {t:.3} ms/frame, p95 {tp:.3} ms");
+    println!(
+        "  ratio LiveProof / MediaPipe: {:.2}× (goal ≤ 1.00×)",
+        o / t
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TestCounts;
+
+    #[test]
+    fn counts_cargo_test_result_lines() {
+        let mut c = TestCounts::default();
+        c.add_line("test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.83s");
+        c.add_line("test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.1s");
+        c.add_line("running 3 tests");
+        assert_eq!((c.passed, c.failed, c.ignored), (10, 3, 1));
+    }
 }

@@ -1,7 +1,16 @@
-//! LiveProof's C ABI and UniFFI exports. A shell for now: the platform issue fills it.
-//! It holds no logic that a core test could not reach.
+//! LiveProof's platform surface: the C ABI (`c_api`, `lp_` prefix, header generated into
+//! `include/liveproof.h`) and the UniFFI exports (`uniffi_api`) that Kotlin and Swift bindings
+//! are generated from. This crate holds no logic that a core test could not reach: it converts
+//! arguments, maps errors at one point (`error`), and contains panics.
 
-/// The core crate's version, re-exported for the bindings.
-pub fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
-}
+pub mod c_api;
+mod error;
+pub mod logging;
+pub mod uniffi_api;
+
+pub use error::ApiError;
+
+uniffi::setup_scaffolding!();
+
+/// The library version (the workspace version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

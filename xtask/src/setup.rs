@@ -333,7 +333,12 @@ fn setup_stamp(manifest_text: &str) -> Result<String> {
     let mut h = Sha256::new();
     h.update(manifest_text.as_bytes());
     h.update(CONVERTER_REQUIREMENTS.join("\n").as_bytes());
-    for script in ["canonicalize_onnx.py", "onnx_io.py", "extract_member.py"] {
+    for script in [
+        "canonicalize_onnx.py",
+        "onnx_io.py",
+        "extract_member.py",
+        "facemesh_speed_rewrite.py",
+    ] {
         let p = py_script(script);
         h.update(fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
     }
@@ -466,7 +471,7 @@ fn produce(
     }
     match item.convert {
         None => Ok(extracted),
-        Some("tflite2onnx") => {
+        Some(convert @ ("tflite2onnx" | "tflite2onnx+facemesh_rewrite")) => {
             let python = ensure_converter_venv(paths)?;
             let raw = scratch.join("raw.onnx");
             let out = scratch.join(name);
@@ -483,10 +488,24 @@ fn produce(
                     .arg(&out),
                 &format!("canonicalising the ONNX of {}", item.label),
             )?;
-            Ok(out)
+            if convert == "tflite2onnx" {
+                return Ok(out);
+            }
+            // The exact fp32 rewrite of FaceMesh's PRelu and channel-Pad nodes that lets ONNX
+            // Runtime keep the whole graph in its NCHWc layout (docs/performance.md).
+            let rewritten = scratch.join("rewritten.onnx");
+            eprintln!("setup: {}: rewriting PRelu/Pad for ONNX Runtime", item.label);
+            run_quiet(
+                Command::new(&python)
+                    .arg(py_script("facemesh_speed_rewrite.py"))
+                    .arg(&out)
+                    .arg(&rewritten),
+                &format!("rewriting the graph of {}", item.label),
+            )?;
+            Ok(rewritten)
         }
         Some(other) => bail!(
-            "{}: unknown convert = \"{other}\" (known: \"tflite2onnx\")",
+            "{}: unknown convert = \"{other}\" (known: \"tflite2onnx\", \"tflite2onnx+facemesh_rewrite\")",
             item.label
         ),
     }

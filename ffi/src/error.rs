@@ -1,0 +1,149 @@
+//! The public error that crosses the FFI, mapped from core's rich errors at this one point.
+//! Kotlin sees `ApiException` subclasses, Swift an `ApiError` enum, C an `lp_result` code; all
+//! three come from [`ApiError`], so a new core error needs exactly one new line here.
+
+use liveproof_core::models::ModelError;
+use liveproof_core::Error;
+
+/// What went wrong, in a form each platform can branch on; `message` is core's full sentence
+/// (what was wrong and what was expected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum ApiError {
+    /// An argument is wrong: a frame with bad sizes or strides, a bad configuration value,
+    /// a NULL or dangling handle.
+    #[error("invalid argument: {message}")]
+    InvalidArgument { message: String },
+    /// The ONNX Runtime shared library is missing or cannot be loaded.
+    #[error("runtime unavailable: {message}")]
+    RuntimeUnavailable { message: String },
+    /// A model file is missing.
+    #[error("model missing: {message}")]
+    ModelMissing { message: String },
+    /// A model file does not match its pinned sha256 (or size).
+    #[error("model integrity: {message}")]
+    ModelIntegrity { message: String },
+    /// A model file is corrupt or has another interface than the manifest declares.
+    #[error("model invalid: {message}")]
+    ModelInvalid { message: String },
+    /// Inference or processing failed at run time.
+    #[error("processing failed: {message}")]
+    Processing { message: String },
+    /// A bug: a panic was caught at the boundary. Please report it.
+    #[error("internal error: {message}")]
+    Internal { message: String },
+}
+
+impl ApiError {
+    /// The message without the kind prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::InvalidArgument { message }
+            | ApiError::RuntimeUnavailable { message }
+            | ApiError::ModelMissing { message }
+            | ApiError::ModelIntegrity { message }
+            | ApiError::ModelInvalid { message }
+            | ApiError::Processing { message }
+            | ApiError::Internal { message } => message,
+        }
+    }
+
+    /// An invalid-argument error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidArgument {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::Frame(_) | Error::Config(_) | Error::Quality(_) => {
+                ApiError::InvalidArgument { message }
+            }
+            Error::Detect(_) | Error::Mesh(_) => ApiError::Processing { message },
+            Error::Model(m) => match m {
+                ModelError::RuntimeMissing { .. } | ModelError::RuntimeLoad { .. } => {
+                    ApiError::RuntimeUnavailable { message }
+                }
+                ModelError::ModelMissing { .. } => ApiError::ModelMissing { message },
+                ModelError::ModelTruncated { .. } | ModelError::HashMismatch { .. } => {
+                    ApiError::ModelIntegrity { message }
+                }
+                ModelError::ModelCorrupt { .. }
+                | ModelError::NameMismatch { .. }
+                | ModelError::ShapeMismatch { .. }
+                | ModelError::ArityMismatch { .. }
+                | ModelError::UnknownModel(_)
+                | ModelError::Manifest(_) => ApiError::ModelInvalid { message },
+                ModelError::InputLength { .. } | ModelError::NonFiniteInput { .. } => {
+                    ApiError::InvalidArgument { message }
+                }
+                ModelError::Inference { .. } | ModelError::Io { .. } => {
+                    ApiError::Processing { message }
+                }
+            },
+        }
+    }
+}
+
+impl From<liveproof_core::frame::FrameError> for ApiError {
+    fn from(e: liveproof_core::frame::FrameError) -> Self {
+        ApiError::from(Error::from(e))
+    }
+}
+
+/// Runs `f`, turning a panic into [`ApiError::Internal`] (never an unwind across the FFI).
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(ApiError::Internal {
+                message: format!("panic caught at the FFI boundary: {what}"),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_their_kind_with_the_full_message() {
+        let e = ApiError::from(Error::Model(ModelError::HashMismatch {
+            name: "m".into(),
+            path: "/x".into(),
+            expected: "aa".into(),
+            got: "bb".into(),
+        }));
+        assert!(matches!(e, ApiError::ModelIntegrity { .. }));
+        assert!(e.message().contains("expected aa"), "{e}");
+        let e = ApiError::from(Error::Config(
+            "min_presence must be in [0, 1], got 2".into(),
+        ));
+        assert!(matches!(e, ApiError::InvalidArgument { .. }));
+        let e = ApiError::from(Error::Model(ModelError::RuntimeMissing {
+            path: "/nope".into(),
+            hint: "h".into(),
+        }));
+        assert!(matches!(e, ApiError::RuntimeUnavailable { .. }));
+    }
+
+    #[test]
+    fn panics_become_internal_errors() {
+        let r: Result<(), ApiError> = catch_panic(|| panic!("boom"));
+        assert_eq!(
+            r.unwrap_err(),
+            ApiError::Internal {
+                message: "panic caught at the FFI boundary: boom".into()
+            }
+        );
+    }
+}

@@ -355,6 +355,39 @@ pub struct FrameAnalysis {
     pub timings: StageTimings,
 }
 
+impl FrameAnalysis {
+    /// The documented JSON form shared by the CLI, the C ABI and the docs: per face `box`
+    /// `[x_min, y_min, x_max, y_max]`, `score`, `keypoints` `[[x, y]…]`, `landmarks`
+    /// `[[x, y, z] ×468]` (image pixels), `presence`, `quality` (every check with value,
+    /// thresholds and verdict, plus `hints`); frame-level `hints` and `timings_ms` per stage.
+    pub fn to_json(&self) -> serde_json::Value {
+        let faces: Vec<serde_json::Value> = self
+            .faces
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "box": f.detection.bbox.as_array(),
+                    "score": f.detection.score,
+                    "keypoints": f.detection.valid_keypoints().iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
+                    "landmarks": f.landmarks.iter().map(|p| [p.x, p.y, p.z]).collect::<Vec<_>>(),
+                    "presence": f.presence,
+                    "quality": f.quality,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "width": self.width,
+            "height": self.height,
+            "timestamp_ns": self.timestamp_ns,
+            "detector_ran": self.detector_ran,
+            "faces_detected": self.faces_detected,
+            "faces": faces,
+            "hints": self.hints,
+            "timings_ms": self.timings,
+        })
+    }
+}
+
 /// Per-stream state: the tracked face and every buffer reused from frame to frame.
 /// Not shared between threads; make one per camera stream.
 pub struct Tracker {

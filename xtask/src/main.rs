@@ -1,5 +1,7 @@
 //! LiveProof's single entry point: `cargo xtask <command>`. CI and people run the same commands.
 
+mod bindings;
+mod capi;
 mod setup;
 
 use std::ffi::OsString;
@@ -23,7 +25,8 @@ commands:
   bench                setup --reference, criterion benches, then MediaPipe's FaceMesh graph
                        and ours side by side on the same frames (ratio);
                        --compare-only runs just the side-by-side part
-  gen                  (not yet implemented)
+  gen [--check]        regenerate the C header, the Kotlin and the Swift sources; --check fails
+                       if any checked-in file would change
 
 The cache is $LIVEPROOF_CACHE, else ~/.cache/liveproof. Child processes get LIVEPROOF_CACHE,
 LIVEPROOF_MODELS_DIR, ORT_DYLIB_PATH, LIVEPROOF_FIXTURES_DIR and LIVEPROOF_REF_PYTHON.";
@@ -82,7 +85,10 @@ fn run() -> Result<()> {
             allow(&["--compare-only"])?;
             bench(flag("--compare-only"))
         }
-        "gen" => bail!("`gen` is not implemented yet"),
+        "gen" => {
+            allow(&["--check"])?;
+            gen(flag("--check"))
+        }
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -156,7 +162,12 @@ fn test() -> Result<()> {
         cargo(),
         &os(&["check", "-p", "liveproof-core", "--no-default-features"]),
     )?;
-    let counts = step_cargo_test(&paths, &os(&["test", "--workspace"]))?;
+    let mut counts = step_cargo_test(&paths, &os(&["test", "--workspace"]))?;
+    // The platform surface: generated files current, C tests under valgrind, Kotlin on the JVM,
+    // cross-target checks.
+    gen_with(&paths, true)?;
+    counts.add(capi::test(&paths)?);
+    counts.add(bindings::test(&paths)?);
     // A plain closing line with the totals: cargo's own last line is the (empty) doc-test run.
     println!(
         "tests: {} passed, {} failed, {} skipped",
@@ -165,15 +176,32 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-/// Totals of the `test result:` lines of a cargo test run.
+fn gen(check: bool) -> Result<()> {
+    let paths = setup::ensure_setup(false)?;
+    gen_with(&paths, check)
+}
+
+/// Regenerates (or, with `check`, verifies) every generated file that is checked in.
+fn gen_with(paths: &Paths, check: bool) -> Result<()> {
+    capi::gen(paths, check)?;
+    bindings::gen(paths, check)
+}
+
+/// Test totals: from cargo's `test result:` lines, and from the C and JVM test runs.
 #[derive(Default, Debug, Clone, Copy)]
-struct TestCounts {
-    passed: u64,
-    failed: u64,
-    ignored: u64,
+pub(crate) struct TestCounts {
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
 }
 
 impl TestCounts {
+    pub(crate) fn add(&mut self, o: TestCounts) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.ignored += o.ignored;
+    }
+
     /// Adds the counts of one `test result: ok. 8 passed; 0 failed; 1 ignored; ...` line.
     fn add_line(&mut self, line: &str) {
         let Some(rest) = line.trim().strip_prefix("test result:") else {

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, FrameAnalysis, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[derive(Parser)]
 #[command(
@@ -160,7 +160,7 @@ fn inspect_images(
         let analysis = tracker
             .analyze_still(&frame)
             .with_context(|| format!("analysing {}", path.display()))?;
-        let mut rec = analysis_json(analysis);
+        let mut rec = analysis.to_json();
         rec["image"] = json!(path.display().to_string());
         rec["timings_ms"]["decode"] = json!(d.decode_ms);
         if i == 0 {
@@ -224,7 +224,7 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
         if !as_json {
             print_human(path, analysis);
         }
-        let mut rec = analysis_json(analysis);
+        let mut rec = analysis.to_json();
         rec["image"] = json!(path.display().to_string());
         rec["timings_ms"]["decode"] = json!(d.decode_ms);
         rec["wall_ms"] = json!(ms);
@@ -264,32 +264,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
-}
-
-fn analysis_json(a: &FrameAnalysis) -> Value {
-    let faces: Vec<Value> = a
-        .faces
-        .iter()
-        .map(|f| {
-            json!({
-                "box": f.detection.bbox.as_array(),
-                "score": f.detection.score,
-                "keypoints": f.detection.valid_keypoints().iter().map(|p| [p.x, p.y]).collect::<Vec<_>>(),
-                "landmarks": f.landmarks.iter().map(|p| [p.x, p.y, p.z]).collect::<Vec<_>>(),
-                "presence": f.presence,
-                "quality": f.quality,
-            })
-        })
-        .collect();
-    json!({
-        "width": a.width,
-        "height": a.height,
-        "timestamp_ns": a.timestamp_ns,
-        "detector_ran": a.detector_ran,
-        "faces": faces,
-        "hints": a.hints,
-        "timings_ms": a.timings,
-    })
 }
 
 fn print_human(path: &Path, a: &FrameAnalysis) {

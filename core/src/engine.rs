@@ -150,6 +150,9 @@ pub struct Engine {
     detector: Arc<dyn ModelRunner>,
     mesh: Arc<dyn ModelRunner>,
     decoder: DetectorDecoder,
+    /// Input layout and normalisation of each model, from the manifest.
+    detector_input: (TensorLayout, Normalize),
+    mesh_input: (TensorLayout, Normalize),
 }
 
 impl std::fmt::Debug for Engine {
@@ -194,11 +197,15 @@ impl Engine {
         config.validate()?;
         let decoder = build_decoder(config.detector, detector.spec())?;
         check_mesh_spec(mesh.spec())?;
+        let detector_input = input_format(detector.spec())?;
+        let mesh_input = input_format(mesh.spec())?;
         Ok(Engine {
             config,
             detector,
             mesh,
             decoder,
+            detector_input,
+            mesh_input,
         })
     }
 
@@ -711,11 +718,70 @@ fn pick<'a>(outputs: &'a [TensorOut], idx: &[usize]) -> Result<[&'a [f32]; 3]> {
     Ok(out)
 }
 
+/// Layout and normalisation of a model's image input, from its manifest entry (so a user's
+/// replacement model with other preprocessing works without code changes).
+fn input_format(spec: &ModelSpec) -> Result<(TensorLayout, Normalize)> {
+    let p = spec.preprocess.as_ref().ok_or_else(|| {
+        Error::Model(ModelError::Manifest(format!(
+            "model `{}` declares no preprocess",
+            spec.name
+        )))
+    })?;
+    let layout = match p.layout.as_str() {
+        "NHWC" => TensorLayout::Nhwc,
+        "NCHW" => TensorLayout::Nchw,
+        other => {
+            return Err(Error::Model(ModelError::Manifest(format!(
+                "model `{}`: layout `{other}`, expected NHWC or NCHW",
+                spec.name
+            ))))
+        }
+    };
+    if p.colour != "RGB" || p.std.iter().any(|&s| !(s.is_finite() && s > 0.0)) {
+        return Err(Error::Model(ModelError::Manifest(format!(
+            "model `{}`: preprocessing must be RGB with positive std, got {} {:?}",
+            spec.name, p.colour, p.std
+        ))));
+    }
+    Ok((layout, Normalize::from_mean_std(p.mean, p.std)))
+}
+
+/// Warps `img` through `src_from_dst` into the model's `w`×`h` input tensor (laid out and
+/// normalised as its manifest says) and runs it; outputs land in `outputs`.
+#[allow(clippy::too_many_arguments)]
+fn warp_and_run(
+    runner: &dyn ModelRunner,
+    (layout, norm): (TensorLayout, Normalize),
+    img: &RgbImage,
+    src_from_dst: &Affine2,
+    (w, h): (u32, u32),
+    border: frame::Border,
+    input: &mut Vec<f32>,
+    outputs: &mut Vec<TensorOut>,
+) -> Result<()> {
+    input.resize((3 * w * h) as usize, 0.0);
+    frame::warp_affine_to_tensor(img, src_from_dst, w, h, border, layout, &norm, input)?;
+    let (w, h) = (w as usize, h as usize);
+    let shape = match layout {
+        TensorLayout::Nhwc => [1, h, w, 3],
+        TensorLayout::Nchw => [1, 3, h, w],
+    };
+    runner.run(
+        &[TensorIn {
+            data: input,
+            shape: &shape,
+        }],
+        outputs,
+    )?;
+    Ok(())
+}
+
 /// Runs the detector on `img` into `s.detections` (best first); returns the wall time in ms.
 fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
     let t = Instant::now();
     let (w, h) = (img.width, img.height);
     let min_score = engine.config.min_detection_score;
+    let runner = engine.detector.as_ref();
     match &mut s.decoder {
         DetectorDecoder::BlazeFace {
             decoder,
@@ -723,30 +789,20 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
             scores,
             regressors,
         } => {
-            let size = *size;
-            let tf = detect::blazeface_input_transform(w, h, size)?;
-            s.det_input.resize((3 * size * size) as usize, 0.0);
-            frame::warp_affine_to_tensor(
+            let tf = detect::blazeface_input_transform(w, h, *size)?;
+            let border = detect::BLAZEFACE_BORDER;
+            warp_and_run(
+                runner,
+                engine.detector_input,
                 img,
                 &tf,
-                size,
-                size,
-                detect::BLAZEFACE_BORDER,
-                TensorLayout::Nhwc,
-                &Normalize::SIGNED_UNIT,
+                (*size, *size),
+                border,
                 &mut s.det_input,
-            )?;
-            let shape = [1, size as usize, size as usize, 3];
-            engine.detector.run(
-                &[TensorIn {
-                    data: &s.det_input,
-                    shape: &shape,
-                }],
                 &mut s.outputs,
             )?;
-            let sc = pick(&s.outputs, scores)?;
-            let rg = pick(&s.outputs, regressors)?;
             let n = scores.len();
+            let (sc, rg) = (pick(&s.outputs, scores)?, pick(&s.outputs, regressors)?);
             decoder.decode(&sc[..n], &rg[..n], &tf, min_score, &mut s.detections)?;
         }
         DetectorDecoder::Scrfd {
@@ -755,32 +811,24 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
             bboxes,
             kps,
         } => {
-            let (iw, ih) = (decoder.config().input_width, decoder.config().input_height);
-            let tf = detect::scrfd_input_transform(w, h, iw, ih)?;
-            s.det_input.resize((3 * iw * ih) as usize, 0.0);
-            let norm = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
-            frame::warp_affine_to_tensor(
+            let size = (decoder.config().input_width, decoder.config().input_height);
+            let tf = detect::scrfd_input_transform(w, h, size.0, size.1)?;
+            warp_and_run(
+                runner,
+                engine.detector_input,
                 img,
                 &tf,
-                iw,
-                ih,
+                size,
                 detect::SCRFD_BORDER,
-                TensorLayout::Nchw,
-                &norm,
                 &mut s.det_input,
-            )?;
-            let shape = [1, 3, ih as usize, iw as usize];
-            engine.detector.run(
-                &[TensorIn {
-                    data: &s.det_input,
-                    shape: &shape,
-                }],
                 &mut s.outputs,
             )?;
             let n = scores.len();
-            let sc = pick(&s.outputs, scores)?;
-            let bb = pick(&s.outputs, bboxes)?;
-            let kp = pick(&s.outputs, kps)?;
+            let (sc, bb, kp) = (
+                pick(&s.outputs, scores)?,
+                pick(&s.outputs, bboxes)?,
+                pick(&s.outputs, kps)?,
+            );
             decoder.decode(
                 &sc[..n],
                 &bb[..n],
@@ -803,22 +851,15 @@ fn run_mesh(
     landmarks: &mut Vec<Point3>,
 ) -> Result<f32> {
     let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
-    frame::warp_affine_to_tensor(
+    let size = (MESH_INPUT, MESH_INPUT);
+    warp_and_run(
+        engine.mesh.as_ref(),
+        engine.mesh_input,
         img,
         &tf,
-        MESH_INPUT,
-        MESH_INPUT,
+        size,
         mesh::INPUT_BORDER,
-        TensorLayout::Nchw,
-        &Normalize::UNIT,
         &mut s.mesh_input,
-    )?;
-    let shape = [1, 3, MESH_INPUT as usize, MESH_INPUT as usize];
-    engine.mesh.run(
-        &[TensorIn {
-            data: &s.mesh_input,
-            shape: &shape,
-        }],
         &mut s.outputs,
     )?;
     landmarks.resize(mesh::NUM_LANDMARKS, Point3::default());

@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use liveproof_core::engine::{Engine, EngineConfig, Tracker};
+use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::quality::{self, LumaView, QualityConfig, QualityInput, QualityScratch};
-use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib, rgb_to_nv21};
+use liveproof_tests::{engine_config, engine_with, fixture, load_rgb, rgb_to_nv21};
 
 /// The astronaut photo's upper 512×384 (face in view) scaled to 640×480.
 fn frame_640x480() -> RgbImage {
@@ -22,15 +22,10 @@ fn frame_640x480() -> RgbImage {
 }
 
 fn engine(recount: u32) -> Arc<Engine> {
-    Arc::new(
-        Engine::new(EngineConfig {
-            models_dir: models_dir(),
-            runtime_path: Some(ort_lib()),
-            recount_faces_every: recount,
-            ..EngineConfig::default()
-        })
-        .expect("engine (run `cargo xtask setup` first)"),
-    )
+    engine_with(EngineConfig {
+        recount_faces_every: recount,
+        ..engine_config(DetectorKind::BlazeFaceFront)
+    })
 }
 
 fn stages(c: &mut Criterion) {
@@ -80,29 +75,24 @@ fn whole_frame(c: &mut Criterion) {
     let img = frame_640x480();
     let nv21 = rgb_to_nv21(&img);
     let mut g = c.benchmark_group("frame");
-    // The phone path: NV21 640×480 in, tracking mode (detector only on the periodic recount).
-    let mut tracker = Tracker::new(engine(15));
+    // The phone path: NV21 640×480 in, tracking mode, with the periodic face recount (15) and
+    // as pure tracking (0), the configuration MediaPipe's graph runs.
     let mut ts = 0u64;
-    g.bench_function("tracking_nv21_640x480", |b| {
-        b.iter(|| {
-            ts += 33_333_333;
-            let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21)
-                .unwrap()
-                .with_timestamp_ns(ts);
-            tracker.process(&f).unwrap().faces.len()
-        })
-    });
-    // Pure tracking (never re-detects), the configuration MediaPipe's graph runs.
-    let mut tracker = Tracker::new(engine(0));
-    g.bench_function("tracking_only_nv21_640x480", |b| {
-        b.iter(|| {
-            ts += 33_333_333;
-            let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21)
-                .unwrap()
-                .with_timestamp_ns(ts);
-            tracker.process(&f).unwrap().faces.len()
-        })
-    });
+    for (name, recount) in [
+        ("tracking_nv21_640x480", 15),
+        ("tracking_only_nv21_640x480", 0),
+    ] {
+        let mut tracker = Tracker::new(engine(recount));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                ts += 33_333_333;
+                let f = Frame::contiguous(640, 480, PixelFormat::Nv21, &nv21)
+                    .unwrap()
+                    .with_timestamp_ns(ts);
+                tracker.process(&f).unwrap().faces.len()
+            })
+        });
+    }
     // Still image: detection + FaceMesh + quality every frame.
     let mut tracker = Tracker::new(engine(15));
     g.bench_function("still_rgb_640x480", |b| {

@@ -179,3 +179,32 @@ pub fn rgb_to_nv21(img: &RgbImage) -> Vec<u8> {
     }
     out
 }
+
+/// Engine configuration with the set-up cache's models and runtime and the given detector.
+pub fn engine_config(
+    detector: liveproof_core::engine::DetectorKind,
+) -> liveproof_core::engine::EngineConfig {
+    liveproof_core::engine::EngineConfig {
+        models_dir: models_dir(),
+        runtime_path: Some(ort_lib()),
+        detector,
+        ..Default::default()
+    }
+}
+
+/// A shared engine with the default detector (BlazeFace front).
+pub fn default_engine() -> std::sync::Arc<liveproof_core::engine::Engine> {
+    engine_with(engine_config(
+        liveproof_core::engine::DetectorKind::BlazeFaceFront,
+    ))
+}
+
+/// A shared engine from `config`.
+pub fn engine_with(
+    config: liveproof_core::engine::EngineConfig,
+) -> std::sync::Arc<liveproof_core::engine::Engine> {
+    std::sync::Arc::new(
+        liveproof_core::engine::Engine::new(config)
+            .expect("engine loads (run `cargo xtask setup`)"),
+    )
+}

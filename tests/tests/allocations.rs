@@ -4,11 +4,10 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 
-use liveproof_core::engine::{Engine, EngineConfig, Tracker};
+use liveproof_core::engine::{DetectorKind, EngineConfig, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
-use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib};
+use liveproof_tests::{engine_config, engine_with, fixture, load_rgb};
 
 struct Counting;
 static ON: AtomicBool = AtomicBool::new(false);
@@ -43,16 +42,11 @@ static A: Counting = Counting;
 
 #[test]
 fn steady_state_tracking_allocates_no_buffers() {
-    let eng = Arc::new(
-        Engine::new(EngineConfig {
-            models_dir: models_dir(),
-            runtime_path: Some(ort_lib()),
-            // Only the tracking path: no periodic detector run inside the measured frames.
-            recount_faces_every: 0,
-            ..EngineConfig::default()
-        })
-        .unwrap(),
-    );
+    // Only the tracking path: no periodic detector run inside the measured frames.
+    let eng = engine_with(EngineConfig {
+        recount_faces_every: 0,
+        ..engine_config(DetectorKind::BlazeFaceFront)
+    });
     let img = load_rgb(&fixture("astronaut.png"));
     // NV21 would be the phone's format; RGB keeps the test about the pipeline's own buffers.
     let mut tracker = Tracker::new(eng);

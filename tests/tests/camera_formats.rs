@@ -4,20 +4,13 @@
 
 use std::sync::Arc;
 
-use liveproof_core::engine::{Engine, EngineConfig, Tracker};
+use liveproof_core::engine::{Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, Plane, RgbImage, Rotation};
 use liveproof_core::geometry::Point3;
-use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib, rgb_to_nv21, rgb_to_yuv420};
+use liveproof_tests::{default_engine, fixture, load_rgb, rgb_to_nv21, rgb_to_yuv420};
 
 fn engine() -> Arc<Engine> {
-    Arc::new(
-        Engine::new(EngineConfig {
-            models_dir: models_dir(),
-            runtime_path: Some(ort_lib()),
-            ..EngineConfig::default()
-        })
-        .unwrap(),
-    )
+    default_engine()
 }
 
 /// The sensor buffer that `rotation` (clockwise, to upright) then `mirrored` turns into `img`.

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use liveproof_core::engine::{Engine, EngineConfig, Tracker};
+use liveproof_core::engine::{Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
-use liveproof_tests::{cache_dir, fixture, load_rgb, models_dir, ort_lib};
+use liveproof_tests::{cache_dir, default_engine, fixture, load_rgb};
 use serde_json::Value;
 
 fn ref_python() -> PathBuf {
@@ -69,14 +69,7 @@ fn mediapipe(args: &[&str]) -> Vec<Option<Vec<[f32; 3]>>> {
 }
 
 fn engine() -> Arc<Engine> {
-    Arc::new(
-        Engine::new(EngineConfig {
-            models_dir: models_dir(),
-            runtime_path: Some(ort_lib()),
-            ..EngineConfig::default()
-        })
-        .expect("engine"),
-    )
+    default_engine()
 }
 
 /// (NME % of IOD over x,y; max point error % of IOD; mean |dz| % of IOD).

@@ -9,19 +9,14 @@ use liveproof_core::engine::{
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::models::ModelError;
 use liveproof_core::Error;
-use liveproof_tests::{fixture, load_rgb, models_dir, ort_lib, scrfd_truth};
+use liveproof_tests::{engine_config, engine_with, fixture, load_rgb, models_dir, scrfd_truth};
 
 fn config(detector: DetectorKind) -> EngineConfig {
-    EngineConfig {
-        models_dir: models_dir(),
-        runtime_path: Some(ort_lib()),
-        detector,
-        ..EngineConfig::default()
-    }
+    engine_config(detector)
 }
 
 fn engine(detector: DetectorKind) -> Arc<Engine> {
-    Arc::new(Engine::new(config(detector)).expect("engine loads"))
+    engine_with(config(detector))
 }
 
 fn still(engine: &Arc<Engine>, img: &RgbImage) -> FrameAnalysis {

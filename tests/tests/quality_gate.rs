@@ -6,19 +6,12 @@ use std::sync::Arc;
 
 use image::imageops::{self, FilterType};
 use image::{Rgb, RgbImage as Img};
-use liveproof_core::engine::{Engine, EngineConfig, FrameAnalysis, Tracker};
+use liveproof_core::engine::{Engine, FrameAnalysis, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
-use liveproof_tests::{fixture, models_dir, ort_lib};
+use liveproof_tests::{default_engine, fixture};
 
 fn engine() -> Arc<Engine> {
-    Arc::new(
-        Engine::new(EngineConfig {
-            models_dir: models_dir(),
-            runtime_path: Some(ort_lib()),
-            ..EngineConfig::default()
-        })
-        .expect("engine"),
-    )
+    default_engine()
 }
 
 /// 240×320 portrait crop around the astronaut's face.

@@ -6,12 +6,12 @@
 //! - Output parameters come last; a buffer is always followed by its length.
 //! - Nothing is written to outputs on failure; the calling thread's last error message is
 //!   copied out by [`lp_last_error_message`].
-//! - Every body runs inside a panic boundary ([`boundary`]): a panic becomes `LP_PANIC`.
+//! - Every body runs inside a panic boundary (`boundary`): a panic becomes `LP_PANIC`.
 //! - Each handle has one `_free` function; all `_free` functions accept NULL.
 //!
 //! No logic lives here: arguments are checked and converted, core does the work, and core's
 //! errors are mapped through [`ApiError`] (the crate's single mapping point) and then to an
-//! [`lp_result`] by [`result_of`].
+//! [`lp_result`] by `result_of`.
 
 // C names (`lp_engine`, `LP_OK`) are the ABI; the Rust side uses the same spelling.
 #![allow(non_camel_case_types)]
@@ -27,16 +27,6 @@ use liveproof_core::frame::{Frame, PixelFormat, Plane, Rotation};
 use liveproof_core::quality::Hint;
 
 use crate::error::{catch_panic, ApiError};
-
-/// The library version, equal to the Cargo workspace version (`cargo xtask gen --check` and a
-/// unit test compare them). Compare with `lp_version()` to detect a header/library mismatch.
-pub const LIVEPROOF_VERSION: &str = "0.1.0";
-/// Major part of `LIVEPROOF_VERSION`.
-pub const LIVEPROOF_VERSION_MAJOR: u32 = 0;
-/// Minor part of `LIVEPROOF_VERSION`.
-pub const LIVEPROOF_VERSION_MINOR: u32 = 1;
-/// Patch part of `LIVEPROOF_VERSION`.
-pub const LIVEPROOF_VERSION_PATCH: u32 = 0;
 
 /// FaceMesh landmarks per face; `lp_analysis_landmarks` needs `3 * LP_LANDMARK_COUNT` floats.
 pub const LP_LANDMARK_COUNT: usize = 468;
@@ -184,8 +174,9 @@ pub struct lp_frame {
     pub timestamp_ns: u64,
 }
 
-/// Engine settings. Fill it with `lp_engine_config_init`, then set `models_dir` (and
-/// anything else). Appended fields grow `struct_size`; see `lp_engine_new`.
+/// Engine settings. Fill it with `lp_engine_config_init(sizeof(lp_engine_config), &config)`,
+/// then set `models_dir` (and anything else). Later versions append fields (growing
+/// `struct_size`) and keep accepting the sizes of earlier ones.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct lp_engine_config {
@@ -273,7 +264,7 @@ pub struct lp_analysis_info {
 /// same time as others on the same engine.
 pub struct lp_engine {
     engine: Arc<Engine>,
-    /// Trackers for `lp_engine_analyze_frame`, reused across calls (at most [`POOL_MAX`] kept).
+    /// Trackers for `lp_engine_analyze_frame`, reused across calls (at most `POOL_MAX` kept).
     pool: Mutex<Vec<Tracker>>,
 }
 
@@ -543,6 +534,23 @@ unsafe fn frame_from_c<'a>(f: &'a lp_frame, func: &str) -> Result<Frame<'a>, Fai
         .with_timestamp_ns(f.timestamp_ns))
 }
 
+/// The `lp_engine_config` sizes this library reads and writes: today only its own. A later
+/// version that appends fields keeps accepting the earlier sizes (and fills the rest with
+/// defaults).
+fn check_config_size(struct_size: usize, func: &str) -> Result<(), Failure> {
+    let expected = std::mem::size_of::<lp_engine_config>();
+    if struct_size == expected {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{func}: lp_engine_config struct_size is {struct_size}; expected {expected} \
+             (sizeof(lp_engine_config) of liveproof {}): fill the struct with \
+             lp_engine_config_init(sizeof(lp_engine_config), &config)",
+            crate::VERSION
+        )))
+    }
+}
+
 fn config_defaults() -> lp_engine_config {
     let d = EngineConfig::default();
     lp_engine_config {
@@ -561,14 +569,7 @@ fn config_defaults() -> lp_engine_config {
 /// # Safety
 /// `c.models_dir` and `c.ort_library_path` are NULL or NUL-terminated strings.
 unsafe fn config_from_c(c: &lp_engine_config, func: &str) -> Result<EngineConfig, Failure> {
-    let expected = std::mem::size_of::<lp_engine_config>();
-    if c.struct_size != expected {
-        return Err(invalid(format!(
-            "lp_engine_config.struct_size is {}; expected {expected} (sizeof(lp_engine_config) \
-             of liveproof {LIVEPROOF_VERSION}): fill the struct with lp_engine_config_init",
-            c.struct_size
-        )));
-    }
+    check_config_size(c.struct_size, func)?;
     // SAFETY: the caller's contract on both strings.
     let models_dir = unsafe { path_arg(c.models_dir, func, "config->models_dir") }?;
     let runtime_path = if c.ort_library_path.is_null() {
@@ -635,10 +636,15 @@ fn new_analysis(analysis: FrameAnalysis) -> *mut lp_analysis {
 
 impl lp_analysis {
     fn json(&self) -> &str {
-        self.json.get_or_init(|| self.analysis.to_json().to_string())
+        self.json
+            .get_or_init(|| self.analysis.to_json().to_string())
     }
 
-    fn face(&self, index: usize, func: &str) -> Result<&liveproof_core::engine::FaceAnalysis, Failure> {
+    fn face(
+        &self,
+        index: usize,
+        func: &str,
+    ) -> Result<&liveproof_core::engine::FaceAnalysis, Failure> {
         self.analysis.faces.get(index).ok_or_else(|| Failure {
             code: lp_result::LP_INDEX_OUT_OF_RANGE,
             message: format!(
@@ -688,20 +694,16 @@ unsafe fn copy_c_string(
 // ---------------------------------------------------------------------------------------------
 // Version, names, errors, logging.
 
-/// The library version as a static NUL-terminated string, e.g. `"0.1.0"`, equal to
-/// `LIVEPROOF_VERSION` of the header it was built with. Never NULL; do not free.
+/// The library version as a static NUL-terminated string, e.g. `"0.1.0"`: the Cargo
+/// workspace version, equal to the `LIVEPROOF_VERSION` of the header generated with it.
+/// Never NULL; do not free.
 ///
 /// Thread-safety: any thread, any time.
 #[no_mangle]
 pub extern "C" fn lp_version() -> *const c_char {
-    static VERSION: &CStr = match CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(s) => s,
-        Err(_) => panic!("the version contains a NUL byte"),
-    };
-    let mut out = VERSION.as_ptr();
-    boundary_void(|| out = VERSION.as_ptr());
+    const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    let mut out = VERSION.as_ptr().cast::<c_char>();
+    boundary_void(|| out = VERSION.as_ptr().cast::<c_char>());
     out
 }
 
@@ -839,19 +841,33 @@ pub extern "C" fn lp_log_init(level: u32) -> lp_result {
 // ---------------------------------------------------------------------------------------------
 // Engine.
 
-/// Fills `*out_config` with the defaults: `struct_size = sizeof(lp_engine_config)`,
-/// `models_dir = NULL` (set it), `ort_library_path = NULL` ($ORT_DYLIB_PATH), BlazeFace front,
-/// 1 thread, 4 faces, recount every 15 frames, scores 0.5.
+/// Fills `*out_config` with the defaults: `struct_size` = the given size, `models_dir = NULL`
+/// (set it), `ort_library_path = NULL` ($ORT_DYLIB_PATH), BlazeFace front, 1 thread, 4 faces,
+/// recount every 15 frames, scores 0.5. Call it as
+/// `lp_engine_config_init(sizeof(lp_engine_config), &config)`.
+///
+/// `struct_size` is the caller's `sizeof(lp_engine_config)`; the library writes exactly that
+/// many bytes, so a program built against an older header stays safe with a newer library.
+/// A size this library does not know (today only the current size) is
+/// `LP_INVALID_ARGUMENT`, and nothing is written.
+///
+/// Errors: `LP_NULL_ARGUMENT`, `LP_INVALID_ARGUMENT`.
 ///
 /// Thread-safety: any thread.
 ///
 /// # Safety
-/// `out_config` is NULL or writable for an `lp_engine_config`.
+/// `out_config` is NULL or writable for `struct_size` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn lp_engine_config_init(out_config: *mut lp_engine_config) -> lp_result {
+pub unsafe extern "C" fn lp_engine_config_init(
+    struct_size: usize,
+    out_config: *mut lp_engine_config,
+) -> lp_result {
+    const F: &str = "lp_engine_config_init";
     boundary(|| {
-        out_ptr(out_config, "lp_engine_config_init", "out_config")?;
-        // SAFETY: checked non-NULL; writable by the caller's contract.
+        check_config_size(struct_size, F)?;
+        out_ptr(out_config, F, "out_config")?;
+        // SAFETY: checked non-NULL; writable for `struct_size` = size_of::<lp_engine_config>()
+        // bytes by the caller's contract.
         unsafe { write_out(out_config, config_defaults()) };
         Ok(())
     })
@@ -946,13 +962,9 @@ pub unsafe extern "C" fn lp_engine_analyze_frame(
         out_ptr(out_analysis, F, "out_analysis")?;
         // SAFETY: the caller's contract on the planes.
         let frame = unsafe { frame_from_c(frame, F) }?;
-        let pooled = engine
-            .pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop();
+        let pooled = engine.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut tracker = pooled.unwrap_or_else(|| Tracker::new(engine.engine.clone()));
-        let result = tracker.analyze_still(&frame).map(FrameAnalysis::clone);
+        let result = tracker.analyze_still(&frame).cloned();
         {
             let mut pool = engine.pool.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() < POOL_MAX {
@@ -1028,7 +1040,7 @@ pub unsafe extern "C" fn lp_tracker_process(
         let analysis = tracker
             .tracker
             .process(&frame)
-            .map(FrameAnalysis::clone)
+            .cloned()
             .map_err(ApiError::from)?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_analysis, new_analysis(analysis)) };

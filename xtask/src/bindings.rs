@@ -1,18 +1,538 @@
 //! The UniFFI surface: Kotlin and Swift sources generated from the built library by the
 //! workspace's pinned `uniffi-bindgen`, the Kotlin tests on the JVM (Maven, JNA, JUnit 5), and
-//! the cross-target checks (Android, iOS). (Being written.)
+//! the cross-target checks (Android, iOS).
+//!
+//! - `gen`: builds `liveproof-ffi` (debug), runs `uniffi-bindgen generate --library` for Kotlin
+//!   and Swift into a scratch folder with `uniffi-bindgen/uniffi.toml`, and copies each file to
+//!   its checked-in place ([`GENERATED`]); `--check` fails naming the first stale file instead.
+//! - `test`: builds the library and the CLI, runs `mvn -B test` in `bindings-kotlin/` (the JUnit
+//!   counts are read from surefire's XML reports), then `cargo check` of core + ffi for
+//!   `aarch64-linux-android` and `aarch64-apple-ios` (see `docs/platforms.md`).
 
-use anyhow::Result;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
-use crate::setup::Paths;
+use anyhow::{bail, Context, Result};
+
+use crate::setup::{find_on_path, workspace_root, Paths};
 use crate::TestCounts;
 
+/// Generated file (relative to the generator's output folder for its language) → checked-in
+/// path (relative to the workspace root). The generator must produce exactly these files.
+const GENERATED: &[(&str, &str, &str)] = &[
+    (
+        "kotlin",
+        "org/liveproof/ffi/liveproof_ffi.kt",
+        "bindings-kotlin/src/main/kotlin/org/liveproof/ffi/liveproof_ffi.kt",
+    ),
+    (
+        "swift",
+        "LiveProof.swift",
+        "bindings-swift/Sources/LiveProof/LiveProof.swift",
+    ),
+    (
+        "swift",
+        "LiveProofFFI.h",
+        "bindings-swift/Sources/LiveProofFFI/LiveProofFFI.h",
+    ),
+    (
+        "swift",
+        "LiveProofFFI.modulemap",
+        "bindings-swift/Sources/LiveProofFFI/module.modulemap",
+    ),
+];
+
+/// The targets `test` checks core + ffi for (rustup std only: no NDK, no Xcode here).
+const ANDROID_TARGET: &str = "aarch64-linux-android";
+const IOS_TARGET: &str = "aarch64-apple-ios";
+
+/// `$CARGO_TARGET_DIR`, else `<workspace>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+fn os(args: &[&str]) -> Vec<OsString> {
+    args.iter().map(OsString::from).collect()
+}
+
 /// Regenerates the Kotlin and Swift sources; with `check`, fails if a checked-in file differs.
-pub fn gen(_paths: &Paths, _check: bool) -> Result<()> {
+pub fn gen(paths: &Paths, check: bool) -> Result<()> {
+    let root = workspace_root();
+    // One package per build: built together, cargo would unify uniffi's `cli` feature into
+    // the library and rebuild it again for every other step.
+    for package in ["liveproof-ffi", "uniffi-bindgen"] {
+        crate::step(
+            &format!("bindings: build {package}"),
+            paths,
+            crate::cargo(),
+            &os(&["build", "-q", "-p", package]),
+        )?;
+    }
+    let debug = target_dir().join("debug");
+    let lib = debug.join("libliveproof_ffi.so");
+    let bindgen = debug.join("uniffi-bindgen");
+    let scratch = target_dir()
+        .join("tmp")
+        .join(format!("uniffi-gen-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    let result = (|| -> Result<()> {
+        for lang in ["kotlin", "swift"] {
+            let out = scratch.join(lang);
+            fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            // --no-format: ktlint / swift-format may or may not be installed; the checked-in
+            // bytes must not depend on it.
+            let mut cmd = Command::new(&bindgen);
+            cmd.arg("generate")
+                .arg("--no-format")
+                .arg("--config")
+                .arg(root.join("uniffi-bindgen").join("uniffi.toml"))
+                .arg("--language")
+                .arg(lang)
+                .arg("--out-dir")
+                .arg(&out)
+                .arg(&lib)
+                .current_dir(&root);
+            let o = cmd
+                .output()
+                .with_context(|| format!("running {}", bindgen.display()))?;
+            if !o.status.success() {
+                bail!(
+                    "uniffi-bindgen ({lang}) failed ({}):\n{}{}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+        }
+        let produced = list_files(&scratch)?;
+        let expected: Vec<PathBuf> = GENERATED
+            .iter()
+            .map(|(lang, file, _)| Path::new(lang).join(file))
+            .collect();
+        if let Some(extra) = produced.iter().find(|p| !expected.contains(p)) {
+            bail!(
+                "uniffi-bindgen produced {} which xtask/src/bindings.rs does not place; add it to GENERATED",
+                extra.display()
+            );
+        }
+        let mut changed = 0;
+        for (lang, file, dest) in GENERATED {
+            let src = scratch.join(lang).join(file);
+            let new = fs::read(&src).with_context(|| {
+                format!(
+                    "uniffi-bindgen did not produce {lang}/{file} (reading {})",
+                    src.display()
+                )
+            })?;
+            check_portable(dest, &new)?;
+            let dest_path = root.join(dest);
+            let old = fs::read(&dest_path).ok();
+            if old.as_deref() == Some(new.as_slice()) {
+                continue;
+            }
+            if check {
+                let why = match &old {
+                    None => "is missing".to_string(),
+                    Some(old) => format!(
+                        "differs from the generated file at line {}",
+                        first_diff_line(old, &new)
+                    ),
+                };
+                bail!("{dest} {why}: the UniFFI bindings are stale; run `cargo xtask gen` and commit the result");
+            }
+            if let Some(dir) = dest_path.parent() {
+                fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            fs::write(&dest_path, &new)
+                .with_context(|| format!("writing {}", dest_path.display()))?;
+            eprintln!("  bindings: wrote {dest}");
+            changed += 1;
+        }
+        if check {
+            eprintln!(
+                "  bindings: {} generated files are current",
+                GENERATED.len()
+            );
+        } else if changed == 0 {
+            eprintln!("  bindings: {} generated files unchanged", GENERATED.len());
+        }
+        Ok(())
+    })();
+    let _ = fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Files under `dir`, relative to it, sorted.
+fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.push(rel.to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// 1-based line of the first difference between two texts.
+fn first_diff_line(a: &[u8], b: &[u8]) -> usize {
+    let at = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    1 + a[..at].iter().filter(|&&c| c == b'\n').count()
+}
+
+/// Generated files are checked in: they must not carry this machine's paths.
+fn check_portable(name: &str, text: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(text);
+    let mut local: Vec<String> = vec![workspace_root().display().to_string()];
+    if let Some(home) = std::env::var_os("HOME").filter(|h| h.len() > 1) {
+        local.push(PathBuf::from(home).display().to_string());
+    }
+    for l in local {
+        if text.contains(&l) {
+            bail!("generated {name} contains the local path {l}: the output must be portable");
+        }
+    }
     Ok(())
 }
 
 /// Runs the JVM tests and the cross-target checks; returns the JUnit counts.
-pub fn test(_paths: &Paths) -> Result<TestCounts> {
-    Ok(TestCounts::default())
+pub fn test(paths: &Paths) -> Result<TestCounts> {
+    let t0 = Instant::now();
+    let counts = kotlin_tests(paths)?;
+    eprintln!(
+        "==> bindings: JUnit {} passed, {} failed, {} skipped ({:.1} s)",
+        counts.passed,
+        counts.failed,
+        counts.ignored,
+        t0.elapsed().as_secs_f64()
+    );
+    cross_checks(paths)?;
+    Ok(counts)
+}
+
+/// Java and Maven, installed from apt when missing and we can (root with apt-get), else a
+/// clear error.
+fn ensure_jvm_tools() -> Result<()> {
+    let missing: Vec<&str> = [("java", "openjdk-17-jdk-headless"), ("mvn", "maven")]
+        .iter()
+        .filter(|(tool, _)| find_on_path(tool).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if is_root && find_on_path("apt-get").is_some() {
+        eprintln!("  bindings: installing {} (apt)", missing.join(" "));
+        let ok = Command::new("apt-get")
+            .arg("update")
+            .arg("-qq")
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("apt-get")
+                .args(["install", "-y", "-qq"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success());
+        if ok && find_on_path("java").is_some() && find_on_path("mvn").is_some() {
+            return Ok(());
+        }
+    }
+    bail!(
+        "the Kotlin tests need Java 17 and Maven on the PATH (missing: {}); install them, e.g. \
+         `apt-get install {}`",
+        missing.join(", "),
+        missing.join(" ")
+    )
+}
+
+fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
+    ensure_jvm_tools()?;
+    for package in ["liveproof-ffi", "liveproof-cli"] {
+        crate::step(
+            &format!("bindings: build {package}"),
+            paths,
+            crate::cargo(),
+            &os(&["build", "-q", "-p", package]),
+        )?;
+    }
+    let debug = target_dir().join("debug");
+    let project = workspace_root().join("bindings-kotlin");
+    let reports = project.join("target").join("surefire-reports");
+    let _ = fs::remove_dir_all(&reports);
+    let args = vec![
+        OsString::from("-B"),
+        OsString::from("-ntp"),
+        OsString::from("test"),
+        OsString::from(format!("-Dliveproof.library.dir={}", debug.display())),
+    ];
+    eprintln!("\n==> bindings: mvn -B -ntp test (bindings-kotlin)");
+    let t0 = Instant::now();
+    let status = Command::new("mvn")
+        .args(&args)
+        .envs(paths.env())
+        .env("LIVEPROOF_CLI", debug.join("liveproof"))
+        .current_dir(&project)
+        .status()
+        .context("starting mvn")?;
+    let counts = surefire_counts(&reports).unwrap_or_default();
+    if !status.success() {
+        bail!(
+            "the Kotlin tests failed ({status}): {} passed, {} failed, {} skipped; reports in {}",
+            counts.passed,
+            counts.failed,
+            counts.ignored,
+            reports.display()
+        );
+    }
+    if counts.passed == 0 {
+        bail!(
+            "mvn test passed but ran no tests (no reports in {})",
+            reports.display()
+        );
+    }
+    eprintln!(
+        "==> bindings: mvn: ok ({:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(counts)
+}
+
+/// Sums the `<testsuite tests= failures= errors= skipped=>` attributes of surefire's
+/// `TEST-*.xml` reports.
+fn surefire_counts(dir: &Path) -> Result<TestCounts> {
+    let mut counts = TestCounts::default();
+    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.starts_with("TEST-") && name.ends_with(".xml")) {
+            continue;
+        }
+        let xml = fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let c = suite_counts(&xml)
+            .with_context(|| format!("no <testsuite> counts in {}", p.display()))?;
+        counts.add(c);
+    }
+    Ok(counts)
+}
+
+/// Counts of the first `<testsuite ...>` element of one report.
+fn suite_counts(xml: &str) -> Option<TestCounts> {
+    let start = xml.find("<testsuite ")?;
+    let tag = &xml[start..start + xml[start..].find('>')?];
+    let attr = |name: &str| -> u64 {
+        let key = format!(" {name}=\"");
+        tag.find(&key)
+            .and_then(|i| {
+                let rest = &tag[i + key.len()..];
+                rest[..rest.find('"')?].parse().ok()
+            })
+            .unwrap_or(0)
+    };
+    let (tests, failures, errors, skipped) = (
+        attr("tests"),
+        attr("failures"),
+        attr("errors"),
+        attr("skipped"),
+    );
+    let failed = failures + errors;
+    Some(TestCounts {
+        passed: tests.saturating_sub(failed + skipped),
+        failed,
+        ignored: skipped,
+    })
+}
+
+/// `cargo check` of core + ffi for Android and iOS (default features: `oslog` needs Xcode's
+/// `xcrun`, see docs/platforms.md), adding the rustup targets when missing.
+fn cross_checks(paths: &Paths) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup (the cross-target checks need rustup)")?;
+    let installed = String::from_utf8_lossy(&installed.stdout).into_owned();
+    let missing: Vec<&str> = [ANDROID_TARGET, IOS_TARGET]
+        .into_iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if !missing.is_empty() {
+        let mut args = os(&["target", "add"]);
+        args.extend(missing.iter().map(OsString::from));
+        crate::step("bindings: rustup targets", paths, "rustup", &args)?;
+    }
+    for target in [ANDROID_TARGET, IOS_TARGET] {
+        crate::step(
+            &format!("cross check {target}"),
+            paths,
+            crate::cargo(),
+            &os(&[
+                "check",
+                "-q",
+                "-p",
+                "liveproof-core",
+                "-p",
+                "liveproof-ffi",
+                "--target",
+                target,
+            ]),
+        )?;
+    }
+    ios_staticlib_symbols(paths)
+}
+
+/// Builds the iOS static library (what the Swift package links; a staticlib needs no Apple
+/// linker) and checks that it defines every function the generated Swift header declares.
+fn ios_staticlib_symbols(paths: &Paths) -> Result<()> {
+    crate::step(
+        &format!("cross build {IOS_TARGET} staticlib"),
+        paths,
+        crate::cargo(),
+        &os(&[
+            "rustc",
+            "-q",
+            "-p",
+            "liveproof-ffi",
+            "--lib",
+            "--target",
+            IOS_TARGET,
+            "--crate-type",
+            "staticlib",
+        ]),
+    )?;
+    let lib = target_dir()
+        .join(IOS_TARGET)
+        .join("debug")
+        .join("libliveproof_ffi.a");
+    let header_path = workspace_root().join("bindings-swift/Sources/LiveProofFFI/LiveProofFFI.h");
+    let header = fs::read_to_string(&header_path)
+        .with_context(|| format!("reading {}", header_path.display()))?;
+    let archive = fs::read(&lib).with_context(|| format!("reading {}", lib.display()))?;
+    let declared = header_functions(&header);
+    if declared.is_empty() {
+        bail!("{} declares no UniFFI functions", header_path.display());
+    }
+    // Mach-O symbol names carry a leading underscore; the archive's symbol and string tables
+    // hold each NUL-terminated.
+    let missing: Vec<&String> = declared
+        .iter()
+        .filter(|name| {
+            let needle = format!("_{name}\0");
+            !archive
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} lacks {} of the {} functions LiveProofFFI.h declares, e.g. {}",
+            lib.display(),
+            missing.len(),
+            declared.len(),
+            missing[0]
+        );
+    }
+    eprintln!(
+        "  bindings: {IOS_TARGET} staticlib defines all {} functions of LiveProofFFI.h",
+        declared.len()
+    );
+    Ok(())
+}
+
+/// Names of the functions a UniFFI header declares (`ffi_…` / `uniffi_…` followed by `(`).
+fn header_functions(header: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in header.lines() {
+        let line = line.trim_start();
+        if line.starts_with('#') || line.starts_with("//") {
+            continue;
+        }
+        for (i, _) in line.match_indices("ffi_liveproof_ffi_") {
+            let start = if line[..i].ends_with("uni") { i - 3 } else { i };
+            let rest = &line[start..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if rest[end..].starts_with('(') && !out.iter().any(|n| n == &rest[..end]) {
+                out.push(rest[..end].to_string());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surefire_suite_counts_parse() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuite xmlns:xsi="x" name="org.liveproof.LiveProofTest" time="3.2" tests="9" errors="1" skipped="2" failures="1">
+<testcase name="a"/></testsuite>"#;
+        let c = suite_counts(xml).unwrap();
+        assert_eq!((c.passed, c.failed, c.ignored), (5, 2, 2));
+        assert!(suite_counts("<testsuites/>").is_none());
+    }
+
+    #[test]
+    fn first_diff_line_counts_from_one() {
+        assert_eq!(first_diff_line(b"a\nb\nc", b"a\nb\nX"), 3);
+        assert_eq!(first_diff_line(b"a\n", b"a\nmore"), 2);
+        assert_eq!(first_diff_line(b"x", b"y"), 1);
+    }
+
+    #[test]
+    fn header_functions_are_the_declared_uniffi_symbols() {
+        let h = "#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_VERSION\n\
+                 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_VERSION\n\
+                 RustBuffer uniffi_liveproof_ffi_fn_func_version(RustCallStatus *_Nonnull s\n\
+                 void ffi_liveproof_ffi_rustbuffer_free(RustBuffer buf, RustCallStatus *s\n\
+                 uint32_t ffi_liveproof_ffi_uniffi_contract_version(void\n\
+                 // uniffi_liveproof_ffi_fn_commented(\n\
+                 typedef void (*UniffiCallbackInterfaceFree)(uint64_t);\n";
+        assert_eq!(
+            header_functions(h),
+            vec![
+                "uniffi_liveproof_ffi_fn_func_version",
+                "ffi_liveproof_ffi_rustbuffer_free",
+                "ffi_liveproof_ffi_uniffi_contract_version",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_generated_file_has_a_distinct_destination() {
+        let mut dests: Vec<&str> = GENERATED.iter().map(|g| g.2).collect();
+        dests.sort();
+        dests.dedup();
+        assert_eq!(dests.len(), GENERATED.len());
+    }
 }

@@ -1,0 +1,215 @@
+// LiveProof's idiomatic Kotlin layer over the generated bindings (org.liveproof.ffi).
+// Hand-written; `cargo xtask gen` never touches this file.
+
+package org.liveproof
+
+import java.io.Closeable
+import java.io.File
+import org.liveproof.ffi.ApiException
+import org.liveproof.ffi.CameraFrame
+import org.liveproof.ffi.CaptureStream
+import org.liveproof.ffi.Detector
+import org.liveproof.ffi.EngineOptions
+import org.liveproof.ffi.FrameResult
+import org.liveproof.ffi.Hint
+import org.liveproof.ffi.LivenessEngine
+import org.liveproof.ffi.PixelFormat
+import org.liveproof.ffi.PlaneData
+
+/**
+ * The SDK's entry point: the models loaded once (sha256-checked), shared by every thread and
+ * stream. Close it when done (or use `use { }`); closing twice is safe, and streams opened from
+ * it stay usable until they are closed themselves.
+ *
+ * Failures throw [ApiException] subclasses; [ApiException.reason] is the Rust library's sentence
+ * saying what was wrong and what was expected.
+ */
+class LiveProof private constructor(private val engine: LivenessEngine) : Closeable {
+    companion object {
+        /**
+         * Loads the engine from [modelsDir] (the model files named in the manifest) and the ONNX
+         * Runtime library [ortLibrary] (`null` = `$ORT_DYLIB_PATH`). [threads] is ONNX Runtime's
+         * intra-op thread count per model (1..64; 1 leaves the app its other cores).
+         */
+        @JvmStatic
+        @JvmOverloads
+        @Throws(ApiException::class)
+        fun open(
+            modelsDir: File,
+            ortLibrary: File? = null,
+            detector: Detector = Detector.BLAZE_FACE_FRONT,
+            threads: Int = 1,
+        ): LiveProof {
+            require(threads >= 0) { "threads must be 1..64, got $threads" }
+            val options = EngineOptions(
+                modelsDir = modelsDir.path,
+                detector = detector,
+                ortLibraryPath = ortLibrary?.path,
+                intraOpThreads = threads.toUInt(),
+            )
+            return LiveProof(LivenessEngine(options))
+        }
+
+        /** The native library's version, e.g. "0.1.0". */
+        @JvmStatic
+        val version: String
+            get() = org.liveproof.ffi.version()
+    }
+
+    /** True once [close] has run. */
+    val isClosed: Boolean
+        get() = engine.uniffiIsDestroyed
+
+    /**
+     * Analyses a still image: every face gets a box, keypoints, 468 landmarks and a quality
+     * report with hints. Thread-safe: concurrent calls run in parallel.
+     */
+    @Throws(ApiException::class)
+    fun analyze(frame: CameraFrame): FrameResult = engine.analyzeFrame(frame)
+
+    /** A camera stream in tracking mode (one per camera; close it when the camera stops). */
+    fun openStream(): LiveProofStream = LiveProofStream(engine.newStream())
+
+    override fun close() = engine.close()
+}
+
+/**
+ * One camera stream in tracking mode: the face found on one frame seeds the next frame's
+ * landmarks. Frames are processed one at a time, in timestamp order.
+ */
+class LiveProofStream internal constructor(private val stream: CaptureStream) : Closeable {
+    /** Processes the next frame; give frames increasing [CameraFrame.timestampNs]. */
+    @Throws(ApiException::class)
+    fun process(frame: CameraFrame): FrameResult = stream.process(frame)
+
+    /** Forgets the tracked face (e.g. when the camera restarts). */
+    fun reset() = stream.reset()
+
+    /** True once [close] has run. */
+    val isClosed: Boolean
+        get() = stream.uniffiIsDestroyed
+
+    override fun close() = stream.close()
+}
+
+/** The Rust library's message: what was wrong and what was expected. */
+val ApiException.reason: String
+    get() = when (this) {
+        is ApiException.InvalidArgument -> reason
+        is ApiException.RuntimeUnavailable -> reason
+        is ApiException.ModelMissing -> reason
+        is ApiException.ModelIntegrity -> reason
+        is ApiException.ModelInvalid -> reason
+        is ApiException.Processing -> reason
+        is ApiException.Internal -> reason
+    }
+
+/**
+ * What to show the user for this hint (English; apps localise by the enum name). The `when` is
+ * exhaustive, so a hint added in Rust fails this build until it has a text.
+ */
+val Hint.userMessage: String
+    get() = when (this) {
+        Hint.NO_FACE -> "Look at the camera"
+        Hint.MULTIPLE_FACES -> "Only one person in the picture, please"
+        Hint.FACE_OCCLUDED -> "Make sure nothing covers your face"
+        Hint.TOO_DARK -> "Find more light"
+        Hint.TOO_BRIGHT -> "Too bright: move away from direct light"
+        Hint.MOVE_CLOSER -> "Move closer"
+        Hint.MOVE_AWAY -> "Move a little further away"
+        Hint.CENTER_FACE -> "Center your face in the frame"
+        Hint.LOOK_STRAIGHT -> "Look straight at the camera"
+        Hint.BLURRY -> "Hold the phone steady: the picture is blurry"
+        Hint.HOLD_STILL -> "Hold still"
+    }
+
+/** The hint to show now (highest priority first), or null when the frame is good. */
+val FrameResult.topHint: Hint?
+    get() = hints.firstOrNull()
+
+/**
+ * Builders for [CameraFrame] from common buffers. Sizes are in pixels of the buffer as
+ * delivered (before [rotationDegrees], the clockwise rotation that makes it upright); a row
+ * stride of 0 means tightly packed rows. The Rust library validates every size and stride.
+ */
+object Frames {
+    /** Packed R, G, B bytes. */
+    @JvmStatic
+    @JvmOverloads
+    fun rgb(
+        bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
+        rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
+    ): CameraFrame = packed(PixelFormat.RGB888, 3, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+
+    /** Packed R, G, B, A bytes (Android `Bitmap.Config.ARGB_8888` memory order). */
+    @JvmStatic
+    @JvmOverloads
+    fun rgba(
+        bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
+        rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
+    ): CameraFrame = packed(PixelFormat.RGBA8888, 4, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+
+    /** Packed B, G, R, A bytes. */
+    @JvmStatic
+    @JvmOverloads
+    fun bgra(
+        bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
+        rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
+    ): CameraFrame = packed(PixelFormat.BGRA8888, 4, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+
+    /** One luma byte per pixel. */
+    @JvmStatic
+    @JvmOverloads
+    fun gray(
+        bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
+        rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
+    ): CameraFrame = packed(PixelFormat.GRAY8, 1, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+
+    /**
+     * NV21 as one tightly packed buffer (Y plane, then interleaved V,U at half resolution), as
+     * Android's legacy camera API delivers it. Even width and height.
+     */
+    @JvmStatic
+    @JvmOverloads
+    fun nv21(
+        bytes: ByteArray, width: Int, height: Int,
+        rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
+    ): CameraFrame {
+        checkSize(width, height)
+        val ySize = width * height
+        val y = bytes.copyOfRange(0, minOf(ySize, bytes.size))
+        val vu = if (bytes.size > ySize) bytes.copyOfRange(ySize, bytes.size) else ByteArray(0)
+        return CameraFrame(
+            width = width.toUInt(),
+            height = height.toUInt(),
+            format = PixelFormat.NV21,
+            planes = listOf(PlaneData(y, width.toUInt()), PlaneData(vu, width.toUInt())),
+            rotationDegrees = rotationDegrees,
+            mirrored = mirrored,
+            timestampNs = timestampNs.toULong(),
+        )
+    }
+
+    private fun packed(
+        format: PixelFormat, bytesPerPixel: Int, bytes: ByteArray, width: Int, height: Int,
+        rowStride: Int, rotationDegrees: Int, mirrored: Boolean, timestampNs: Long,
+    ): CameraFrame {
+        checkSize(width, height)
+        require(rowStride >= 0) { "row stride must be ≥ 0 (0 = packed), got $rowStride" }
+        require(timestampNs >= 0) { "timestamp must be ≥ 0 ns, got $timestampNs" }
+        val stride = if (rowStride == 0) width * bytesPerPixel else rowStride
+        return CameraFrame(
+            width = width.toUInt(),
+            height = height.toUInt(),
+            format = format,
+            planes = listOf(PlaneData(bytes, stride.toUInt())),
+            rotationDegrees = rotationDegrees,
+            mirrored = mirrored,
+            timestampNs = timestampNs.toULong(),
+        )
+    }
+
+    private fun checkSize(width: Int, height: Int) {
+        require(width >= 0 && height >= 0) { "frame size ${width}×$height is negative" }
+    }
+}

@@ -567,6 +567,22 @@ pub struct CaptureStream {
     tracker: Mutex<Tracker>,
 }
 
+impl CaptureStream {
+    /// The tracker; after a panic in an earlier call (reported to that caller as
+    /// `ApiError::Internal`) the track is reset rather than trusted.
+    fn lock_tracker(&self) -> MutexGuard<'_, Tracker> {
+        match self.tracker.lock() {
+            Ok(t) => t,
+            Err(poisoned) => {
+                let mut t = poisoned.into_inner();
+                t.reset();
+                self.tracker.clear_poison();
+                t
+            }
+        }
+    }
+}
+
 #[uniffi::export]
 impl CaptureStream {
     /// Processes the next frame. Timestamps should increase; one going backwards restarts the
@@ -574,7 +590,7 @@ impl CaptureStream {
     pub fn process(&self, frame: CameraFrame) -> Result<FrameResult, ApiError> {
         catch_panic(|| {
             let core = frame.to_core()?;
-            let mut tracker = lock(&self.tracker);
+            let mut tracker = self.lock_tracker();
             let result = tracker
                 .process(&core)
                 .map_err(ApiError::from)
@@ -590,7 +606,7 @@ impl CaptureStream {
     /// Forgets the tracked face (e.g. when the camera restarts).
     pub fn reset(&self) {
         let _ = catch_panic(|| {
-            lock(&self.tracker).reset();
+            self.lock_tracker().reset();
             Ok(())
         });
     }

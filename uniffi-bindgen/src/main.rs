@@ -1,5 +1,7 @@
-//! `cargo run -p uniffi-bindgen -- generate --library target/…/libliveproof_ffi.so --language kotlin --out-dir …`
-//! (run by `cargo xtask gen`). The generator's version is the one pinned by Cargo.lock.
+//! UniFFI's binding generator, pinned by Cargo.lock. `cargo xtask gen` runs it as
+//! `uniffi-bindgen generate --no-format --config uniffi-bindgen/uniffi.toml --language kotlin|swift
+//! --out-dir … target/debug/libliveproof_ffi.so` (library mode: the interface is read from the
+//! built library's metadata).
 
 fn main() {
     uniffi::uniffi_bindgen_main()

@@ -49,21 +49,6 @@ const GENERATED: &[(&str, &str, &str)] = &[
 const ANDROID_TARGET: &str = "aarch64-linux-android";
 const IOS_TARGET: &str = "aarch64-apple-ios";
 
-/// `$CARGO_TARGET_DIR`, else `<workspace>/target`.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        Some(d) => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                workspace_root().join(d)
-            }
-        }
-        None => workspace_root().join("target"),
-    }
-}
-
 fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
@@ -81,10 +66,10 @@ pub fn gen(paths: &Paths, check: bool) -> Result<()> {
             &os(&["build", "-q", "-p", package]),
         )?;
     }
-    let debug = target_dir().join("debug");
+    let debug = crate::setup::target_dir().join("debug");
     let lib = debug.join("libliveproof_ffi.so");
     let bindgen = debug.join("uniffi-bindgen");
-    let scratch = target_dir()
+    let scratch = crate::setup::target_dir()
         .join("tmp")
         .join(format!("uniffi-gen-{}", std::process::id()));
     let _ = fs::remove_dir_all(&scratch);
@@ -284,7 +269,7 @@ fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
             &os(&["build", "-q", "-p", package]),
         )?;
     }
-    let debug = target_dir().join("debug");
+    let debug = crate::setup::target_dir().join("debug");
     let project = workspace_root().join("bindings-kotlin");
     let reports = project.join("target").join("surefire-reports");
     let _ = fs::remove_dir_all(&reports);
@@ -431,7 +416,7 @@ fn ios_staticlib_symbols(paths: &Paths) -> Result<()> {
             "staticlib",
         ]),
     )?;
-    let lib = target_dir()
+    let lib = crate::setup::target_dir()
         .join(IOS_TARGET)
         .join("debug")
         .join("libliveproof_ffi.a");

@@ -76,9 +76,7 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
         crate::cargo(),
         &crate::os(&["build", "-p", "liveproof-ffi"]),
     )?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target_dir = crate::setup::target_dir();
     let lib_dir = target_dir.join("debug");
     let mut make_args = crate::os(&["-C", "examples/c", "PROFILE=debug"]);
     make_args.push(OsString::from(format!("LIB_DIR={}", lib_dir.display())));

@@ -318,7 +318,7 @@ fn mediapipe_side_by_side(paths: &Paths) -> Result<()> {
         cargo(),
         &os(&["build", "--release", "-q", "-p", "liveproof-cli"]),
     )?;
-    let cli = root.join("target/release/liveproof");
+    let cli = setup::target_dir().join("release").join("liveproof");
     let pin: Vec<OsString> = if setup::find_on_path("taskset").is_some() {
         os(&["taskset", "-c", "0"])
     } else {

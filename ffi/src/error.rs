@@ -7,7 +7,12 @@ use liveproof_core::Error;
 
 /// What went wrong, in a form each platform can branch on; `message` is core's full sentence
 /// (what was wrong and what was expected).
+///
+/// Flat for UniFFI: Kotlin's `ApiException` subclasses and Swift's `ApiError` cases carry the
+/// `Display` text ("invalid argument: frame plane 0 stride 100 < width 64 × 3 bytes"), the same
+/// text C gets from `lp_last_error_message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
 pub enum ApiError {
     /// An argument is wrong: a frame with bad sizes or strides, a bad configuration value,
     /// a NULL or dangling handle.

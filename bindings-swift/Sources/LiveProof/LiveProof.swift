@@ -1920,6 +1920,10 @@ public func FfiConverterTypeStageTimings_lower(_ value: StageTimings) -> RustBuf
 /**
  * What went wrong, in a form each platform can branch on; `message` is core's full sentence
  * (what was wrong and what was expected).
+ *
+ * Flat for UniFFI: Kotlin's `ApiException` subclasses and Swift's `ApiError` cases carry the
+ * `Display` text ("invalid argument: frame plane 0 stride 100 < width 64 × 3 bytes"), the same
+ * text C gets from `lp_last_error_message`.
  */
 public 
 enum ApiError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -1930,38 +1934,38 @@ enum ApiError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * An argument is wrong: a frame with bad sizes or strides, a bad configuration value,
      * a NULL or dangling handle.
      */
-    case InvalidArgument(message: String
-    )
+    case InvalidArgument(message: String)
+    
     /**
      * The ONNX Runtime shared library is missing or cannot be loaded.
      */
-    case RuntimeUnavailable(message: String
-    )
+    case RuntimeUnavailable(message: String)
+    
     /**
      * A model file is missing.
      */
-    case ModelMissing(message: String
-    )
+    case ModelMissing(message: String)
+    
     /**
      * A model file does not match its pinned sha256 (or size).
      */
-    case ModelIntegrity(message: String
-    )
+    case ModelIntegrity(message: String)
+    
     /**
      * A model file is corrupt or has another interface than the manifest declares.
      */
-    case ModelInvalid(message: String
-    )
+    case ModelInvalid(message: String)
+    
     /**
      * Inference or processing failed at run time.
      */
-    case Processing(message: String
-    )
+    case Processing(message: String)
+    
     /**
      * A bug: a panic was caught at the boundary. Please report it.
      */
-    case Internal(message: String
-    )
+    case Internal(message: String)
+    
 
     
 
@@ -1993,27 +1997,34 @@ public struct FfiConverterTypeApiError: FfiConverterRustBuffer {
         
         case 1: return .InvalidArgument(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 2: return .RuntimeUnavailable(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 3: return .ModelMissing(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 4: return .ModelIntegrity(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 5: return .ModelInvalid(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 6: return .Processing(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
         case 7: return .Internal(
             message: try FfiConverterString.read(from: &buf)
-            )
+        )
+        
 
-         default: throw UniffiInternalError.unexpectedEnumCase
+        default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
@@ -2023,41 +2034,22 @@ public struct FfiConverterTypeApiError: FfiConverterRustBuffer {
         
 
         
-        
-        case let .InvalidArgument(message):
+        case .InvalidArgument(_ /* message is ignored*/):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .RuntimeUnavailable(message):
+        case .RuntimeUnavailable(_ /* message is ignored*/):
             writeInt(&buf, Int32(2))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .ModelMissing(message):
+        case .ModelMissing(_ /* message is ignored*/):
             writeInt(&buf, Int32(3))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .ModelIntegrity(message):
+        case .ModelIntegrity(_ /* message is ignored*/):
             writeInt(&buf, Int32(4))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .ModelInvalid(message):
+        case .ModelInvalid(_ /* message is ignored*/):
             writeInt(&buf, Int32(5))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Processing(message):
+        case .Processing(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Internal(message):
+        case .Internal(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
-            FfiConverterString.write(message, into: &buf)
-            
+
+        
         }
     }
 }

@@ -92,17 +92,12 @@ class LiveProofStream internal constructor(private val stream: CaptureStream) : 
     override fun close() = stream.close()
 }
 
-/** The Rust library's message: what was wrong and what was expected. */
+/**
+ * The Rust library's sentence (what was wrong and what was expected), without the kind prefix
+ * that [ApiException.message] starts with ("invalid argument: ", "model missing: ", ...).
+ */
 val ApiException.reason: String
-    get() = when (this) {
-        is ApiException.InvalidArgument -> reason
-        is ApiException.RuntimeUnavailable -> reason
-        is ApiException.ModelMissing -> reason
-        is ApiException.ModelIntegrity -> reason
-        is ApiException.ModelInvalid -> reason
-        is ApiException.Processing -> reason
-        is ApiException.Internal -> reason
-    }
+    get() = message?.substringAfter(": ") ?: ""
 
 /**
  * What to show the user for this hint (English; apps localise by the enum name). The `when` is

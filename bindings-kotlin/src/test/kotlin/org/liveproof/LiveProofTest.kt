@@ -225,6 +225,13 @@ class LiveProofTest {
             "frame plane 0 stride 100 < width 64 × 3 bytes",
             invalid(Frames.rgb(ByteArray(w * h * 3), w, h, rowStride = 100)),
         )
+        // The exception's own message is the plain sentence with its kind, as C gets it.
+        assertEquals(
+            "invalid argument: frame plane 0 stride 100 < width 64 × 3 bytes",
+            assertThrows(ApiException.InvalidArgument::class.java) {
+                liveProof.analyze(Frames.rgb(ByteArray(w * h * 3), w, h, rowStride = 100))
+            }.message,
+        )
         assertEquals(
             "frame plane 0 has 9215 bytes; expected at least 9216 = (48 - 1) rows × stride 192 + 192 bytes of the last row",
             invalid(Frames.rgb(ByteArray(w * h * 3 - 1), w, h)),

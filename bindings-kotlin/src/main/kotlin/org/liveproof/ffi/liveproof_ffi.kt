@@ -2577,96 +2577,53 @@ public object FfiConverterTypeStageTimings: FfiConverterRustBuffer<StageTimings>
 /**
  * What went wrong, in a form each platform can branch on; `message` is core's full sentence
  * (what was wrong and what was expected).
+ *
+ * Flat for UniFFI: Kotlin's `ApiException` subclasses and Swift's `ApiError` cases carry the
+ * `Display` text ("invalid argument: frame plane 0 stride 100 < width 64 × 3 bytes"), the same
+ * text C gets from `lp_last_error_message`.
  */
-sealed class ApiException: kotlin.Exception() {
-    
+sealed class ApiException(message: String): kotlin.Exception(message) {
+        
     /**
      * An argument is wrong: a frame with bad sizes or strides, a bad configuration value,
      * a NULL or dangling handle.
      */
-    class InvalidArgument(
+        class InvalidArgument(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
     /**
      * The ONNX Runtime shared library is missing or cannot be loaded.
      */
-    class RuntimeUnavailable(
+        class RuntimeUnavailable(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
     /**
      * A model file is missing.
      */
-    class ModelMissing(
+        class ModelMissing(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
     /**
      * A model file does not match its pinned sha256 (or size).
      */
-    class ModelIntegrity(
+        class ModelIntegrity(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
     /**
      * A model file is corrupt or has another interface than the manifest declares.
      */
-    class ModelInvalid(
+        class ModelInvalid(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
     /**
      * Inference or processing failed at run time.
      */
-    class Processing(
+        class Processing(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
     /**
      * A bug: a panic was caught at the boundary. Please report it.
      */
-    class Internal(
+        class Internal(message: String) : ApiException(message)
         
-        val `reason`: kotlin.String
-        ) : ApiException() {
-        override val message
-            get() = "reason=${ `reason` }"
-    }
-    
-
-    
-
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ApiException> {
         override fun lift(error_buf: RustBuffer.ByValue): ApiException = FfiConverterTypeApiError.lift(error_buf)
     }
-
-    
 }
 
 /**
@@ -2675,108 +2632,51 @@ sealed class ApiException: kotlin.Exception() {
 public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
     override fun read(buf: ByteBuffer): ApiException {
         
-
-        return when(buf.getInt()) {
-            1 -> ApiException.InvalidArgument(
-                FfiConverterString.read(buf),
-                )
-            2 -> ApiException.RuntimeUnavailable(
-                FfiConverterString.read(buf),
-                )
-            3 -> ApiException.ModelMissing(
-                FfiConverterString.read(buf),
-                )
-            4 -> ApiException.ModelIntegrity(
-                FfiConverterString.read(buf),
-                )
-            5 -> ApiException.ModelInvalid(
-                FfiConverterString.read(buf),
-                )
-            6 -> ApiException.Processing(
-                FfiConverterString.read(buf),
-                )
-            7 -> ApiException.Internal(
-                FfiConverterString.read(buf),
-                )
+            return when(buf.getInt()) {
+            1 -> ApiException.InvalidArgument(FfiConverterString.read(buf))
+            2 -> ApiException.RuntimeUnavailable(FfiConverterString.read(buf))
+            3 -> ApiException.ModelMissing(FfiConverterString.read(buf))
+            4 -> ApiException.ModelIntegrity(FfiConverterString.read(buf))
+            5 -> ApiException.ModelInvalid(FfiConverterString.read(buf))
+            6 -> ApiException.Processing(FfiConverterString.read(buf))
+            7 -> ApiException.Internal(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
+        
     }
 
     override fun allocationSize(value: ApiException): ULong {
-        return when(value) {
-            is ApiException.InvalidArgument -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApiException.RuntimeUnavailable -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApiException.ModelMissing -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApiException.ModelIntegrity -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApiException.ModelInvalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApiException.Processing -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is ApiException.Internal -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-        }
+        return 4UL
     }
 
     override fun write(value: ApiException, buf: ByteBuffer) {
         when(value) {
             is ApiException.InvalidArgument -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is ApiException.RuntimeUnavailable -> {
                 buf.putInt(2)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is ApiException.ModelMissing -> {
                 buf.putInt(3)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is ApiException.ModelIntegrity -> {
                 buf.putInt(4)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is ApiException.ModelInvalid -> {
                 buf.putInt(5)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is ApiException.Processing -> {
                 buf.putInt(6)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
             is ApiException.Internal -> {
                 buf.putInt(7)
-                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

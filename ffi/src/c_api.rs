@@ -20,9 +20,11 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, FrameAnalysis, Tracker};
+use liveproof_core::engine::{
+    DetectorKind, Engine, EngineConfig, FrameAnalysis, StillAnalyzer, Tracker,
+};
 use liveproof_core::frame::{Frame, PixelFormat, Plane, Rotation};
 use liveproof_core::quality::Hint;
 
@@ -264,8 +266,8 @@ pub struct lp_analysis_info {
 /// same time as others on the same engine.
 pub struct lp_engine {
     engine: Arc<Engine>,
-    /// Trackers for `lp_engine_analyze_frame`, reused across calls (at most `POOL_MAX` kept).
-    pool: Mutex<Vec<Tracker>>,
+    /// Pooled trackers for `lp_engine_analyze_frame`.
+    still: StillAnalyzer,
 }
 
 /// One camera stream's tracking state. Use from one thread at a time (it may move between
@@ -280,10 +282,6 @@ pub struct lp_analysis {
     /// `FrameAnalysis::to_json`, rendered on first use.
     json: OnceLock<String>,
 }
-
-/// Trackers an engine keeps for still-image analysis: enough for a few concurrent callers;
-/// more callers create (and drop) their own.
-const POOL_MAX: usize = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Errors, the last-error message and the panic boundary.
@@ -903,10 +901,9 @@ pub unsafe extern "C" fn lp_engine_new(
         // SAFETY: the caller's contract on the config's strings.
         let config = unsafe { config_from_c(c, F) }?;
         let engine = Engine::new(config).map_err(ApiError::from)?;
-        let handle = Box::into_raw(Box::new(lp_engine {
-            engine: Arc::new(engine),
-            pool: Mutex::new(Vec::new()),
-        }));
+        let engine = Arc::new(engine);
+        let still = StillAnalyzer::new(engine.clone());
+        let handle = Box::into_raw(Box::new(lp_engine { engine, still }));
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_engine, handle) };
         Ok(())
@@ -962,16 +959,10 @@ pub unsafe extern "C" fn lp_engine_analyze_frame(
         out_ptr(out_analysis, F, "out_analysis")?;
         // SAFETY: the caller's contract on the planes.
         let frame = unsafe { frame_from_c(frame, F) }?;
-        let pooled = engine.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut tracker = pooled.unwrap_or_else(|| Tracker::new(engine.engine.clone()));
-        let result = tracker.analyze_still(&frame).cloned();
-        {
-            let mut pool = engine.pool.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < POOL_MAX {
-                pool.push(tracker);
-            }
-        }
-        let analysis = result.map_err(ApiError::from)?;
+        let analysis = engine
+            .still
+            .analyze(&frame, |a| a.clone())
+            .map_err(ApiError::from)?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_analysis, new_analysis(analysis)) };
         Ok(())

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use liveproof_core::engine::{
-    DetectorKind, Engine, EngineConfig, FaceAnalysis, FrameAnalysis, Tracker,
+    DetectorKind, Engine, EngineConfig, FaceAnalysis, FrameAnalysis, StillAnalyzer, Tracker,
 };
 use liveproof_core::frame::{self as core_frame, Frame, Plane, Rotation};
 use liveproof_core::quality::{self, Check, FaceChecks, QualityReport};
@@ -483,23 +483,14 @@ impl TryFrom<&FrameAnalysis> for FrameResult {
 // ---------------------------------------------------------------------------------------------
 // Objects.
 
-/// Idle still-image trackers kept per engine (their buffers are reused between calls).
-const MAX_IDLE_TRACKERS: usize = 4;
-
-/// Locks `m`, recovering from poisoning (a panic is reported as `ApiError::Internal` by the
-/// call that had it; the data is buffers that every call overwrites).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
 /// and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
 /// buffers.
 #[derive(uniffi::Object)]
 pub struct LivenessEngine {
     engine: Arc<Engine>,
-    /// Still-image trackers not in use.
-    idle: Mutex<Vec<Tracker>>,
+    /// Pooled trackers for `analyze_frame`.
+    still: StillAnalyzer,
 }
 
 impl std::fmt::Debug for LivenessEngine {
@@ -513,10 +504,8 @@ impl std::fmt::Debug for LivenessEngine {
 impl LivenessEngine {
     /// Wraps an engine built in Rust (tests, other backends).
     pub fn from_engine(engine: Arc<Engine>) -> Arc<Self> {
-        Arc::new(LivenessEngine {
-            engine,
-            idle: Mutex::new(Vec::new()),
-        })
+        let still = StillAnalyzer::new(engine.clone());
+        Arc::new(LivenessEngine { engine, still })
     }
 }
 
@@ -537,17 +526,9 @@ impl LivenessEngine {
     pub fn analyze_frame(&self, frame: CameraFrame) -> Result<FrameResult, ApiError> {
         catch_panic(|| {
             let core = frame.to_core()?;
-            let taken = lock(&self.idle).pop();
-            let mut tracker = taken.unwrap_or_else(|| Tracker::new(self.engine.clone()));
-            let result = tracker
-                .analyze_still(&core)
-                .map_err(ApiError::from)
-                .and_then(FrameResult::try_from);
-            let mut idle = lock(&self.idle);
-            if idle.len() < MAX_IDLE_TRACKERS {
-                idle.push(tracker);
-            }
-            result
+            self.still
+                .analyze(&core, |a| FrameResult::try_from(a))
+                .map_err(ApiError::from)?
         })
     }
 

@@ -369,3 +369,40 @@ fn bad_frames_give_typed_errors() {
     assert!(a.faces.is_empty());
     assert_eq!(a.hints.first().map(|h| h.as_str()), Some("NO_FACE"));
 }
+
+/// The pooled still-image path the C ABI and UniFFI use: concurrent callers get the same
+/// landmarks as a plain tracker.
+#[test]
+fn still_analyzer_serves_concurrent_callers() {
+    use liveproof_core::engine::StillAnalyzer;
+    let eng = engine(DetectorKind::BlazeFaceFront);
+    let img = Arc::new(load_rgb(&fixture("astronaut.png")));
+    let reference = still(&eng, &img).faces[0].landmarks.clone();
+    let pool = Arc::new(StillAnalyzer::new(eng));
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let (pool, img) = (pool.clone(), img.clone());
+            std::thread::spawn(move || {
+                let frame =
+                    Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                        .unwrap();
+                (0..4)
+                    .map(|_| {
+                        pool.analyze(&frame, |a| a.faces[0].landmarks.clone())
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for lm in h.join().unwrap() {
+            let max = lm
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| (a.x - b.x).abs().max((a.y - b.y).abs()))
+                .fold(0.0f32, f32::max);
+            assert!(max < 1e-3, "pooled analysis differs by {max}px");
+        }
+    }
+}

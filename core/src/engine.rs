@@ -402,7 +402,9 @@ pub struct Tracker {
     scratch: Scratch,
     rgb: RgbImage,
     luma: GrayImage,
-    rois: Vec<(Detection, RotatedRect)>,
+    /// ROIs for FaceMesh this frame, with the detection that placed each (`None` when the
+    /// ROI comes from the tracked landmarks: the face summary is then made from the new ones).
+    rois: Vec<(Option<Detection>, RotatedRect)>,
     faces: Vec<(Detection, RotatedRect, Vec<Point3>, f32)>,
     /// Landmarks of the last frame when the track is live.
     tracked: Option<Vec<Point3>>,
@@ -516,10 +518,7 @@ impl Tracker {
         self.rois.clear();
         if tracking && !recount {
             if let Some(prev) = &self.tracked {
-                self.rois.push((
-                    detection_from_landmarks(prev, 1.0),
-                    mesh::roi_from_landmarks(prev)?,
-                ));
+                self.rois.push((None, mesh::roi_from_landmarks(prev)?));
             }
         }
         let detector_ran = self.rois.is_empty();
@@ -530,15 +529,12 @@ impl Tracker {
                 // Counting faces only: keep following the tracked face rather than jumping to
                 // the detector's best one.
                 if let Some(prev) = &self.tracked {
-                    self.rois.push((
-                        detection_from_landmarks(prev, 1.0),
-                        mesh::roi_from_landmarks(prev)?,
-                    ));
+                    self.rois.push((None, mesh::roi_from_landmarks(prev)?));
                 }
             } else {
                 let keep = if tracking { 1 } else { config.max_faces };
                 for d in self.scratch.detections.iter().take(keep) {
-                    self.rois.push((*d, mesh::roi_from_detection(d)?));
+                    self.rois.push((Some(*d), mesh::roi_from_detection(d)?));
                 }
             }
         }
@@ -549,7 +545,7 @@ impl Tracker {
             self.frames_since_detection + 1
         };
 
-        self.mesh_rois(detector_ran)?;
+        self.mesh_rois()?;
         // A tracked face that vanished: look again with the detector on this same frame.
         if tracking && !detector_ran && self.faces.is_empty() {
             self.tracked = None;
@@ -559,8 +555,8 @@ impl Tracker {
             self.analysis.faces_detected = self.scratch.detections.len();
             if let Some(d) = self.scratch.detections.first().copied() {
                 self.rois.clear();
-                self.rois.push((d, mesh::roi_from_detection(&d)?));
-                self.mesh_rois(true)?;
+                self.rois.push((Some(d), mesh::roi_from_detection(&d)?));
+                self.mesh_rois()?;
             }
         }
         self.finish(tracking, t0)
@@ -568,15 +564,16 @@ impl Tracker {
 
     /// FaceMesh on every ROI of `self.rois` into `self.faces` (faces below the presence
     /// threshold are dropped).
-    fn mesh_rois(&mut self, from_detector: bool) -> Result<()> {
+    fn mesh_rois(&mut self) -> Result<()> {
         let tm = Instant::now();
-        let refine = from_detector && self.engine.config.detector.refines_roi();
+        let refines = self.engine.config.detector.refines_roi();
         for (det, roi) in self.rois.iter() {
             let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
             let mut roi = *roi;
             let (engine, scratch, rgb) = (&self.engine, &mut self.scratch, &self.rgb);
             let mut presence = run_mesh(engine, scratch, rgb, &roi, &mut landmarks)?;
-            if refine && presence > engine.config.min_presence {
+            // Only a ROI placed from a detector box that FaceMesh was not tuned for.
+            if refines && det.is_some() && presence > engine.config.min_presence {
                 roi = mesh::roi_from_landmarks(&landmarks)?;
                 presence = run_mesh(engine, scratch, rgb, &roi, &mut landmarks)?;
             }
@@ -585,11 +582,7 @@ impl Tracker {
                 self.spare_landmarks.push(landmarks);
                 continue;
             }
-            let detection = if from_detector {
-                *det
-            } else {
-                detection_from_landmarks(&landmarks, presence)
-            };
+            let detection = det.unwrap_or_else(|| detection_from_landmarks(&landmarks, presence));
             self.faces.push((detection, roi, landmarks, presence));
         }
         self.analysis.timings.mesh += ms_since(tm);
@@ -610,12 +603,8 @@ impl Tracker {
             .map(|(_, ts)| self.analysis.timestamp_ns.saturating_sub(*ts) as f32 * 1e-9);
         let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
         if self.faces.is_empty() {
-            let report = quality::assess_no_face();
+            let report = quality::assess_no_face_in(&self.engine.config.quality, &luma);
             self.analysis.hints.extend(report.hints.iter().copied());
-            // No face may be the lighting's fault: say so, so the user can fix it.
-            if let Some(hint) = frame_exposure_hint(&self.luma, &self.engine.config.quality) {
-                self.analysis.hints.push(hint);
-            }
         }
         for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
             let previous = if i == 0 && tracking {
@@ -897,34 +886,6 @@ fn detection_from_landmarks(landmarks: &[Point3], score: f32) -> Detection {
         score,
         keypoints,
         num_keypoints: 6,
-    }
-}
-
-/// Exposure of the central half of a frame in which no face was found: `TooDark` or
-/// `TooBright` when its mean luma is outside the quality gate's face thresholds, or when over
-/// a third of it is clipped (at or beyond the gate's dark and bright levels).
-fn frame_exposure_hint(luma: &GrayImage, cfg: &QualityConfig) -> Option<Hint> {
-    let (w, h) = (luma.width as usize, luma.height as usize);
-    if w == 0 || h == 0 {
-        return None;
-    }
-    let (x0, x1, y0, y1) = (w / 4, w - w / 4, h / 4, h - h / 4);
-    let (mut sum, mut dark, mut bright) = (0u64, 0usize, 0usize);
-    for row in luma.data.chunks_exact(w).skip(y0).take(y1 - y0) {
-        for &v in &row[x0..x1] {
-            sum += u64::from(v);
-            dark += usize::from(v <= cfg.dark_level);
-            bright += usize::from(v >= cfg.bright_level);
-        }
-    }
-    let n = ((x1 - x0) * (y1 - y0)).max(1) as f32;
-    let mean = sum as f32 / n;
-    if mean < cfg.min_mean_luma || dark as f32 / n > 1.0 / 3.0 {
-        Some(Hint::TooDark)
-    } else if mean > cfg.max_mean_luma || bright as f32 / n > 1.0 / 3.0 {
-        Some(Hint::TooBright)
-    } else {
-        None
     }
 }
 

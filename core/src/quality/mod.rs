@@ -707,6 +707,37 @@ pub fn assess_no_face() -> QualityReport {
     }
 }
 
+/// The report for a frame in which no face was found, looking at the frame's exposure too: a
+/// user in the dark should hear `TooDark`, not only `NoFace`. Adds `TooDark` / `TooBright` when
+/// the central half of the frame has a mean luma outside the face thresholds
+/// (`min_mean_luma`..`max_mean_luma`), or when over a third of it is clipped (at or beyond
+/// `dark_level` / `bright_level`).
+pub fn assess_no_face_in(cfg: &QualityConfig, luma: &LumaView<'_>) -> QualityReport {
+    let mut report = assess_no_face();
+    let (w, h) = (luma.width() as usize, luma.height() as usize);
+    let (x0, x1, y0, y1) = (w / 4, w - w / 4, h / 4, h - h / 4);
+    let (mut sum, mut dark, mut bright) = (0u64, 0usize, 0usize);
+    for y in y0..y1 {
+        let start = y * luma.stride();
+        let Some(row) = luma.data().get(start + x0..start + x1) else {
+            continue;
+        };
+        for &v in row {
+            sum += u64::from(v);
+            dark += usize::from(v <= cfg.dark_level);
+            bright += usize::from(v >= cfg.bright_level);
+        }
+    }
+    let n = ((x1 - x0) * (y1 - y0)).max(1) as f32;
+    let mean = sum as f32 / n;
+    if mean < cfg.min_mean_luma || dark as f32 / n > 1.0 / 3.0 {
+        report.hints.push(Hint::TooDark);
+    } else if mean > cfg.max_mean_luma || bright as f32 / n > 1.0 / 3.0 {
+        report.hints.push(Hint::TooBright);
+    }
+    report
+}
+
 /// Checks the 468 landmarks: count and finiteness.
 pub fn validate_landmarks(which: &'static str, lm: &[Point3]) -> Result<(), QualityError> {
     if lm.len() != NUM_LANDMARKS {

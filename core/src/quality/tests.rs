@@ -1324,3 +1324,26 @@ fn scratch_buffers_are_reused() {
     assess(&cfg, &scene.input(&moved), &mut scratch).unwrap();
     assert_eq!(scratch.crop().as_ptr(), ptr);
 }
+
+#[test]
+fn no_face_frames_report_their_exposure() {
+    let cfg = QualityConfig::default();
+    let (w, h) = (40u32, 30u32);
+    let hints = |v: u8| {
+        let data = alloc::vec![v; (w * h) as usize];
+        assess_no_face_in(&cfg, &LumaView::packed(w, h, &data).unwrap()).hints
+    };
+    assert_eq!(hints(5), alloc::vec![Hint::NoFace, Hint::TooDark]);
+    assert_eq!(hints(252), alloc::vec![Hint::NoFace, Hint::TooBright]);
+    assert_eq!(hints(128), alloc::vec![Hint::NoFace]);
+    // Only the central half counts: a bright border around a mid-grey centre is fine.
+    let mut data = alloc::vec![255u8; (w * h) as usize];
+    for y in 8..22 {
+        for x in 10..30 {
+            data[(y * w + x) as usize] = 128;
+        }
+    }
+    let r = assess_no_face_in(&cfg, &LumaView::packed(w, h, &data).unwrap());
+    assert_eq!(r.hints, alloc::vec![Hint::NoFace]);
+    assert!(!r.passed);
+}

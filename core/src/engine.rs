@@ -122,6 +122,14 @@ impl EngineConfig {
             return Err(Error::Config("max_faces must be at least 1".into()));
         }
         self.quality.validate()?;
+        for o in &self.overrides {
+            if !crate::models::is_sha256_hex(&o.sha256.to_ascii_lowercase()) {
+                return Err(Error::Config(format!(
+                    "model override `{}`: sha256 `{}` is not 64 hex digits",
+                    o.name, o.sha256
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -230,6 +238,12 @@ pub fn resolve(
         spec.sha256 = o.sha256.to_ascii_lowercase();
         spec.bytes = None;
         return Ok((spec, o.path.clone()));
+    }
+    if spec.user_supplied {
+        return Err(Error::Model(ModelError::NotSupplied {
+            name: name.to_string(),
+            hint: String::new(),
+        }));
     }
     let path = config.models_dir.join(&spec.file);
     Ok((spec, path))
@@ -457,6 +471,12 @@ impl Tracker {
 
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// The upright RGB image of the last processed frame (what the landmarks refer to), for
+    /// the stages that read pixels after perception (passive liveness).
+    pub fn last_rgb(&self) -> &RgbImage {
+        &self.rgb
     }
 
     /// Forgets the tracked face (e.g. when the camera restarts).

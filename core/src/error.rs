@@ -19,6 +19,18 @@ pub enum Error {
     #[cfg(feature = "std")]
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),
+    #[cfg(feature = "fft")]
+    #[error(transparent)]
+    Fft(#[from] crate::passive::fft::FftError),
+    #[cfg(feature = "std")]
+    #[error(transparent)]
+    Reflection(#[from] crate::passive::reflection::ReflectionError),
+    #[cfg(feature = "std")]
+    #[error(transparent)]
+    Depth(#[from] crate::passive::depth::DepthError),
+    #[cfg(feature = "std")]
+    #[error(transparent)]
+    Texture(#[from] crate::passive::texture::TextureError),
     /// A configuration value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),

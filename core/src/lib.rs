@@ -19,5 +19,7 @@ pub mod quality;
 pub mod engine;
 #[cfg(feature = "std")]
 pub mod models;
+#[cfg(feature = "std")]
+pub mod passive;
 
 pub use error::{Error, Result};

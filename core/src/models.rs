@@ -26,6 +26,9 @@ pub enum ModelError {
     /// The ONNX Runtime library exists but could not be loaded (wrong file, wrong version).
     #[error("ONNX Runtime library at {path} could not be loaded: {reason}")]
     RuntimeLoad { path: PathBuf, reason: String },
+    /// The model is not distributed with LiveProof and no file was supplied for it.
+    #[error("model `{name}` is not distributed with LiveProof (its weights are not obtainable from the registries); supply its file and sha256 (a model override: name `{name}`, path, sha256){hint}")]
+    NotSupplied { name: String, hint: String },
     /// The model file does not exist.
     #[error("model `{name}` not found at {path} (run `cargo xtask setup`, or point the engine's models_dir at the folder holding it)")]
     ModelMissing { name: String, path: PathBuf },
@@ -174,6 +177,14 @@ pub struct ModelSpec {
     /// True for project-made stand-ins (never the real weights).
     #[serde(default)]
     pub stand_in: bool,
+    /// True for a model no registry distributes (e.g. Depth Anything V2 here): the manifest
+    /// pins its interface but no file or sha256; a user supplies both (a `ModelOverride`).
+    #[serde(default)]
+    pub user_supplied: bool,
+    /// For a project-made file committed to this repository: its path from the workspace
+    /// root (`cargo xtask setup` copies it into the cache and checks its sha256).
+    #[serde(default)]
+    pub repo_file: Option<String>,
 }
 
 /// The ONNX Runtime entry of the manifest.
@@ -212,7 +223,14 @@ impl Manifest {
             toml::from_str(text).map_err(|e| ModelError::Manifest(e.to_string()))?;
         let mut models = BTreeMap::new();
         for m in raw.model {
-            if m.sha256 != "TO-BE-PINNED" && !is_sha256_hex(&m.sha256) {
+            if m.user_supplied {
+                if !m.sha256.is_empty() || m.source.is_some() {
+                    return Err(ModelError::Manifest(format!(
+                        "model `{}` is user_supplied: it must pin no sha256 and no source",
+                        m.name
+                    )));
+                }
+            } else if m.sha256 != "TO-BE-PINNED" && !is_sha256_hex(&m.sha256) {
                 return Err(ModelError::Manifest(format!(
                     "model `{}`: sha256 `{}` is not 64 lowercase hex digits",
                     m.name, m.sha256
@@ -239,7 +257,8 @@ impl Manifest {
     }
 }
 
-fn is_sha256_hex(s: &str) -> bool {
+/// 64 lowercase hex digits.
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -742,6 +761,8 @@ mod tests {
             outputs: vec![],
             preprocess: None,
             stand_in: false,
+            user_supplied: false,
+            repo_file: None,
         };
         assert!(verify_model_file(&spec, &path).is_ok());
         spec.bytes = Some(10);
@@ -785,6 +806,8 @@ mod tests {
             outputs: vec![],
             preprocess: None,
             stand_in: false,
+            user_supplied: false,
+            repo_file: None,
         };
         let ok = [1.0f32, 2.0];
         assert!(validate_inputs(

@@ -208,3 +208,45 @@ pub fn engine_with(
             .expect("engine loads (run `cargo xtask setup`)"),
     )
 }
+
+/// Area under the ROC curve for "live" scores: the probability that a random `live` score
+/// exceeds a random `attack` score (ties count half; Mann-Whitney U / (n·m)). `None` when
+/// either side is empty.
+pub fn auc(live: &[f32], attack: &[f32]) -> Option<f64> {
+    if live.is_empty() || attack.is_empty() {
+        return None;
+    }
+    let mut wins = 0.0f64;
+    for &l in live {
+        for &a in attack {
+            wins += if l > a {
+                1.0
+            } else if l == a {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    Some(wins / (live.len() * attack.len()) as f64)
+}
+
+/// The public-domain Solvay 1927 group photo and the boxes of its `n` largest faces (found by
+/// SCRFD), largest first: small, grainy black-and-white faces, unlike the portraits.
+pub fn solvay_face_boxes(n: usize) -> (RgbImage, Vec<liveproof_core::geometry::Rect>) {
+    use liveproof_core::engine::{DetectorKind, EngineConfig, Tracker};
+    use liveproof_core::frame::{Frame, PixelFormat};
+    let engine = engine_with(EngineConfig {
+        max_faces: 40,
+        ..engine_config(DetectorKind::Scrfd)
+    });
+    let img = load_rgb(&fixture("solvay_conference_1927.jpg"));
+    let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+        .expect("solvay frame");
+    let mut tracker = Tracker::new(engine);
+    let analysis = tracker.analyze_still(&frame).expect("solvay analysis");
+    let mut boxes: Vec<_> = analysis.faces.iter().map(|f| f.detection.bbox).collect();
+    boxes.sort_by(|a, b| b.area().total_cmp(&a.area()));
+    boxes.truncate(n);
+    (img, boxes)
+}

@@ -3,6 +3,7 @@
 mod bindings;
 mod capi;
 mod setup;
+mod synth;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ commands:
                        --compare-only runs just the side-by-side part
   gen [--check]        regenerate the C header, the Kotlin and the Swift sources; --check fails
                        if any checked-in file would change
+  synth --image IMG --kind K --seed N --frames K --fps F --out DIR [...]
+                       setup, then write a SYNTHETIC capture from one photo (`synth --help`)
 
 The cache is $LIVEPROOF_CACHE, else ~/.cache/liveproof. Child processes get LIVEPROOF_CACHE,
 LIVEPROOF_MODELS_DIR, ORT_DYLIB_PATH, LIVEPROOF_FIXTURES_DIR and LIVEPROOF_REF_PYTHON.";
@@ -89,6 +92,7 @@ fn run() -> Result<()> {
             allow(&["--check"])?;
             gen(flag("--check"))
         }
+        "synth" => synth::run(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
@@ -284,7 +288,47 @@ fn bench(compare_only: bool) -> Result<()> {
         cargo(),
         &os(&["bench", "-p", "liveproof-tests", "--bench", "pipeline"]),
     )?;
+    let depth = depth_bench_model(&paths)?;
+    // Children inherit it; the passive bench times the random-weight ViT-S/DPT from it.
+    std::env::set_var("LIVEPROOF_DEPTH_BENCH_MODEL", &depth);
+    step(
+        "bench: passive",
+        &paths,
+        cargo(),
+        &os(&["bench", "-p", "liveproof-tests", "--bench", "passive"]),
+    )?;
     mediapipe_side_by_side(&paths)
+}
+
+/// The architecture-faithful Depth Anything V2 ViT-S/DPT with RANDOM weights (latency only;
+/// the real weights are not obtainable here), built once into the cache by
+/// `xtask/py/make_depth_vits_dpt.py` with the converter venv's onnx + numpy.
+fn depth_bench_model(paths: &Paths) -> Result<PathBuf> {
+    let out = paths
+        .cache
+        .join("bench-models")
+        .join("depth_vits_dpt_random_seed0_518.onnx");
+    if !out.is_file() {
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        step(
+            "bench: build random-weight ViT-S/DPT depth model (latency only)",
+            paths,
+            &paths.venv_python,
+            &[
+                setup::workspace_root()
+                    .join("xtask/py/make_depth_vits_dpt.py")
+                    .into_os_string(),
+                out.clone().into_os_string(),
+                "--size".into(),
+                "518".into(),
+                "--seed".into(),
+                "0".into(),
+            ],
+        )?;
+    }
+    Ok(out)
 }
 
 /// Median of the per-frame medians of `runs` alternating rounds: ours (`liveproof inspect

@@ -154,6 +154,12 @@ struct Model {
     inputs: Vec<Tensor>,
     #[serde(default)]
     outputs: Vec<Tensor>,
+    /// A project-made file committed to the repository (path from the workspace root).
+    #[serde(default)]
+    repo_file: Option<String>,
+    /// Not distributed: the user supplies it; setup has nothing to fetch.
+    #[serde(default)]
+    user_supplied: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,6 +261,8 @@ struct Item<'a> {
     sha256: &'a str,
     source: Option<&'a Source>,
     convert: Option<&'a str>,
+    /// A committed project-made file to copy in (absolute path).
+    repo_file: Option<PathBuf>,
 }
 
 fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
@@ -264,14 +272,16 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
         sha256: &m.runtime.sha256,
         source: Some(&m.runtime.source),
         convert: None,
+        repo_file: None,
     }];
-    for model in &m.model {
+    for model in m.model.iter().filter(|m| !m.user_supplied) {
         items.push(Item {
             label: format!("model `{}`", model.name),
             dest: paths.models.join(&model.file),
             sha256: &model.sha256,
             source: model.source.as_ref(),
             convert: model.convert.as_deref(),
+            repo_file: model.repo_file.as_ref().map(|f| workspace_root().join(f)),
         });
     }
     for fx in &m.fixture {
@@ -281,6 +291,7 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
             sha256: &fx.sha256,
             source: Some(&fx.source),
             convert: None,
+            repo_file: None,
         });
     }
     items
@@ -308,7 +319,8 @@ pub fn ensure_setup(reference: bool) -> Result<Paths> {
     let stamp_path = paths.cache.join(SETUP_STAMP);
     let warm = fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
         && items.iter().all(|it| {
-            it.source.is_none() || file_sha256(&it.dest).ok().as_deref() == Some(it.sha256)
+            (it.source.is_none() && it.repo_file.is_none())
+                || file_sha256(&it.dest).ok().as_deref() == Some(it.sha256)
         });
 
     if warm {
@@ -395,6 +407,24 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
             item.dest.display(),
             item.sha256
         );
+    }
+    if let Some(file) = &item.repo_file {
+        let got = file_sha256(file)?;
+        if got != item.sha256 {
+            bail!(
+                "{}: {} has sha256 {got}, models/manifest.toml pins {}",
+                item.label,
+                file.display(),
+                item.sha256
+            );
+        }
+        let tmp = scratch.join("repo-file");
+        fs::copy(file, &tmp)
+            .with_context(|| format!("copying {} to {}", file.display(), tmp.display()))?;
+        fs::rename(&tmp, &item.dest)
+            .with_context(|| format!("moving {} to {}", tmp.display(), item.dest.display()))?;
+        eprintln!("setup: {}: copied from {}", item.label, file.display());
+        return Ok(());
     }
     let Some(source) = item.source else {
         eprintln!(

@@ -2,7 +2,9 @@
 //!
 //! `liveproof inspect IMAGE... [--json] [--draw OUT.png]` analyses still images;
 //! `liveproof inspect --track FRAMES_DIR [--json]` treats a folder of frames (PNG/JPEG, in
-//! name order) as one camera stream in tracking mode.
+//! name order) as one camera stream in tracking mode;
+//! `liveproof inspect --passive FRAMES_DIR [--json]` runs the passive-liveness signals over
+//! such a folder (timestamps from its `capture.json` when present, else `--fps`).
 
 mod draw;
 
@@ -12,8 +14,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, FrameAnalysis, Tracker};
+use liveproof_core::engine::{
+    DetectorKind, Engine, EngineConfig, FrameAnalysis, ModelOverride, Tracker,
+};
 use liveproof_core::frame::{Frame, PixelFormat};
+use liveproof_core::passive::analyzer::{PassiveAnalyzer, PassiveConfig, PassiveModels};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -55,6 +60,19 @@ enum Cmd {
         /// Treat this folder of frames as one camera stream (tracking mode).
         #[arg(long, conflicts_with = "images")]
         track: Option<PathBuf>,
+        /// Run the passive-liveness signals over this folder of frames (one capture window).
+        #[arg(long, conflicts_with_all = ["images", "track"])]
+        passive: Option<PathBuf>,
+        /// Depth model file (the real Depth Anything V2 ViT-S ONNX, which LiveProof cannot
+        /// distribute); needs --depth-sha256.
+        #[arg(long, requires = "depth_sha256", conflicts_with = "depth_standin")]
+        depth_model: Option<PathBuf>,
+        /// sha256 of --depth-model.
+        #[arg(long, requires = "depth_model")]
+        depth_sha256: Option<String>,
+        /// Use the project-made depth STAND-IN (not a depth model; for testing the plumbing).
+        #[arg(long)]
+        depth_standin: bool,
         /// Print JSON instead of the human summary.
         #[arg(long)]
         json: bool,
@@ -130,11 +148,30 @@ fn main() -> Result<()> {
         Cmd::Inspect {
             images,
             track,
+            passive,
+            depth_model,
+            depth_sha256,
+            depth_standin,
             json,
             draw,
             fps,
         } => {
-            if let Some(dir) = track {
+            if let Some(dir) = passive {
+                let mut config = engine_config(&cli);
+                let mut pconfig = PassiveConfig::default();
+                if *depth_standin {
+                    pconfig.depth_model = "depth_standin".into();
+                }
+                if let (Some(path), Some(sha)) = (depth_model, depth_sha256) {
+                    config.overrides.push(ModelOverride {
+                        name: pconfig.depth_model.clone(),
+                        path: path.clone(),
+                        sha256: sha.clone(),
+                    });
+                }
+                config.validate().context("model override")?;
+                inspect_passive(&engine, &config, pconfig, dir, *json, *fps)
+            } else if let Some(dir) = track {
                 inspect_track(&engine, dir, *json, *fps)
             } else {
                 if images.is_empty() {
@@ -182,10 +219,8 @@ fn inspect_images(
     Ok(())
 }
 
-fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> Result<()> {
-    if !(fps.is_finite() && fps > 0.0) {
-        bail!("--fps must be a positive number, got {fps}");
-    }
+/// The frames of a folder (PNG/JPEG, name order).
+fn frame_paths(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -203,13 +238,127 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
     if paths.is_empty() {
         bail!("no PNG or JPEG frames in {}", dir.display());
     }
+    Ok(paths)
+}
+
+/// Capture timestamps: from the folder's `capture.json` (`frames[i].timestamp_ns`, as written
+/// by `cargo xtask synth`) when it lists every frame, else `i / fps`.
+fn timestamps(dir: &Path, paths: &[PathBuf], fps: f64) -> Result<Vec<u64>> {
+    if !(fps.is_finite() && fps > 0.0) {
+        bail!("--fps must be a positive number, got {fps}");
+    }
+    let from_json = std::fs::read_to_string(dir.join("capture.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| {
+            let frames = v.get("frames")?.as_array()?;
+            paths
+                .iter()
+                .map(|p| {
+                    let name = p.file_name()?.to_str()?;
+                    frames
+                        .iter()
+                        .find(|f| f.get("file").and_then(|n| n.as_str()) == Some(name))?
+                        .get("timestamp_ns")?
+                        .as_u64()
+                })
+                .collect::<Option<Vec<u64>>>()
+        });
+    Ok(from_json.unwrap_or_else(|| {
+        (0..paths.len())
+            .map(|i| (i as f64 * 1e9 / fps) as u64)
+            .collect()
+    }))
+}
+
+fn inspect_passive(
+    engine: &Arc<Engine>,
+    config: &EngineConfig,
+    pconfig: PassiveConfig,
+    dir: &Path,
+    as_json: bool,
+    fps: f64,
+) -> Result<()> {
+    let paths = frame_paths(dir)?;
+    let stamps = timestamps(dir, &paths, fps)?;
+    let models = Arc::new(PassiveModels::load(config, &pconfig));
+    let mut passive = PassiveAnalyzer::new(models, pconfig).context("passive configuration")?;
+    let mut tracker = Tracker::new(engine.clone());
+    let mut size: Option<(u32, u32)> = None;
+    let t = Instant::now();
+    for (path, &ts) in paths.iter().zip(&stamps) {
+        let d = decode(path)?;
+        match size {
+            None => size = Some((d.width, d.height)),
+            Some(s) if s != (d.width, d.height) => bail!(
+                "{}: frame size {}×{} differs from the first frame's {}×{}: one capture \
+                 has one frame size",
+                path.display(),
+                d.width,
+                d.height,
+                s.0,
+                s.1
+            ),
+            Some(_) => {}
+        }
+        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
+            .with_timestamp_ns(ts);
+        let analysis = tracker
+            .process(&frame)
+            .with_context(|| format!("frame {}", path.display()))?;
+        match analysis.faces.first() {
+            Some(face) => {
+                let (landmarks, bbox) = (face.landmarks.clone(), face.detection.bbox);
+                passive
+                    .push(tracker.last_rgb(), &landmarks, bbox, ts)
+                    .with_context(|| format!("frame {}", path.display()))?;
+            }
+            None => passive.push_no_face(),
+        }
+    }
+    let report = passive.report();
+    let wall_ms = t.elapsed().as_secs_f64() * 1e3;
+    if as_json {
+        let out = json!({
+            "frames": paths.len(),
+            "frames_with_face": report.frames_with_face,
+            "wall_ms": wall_ms,
+            "passive": report.to_json(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{} frames ({} with a face), {:.0} ms",
+            paths.len(),
+            report.frames_with_face,
+            wall_ms
+        );
+        for (name, r) in [
+            ("depth", &report.depth),
+            ("fft", &report.fft),
+            ("reflection", &report.reflection),
+            ("parallax", &report.parallax),
+            ("texture", &report.texture),
+        ] {
+            match r.score {
+                Some(s) => println!("  {name:<10} score {s:.3}"),
+                None => println!("  {name:<10} not available: {}", r.reason),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> Result<()> {
+    let paths = frame_paths(dir)?;
+    let stamps = timestamps(dir, &paths, fps)?;
     let mut tracker = Tracker::new(engine.clone());
     let mut frames = Vec::with_capacity(paths.len());
     let mut wall_ms = Vec::with_capacity(paths.len());
     let mut detections = 0usize;
     for (i, path) in paths.iter().enumerate() {
         let d = decode(path)?;
-        let ts = (i as f64 * 1e9 / fps) as u64;
+        let ts = stamps[i];
         let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
             .with_timestamp_ns(ts);
         let t = Instant::now();

@@ -1,0 +1,396 @@
+//! [`PassiveAnalyzer`]: runs every passive signal over a stream's window of frames.
+//!
+//! Per frame it keeps only each signal's small feature record (never the pixels), so a
+//! window of a few seconds costs a few hundred KB. The optional models (depth, texture CNN)
+//! load once into [`PassiveModels`], shared by every stream; a model that is missing or not
+//! supplied makes its signal "not available" with the reason, never an error for the others.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{depth, parallax, reflection, texture, SignalReport};
+use crate::error::{Error, Result};
+use crate::frame::RgbImage;
+use crate::geometry::Point3;
+use crate::models::ModelRunner;
+use crate::passive::FaceGeometry;
+
+/// Settings of every passive signal and of the window.
+#[derive(Clone, Debug, Serialize)]
+pub struct PassiveConfig {
+    /// Frames kept in the window (the most recent ones).
+    pub max_window: usize,
+    /// Manifest name of the depth model: the real `depth_anything_v2_vits` (user supplied)
+    /// or the project-made `depth_standin` (tests only: NOT a depth model).
+    pub depth_model: String,
+    /// Manifest name of the texture CNN; empty disables the signal.
+    pub texture_model: String,
+    #[cfg(feature = "fft")]
+    pub fft: super::fft::Config,
+    pub reflection: reflection::Config,
+    pub parallax: parallax::ParallaxConfig,
+    pub depth: depth::DepthConfig,
+    pub texture: texture::TextureConfig,
+}
+
+impl Default for PassiveConfig {
+    fn default() -> Self {
+        PassiveConfig {
+            max_window: 45,
+            depth_model: "depth_anything_v2_vits".into(),
+            texture_model: "fr_liveness".into(),
+            #[cfg(feature = "fft")]
+            fft: Default::default(),
+            reflection: Default::default(),
+            parallax: Default::default(),
+            depth: Default::default(),
+            texture: Default::default(),
+        }
+    }
+}
+
+impl PassiveConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.max_window < 2 || self.max_window > 600 {
+            return Err(Error::Config(format!(
+                "passive max_window must be 2..=600 frames, got {}",
+                self.max_window
+            )));
+        }
+        #[cfg(feature = "fft")]
+        self.fft.validate()?;
+        self.reflection.validate()?;
+        self.parallax.validate()?;
+        self.depth.validate()?;
+        self.texture.validate()?;
+        Ok(())
+    }
+}
+
+/// A model a signal may use, or why it is not there.
+#[derive(Clone)]
+pub enum OptionalModel {
+    Loaded(Arc<dyn ModelRunner>),
+    Missing(String),
+}
+
+impl std::fmt::Debug for OptionalModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionalModel::Loaded(r) => write!(f, "Loaded({})", r.spec().name),
+            OptionalModel::Missing(why) => write!(f, "Missing({why})"),
+        }
+    }
+}
+
+impl OptionalModel {
+    fn runner(&self) -> std::result::Result<&Arc<dyn ModelRunner>, &str> {
+        match self {
+            OptionalModel::Loaded(r) => Ok(r),
+            OptionalModel::Missing(why) => Err(why),
+        }
+    }
+}
+
+/// The passive signals' optional models, loaded once and shared by every stream.
+#[derive(Clone, Debug)]
+pub struct PassiveModels {
+    pub depth: OptionalModel,
+    pub texture: OptionalModel,
+}
+
+impl PassiveModels {
+    /// No models: depth and texture report "not available".
+    pub fn none() -> PassiveModels {
+        PassiveModels {
+            depth: OptionalModel::Missing("no depth model configured".into()),
+            texture: OptionalModel::Missing("no texture model configured".into()),
+        }
+    }
+
+    /// Loads the configured depth and texture models through ONNX Runtime with the engine's
+    /// model folder, runtime and overrides. A model that is missing, not supplied, or fails
+    /// its sha256 / interface check becomes `Missing(reason)`; its error is logged.
+    #[cfg(feature = "ort")]
+    pub fn load(engine: &crate::engine::EngineConfig, config: &PassiveConfig) -> PassiveModels {
+        use crate::models::{Manifest, OrtOptions, OrtRunner, OrtRuntime};
+        let load = |name: &str| -> OptionalModel {
+            if name.is_empty() {
+                return OptionalModel::Missing("disabled in the configuration".into());
+            }
+            let attempt = || -> Result<Arc<dyn ModelRunner>> {
+                let runtime = OrtRuntime::load(engine.runtime_path.as_deref())?;
+                let manifest = Manifest::embedded()?;
+                let (spec, path) = crate::engine::resolve(&manifest, engine, name)?;
+                let opts = OrtOptions {
+                    intra_op_threads: engine.intra_op_threads,
+                };
+                Ok(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
+            };
+            match attempt() {
+                Ok(r) => OptionalModel::Loaded(r),
+                Err(e) => {
+                    log::warn!("passive model `{name}` not loaded: {e}");
+                    OptionalModel::Missing(e.to_string())
+                }
+            }
+        };
+        PassiveModels {
+            depth: load(&config.depth_model),
+            texture: load(&config.texture_model),
+        }
+    }
+}
+
+/// Every passive signal's result over the window.
+#[derive(Clone, Debug, Serialize)]
+pub struct PassiveReport {
+    pub depth: SignalReport,
+    pub fft: SignalReport,
+    pub reflection: SignalReport,
+    pub parallax: SignalReport,
+    pub texture: SignalReport,
+    /// Frames pushed into the window (with or without a face).
+    pub frames: usize,
+    /// Frames of the window that had a face.
+    pub frames_with_face: usize,
+}
+
+impl PassiveReport {
+    /// The documented JSON form: `{depth, fft, reflection, parallax, texture}`, each with
+    /// `score`, `features`, `available` (and `reason` when not available), plus the frame
+    /// counts.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// One frame's records, one per signal; `None` where the signal failed on this frame.
+#[derive(Clone, Debug, Default)]
+struct FrameRecord {
+    face: bool,
+    #[cfg(feature = "fft")]
+    fft: Option<super::fft::FrameFeatures>,
+    reflection: Option<reflection::FrameFeatures>,
+    parallax: Option<parallax::ParallaxFrame>,
+    depth: Option<depth::DepthFrame>,
+    texture: Option<texture::TextureFrame>,
+}
+
+/// Per-stream passive-liveness state. Not shared between threads; one per capture.
+pub struct PassiveAnalyzer {
+    models: Arc<PassiveModels>,
+    config: PassiveConfig,
+    window: VecDeque<FrameRecord>,
+    #[cfg(feature = "fft")]
+    fft: super::fft::Scratch,
+    reflection: reflection::Scratch,
+    depth: Option<depth::DepthEstimator>,
+    texture: Option<texture::TextureClassifier>,
+    /// Why a model's signal is unavailable (model missing or its spec rejected).
+    depth_missing: Option<String>,
+    texture_missing: Option<String>,
+    /// Last per-frame error of each signal, reported if the signal ends up unavailable.
+    last_errors: [Option<String>; 5],
+}
+
+impl std::fmt::Debug for PassiveAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassiveAnalyzer")
+            .field("frames", &self.window.len())
+            .finish()
+    }
+}
+
+const DEPTH: usize = 0;
+const FFT: usize = 1;
+const REFLECTION: usize = 2;
+const PARALLAX: usize = 3;
+const TEXTURE: usize = 4;
+
+impl PassiveAnalyzer {
+    pub fn new(models: Arc<PassiveModels>, config: PassiveConfig) -> Result<PassiveAnalyzer> {
+        config.validate()?;
+        let (depth, depth_missing) = match models.depth.runner() {
+            Ok(r) => match depth::DepthEstimator::new(r.clone(), config.depth.clone()) {
+                Ok(d) => (Some(d), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            Err(why) => (None, Some(format!("depth model not available: {why}"))),
+        };
+        let (texture, texture_missing) = match models.texture.runner() {
+            Ok(r) => match texture::TextureClassifier::new(r.clone(), config.texture.clone()) {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            Err(why) => (None, Some(format!("texture model not available: {why}"))),
+        };
+        Ok(PassiveAnalyzer {
+            models,
+            window: VecDeque::with_capacity(config.max_window),
+            #[cfg(feature = "fft")]
+            fft: Default::default(),
+            reflection: Default::default(),
+            depth,
+            texture,
+            depth_missing,
+            texture_missing,
+            last_errors: Default::default(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &PassiveConfig {
+        &self.config
+    }
+
+    pub fn models(&self) -> &Arc<PassiveModels> {
+        &self.models
+    }
+
+    /// Forgets the window (a new capture).
+    pub fn reset(&mut self) {
+        self.window.clear();
+        self.last_errors = Default::default();
+    }
+
+    fn push_record(&mut self, record: FrameRecord) {
+        if self.window.len() == self.config.max_window {
+            self.window.pop_front();
+        }
+        self.window.push_back(record);
+    }
+
+    /// A frame in which no face was found: it counts towards the window but adds no features.
+    pub fn push_no_face(&mut self) {
+        self.push_record(FrameRecord::default());
+    }
+
+    /// Adds one frame: the upright RGB image and the face's 468 landmarks (image pixels) and
+    /// box. Malformed input (image length, landmark count, non-finite values) is an error
+    /// and adds nothing; a signal that cannot use this frame (e.g. face too small for it)
+    /// just skips it and says why if it ends up unavailable.
+    pub fn push(
+        &mut self,
+        rgb: &RgbImage,
+        landmarks: &[Point3],
+        bbox: crate::geometry::Rect,
+        timestamp_ns: u64,
+    ) -> Result<()> {
+        if rgb.data.len() != 3 * rgb.width as usize * rgb.height as usize {
+            return Err(Error::Config(format!(
+                "passive: RGB image {}×{} has {} bytes, expected {}",
+                rgb.width,
+                rgb.height,
+                rgb.data.len(),
+                3 * rgb.width as usize * rgb.height as usize
+            )));
+        }
+        // Landmarks are checked once here; each signal re-checks what it relies on.
+        let par = parallax::frame_features_with_image(
+            rgb,
+            landmarks,
+            timestamp_ns,
+            &self.config.parallax,
+        )?;
+        let face = FaceGeometry { landmarks, bbox };
+        let mut rec = FrameRecord {
+            face: true,
+            parallax: Some(par),
+            ..FrameRecord::default()
+        };
+        let mut note = |slot: usize, e: &Error| {
+            self.last_errors[slot] = Some(e.to_string());
+        };
+        #[cfg(feature = "fft")]
+        match super::fft::frame_features(rgb, &face, &self.config.fft, &mut self.fft) {
+            Ok(f) => rec.fft = Some(f),
+            Err(e) => note(FFT, &e.into()),
+        }
+        match reflection::frame_features(rgb, &face, &self.config.reflection, &mut self.reflection)
+        {
+            Ok(f) => rec.reflection = Some(f),
+            Err(e) => note(REFLECTION, &e.into()),
+        }
+        if let Some(d) = self.depth.as_mut() {
+            match d.process(rgb, &face) {
+                Ok(f) => rec.depth = Some(f),
+                Err(e) => note(DEPTH, &e.into()),
+            }
+        }
+        if let Some(t) = self.texture.as_mut() {
+            match t.process(rgb, &face) {
+                Ok(f) => rec.texture = Some(f),
+                Err(e) => note(TEXTURE, &e.into()),
+            }
+        }
+        let _ = PARALLAX;
+        self.push_record(rec);
+        Ok(())
+    }
+
+    /// Scores every signal over the current window.
+    pub fn report(&self) -> PassiveReport {
+        let frames = self.window.len();
+        let frames_with_face = self.window.iter().filter(|r| r.face).count();
+        let explain = |r: SignalReport, slot: usize| -> SignalReport {
+            match (&r.available, &self.last_errors[slot]) {
+                (false, Some(e)) => SignalReport {
+                    reason: format!("{} (last frame error: {e})", r.reason),
+                    ..r
+                },
+                _ => r,
+            }
+        };
+        macro_rules! collect {
+            ($field:ident) => {
+                self.window
+                    .iter()
+                    .filter_map(|r| r.$field.clone())
+                    .collect::<Vec<_>>()
+            };
+        }
+        #[cfg(feature = "fft")]
+        let fft = explain(super::fft::score(&collect!(fft), &self.config.fft), FFT);
+        #[cfg(not(feature = "fft"))]
+        let fft = SignalReport::unavailable("built without the `fft` feature");
+        let reflection = explain(
+            reflection::score(&collect!(reflection), &self.config.reflection),
+            REFLECTION,
+        );
+        let parallax = parallax::score(&collect!(parallax), &self.config.parallax);
+        let depth = match &self.depth_missing {
+            Some(why) => SignalReport::unavailable(why),
+            None => explain(depth::score(&collect!(depth), &self.config.depth), DEPTH),
+        };
+        let texture = match &self.texture_missing {
+            Some(why) => SignalReport::unavailable(why),
+            None => explain(
+                texture::score(&collect!(texture), &self.config.texture),
+                TEXTURE,
+            ),
+        };
+        PassiveReport {
+            depth: self.label_model(depth, &self.models.depth),
+            fft,
+            reflection,
+            parallax,
+            texture: self.label_model(texture, &self.models.texture),
+            frames,
+            frames_with_face,
+        }
+    }
+
+    /// Marks results computed with a project-made stand-in model, so they are never read as
+    /// the real model's.
+    fn label_model(&self, mut r: SignalReport, model: &OptionalModel) -> SignalReport {
+        if let OptionalModel::Loaded(m) = model {
+            if m.spec().stand_in {
+                r.features.insert("stand_in_model".into(), 1.0);
+            }
+        }
+        r
+    }
+}

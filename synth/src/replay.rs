@@ -1,0 +1,469 @@
+//! Screen replay attack: a bona fide recording played on a phone or tablet held in front of
+//! the camera.
+//!
+//! - **Content.** The bona fide rendering (3D head motion, the same script), rendered at the
+//!   screen's own resolution (one content pixel per screen pixel, as a player scales a video
+//!   to the panel), without sensor noise (a compressed recording), quantised to 8 bits. The
+//!   screen shows the video frame current at the camera's capture time.
+//! - **Panel.** Each screen pixel is three vertical R, G, B stripes (each a drawn fraction of
+//!   its third of the pixel wide) inside a black matrix (a drawn fraction of the pixel height
+//!   lit). The pixel pitch is a drawn non-integer 1.2–2.5 camera pixels, and the panel is
+//!   slightly rotated and tilted, so the camera re-samples the stripe grid and moiré appears.
+//! - **Display transfer.** Emitted linear light per channel = white point × (black level +
+//!   (1 − black level) × value^γ), γ drawn in 2.0–2.5, a bluish white point, lifted blacks.
+//! - **Glass.** Ambient light diffusely reflected (a lifted floor over the whole panel) and a
+//!   specular glare: a large soft elliptical blob or streak of low-saturation light, drawn
+//!   anywhere on the screen (sometimes over the face), shifting as the device tilts.
+//! - **Device.** A dark bezel around the active area; beyond it a synthetic room.
+//! - **Camera.** Each camera pixel integrates the panel's light over its footprint: the pixel
+//!   aperture widened by the lens blur (box of width √(1 + 12σ²) px, the same variance as
+//!   box ⊛ Gaussian), mapped onto the panel through the local homography and integrated
+//!   exactly against the stripe and black-matrix layout. This is what makes the periodic
+//!   subpixel structure survive into the face region as it does when photographing a screen.
+//!   Then auto-exposure (drawn white level), sRGB encoding, sensor noise and timing jitter.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SynthError};
+use crate::face::{FaceDraw, FaceRig};
+use crate::geom::{Mat3, Pinhole};
+use crate::imgops::{quantise, srgb_to_linear, ImageF, SrgbLut};
+use crate::performance::{PoseOffset, RigidMotion};
+use crate::rng::Rng;
+use crate::scene::SceneDraw;
+use crate::source::Source;
+
+/// The specular reflection on the screen's glass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GlareDraw {
+    /// Centre, fractions of the active area's width / height; [0.1, 0.9] each.
+    pub u: f64,
+    pub v: f64,
+    /// Long-axis σ, fraction of the active width; [0.08, 0.3].
+    pub sigma_frac: f64,
+    /// Long/short axis ratio; [1, 4] (1 = round blob, 4 = streak).
+    pub elongation: f64,
+    pub angle_deg: f64,
+    /// Peak added light relative to the panel's full white (linear); [0.15, 0.6].
+    pub strength: f64,
+    /// Colour multipliers, low saturation: R 1, G [0.96, 1], B [0.9, 1].
+    pub tint: [f64; 3],
+    /// Not drawn: set by [`crate::Params::glare_on_face`]. The glare is then centred on the
+    /// face (its landmarks' centroid on the screen) instead of at (`u`, `v`); the centre used
+    /// is in the layout.
+    #[serde(default)]
+    pub on_face: bool,
+}
+
+/// Everything the replay attack draws from the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplayDraw {
+    /// Framing of the replayed recording (its own camera's placement).
+    pub content: FaceDraw,
+    /// Screen pixel pitch, camera pixels at the rest distance; [1.2, 2.5].
+    pub pitch_px: f64,
+    /// Active area width, fraction of the frame width; [0.7, 0.92].
+    pub active_width_frac: f64,
+    /// Active area centre, fractions of the frame; [0.45, 0.55] each.
+    pub centre_x_frac: f64,
+    pub centre_y_frac: f64,
+    /// Rest pose of the device: yaw/pitch tilt ±8°, in-plane rotation of the grid ±4°.
+    pub rest_yaw_deg: f64,
+    pub rest_pitch_deg: f64,
+    pub grid_roll_deg: f64,
+    /// Slow hand motion: rotations 0.5–2° (0.1–0.8 Hz), translations 0.002–0.01 of the width
+    /// in x/y and 0.005–0.015 of the distance in z.
+    pub motion: RigidMotion,
+    /// Tremor (8–12 Hz): rotations 0.03–0.12°, translations 0.1–0.4 px.
+    pub tremor: RigidMotion,
+    /// Lit fraction of each stripe's third of the pixel width; [0.6, 0.9].
+    pub fill_x: f64,
+    /// Lit fraction of the pixel height (black matrix rows); [0.75, 0.95].
+    pub fill_y: f64,
+    /// Display gamma; [2.0, 2.5].
+    pub display_gamma: f64,
+    /// Black level, linear fraction of white; [0.002, 0.012].
+    pub black_level: f64,
+    /// Diffuse ambient reflection of the glass, linear output level; [0.002, 0.02].
+    pub ambient: f64,
+    /// White point multipliers (bluish): R [0.85, 0.95], G [0.95, 1], B 1.
+    pub white_point: [f64; 3],
+    pub glare: GlareDraw,
+    /// Bezel width, fraction of the active width; [0.03, 0.08]; and its output level, DN [8, 30].
+    pub bezel_frac: f64,
+    pub bezel_dn: f64,
+    /// Camera diagonal field of view, degrees; [70, 85].
+    pub dfov_deg: f64,
+    /// Auto-exposure: linear output level of the panel's full white; [0.75, 0.95].
+    pub exposure_white: f64,
+    /// Lens blur σ, camera pixels; [0.35, 0.8].
+    pub optics_blur_px: f64,
+    pub scene: SceneDraw,
+}
+
+impl ReplayDraw {
+    pub fn draw(rng: &mut Rng) -> ReplayDraw {
+        let content = FaceDraw::draw(rng);
+        ReplayDraw {
+            content,
+            pitch_px: rng.range(1.2, 2.5),
+            active_width_frac: rng.range(0.7, 0.92),
+            centre_x_frac: rng.range(0.45, 0.55),
+            centre_y_frac: rng.range(0.45, 0.55),
+            rest_yaw_deg: rng.range(-8.0, 8.0),
+            rest_pitch_deg: rng.range(-8.0, 8.0),
+            grid_roll_deg: rng.range(-4.0, 4.0),
+            motion: RigidMotion::draw(
+                rng,
+                [
+                    (0.5, 2.0),
+                    (0.5, 2.0),
+                    (0.5, 2.0),
+                    (0.002, 0.01),
+                    (0.002, 0.01),
+                    (0.005, 0.015),
+                ],
+                3,
+                0.1,
+                0.8,
+            ),
+            tremor: RigidMotion::draw(
+                rng,
+                [
+                    (0.03, 0.12),
+                    (0.03, 0.12),
+                    (0.03, 0.12),
+                    (0.1, 0.4),
+                    (0.1, 0.4),
+                    (0.1, 0.4),
+                ],
+                2,
+                8.0,
+                12.0,
+            ),
+            fill_x: rng.range(0.6, 0.9),
+            fill_y: rng.range(0.75, 0.95),
+            display_gamma: rng.range(2.0, 2.5),
+            black_level: rng.range(0.002, 0.012),
+            ambient: rng.range(0.002, 0.02),
+            white_point: [rng.range(0.85, 0.95), rng.range(0.95, 1.0), 1.0],
+            glare: GlareDraw {
+                u: rng.range(0.1, 0.9),
+                v: rng.range(0.1, 0.9),
+                sigma_frac: rng.range(0.08, 0.3),
+                elongation: rng.range(1.0, 4.0),
+                angle_deg: rng.range(0.0, 180.0),
+                strength: rng.range(0.15, 0.6),
+                tint: [1.0, rng.range(0.96, 1.0), rng.range(0.9, 1.0)],
+                on_face: false,
+            },
+            bezel_frac: rng.range(0.03, 0.08),
+            bezel_dn: rng.range(8.0, 30.0),
+            dfov_deg: rng.range(70.0, 85.0),
+            exposure_white: rng.range(0.75, 0.95),
+            optics_blur_px: rng.range(0.35, 0.8),
+            scene: SceneDraw::draw(rng),
+        }
+    }
+}
+
+/// Measured layout of the screen, for the metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScreenLayout {
+    /// Screen resolution used for the content, pixels.
+    pub screen_px: [u32; 2],
+    /// Inter-ocular distance of the face on the screen, screen pixels and camera pixels at rest.
+    pub interocular_screen_px: f64,
+    pub interocular_camera_px: f64,
+    /// Whether the glare's centre lies within 1.5 IOD of the face centre at rest.
+    pub glare_over_face: bool,
+    /// Glare centre used, fractions of the active area (differs from the drawn one when
+    /// forced onto the face).
+    pub glare_centre: [f64; 2],
+}
+
+/// The replay attack's renderer.
+pub struct ReplayScene {
+    width: usize,
+    height: usize,
+    cam: Pinhole,
+    rig: FaceRig,
+    nx: usize,
+    ny: usize,
+    t0: [f64; 3],
+    rest: PoseOffset,
+    bg_lin: Vec<f32>,
+    lut: SrgbLut,
+    /// Display transfer per channel and byte: linear emitted light (white point applied).
+    display: [[f32; 256]; 3],
+    bezel_lin: f32,
+    footprint_px: f64,
+    draw: ReplayDraw,
+    content: ImageF,
+    emitted: Vec<f32>,
+    pub layout: ScreenLayout,
+}
+
+impl ReplayScene {
+    pub fn new(source: &Source, width: u32, height: u32, draw: &ReplayDraw) -> Result<ReplayScene> {
+        let (w, h) = (width as f64, height as f64);
+        let active_w = draw.active_width_frac * w;
+        let nx = (active_w / draw.pitch_px).round().max(16.0) as usize;
+        // The recording's aspect ratio is the camera frame's.
+        let ny = ((nx as f64) * h / w).round().max(16.0) as usize;
+        let rig = FaceRig::new(source, nx as u32, ny as u32, &draw.content)?;
+        let cam = Pinhole::with_diagonal_fov(width, height, draw.dfov_deg);
+        let t0 = cam.unproject(draw.centre_x_frac * w, draw.centre_y_frac * h, cam.f);
+        let rest = PoseOffset {
+            yaw_deg: draw.rest_yaw_deg,
+            pitch_deg: draw.rest_pitch_deg,
+            roll_deg: draw.grid_roll_deg,
+            ..PoseOffset::default()
+        };
+        let lut = SrgbLut::new();
+        let bg = draw.scene.render(width as usize, height as usize);
+        let bg_lin = bg.data.iter().map(|&v| lut.lin(v)).collect();
+        let mut display = [[0.0f32; 256]; 3];
+        for (c, table) in display.iter_mut().enumerate() {
+            for (v, e) in table.iter_mut().enumerate() {
+                let x = (v as f64 / 255.0).powf(draw.display_gamma);
+                *e = (draw.white_point[c] * (draw.black_level + (1.0 - draw.black_level) * x))
+                    as f32;
+            }
+        }
+        // Face centre on the screen vs the glare centre.
+        let (fx, fy) = rig
+            .rest_landmarks()
+            .fold((0.0, 0.0), |a, p| (a.0 + p.0 / 468.0, a.1 + p.1 / 468.0));
+        let iod_s = rig.interocular_px();
+        let mut draw = draw.clone();
+        if draw.glare.on_face {
+            draw.glare.u = fx / nx as f64;
+            draw.glare.v = fy / ny as f64;
+        }
+        let draw = &draw;
+        let (gx, gy) = (draw.glare.u * nx as f64, draw.glare.v * ny as f64);
+        let glare_over_face = ((gx - fx).powi(2) + (gy - fy).powi(2)).sqrt() < 1.5 * iod_s;
+        if !(draw.fill_x > 0.0 && draw.fill_y > 0.0 && draw.pitch_px > 0.0) {
+            return Err(SynthError::param(
+                "replay draw",
+                "fill factors and pitch must be positive",
+            ));
+        }
+        Ok(ReplayScene {
+            width: width as usize,
+            height: height as usize,
+            cam,
+            rig,
+            nx,
+            ny,
+            t0,
+            rest,
+            bg_lin,
+            lut,
+            display,
+            bezel_lin: srgb_to_linear((draw.bezel_dn / 255.0) as f32),
+            footprint_px: (1.0 + 12.0 * draw.optics_blur_px.powi(2)).sqrt(),
+            draw: draw.clone(),
+            content: ImageF::default(),
+            emitted: Vec::new(),
+            layout: ScreenLayout {
+                screen_px: [nx as u32, ny as u32],
+                interocular_screen_px: iod_s,
+                interocular_camera_px: iod_s * draw.pitch_px,
+                glare_over_face,
+                glare_centre: [draw.glare.u, draw.glare.v],
+            },
+        })
+    }
+
+    /// The device's pose offset at `t` seconds (rest + hand motion + tremor).
+    fn pose_at(&self, t: f64) -> PoseOffset {
+        let m = self.draw.motion.at(t);
+        let m = PoseOffset {
+            x_px: m.x_px * self.width as f64,
+            y_px: m.y_px * self.width as f64,
+            z_px: m.z_px * self.cam.f,
+            ..m
+        };
+        self.rest + m + self.draw.tremor.at(t)
+    }
+
+    /// Camera pixels → screen pixel coordinates (pixel `i` spans `[i, i + 1)`).
+    fn inverse_map(&self, pose: &PoseOffset) -> Option<Mat3> {
+        let r = Mat3::rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg);
+        let t = [
+            self.t0[0] + pose.x_px,
+            self.t0[1] + pose.y_px,
+            self.t0[2] + pose.z_px,
+        ];
+        let h = self.cam.plane_homography(&r, t);
+        let p = self.draw.pitch_px;
+        let to_screen = Mat3([
+            [1.0 / p, 0.0, 0.5 * self.nx as f64],
+            [0.0, 1.0 / p, 0.5 * self.ny as f64],
+            [0.0, 0.0, 1.0],
+        ]);
+        Some(to_screen.mul(&h.inverse()?))
+    }
+
+    /// Renders the camera frame at `t` seconds; the screen shows the recording's frame
+    /// `⌊content_t × fps⌋` where `content` gives the scripted subject state for that instant.
+    pub fn render(
+        &mut self,
+        content_pose: &PoseOffset,
+        eyes_closed: f64,
+        smile: f64,
+        t: f64,
+        out: &mut ImageF,
+    ) {
+        let (w, h) = (self.width, self.height);
+        *out = ImageF::new(w, h, 3);
+        // The recording's frame, quantised to 8 bits, through the display transfer.
+        let mut content = std::mem::take(&mut self.content);
+        self.rig
+            .render(content_pose, eyes_closed, smile, &mut content);
+        let (nx, ny) = (self.nx, self.ny);
+        self.emitted.clear();
+        self.emitted.resize(nx * ny * 3, 0.0);
+        for (i, v) in content.data.iter().enumerate() {
+            self.emitted[i] = self.display[i % 3][quantise(*v) as usize];
+        }
+        self.content = content;
+
+        let pose = self.pose_at(t);
+        let Some(m) = self.inverse_map(&pose) else {
+            return;
+        };
+        // Footprint on the panel (screen px), from the local Jacobian at the screen centre.
+        let (cx, cy) = match m
+            .inverse()
+            .and_then(|mi| mi.project(0.5 * nx as f64, 0.5 * ny as f64))
+        {
+            Some(c) => c,
+            None => return,
+        };
+        let jac = |dx: f64, dy: f64| -> (f64, f64) {
+            let a = m.project(cx + dx, cy + dy).unwrap_or((0.0, 0.0));
+            let b = m.project(cx - dx, cy - dy).unwrap_or((0.0, 0.0));
+            ((a.0 - b.0) * 0.5, (a.1 - b.1) * 0.5)
+        };
+        let (jx, jy) = (jac(1.0, 0.0), jac(0.0, 1.0));
+        let fp = self.footprint_px;
+        let wx = fp * (jx.0 * jx.0 + jy.0 * jy.0).sqrt();
+        let wy = fp * (jx.1 * jx.1 + jy.1 * jy.1).sqrt();
+        let d = &self.draw;
+        let exposure = (d.exposure_white / (d.fill_x / 3.0 * d.fill_y)) as f32;
+        let bezel = d.bezel_frac * nx as f64;
+        // Glare on the glass, shifting with the device's tilt (reflection angle doubles).
+        let g = &d.glare;
+        let dyaw = (pose.yaw_deg - self.rest.yaw_deg).to_radians();
+        let dpitch = (pose.pitch_deg - self.rest.pitch_deg).to_radians();
+        let screen_w_world = nx as f64 * d.pitch_px;
+        let gcx = (g.u - 2.0 * dyaw * self.cam.f / screen_w_world) * nx as f64;
+        let gcy = (g.v + 2.0 * dpitch * self.cam.f / screen_w_world) * ny as f64;
+        let s_long = g.sigma_frac * nx as f64;
+        let s_short = s_long / g.elongation;
+        let (ga_s, ga_c) = g.angle_deg.to_radians().sin_cos();
+        let white_lin = d.exposure_white;
+        let glare_rgb = [
+            g.strength * white_lin * g.tint[0],
+            g.strength * white_lin * g.tint[1],
+            g.strength * white_lin * g.tint[2],
+        ];
+
+        let (fx, fy) = (d.fill_x, d.fill_y);
+        let mm = m.0;
+        let mut ox = [[0.0f64; 3]; 4];
+        let mut oy = [0.0f64; 4];
+        for y in 0..h {
+            let yf = y as f64;
+            for x in 0..w {
+                let xf = x as f64;
+                let i = y * w + x;
+                let den = mm[2][0] * xf + mm[2][1] * yf + mm[2][2];
+                let bg = [
+                    self.bg_lin[3 * i],
+                    self.bg_lin[3 * i + 1],
+                    self.bg_lin[3 * i + 2],
+                ];
+                let mut lin = bg;
+                if den.abs() > 1e-12 {
+                    let sx = (mm[0][0] * xf + mm[0][1] * yf + mm[0][2]) / den;
+                    let sy = (mm[1][0] * xf + mm[1][1] * yf + mm[1][2]) / den;
+                    let (x0, x1) = (sx - 0.5 * wx, sx + 0.5 * wx);
+                    let (y0, y1) = (sy - 0.5 * wy, sy + 0.5 * wy);
+                    let cov_dev = overlap(x0, x1, -bezel, nx as f64 + bezel) / wx
+                        * overlap(y0, y1, -bezel, ny as f64 + bezel)
+                        / wy;
+                    if cov_dev > 0.0 {
+                        let cov_act = overlap(x0, x1, 0.0, nx as f64) / wx
+                            * overlap(y0, y1, 0.0, ny as f64)
+                            / wy;
+                        let mut e = [0.0f64; 3];
+                        if cov_act > 0.0 {
+                            let i0 = x0.floor() as i64;
+                            let j0 = y0.floor() as i64;
+                            let ni = ((x1.floor() as i64 - i0 + 1) as usize).min(4);
+                            let nj = ((y1.floor() as i64 - j0 + 1) as usize).min(4);
+                            for (k, o) in ox.iter_mut().enumerate().take(ni) {
+                                let ip = (i0 + k as i64) as f64;
+                                for (c, oc) in o.iter_mut().enumerate() {
+                                    let s0 = ip + (c as f64 + 0.5 * (1.0 - fx)) / 3.0;
+                                    *oc = overlap(x0, x1, s0, s0 + fx / 3.0);
+                                }
+                            }
+                            for (k, o) in oy.iter_mut().enumerate().take(nj) {
+                                let jp = (j0 + k as i64) as f64;
+                                *o = overlap(
+                                    y0,
+                                    y1,
+                                    jp + 0.5 * (1.0 - fy),
+                                    jp + 1.0 - 0.5 * (1.0 - fy),
+                                );
+                            }
+                            for (kj, oyj) in oy.iter().enumerate().take(nj) {
+                                let j = j0 + kj as i64;
+                                if j < 0 || j >= ny as i64 || *oyj == 0.0 {
+                                    continue;
+                                }
+                                for (ki, oxi) in ox.iter().enumerate().take(ni) {
+                                    let ii = i0 + ki as i64;
+                                    if ii < 0 || ii >= nx as i64 {
+                                        continue;
+                                    }
+                                    let p = 3 * (j as usize * nx + ii as usize);
+                                    for c in 0..3 {
+                                        e[c] += self.emitted[p + c] as f64 * oxi[c] * oyj;
+                                    }
+                                }
+                            }
+                            let norm = 1.0 / (wx * wy);
+                            for ec in e.iter_mut() {
+                                *ec *= norm * exposure as f64;
+                            }
+                        }
+                        let surface = cov_act * d.ambient + (1.0 - cov_act) * self.bezel_lin as f64;
+                        let (dx, dy) = (sx - gcx, sy - gcy);
+                        let a = (dx * ga_c + dy * ga_s) / s_long;
+                        let b = (-dx * ga_s + dy * ga_c) / s_short;
+                        let gl = (-0.5 * (a * a + b * b)).exp();
+                        for c in 0..3 {
+                            let dev = e[c] + surface + gl * glare_rgb[c];
+                            lin[c] = (cov_dev * dev + (1.0 - cov_dev) * bg[c] as f64) as f32;
+                        }
+                    }
+                }
+                for (c, l) in lin.iter().enumerate() {
+                    out.data[3 * i + c] = self.lut.enc(*l);
+                }
+            }
+        }
+    }
+}
+
+/// Length of the overlap of `[a0, a1]` and `[b0, b1]`.
+#[inline]
+fn overlap(a0: f64, a1: f64, b0: f64, b1: f64) -> f64 {
+    (a1.min(b1) - a0.max(b0)).max(0.0)
+}

@@ -1,0 +1,128 @@
+//! Per-frame cost of each passive-liveness signal on one 640×480 frame made from the
+//! public-domain astronaut photo (face inter-ocular distance ≈ 75 px), with real landmarks.
+//!
+//! - `fft_frame`, `reflection_frame`: the pure per-frame feature functions.
+//! - `parallax_window_30`: scoring a 30-frame window (all 435 pairs); per frame that is /30
+//!   when the window is re-scored every frame, and it is usually scored once per capture.
+//! - `texture_frame`: `fr_liveness.onnx` (real model) crop, inference, softmax.
+//! - `depth_standin_252`: the project-made STAND-IN (not a depth model; its cost says nothing
+//!   about the real one).
+//! - `depth_vits_random_{252,518}`: an architecture-faithful Depth Anything V2 ViT-S/DPT with
+//!   RANDOM weights (`cargo xtask bench` builds it; set `LIVEPROOF_DEPTH_BENCH_MODEL`): the
+//!   real model's latency, not its output.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use liveproof_core::engine::{DetectorKind, EngineConfig, ModelOverride, Tracker};
+use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
+use liveproof_core::models::sha256_file;
+use liveproof_core::passive::analyzer::{PassiveConfig, PassiveModels};
+use liveproof_core::passive::{depth, fft, parallax, reflection, texture, FaceGeometry};
+use liveproof_tests::{engine_config, engine_with, fixture, load_rgb};
+
+fn frame_640x480() -> RgbImage {
+    let src = load_rgb(&fixture("astronaut.png"));
+    let img = image::RgbImage::from_raw(src.width, src.height, src.data).unwrap();
+    let crop = image::imageops::crop_imm(&img, 0, 0, 512, 384).to_image();
+    let out = image::imageops::resize(&crop, 640, 480, image::imageops::FilterType::Triangle);
+    RgbImage::from_raw(640, 480, out.into_raw()).unwrap()
+}
+
+fn signals(c: &mut Criterion) {
+    let cfg = engine_config(DetectorKind::BlazeFaceFront);
+    let eng = engine_with(cfg.clone());
+    let img = frame_640x480();
+    let mut tracker = Tracker::new(eng);
+    let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+    let face = tracker.analyze_still(&frame).unwrap().faces[0].clone();
+    let geom = FaceGeometry {
+        landmarks: &face.landmarks,
+        bbox: face.detection.bbox,
+    };
+
+    let mut g = c.benchmark_group("passive");
+    let fcfg = fft::Config::default();
+    let mut fs = fft::Scratch::new();
+    g.bench_function("fft_frame", |b| {
+        b.iter(|| fft::frame_features(&img, &geom, &fcfg, &mut fs).unwrap())
+    });
+    let rcfg = reflection::Config::default();
+    let mut rs = reflection::Scratch::new();
+    g.bench_function("reflection_frame", |b| {
+        b.iter(|| reflection::frame_features(&img, &geom, &rcfg, &mut rs).unwrap())
+    });
+    // 30 frames of the same face with a small synthetic sway of the landmarks (only the
+    // cost matters here).
+    let window: Vec<_> = (0..30)
+        .map(|i| {
+            let a = i as f32 * 0.2;
+            let lm: Vec<_> = face
+                .landmarks
+                .iter()
+                .map(|p| liveproof_core::geometry::Point3 {
+                    x: p.x + a.sin() * (p.z * 0.05),
+                    y: p.y + a.cos(),
+                    z: p.z,
+                })
+                .collect();
+            parallax::frame_features(&lm, i as u64 * 33_000_000).unwrap()
+        })
+        .collect();
+    let pcfg = parallax::ParallaxConfig::default();
+    g.bench_function("parallax_window_30", |b| {
+        b.iter(|| parallax::score(&window, &pcfg))
+    });
+
+    let standin = PassiveConfig {
+        depth_model: "depth_standin".into(),
+        ..PassiveConfig::default()
+    };
+    let models = PassiveModels::load(&cfg, &standin);
+    use liveproof_core::passive::analyzer::OptionalModel;
+    if let OptionalModel::Loaded(r) = &models.texture {
+        let mut t = texture::TextureClassifier::new(r.clone(), texture::Config::default()).unwrap();
+        g.bench_function("texture_frame", |b| {
+            b.iter(|| t.process(&img, &geom).unwrap())
+        });
+    }
+    if let OptionalModel::Loaded(r) = &models.depth {
+        let mut d = depth::DepthEstimator::new(r.clone(), depth::Config::default()).unwrap();
+        g.bench_function("depth_standin_252", |b| {
+            b.iter(|| d.process(&img, &geom).unwrap())
+        });
+    }
+    if let Some(path) = std::env::var_os("LIVEPROOF_DEPTH_BENCH_MODEL") {
+        let path = std::path::PathBuf::from(path);
+        let sha = sha256_file(&path).expect("hashing the bench depth model");
+        let ecfg = EngineConfig {
+            overrides: vec![ModelOverride {
+                name: "depth_anything_v2_vits".into(),
+                path,
+                sha256: sha,
+            }],
+            ..cfg.clone()
+        };
+        let models = PassiveModels::load(&ecfg, &PassiveConfig::default());
+        if let OptionalModel::Loaded(r) = &models.depth {
+            g.sample_size(10);
+            for side in [252u32, 518] {
+                let dcfg = depth::Config {
+                    input_size: side,
+                    ..depth::Config::default()
+                };
+                let mut d = depth::DepthEstimator::new(r.clone(), dcfg).unwrap();
+                g.bench_function(format!("depth_vits_random_{side}"), |b| {
+                    b.iter(|| d.process(&img, &geom).unwrap())
+                });
+            }
+        } else {
+            eprintln!(
+                "LIVEPROOF_DEPTH_BENCH_MODEL did not load: {:?}",
+                models.depth
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, signals);
+criterion_main!(benches);

@@ -1,0 +1,381 @@
+//! Passive-liveness evaluation on SYNTHETIC captures (issue #4).
+//!
+//! Every signal runs through the real pipeline (BlazeFace + FaceMesh tracking on each frame,
+//! then `PassiveAnalyzer`) on captures that `liveproof-synth` generates from public-domain
+//! photos: the astronaut, Newton and Gauss portraits and the 4 largest Solvay 1927 faces, each
+//! as bona fide, print, screen replay and injection, with 2 seeds. The captures are
+//! synthetic, so the figures show whether a signal reacts to the simulated physics, not how it
+//! performs on real people and real attacks.
+//!
+//! The test prints per signal and attack species the score distributions and the separation
+//! as AUC (bona fide vs species), and asserts: parallax separates print (AUC ≥ 0.85); FFT
+//! separates screen replay (AUC ≥ 0.9); reflection separates replays whose glare lies on
+//! the face only partly (AUC ≥ 0.65, short of the design's promise; see docs/passive.md).
+//! Where a signal cannot separate a species, the table says so ("no separation") rather than
+//! hiding it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, Tracker};
+use liveproof_core::frame::{Frame, PixelFormat};
+use liveproof_core::passive::analyzer::{
+    OptionalModel, PassiveAnalyzer, PassiveConfig, PassiveModels, PassiveReport,
+};
+use liveproof_core::passive::SignalReport;
+use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
+use liveproof_tests::{auc, default_engine, engine_config, fixture, solvay_face_boxes};
+
+const FRAMES: u32 = 30;
+const FPS: f64 = 30.0;
+/// Seeds per source and kind: each source gets its own, so every capture draws its own
+/// screen, print, glare and motion parameters.
+const SEEDS_PER_SOURCE: u64 = 2;
+const SIGNALS: [&str; 5] = ["depth", "fft", "reflection", "parallax", "texture"];
+
+struct Run {
+    source: String,
+    kind: Kind,
+    seed: u64,
+    report: PassiveReport,
+    meta: liveproof_synth::CaptureMeta,
+}
+
+fn signal<'a>(r: &'a PassiveReport, name: &str) -> &'a SignalReport {
+    match name {
+        "depth" => &r.depth,
+        "fft" => &r.fft,
+        "reflection" => &r.reflection,
+        "parallax" => &r.parallax,
+        _ => &r.texture,
+    }
+}
+
+fn sources(engine: &Arc<Engine>) -> Vec<(String, Source)> {
+    let mut out = Vec::new();
+    for name in ["astronaut", "newton", "gauss"] {
+        let path = fixture(&format!("{name}.png"));
+        let s = Source::from_file(engine, &path, &SourceOptions::default())
+            .unwrap_or_else(|e| panic!("source {name}: {e}"));
+        out.push((name.to_string(), s));
+    }
+    let (img, boxes) = solvay_face_boxes(4);
+    assert_eq!(boxes.len(), 4, "4 Solvay faces");
+    for (i, b) in boxes.into_iter().enumerate() {
+        let opts = SourceOptions { face_box: Some(b) };
+        match Source::from_photo(engine, img.clone(), &opts) {
+            Ok(s) => out.push((format!("solvay{i}"), s)),
+            Err(e) => println!("solvay face {i} not usable as a source: {e}"),
+        }
+    }
+    out
+}
+
+fn run_capture(
+    engine: &Arc<Engine>,
+    models: &Arc<PassiveModels>,
+    config: &PassiveConfig,
+    source: &Source,
+    kind: Kind,
+    seed: u64,
+    glare_on_face: bool,
+) -> (PassiveReport, liveproof_synth::CaptureMeta) {
+    let mut params = Params::new(kind, seed, FRAMES, FPS);
+    params.glare_on_face = glare_on_face;
+    let mut generator = Generator::new(source, &params).expect("generator");
+    let meta = generator.meta().clone();
+    let mut tracker = Tracker::new(engine.clone());
+    let mut passive = PassiveAnalyzer::new(models.clone(), config.clone()).expect("analyzer");
+    while let Some(f) = generator.next_frame() {
+        let img = &f.image;
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .expect("frame")
+            .with_timestamp_ns(f.timestamp_ns);
+        let a = tracker.process(&frame).expect("analysis");
+        match a.faces.first() {
+            Some(face) => {
+                let (lm, bbox) = (face.landmarks.clone(), face.detection.bbox);
+                passive
+                    .push(tracker.last_rgb(), &lm, bbox, f.timestamp_ns)
+                    .expect("push");
+            }
+            None => passive.push_no_face(),
+        }
+    }
+    (passive.report(), meta)
+}
+
+fn quantiles(v: &[f32]) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+    format!("{:.3} [{:.3}, {:.3}]", q(0.5), s[0], s[s.len() - 1])
+}
+
+#[test]
+fn passive_signals_on_synthetic_captures() {
+    let engine = default_engine();
+    let ecfg: EngineConfig = engine_config(DetectorKind::BlazeFaceFront);
+    let config = PassiveConfig {
+        depth_model: "depth_standin".into(),
+        ..PassiveConfig::default()
+    };
+    let models = Arc::new(PassiveModels::load(&ecfg, &config));
+    assert!(
+        matches!(models.texture, OptionalModel::Loaded(_)),
+        "texture model: {:?}",
+        models.texture
+    );
+    assert!(
+        matches!(models.depth, OptionalModel::Loaded(_)),
+        "{:?}",
+        models.depth
+    );
+
+    let t0 = std::time::Instant::now();
+    let mut runs = Vec::new();
+    let mut glare_runs = Vec::new();
+    for (si, (name, source)) in sources(&engine).into_iter().enumerate() {
+        for kind in Kind::ALL {
+            for s in 0..SEEDS_PER_SOURCE {
+                let seed = 1000 + 10 * si as u64 + s;
+                let (report, meta) =
+                    run_capture(&engine, &models, &config, &source, kind, seed, false);
+                runs.push(Run {
+                    source: name.clone(),
+                    kind,
+                    seed,
+                    report,
+                    meta,
+                });
+            }
+        }
+        // Replays whose glare is centred on the face (as drawn otherwise), for reflection.
+        for s in 0..SEEDS_PER_SOURCE {
+            let seed = 5000 + 10 * si as u64 + s;
+            let (report, meta) =
+                run_capture(&engine, &models, &config, &source, Kind::Replay, seed, true);
+            glare_runs.push(Run {
+                source: name.clone(),
+                kind: Kind::Replay,
+                seed,
+                report,
+                meta,
+            });
+        }
+    }
+    println!(
+        "SYNTHETIC captures: {} ({} frames each at {FPS} fps) in {:.1} s",
+        runs.len(),
+        FRAMES,
+        t0.elapsed().as_secs_f64()
+    );
+    let n_sources = runs.len() / (Kind::ALL.len() * SEEDS_PER_SOURCE as usize);
+    assert!(n_sources >= 6, "at least 6 usable sources, got {n_sources}");
+
+    // The face is found in nearly every frame of every bona fide and injection capture
+    // (checked at the end, after the tables are printed). Attacks may lose it (a small
+    // face behind strong moiré); those are listed, not failed.
+    let lost_in = |r: &&Run| r.report.frames_with_face * 10 < r.report.frames * 9;
+    for r in runs
+        .iter()
+        .filter(lost_in)
+        .filter(|r| matches!(r.kind, Kind::Print | Kind::Replay))
+    {
+        println!(
+            "note: {} {} seed {}: face in {} of {} frames",
+            r.source,
+            r.kind.as_str(),
+            r.seed,
+            r.report.frames_with_face,
+            r.report.frames
+        );
+    }
+    let lost: Vec<String> = runs
+        .iter()
+        .filter(lost_in)
+        .filter(|r| matches!(r.kind, Kind::BonaFide | Kind::Injection))
+        .map(|r| {
+            format!(
+                "{} {} seed {}: face in {} of {} frames",
+                r.source,
+                r.kind.as_str(),
+                r.seed,
+                r.report.frames_with_face,
+                r.report.frames
+            )
+        })
+        .collect();
+
+    // Score tables and AUCs.
+    let mut aucs: BTreeMap<(&str, &str), Option<f64>> = BTreeMap::new();
+    println!("\nsignal      species    available  score median [min, max]   AUC vs bona fide");
+    for sig in SIGNALS {
+        let scores = |k: Kind| -> (Vec<f32>, usize) {
+            let of_kind: Vec<_> = runs.iter().filter(|r| r.kind == k).collect();
+            let s: Vec<f32> = of_kind
+                .iter()
+                .filter_map(|r| signal(&r.report, sig).score)
+                .collect();
+            (s, of_kind.len())
+        };
+        let (live, n_live) = scores(Kind::BonaFide);
+        println!(
+            "{sig:<11} {:<10} {:>3}/{:<3}    {:<26}",
+            "bona_fide",
+            live.len(),
+            n_live,
+            quantiles(&live)
+        );
+        for k in [Kind::Print, Kind::Replay, Kind::Injection] {
+            let (att, n) = scores(k);
+            let a = auc(&live, &att);
+            let verdict = match a {
+                None => "not available".to_string(),
+                Some(a) if a >= 0.9 => format!("{a:.3}"),
+                Some(a) if a >= 0.7 => format!("{a:.3} (partial)"),
+                Some(a) => format!("{a:.3} (no separation)"),
+            };
+            println!(
+                "{:<11} {:<10} {:>3}/{:<3}    {:<26} {verdict}",
+                "",
+                k.as_str(),
+                att.len(),
+                n,
+                quantiles(&att)
+            );
+            aucs.insert((sig, k.as_str()), a);
+        }
+    }
+    println!("(depth ran on the project-made STAND-IN model: its figures say nothing about depth)");
+
+    // Texture CNN: which output class means live? AUC of each class's mean probability as a
+    // live score, bona fide vs print and vs replay.
+    println!("\ntexture CNN class probabilities (mean over the window), AUC as a live score:");
+    for class in 0..3 {
+        let key = format!("p{class}_mean");
+        let of = |k: Kind| -> Vec<f32> {
+            runs.iter()
+                .filter(|r| r.kind == k)
+                .filter_map(|r| r.report.texture.features.get(&key).map(|&v| v as f32))
+                .collect()
+        };
+        let live = of(Kind::BonaFide);
+        for k in [Kind::Print, Kind::Replay] {
+            println!(
+                "  class {class}: bona fide {} vs {} {} -> AUC {:?}",
+                quantiles(&live),
+                k.as_str(),
+                quantiles(&of(k)),
+                auc(&live, &of(k)).map(|a| (a * 1000.0).round() / 1000.0)
+            );
+        }
+    }
+
+    // Per-capture detail for the record.
+    println!(
+        "\nper capture (score or '-' when not available): depth fft reflection parallax texture"
+    );
+    for r in &runs {
+        let cells: Vec<String> = SIGNALS
+            .iter()
+            .map(|s| match signal(&r.report, s).score {
+                Some(v) => format!("{v:.2}"),
+                None => "-".into(),
+            })
+            .collect();
+        let feat = |s: &SignalReport, k: &str| s.features.get(k).copied().unwrap_or(f64::NAN);
+        let mut extra = format!(
+            "peak {:.1} dB | blob {:.3} | k {:.2} motion {:.3} noise {:.4}",
+            feat(&r.report.fft, "peak_prominence_db"),
+            feat(&r.report.reflection, "largest_blob_fraction"),
+            feat(&r.report.parallax, "parallax_fraction"),
+            feat(&r.report.parallax, "max_motion"),
+            feat(&r.report.parallax, "noise_floor"),
+        );
+        if let (Some(d), Some(l)) = (&r.meta.drawn.replay, &r.meta.layout.screen) {
+            extra += &format!(
+                " | pitch {:.2} px blur {:.2} glare-on-face {}",
+                d.pitch_px, d.optics_blur_px, l.glare_over_face
+            );
+        }
+        println!(
+            "  {:<10} {:<10} seed {:<3} {}  (face {}/{}) {extra}",
+            r.source,
+            r.kind.as_str(),
+            r.seed,
+            cells.join(" "),
+            r.report.frames_with_face,
+            r.report.frames
+        );
+    }
+
+    // Reflection can only see glare that falls on the face: a second set of replays has the
+    // glare centred on the face (size, shape and strength as drawn: 15–60 % of white).
+    let live_refl: Vec<f32> = runs
+        .iter()
+        .filter(|r| r.kind == Kind::BonaFide)
+        .filter_map(|r| r.report.reflection.score)
+        .collect();
+    let on: Vec<f32> = glare_runs
+        .iter()
+        .filter_map(|r| r.report.reflection.score)
+        .collect();
+    let refl_on = auc(&live_refl, &on);
+    println!(
+        "\nreflection vs replay with the glare centred on the face: {} of {} available, score \
+         {}, AUC {:?} (bona fide {} available)",
+        on.len(),
+        glare_runs.len(),
+        quantiles(&on),
+        refl_on,
+        live_refl.len()
+    );
+    for r in &glare_runs {
+        let g = r
+            .meta
+            .drawn
+            .replay
+            .as_ref()
+            .map(|d| d.glare.strength)
+            .unwrap_or(f64::NAN);
+        println!(
+            "  {:<10} replay+glare seed {} strength {:.2}: reflection {:?} blob {:?} ({})",
+            r.source,
+            r.seed,
+            g,
+            r.report.reflection.score,
+            r.report.reflection.features.get("largest_blob_fraction"),
+            r.report.reflection.reason
+        );
+    }
+
+    assert!(lost.is_empty(), "face lost:\n{}", lost.join("\n"));
+    // The separations the design promises.
+    let get = |s: &str, k: &str| aucs[&(s, k)].unwrap_or(0.0);
+    assert!(
+        get("parallax", "print") >= 0.85,
+        "parallax vs print AUC {}",
+        get("parallax", "print")
+    );
+    assert!(
+        get("fft", "replay") >= 0.9,
+        "fft vs replay AUC {}",
+        get("fft", "replay")
+    );
+    // Reflection separates replays only partly, even with the glare on the face: the
+    // synthetic glare is a broad soft veil, often weaker than 35 % of the skin's value (see
+    // docs/passive.md). This pins the partial separation measured, so a regression shows.
+    assert!(
+        on.len() >= 4,
+        "too few replays with glare on the face scored: {}",
+        on.len()
+    );
+    assert!(
+        refl_on.unwrap_or(0.0) >= 0.65,
+        "reflection vs replay (glare on face) AUC {refl_on:?}"
+    );
+}

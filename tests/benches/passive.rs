@@ -2,8 +2,9 @@
 //! public-domain astronaut photo (face inter-ocular distance ≈ 75 px), with real landmarks.
 //!
 //! - `fft_frame`, `reflection_frame`: the pure per-frame feature functions.
-//! - `parallax_window_30`: scoring a 30-frame window (all 435 pairs); per frame that is /30
-//!   when the window is re-scored every frame, and it is usually scored once per capture.
+//! - `parallax_frame`: keeping one frame (landmarks + the small face luma crop);
+//!   `parallax_window_30`: scoring a 30-frame window (image-refined matching of ~200
+//!   landmarks over 3 × 29 pairs), usually done once per capture.
 //! - `texture_frame`: `fr_liveness.onnx` (real model) crop, inference, softmax.
 //! - `depth_standin_252`: the project-made STAND-IN (not a depth model; its cost says nothing
 //!   about the real one).
@@ -42,6 +43,8 @@ fn signals(c: &mut Criterion) {
     let mut g = c.benchmark_group("passive");
     let fcfg = fft::Config::default();
     let mut fs = fft::Scratch::new();
+    let probe = fft::frame_features(&img, &geom, &fcfg, &mut fs).unwrap();
+    assert_eq!(probe.status, fft::FrameStatus::Measured, "{probe:?}");
     g.bench_function("fft_frame", |b| {
         b.iter(|| fft::frame_features(&img, &geom, &fcfg, &mut fs).unwrap())
     });
@@ -64,10 +67,19 @@ fn signals(c: &mut Criterion) {
                     z: p.z,
                 })
                 .collect();
-            parallax::frame_features(&lm, i as u64 * 33_000_000).unwrap()
+            parallax::frame_features_with_image(
+                &img,
+                &lm,
+                i as u64 * 33_000_000,
+                &parallax::ParallaxConfig::default(),
+            )
+            .unwrap()
         })
         .collect();
     let pcfg = parallax::ParallaxConfig::default();
+    g.bench_function("parallax_frame", |b| {
+        b.iter(|| parallax::frame_features_with_image(&img, &face.landmarks, 0, &pcfg).unwrap())
+    });
     g.bench_function("parallax_window_30", |b| {
         b.iter(|| parallax::score(&window, &pcfg))
     });

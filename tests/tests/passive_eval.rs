@@ -379,3 +379,63 @@ fn passive_signals_on_synthetic_captures() {
         "reflection vs replay (glare on face) AUC {refl_on:?}"
     );
 }
+
+#[test]
+fn analyzer_reports_missing_models_short_windows_and_bad_input() {
+    use liveproof_core::frame::RgbImage;
+    use liveproof_core::geometry::{Point3, Rect};
+    let mut a = PassiveAnalyzer::new(Arc::new(PassiveModels::none()), PassiveConfig::default())
+        .expect("analyzer");
+    // An empty window: every signal is unavailable, with a reason, never a panic.
+    let r = a.report();
+    assert_eq!(r.frames, 0);
+    for sig in SIGNALS {
+        let s = signal(&r, sig);
+        assert!(
+            !s.available && s.score.is_none() && !s.reason.is_empty(),
+            "{sig}: {s:?}"
+        );
+    }
+    assert!(
+        r.depth.reason.contains("no depth model"),
+        "{}",
+        r.depth.reason
+    );
+    // Bad input is a typed error and adds nothing to the window.
+    let img = RgbImage::new(64, 48);
+    let bbox = Rect {
+        x_min: 10.0,
+        y_min: 10.0,
+        x_max: 40.0,
+        y_max: 40.0,
+    };
+    let short = RgbImage {
+        width: 64,
+        height: 48,
+        data: vec![0; 10],
+    };
+    let lm = vec![
+        Point3 {
+            x: 20.0,
+            y: 20.0,
+            z: 0.0
+        };
+        468
+    ];
+    let e = a.push(&short, &lm, bbox, 0).unwrap_err().to_string();
+    assert!(e.contains("bytes"), "{e}");
+    let e = a.push(&img, &lm[..10], bbox, 0).unwrap_err().to_string();
+    assert!(e.contains("468"), "{e}");
+    let mut nan = lm.clone();
+    nan[3].y = f32::NAN;
+    assert!(a.push(&img, &nan, bbox, 0).is_err());
+    a.push_no_face();
+    let r = a.report();
+    assert_eq!((r.frames, r.frames_with_face), (1, 0));
+    // A bad configuration is refused up front.
+    let bad = PassiveConfig {
+        max_window: 1,
+        ..PassiveConfig::default()
+    };
+    assert!(PassiveAnalyzer::new(Arc::new(PassiveModels::none()), bad).is_err());
+}

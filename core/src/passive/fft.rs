@@ -138,8 +138,9 @@ pub struct Config {
     pub size: usize,
     /// Crop side / inter-ocular distance (default 1.2: eyes, nose and inner cheeks).
     pub crop_iod_scale: f32,
-    /// Smallest crop side in image pixels that is measured (default 128 = `size`: the crop is
-    /// only ever downsampled, so every frequency up to the grid's Nyquist carries real detail).
+    /// Smallest crop side in image pixels that is measured (default 48, an inter-ocular
+    /// distance of 40 px). Smaller crops than `size` are upsampled, and peaks are then searched
+    /// only below the crop's own Nyquist frequency, where the frequencies carry real detail.
     pub min_crop_px: f32,
     /// Smallest fraction of the crop square inside the frame for a frame to be measured
     /// (default 0.9; the rest is filled by repeating the border).
@@ -172,7 +173,7 @@ impl Default for Config {
         Self {
             size: 128,
             crop_iod_scale: 1.2,
-            min_crop_px: 64.0,
+            min_crop_px: 48.0,
             min_inside_fraction: 0.9,
             low_cut: 0.125,
             high_cut: 0.9,

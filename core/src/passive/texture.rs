@@ -111,8 +111,10 @@ pub struct Config {
     pub scale: f32,
     /// Crop mode (default `ClampedToImage`, MiniFASNet's; module docs).
     pub crop: CropMode,
-    /// Index of the class that means "live", 0..=2. Default 1.
-    // TODO: measured in tests/tests/passive_eval.rs (unverified: the package does not say).
+    /// Index of the class that means "live", 0..=2. Default 1, MiniFASNet's published
+    /// convention (label 1 = real face). Not confirmed by measurement: on the synthetic
+    /// captures of `tests/tests/passive_eval.rs` no class separates bona fide from attacks
+    /// (every synthetic bona fide capture is itself a re-rendered photo); see docs/passive.md.
     pub live_class: usize,
     /// Frames whose face box's longer side is below this (pixels, default 40) are left out:
     /// the 2.7× crop would be upsampled more than 1.2× into the 128-pixel input.

@@ -149,3 +149,117 @@ fn missing_runtime_is_a_clear_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A SYNTHETIC bona fide capture (liveproof-synth) of the astronaut, written as a frame folder
+/// with its `capture.json`.
+fn synthetic_capture(name: &str, frames: u32) -> std::path::PathBuf {
+    use liveproof_synth::{generate, write_capture, Kind, Params, Source, SourceOptions};
+    let dir = std::env::temp_dir().join(format!("lp-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let engine = liveproof_tests::default_engine();
+    let source = Source::from_file(
+        &engine,
+        &fixture("astronaut.png"),
+        &SourceOptions::default(),
+    )
+    .unwrap();
+    let capture = generate(&source, &Params::new(Kind::BonaFide, 3, frames, 30.0)).unwrap();
+    write_capture(&capture, &dir).unwrap();
+    dir
+}
+
+#[test]
+fn inspect_passive_reports_every_signal() {
+    let dir = synthetic_capture("passive", 20);
+    let v = json_of(&liveproof(&[
+        "inspect",
+        "--passive",
+        dir.to_str().unwrap(),
+        "--depth-standin",
+        "--json",
+    ]));
+    assert_eq!(v["frames"], 20);
+    assert_eq!(v["frames_with_face"], 20);
+    let p = &v["passive"];
+    for name in ["depth", "fft", "reflection", "parallax", "texture"] {
+        let s = &p[name];
+        assert!(s["available"].is_boolean(), "{name}: {s}");
+        assert!(s["features"].is_object(), "{name}: {s}");
+        if s["available"] == true {
+            let score = s["score"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&score), "{name}: score {score}");
+        } else {
+            assert!(s["score"].is_null() && !s["reason"].as_str().unwrap().is_empty());
+        }
+    }
+    // 20 frames of a (synthetic) moving head: FFT, reflection and parallax can all be scored.
+    for name in ["fft", "reflection", "parallax"] {
+        assert_eq!(p[name]["available"], true, "{name}: {}", p[name]);
+    }
+    // The stand-in depth model is labelled as such in the result.
+    assert_eq!(
+        p["depth"]["features"]["stand_in_model"], 1.0,
+        "{}",
+        p["depth"]
+    );
+
+    // Without a depth model: depth is not available, with the reason; the rest still runs.
+    let v = json_of(&liveproof(&[
+        "inspect",
+        "--passive",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    let d = &v["passive"]["depth"];
+    assert_eq!(d["available"], false);
+    assert!(
+        d["reason"].as_str().unwrap().contains("not distributed"),
+        "{d}"
+    );
+    assert_eq!(v["passive"]["fft"]["available"], true);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn inspect_passive_rejects_bad_windows() {
+    // An empty folder.
+    let empty = std::env::temp_dir().join(format!("lp-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = liveproof(&["inspect", "--passive", empty.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no PNG or JPEG frames"), "{err}");
+    // Frames of different sizes in one capture.
+    let dir = synthetic_capture("mixed", 3);
+    let small = image::RgbImage::new(64, 48);
+    small.save(dir.join("frame_0003.png")).unwrap();
+    let out = liveproof(&["inspect", "--passive", dir.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("differs from the first frame"), "{err}");
+    // A depth override with a wrong sha256 fails the load with a clear reason.
+    std::fs::remove_file(dir.join("frame_0003.png")).unwrap();
+    let fake = dir.join("fake_depth.onnx");
+    std::fs::write(&fake, b"not a model").unwrap();
+    let v = json_of(&liveproof(&[
+        "inspect",
+        "--passive",
+        dir.to_str().unwrap(),
+        "--depth-model",
+        fake.to_str().unwrap(),
+        "--depth-sha256",
+        &"0".repeat(64),
+        "--json",
+    ]));
+    let d = &v["passive"]["depth"];
+    assert_eq!(d["available"], false);
+    assert!(d["reason"].as_str().unwrap().contains("sha256"), "{d}");
+    // A window too short for parallax says so.
+    assert_eq!(v["passive"]["parallax"]["available"], false);
+    assert!(v["passive"]["parallax"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("window too short"));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&empty).ok();
+}

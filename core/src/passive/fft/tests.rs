@@ -331,10 +331,11 @@ fn chance_prominence_on_white_noise() {
 fn tiny_face_and_short_windows_are_unavailable() {
     let cfg = Config::default();
     let (img, _) = render(1.0, Overlay::None);
-    let lm = synthetic_landmarks(160.0, 160.0, 50.0 / 0.9);
+    // IOD 33.3 px → crop side 40 px < 48 px.
+    let lm = synthetic_landmarks(160.0, 160.0, 33.333 / 0.9);
     let f = measure(&img, &lm, &cfg, &mut Scratch::new());
     assert_eq!(f.status, FrameStatus::FaceTooSmall);
-    assert!((f.crop_side_px - 60.0).abs() < 0.5);
+    assert!((f.crop_side_px - 40.0).abs() < 0.5, "{}", f.crop_side_px);
     let r = window(&f);
     println!("tiny: {}", r.reason);
     assert!(

@@ -312,6 +312,8 @@ fn depth_bench_model(paths: &Paths) -> Result<PathBuf> {
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        // Written under a temporary name and renamed, so an interrupted build is never reused.
+        let tmp = out.with_extension("onnx.partial");
         step(
             "bench: build random-weight ViT-S/DPT depth model (latency only)",
             paths,
@@ -320,13 +322,15 @@ fn depth_bench_model(paths: &Paths) -> Result<PathBuf> {
                 setup::workspace_root()
                     .join("xtask/py/make_depth_vits_dpt.py")
                     .into_os_string(),
-                out.clone().into_os_string(),
+                tmp.clone().into_os_string(),
                 "--size".into(),
                 "518".into(),
                 "--seed".into(),
                 "0".into(),
             ],
         )?;
+        std::fs::rename(&tmp, &out)
+            .with_context(|| format!("moving {} to {}", tmp.display(), out.display()))?;
     }
     Ok(out)
 }

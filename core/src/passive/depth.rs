@@ -3,9 +3,12 @@
 //!
 //! **Model contract** (Depth Anything V2 ONNX exports): input `pixel_values` `[1, 3, H, W]`
 //! (H, W multiples of 14), RGB scaled to [0, 1] then ImageNet mean (0.485, 0.456, 0.406) /
-//! std (0.229, 0.224, 0.225); output `predicted_depth` `[1, H, W]` (some exports give
-//! `[1, 1, H, W]`; both are accepted): relative **inverse** depth, larger = closer, with an
-//! unknown scale and shift per image (the model is trained affine-invariant).
+//! std (0.229, 0.224, 0.225); output `predicted_depth` `[1, H, W]`: relative **inverse**
+//! depth, larger = closer, with an
+//! unknown scale and shift per image (the model is trained affine-invariant). The
+//! post-processing here also accepts `[1, 1, H, W]` (some exports), but the manifest entry
+//! `depth_anything_v2_vits` pins `[1, -1, -1]`, so such an export fails the interface check
+//! at load time today.
 //!
 //! **The real weights are not shipped** (no registry package has them; see `models/README.md`).
 //! A user supplies `depth_anything_v2_vits` by path + sha256. The project's stand-in

@@ -113,13 +113,13 @@ impl ParallaxConfig {
                 return bad(alloc::format!("parallax {name} {v} must be finite and > 0"));
             }
         }
-        for (name, v) in [
-            ("patch_context", self.patch_context),
-            ("patch_iod_px", self.patch_iod_px),
-            ("min_texture", self.min_texture),
+        for (name, v, max) in [
+            ("patch_context", self.patch_context, 8.0),
+            ("patch_iod_px", self.patch_iod_px, 128.0),
+            ("min_texture", self.min_texture, 1e4),
         ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(alloc::format!("parallax {name} {v} must be finite and > 0"));
+            if !(v.is_finite() && v > 0.0 && v <= max) {
+                return bad(alloc::format!("parallax {name} {v} must be in (0, {max}]"));
             }
         }
         if !(self.min_ncc.is_finite() && (0.0..=1.0).contains(&self.min_ncc)) {
@@ -170,7 +170,10 @@ pub fn frame_features_with_image(
     timestamp_ns: u64,
     cfg: &ParallaxConfig,
 ) -> Result<ParallaxFrame> {
-    let expected = 3 * rgb.width as usize * rgb.height as usize;
+    let expected = (rgb.width as usize)
+        .checked_mul(rgb.height as usize)
+        .and_then(|v| v.checked_mul(3))
+        .unwrap_or(usize::MAX);
     if rgb.data.len() != expected {
         return Err(Error::Config(alloc::format!(
             "parallax: RGB image {}×{} has {} bytes, expected {expected}",
@@ -455,8 +458,30 @@ pub fn score(frames: &[ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
         .with_features(f);
     }
     let window = &frames[frames.len().saturating_sub(cfg.max_frames)..];
+    // Frames built with their face crop are matched by pixels; a frame whose crop could not
+    // be taken is left out rather than letting the (unreliable) landmark-only fit decide.
+    let refined = window.iter().any(|w| w.patch.is_some());
+    let patched: Vec<ParallaxFrame>;
+    let window: &[ParallaxFrame] = if refined {
+        patched = window
+            .iter()
+            .filter(|w| w.patch.is_some())
+            .cloned()
+            .collect();
+        f.insert("frames_with_crop".into(), patched.len() as f64);
+        if patched.len() < cfg.min_frames {
+            return SignalReport::unavailable(alloc::format!(
+                "only {} frames had a usable face crop, parallax needs {}",
+                patched.len(),
+                cfg.min_frames
+            ))
+            .with_features(f);
+        }
+        &patched
+    } else {
+        window
+    };
     let n = window.len();
-    let refined = window.iter().all(|w| w.patch.is_some());
     f.insert("image_refined".into(), if refined { 1.0 } else { 0.0 });
     let mut pairs_ij: Vec<(usize, usize)> = Vec::new();
     if refined {

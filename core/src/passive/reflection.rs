@@ -49,10 +49,10 @@
 //! reflection on eyeglasses (large, desaturated) from a screen reflection; work on an
 //! over-exposed face. A very oily face under a point light can reach the centre.
 //!
-//! **Cost.** One pass over ≈ grid_px × 1.3·grid_px samples (up to 4× that when the oval is
-//! just under 2·grid_px wide and the step is still 1) and a flood fill: 0.4 ms per frame for a 200 × 260 px
-//! face in the test profile (opt-level 1) on the x86 dev machine; not yet measured in release
-//! or on a phone. [`Scratch`] keeps every buffer: no allocation after the largest face seen.
+//! **Cost.** One pass over ≈ grid_px × 1.3·grid_px samples, each the mean of a box of
+//! max(step, 3)² pixels (so the pixel reads grow with the face's area), and a flood fill:
+//! 0.26 ms per frame for a face with a 52 px inter-ocular distance (criterion, release, one
+//! core; `tests/benches/passive.rs`). [`Scratch`] keeps every buffer: no allocation after the largest face seen.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -547,6 +547,15 @@ pub fn frame_features(
         oy1 = oy1.max(y);
     }
     let face_w = ox1 - ox0;
+    // A face far larger than the image (or not finite) cannot be measured here.
+    let diagonal = libm::hypotf(image.width as f32, image.height as f32);
+    if !(face_w.is_finite() && (oy1 - oy0).is_finite()) || face_w > 4.0 * diagonal {
+        return Ok(FrameFeatures::unmeasured(
+            FrameStatus::FaceOutsideFrame,
+            0.0,
+            0.0,
+        ));
+    }
     if face_w < cfg.min_face_width_px {
         return Ok(FrameFeatures::unmeasured(
             FrameStatus::FaceTooSmall,
@@ -586,7 +595,8 @@ pub fn frame_features(
         }
         let vrow = &mut scratch.v[gy * gw..(gy + 1) * gw];
         let srow = &mut scratch.s[gy * gw..(gy + 1) * gw];
-        // Each sample is the mean colour of a box of `box_px`² pixels around it: glare is a
+        // Each sample is the mean colour of a box of max(step, 3)² pixels around it (so the
+        // cost grows with the face's area in pixels): glare is a
         // smooth, low-frequency veil, while sensor noise and a screen's subpixel stripes
         // would otherwise break its region into specks.
         let half = (step.max(3) / 2) as isize;
@@ -599,16 +609,16 @@ pub fn frame_features(
             let px = x0 + gx * step;
             let xlo = (px as isize - half).max(0) as usize;
             let xhi = ((px as isize + half) as usize).min(w - 1);
-            let mut acc = [0u32; 3];
+            let mut acc = [0u64; 3];
             for yy in ylo..=yhi {
                 let src = &image.data[(yy * w + xlo) * 3..(yy * w + xhi + 1) * 3];
                 for q in src.chunks_exact(3) {
-                    acc[0] += q[0] as u32;
-                    acc[1] += q[1] as u32;
-                    acc[2] += q[2] as u32;
+                    acc[0] += q[0] as u64;
+                    acc[1] += q[1] as u64;
+                    acc[2] += q[2] as u64;
                 }
             }
-            let cnt = ((yhi - ylo + 1) * (xhi - xlo + 1)) as u32;
+            let cnt = ((yhi - ylo + 1) * (xhi - xlo + 1)) as u64;
             let p = [
                 ((acc[0] + cnt / 2) / cnt) as u8,
                 ((acc[1] + cnt / 2) / cnt) as u8,
@@ -629,7 +639,7 @@ pub fn frame_features(
         }
     }
     let area = polygon_area(&oval);
-    let cell_area = (step * step) as f32;
+    let cell_area = (step as f32) * (step as f32);
     let inside = if area > 0.0 {
         (oval_cells as f32 * cell_area / area).min(1.0)
     } else {

@@ -340,8 +340,15 @@ fn inspect_passive(
             ("parallax", &report.parallax),
             ("texture", &report.texture),
         ] {
+            let note = if r.features.contains_key("stand_in_model") {
+                " (STAND-IN model: says nothing about liveness)"
+            } else if name == "texture" {
+                " (which output class means live is unconfirmed, see docs/passive.md)"
+            } else {
+                ""
+            };
             match r.score {
-                Some(s) => println!("  {name:<10} score {s:.3}"),
+                Some(s) => println!("  {name:<10} score {s:.3}{note}"),
                 None => println!("  {name:<10} not available: {}", r.reason),
             }
         }

@@ -201,3 +201,61 @@ fn short_windows_and_bad_landmarks_are_reported() {
     assert!(bad.validate().is_err());
     assert!(!score(&track(&model, &sway(30, 5.0), 0.3), &bad).available);
 }
+
+#[test]
+fn a_window_with_face_crops_never_falls_back_to_raw_landmarks() {
+    let model = canonical();
+    let cfg = ParallaxConfig::default();
+    let mut frames = track(&model, &sway(30, 6.0), 0.3);
+    // Two frames carry a face crop, the others could not take one: the window is scored from
+    // the cropped frames only (too few here), not from raw landmarks.
+    let patch = track::FacePatch {
+        origin: Point2 { x: 0.0, y: 0.0 },
+        scale: 1.0,
+        width: 16,
+        height: 16,
+        data: vec![0.0; 256],
+    };
+    frames[3].patch = Some(patch.clone());
+    frames[9].patch = Some(patch);
+    let r = score(&frames, &cfg);
+    assert!(!r.available, "{r:?}");
+    assert!(
+        r.reason.contains("only 2 frames had a usable face crop"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
+fn face_crops_refuse_degenerate_geometry() {
+    let rgb = crate::frame::RgbImage::new(64, 48);
+    let lm = |s: f32| -> Vec<Point3> {
+        (0..NUM_LANDMARKS)
+            .map(|i| Point3 {
+                x: 32.0 + s * ((i % 7) as f32 - 3.0),
+                y: 24.0 + s * ((i % 5) as f32 - 2.0),
+                z: 0.0,
+            })
+            .collect()
+    };
+    // A sane face gives a crop no larger than the cap.
+    let ok = track::FacePatch::crop(&rgb, &lm(3.0), 20.0, 2.4, 48.0).unwrap();
+    assert!(ok.width <= track::MAX_SIDE && ok.data.len() == ok.width * ok.height);
+    // Absurd inter-ocular distances (finite landmarks far apart) and tiny faces: no crop,
+    // no huge allocation, no panic.
+    assert!(track::FacePatch::crop(&rgb, &lm(1e30), 3e38, 2.4, 48.0).is_none());
+    assert!(track::FacePatch::crop(&rgb, &lm(0.1), 2.0, 2.4, 48.0).is_none());
+    let short = crate::frame::RgbImage {
+        width: 64,
+        height: 48,
+        data: vec![0; 5],
+    };
+    assert!(track::FacePatch::crop(&short, &lm(3.0), 20.0, 2.4, 48.0).is_none());
+    // Configuration bounds.
+    let big = ParallaxConfig {
+        patch_context: 1e4,
+        ..ParallaxConfig::default()
+    };
+    assert!(big.validate().is_err());
+}

@@ -19,6 +19,9 @@ use crate::geometry::{Point2, Point3};
 /// Half side of the matched template, crop pixels (9×9 templates).
 const HALF: i32 = 4;
 
+/// Largest crop side kept, pixels (the crop is `context × min(IOD, iod_px)`).
+pub const MAX_SIDE: usize = 512;
+
 /// A luma crop of the face region with its mapping to image pixels:
 /// `image = origin + crop / scale`.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,10 +56,19 @@ impl FacePatch {
         let (cx, cy) = (0.5 * (x0 + x1), 0.5 * (y0 + y1));
         let side = context * iod;
         let scale = (iod_px / iod).min(1.0);
-        let n = (side * scale).ceil() as usize;
-        if n < 2 * HALF as usize + 3 || rgb.width == 0 || rgb.height == 0 {
+        let n_f = (context * iod.min(iod_px)).ceil();
+        let expected = (rgb.width as usize)
+            .checked_mul(rgb.height as usize)
+            .and_then(|v| v.checked_mul(3));
+        if !(side.is_finite() && scale.is_finite() && cx.is_finite() && cy.is_finite())
+            || !(n_f.is_finite() && n_f >= (2 * HALF + 3) as f32 && n_f <= MAX_SIDE as f32)
+            || rgb.width == 0
+            || rgb.height == 0
+            || expected != Some(rgb.data.len())
+        {
             return None;
         }
+        let n = n_f as usize;
         let origin = Point2 {
             x: cx - 0.5 * side,
             y: cy - 0.5 * side,
@@ -307,6 +319,11 @@ pub fn correspondences(
         let cb = b.to_crop(*pb);
         let (ox, oy) = (ax as f32 - ca.x, ay as f32 - ca.y);
         let (px, py) = (cb.x + m[0] * ox + m[1] * oy, cb.y + m[2] * ox + m[3] * oy);
+        // Far outside B's crop (or not finite): no match, and no i32 overflow below.
+        let lim = (b.width.max(b.height) + 64) as f32;
+        if !(px.abs() <= lim && py.abs() <= lim) {
+            continue;
+        }
         let (pxi, pyi) = (px.round() as i32, py.round() as i32);
         if !b.inside(pxi - r, pyi - r, reach) || !b.inside(pxi + r, pyi + r, reach) {
             continue;

@@ -16,6 +16,8 @@ pub mod mesh;
 pub mod quality;
 
 #[cfg(feature = "std")]
+pub mod active;
+#[cfg(feature = "std")]
 pub mod engine;
 #[cfg(feature = "std")]
 pub mod models;

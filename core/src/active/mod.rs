@@ -1,0 +1,19 @@
+//! Active liveness: a random challenge the user performs (blink, head turn, nod, smile),
+//! checked from FaceMesh geometry.
+//!
+//! - [`plan`]: the challenge plan, derived deterministically from a 32-byte seed that arrives
+//!   with the server's session token, with a documented, stable generator (the server
+//!   recomputes the same plan; the order is unpredictable without the seed).
+//! - [`observe`]: per-frame geometry from the 468 landmarks (eye aspect ratio, head pose,
+//!   mouth width and corner lift), in inter-ocular distances.
+//! - [`runner`]: the state machine that runs a plan over timestamped observations.
+
+pub mod observe;
+pub mod plan;
+pub mod runner;
+
+pub use observe::{observe, FaceObservation};
+pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};
+pub use runner::{
+    ChallengeOutcome, ChallengeRunner, Observation, Prompt, RunnerConfig, StepOutcome, Update,
+};

@@ -1,0 +1,101 @@
+//! Per-frame face geometry for the challenge detectors, from the 468 FaceMesh landmarks.
+//! Every length is in inter-ocular distances (IOD), so it holds at any camera distance.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::geometry::{Point2, Point3};
+use crate::mesh::idx;
+use crate::passive::inter_ocular_distance;
+use crate::quality::estimate_head_pose;
+
+/// What the challenge detectors read from one face.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct FaceObservation {
+    /// Mean eye aspect ratio of both eyes (unitless; open ≈ 0.25–0.35 with FaceMesh).
+    pub ear: f32,
+    /// Head pose, degrees (yaw + = the user turns to their left, pitch + = chin up).
+    pub yaw_deg: f32,
+    pub pitch_deg: f32,
+    /// Mouth-corner distance, IOD.
+    pub mouth_width: f32,
+    /// Height of the mouth corners above the lips' centre, along the face's own up axis
+    /// (perpendicular to the eye line), IOD: rises with a smile.
+    pub corner_lift: f32,
+    /// Face centre (eye midpoint), image pixels, and the IOD in pixels (for continuity).
+    pub centre: Point2,
+    pub iod_px: f32,
+}
+
+fn d(a: Point3, b: Point3) -> f32 {
+    libm::hypotf(a.x - b.x, a.y - b.y)
+}
+
+/// Eye aspect ratio `(|p2 − p6| + |p3 − p5|) / (2 |p1 − p4|)` of one eye.
+pub fn eye_aspect_ratio(lm: &[Point3], ear: &[usize; 6]) -> f32 {
+    let p = |k: usize| lm[ear[k]];
+    (d(p(1), p(5)) + d(p(2), p(4))) / (2.0 * d(p(0), p(3))).max(1e-6)
+}
+
+/// Measures one face (468 finite landmarks). Errors on malformed landmarks or a degenerate
+/// face (coincident eyes), never panics.
+pub fn observe(lm: &[Point3]) -> Result<FaceObservation> {
+    let pose = estimate_head_pose(lm)?;
+    let iod = inter_ocular_distance(lm)
+        .ok_or_else(|| Error::Config("challenge: eye landmarks coincide".into()))?;
+    let ear = 0.5
+        * (eye_aspect_ratio(lm, &idx::RIGHT_EYE_EAR) + eye_aspect_ratio(lm, &idx::LEFT_EYE_EAR));
+    let eye = |a: usize, b: usize| Point2 {
+        x: 0.5 * (lm[a].x + lm[b].x),
+        y: 0.5 * (lm[a].y + lm[b].y),
+    };
+    let r = eye(idx::RIGHT_EYE_OUTER, idx::RIGHT_EYE_INNER);
+    let l = eye(idx::LEFT_EYE_OUTER, idx::LEFT_EYE_INNER);
+    // The face's own axes: x along the eye line (image-left eye to image-right eye), up
+    // perpendicular to it, pointing from the mouth to the eyes.
+    let (ex, ey) = ((l.x - r.x) / iod, (l.y - r.y) / iod);
+    let (mut ux, mut uy) = (ey, -ex);
+    let mouth_mid = Point2 {
+        x: 0.5 * (lm[idx::UPPER_LIP_INNER].x + lm[idx::LOWER_LIP_INNER].x),
+        y: 0.5 * (lm[idx::UPPER_LIP_INNER].y + lm[idx::LOWER_LIP_INNER].y),
+    };
+    let centre = Point2 {
+        x: 0.5 * (r.x + l.x),
+        y: 0.5 * (r.y + l.y),
+    };
+    if (centre.x - mouth_mid.x) * ux + (centre.y - mouth_mid.y) * uy < 0.0 {
+        ux = -ux;
+        uy = -uy;
+    }
+    let (ml, mr) = (lm[idx::MOUTH_LEFT], lm[idx::MOUTH_RIGHT]);
+    let corners = Point2 {
+        x: 0.5 * (ml.x + mr.x),
+        y: 0.5 * (ml.y + mr.y),
+    };
+    let corner_lift = ((corners.x - mouth_mid.x) * ux + (corners.y - mouth_mid.y) * uy) / iod;
+    let obs = FaceObservation {
+        ear,
+        yaw_deg: pose.yaw_deg,
+        pitch_deg: pose.pitch_deg,
+        mouth_width: d(ml, mr) / iod,
+        corner_lift,
+        centre,
+        iod_px: iod,
+    };
+    let finite = [
+        obs.ear,
+        obs.mouth_width,
+        obs.corner_lift,
+        obs.yaw_deg,
+        obs.pitch_deg,
+    ]
+    .iter()
+    .all(|v| v.is_finite());
+    if finite {
+        Ok(obs)
+    } else {
+        Err(Error::Config(
+            "challenge: face geometry is not finite".into(),
+        ))
+    }
+}

@@ -105,7 +105,7 @@ use serde::{Deserialize, Serialize};
 
 pub use capture::{write_capture, Capture, CaptureMeta, FrameMeta, FrameTruth, SynthFrame, NOTICE};
 pub use error::{Result, SynthError};
-pub use performance::{Action, Event, Performance, PerformanceState};
+pub use performance::{perform_plan, Action, Event, Performance, PerformanceState};
 pub use source::{Source, SourceInfo, SourceOptions};
 
 use camera::{add_sensor_noise, SensorDraw, TimingDraw};

@@ -70,6 +70,10 @@ struct Cli {
     /// Replay only: centre the screen glare on the face.
     #[arg(long)]
     glare_on_face: bool,
+    /// Act out the LiveProof challenge plan of this 32-byte seed (64 hex digits), derived
+    /// under the default policy, at plausible human timings; frames default to cover it.
+    #[arg(long)]
+    perform: Option<String>,
     /// Face box `X0,Y0,X1,Y1` in the photo (for group photos); default: the largest face.
     #[arg(long)]
     face_box: Option<String>,
@@ -185,10 +189,34 @@ fn run() -> Result<()> {
     for p in &cli.pose {
         performance.events.push(parse_pose(p)?);
     }
+    let mut frames = cli.frames;
+    if let Some(hex_seed) = &cli.perform {
+        let bytes = hex::decode(hex_seed.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| anyhow::anyhow!("--perform wants 64 hex digits (a 32-byte seed)"))?;
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&bytes);
+        let plan = liveproof_core::active::derive_plan(
+            &seed,
+            &liveproof_core::active::PlanPolicy::default(),
+        )?;
+        let (script, end_s) = liveproof_synth::perform_plan(&plan, cli.seed);
+        eprintln!(
+            "performing plan {:?} ({:.1} s)",
+            plan.steps
+                .iter()
+                .map(|s| s.action.as_str())
+                .collect::<Vec<_>>(),
+            end_s
+        );
+        performance.events.extend(script.events);
+        frames = frames.max((end_s * cli.fps).ceil() as u32 + 1);
+    }
     let params = Params {
         kind,
         seed: cli.seed,
-        frames: cli.frames,
+        frames,
         fps: cli.fps,
         width: cli.width,
         height: cli.height,

@@ -352,6 +352,51 @@ impl PoseOffset {
     }
 }
 
+/// Acts out a LiveProof challenge plan at plausible human timings, drawn from `seed`: the
+/// first action 1.2–1.6 s in (after the runner's 0.5 s baseline and a reaction time), then
+/// each action 0.4–0.9 s after the previous one ends. Turns reach 25–35° of yaw and nods
+/// 16–22° of downward pitch (out in 0.45–0.7 s, a 0.1–0.3 s hold, back in 0.45–0.7 s);
+/// blinks last 0.15–0.3 s; smiles 0.9–1.4 s. Returns the script and its end time, seconds.
+pub fn perform_plan(plan: &liveproof_core::active::ChallengePlan, seed: u64) -> (Performance, f64) {
+    use liveproof_core::active::Action as Step;
+    let mut rng = crate::rng::Rng::stream(seed, "perform");
+    let mut t = rng.range(1.2, 1.6);
+    let mut events = Vec::new();
+    for step in &plan.steps {
+        match step.action {
+            Step::Blink => {
+                let d = rng.range(0.15, 0.3);
+                events.push(Event::blink(t, d));
+                t += d;
+            }
+            Step::Smile => {
+                let d = rng.range(0.9, 1.4);
+                events.push(Event::smile(t, d));
+                t += d;
+            }
+            Step::TurnLeft | Step::TurnRight | Step::Nod => {
+                let amp = match step.action {
+                    Step::Nod => rng.range(16.0, 22.0),
+                    _ => rng.range(25.0, 35.0),
+                };
+                let (yaw, pitch) = match step.action {
+                    Step::TurnLeft => (amp, 0.0),
+                    Step::TurnRight => (-amp, 0.0),
+                    _ => (0.0, -amp),
+                };
+                let out = rng.range(0.45, 0.7);
+                let hold = rng.range(0.1, 0.3);
+                let back = rng.range(0.45, 0.7);
+                events.push(Event::head_pose(t, out, yaw, pitch, 0.0));
+                events.push(Event::head_pose(t + out + hold, back, 0.0, 0.0, 0.0));
+                t += out + hold + back;
+            }
+        }
+        t += rng.range(0.4, 0.9);
+    }
+    (Performance { events }, t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ pub mod observe;
 pub mod plan;
 pub mod runner;
 
-pub use observe::{observe, FaceObservation};
+pub use observe::{observation_from, observe, FaceObservation};
 pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};
 pub use runner::{
     ChallengeOutcome, ChallengeRunner, Observation, Prompt, RunnerConfig, StepOutcome, Update,

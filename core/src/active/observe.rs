@@ -99,3 +99,23 @@ pub fn observe(lm: &[Point3]) -> Result<FaceObservation> {
         ))
     }
 }
+
+/// The runner's view of one analysed frame: the first (largest tracked) face's geometry, and
+/// whether the quality gate is satisfied. `LOOK_STRAIGHT` and `HOLD_STILL` are ignored here,
+/// since the challenge itself asks the user to move; every other hint pauses the step timer.
+pub fn observation_from(analysis: &crate::engine::FrameAnalysis) -> super::Observation {
+    use crate::quality::Hint;
+    let face = analysis
+        .faces
+        .first()
+        .and_then(|f| observe(&f.landmarks).ok());
+    let quality_ok = analysis
+        .hints
+        .iter()
+        .all(|h| matches!(h, Hint::LookStraight | Hint::HoldStill));
+    super::Observation {
+        timestamp_ns: analysis.timestamp_ns,
+        face,
+        quality_ok,
+    }
+}

@@ -3,6 +3,7 @@
 //! `liveproof inspect IMAGE... [--json] [--draw OUT.png]` analyses still images;
 //! `liveproof inspect --track FRAMES_DIR [--json]` treats a folder of frames (PNG/JPEG, in
 //! name order) as one camera stream in tracking mode;
+//! `liveproof challenge --seed HEX FRAMES_DIR [--json]` runs the active challenge of a seed;
 //! `liveproof inspect --passive FRAMES_DIR [--json]` runs the passive-liveness signals over
 //! such a folder (timestamps from its `capture.json` when present, else `--fps`).
 
@@ -53,6 +54,20 @@ enum Detector {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run the active-liveness challenge of a session seed over a folder of frames.
+    Challenge {
+        /// The session's 32-byte challenge seed, 64 hex digits.
+        #[arg(long)]
+        seed: String,
+        /// Folder of frames (PNG/JPEG, name order; timestamps from its capture.json if any).
+        frames: PathBuf,
+        /// Print JSON instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Frame rate assumed when the folder has no capture.json.
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
+    },
     /// Detect faces, landmarks and capture quality on images, or on a frame folder with --track.
     Inspect {
         /// Image files (PNG or JPEG).
@@ -145,6 +160,12 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
     match &cli.cmd {
+        Cmd::Challenge {
+            seed,
+            frames,
+            json,
+            fps,
+        } => challenge(&engine, seed, frames, *json, *fps),
         Cmd::Inspect {
             images,
             track,
@@ -215,6 +236,81 @@ fn inspect_images(
             "{}",
             serde_json::to_string_pretty(&json!({ "images": records }))?
         );
+    }
+    Ok(())
+}
+
+fn challenge(
+    engine: &Arc<Engine>,
+    seed_hex: &str,
+    dir: &Path,
+    as_json: bool,
+    fps: f64,
+) -> Result<()> {
+    use liveproof_core::active::{
+        derive_plan, observation_from, ChallengeRunner, PlanPolicy, RunnerConfig,
+    };
+    let bytes = hex::decode(seed_hex.trim())
+        .ok()
+        .filter(|b| b.len() == 32)
+        .context("--seed wants 64 hex digits (a 32-byte seed)")?;
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(&bytes);
+    let plan = derive_plan(&seed, &PlanPolicy::default())?;
+    let paths = frame_paths(dir)?;
+    let stamps = timestamps(dir, &paths, fps)?;
+    let mut tracker = Tracker::new(engine.clone());
+    let mut runner = ChallengeRunner::new(plan.clone(), RunnerConfig::default())?;
+    let mut finished = None;
+    for (path, &ts) in paths.iter().zip(&stamps) {
+        let d = decode(path)?;
+        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
+            .with_timestamp_ns(ts);
+        let analysis = tracker
+            .process(&frame)
+            .with_context(|| format!("frame {}", path.display()))?;
+        let update = runner
+            .push(&observation_from(analysis))
+            .with_context(|| format!("frame {}", path.display()))?;
+        if let Some(out) = update.finished {
+            finished = Some(out);
+            break;
+        }
+    }
+    let (passed, reason, steps) = match finished {
+        Some(o) => (o.passed, o.reason, o.steps),
+        None => (
+            false,
+            "the frames ended before the challenge was complete".to_string(),
+            runner
+                .outcome()
+                .map(|o| o.steps.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    if as_json {
+        let out = json!({
+            "plan": plan.steps.iter().map(|s| json!({"action": s.action, "timeout_ms": s.timeout_ms})).collect::<Vec<_>>(),
+            "steps": steps,
+            "passed": passed,
+            "reason": reason,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
+        println!(
+            "plan {names:?}: {} ({reason})",
+            if passed { "PASSED" } else { "FAILED" }
+        );
+        for s in &steps {
+            println!(
+                "  {:<10} {} after {:.0} ms {}",
+                s.action.as_str(),
+                if s.passed { "done" } else { "failed" },
+                s.active_ms,
+                s.failure
+            );
+        }
     }
     Ok(())
 }

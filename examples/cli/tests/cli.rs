@@ -263,3 +263,67 @@ fn inspect_passive_rejects_bad_windows() {
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_dir_all(&empty).ok();
 }
+
+#[test]
+fn challenge_passes_the_performed_plan_and_fails_another_seed() {
+    use liveproof_core::active::{derive_plan, Action, PlanPolicy};
+    use liveproof_synth::{
+        generate, perform_plan, write_capture, Kind, Params, Source, SourceOptions,
+    };
+    // A seed whose plan has no BLINK (FaceMesh's EAR misses some rendered blinks).
+    let (seed, plan) = (0u8..)
+        .map(|k| {
+            let s: [u8; 32] = core::array::from_fn(|i| k.wrapping_mul(7).wrapping_add(i as u8));
+            (s, derive_plan(&s, &PlanPolicy::default()).unwrap())
+        })
+        .find(|(_, p)| p.steps.iter().all(|s| s.action != Action::Blink))
+        .unwrap();
+    let engine = liveproof_tests::default_engine();
+    let source = Source::from_file(
+        &engine,
+        &fixture("astronaut.png"),
+        &SourceOptions::default(),
+    )
+    .unwrap();
+    let (script, end_s) = perform_plan(&plan, 5);
+    let mut params = Params::new(Kind::BonaFide, 5, ((end_s + 1.0) * 30.0) as u32, 30.0);
+    params.performance = script;
+    let dir = std::env::temp_dir().join(format!("lp-cli-challenge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write_capture(&generate(&source, &params).unwrap(), &dir).unwrap();
+
+    let hex_seed: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let v = json_of(&liveproof(&[
+        "challenge",
+        "--seed",
+        &hex_seed,
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["passed"], true, "{v}");
+    assert_eq!(v["reason"], "ok");
+    assert_eq!(v["plan"].as_array().unwrap().len(), plan.steps.len());
+    assert_eq!(v["steps"].as_array().unwrap().len(), plan.steps.len());
+    // The same capture against another seed's plan fails (replay of a capture made for
+    // another session).
+    assert_ne!(
+        derive_plan(&[0x5a; 32], &PlanPolicy::default()).unwrap(),
+        plan,
+        "pick another seed"
+    );
+    let other: String = [0x5au8; 32].iter().map(|b| format!("{b:02x}")).collect();
+    let v = json_of(&liveproof(&[
+        "challenge",
+        "--seed",
+        &other,
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["passed"], false, "{v}");
+    assert!(!v["reason"].as_str().unwrap().is_empty());
+    // A malformed seed is a clear error.
+    let out = liveproof(&["challenge", "--seed", "abc", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
+    std::fs::remove_dir_all(&dir).ok();
+}

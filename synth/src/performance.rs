@@ -354,8 +354,8 @@ impl PoseOffset {
 
 /// Acts out a LiveProof challenge plan at plausible human timings, drawn from `seed`: the
 /// first action 1.2–1.6 s in (after the runner's 0.5 s baseline and a reaction time), then
-/// each action 0.4–0.9 s after the previous one ends. Turns reach 25–35° of yaw and nods
-/// 16–22° of downward pitch (out in 0.45–0.7 s, a 0.1–0.3 s hold, back in 0.45–0.7 s);
+/// each action 0.4–0.9 s after the previous one ends. Turns reach 30–40° of yaw and nods
+/// 18–25° of downward pitch (people asked to turn their head turn it well past 20°) (out in 0.45–0.7 s, a 0.1–0.3 s hold, back in 0.45–0.7 s);
 /// blinks last 0.15–0.3 s; smiles 0.9–1.4 s. Returns the script and its end time, seconds.
 pub fn perform_plan(plan: &liveproof_core::active::ChallengePlan, seed: u64) -> (Performance, f64) {
     use liveproof_core::active::Action as Step;
@@ -376,8 +376,8 @@ pub fn perform_plan(plan: &liveproof_core::active::ChallengePlan, seed: u64) -> 
             }
             Step::TurnLeft | Step::TurnRight | Step::Nod => {
                 let amp = match step.action {
-                    Step::Nod => rng.range(16.0, 22.0),
-                    _ => rng.range(25.0, 35.0),
+                    Step::Nod => rng.range(18.0, 25.0),
+                    _ => rng.range(30.0, 40.0),
                 };
                 let (yaw, pitch) = match step.action {
                     Step::TurnLeft => (amp, 0.0),

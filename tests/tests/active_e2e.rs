@@ -120,3 +120,205 @@ fn challenges_through_the_real_pipeline() {
         "every correct (synthetic) performance without a blink passes"
     );
 }
+
+/// Feeds a synthetic capture through the pipeline, optionally as a front camera would deliver
+/// it (mirrored), and runs `asked` over it.
+fn run_frames(
+    engine: &Arc<Engine>,
+    frames: &[(liveproof_core::frame::RgbImage, u64)],
+    asked: &ChallengePlan,
+    mirror: Option<bool>,
+) -> ChallengeOutcome {
+    let mut tracker = Tracker::new(engine.clone());
+    let mut runner = ChallengeRunner::new(asked.clone(), RunnerConfig::default()).unwrap();
+    for (img, ts) in frames {
+        let flipped;
+        let data = match mirror {
+            None => &img.data,
+            Some(_) => {
+                // The sensor delivers the mirror image.
+                let w = img.width as usize;
+                flipped = img
+                    .data
+                    .chunks_exact(3 * w)
+                    .flat_map(|row| row.chunks_exact(3).rev().flatten().copied())
+                    .collect::<Vec<u8>>();
+                &flipped
+            }
+        };
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, data)
+            .unwrap()
+            .with_timestamp_ns(*ts)
+            .with_mirrored(mirror == Some(true));
+        let a = tracker.process(&frame).unwrap();
+        if let Some(out) = runner.push(&observation_from(a)).unwrap().finished {
+            return out;
+        }
+    }
+    runner.outcome().cloned().unwrap_or(ChallengeOutcome {
+        passed: false,
+        reason: "capture ended before the challenge".into(),
+        steps: vec![],
+    })
+}
+
+fn render(
+    source: &Source,
+    performed: &ChallengePlan,
+    synth_seed: u64,
+    extra_s: f64,
+) -> Vec<(liveproof_core::frame::RgbImage, u64)> {
+    let (script, end_s) = perform_plan(performed, synth_seed);
+    let mut params = Params::new(
+        Kind::BonaFide,
+        synth_seed,
+        ((end_s + extra_s) * FPS) as u32,
+        FPS,
+    );
+    params.performance = script;
+    Generator::new(source, &params)
+        .unwrap()
+        .map(|f| (f.image, f.timestamp_ns))
+        .collect()
+}
+
+fn single(action: liveproof_core::active::Action) -> ChallengePlan {
+    ChallengePlan {
+        version: 1,
+        steps: vec![liveproof_core::active::PlanStep {
+            action,
+            timeout_ms: 5_000,
+        }],
+    }
+}
+
+#[test]
+fn mirrored_front_camera_frames_keep_left_and_right() {
+    use liveproof_core::active::Action;
+    let engine = default_engine();
+    let source = Source::from_file(
+        &engine,
+        &fixture("astronaut.png"),
+        &SourceOptions::default(),
+    )
+    .unwrap();
+    let plan = single(Action::TurnLeft);
+    let frames = render(&source, &plan, 21, 1.0);
+    // Delivered mirrored and declared mirrored: un-mirrored by the frame layer, passes.
+    let out = run_frames(&engine, &frames, &plan, Some(true));
+    assert!(out.passed, "declared mirror: {}", out.reason);
+    // Delivered mirrored but not declared: the user's left looks like their right.
+    let out = run_frames(&engine, &frames, &plan, Some(false));
+    assert!(
+        out.reason
+            .contains("wrong action: TURN_RIGHT while TURN_LEFT"),
+        "undeclared mirror: {}",
+        out.reason
+    );
+}
+
+#[test]
+fn detection_rate_and_idle_false_triggers() {
+    use liveproof_core::active::{Action, Observation};
+    let engine = default_engine();
+    let sources: Vec<Source> = ["astronaut", "newton", "gauss"]
+        .iter()
+        .map(|n| {
+            Source::from_file(
+                &engine,
+                &fixture(&format!("{n}.png")),
+                &SourceOptions::default(),
+            )
+            .unwrap()
+        })
+        .collect();
+    // Detection rate: each action performed once per source and seed.
+    let mut detected: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
+    for (si, source) in sources.iter().enumerate() {
+        for seed in [31u64, 32] {
+            for a in Action::ALL {
+                let plan = single(a);
+                let frames = render(source, &plan, seed + 10 * si as u64, 2.0);
+                let out = run_frames(&engine, &frames, &plan, None);
+                if !out.passed {
+                    println!(
+                        "missed {} (source {si}, seed {seed}): {}",
+                        a.as_str(),
+                        out.reason
+                    );
+                }
+                let e = detected.entry(a.as_str()).or_default();
+                e.0 += out.passed as u32;
+                e.1 += 1;
+            }
+        }
+    }
+    println!("SYNTHETIC detection rate per action (passed / performed): {detected:?}");
+    // Misses include captures whose quality gate never cleared for the baseline before the
+    // scripted action began (the Newton painting reads BLURRY): the script cannot wait for the
+    // prompt as a person would. Blink is FaceMesh-limited (see docs/active.md); not asserted.
+    for a in ["TURN_LEFT", "TURN_RIGHT", "NOD", "SMILE"] {
+        let (p, n) = detected[a];
+        assert!(p * 3 >= n * 2, "{a}: {p} of {n}");
+    }
+
+    // False triggers: idle bona fide video (natural small head motion, no script), each
+    // action's detector armed continuously and re-armed after every trigger.
+    let mut triggers: std::collections::BTreeMap<&str, u32> = Default::default();
+    let mut seconds = 0.0;
+    for (si, source) in sources.iter().enumerate() {
+        let params = Params::new(Kind::BonaFide, 90 + si as u64, (20.0 * FPS) as u32, FPS);
+        let frames: Vec<_> = Generator::new(source, &params).unwrap().collect();
+        seconds += frames.len() as f64 / FPS;
+        let mut tracker = Tracker::new(engine.clone());
+        let obs: Vec<Observation> = frames
+            .iter()
+            .map(|f| {
+                let frame = Frame::contiguous(
+                    f.image.width,
+                    f.image.height,
+                    PixelFormat::Rgb888,
+                    &f.image.data,
+                )
+                .unwrap()
+                .with_timestamp_ns(f.timestamp_ns);
+                observation_from(tracker.process(&frame).unwrap())
+            })
+            .collect();
+        for a in Action::ALL {
+            let mut runner = ChallengeRunner::new(
+                single(a),
+                RunnerConfig {
+                    ..RunnerConfig::default()
+                },
+            )
+            .unwrap();
+            for o in &obs {
+                let u = runner.push(o).unwrap();
+                if let Some(out) = u.finished {
+                    if out.passed {
+                        *triggers.entry(a.as_str()).or_default() += 1;
+                    }
+                    // Re-arm (a new baseline, as a new challenge would take).
+                    runner = ChallengeRunner::new(single(a), RunnerConfig::default()).unwrap();
+                }
+            }
+        }
+    }
+    let per_min: Vec<(&str, f64)> = Action::ALL
+        .iter()
+        .map(|a| {
+            (
+                a.as_str(),
+                *triggers.get(a.as_str()).unwrap_or(&0) as f64 * 60.0 / seconds,
+            )
+        })
+        .collect();
+    println!("SYNTHETIC idle video: {seconds:.0} s; false triggers per minute: {per_min:?}");
+    for (a, rate) in per_min {
+        assert!(
+            rate < 1.0,
+            "{a}: {rate:.2} false triggers per minute of idle video"
+        );
+    }
+}

@@ -19,12 +19,9 @@ pub enum Error {
     #[cfg(feature = "std")]
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),
-    #[cfg(feature = "fft")]
-    #[error(transparent)]
-    Fft(#[from] crate::passive::fft::FftError),
     #[cfg(feature = "std")]
     #[error(transparent)]
-    Reflection(#[from] crate::passive::reflection::ReflectionError),
+    Passive(#[from] crate::passive::PassiveError),
     #[cfg(feature = "std")]
     #[error(transparent)]
     Depth(#[from] crate::passive::depth::DepthError),

@@ -70,7 +70,7 @@ impl From<Error> for ApiError {
             Error::Detect(_) | Error::Mesh(_) => ApiError::Processing { message },
             // Passive signals: malformed per-frame input is the caller's; a depth or texture
             // model answering out of contract is a processing failure.
-            Error::Fft(_) | Error::Reflection(_) => ApiError::InvalidArgument { message },
+            Error::Passive(_) => ApiError::InvalidArgument { message },
             Error::Depth(_) | Error::Texture(_) => ApiError::Processing { message },
             Error::Model(m) => match m {
                 ModelError::RuntimeMissing { .. } | ModelError::RuntimeLoad { .. } => {

@@ -67,11 +67,10 @@ use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
 
-use super::{inter_ocular_distance, logistic, FaceGeometry, SignalReport};
-use crate::frame::{FrameError, RgbImage};
-use crate::geometry::Rect;
+use super::{logistic, FaceGeometry, SignalReport};
+use crate::frame::RgbImage;
 use crate::math;
-use crate::mesh::{idx, NUM_LANDMARKS};
+use crate::mesh::idx;
 
 #[cfg(test)]
 mod tests;
@@ -82,53 +81,8 @@ const RAY_GAP_BINS: core::ops::RangeInclusive<usize> = 4..=7;
 /// BT.601 luma weights (R, G, B), as the frame module's RGB → luma conversion.
 const LUMA: [f32; 3] = [0.299, 0.587, 0.114];
 
-/// Errors of the moiré signal. Every message says what was wrong and what was expected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FftError {
-    /// The image has a zero side or its data length does not match its size.
-    #[error(transparent)]
-    Image(#[from] FrameError),
-    /// The landmark slice does not hold the 468 FaceMesh points.
-    #[error("moiré: got {got} landmarks, expected {expected} (FaceMesh)")]
-    LandmarkCount { got: usize, expected: usize },
-    /// A landmark x or y is NaN or infinite.
-    #[error("moiré: landmark {index} is not finite: ({x}, {y}); expected finite image pixels")]
-    NonFiniteLandmark { index: usize, x: f32, y: f32 },
-    /// The eye corners give no usable inter-ocular distance.
-    #[error("moiré: eye centres coincide (inter-ocular distance ≤ 1 px); expected a face mesh")]
-    DegenerateEyes,
-    /// The face box is not finite or has no area.
-    #[error(
-        "moiré: face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite \
-         pixel coordinates with x_max > x_min and y_max > y_min"
-    )]
-    InvalidFaceBox {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-    },
-    /// The face box does not overlap the image.
-    #[error(
-        "moiré: face box [{x_min}, {y_min}, {x_max}, {y_max}] lies outside the \
-         {width}×{height} image; expected it to overlap the image"
-    )]
-    FaceBoxOutside {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-        width: u32,
-        height: u32,
-    },
-    /// A configuration value is NaN, infinite or out of its range.
-    #[error("moiré config `{name}` = {value} is invalid: expected {expected}")]
-    InvalidConfig {
-        name: &'static str,
-        value: f32,
-        expected: &'static str,
-    },
-}
+/// Errors of the moiré signal (the passive pixel signals share one error type).
+pub use super::PassiveError as FftError;
 
 /// Settings of the moiré signal. Frequencies in cycles per crop unless stated.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -193,6 +147,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), FftError> {
         let bad = |name, value: f32, expected| {
             Err(FftError::InvalidConfig {
+                signal: "moiré",
                 name,
                 value,
                 expected,
@@ -520,63 +475,6 @@ impl Scratch {
     }
 }
 
-/// Checks image, landmarks and face box; returns the inter-ocular distance, pixels.
-fn check_input(image: &RgbImage, face: &FaceGeometry<'_>) -> Result<f32, FftError> {
-    if image.width == 0 || image.height == 0 {
-        return Err(FrameError::ZeroSize {
-            what: "RGB image",
-            width: image.width,
-            height: image.height,
-        }
-        .into());
-    }
-    image.check()?;
-    let lm = face.landmarks;
-    if lm.len() != NUM_LANDMARKS {
-        return Err(FftError::LandmarkCount {
-            got: lm.len(),
-            expected: NUM_LANDMARKS,
-        });
-    }
-    if let Some(index) = lm
-        .iter()
-        .position(|p| !(p.x.is_finite() && p.y.is_finite()))
-    {
-        return Err(FftError::NonFiniteLandmark {
-            index,
-            x: lm[index].x,
-            y: lm[index].y,
-        });
-    }
-    let b = face.bbox;
-    if !b.as_array().iter().all(|v| v.is_finite()) || b.x_max <= b.x_min || b.y_max <= b.y_min {
-        return Err(FftError::InvalidFaceBox {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-        });
-    }
-    let img = Rect::new(
-        -0.5,
-        -0.5,
-        image.width as f32 - 0.5,
-        image.height as f32 - 0.5,
-    );
-    if b.x_max <= img.x_min || b.x_min >= img.x_max || b.y_max <= img.y_min || b.y_min >= img.y_max
-    {
-        return Err(FftError::FaceBoxOutside {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-            width: image.width,
-            height: image.height,
-        });
-    }
-    inter_ocular_distance(lm).ok_or(FftError::DegenerateEyes)
-}
-
 /// Per-frame moiré features of one upright RGB frame (see the module docs).
 ///
 /// Errors on a malformed image, landmarks that are not 468 finite points, eyes that coincide,
@@ -589,7 +487,7 @@ pub fn frame_features(
     scratch: &mut Scratch,
 ) -> Result<FrameFeatures, FftError> {
     cfg.validate()?;
-    let iod = check_input(image, face)?;
+    let iod = super::check_face_input("moiré", image, face)?;
     let lm = face.landmarks;
     let eye_mid = {
         let p = [

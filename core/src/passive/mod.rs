@@ -26,6 +26,130 @@ pub mod parallax;
 pub mod reflection;
 pub mod texture;
 
+/// Errors of the pixel signals (FFT moiré, reflection) on malformed input or configuration.
+/// `signal` names the signal; every message says what was wrong and what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PassiveError {
+    /// The image has a zero side or its data length does not match its size.
+    #[error(transparent)]
+    Image(#[from] crate::frame::FrameError),
+    /// The landmark slice does not hold the 468 FaceMesh points.
+    #[error("{signal}: got {got} landmarks, expected {expected} (FaceMesh)")]
+    LandmarkCount {
+        signal: &'static str,
+        got: usize,
+        expected: usize,
+    },
+    /// A landmark x or y is NaN or infinite.
+    #[error("{signal}: landmark {index} is not finite: ({x}, {y}); expected finite image pixels")]
+    NonFiniteLandmark {
+        signal: &'static str,
+        index: usize,
+        x: f32,
+        y: f32,
+    },
+    /// The eye corners give no usable inter-ocular distance.
+    #[error("{signal}: eye centres coincide (inter-ocular distance ≤ 1 px); expected a face mesh")]
+    DegenerateEyes { signal: &'static str },
+    /// The face box is not finite or has no area.
+    #[error(
+        "{signal}: face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite \
+         pixel coordinates with x_max > x_min and y_max > y_min"
+    )]
+    InvalidFaceBox {
+        signal: &'static str,
+        x_min: f32,
+        y_min: f32,
+        x_max: f32,
+        y_max: f32,
+    },
+    /// The face box does not overlap the image.
+    #[error(
+        "{signal}: face box [{x_min}, {y_min}, {x_max}, {y_max}] lies outside the \
+         {width}×{height} image; expected it to overlap the image"
+    )]
+    FaceBoxOutside {
+        signal: &'static str,
+        x_min: f32,
+        y_min: f32,
+        x_max: f32,
+        y_max: f32,
+        width: u32,
+        height: u32,
+    },
+    /// A configuration value is NaN, infinite or out of its range.
+    #[error("{signal} config `{name}` = {value} is invalid: expected {expected}")]
+    InvalidConfig {
+        signal: &'static str,
+        name: &'static str,
+        value: f32,
+        expected: &'static str,
+    },
+}
+
+/// Checks a pixel signal's input (non-empty image of the right length, 468 finite
+/// landmarks, a finite face box with area that overlaps the image); returns the
+/// inter-ocular distance, pixels.
+pub fn check_face_input(
+    signal: &'static str,
+    image: &crate::frame::RgbImage,
+    face: &FaceGeometry<'_>,
+) -> Result<f32, PassiveError> {
+    use crate::frame::FrameError;
+    use crate::mesh::NUM_LANDMARKS;
+    if image.width == 0 || image.height == 0 {
+        return Err(FrameError::ZeroSize {
+            what: "RGB image",
+            width: image.width,
+            height: image.height,
+        }
+        .into());
+    }
+    image.check()?;
+    let lm = face.landmarks;
+    if lm.len() != NUM_LANDMARKS {
+        return Err(PassiveError::LandmarkCount {
+            signal,
+            got: lm.len(),
+            expected: NUM_LANDMARKS,
+        });
+    }
+    if let Some(index) = lm
+        .iter()
+        .position(|p| !(p.x.is_finite() && p.y.is_finite()))
+    {
+        return Err(PassiveError::NonFiniteLandmark {
+            signal,
+            index,
+            x: lm[index].x,
+            y: lm[index].y,
+        });
+    }
+    let b = face.bbox;
+    if !b.as_array().iter().all(|v| v.is_finite()) || b.x_max <= b.x_min || b.y_max <= b.y_min {
+        return Err(PassiveError::InvalidFaceBox {
+            signal,
+            x_min: b.x_min,
+            y_min: b.y_min,
+            x_max: b.x_max,
+            y_max: b.y_max,
+        });
+    }
+    let (w, h) = (image.width as f32 - 0.5, image.height as f32 - 0.5);
+    if b.x_max <= -0.5 || b.x_min >= w || b.y_max <= -0.5 || b.y_min >= h {
+        return Err(PassiveError::FaceBoxOutside {
+            signal,
+            x_min: b.x_min,
+            y_min: b.y_min,
+            x_max: b.x_max,
+            y_max: b.y_max,
+            width: image.width,
+            height: image.height,
+        });
+    }
+    inter_ocular_distance(lm).ok_or(PassiveError::DegenerateEyes { signal })
+}
+
 /// The outcome of one passive signal over a window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SignalReport {

@@ -60,10 +60,10 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use super::{inter_ocular_distance, logistic, FaceGeometry, SignalReport};
-use crate::frame::{FrameError, RgbImage};
+use super::{logistic, FaceGeometry, SignalReport};
+use crate::frame::RgbImage;
 use crate::math;
-use crate::mesh::{idx, NUM_LANDMARKS};
+use crate::mesh::idx;
 
 #[cfg(test)]
 pub(super) mod tests;
@@ -80,57 +80,8 @@ const CLIP_LEVEL: u8 = 250;
 /// Most polygon edges a scanline can cross (the oval has 36 edges).
 const MAX_CROSSINGS: usize = 40;
 
-/// Errors of the glare signal. Every message says what was wrong and what was expected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ReflectionError {
-    /// The image has a zero side or its data length does not match its size.
-    #[error(transparent)]
-    Image(#[from] FrameError),
-    /// The landmark slice does not hold the 468 FaceMesh points.
-    #[error("reflection: got {got} landmarks, expected {expected} (FaceMesh)")]
-    LandmarkCount { got: usize, expected: usize },
-    /// A landmark x or y is NaN or infinite.
-    #[error(
-        "reflection: landmark {index} is not finite: ({x}, {y}); expected finite image pixels"
-    )]
-    NonFiniteLandmark { index: usize, x: f32, y: f32 },
-    /// The eye corners give no usable inter-ocular distance.
-    #[error(
-        "reflection: eye centres coincide (inter-ocular distance ≤ 1 px); expected a face mesh"
-    )]
-    DegenerateEyes,
-    /// The face box is not finite or has no area.
-    #[error(
-        "reflection: face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected \
-         finite pixel coordinates with x_max > x_min and y_max > y_min"
-    )]
-    InvalidFaceBox {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-    },
-    /// The face box does not overlap the image.
-    #[error(
-        "reflection: face box [{x_min}, {y_min}, {x_max}, {y_max}] lies outside the \
-         {width}×{height} image; expected it to overlap the image"
-    )]
-    FaceBoxOutside {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-        width: u32,
-        height: u32,
-    },
-    /// A configuration value is NaN, infinite or out of its range.
-    #[error("reflection config `{name}` = {value} is invalid: expected {expected}")]
-    InvalidConfig {
-        name: &'static str,
-        value: f32,
-        expected: &'static str,
-    },
-}
+/// Errors of the glare signal (the passive pixel signals share one error type).
+pub use super::PassiveError as ReflectionError;
 
 /// Settings of the glare signal. V and S are HSV value and saturation in [0, 1].
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -206,6 +157,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ReflectionError> {
         let bad = |name, value: f32, expected| {
             Err(ReflectionError::InvalidConfig {
+                signal: "reflection",
                 name,
                 value,
                 expected,
@@ -384,57 +336,6 @@ impl Scratch {
     }
 }
 
-/// Checks image, landmarks and face box; returns the inter-ocular distance, pixels.
-fn check_input(image: &RgbImage, face: &FaceGeometry<'_>) -> Result<f32, ReflectionError> {
-    if image.width == 0 || image.height == 0 {
-        return Err(FrameError::ZeroSize {
-            what: "RGB image",
-            width: image.width,
-            height: image.height,
-        }
-        .into());
-    }
-    image.check()?;
-    let lm = face.landmarks;
-    if lm.len() != NUM_LANDMARKS {
-        return Err(ReflectionError::LandmarkCount {
-            got: lm.len(),
-            expected: NUM_LANDMARKS,
-        });
-    }
-    if let Some(index) = lm
-        .iter()
-        .position(|p| !(p.x.is_finite() && p.y.is_finite()))
-    {
-        return Err(ReflectionError::NonFiniteLandmark {
-            index,
-            x: lm[index].x,
-            y: lm[index].y,
-        });
-    }
-    let b = face.bbox;
-    if !b.as_array().iter().all(|v| v.is_finite()) || b.x_max <= b.x_min || b.y_max <= b.y_min {
-        return Err(ReflectionError::InvalidFaceBox {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-        });
-    }
-    let (w, h) = (image.width as f32 - 0.5, image.height as f32 - 0.5);
-    if b.x_max <= -0.5 || b.x_min >= w || b.y_max <= -0.5 || b.y_min >= h {
-        return Err(ReflectionError::FaceBoxOutside {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-            width: image.width,
-            height: image.height,
-        });
-    }
-    inter_ocular_distance(lm).ok_or(ReflectionError::DegenerateEyes)
-}
-
 /// x coordinates where the horizontal line at `y` crosses the closed polygon, sorted
 /// (even-odd rule: inside between crossings 0–1, 2–3, ...). Returns the count.
 fn crossings(poly: &[(f32, f32)], y: f32, out: &mut [f32; MAX_CROSSINGS]) -> usize {
@@ -523,7 +424,7 @@ pub fn frame_features(
     scratch: &mut Scratch,
 ) -> Result<FrameFeatures, ReflectionError> {
     cfg.validate()?;
-    let iod = check_input(image, face)?;
+    let iod = super::check_face_input("reflection", image, face)?;
     let lm = face.landmarks;
     let pts = |ids: &[usize], out: &mut [(f32, f32)]| {
         for (o, &i) in out.iter_mut().zip(ids) {

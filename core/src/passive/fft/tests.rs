@@ -1,5 +1,6 @@
 use super::*;
-use crate::geometry::Point3;
+use crate::frame::FrameError;
+use crate::geometry::{Point3, Rect};
 use crate::passive::reflection::tests::{bbox_of, synthetic_landmarks};
 use alloc::vec;
 
@@ -421,7 +422,7 @@ fn bad_input_is_a_typed_error() {
             &cfg,
             &mut s
         ),
-        Err(FftError::DegenerateEyes)
+        Err(FftError::DegenerateEyes { signal: "moiré" })
     );
     let outside = Rect::new(-300.0, -300.0, -10.0, -10.0);
     assert!(matches!(

@@ -1,5 +1,8 @@
 use super::*;
+use crate::frame::FrameError;
 use crate::geometry::{Point3, Rect};
+use crate::mesh::NUM_LANDMARKS;
+use crate::passive::inter_ocular_distance;
 use alloc::vec;
 
 /// Eye centres sit at (∓`EYE_DX`·a, −`EYE_DY`·a) from the face centre: IOD = 0.9 a.
@@ -410,6 +413,7 @@ fn bad_input_is_a_typed_error() {
     assert_eq!(
         e,
         ReflectionError::LandmarkCount {
+            signal: "reflection",
             got: 467,
             expected: 468
         }

@@ -363,7 +363,12 @@ impl PassiveAnalyzer {
             reflection::score(&collect!(reflection), &self.config.reflection),
             REFLECTION,
         );
-        let parallax = parallax::score(&collect!(parallax), &self.config.parallax);
+        let par: Vec<&parallax::ParallaxFrame> = self
+            .window
+            .iter()
+            .filter_map(|r| r.parallax.as_ref())
+            .collect();
+        let parallax = parallax::score_refs(&par, &self.config.parallax);
         let depth = match &self.depth_missing {
             Some(why) => SignalReport::unavailable(why),
             None => explain(depth::score(&collect!(depth), &self.config.depth), DEPTH),

@@ -682,21 +682,16 @@ pub fn score(frames: &[FrameFeatures], cfg: &Config) -> SignalReport {
             .iter()
             .filter(|f| f.inter_ocular_px < cfg.min_inter_ocular_px)
             .count();
-        let reason = if window.is_empty() {
-            "no frames in the window".to_string()
-        } else if small > 0 && small * 2 >= window.len() {
-            format!(
-                "face too small: {small} of {} frames have an inter-ocular distance below {} px",
-                window.len(),
+        let reason = super::too_few_frames(
+            window.len(),
+            usable.len(),
+            cfg.min_frames,
+            small,
+            format_args!(
+                "an inter-ocular distance below {} px",
                 cfg.min_inter_ocular_px
-            )
-        } else {
-            format!(
-                "window too short: {} usable frames, need {}",
-                usable.len(),
-                cfg.min_frames
-            )
-        };
+            ),
+        );
         return SignalReport::unavailable(reason).with_features(features);
     }
     let col =

@@ -67,7 +67,7 @@ use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use serde::Serialize;
 
-use super::{logistic, FaceGeometry, SignalReport};
+use super::{logistic, median_of, FaceGeometry, SignalReport};
 use crate::frame::RgbImage;
 use crate::math;
 use crate::mesh::idx;
@@ -790,12 +790,6 @@ fn spectral_features(cfg: &Config, crop_side_px: f32, s: &mut Scratch) -> FrameF
 
 /// Reads one feature of a frame record.
 type Getter = fn(&FrameFeatures) -> f32;
-
-/// Median of `f` over `frames`; `None` for none or a NaN.
-fn median_of(frames: &[&FrameFeatures], f: impl Fn(&FrameFeatures) -> f32) -> Option<f32> {
-    let mut v: Vec<f32> = frames.iter().map(|x| f(x)).collect();
-    math::median_in_place(&mut v)
-}
 
 /// The moiré score of a window of frames (see the module docs).
 ///

@@ -13,6 +13,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use serde::Serialize;
 
@@ -227,6 +228,31 @@ pub fn inter_ocular_distance(landmarks: &[Point3]) -> Option<f32> {
     let l = c(idx::LEFT_EYE_OUTER, idx::LEFT_EYE_INNER);
     let d = libm::hypotf(l.0 - r.0, l.1 - r.1);
     (d.is_finite() && d > 1.0).then_some(d)
+}
+
+/// Median of `f` over `frames`; `None` for none or a NaN (the window features of the
+/// pixel signals).
+pub(crate) fn median_of<T>(frames: &[&T], f: impl Fn(&T) -> f32) -> Option<f32> {
+    let mut v: Vec<f32> = frames.iter().map(|x| f(x)).collect();
+    crate::math::median_in_place(&mut v)
+}
+
+/// Why a window has too few usable frames: empty, mostly faces too small (`small` of them,
+/// `small_what` saying below what), or just too short.
+pub(crate) fn too_few_frames(
+    window: usize,
+    usable: usize,
+    min_frames: usize,
+    small: usize,
+    small_what: core::fmt::Arguments<'_>,
+) -> String {
+    if window == 0 {
+        "no frames in the window".into()
+    } else if small > 0 && small * 2 >= window {
+        alloc::format!("face too small: {small} of {window} frames have {small_what}")
+    } else {
+        alloc::format!("window too short: {usable} usable frames, need {min_frames}")
+    }
 }
 
 /// Logistic map used by the signals to turn a feature into a raw score: 0.5 at `centre`,

@@ -443,6 +443,12 @@ fn matched_indices() -> Vec<usize> {
 /// (1 or 0), and with image refinement `matched_points_median` and
 /// `landmark_parallax_fraction` (the same fit on the raw landmarks, for diagnosis).
 pub fn score(frames: &[ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
+    score_refs(&frames.iter().collect::<Vec<_>>(), cfg)
+}
+
+/// [`score`] over borrowed frames (the analyzer's window is not copied: each frame holds a
+/// face crop of up to 54 KB).
+pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
     let mut f = BTreeMap::new();
     f.insert("frames".into(), frames.len() as f64);
     f.insert("min_motion_needed".into(), cfg.min_motion as f64);
@@ -461,12 +467,12 @@ pub fn score(frames: &[ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
     // Frames built with their face crop are matched by pixels; a frame whose crop could not
     // be taken is left out rather than letting the (unreliable) landmark-only fit decide.
     let refined = window.iter().any(|w| w.patch.is_some());
-    let patched: Vec<ParallaxFrame>;
-    let window: &[ParallaxFrame] = if refined {
+    let patched: Vec<&ParallaxFrame>;
+    let window: &[&ParallaxFrame] = if refined {
         patched = window
             .iter()
+            .copied()
             .filter(|w| w.patch.is_some())
-            .cloned()
             .collect();
         f.insert("frames_with_crop".into(), patched.len() as f64);
         if patched.len() < cfg.min_frames {
@@ -502,7 +508,7 @@ pub fn score(frames: &[ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
     }
     let landmark_fits: Vec<PairFit> = pairs_ij
         .iter()
-        .filter_map(|&(i, j)| fit_pair(&window[i], &window[j]))
+        .filter_map(|&(i, j)| fit_pair(window[i], window[j]))
         .collect();
     let all: Vec<PairFit> = if refined {
         // FaceMesh's landmarks say how far the face turned (their out-of-plane motion, which
@@ -515,8 +521,8 @@ pub fn score(frames: &[ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
         let fits: Vec<PairFit> = pairs_ij
             .iter()
             .filter_map(|&(i, j)| {
-                let lm = fit_pair(&window[i], &window[j])?;
-                let (px, m) = fit_refined_pair(&window[i], &window[j], &indices, cfg, &mut buf)?;
+                let lm = fit_pair(window[i], window[j])?;
+                let (px, m) = fit_refined_pair(window[i], window[j], &indices, cfg, &mut buf)?;
                 matched.push(m as f32);
                 Some(PairFit {
                     motion: lm.motion,

@@ -60,7 +60,7 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use super::{logistic, FaceGeometry, SignalReport};
+use super::{logistic, median_of, FaceGeometry, SignalReport};
 use crate::frame::RgbImage;
 use crate::math;
 use crate::mesh::idx;
@@ -644,12 +644,6 @@ fn label_blobs(gw: usize, gh: usize, s: &mut Scratch) -> (u32, u32) {
 
 /// Reads one feature of a frame record.
 type Getter = fn(&FrameFeatures) -> f32;
-
-/// Median of `f` over `frames`; `None` for none or a NaN.
-fn median_of(frames: &[&FrameFeatures], f: impl Fn(&FrameFeatures) -> f32) -> Option<f32> {
-    let mut v: Vec<f32> = frames.iter().map(|x| f(x)).collect();
-    math::median_in_place(&mut v)
-}
 
 /// The glare score of a window of frames (see the module docs).
 ///

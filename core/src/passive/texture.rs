@@ -451,21 +451,13 @@ pub fn score(frames: &[FrameFeatures], cfg: &Config) -> SignalReport {
             .iter()
             .filter(|f| f.face_px < cfg.min_face_px)
             .count();
-        let reason = if window.is_empty() {
-            "no frames in the window".to_string()
-        } else if small > 0 && small * 2 >= window.len() {
-            format!(
-                "face too small: {small} of {} frames have a face box under {} px",
-                window.len(),
-                cfg.min_face_px
-            )
-        } else {
-            format!(
-                "window too short: {} usable frames, need {}",
-                usable.len(),
-                cfg.min_frames
-            )
-        };
+        let reason = super::too_few_frames(
+            window.len(),
+            usable.len(),
+            cfg.min_frames,
+            small,
+            format_args!("a face box under {} px", cfg.min_face_px),
+        );
         return SignalReport::unavailable(reason).with_features(features);
     }
     let n = usable.len() as f64;

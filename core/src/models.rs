@@ -326,7 +326,11 @@ pub fn verify_model_file(spec: &ModelSpec, path: &Path) -> Result<(), ModelError
 }
 
 /// Checks actual tensor names and shapes against the declared ones. `-1` on either side
-/// matches any size. `kind` is "input" or "output".
+/// matches any size. `kind` is "input" or "output". An output may also differ from its
+/// declaration by dimensions of size 1 (exports differ there: Depth Anything V2's
+/// `predicted_depth` comes as [1, H, W] or [1, 1, H, W]; the values and their order are the
+/// same, and every consumer reads outputs by element count). Inputs must match exactly,
+/// because the caller builds them to the declared shape.
 pub fn check_interface(
     model: &str,
     kind: &'static str,
@@ -351,11 +355,12 @@ pub fn check_interface(
                 got: name.clone(),
             });
         }
-        let same = d.shape.len() == shape.len()
-            && d.shape
-                .iter()
-                .zip(shape)
-                .all(|(&a, &b)| a == b || a < 0 || b < 0);
+        let matches = |x: &[i64], y: &[i64]| {
+            x.len() == y.len() && x.iter().zip(y).all(|(&a, &b)| a == b || a < 0 || b < 0)
+        };
+        let squeezed = |x: &[i64]| x.iter().copied().filter(|&v| v != 1).collect::<Vec<_>>();
+        let same = matches(&d.shape, shape)
+            || (kind == "output" && matches(&squeezed(&d.shape), &squeezed(shape)));
         if !same {
             return Err(ModelError::ShapeMismatch {
                 name: model.to_string(),
@@ -722,6 +727,18 @@ mod tests {
                 .contains("has shape [1, 1, 2, 2], expected [1, 3, -1, -1]"),
             "{e}"
         );
+        // Outputs may differ by unit dimensions (Depth Anything V2 exports: [1, H, W] or
+        // [1, 1, H, W]); inputs may not, and other sizes still must match.
+        let depth = vec![TensorSpec {
+            name: "predicted_depth".into(),
+            shape: vec![1, -1, -1],
+            dtype: "f32".into(),
+        }];
+        let out = |shape: Vec<i64>| [("predicted_depth".to_string(), shape)];
+        assert!(check_interface("m", "output", &depth, &out(vec![1, 1, -1, -1])).is_ok());
+        assert!(check_interface("m", "output", &depth, &out(vec![1, 252, 252])).is_ok());
+        assert!(check_interface("m", "input", &depth, &out(vec![1, 1, -1, -1])).is_err());
+        assert!(check_interface("m", "output", &depth, &out(vec![1, 2, -1, -1])).is_err());
         let e = check_interface("m", "output", &d, &[]).unwrap_err();
         assert!(
             matches!(

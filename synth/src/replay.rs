@@ -12,8 +12,16 @@
 //! - **Display transfer.** Emitted linear light per channel = white point × (black level +
 //!   (1 − black level) × value^γ), γ drawn in 2.0–2.5, a bluish white point, lifted blacks.
 //! - **Glass.** Ambient light diffusely reflected (a lifted floor over the whole panel) and a
-//!   specular glare: a large soft elliptical blob or streak of low-saturation light, drawn
-//!   anywhere on the screen (sometimes over the face), shifting as the device tilts.
+//!   specular glare, drawn anywhere on the screen (sometimes over the face), shifting as the
+//!   device tilts. Half the seeds draw each of two kinds ([`GlareKind`]):
+//!   - a **veil**: a large soft Gaussian blob or streak, 15–60 % of the panel's white: the
+//!     reflection of a broad, dim source (a light wall, an overcast sky without its frame);
+//!   - a **source image**: the mirror image of a lamp or window, an ellipse with sharp edges
+//!     (the camera focuses on the screen, the reflected source is metres behind it: with a
+//!     ~2 mm phone aperture the blur is a few pixels), 0.2–3× the panel's white, so the
+//!     brighter ones clip. Rough figures behind the range: a lamp or bright window of
+//!     10³–5·10⁴ cd/m² reflected by 1–4 % (anti-reflective to bare glass) against a screen
+//!     white of 300–600 cd/m²; none of this is measured here.
 //! - **Device.** A dark bezel around the active area; beyond it a synthetic room.
 //! - **Camera.** Each camera pixel integrates the panel's light over its footprint: the pixel
 //!   aperture widened by the lens blur (box of width √(1 + 12σ²) px, the same variance as
@@ -33,9 +41,24 @@ use crate::rng::Rng;
 use crate::scene::SceneDraw;
 use crate::source::Source;
 
+/// What the screen's glass reflects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlareKind {
+    /// A soft Gaussian veil (`sigma_frac`, `strength`).
+    #[default]
+    Veil,
+    /// The sharp-edged image of a lamp or window (`source_radius_frac`, `source_edge_px`,
+    /// `source_level`).
+    Source,
+}
+
 /// The specular reflection on the screen's glass.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GlareDraw {
+    /// Veil or the image of a light source (each drawn with probability ½).
+    #[serde(default)]
+    pub kind: GlareKind,
     /// Centre, fractions of the active area's width / height; [0.1, 0.9] each.
     pub u: f64,
     pub v: f64,
@@ -48,6 +71,18 @@ pub struct GlareDraw {
     pub strength: f64,
     /// Colour multipliers, low saturation: R 1, G [0.96, 1], B [0.9, 1].
     pub tint: [f64; 3],
+    /// Source only: semi-major axis of the source's image, fraction of the active width;
+    /// [0.04, 0.2] (a lamp 5–20° across, seen in a screen spanning about 50°). The semi-minor
+    /// axis is this over `elongation`, oriented by `angle_deg`.
+    #[serde(default)]
+    pub source_radius_frac: f64,
+    /// Source only: edge blur σ, camera pixels; [1, 4].
+    #[serde(default)]
+    pub source_edge_px: f64,
+    /// Source only: reflected luminance relative to the panel's full white, log-uniform in
+    /// [0.2, 3] (above 1 it clips).
+    #[serde(default)]
+    pub source_level: f64,
     /// Not drawn: set by [`crate::Params::glare_on_face`]. The glare is then centred on the
     /// face (its landmarks' centroid on the screen) instead of at (`u`, `v`); the centre used
     /// is in the layout.
@@ -104,7 +139,7 @@ pub struct ReplayDraw {
 impl ReplayDraw {
     pub fn draw(rng: &mut Rng) -> ReplayDraw {
         let content = FaceDraw::draw(rng);
-        ReplayDraw {
+        let mut d = ReplayDraw {
             content,
             pitch_px: rng.range(1.2, 2.5),
             active_width_frac: rng.range(0.7, 0.92),
@@ -156,6 +191,10 @@ impl ReplayDraw {
                 strength: rng.range(0.15, 0.6),
                 tint: [1.0, rng.range(0.96, 1.0), rng.range(0.9, 1.0)],
                 on_face: false,
+                kind: GlareKind::Veil,
+                source_radius_frac: 0.0,
+                source_edge_px: 0.0,
+                source_level: 0.0,
             },
             bezel_frac: rng.range(0.03, 0.08),
             bezel_dn: rng.range(8.0, 30.0),
@@ -163,7 +202,15 @@ impl ReplayDraw {
             exposure_white: rng.range(0.75, 0.95),
             optics_blur_px: rng.range(0.35, 0.8),
             scene: SceneDraw::draw(rng),
+        };
+        // Drawn last, so that the other draws keep their values from earlier versions.
+        if rng.chance(0.5) {
+            d.glare.kind = GlareKind::Source;
         }
+        d.glare.source_radius_frac = rng.range(0.04, 0.2);
+        d.glare.source_edge_px = rng.range(1.0, 4.0);
+        d.glare.source_level = rng.log_range(0.2, 3.0);
+        d
     }
 }
 
@@ -362,14 +409,22 @@ impl ReplayScene {
         let screen_w_world = nx as f64 * d.pitch_px;
         let gcx = (g.u - 2.0 * dyaw * self.cam.f / screen_w_world) * nx as f64;
         let gcy = (g.v + 2.0 * dpitch * self.cam.f / screen_w_world) * ny as f64;
-        let s_long = g.sigma_frac * nx as f64;
+        let source = g.kind == GlareKind::Source;
+        let s_long = if source {
+            g.source_radius_frac
+        } else {
+            g.sigma_frac
+        } * nx as f64;
         let s_short = s_long / g.elongation;
+        // Edge blur in screen pixels (the camera sees `pitch_px` camera pixels per screen pixel).
+        let edge = (g.source_edge_px / d.pitch_px).max(0.25);
         let (ga_s, ga_c) = g.angle_deg.to_radians().sin_cos();
         let white_lin = d.exposure_white;
+        let level = if source { g.source_level } else { g.strength };
         let glare_rgb = [
-            g.strength * white_lin * g.tint[0],
-            g.strength * white_lin * g.tint[1],
-            g.strength * white_lin * g.tint[2],
+            level * white_lin * g.tint[0],
+            level * white_lin * g.tint[1],
+            level * white_lin * g.tint[2],
         ];
 
         let (fx, fy) = (d.fill_x, d.fill_y);
@@ -447,7 +502,16 @@ impl ReplayScene {
                         let (dx, dy) = (sx - gcx, sy - gcy);
                         let a = (dx * ga_c + dy * ga_s) / s_long;
                         let b = (-dx * ga_s + dy * ga_c) / s_short;
-                        let gl = (-0.5 * (a * a + b * b)).exp();
+                        let gl = if source {
+                            // Distance to the ellipse's edge, to first order: (ρ − 1) / |∇ρ|,
+                            // then a logistic edge of scale `edge`.
+                            let rho = (a * a + b * b).sqrt().max(1e-9);
+                            let grad = ((a / s_long).powi(2) + (b / s_short).powi(2)).sqrt() / rho;
+                            let dist = (rho - 1.0) / grad.max(1e-12);
+                            1.0 / (1.0 + (1.7 * dist / edge).exp())
+                        } else {
+                            (-0.5 * (a * a + b * b)).exp()
+                        };
                         for c in 0..3 {
                             let dev = e[c] + surface + gl * glare_rgb[c];
                             lin[c] = (cov_dev * dev + (1.0 - cov_dev) * bg[c] as f64) as f32;

@@ -633,3 +633,48 @@ fn screen_structure_survives_into_the_face_region() {
         ratios[0]
     );
 }
+
+/// Clipped-white pixels (all channels ≥ 250) in a rendered frame.
+fn clipped_white(img: &RgbImage) -> usize {
+    img.data.chunks_exact(3).filter(|p| p.iter().all(|&v| v >= 250)).count()
+}
+
+#[test]
+fn replay_glare_is_a_sharp_source_image_or_a_soft_veil() {
+    use liveproof_synth::replay::GlareKind;
+    // Seeds whose glare (forced onto the face) is a bright source image, and a veil.
+    let first = |want: &dyn Fn(&liveproof_synth::replay::GlareDraw) -> bool| {
+        (1..200u64)
+            .find_map(|seed| {
+                let mut p = Params::new(Kind::Replay, seed, 1, 30.0);
+                p.glare_on_face = true;
+                let g = Generator::new(astronaut(), &p).expect("generator");
+                let d = g.meta().drawn.replay.clone().unwrap().glare;
+                want(&d).then_some(p)
+            })
+            .expect("a seed draws it")
+    };
+    let src = first(&|g| g.kind == GlareKind::Source && g.source_level >= 1.5);
+    let veil = first(&|g| g.kind == GlareKind::Veil);
+    let c = generate(astronaut(), &src).expect("generate");
+    let d = c.meta.drawn.replay.as_ref().unwrap();
+    let screen = c.meta.layout.screen.as_ref().unwrap();
+    let g = &d.glare;
+    // The source's image, in camera pixels: π · a · b with a = radius × screen width.
+    let a = g.source_radius_frac * screen.screen_px[0] as f64 * d.pitch_px;
+    let area = std::f64::consts::PI * a * (a / g.elongation);
+    let clipped = clipped_white(&c.frames[0].image) as f64;
+    println!("source image {:.2}× white: {clipped} clipped px, ellipse {area:.0} px", g.source_level);
+    // Brighter than white: it clips over most of its area (the exposure, the content beneath
+    // and the tilt of the screen change the exact figure).
+    assert!(
+        clipped > 0.3 * area && clipped < 2.0 * area,
+        "source {g:?}: {clipped} clipped px vs ellipse {area:.0} px"
+    );
+    // A veil (at most 60 % of white, spread smoothly) leaves far less clipped.
+    let c = generate(astronaut(), &veil).expect("generate");
+    let g = &c.meta.drawn.replay.as_ref().unwrap().glare;
+    let clipped_veil = clipped_white(&c.frames[0].image) as f64;
+    println!("veil {:.2}× white: {clipped_veil} clipped px", g.strength);
+    assert!(clipped_veil < 0.1 * area.max(1000.0), "veil {g:?}: {clipped_veil} clipped px");
+}

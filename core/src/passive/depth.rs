@@ -6,9 +6,9 @@
 //! std (0.229, 0.224, 0.225); output `predicted_depth` `[1, H, W]`: relative **inverse**
 //! depth, larger = closer, with an
 //! unknown scale and shift per image (the model is trained affine-invariant). The
-//! post-processing here also accepts `[1, 1, H, W]` (some exports), but the manifest entry
-//! `depth_anything_v2_vits` pins `[1, -1, -1]`, so such an export fails the interface check
-//! at load time today.
+//! post-processing here also accepts `[1, 1, H, W]` (some exports), and so does the load-time
+//! interface check (an output may differ from the manifest's `[1, -1, -1]` by unit
+//! dimensions).
 //!
 //! **The real weights are not shipped** (no registry package has them; see `models/README.md`).
 //! A user supplies `depth_anything_v2_vits` by path + sha256. The project's stand-in

@@ -36,18 +36,22 @@
 //!    one whose median V is ≤ `under_exposed_v` is *under-exposed*. Neither is scored.
 //!
 //! **Score** ([`score`]): medians over the usable frames, plus the window's largest blob;
-//! `score = logistic(median largest_blob_fraction, score_centre, −score_scale)`, 0.05 and
-//! 0.015. Centre 5 % of the face area, from rough geometry: a nose-tip highlight is of the
-//! order of 1 cm² on a face oval of the order of 150 cm² (< 1 %), a forehead sheen under an
-//! overhead light a few %; a lamp or window reflected on a screen or glossy print is not
-//! limited by the face's curvature and can cover much of it (the tests use a soft disc of
-//! 11 %). No measurement on real captures backs these figures yet. Scores: no glare 0.97,
-//! 1 % 0.93, 5 % 0.5, 10 % 0.03. The median (not the max) is scored so that a transient (a
-//! glasses lens flashing for a frame) does not decide; the max is reported.
+//! `score = logistic(median largest_blob_fraction, score_centre, −score_scale)`, 0.015 and
+//! 0.004. Centre 1.5 % of the face area, from rough geometry: a nose-tip highlight is of the
+//! order of 1 cm² on a face oval of the order of 150 cm² (< 1 %), and only its core is
+//! reflection for more than half its light; the mirror image of a lamp or window on a screen
+//! or glossy print is not limited by the face's curvature and covers 2–20 % of the face in
+//! the synthetic replays (`docs/passive.md`). No measurement on real captures backs these
+//! figures yet. Scores: no glare 0.98, 0.5 % 0.92, 1 % 0.78, 1.5 % 0.5, 2 % 0.22, 3 % 0.02.
+//! The median (not the max) is scored so that a transient (a glasses lens flashing for a
+//! frame) does not decide; the max is reported.
 //!
 //! **Cannot.** See matte prints or screens without a light source in reflection; tell a lens
 //! reflection on eyeglasses (large, desaturated) from a screen reflection; work on an
-//! over-exposed face. A very oily face under a point light can reach the centre.
+//! over-exposed face; see a faint veil (a reflection dimmer than the skin, or one spread evenly
+//! over the whole face, only lowers its saturation a little, like paler skin). A very oily
+//! face under a point light (a forehead sheen of a few % that is mostly reflection) reaches
+//! the centre.
 //!
 //! **Cost.** One pass over ≈ grid_px × 1.3·grid_px samples, each the mean of a box of
 //! max(step, 3)² pixels (so the pixel reads grow with the face's area), and a flood fill:
@@ -101,8 +105,8 @@ pub struct Config {
     /// it is not brighter than the face's own bright half).
     pub v_rel_k: f32,
     /// The V threshold is `(1 + v_rel_margin) × median V + v_rel_k × (p99 − median)`, at
-    /// least `v_floor` (default margin −0.2: 80 % of the face's median V, which keeps dark,
-    /// grey hair and brows out).
+    /// least `v_floor` (default margin 0: reflected light adds to the skin, so a glare sample
+    /// is at least as bright as the face's median; this also keeps grey hair and brows out).
     pub v_rel_margin: f32,
     /// Highest glare threshold, V (default 0.98 ≈ 250/255: clipped white always qualifies).
     pub v_cap: f32,
@@ -110,9 +114,9 @@ pub struct Config {
     /// S ≈ 0.25–0.7).
     pub s_max: f32,
     /// A glare sample's S is also at most this fraction of the face's median S (default
-    /// 0.65). Added white light `w` on a pixel of value `V` keeps its chroma (max − min) and
-    /// so scales its saturation by `1 − w/V`: 0.65 flags pixels where reflected white light is
-    /// at least 35 % of the pixel's value, while a merely brighter-lit patch of skin keeps its
+    /// 0.5). Added white light `w` on a pixel of value `V` keeps its chroma (max − min) and
+    /// so scales its saturation by `1 − w/V`: 0.5 flags pixels where reflected white light is
+    /// at least half of the pixel's value, while a merely brighter-lit patch of skin keeps its
     /// saturation; this also protects pale, desaturated skin.
     pub s_rel_max: f32,
     /// A face whose median V is ≥ this is over-exposed (default 0.92 ≈ 235/255).
@@ -122,9 +126,9 @@ pub struct Config {
     /// Median face saturation at or below which the face counts as achromatic (default
     /// 0.05; skin under white light measures 0.15–0.5).
     pub achromatic_s: f32,
-    /// Largest-blob fraction of the face area at which the score is 0.5 (default 0.05).
+    /// Largest-blob fraction of the face area at which the score is 0.5 (default 0.015).
     pub score_centre: f32,
-    /// Fraction over which the logistic score falls by a factor e in odds (default 0.015).
+    /// Fraction over which the logistic score falls by a factor e in odds (default 0.004).
     pub score_scale: f32,
     /// Fewest usable frames for a score (default 3).
     pub min_frames: usize,
@@ -138,15 +142,15 @@ impl Default for Config {
             min_inside_fraction: 0.8,
             v_floor: 0.35,
             v_rel_k: 0.0,
-            v_rel_margin: -0.2,
+            v_rel_margin: 0.0,
             v_cap: 0.98,
             s_max: 0.3,
-            s_rel_max: 0.65,
+            s_rel_max: 0.5,
             over_exposed_v: 0.92,
             under_exposed_v: 0.12,
             achromatic_s: 0.05,
-            score_centre: 0.05,
-            score_scale: 0.015,
+            score_centre: 0.015,
+            score_scale: 0.004,
             min_frames: 3,
         }
     }

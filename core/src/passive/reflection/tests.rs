@@ -525,9 +525,9 @@ fn window_uses_median_and_reports_max() {
     );
     let r = report(&[glare.clone(), glare.clone(), glare]);
     let s = r.score.unwrap();
-    // logistic((x − 0.05) / −0.015)
+    // logistic((x − 0.015) / −0.004)
     let x = r.features["largest_blob_fraction"] as f32;
-    assert!((s - 1.0 / (1.0 + ((x - 0.05) / 0.015).exp())).abs() < 1e-4);
+    assert!((s - 1.0 / (1.0 + ((x - 0.015) / 0.004).exp())).abs() < 1e-4);
 }
 
 #[test]

@@ -479,6 +479,12 @@ impl Tracker {
         &self.rgb
     }
 
+    /// The analysis of the last processed frame (what [`Tracker::process`] returned), to use
+    /// beside [`Tracker::last_rgb`].
+    pub fn last_analysis(&self) -> &FrameAnalysis {
+        &self.analysis
+    }
+
     /// Forgets the tracked face (e.g. when the camera restarts).
     pub fn reset(&mut self) {
         self.tracked = None;

@@ -337,7 +337,8 @@ impl Generator {
             }
             Kind::Print => {
                 let d = PrintDraw::draw(&mut Rng::stream(seed, "print"));
-                let scene = PrintScene::new(source, params.width, params.height, &d)?;
+                let scene = PrintScene::new(source, params.width, params.height, &d)?
+                    .with_performance(params.performance.clone());
                 layout.print = Some(scene.layout.clone());
                 drawn_print = Some(d);
                 (Renderer::Print(Box::new(scene)), 0.0, 0.0)

@@ -26,7 +26,9 @@
 //!   halftone is attenuated before sampling, as a real lens and sensor do; what survives
 //!   aliases into moiré as it would.
 //!
-//! Per frame: sheet pose = drawn rest tilt + slow hand motion + 8–12 Hz tremor; each pixel is
+//! Per frame: sheet pose = drawn rest tilt + slow hand motion + 8–12 Hz tremor + the
+//! performance's head rotations (an attacker acting out a challenge turns and tilts the sheet
+//! about the printed eyes' midpoint: a flat face reaches any yaw or pitch); each pixel is
 //! mapped onto the sheet by the inverse homography and composited (alpha at the sheet edge)
 //! over a synthetic room ([`crate::scene`]) in linear light; then sensor noise and jitter as
 //! for every camera kind.
@@ -37,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, SynthError};
 use crate::geom::{Mat3, Pinhole};
 use crate::imgops::{blur, resize, srgb_to_linear, ImageF, SrgbLut};
-use crate::performance::{PoseOffset, RigidMotion};
+use crate::performance::{Performance, PoseOffset, RigidMotion};
 use crate::rng::Rng;
 use crate::scene::SceneDraw;
 use crate::source::{eye_centre, Source};
@@ -240,6 +242,8 @@ pub struct PrintScene {
     lut: SrgbLut,
     iod_px: f64,
     draw: PrintDraw,
+    /// Head rotations the attacker acts out by turning the sheet (none by default).
+    performance: Performance,
     pub layout: PrintLayout,
 }
 
@@ -425,6 +429,7 @@ impl PrintScene {
             lut,
             iod_px,
             draw: draw.clone(),
+            performance: Performance::default(),
             layout: PrintLayout {
                 printed_region: [x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0],
                 sheet_px: [sheet.2 - sheet.0, sheet.3 - sheet.1],
@@ -448,7 +453,21 @@ impl PrintScene {
             z_px: m.z_px * self.cam.f,
             ..m
         };
-        self.rest + m + self.draw.tremor.at(t)
+        let s = self.performance.state_at(t);
+        let acted = PoseOffset {
+            yaw_deg: s.yaw_deg,
+            pitch_deg: s.pitch_deg,
+            roll_deg: s.roll_deg,
+            ..PoseOffset::default()
+        };
+        self.rest + m + self.draw.tremor.at(t) + acted
+    }
+
+    /// Acts out `performance`'s head rotations by turning the sheet (blinks and smiles cannot
+    /// be acted by a print and are ignored).
+    pub fn with_performance(mut self, performance: Performance) -> PrintScene {
+        self.performance = performance;
+        self
     }
 
     /// Homography from camera pixels to texel coordinates for a pose.

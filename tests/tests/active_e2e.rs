@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use liveproof_core::active::{
-    derive_plan, observation_from, ChallengeOutcome, ChallengePlan, ChallengeRunner, PlanPolicy,
-    RunnerConfig,
+    derive_plan, observation_from, ChallengeOutcome, ChallengePlan, ChallengeRunner,
+    ChallengeSession, PlanPolicy, RunnerConfig,
 };
 use liveproof_core::engine::{Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
@@ -33,18 +33,21 @@ fn run(
     params.performance = script;
     let mut generator = Generator::new(source, &params).expect("generator");
     let mut tracker = Tracker::new(engine.clone());
-    let mut runner = ChallengeRunner::new(asked.clone(), RunnerConfig::default()).unwrap();
+    let mut session = ChallengeSession::with_defaults(asked.clone()).unwrap();
     while let Some(f) = generator.next_frame() {
         let img = &f.image;
         let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
             .unwrap()
             .with_timestamp_ns(f.timestamp_ns);
-        let a = tracker.process(&frame).unwrap();
-        if let Some(out) = runner.push(&observation_from(a)).unwrap().finished {
+        tracker.process(&frame).unwrap();
+        let u = session
+            .push(tracker.last_analysis(), tracker.last_rgb())
+            .unwrap();
+        if let Some(out) = u.finished {
             return out;
         }
     }
-    runner.outcome().cloned().unwrap_or(ChallengeOutcome {
+    session.outcome().cloned().unwrap_or(ChallengeOutcome {
         passed: false,
         reason: "capture ended before the challenge".into(),
         steps: vec![],
@@ -129,8 +132,20 @@ fn run_frames(
     asked: &ChallengePlan,
     mirror: Option<bool>,
 ) -> ChallengeOutcome {
+    run_frames_with(engine, frames, asked, mirror, RunnerConfig::default())
+}
+
+/// [`run_frames`] with these runner settings.
+fn run_frames_with(
+    engine: &Arc<Engine>,
+    frames: &[(liveproof_core::frame::RgbImage, u64)],
+    asked: &ChallengePlan,
+    mirror: Option<bool>,
+    cfg: RunnerConfig,
+) -> ChallengeOutcome {
     let mut tracker = Tracker::new(engine.clone());
-    let mut runner = ChallengeRunner::new(asked.clone(), RunnerConfig::default()).unwrap();
+    let mut session =
+        ChallengeSession::new(asked.clone(), cfg, Default::default(), 24).unwrap();
     for (img, ts) in frames {
         let flipped;
         let data = match mirror {
@@ -150,12 +165,15 @@ fn run_frames(
             .unwrap()
             .with_timestamp_ns(*ts)
             .with_mirrored(mirror == Some(true));
-        let a = tracker.process(&frame).unwrap();
-        if let Some(out) = runner.push(&observation_from(a)).unwrap().finished {
+        tracker.process(&frame).unwrap();
+        let u = session
+            .push(tracker.last_analysis(), tracker.last_rgb())
+            .unwrap();
+        if let Some(out) = u.finished {
             return out;
         }
     }
-    runner.outcome().cloned().unwrap_or(ChallengeOutcome {
+    session.outcome().cloned().unwrap_or(ChallengeOutcome {
         passed: false,
         reason: "capture ended before the challenge".into(),
         steps: vec![],
@@ -168,9 +186,19 @@ fn render(
     synth_seed: u64,
     extra_s: f64,
 ) -> Vec<(liveproof_core::frame::RgbImage, u64)> {
+    render_kind(Kind::BonaFide, source, performed, synth_seed, extra_s)
+}
+
+fn render_kind(
+    kind: Kind,
+    source: &Source,
+    performed: &ChallengePlan,
+    synth_seed: u64,
+    extra_s: f64,
+) -> Vec<(liveproof_core::frame::RgbImage, u64)> {
     let (script, end_s) = perform_plan(performed, synth_seed);
     let mut params = Params::new(
-        Kind::BonaFide,
+        kind,
         synth_seed,
         ((end_s + extra_s) * FPS) as u32,
         FPS,
@@ -286,13 +314,13 @@ fn detection_rate_and_idle_false_triggers() {
             })
             .collect();
         for a in Action::ALL {
-            let mut runner = ChallengeRunner::new(
-                single(a),
-                RunnerConfig {
-                    ..RunnerConfig::default()
-                },
-            )
-            .unwrap();
+            // The geometric detectors alone (no frames here for the turns' parallax check,
+            // which could only remove triggers).
+            let cfg = RunnerConfig {
+                require_turn_parallax: false,
+                ..RunnerConfig::default()
+            };
+            let mut runner = ChallengeRunner::new(single(a), cfg.clone()).unwrap();
             for o in &obs {
                 let u = runner.push(o).unwrap();
                 if let Some(out) = u.finished {
@@ -300,7 +328,7 @@ fn detection_rate_and_idle_false_triggers() {
                         *triggers.entry(a.as_str()).or_default() += 1;
                     }
                     // Re-arm (a new baseline, as a new challenge would take).
-                    runner = ChallengeRunner::new(single(a), RunnerConfig::default()).unwrap();
+                    runner = ChallengeRunner::new(single(a), cfg.clone()).unwrap();
                 }
             }
         }
@@ -321,4 +349,123 @@ fn detection_rate_and_idle_false_triggers() {
             "{a}: {rate:.2} false triggers per minute of idle video"
         );
     }
+}
+
+
+/// Landmarks only (no parallax check): the outcome and the largest yaw change read.
+fn landmarks_only(
+    engine: &Arc<Engine>,
+    frames: &[(liveproof_core::frame::RgbImage, u64)],
+    asked: &ChallengePlan,
+    cfg: RunnerConfig,
+) -> (Option<ChallengeOutcome>, f32) {
+    let mut tracker = Tracker::new(engine.clone());
+    let mut runner = ChallengeRunner::new(
+        asked.clone(),
+        RunnerConfig {
+            require_turn_parallax: false,
+            ..cfg
+        },
+    )
+    .unwrap();
+    let (mut first, mut max_dyaw, mut out) = (None, 0.0f32, None);
+    for (img, ts) in frames {
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .unwrap()
+            .with_timestamp_ns(*ts);
+        let obs = observation_from(tracker.process(&frame).unwrap());
+        if let Some(f) = obs.face {
+            let y0 = *first.get_or_insert(f.yaw_deg);
+            max_dyaw = max_dyaw.max((f.yaw_deg - y0).abs());
+        }
+        if out.is_none() {
+            out = runner.push(&obs).unwrap().finished;
+        }
+    }
+    (out, max_dyaw)
+}
+
+#[test]
+fn a_print_turned_on_its_axis_fails() {
+    use liveproof_core::active::Action;
+    let engine = default_engine();
+    // FaceMesh + PnP read a flat face turned 30-40 degrees as a few degrees of yaw, so with the
+    // default 20-degree threshold a turned print never registers a turn. To exercise the
+    // parallax check on real frames, a sensitive runner registers any 2.5-degree turn: the
+    // printed turns then register on landmarks, and only parallax can reject them.
+    let sensitive = RunnerConfig {
+        turn_deg: 2.5,
+        ..RunnerConfig::default()
+    };
+    let (mut registered, mut total, mut live_passed) = (0, 0, 0);
+    for (si, name) in ["astronaut", "newton", "gauss"].iter().enumerate() {
+        let source = Source::from_file(
+            &engine,
+            &fixture(&format!("{name}.png")),
+            &SourceOptions::default(),
+        )
+        .unwrap();
+        for (k, a) in [Action::TurnLeft, Action::TurnRight].into_iter().enumerate() {
+            let plan = single(a);
+            let seed = 60 + 2 * si as u64 + k as u64;
+            // The attacker turns the sheet as the plan asks (30-40 degrees and back).
+            let print = render_kind(Kind::Print, &source, &plan, seed, 2.0);
+            let default_out = run_frames(&engine, &print, &plan, None);
+            let (geo, max_dyaw) = landmarks_only(&engine, &print, &plan, sensitive.clone());
+            let out = run_frames_with(&engine, &print, &plan, None, sensitive.clone());
+            // The same turn by the (synthetic) head, default settings, parallax checked.
+            let live = render(&source, &plan, seed, 2.0);
+            let live_out = run_frames(&engine, &live, &plan, None);
+            println!(
+                "{name} {}: print read as {max_dyaw:.1} deg of yaw; default -> {}; sensitive, \
+                 landmarks only -> {:?}; sensitive with parallax -> {}; bona fide -> \
+                 {} ({}) parallax {:?}\n    print evidence {:?}",
+                a.as_str(),
+                default_out.reason,
+                geo.as_ref().map(|o| o.reason.clone()),
+                out.reason,
+                live_out.passed,
+                live_out.reason,
+                live_out
+                    .steps
+                    .first()
+                    .and_then(|s| s.evidence.get("parallax_score").copied()),
+                out.steps.first().map(|s| &s.evidence)
+            );
+            let k = |o: &ChallengeOutcome| {
+                o.steps
+                    .first()
+                    .and_then(|s| s.evidence.get("parallax_parallax_fraction").copied())
+            };
+            println!(
+                "    parallax fraction: print {:?}, bona fide {:?}",
+                k(&out),
+                k(&live_out)
+            );
+            assert!(!default_out.passed, "{name}: a print passed {}", a.as_str());
+            assert!(!out.passed, "{name}: a print passed {} (sensitive)", a.as_str());
+            // Every printed turn the landmarks let through, parallax rejects.
+            let geo_passed = geo.map(|o| o.passed).unwrap_or(false);
+            if geo_passed {
+                assert!(
+                    out.reason.contains("flat surface")
+                        || out.reason.contains("could not be measured"),
+                    "{name} {}: {}",
+                    a.as_str(),
+                    out.reason
+                );
+            }
+            total += 1;
+            registered += geo_passed as u32;
+            live_passed += live_out.passed as u32;
+        }
+    }
+    println!(
+        "SYNTHETIC: printed turns registered on landmarks alone {registered} of {total} (all \
+         rejected by parallax); bona fide turns passed with parallax {live_passed} of {total}"
+    );
+    // The check is exercised (the landmarks alone let printed turns through) and bona fide
+    // turns still pass it.
+    assert!(registered * 2 >= total, "{registered} of {total}");
+    assert!(live_passed * 3 >= total * 2, "{live_passed} of {total}");
 }

@@ -7,13 +7,17 @@
 //! - [`observe`]: per-frame geometry from the 468 landmarks (eye aspect ratio, head pose,
 //!   mouth width and corner lift), in inter-ocular distances.
 //! - [`runner`]: the state machine that runs a plan over timestamped observations.
+//! - [`session`]: the runner over real frames, scoring each turn's planar parallax so that
+//!   a flat photo turned on its axis fails.
 
 pub mod observe;
 pub mod plan;
 pub mod runner;
+pub mod session;
 
 pub use observe::{observation_from, observe, FaceObservation};
 pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};
+pub use session::ChallengeSession;
 pub use runner::{
     ChallengeOutcome, ChallengeRunner, Observation, Prompt, RunnerConfig, StepOutcome, Update,
 };

@@ -10,9 +10,13 @@
 //!   than `max_gap_ms`, its centre jumps more than `max_jump_iod` between frames, or the
 //!   caller reports another face ([`ChallengeRunner::face_changed`], the hook for face
 //!   matching). Spontaneous blinks and smiles during other steps are normal and ignored.
-//! - A turn must also look 3D when the caller supplies the passive parallax score of the
-//!   turn's frames ([`ChallengeRunner::turn_parallax`]): a flat photo turned on its axis can
-//!   reach any angle FaceMesh reports, not the parallax of a head.
+//! - A turn must also look 3D: a flat photo turned on its axis can reach any angle FaceMesh
+//!   reports, not the parallax of a head. With `require_turn_parallax` (the default) a turn
+//!   that reached its angle and came back **waits** for the passive parallax score of its
+//!   frames ([`Update::awaiting_parallax`]); the caller computes it and hands it over with
+//!   [`ChallengeRunner::turn_parallax`] (or [`ChallengeRunner::turn_parallax_unavailable`]),
+//!   which passes or rejects the step. [`super::session::ChallengeSession`] does this from
+//!   the frames themselves. Without it, a score supplied during the turn is still checked.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -52,8 +56,15 @@ pub struct RunnerConfig {
     pub max_gap_ms: u32,
     /// Face centre moving more than this many IOD between consecutive frames breaks it.
     pub max_jump_iod: f32,
-    /// Lowest passive parallax score accepted for a turn, when one is supplied.
+    /// Lowest passive parallax score accepted for a turn (default 0.75: a parallax fraction
+    /// of at least 0.19 with the default parallax settings, where a passive window's score
+    /// is 0.5 at 0.15). Stricter than a passive window: a turn of 20° or more moves a head
+    /// far out of plane. On the synthetic captures printed turns measured fractions of
+    /// 0.07–0.18 and bona fide turns 0.21 and up: a narrow margin (`docs/active.md`).
     pub min_turn_parallax: f32,
+    /// A turn passes only with a parallax score (default true). False only for callers
+    /// without frames (landmark-only tests): the flat-photo check is then off.
+    pub require_turn_parallax: bool,
 }
 
 impl Default for RunnerConfig {
@@ -71,7 +82,8 @@ impl Default for RunnerConfig {
             smile_hold_ms: 150,
             max_gap_ms: 500,
             max_jump_iod: 0.75,
-            min_turn_parallax: 0.5,
+            min_turn_parallax: 0.75,
+            require_turn_parallax: true,
         }
     }
 }
@@ -169,6 +181,9 @@ pub struct Update {
     pub completed: Option<StepOutcome>,
     /// The final outcome, on the frame the challenge ended.
     pub finished: Option<ChallengeOutcome>,
+    /// The current turn was performed and waits for its parallax score: call
+    /// [`ChallengeRunner::turn_parallax`] before the next frame.
+    pub awaiting_parallax: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -209,6 +224,8 @@ pub struct ChallengeRunner {
     last_face: Option<(u64, FaceObservation)>,
     outcome: Option<ChallengeOutcome>,
     pending_parallax: Option<f32>,
+    /// A performed turn waiting for its parallax score: its evidence and end time.
+    awaiting: Option<(BTreeMap<String, f64>, u64)>,
 }
 
 impl ChallengeRunner {
@@ -230,6 +247,7 @@ impl ChallengeRunner {
             last_face: None,
             outcome: None,
             pending_parallax: None,
+            awaiting: None,
         })
     }
 
@@ -242,6 +260,11 @@ impl ChallengeRunner {
         self.outcome.as_ref()
     }
 
+    /// Index of the current step in the plan (the number of steps passed).
+    pub fn step_index(&self) -> usize {
+        self.step
+    }
+
     /// The face-continuity hook: the caller (face matching) reports that the face is no
     /// longer the one that started the challenge. Rejects the challenge.
     pub fn face_changed(&mut self, why: &str) -> Option<ChallengeOutcome> {
@@ -251,13 +274,115 @@ impl ChallengeRunner {
         )
     }
 
-    /// The passive parallax score of the current turn's frames (see the module docs); it is
-    /// checked when the turn completes.
-    pub fn turn_parallax(&mut self, score: f32) {
-        self.pending_parallax = Some(score);
+    /// The passive parallax score (in [0, 1], higher = more 3D) of the current turn's frames.
+    /// When the turn is awaiting it ([`Update::awaiting_parallax`]), this passes or rejects
+    /// the step and returns the resulting update; during the turn, it is kept and checked
+    /// when the turn completes (`None` is returned). A score that is not finite is an error.
+    pub fn turn_parallax(&mut self, score: f32) -> Result<Option<Update>> {
+        self.turn_parallax_with(score, &BTreeMap::new())
     }
 
-    fn prompt(&self) -> Prompt {
+    /// [`Self::turn_parallax`] with the parallax report's features, kept in the step's
+    /// evidence as `parallax_<name>`.
+    pub fn turn_parallax_with(
+        &mut self,
+        score: f32,
+        features: &BTreeMap<String, f64>,
+    ) -> Result<Option<Update>> {
+        if !score.is_finite() {
+            return Err(Error::Config(alloc::format!(
+                "challenge: parallax score {score} is not finite"
+            )));
+        }
+        match self.awaiting.take() {
+            Some((mut evidence, ts)) => {
+                for (k, v) in features {
+                    evidence.insert(alloc::format!("parallax_{k}"), *v);
+                }
+                Ok(Some(self.finish_turn(evidence, score, ts)))
+            }
+            None => {
+                self.pending_parallax = Some(score);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The awaiting turn's parallax could not be measured (too few frames or too little
+    /// motion matched, the reason in `why`): the step fails, since a flat photo must not
+    /// pass by giving nothing to measure. `None` when no turn is awaiting.
+    pub fn turn_parallax_unavailable(&mut self, why: &str) -> Option<Update> {
+        let (_, ts) = self.awaiting.take()?;
+        let step = self.plan.steps[self.step];
+        let out = self.reject(
+            alloc::format!(
+                "step {} ({}): its parallax could not be measured: {why}",
+                self.step + 1,
+                step.action.as_str()
+            ),
+            ts,
+        );
+        Some(self.update(None, out))
+    }
+
+    /// Passes or rejects the performed turn on its parallax score.
+    fn finish_turn(&mut self, mut evidence: BTreeMap<String, f64>, p: f32, ts: u64) -> Update {
+        let step = self.plan.steps[self.step];
+        evidence.insert("parallax_score".into(), p as f64);
+        if p < self.cfg.min_turn_parallax {
+            let ended = self
+                .reject(
+                    alloc::format!(
+                        "step {} ({}) moved like a flat surface: parallax score {p:.2} < {:.2}",
+                        self.step + 1,
+                        step.action.as_str(),
+                        self.cfg.min_turn_parallax
+                    ),
+                    ts,
+                )
+                .is_some();
+            // The failed step keeps its measurements.
+            if let Some(last) = self.steps.last_mut() {
+                last.evidence = evidence;
+            }
+            if let Some(o) = self.outcome.as_mut() {
+                o.steps = self.steps.clone();
+            }
+            let finished = if ended { self.outcome.clone() } else { None };
+            return self.update(None, finished);
+        }
+        self.complete_step(evidence, ts)
+    }
+
+    /// Records the current step as passed and moves on (or ends the challenge).
+    fn complete_step(&mut self, evidence: BTreeMap<String, f64>, ts: u64) -> Update {
+        let step = self.plan.steps[self.step];
+        let outcome = StepOutcome {
+            action: step.action,
+            passed: true,
+            started_ns: self.state.started_ns,
+            ended_ns: ts,
+            active_ms: self.state.active_ns as f64 / 1e6,
+            failure: String::new(),
+            evidence,
+        };
+        self.steps.push(outcome.clone());
+        self.step += 1;
+        if self.step == self.plan.steps.len() {
+            let out = ChallengeOutcome {
+                passed: true,
+                reason: "ok".to_string(),
+                steps: self.steps.clone(),
+            };
+            self.outcome = Some(out.clone());
+            return self.update(Some(outcome), Some(out));
+        }
+        self.start_step(ts);
+        self.update(Some(outcome), None)
+    }
+
+    /// What the capture UI should show now.
+    pub fn prompt(&self) -> Prompt {
         if self.outcome.is_some() {
             Prompt::Done
         } else if self.baseline.is_none() {
@@ -274,6 +399,7 @@ impl ChallengeRunner {
                 / self.plan.steps.len() as f32,
             completed,
             finished,
+            awaiting_parallax: self.awaiting.is_some(),
         }
     }
 
@@ -313,6 +439,13 @@ impl ChallengeRunner {
                     prev
                 )));
             }
+        }
+        if self.awaiting.is_some() {
+            return Err(Error::Config(
+                "challenge: the performed turn awaits its parallax score (turn_parallax) before \
+                 the next frame"
+                    .into(),
+            ));
         }
         let ts = obs.timestamp_ns;
         let dt = self.last_ts.map(|p| ts - p).unwrap_or(0);
@@ -428,47 +561,18 @@ impl ChallengeRunner {
             return Ok(self.update(None, out));
         }
         let done = self.detect(step.action, &face, &base, ts);
-        if let Some(mut evidence) = done {
-            // A turn must look 3D when the parallax score is known.
+        if let Some(evidence) = done {
             if matches!(step.action, Action::TurnLeft | Action::TurnRight) {
+                // A turn must look 3D: check the score given during the turn, or wait for it.
                 if let Some(p) = self.pending_parallax.take() {
-                    evidence.insert("parallax_score".into(), p as f64);
-                    if p < self.cfg.min_turn_parallax {
-                        let out = self.reject(
-                            alloc::format!(
-                                "step {} ({}) moved like a flat surface: parallax score {p:.2} < {:.2}",
-                                self.step + 1,
-                                step.action.as_str(),
-                                self.cfg.min_turn_parallax
-                            ),
-                            ts,
-                        );
-                        return Ok(self.update(None, out));
-                    }
+                    return Ok(self.finish_turn(evidence, p, ts));
+                }
+                if self.cfg.require_turn_parallax {
+                    self.awaiting = Some((evidence, ts));
+                    return Ok(self.update(None, None));
                 }
             }
-            let outcome = StepOutcome {
-                action: step.action,
-                passed: true,
-                started_ns: self.state.started_ns,
-                ended_ns: ts,
-                active_ms: self.state.active_ns as f64 / 1e6,
-                failure: String::new(),
-                evidence,
-            };
-            self.steps.push(outcome.clone());
-            self.step += 1;
-            if self.step == self.plan.steps.len() {
-                let out = ChallengeOutcome {
-                    passed: true,
-                    reason: "ok".to_string(),
-                    steps: self.steps.clone(),
-                };
-                self.outcome = Some(out.clone());
-                return Ok(self.update(Some(outcome), Some(out)));
-            }
-            self.start_step(ts);
-            return Ok(self.update(Some(outcome), None));
+            return Ok(self.complete_step(evidence, ts));
         }
         Ok(self.update(None, None))
     }

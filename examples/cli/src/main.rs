@@ -247,9 +247,7 @@ fn challenge(
     as_json: bool,
     fps: f64,
 ) -> Result<()> {
-    use liveproof_core::active::{
-        derive_plan, observation_from, ChallengeRunner, PlanPolicy, RunnerConfig,
-    };
+    use liveproof_core::active::{derive_plan, ChallengeSession, PlanPolicy};
     let bytes = hex::decode(seed_hex.trim())
         .ok()
         .filter(|b| b.len() == 32)
@@ -260,17 +258,18 @@ fn challenge(
     let paths = frame_paths(dir)?;
     let stamps = timestamps(dir, &paths, fps)?;
     let mut tracker = Tracker::new(engine.clone());
-    let mut runner = ChallengeRunner::new(plan.clone(), RunnerConfig::default())?;
+    // The session checks each turn's planar parallax on the frames (a flat photo fails).
+    let mut session = ChallengeSession::with_defaults(plan.clone())?;
     let mut finished = None;
     for (path, &ts) in paths.iter().zip(&stamps) {
         let d = decode(path)?;
         let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
             .with_timestamp_ns(ts);
-        let analysis = tracker
+        tracker
             .process(&frame)
             .with_context(|| format!("frame {}", path.display()))?;
-        let update = runner
-            .push(&observation_from(analysis))
+        let update = session
+            .push(tracker.last_analysis(), tracker.last_rgb())
             .with_context(|| format!("frame {}", path.display()))?;
         if let Some(out) = update.finished {
             finished = Some(out);
@@ -282,7 +281,7 @@ fn challenge(
         None => (
             false,
             "the frames ended before the challenge was complete".to_string(),
-            runner
+            session
                 .outcome()
                 .map(|o| o.steps.clone())
                 .unwrap_or_default(),

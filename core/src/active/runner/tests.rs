@@ -98,6 +98,9 @@ struct Track {
     poor: Vec<(f32, f32)>,
     /// Frames in these spans have no face.
     no_face: Vec<(f32, f32)>,
+    /// The parallax score the caller (a `ChallengeSession`, from the frames) reports for
+    /// each performed turn; these landmark-only tracks have no frames to measure it on.
+    parallax: f32,
 }
 
 impl Track {
@@ -108,6 +111,7 @@ impl Track {
             drop_every: 0,
             poor: vec![],
             no_face: vec![],
+            parallax: 0.9,
         }
     }
 
@@ -135,13 +139,16 @@ impl Track {
             let within = |spans: &[(f32, f32)]| spans.iter().any(|&(a, b)| t >= a && t < b);
             let face = (!within(&self.no_face))
                 .then(|| observe(&landmarks(&model, script(t), &mut noise, 0.3)).unwrap());
-            let u = runner
+            let mut u = runner
                 .push(&Observation {
                     timestamp_ns: (t as f64 * 1e9) as u64 + 1,
                     face,
                     quality_ok: !within(&self.poor),
                 })
                 .unwrap();
+            if u.awaiting_parallax {
+                u = runner.turn_parallax(self.parallax).unwrap().expect("resolves the turn");
+            }
             let done = u.finished.is_some();
             updates.push(u);
             if done {
@@ -350,7 +357,7 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
         let t = i as f32 / 30.0;
         if i == 40 {
             // The caller's passive parallax over the turn's frames says: a plane.
-            r.turn_parallax(0.05);
+            assert!(r.turn_parallax(0.05).unwrap().is_none());
         }
         let face = observe(&landmarks(&model, script(t), &mut noise, 0.3)).unwrap();
         let u = r
@@ -371,6 +378,50 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
         "{}",
         out.reason
     );
+    // Through the awaiting state: a performed turn waits for its score, refuses frames
+    // meanwhile, then fails on a flat score, on an unmeasurable one, and passes a 3D one.
+    for (score, passes) in [(Some(0.1f32), false), (None, false), (Some(0.8), true)] {
+        let mut r = ChallengeRunner::new(
+            derive_plan_for(&[Action::TurnLeft]),
+            RunnerConfig::default(),
+        )
+        .unwrap();
+        let mut noise = Noise(5);
+        let mut end = None;
+        for i in 0..120u64 {
+            let t = i as f32 / 30.0;
+            let face = observe(&landmarks(&model, script(t), &mut noise, 0.3)).unwrap();
+            let obs = Observation {
+                timestamp_ns: i * 33_333_333 + 1,
+                face: Some(face),
+                quality_ok: true,
+            };
+            let u = r.push(&obs).unwrap();
+            if u.awaiting_parallax {
+                assert!(u.finished.is_none() && u.completed.is_none());
+                let again = Observation {
+                    timestamp_ns: obs.timestamp_ns + 1,
+                    ..obs
+                };
+                assert!(r.push(&again).is_err(), "frames wait for the score");
+                let u = match score {
+                    Some(s) => r.turn_parallax(s).unwrap().unwrap(),
+                    None => r.turn_parallax_unavailable("too little motion").unwrap(),
+                };
+                end = u.finished;
+                break;
+            }
+        }
+        let out = end.expect("the turn was performed and resolved");
+        assert_eq!(out.passed, passes, "{score:?}: {}", out.reason);
+        if score.is_none() {
+            assert!(out.reason.contains("could not be measured"), "{}", out.reason);
+        }
+        if passes {
+            assert_eq!(out.steps[0].evidence["parallax_score"], 0.8f32 as f64);
+        }
+    }
+    assert!(r_nan_is_refused());
     // Timestamps must increase.
     let f = observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)).unwrap();
     let mut r =
@@ -391,4 +442,11 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
     assert!(ChallengeRunner::new(derive_plan_for(&[]), RunnerConfig::default()).is_err());
     // Malformed landmarks are an error from `observe`, not a panic.
     assert!(observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)[..100]).is_err());
+}
+
+/// A non-finite parallax score is refused.
+fn r_nan_is_refused() -> bool {
+    let mut r =
+        ChallengeRunner::new(derive_plan_for(&[Action::TurnLeft]), RunnerConfig::default()).unwrap();
+    r.turn_parallax(f32::NAN).is_err()
 }

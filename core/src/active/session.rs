@@ -1,0 +1,163 @@
+//! [`ChallengeSession`]: a challenge over real frames, with the flat-photo check built in.
+//!
+//! The [`ChallengeRunner`] sees landmarks only, and FaceMesh reports a yaw for a photo turned
+//! on its axis just as for a head. The session keeps, during each turn step, what passive
+//! parallax needs of the frames (the landmarks and a small luma crop of the face, see
+//! [`crate::passive::parallax`]); when the runner reports the turn performed
+//! ([`Update::awaiting_parallax`]) it scores the turn's frames and hands the score to the
+//! runner, which passes the step or rejects the challenge ("moved like a flat surface", or
+//! "its parallax could not be measured"). A turn that cannot be measured fails: a flat photo
+//! must not pass by giving nothing to measure.
+//!
+//! Memory: at most `max_turn_frames` face crops (≤ 54 KB each with the default parallax
+//! settings). A long turn keeps every other frame each time the buffer fills, so the frames
+//! kept still span the whole turn. Cost: one parallax score per turn (about 140 ms for 24
+//! frames on one core of the development VM; `docs/active.md`).
+
+use alloc::vec::Vec;
+
+use super::observe::observation_from;
+use super::plan::{Action, ChallengePlan};
+use super::runner::{ChallengeOutcome, ChallengeRunner, Prompt, RunnerConfig, Update};
+use crate::engine::FrameAnalysis;
+use crate::error::{Error, Result};
+use crate::frame::RgbImage;
+use crate::passive::parallax::{self, ParallaxConfig, ParallaxFrame};
+
+/// Runs one challenge plan over analysed frames and their upright RGB images.
+#[derive(Debug)]
+pub struct ChallengeSession {
+    runner: ChallengeRunner,
+    parallax: ParallaxConfig,
+    max_turn_frames: usize,
+    /// Frames of the current turn step (decimated by `stride`).
+    turn_frames: Vec<ParallaxFrame>,
+    turn_step: Option<usize>,
+    stride: usize,
+    seen: usize,
+}
+
+impl ChallengeSession {
+    /// `max_turn_frames` (≥ the parallax `min_frames`, default 24 via [`Self::with_defaults`])
+    /// bounds the frames kept per turn.
+    pub fn new(
+        plan: ChallengePlan,
+        cfg: RunnerConfig,
+        parallax: ParallaxConfig,
+        max_turn_frames: usize,
+    ) -> Result<ChallengeSession> {
+        parallax.validate()?;
+        if max_turn_frames < parallax.min_frames.max(2) || max_turn_frames > 1000 {
+            return Err(Error::Config(alloc::format!(
+                "challenge session: max_turn_frames {max_turn_frames} must be in {}..=1000 \
+                 (parallax needs {} frames)",
+                parallax.min_frames.max(2),
+                parallax.min_frames
+            )));
+        }
+        Ok(ChallengeSession {
+            runner: ChallengeRunner::new(plan, cfg)?,
+            parallax,
+            max_turn_frames,
+            turn_frames: Vec::new(),
+            turn_step: None,
+            stride: 1,
+            seen: 0,
+        })
+    }
+
+    /// The default runner and parallax settings, 24 frames per turn.
+    pub fn with_defaults(plan: ChallengePlan) -> Result<ChallengeSession> {
+        Self::new(plan, RunnerConfig::default(), ParallaxConfig::default(), 24)
+    }
+
+    pub fn runner(&self) -> &ChallengeRunner {
+        &self.runner
+    }
+
+    /// The final outcome once the challenge has ended.
+    pub fn outcome(&self) -> Option<&ChallengeOutcome> {
+        self.runner.outcome()
+    }
+
+    /// See [`ChallengeRunner::face_changed`].
+    pub fn face_changed(&mut self, why: &str) -> Option<ChallengeOutcome> {
+        self.turn_frames.clear();
+        self.runner.face_changed(why)
+    }
+
+    /// Consumes the next frame: its analysis (from the tracker) and the upright RGB image the
+    /// analysis was made on ([`crate::engine::Tracker::last_rgb`]). Errors: the image's size
+    /// differs from the analysis's, the runner's errors (timestamps that do not increase), and
+    /// malformed landmarks.
+    pub fn push(&mut self, analysis: &FrameAnalysis, rgb: &RgbImage) -> Result<Update> {
+        if rgb.width != analysis.width || rgb.height != analysis.height {
+            return Err(Error::Config(alloc::format!(
+                "challenge session: image {}×{} is not the analysed frame's {}×{}",
+                rgb.width,
+                rgb.height,
+                analysis.width,
+                analysis.height
+            )));
+        }
+        let turning = matches!(
+            self.runner.prompt(),
+            Prompt::Do(Action::TurnLeft | Action::TurnRight)
+        );
+        let step = self.runner.step_index();
+        if !turning || self.turn_step != Some(step) {
+            self.reset_turn(turning.then_some(step));
+        }
+        let obs = observation_from(analysis);
+        if turning {
+            if let (Some(face), Some(_)) = (analysis.faces.first(), obs.face) {
+                if self.seen % self.stride == 0 {
+                    let f = parallax::frame_features_with_image(
+                        rgb,
+                        &face.landmarks,
+                        analysis.timestamp_ns,
+                        &self.parallax,
+                    )?;
+                    self.keep(f);
+                }
+                self.seen += 1;
+            }
+        }
+        let update = self.runner.push(&obs)?;
+        if !update.awaiting_parallax {
+            return Ok(update);
+        }
+        let report = parallax::score(&self.turn_frames, &self.parallax);
+        self.reset_turn(None);
+        let resolved = match report.score.filter(|_| report.available) {
+            Some(s) => self.runner.turn_parallax_with(s, &report.features)?,
+            None => self.runner.turn_parallax_unavailable(&report.reason),
+        };
+        resolved.ok_or_else(|| Error::Config("challenge session: no turn awaited a score".into()))
+    }
+
+    fn reset_turn(&mut self, step: Option<usize>) {
+        self.turn_frames.clear();
+        self.turn_step = step;
+        self.stride = 1;
+        self.seen = 0;
+    }
+
+    /// Adds a frame; when full, keeps every other frame and halves the rate from then on.
+    fn keep(&mut self, f: ParallaxFrame) {
+        if self.turn_frames.len() >= self.max_turn_frames {
+            let mut i = 0;
+            self.turn_frames.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.stride *= 2;
+        }
+        self.turn_frames.push(f);
+    }
+
+    /// Frames kept for the current turn (for diagnostics and tests).
+    pub fn turn_frames(&self) -> usize {
+        self.turn_frames.len()
+    }
+}

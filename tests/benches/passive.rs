@@ -4,7 +4,9 @@
 //! - `fft_frame`, `reflection_frame`: the pure per-frame feature functions.
 //! - `parallax_frame`: keeping one frame (landmarks + the small face luma crop);
 //!   `parallax_window_30`: scoring a 30-frame window (image-refined matching of ~200
-//!   landmarks over 3 × 29 pairs), usually done once per capture.
+//!   landmarks over 3 × 29 pairs), usually done once per capture; `parallax_turn_24`: the
+//!   24-frame score `ChallengeSession` computes once per turn step.
+//! - `eye_state_frame`: the active stage's eye-state model (`fr_eye.onnx`) on both eyes.
 //! - `texture_frame`: `fr_liveness.onnx` (real model) crop, inference, softmax.
 //! - `depth_standin_252`: the project-made STAND-IN (not a depth model; its cost says nothing
 //!   about the real one).
@@ -82,6 +84,15 @@ fn signals(c: &mut Criterion) {
     });
     g.bench_function("parallax_window_30", |b| {
         b.iter(|| parallax::score(&window, &pcfg))
+    });
+    // What `ChallengeSession` scores once per turn step: at most 24 frames.
+    g.bench_function("parallax_turn_24", |b| {
+        b.iter(|| parallax::score(&window[..24], &pcfg))
+    });
+    // Active liveness: `fr_eye.onnx` on both eyes (crop, two inferences, softmax).
+    let eyes = liveproof_core::active::EyeStateModel::load(&cfg).expect("fr_eye loads");
+    g.bench_function("eye_state_frame", |b| {
+        b.iter(|| eyes.predict(&img, &face.landmarks).unwrap())
     });
 
     let standin = PassiveConfig {

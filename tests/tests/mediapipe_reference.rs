@@ -27,7 +27,11 @@ fn ref_python() -> PathBuf {
 }
 
 fn ref_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo test` sets CARGO_MANIFEST_DIR for the test process: this clone's path even when
+    // the shared target directory holds a binary compiled in another clone.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .join("..")
         .join("xtask")
         .join("py")

@@ -194,9 +194,15 @@ struct Manifest {
     reference: Option<Reference>,
 }
 
-/// The repository root (xtask lives one level below it).
+/// The repository root (xtask lives one level below it). `cargo run` sets
+/// `CARGO_MANIFEST_DIR` for the process it starts; that value is preferred to the one compiled
+/// in, because a shared target directory (`~/.cache/liveproof/target`) can hand this clone an
+/// xtask binary built from another clone at another path.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let at_run = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    at_run
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))

@@ -6,10 +6,12 @@
 //!   recomputes the same plan; the order is unpredictable without the seed).
 //! - [`observe`]: per-frame geometry from the 468 landmarks (eye aspect ratio, head pose,
 //!   mouth width and corner lift), in inter-ocular distances.
+//! - [`eyes`]: the eye-state classifier (open / closed) for blinks, where FaceMesh's lids lag.
 //! - [`runner`]: the state machine that runs a plan over timestamped observations.
 //! - [`session`]: the runner over real frames, scoring each turn's planar parallax so that
 //!   a flat photo turned on its axis fails.
 
+pub mod eyes;
 pub mod observe;
 pub mod plan;
 pub mod runner;
@@ -17,6 +19,7 @@ pub mod session;
 
 pub use observe::{observation_from, observe, FaceObservation};
 pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};
+pub use eyes::{EyeState, EyeStateModel};
 pub use session::ChallengeSession;
 pub use runner::{
     ChallengeOutcome, ChallengeRunner, Observation, Prompt, RunnerConfig, StepOutcome, Update,

@@ -25,6 +25,9 @@ pub struct FaceObservation {
     /// Face centre (eye midpoint), image pixels, and the IOD in pixels (for continuity).
     pub centre: Point2,
     pub iod_px: f32,
+    /// Probability that both eyes are closed, from the eye-state model when the caller ran
+    /// it ([`super::eyes`]; `None`: eye aspect ratio only).
+    pub eyes_closed: Option<f32>,
 }
 
 fn d(a: Point3, b: Point3) -> f32 {
@@ -81,6 +84,7 @@ pub fn observe(lm: &[Point3]) -> Result<FaceObservation> {
         corner_lift,
         centre,
         iod_px: iod,
+        eyes_closed: None,
     };
     let finite = [
         obs.ear,

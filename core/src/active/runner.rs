@@ -6,10 +6,10 @@
 //! - A step fails on **timeout**; frames the quality gate marks poor **pause** the step
 //!   timer instead (the capture UI keeps showing the hints).
 //! - The whole challenge is **rejected** when a different head movement (turn or nod) than
-//!   the one asked comes first, or when face continuity breaks: the face is missing longer
+//!   the one asked, or a smile held while something else is asked, comes first, or when face continuity breaks: the face is missing longer
 //!   than `max_gap_ms`, its centre jumps more than `max_jump_iod` between frames, or the
 //!   caller reports another face ([`ChallengeRunner::face_changed`], the hook for face
-//!   matching). Spontaneous blinks and smiles during other steps are normal and ignored.
+//!   matching). Spontaneous blinks during other steps are normal and ignored.
 //! - A turn must also look 3D: a flat photo turned on its axis can reach any angle FaceMesh
 //!   reports, not the parallax of a head. With `require_turn_parallax` (the default) a turn
 //!   that reached its angle and came back **waits** for the passive parallax score of its
@@ -44,6 +44,12 @@ pub struct RunnerConfig {
     /// `baseline EAR × (1 − blink_drop / 2)`. FaceMesh's lids do not close fully, so the drop
     /// is modest (default 0.1).
     pub blink_drop: f32,
+    /// With the eye-state model ([`FaceObservation::eyes_closed`]), eyes count as closed at a
+    /// probability ≥ `eye_closed_prob` and open again at ≤ `eye_open_prob` (defaults 0.5
+    /// and 0.3); the model is not used for a user whose baseline already reads closed (≥
+    /// `eye_open_prob`: glasses, an unusual eye), nor on frames where it did not run.
+    pub eye_closed_prob: f32,
+    pub eye_open_prob: f32,
     /// A blink's closure lasts between these (default 80–500 ms); longer is not a blink.
     pub blink_min_ms: u32,
     pub blink_max_ms: u32,
@@ -75,6 +81,8 @@ impl Default for RunnerConfig {
             nod_deg: 12.0,
             return_fraction: 0.5,
             blink_drop: 0.1,
+            eye_closed_prob: 0.5,
+            eye_open_prob: 0.3,
             blink_min_ms: 80,
             blink_max_ms: 500,
             smile_width_gain: 0.06,
@@ -95,6 +103,8 @@ impl RunnerConfig {
             ("nod_deg", self.nod_deg, 60.0),
             ("return_fraction", self.return_fraction, 1.0),
             ("blink_drop", self.blink_drop, 0.9),
+            ("eye_closed_prob", self.eye_closed_prob, 1.0),
+            ("eye_open_prob", self.eye_open_prob, 1.0),
             ("smile_width_gain", self.smile_width_gain, 1.0),
             ("smile_lift", self.smile_lift, 1.0),
             ("max_jump_iod", self.max_jump_iod, 10.0),
@@ -106,6 +116,13 @@ impl RunnerConfig {
                     "challenge {name} {v} must be in (0, {max}]"
                 )));
             }
+        }
+        if self.eye_open_prob >= self.eye_closed_prob {
+            return Err(Error::Config(alloc::format!(
+                "challenge eye_open_prob {} must be below eye_closed_prob {}",
+                self.eye_open_prob,
+                self.eye_closed_prob
+            )));
         }
         if self.blink_min_ms >= self.blink_max_ms {
             return Err(Error::Config(alloc::format!(
@@ -189,6 +206,8 @@ pub struct Update {
 #[derive(Clone, Copy, Debug, Default)]
 struct Baseline {
     ear: f32,
+    /// Median closed-eye probability at rest, when the model ran on the baseline frames.
+    eyes_closed: Option<f32>,
     yaw: f32,
     pitch: f32,
     mouth_width: f32,
@@ -204,7 +223,10 @@ struct StepState {
     reached: bool,
     closed_since: Option<u64>,
     min_ear: f32,
+    max_closed: f32,
     smile_since: Option<u64>,
+    /// Since when a smile has been held during a step that did not ask for one.
+    other_smile_since: Option<u64>,
     best_width: f32,
     best_lift: f32,
 }
@@ -494,8 +516,19 @@ impl ChallengeRunner {
                         let mut v: Vec<f32> = self.baseline_samples.iter().map(get).collect();
                         crate::math::median_in_place(&mut v).unwrap_or(0.0)
                     };
+                    let mut closed: Vec<f32> = self
+                        .baseline_samples
+                        .iter()
+                        .filter_map(|f| f.eyes_closed)
+                        .collect();
+                    let eyes_closed = if closed.len() * 2 >= self.baseline_samples.len() {
+                        crate::math::median_in_place(&mut closed)
+                    } else {
+                        None
+                    };
                     self.baseline = Some(Baseline {
                         ear: med(|f| f.ear),
+                        eyes_closed,
                         yaw: med(|f| f.yaw_deg),
                         pitch: med(|f| f.pitch_deg),
                         mouth_width: med(|f| f.mouth_width),
@@ -549,6 +582,20 @@ impl ChallengeRunner {
                 (yaw.abs() >= self.cfg.turn_deg).then_some(turn)
             }
         };
+        // A full smile held while something else is asked is a wrong action too (a capture
+        // made for another plan shows its actions in another order). Blinks are not: people
+        // blink all the time.
+        let smiling = face.mouth_width / base.mouth_width.max(1e-6) - 1.0
+            >= self.cfg.smile_width_gain
+            && face.corner_lift - base.corner_lift >= self.cfg.smile_lift;
+        let wrong = wrong.or_else(|| {
+            if step.action == Action::Smile || !smiling {
+                self.state.other_smile_since = None;
+                return None;
+            }
+            let t0 = *self.state.other_smile_since.get_or_insert(ts);
+            ((ts - t0) as f64 / 1e6 >= self.cfg.smile_hold_ms as f64).then_some(Action::Smile)
+        });
         if let Some(w) = wrong {
             let out = self.reject(
                 alloc::format!(
@@ -616,9 +663,23 @@ impl ChallengeRunner {
                 }
             }
             Action::Blink => {
-                let closed = f.ear < b.ear * (1.0 - cfg.blink_drop);
-                let open = f.ear > b.ear * (1.0 - 0.5 * cfg.blink_drop);
+                // The eye-state model when it ran here and reads the user's eyes open at rest;
+                // else the eye aspect ratio.
+                let model = match (f.eyes_closed, b.eyes_closed) {
+                    (Some(p), Some(rest)) if rest < cfg.eye_open_prob => Some(p),
+                    _ => None,
+                };
+                let (closed, open) = match model {
+                    Some(p) => (p >= cfg.eye_closed_prob, p <= cfg.eye_open_prob),
+                    None => (
+                        f.ear < b.ear * (1.0 - cfg.blink_drop),
+                        f.ear > b.ear * (1.0 - 0.5 * cfg.blink_drop),
+                    ),
+                };
                 s.min_ear = s.min_ear.min(f.ear);
+                if let Some(p) = model {
+                    s.max_closed = s.max_closed.max(p);
+                }
                 match s.closed_since {
                     None if closed => s.closed_since = Some(ts),
                     Some(t0) if open => {
@@ -628,11 +689,19 @@ impl ChallengeRunner {
                             ev.insert("closed_ms".into(), ms);
                             ev.insert("ear_baseline".into(), b.ear as f64);
                             ev.insert("ear_min".into(), s.min_ear as f64);
+                            ev.insert(
+                                "eye_model".into(),
+                                if model.is_some() { 1.0 } else { 0.0 },
+                            );
+                            if model.is_some() {
+                                ev.insert("closed_prob_max".into(), s.max_closed as f64);
+                            }
                             return Some(ev);
                         }
                         // Too short (noise) or too long (eyes shut, not a blink): wait for
                         // a proper blink.
                         s.min_ear = f32::MAX;
+                        s.max_closed = 0.0;
                     }
                     _ => {}
                 }

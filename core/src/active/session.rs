@@ -9,13 +9,18 @@
 //! "its parallax could not be measured"). A turn that cannot be measured fails: a flat photo
 //! must not pass by giving nothing to measure.
 //!
+//! With an eye-state model ([`ChallengeSession::with_eye_model`]) every frame's eyes are also
+//! classified open / closed ([`super::eyes`]), which blinks use where FaceMesh's lids lag.
+//!
 //! Memory: at most `max_turn_frames` face crops (≤ 54 KB each with the default parallax
 //! settings). A long turn keeps every other frame each time the buffer fills, so the frames
-//! kept still span the whole turn. Cost: one parallax score per turn (about 140 ms for 24
-//! frames on one core of the development VM; `docs/active.md`).
+//! kept still span the whole turn. Cost: one parallax score per turn, 162 ms for 24 frames
+//! (criterion median, one core of the development VM, `parallax_turn_24` in
+//! `tests/benches/passive.rs`); the eye-state model adds 0.13 ms a frame.
 
 use alloc::vec::Vec;
 
+use super::eyes::EyeStateModel;
 use super::observe::observation_from;
 use super::plan::{Action, ChallengePlan};
 use super::runner::{ChallengeOutcome, ChallengeRunner, Prompt, RunnerConfig, Update};
@@ -35,6 +40,7 @@ pub struct ChallengeSession {
     turn_step: Option<usize>,
     stride: usize,
     seen: usize,
+    eyes: Option<EyeStateModel>,
 }
 
 impl ChallengeSession {
@@ -63,12 +69,19 @@ impl ChallengeSession {
             turn_step: None,
             stride: 1,
             seen: 0,
+            eyes: None,
         })
     }
 
     /// The default runner and parallax settings, 24 frames per turn.
     pub fn with_defaults(plan: ChallengePlan) -> Result<ChallengeSession> {
         Self::new(plan, RunnerConfig::default(), ParallaxConfig::default(), 24)
+    }
+
+    /// Classifies each frame's eyes with this model (for blinks).
+    pub fn with_eye_model(mut self, model: EyeStateModel) -> ChallengeSession {
+        self.eyes = Some(model);
+        self
     }
 
     pub fn runner(&self) -> &ChallengeRunner {
@@ -108,7 +121,17 @@ impl ChallengeSession {
         if !turning || self.turn_step != Some(step) {
             self.reset_turn(turning.then_some(step));
         }
-        let obs = observation_from(analysis);
+        let mut obs = observation_from(analysis);
+        if let (Some(model), Some(face), Some(o)) =
+            (&self.eyes, analysis.faces.first(), obs.face.as_mut())
+        {
+            // An eye too small to classify leaves the frame to the eye aspect ratio.
+            o.eyes_closed = match model.predict(rgb, &face.landmarks) {
+                Ok(state) => Some(state.closed()),
+                Err(Error::Model(e)) => return Err(Error::Model(e)),
+                Err(_) => None,
+            };
+        }
         if turning {
             if let (Some(face), Some(_)) = (analysis.faces.first(), obs.face) {
                 if self.seen % self.stride == 0 {

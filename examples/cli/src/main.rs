@@ -247,7 +247,7 @@ fn challenge(
     as_json: bool,
     fps: f64,
 ) -> Result<()> {
-    use liveproof_core::active::{derive_plan, ChallengeSession, PlanPolicy};
+    use liveproof_core::active::{derive_plan, ChallengeSession, EyeStateModel, PlanPolicy};
     let bytes = hex::decode(seed_hex.trim())
         .ok()
         .filter(|b| b.len() == 32)
@@ -260,6 +260,11 @@ fn challenge(
     let mut tracker = Tracker::new(engine.clone());
     // The session checks each turn's planar parallax on the frames (a flat photo fails).
     let mut session = ChallengeSession::with_defaults(plan.clone())?;
+    // Blinks use the eye-state model when it loads; else FaceMesh's eye aspect ratio alone.
+    match EyeStateModel::load(engine.config()) {
+        Ok(m) => session = session.with_eye_model(m),
+        Err(e) => eprintln!("note: eye-state model not loaded ({e}); blinks use the eye aspect ratio"),
+    }
     let mut finished = None;
     for (path, &ts) in paths.iter().zip(&stamps) {
         let d = decode(path)?;

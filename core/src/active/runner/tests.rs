@@ -237,6 +237,19 @@ fn the_wrong_action_first_rejects_the_challenge() {
     const NOD: &[Action] = &[Action::Nod];
     let (out, _) = Track::at(30.0, 4.0).run(&[Action::TurnRight], &perform(NOD));
     assert!(out.reason.contains("wrong action: NOD"), "{}", out.reason);
+    // A smile held first while a blink is asked (a capture made for another plan).
+    const SMILE_FIRST: &[Action] = &[Action::Smile, Action::Blink];
+    let (out, _) =
+        Track::at(30.0, 5.0).run(&[Action::Blink, Action::Smile], &perform(SMILE_FIRST));
+    assert!(
+        out.reason.contains("wrong action: SMILE while BLINK"),
+        "{}",
+        out.reason
+    );
+    // Blinks during other steps are natural: a blink before the asked smile is fine.
+    const BLINK_FIRST: &[Action] = &[Action::Blink, Action::Smile];
+    let (out, _) = Track::at(30.0, 5.0).run(&[Action::Smile], &perform(BLINK_FIRST));
+    assert!(out.passed, "{}", out.reason);
 }
 
 #[test]

@@ -636,7 +636,10 @@ fn screen_structure_survives_into_the_face_region() {
 
 /// Clipped-white pixels (all channels ≥ 250) in a rendered frame.
 fn clipped_white(img: &RgbImage) -> usize {
-    img.data.chunks_exact(3).filter(|p| p.iter().all(|&v| v >= 250)).count()
+    img.data
+        .chunks_exact(3)
+        .filter(|p| p.iter().all(|&v| v >= 250))
+        .count()
 }
 
 #[test]
@@ -664,7 +667,10 @@ fn replay_glare_is_a_sharp_source_image_or_a_soft_veil() {
     let a = g.source_radius_frac * screen.screen_px[0] as f64 * d.pitch_px;
     let area = std::f64::consts::PI * a * (a / g.elongation);
     let clipped = clipped_white(&c.frames[0].image) as f64;
-    println!("source image {:.2}× white: {clipped} clipped px, ellipse {area:.0} px", g.source_level);
+    println!(
+        "source image {:.2}× white: {clipped} clipped px, ellipse {area:.0} px",
+        g.source_level
+    );
     // Brighter than white: it clips over most of its area (the exposure, the content beneath
     // and the tilt of the screen change the exact figure).
     assert!(
@@ -676,5 +682,8 @@ fn replay_glare_is_a_sharp_source_image_or_a_soft_veil() {
     let g = &c.meta.drawn.replay.as_ref().unwrap().glare;
     let clipped_veil = clipped_white(&c.frames[0].image) as f64;
     println!("veil {:.2}× white: {clipped_veil} clipped px", g.strength);
-    assert!(clipped_veil < 0.1 * area.max(1000.0), "veil {g:?}: {clipped_veil} clipped px");
+    assert!(
+        clipped_veil < 0.1 * area.max(1000.0),
+        "veil {g:?}: {clipped_veil} clipped px"
+    );
 }

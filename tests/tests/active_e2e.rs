@@ -119,7 +119,10 @@ fn challenges_through_the_real_pipeline() {
         assert!(!out.passed, "{name}: a print passed");
     }
     println!("correct (synthetic) performances passed: {correct} of {total}");
-    assert_eq!(correct, total, "every correct (synthetic) performance passes");
+    assert_eq!(
+        correct, total,
+        "every correct (synthetic) performance passes"
+    );
 }
 
 /// Feeds a synthetic capture through the pipeline, optionally as a front camera would deliver
@@ -194,12 +197,7 @@ fn render_kind(
     extra_s: f64,
 ) -> Vec<(liveproof_core::frame::RgbImage, u64)> {
     let (script, end_s) = perform_plan(performed, synth_seed);
-    let mut params = Params::new(
-        kind,
-        synth_seed,
-        ((end_s + extra_s) * FPS) as u32,
-        FPS,
-    );
+    let mut params = Params::new(kind, synth_seed, ((end_s + extra_s) * FPS) as u32, FPS);
     params.performance = script;
     Generator::new(source, &params)
         .unwrap()
@@ -360,7 +358,6 @@ fn detection_rate_and_idle_false_triggers() {
     }
 }
 
-
 /// Landmarks only (no parallax check): the outcome and the largest yaw change read.
 fn landmarks_only(
     engine: &Arc<Engine>,
@@ -414,7 +411,10 @@ fn a_print_turned_on_its_axis_fails() {
             &SourceOptions::default(),
         )
         .unwrap();
-        for (k, a) in [Action::TurnLeft, Action::TurnRight].into_iter().enumerate() {
+        for (k, a) in [Action::TurnLeft, Action::TurnRight]
+            .into_iter()
+            .enumerate()
+        {
             let plan = single(a);
             let seed = 60 + 2 * si as u64 + k as u64;
             // The attacker turns the sheet as the plan asks (30-40 degrees and back).
@@ -452,7 +452,11 @@ fn a_print_turned_on_its_axis_fails() {
                 k(&live_out)
             );
             assert!(!default_out.passed, "{name}: a print passed {}", a.as_str());
-            assert!(!out.passed, "{name}: a print passed {} (sensitive)", a.as_str());
+            assert!(
+                !out.passed,
+                "{name}: a print passed {} (sensitive)",
+                a.as_str()
+            );
             // Every printed turn the landmarks let through, parallax rejects.
             let geo_passed = geo.map(|o| o.passed).unwrap_or(false);
             if geo_passed {
@@ -533,7 +537,10 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
             let Some(face) = tracker.last_analysis().faces.first() else {
                 continue;
             };
-            let p = eyes.predict(tracker.last_rgb(), &face.landmarks).unwrap().closed();
+            let p = eyes
+                .predict(tracker.last_rgb(), &face.landmarks)
+                .unwrap()
+                .closed();
             if m.truth.eyes_closed >= 0.99 {
                 shut += 1;
                 shut_closed += (p >= 0.5) as u32;
@@ -546,7 +553,10 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
             "{name} SYNTHETIC blink: read closed on {shut_closed} of {shut} shut frames, \
              {open_closed} of {open} open frames"
         );
-        assert!(shut >= 2 && shut_closed * 2 >= shut, "{name}: {shut_closed} of {shut}");
+        assert!(
+            shut >= 2 && shut_closed * 2 >= shut,
+            "{name}: {shut_closed} of {shut}"
+        );
         assert_eq!(open_closed, 0, "{name}: open eyes read closed");
     }
 }

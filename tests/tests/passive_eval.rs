@@ -378,7 +378,10 @@ fn passive_signals_on_synthetic_captures() {
                 "source: radius {:.3} of the width, {:.2}× white",
                 g.source_radius_frac, g.source_level
             ),
-            Some(g) => format!("veil: σ {:.2} of the width, {:.2}× white", g.sigma_frac, g.strength),
+            Some(g) => format!(
+                "veil: σ {:.2} of the width, {:.2}× white",
+                g.sigma_frac, g.strength
+            ),
             None => String::new(),
         };
         println!(

@@ -17,10 +17,10 @@ pub mod plan;
 pub mod runner;
 pub mod session;
 
+pub use eyes::{EyeState, EyeStateModel};
 pub use observe::{observation_from, observe, FaceObservation};
 pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};
-pub use eyes::{EyeState, EyeStateModel};
-pub use session::ChallengeSession;
 pub use runner::{
     ChallengeOutcome, ChallengeRunner, Observation, Prompt, RunnerConfig, StepOutcome, Update,
 };
+pub use session::ChallengeSession;

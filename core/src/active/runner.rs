@@ -689,10 +689,7 @@ impl ChallengeRunner {
                             ev.insert("closed_ms".into(), ms);
                             ev.insert("ear_baseline".into(), b.ear as f64);
                             ev.insert("ear_min".into(), s.min_ear as f64);
-                            ev.insert(
-                                "eye_model".into(),
-                                if model.is_some() { 1.0 } else { 0.0 },
-                            );
+                            ev.insert("eye_model".into(), if model.is_some() { 1.0 } else { 0.0 });
                             if model.is_some() {
                                 ev.insert("closed_prob_max".into(), s.max_closed as f64);
                             }

@@ -134,7 +134,7 @@ impl ChallengeSession {
         }
         if turning {
             if let (Some(face), Some(_)) = (analysis.faces.first(), obs.face) {
-                if self.seen % self.stride == 0 {
+                if self.seen.is_multiple_of(self.stride) {
                     let f = parallax::frame_features_with_image(
                         rgb,
                         &face.landmarks,

@@ -263,7 +263,9 @@ fn challenge(
     // Blinks use the eye-state model when it loads; else FaceMesh's eye aspect ratio alone.
     match EyeStateModel::load(engine.config()) {
         Ok(m) => session = session.with_eye_model(m),
-        Err(e) => eprintln!("note: eye-state model not loaded ({e}); blinks use the eye aspect ratio"),
+        Err(e) => {
+            eprintln!("note: eye-state model not loaded ({e}); blinks use the eye aspect ratio")
+        }
     }
     let mut finished = None;
     for (path, &ts) in paths.iter().zip(&stamps) {

@@ -147,7 +147,10 @@ impl Track {
                 })
                 .unwrap();
             if u.awaiting_parallax {
-                u = runner.turn_parallax(self.parallax).unwrap().expect("resolves the turn");
+                u = runner
+                    .turn_parallax(self.parallax)
+                    .unwrap()
+                    .expect("resolves the turn");
             }
             let done = u.finished.is_some();
             updates.push(u);
@@ -239,8 +242,7 @@ fn the_wrong_action_first_rejects_the_challenge() {
     assert!(out.reason.contains("wrong action: NOD"), "{}", out.reason);
     // A smile held first while a blink is asked (a capture made for another plan).
     const SMILE_FIRST: &[Action] = &[Action::Smile, Action::Blink];
-    let (out, _) =
-        Track::at(30.0, 5.0).run(&[Action::Blink, Action::Smile], &perform(SMILE_FIRST));
+    let (out, _) = Track::at(30.0, 5.0).run(&[Action::Blink, Action::Smile], &perform(SMILE_FIRST));
     assert!(
         out.reason.contains("wrong action: SMILE while BLINK"),
         "{}",
@@ -428,7 +430,11 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
         let out = end.expect("the turn was performed and resolved");
         assert_eq!(out.passed, passes, "{score:?}: {}", out.reason);
         if score.is_none() {
-            assert!(out.reason.contains("could not be measured"), "{}", out.reason);
+            assert!(
+                out.reason.contains("could not be measured"),
+                "{}",
+                out.reason
+            );
         }
         if passes {
             assert_eq!(out.steps[0].evidence["parallax_score"], 0.8f32 as f64);
@@ -459,7 +465,10 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
 
 /// A non-finite parallax score is refused.
 fn r_nan_is_refused() -> bool {
-    let mut r =
-        ChallengeRunner::new(derive_plan_for(&[Action::TurnLeft]), RunnerConfig::default()).unwrap();
+    let mut r = ChallengeRunner::new(
+        derive_plan_for(&[Action::TurnLeft]),
+        RunnerConfig::default(),
+    )
+    .unwrap();
     r.turn_parallax(f32::NAN).is_err()
 }

@@ -28,6 +28,9 @@ pub enum Error {
     #[cfg(feature = "std")]
     #[error(transparent)]
     Texture(#[from] crate::passive::texture::TextureError),
+    #[cfg(feature = "std")]
+    #[error(transparent)]
+    Matching(#[from] crate::matching::MatchError),
     /// A configuration value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),

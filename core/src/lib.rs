@@ -20,6 +20,8 @@ pub mod active;
 #[cfg(feature = "std")]
 pub mod engine;
 #[cfg(feature = "std")]
+pub mod matching;
+#[cfg(feature = "std")]
 pub mod models;
 #[cfg(feature = "std")]
 pub mod passive;

@@ -72,6 +72,15 @@ impl From<Error> for ApiError {
             // model answering out of contract is a processing failure.
             Error::Passive(_) => ApiError::InvalidArgument { message },
             Error::Depth(_) | Error::Texture(_) => ApiError::Processing { message },
+            // Face matching: a model answering out of contract is a processing failure; the
+            // runtime's own errors keep their meaning; everything else is the caller's input.
+            Error::Matching(m) => match m {
+                liveproof_core::matching::MatchError::Model { .. } => {
+                    ApiError::Processing { message }
+                }
+                liveproof_core::matching::MatchError::Runtime(r) => ApiError::from(Error::Model(r)),
+                _ => ApiError::InvalidArgument { message },
+            },
             Error::Model(m) => match m {
                 ModelError::RuntimeMissing { .. } | ModelError::RuntimeLoad { .. } => {
                     ApiError::RuntimeUnavailable { message }

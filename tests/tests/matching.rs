@@ -1,0 +1,235 @@
+//! Face verification on real models and public-domain faces (issue #6, first part).
+//!
+//! Genuine pairs: each portrait (astronaut, Newton, Gauss) against augmented copies of itself
+//! (mirror, scale, rotation, exposure, JPEG, noise) and against SYNTHETIC bona fide frames of it
+//! (`liveproof-synth`). Impostor pairs: the portraits and the Solvay 1927 faces (found by SCRFD)
+//! against each other. Prints the distributions and the EER; both embedding models of the
+//! manifest (512-d `fr_feature`, 192-d MobileFaceNet with its batch fixed at 2) are run.
+
+use std::sync::Arc;
+
+use liveproof_core::engine::{DetectorKind, EngineConfig, Tracker};
+use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
+use liveproof_core::matching::{five_points_from_mesh, Embedder, Embedding, FaceTemplate, Sample};
+use liveproof_core::models::{Manifest, ModelRunner, OrtOptions, OrtRunner, OrtRuntime};
+use liveproof_tests::{engine_config, engine_with, fixture, load_rgb, solvay_face_boxes};
+
+fn runner(name: &str) -> Arc<dyn ModelRunner> {
+    let cfg = engine_config(DetectorKind::BlazeFaceFront);
+    let runtime = OrtRuntime::load(cfg.runtime_path.as_deref()).unwrap();
+    let manifest = Manifest::embedded().unwrap();
+    let (spec, path) = liveproof_core::engine::resolve(&manifest, &cfg, name).unwrap();
+    Arc::new(OrtRunner::load(&runtime, &spec, &path, &OrtOptions::default()).unwrap())
+}
+
+fn rgb_of(img: &image::RgbImage) -> RgbImage {
+    RgbImage::from_raw(img.width(), img.height(), img.as_raw().clone()).unwrap()
+}
+
+/// Embeds the largest face of a still image (FaceMesh five points).
+fn embed_still(tracker: &mut Tracker, e: &mut Embedder, img: &RgbImage) -> Option<Embedding> {
+    let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).ok()?;
+    let a = tracker.analyze_still(&frame).ok()?;
+    let face = a.faces.first()?;
+    let pts = five_points_from_mesh(&face.landmarks).ok()?;
+    e.embed(img, &pts).ok()
+}
+
+/// Augmented copies of a photo, each with its name.
+fn augment(src: &image::RgbImage, seed: u64) -> Vec<(&'static str, image::RgbImage)> {
+    use image::imageops;
+    let (w, h) = src.dimensions();
+    let mut out = vec![("mirror", imageops::flip_horizontal(src))];
+    out.push((
+        "scale 0.6",
+        imageops::resize(
+            src,
+            (w as f32 * 0.6) as u32,
+            (h as f32 * 0.6) as u32,
+            imageops::FilterType::Triangle,
+        ),
+    ));
+    // Rotation by 10 degrees about the centre (bilinear, black corners).
+    let (s, c) = 10f32.to_radians().sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let rot = image::RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        let (sx, sy) = (c * dx + s * dy + cx, -s * dx + c * dy + cy);
+        if sx < 0.0 || sy < 0.0 || sx >= (w - 1) as f32 || sy >= (h - 1) as f32 {
+            return image::Rgb([0, 0, 0]);
+        }
+        let (x0, y0) = (sx.floor() as u32, sy.floor() as u32);
+        let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+        let p = |x, y| src.get_pixel(x, y).0.map(|v| v as f32);
+        let (a, b, cc, d) = (p(x0, y0), p(x0 + 1, y0), p(x0, y0 + 1), p(x0 + 1, y0 + 1));
+        image::Rgb(core::array::from_fn(|k| {
+            ((a[k] * (1.0 - fx) + b[k] * fx) * (1.0 - fy) + (cc[k] * (1.0 - fx) + d[k] * fx) * fy)
+                .round() as u8
+        }))
+    });
+    out.push(("rotate 10°", rot));
+    let mut dark = src.clone();
+    dark.pixels_mut()
+        .for_each(|p| p.0 = p.0.map(|v| (v as f32 * 0.55) as u8));
+    out.push(("exposure ×0.55", dark));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 40)
+        .encode_image(src)
+        .unwrap();
+    out.push((
+        "JPEG q40",
+        image::load_from_memory(&jpeg).unwrap().to_rgb8(),
+    ));
+    // Gaussian-ish noise σ ≈ 8 levels (sum of uniforms), deterministic.
+    let mut state = seed | 1;
+    let mut rnd = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let mut noisy = src.clone();
+    noisy.pixels_mut().for_each(|p| {
+        p.0 = p.0.map(|v| {
+            let n = (rnd() + rnd() + rnd() + rnd() - 2.0) * 14.0;
+            (v as f32 + n).round().clamp(0.0, 255.0) as u8
+        })
+    });
+    out.push(("noise σ≈8", noisy));
+    out
+}
+
+/// Equal-error rate: the threshold where the false non-match and false match rates meet.
+fn eer(genuine: &[f32], impostor: &[f32]) -> (f64, f32) {
+    let mut best = (1.0f64, 0.0f32);
+    for &t in genuine.iter().chain(impostor) {
+        let fnmr = genuine.iter().filter(|&&g| g < t).count() as f64 / genuine.len() as f64;
+        let fmr = impostor.iter().filter(|&&i| i >= t).count() as f64 / impostor.len() as f64;
+        let e = fnmr.max(fmr);
+        if e < best.0 {
+            best = (e, t);
+        }
+    }
+    best
+}
+
+fn summary(v: &[f32]) -> String {
+    let mut s = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    let q = |p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "n {} min {:.3} p10 {:.3} median {:.3} p90 {:.3} max {:.3}",
+        s.len(),
+        s[0],
+        q(0.1),
+        q(0.5),
+        q(0.9),
+        s[s.len() - 1]
+    )
+}
+
+#[test]
+fn genuine_and_impostor_similarities_on_public_domain_faces() {
+    use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
+    let engine = engine_with(engine_config(DetectorKind::BlazeFaceFront));
+    let mut tracker = Tracker::new(engine.clone());
+    for model in ["fr_feature", "mobilefacenet"] {
+        let mut e = Embedder::new(runner(model)).unwrap();
+        let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+        let mut enrolled: Vec<(String, FaceTemplate)> = Vec::new();
+        for (k, name) in ["astronaut", "newton", "gauss"].iter().enumerate() {
+            let path = fixture(&format!("{name}.png"));
+            let photo = load_rgb(&path);
+            let base = embed_still(&mut tracker, &mut e, &photo).expect("portrait embeds");
+            let t = FaceTemplate::enrol(
+                &[Sample {
+                    embedding: base.clone(),
+                    quality: 1.0,
+                }],
+                1,
+            )
+            .unwrap();
+            let img = image::RgbImage::from_raw(photo.width, photo.height, photo.data.clone())
+                .unwrap();
+            for (what, aug) in augment(&img, k as u64 + 1) {
+                let emb = embed_still(&mut tracker, &mut e, &rgb_of(&aug))
+                    .unwrap_or_else(|| panic!("{name} {what}: no face"));
+                let s = t.similarity(&emb).unwrap();
+                println!("{model} genuine {name} vs {what}: {s:.3}");
+                genuine.push(s);
+            }
+            // SYNTHETIC bona fide frames of the same face (3D head motion, sensor noise).
+            let source = Source::from_file(&engine, &path, &SourceOptions::default()).unwrap();
+            let params = Params::new(Kind::BonaFide, 40 + k as u64, 10, 30.0);
+            let mut synth = Vec::new();
+            for f in Generator::new(&source, &params).unwrap() {
+                if let Some(emb) = embed_still(&mut tracker, &mut e, &f.image) {
+                    synth.push(t.similarity(&emb).unwrap());
+                }
+            }
+            println!("{model} genuine {name} vs SYNTHETIC bona fide: {}", summary(&synth));
+            genuine.extend(synth);
+            enrolled.push((name.to_string(), t));
+        }
+        // The Solvay faces (SCRFD boxes; each face cropped with a margin and analysed alone).
+        let (solvay, boxes) = solvay_face_boxes(29);
+        for (i, b) in boxes.iter().enumerate() {
+            let m = 0.6 * b.width().max(b.height());
+            let x0 = (b.x_min - m).max(0.0) as u32;
+            let y0 = (b.y_min - m).max(0.0) as u32;
+            let x1 = ((b.x_max + m) as u32).min(solvay.width);
+            let y1 = ((b.y_max + m) as u32).min(solvay.height);
+            let img = image::RgbImage::from_raw(solvay.width, solvay.height, solvay.data.clone())
+                .unwrap();
+            let crop = image::imageops::crop_imm(&img, x0, y0, x1 - x0, y1 - y0).to_image();
+            let up = image::imageops::resize(
+                &crop,
+                crop.width() * 3,
+                crop.height() * 3,
+                image::imageops::FilterType::CatmullRom,
+            );
+            if let Some(emb) = embed_still(&mut tracker, &mut e, &rgb_of(&up)) {
+                let t = FaceTemplate::enrol(
+                    &[Sample {
+                        embedding: emb,
+                        quality: 1.0,
+                    }],
+                    1,
+                )
+                .unwrap();
+                enrolled.push((format!("solvay{i}"), t));
+            }
+        }
+        for i in 0..enrolled.len() {
+            for j in i + 1..enrolled.len() {
+                impostor.push(enrolled[i].1.similarity_to(&enrolled[j].1).unwrap());
+            }
+        }
+        let (rate, at) = eer(&genuine, &impostor);
+        let max_imp = impostor.iter().copied().fold(f32::MIN, f32::max);
+        let fnmr_at_zero_fm = genuine.iter().filter(|&&g| g <= max_imp).count() as f64
+            / genuine.len() as f64;
+        println!(
+            "{model}: {} faces enrolled ({} Solvay)\n  genuine  {}\n  impostor {}\n  EER {:.3} at \
+             {at:.3}; FNMR at FMR 0 (above the highest impostor {max_imp:.3}): {fnmr_at_zero_fm:.3} \
+             ({} impostor pairs: FMR 1e-3 is not resolvable)",
+            enrolled.len(),
+            enrolled.len() - 3,
+            summary(&genuine),
+            summary(&impostor),
+            rate,
+            impostor.len()
+        );
+        assert!(enrolled.len() >= 3 + 15, "{model}: too few Solvay faces embedded");
+        // A working face model separates these: the same face stays far above different people.
+        assert!(rate <= 0.05, "{model}: EER {rate}");
+    }
+}
+
+#[test]
+fn bad_models_are_refused_with_typed_errors() {
+    // The texture CNN is not an ArcFace-interface model.
+    let e = Embedder::new(runner("fr_liveness")).unwrap_err();
+    assert!(e.to_string().contains("input shape"), "{e}");
+    let _ = EngineConfig::default();
+}

@@ -233,3 +233,136 @@ fn bad_models_are_refused_with_typed_errors() {
     assert!(e.to_string().contains("input shape"), "{e}");
     let _ = EngineConfig::default();
 }
+
+fn ref_python() -> std::path::PathBuf {
+    let p = std::env::var_os("LIVEPROOF_REF_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| liveproof_tests::cache_dir().join("refvenv/bin/python"));
+    assert!(
+        p.is_file(),
+        "reference python {} is missing: run `cargo xtask setup --reference`",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn embeddings_match_the_python_norm_crop_reference() {
+    // `cargo test` sets CARGO_MANIFEST_DIR for the test process (this clone's path).
+    let script = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../xtask/py/arcface_ref.py");
+    let engine = engine_with(engine_config(DetectorKind::BlazeFaceFront));
+    let mut tracker = Tracker::new(engine);
+    let cfg = engine_config(DetectorKind::BlazeFaceFront);
+    let manifest = Manifest::embedded().unwrap();
+    for model in ["fr_feature", "mobilefacenet"] {
+        let (spec, path) = liveproof_core::engine::resolve(&manifest, &cfg, model).unwrap();
+        let pre = spec.preprocess.clone().unwrap();
+        let batch = spec.inputs[0].shape[0].max(1);
+        let mut e = Embedder::new(runner(model)).unwrap();
+        for name in ["astronaut", "newton", "gauss"] {
+            let img_path = fixture(&format!("{name}.png"));
+            let img = load_rgb(&img_path);
+            let frame =
+                Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+            let a = tracker.analyze_still(&frame).unwrap();
+            let pts = five_points_from_mesh(&a.faces[0].landmarks).unwrap();
+            let ours = e.embed(&img, &pts).unwrap();
+            let mut cmd = std::process::Command::new(ref_python());
+            cmd.arg(&script)
+                .arg(&img_path)
+                .arg(&path)
+                .arg(pre.mean[0].to_string())
+                .arg(pre.std[0].to_string())
+                .arg(batch.to_string());
+            for p in &pts {
+                cmd.arg(p.x.to_string()).arg(p.y.to_string());
+            }
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "reference failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let theirs: Vec<f32> = v["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            let cos = liveproof_core::matching::cosine(&ours.vector, &theirs);
+            println!(
+                "{model} {name}: cosine to the Python norm_crop reference {cos:.5} (alignment \
+                 RMS {:.2} px)",
+                ours.alignment_rms
+            );
+            assert!(cos >= 0.999, "{model} {name}: {cos}");
+        }
+    }
+}
+
+#[test]
+fn alignment_points_facemesh_against_scrfd_keypoints() {
+    use liveproof_core::matching::five_points_from_detection;
+    // Which five points align better: FaceMesh's (eye-contour centres, nose tip, mouth
+    // corners) or SCRFD's keypoints? Measured by how stable the embedding stays under the
+    // augmentations (genuine similarity: higher is better) and how far apart the two sets are.
+    let engine = engine_with(engine_config(DetectorKind::Scrfd));
+    let mut tracker = Tracker::new(engine);
+    let mut e = Embedder::new(runner("fr_feature")).unwrap();
+    let mut points = |img: &RgbImage| {
+        let frame =
+            Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+        let a = tracker.analyze_still(&frame).unwrap();
+        let f = &a.faces[0];
+        (
+            five_points_from_mesh(&f.landmarks).unwrap(),
+            five_points_from_detection(&f.detection).unwrap(),
+        )
+    };
+    let (mut sim_mesh, mut sim_det, mut gap) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, name) in ["astronaut", "newton", "gauss"].iter().enumerate() {
+        let photo = load_rgb(&fixture(&format!("{name}.png")));
+        let (m0, d0) = points(&photo);
+        let iod = ((m0[0].x - m0[1].x).powi(2) + (m0[0].y - m0[1].y).powi(2)).sqrt();
+        let per_point: Vec<f32> = m0
+            .iter()
+            .zip(&d0)
+            .map(|(a, b)| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt() / iod)
+            .collect();
+        println!("{name}: FaceMesh vs SCRFD point distance / IOD {per_point:.3?}");
+        gap.extend(per_point);
+        let base_m = e.embed(&photo, &m0).unwrap();
+        let base_d = e.embed(&photo, &d0).unwrap();
+        let img = image::RgbImage::from_raw(photo.width, photo.height, photo.data.clone()).unwrap();
+        for (what, aug) in augment(&img, k as u64 + 7) {
+            let aug = rgb_of(&aug);
+            let (m, d) = points(&aug);
+            let sm = liveproof_core::matching::cosine(&base_m.vector, &e.embed(&aug, &m).unwrap().vector);
+            let sd = liveproof_core::matching::cosine(&base_d.vector, &e.embed(&aug, &d).unwrap().vector);
+            println!("  {name} {what}: genuine similarity FaceMesh {sm:.3}, SCRFD {sd:.3}");
+            sim_mesh.push(sm);
+            sim_det.push(sd);
+        }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let min = |v: &[f32]| v.iter().copied().fold(f32::MAX, f32::min);
+    println!(
+        "genuine similarity under augmentation: FaceMesh points mean {:.4} min {:.3}; SCRFD \
+         keypoints mean {:.4} min {:.3}; point gap median {:.3} IOD",
+        mean(&sim_mesh),
+        min(&sim_mesh),
+        mean(&sim_det),
+        min(&sim_det),
+        {
+            let mut g = gap.clone();
+            g.sort_by(f32::total_cmp);
+            g[g.len() / 2]
+        }
+    );
+    // Both are usable five-point sources.
+    assert!(min(&sim_mesh) > 0.9 && min(&sim_det) > 0.9);
+}

@@ -54,6 +54,34 @@ enum Detector {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Enrol a face template from one or more images of the same person (largest face each).
+    Enroll {
+        images: Vec<PathBuf>,
+        /// Where to write the template (JSON).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Embedding model (manifest name).
+        #[arg(long, default_value = "fr_feature")]
+        model: String,
+        /// Average the best this many frames (by capture quality).
+        #[arg(long, default_value_t = 5)]
+        best: usize,
+    },
+    /// Compare the largest face of each image with an enrolled template.
+    Match {
+        template: PathBuf,
+        images: Vec<PathBuf>,
+        /// Cosine at or above which a face is `match` (default: the model's provisional value,
+        /// docs/matching.md).
+        #[arg(long)]
+        match_at: Option<f32>,
+        /// Cosine below which a face is `no_match`; between the two it is `uncertain`.
+        #[arg(long)]
+        no_match_below: Option<f32>,
+        /// Print JSON instead of the human summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the active-liveness challenge of a session seed over a folder of frames.
     Challenge {
         /// The session's 32-byte challenge seed, 64 hex digits.
@@ -160,6 +188,19 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
     match &cli.cmd {
+        Cmd::Enroll {
+            images,
+            output,
+            model,
+            best,
+        } => enroll(&engine, images, output, model, *best),
+        Cmd::Match {
+            template,
+            images,
+            match_at,
+            no_match_below,
+            json,
+        } => match_images(&engine, template, images, *match_at, *no_match_below, *json),
         Cmd::Challenge {
             seed,
             frames,
@@ -566,4 +607,128 @@ fn print_human(path: &Path, a: &FrameAnalysis) {
         "  time: detect {:.2} ms, mesh {:.2} ms, quality {:.2} ms, total {:.2} ms",
         a.timings.detect, a.timings.mesh, a.timings.quality, a.timings.total
     );
+}
+
+/// The largest face of an image, embedded; with a capture-quality score in [0, 1] (the share
+/// of the quality gate's checks that passed).
+fn embed_image(
+    tracker: &mut Tracker,
+    embedder: &mut liveproof_core::matching::Embedder,
+    path: &Path,
+) -> Result<(liveproof_core::matching::Embedding, f32)> {
+    let d = decode(path)?;
+    let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?;
+    let a = tracker
+        .analyze_still(&frame)
+        .with_context(|| format!("analysing {}", path.display()))?;
+    let face = a
+        .faces
+        .first()
+        .with_context(|| format!("{}: no face found", path.display()))?;
+    let pts = liveproof_core::matching::five_points_from_mesh(&face.landmarks)?;
+    let rgb = liveproof_core::frame::RgbImage::from_raw(d.width, d.height, d.rgb)?;
+    let e = embedder
+        .embed(&rgb, &pts)
+        .with_context(|| format!("embedding {}", path.display()))?;
+    let quality = if face.quality.passed {
+        1.0
+    } else {
+        1.0 / (1.0 + face.quality.hints.len() as f32)
+    };
+    Ok((e, quality))
+}
+
+fn enroll(
+    engine: &Arc<Engine>,
+    images: &[PathBuf],
+    output: &Path,
+    model: &str,
+    best: usize,
+) -> Result<()> {
+    use liveproof_core::matching::{Embedder, FaceTemplate, Sample};
+    if images.is_empty() {
+        bail!("give at least one image to enrol");
+    }
+    let mut embedder = Embedder::load(engine.config(), model)
+        .with_context(|| format!("loading the embedding model `{model}`"))?;
+    let mut tracker = Tracker::new(engine.clone());
+    let mut samples = Vec::new();
+    for path in images {
+        let (embedding, quality) = embed_image(&mut tracker, &mut embedder, path)?;
+        samples.push(Sample { embedding, quality });
+    }
+    let t = FaceTemplate::enrol(&samples, best)?;
+    std::fs::write(output, serde_json::to_string_pretty(&t)? + "\n")
+        .with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "enrolled {} of {} image(s) with {} ({}-d), quality {:.2} -> {}",
+        t.frames,
+        images.len(),
+        t.model,
+        t.embedding.len(),
+        t.quality,
+        output.display()
+    );
+    Ok(())
+}
+
+/// Provisional thresholds per model, from the small public-domain evaluation in
+/// docs/matching.md (not from a face-recognition benchmark).
+fn default_thresholds(model: &str) -> (f32, f32) {
+    match model {
+        "mobilefacenet" => (0.80, 0.70),
+        _ => (0.70, 0.55),
+    }
+}
+
+fn match_images(
+    engine: &Arc<Engine>,
+    template: &Path,
+    images: &[PathBuf],
+    match_at: Option<f32>,
+    no_match_below: Option<f32>,
+    as_json: bool,
+) -> Result<()> {
+    use liveproof_core::matching::{Embedder, FaceTemplate, MatchThresholds};
+    if images.is_empty() {
+        bail!("give at least one image to match");
+    }
+    let text = std::fs::read_to_string(template)
+        .with_context(|| format!("reading {}", template.display()))?;
+    let t: FaceTemplate = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a LiveProof face template", template.display()))?;
+    t.validate()?;
+    let (m, n) = default_thresholds(&t.model);
+    let th = MatchThresholds::new(match_at.unwrap_or(m), no_match_below.unwrap_or(n))?;
+    let mut embedder = Embedder::load(engine.config(), &t.model)
+        .with_context(|| format!("loading the template's model `{}`", t.model))?;
+    let mut tracker = Tracker::new(engine.clone());
+    let mut results = Vec::new();
+    for path in images {
+        let (e, _) = embed_image(&mut tracker, &mut embedder, path)?;
+        let similarity = t.similarity(&e)?;
+        results.push(json!({
+            "image": path.display().to_string(),
+            "similarity": similarity,
+            "band": th.band(similarity),
+        }));
+    }
+    if as_json {
+        let out = json!({
+            "model": t.model,
+            "thresholds": th,
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for r in &results {
+            println!(
+                "{}: similarity {:.3} -> {}",
+                r["image"].as_str().unwrap_or(""),
+                r["similarity"].as_f64().unwrap_or(f64::NAN),
+                r["band"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
 }

@@ -327,3 +327,62 @@ fn challenge_passes_the_performed_plan_and_fails_another_seed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn enroll_then_match_prints_similarity_and_band() {
+    let dir = std::env::temp_dir().join(format!("lp-cli-match-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let t = dir.join("astronaut.json");
+    let astro = fixture("astronaut.png");
+    let out = liveproof(&[
+        "enroll",
+        astro.to_str().unwrap(),
+        "-o",
+        t.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let template: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
+    assert_eq!(template["format"], 1);
+    assert_eq!(template["model"], "fr_feature");
+    assert_eq!(template["embedding"].as_array().unwrap().len(), 512);
+    let newton = fixture("newton.png");
+    let out = liveproof(&[
+        "match",
+        t.to_str().unwrap(),
+        astro.to_str().unwrap(),
+        newton.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r[0]["band"], "match");
+    assert!(r[0]["similarity"].as_f64().unwrap() > 0.99);
+    assert_eq!(r[1]["band"], "no_match");
+    assert!(r[1]["similarity"].as_f64().unwrap() < 0.5);
+    // Thresholds that make no sense, a broken template, an image without a face: clear errors.
+    let out = liveproof(&[
+        "match",
+        t.to_str().unwrap(),
+        astro.to_str().unwrap(),
+        "--match-at",
+        "0.2",
+        "--no-match-below",
+        "0.5",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_match_below"));
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"format": 1}"#).unwrap();
+    let out = liveproof(&["match", bad.to_str().unwrap(), astro.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a LiveProof face template"));
+    let blank = dir.join("blank.png");
+    image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]))
+        .save(&blank)
+        .unwrap();
+    let out = liveproof(&["match", t.to_str().unwrap(), blank.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no face found"));
+    std::fs::remove_dir_all(&dir).ok();
+}

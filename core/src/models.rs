@@ -325,6 +325,10 @@ pub fn verify_model_file(spec: &ModelSpec, path: &Path) -> Result<(), ModelError
     Ok(())
 }
 
+/// A declared tensor name that matches any name (user-supplied models, whose exports name
+/// their tensors freely, e.g. InsightFace's `input.1` → `683` or `516`).
+pub const ANY_NAME: &str = "*";
+
 /// Checks actual tensor names and shapes against the declared ones. `-1` on either side
 /// matches any size. `kind` is "input" or "output". An output may also differ from its
 /// declaration by dimensions of size 1 (exports differ there: Depth Anything V2's
@@ -346,7 +350,7 @@ pub fn check_interface(
         });
     }
     for (index, (d, (name, shape))) in declared.iter().zip(actual).enumerate() {
-        if &d.name != name {
+        if &d.name != name && d.name != ANY_NAME {
             return Err(ModelError::NameMismatch {
                 name: model.to_string(),
                 kind,
@@ -629,8 +633,21 @@ mod ort_backend {
                 session.outputs().iter().map(outlet_shape).collect();
             check_interface(&spec.name, "input", &spec.inputs, &ins)?;
             check_interface(&spec.name, "output", &spec.outputs, &outs)?;
+            // A declared name `*` (user-supplied exports name their tensors freely) takes the
+            // file's own name, so runs address the tensors by their real names.
+            let mut spec = spec.clone();
+            for (d, (name, _)) in spec.inputs.iter_mut().zip(&ins) {
+                if d.name == ANY_NAME {
+                    d.name = name.clone();
+                }
+            }
+            for (d, (name, _)) in spec.outputs.iter_mut().zip(&outs) {
+                if d.name == ANY_NAME {
+                    d.name = name.clone();
+                }
+            }
             Ok(OrtRunner {
-                spec: spec.clone(),
+                spec,
                 session: Mutex::new(session),
             })
         }

@@ -366,3 +366,42 @@ fn alignment_points_facemesh_against_scrfd_keypoints() {
     // Both are usable five-point sources.
     assert!(min(&sim_mesh) > 0.9 && min(&sim_det) > 0.9);
 }
+
+#[test]
+fn a_users_insightface_model_drops_in_by_path_and_sha256() {
+    use liveproof_core::engine::ModelOverride;
+    // The project-made STAND-IN with InsightFace's interface (tensors `input.1` → `683`,
+    // dynamic batch): NOT a face model; it exercises the user-supplied path only.
+    let standin = liveproof_tests::models_dir().join("arcface_interface_standin.onnx");
+    let sha = liveproof_core::models::sha256_file(&standin).unwrap();
+    let base = engine_config(DetectorKind::BlazeFaceFront);
+    // Without the user's file: a typed "not supplied" error.
+    let e = Embedder::load(&base, "arcface_user").unwrap_err();
+    assert!(e.to_string().contains("not distributed"), "{e}");
+    // With a wrong sha256: refused.
+    let mut cfg = base.clone();
+    cfg.overrides.push(ModelOverride {
+        name: "arcface_user".into(),
+        path: standin.clone(),
+        sha256: "00".repeat(32),
+    });
+    let e = Embedder::load(&cfg, "arcface_user").unwrap_err();
+    assert!(e.to_string().contains("sha256"), "{e}");
+    // With the right one: it loads, its own tensor names are used, and embeddings come out
+    // 512-d and unit length.
+    let mut cfg = base.clone();
+    cfg.overrides.push(ModelOverride {
+        name: "arcface_user".into(),
+        path: standin,
+        sha256: sha,
+    });
+    let mut e = Embedder::load(&cfg, "arcface_user").unwrap();
+    assert_eq!(e.dim(), 512);
+    let engine = engine_with(base);
+    let mut tracker = Tracker::new(engine);
+    let photo = load_rgb(&fixture("astronaut.png"));
+    let emb = embed_still(&mut tracker, &mut e, &photo).unwrap();
+    let n: f32 = emb.vector.iter().map(|x| x * x).sum();
+    assert!((n - 1.0).abs() < 1e-4 && emb.vector.len() == 512);
+    assert_eq!(emb.model, "arcface_user");
+}

@@ -7,6 +7,8 @@
 //!   landmarks over 3 × 29 pairs), usually done once per capture; `parallax_turn_24`: the
 //!   24-frame score `ChallengeSession` computes once per turn step.
 //! - `eye_state_frame`: the active stage's eye-state model (`fr_eye.onnx`) on both eyes.
+//! - `embed_fr_feature`, `embed_mobilefacenet`: face matching's alignment + embedding (the
+//!   MobileFaceNet export runs a batch of 2 for one face).
 //! - `texture_frame`: `fr_liveness.onnx` (real model) crop, inference, softmax.
 //! - `depth_standin_252`: the project-made STAND-IN (not a depth model; its cost says nothing
 //!   about the real one).
@@ -89,6 +91,14 @@ fn signals(c: &mut Criterion) {
     g.bench_function("parallax_turn_24", |b| {
         b.iter(|| parallax::score(&window[..24], &pcfg))
     });
+    // Face matching: five points from FaceMesh, alignment, embedding, L2 normalisation.
+    let pts = liveproof_core::matching::five_points_from_mesh(&face.landmarks).unwrap();
+    for model in ["fr_feature", "mobilefacenet"] {
+        let mut e = liveproof_core::matching::Embedder::load(&cfg, model).expect("embedder");
+        g.bench_function(format!("embed_{model}"), |b| {
+            b.iter(|| e.embed(&img, &pts).unwrap())
+        });
+    }
     // Active liveness: `fr_eye.onnx` on both eyes (crop, two inferences, softmax).
     let eyes = liveproof_core::active::EyeStateModel::load(&cfg).expect("fr_eye loads");
     g.bench_function("eye_state_frame", |b| {

@@ -560,3 +560,81 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
         assert_eq!(open_closed, 0, "{name}: open eyes read closed");
     }
 }
+
+#[test]
+fn another_face_taking_over_mid_challenge_is_rejected() {
+    use liveproof_core::active::Action;
+    use liveproof_core::matching::Embedder;
+    let engine = default_engine();
+    let embedder = Embedder::load(
+        &engine_config(liveproof_core::engine::DetectorKind::BlazeFaceFront),
+        "fr_feature",
+    )
+    .unwrap();
+    let src = |n: &str| {
+        Source::from_file(
+            &engine,
+            &fixture(&format!("{n}.png")),
+            &SourceOptions::default(),
+        )
+        .unwrap()
+    };
+    let plan = single(Action::Smile);
+    let astronaut = render(&src("astronaut"), &plan, 81, 1.0);
+    let gauss = render(&src("gauss"), &plan, 82, 1.0);
+    // The continuity check alone: the box-jump rule is relaxed so that it cannot fire first.
+    let cfg = RunnerConfig {
+        max_jump_iod: 10.0,
+        ..RunnerConfig::default()
+    };
+    let run = |frames: &[(liveproof_core::frame::RgbImage, u64)]| {
+        let mut tracker = Tracker::new(engine.clone());
+        let mut s = session(&plan, cfg.clone())
+            .with_face_continuity(embedder.clone(), 0.5, 5)
+            .unwrap();
+        let mut out = None;
+        for (img, ts) in frames {
+            let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                .unwrap()
+                .with_timestamp_ns(*ts);
+            tracker.process(&frame).unwrap();
+            let u = s.push(tracker.last_analysis(), tracker.last_rgb()).unwrap();
+            if u.finished.is_some() {
+                out = u.finished;
+                break;
+            }
+        }
+        (out, s.lowest_face_similarity().unwrap())
+    };
+    // The same person throughout: passes, the similarity stays high.
+    let (out, lowest) = run(&astronaut);
+    let out = out.expect("finished");
+    println!(
+        "SYNTHETIC same face: {} ({}), lowest similarity {lowest:.3}",
+        out.passed, out.reason
+    );
+    assert!(out.passed, "{}", out.reason);
+    // A smile changes the embedding (0.76 here) but stays far above different people.
+    assert!(lowest > 0.6, "{lowest}");
+    // The astronaut's first second, then Gauss performs the smile (timestamps continue).
+    let cut = 30;
+    let dt = astronaut[cut].1 - astronaut[cut - 1].1;
+    let mut swapped: Vec<_> = astronaut[..cut].to_vec();
+    let (start, g0) = (astronaut[cut - 1].1 + dt, gauss[cut].1);
+    swapped.extend(
+        gauss[cut..]
+            .iter()
+            .map(|(img, ts)| (img.clone(), start + (ts - g0))),
+    );
+    let (out, lowest) = run(&swapped);
+    let out = out.expect("finished");
+    println!(
+        "SYNTHETIC face swap: {} ({}), lowest similarity {lowest:.3}",
+        out.passed, out.reason
+    );
+    assert!(
+        !out.passed && out.reason.contains("face changed"),
+        "{}",
+        out.reason
+    );
+}

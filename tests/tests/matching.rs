@@ -149,8 +149,8 @@ fn genuine_and_impostor_similarities_on_public_domain_faces() {
                 1,
             )
             .unwrap();
-            let img = image::RgbImage::from_raw(photo.width, photo.height, photo.data.clone())
-                .unwrap();
+            let img =
+                image::RgbImage::from_raw(photo.width, photo.height, photo.data.clone()).unwrap();
             for (what, aug) in augment(&img, k as u64 + 1) {
                 let emb = embed_still(&mut tracker, &mut e, &rgb_of(&aug))
                     .unwrap_or_else(|| panic!("{name} {what}: no face"));
@@ -167,7 +167,10 @@ fn genuine_and_impostor_similarities_on_public_domain_faces() {
                     synth.push(t.similarity(&emb).unwrap());
                 }
             }
-            println!("{model} genuine {name} vs SYNTHETIC bona fide: {}", summary(&synth));
+            println!(
+                "{model} genuine {name} vs SYNTHETIC bona fide: {}",
+                summary(&synth)
+            );
             genuine.extend(synth);
             enrolled.push((name.to_string(), t));
         }
@@ -207,8 +210,8 @@ fn genuine_and_impostor_similarities_on_public_domain_faces() {
         }
         let (rate, at) = eer(&genuine, &impostor);
         let max_imp = impostor.iter().copied().fold(f32::MIN, f32::max);
-        let fnmr_at_zero_fm = genuine.iter().filter(|&&g| g <= max_imp).count() as f64
-            / genuine.len() as f64;
+        let fnmr_at_zero_fm =
+            genuine.iter().filter(|&&g| g <= max_imp).count() as f64 / genuine.len() as f64;
         println!(
             "{model}: {} faces enrolled ({} Solvay)\n  genuine  {}\n  impostor {}\n  EER {:.3} at \
              {at:.3}; FNMR at FMR 0 (above the highest impostor {max_imp:.3}): {fnmr_at_zero_fm:.3} \
@@ -220,7 +223,10 @@ fn genuine_and_impostor_similarities_on_public_domain_faces() {
             rate,
             impostor.len()
         );
-        assert!(enrolled.len() >= 3 + 15, "{model}: too few Solvay faces embedded");
+        assert!(
+            enrolled.len() >= 3 + 15,
+            "{model}: too few Solvay faces embedded"
+        );
         // A working face model separates these: the same face stays far above different people.
         assert!(rate <= 0.05, "{model}: EER {rate}");
     }
@@ -341,8 +347,14 @@ fn alignment_points_facemesh_against_scrfd_keypoints() {
         for (what, aug) in augment(&img, k as u64 + 7) {
             let aug = rgb_of(&aug);
             let (m, d) = points(&aug);
-            let sm = liveproof_core::matching::cosine(&base_m.vector, &e.embed(&aug, &m).unwrap().vector);
-            let sd = liveproof_core::matching::cosine(&base_d.vector, &e.embed(&aug, &d).unwrap().vector);
+            let sm = liveproof_core::matching::cosine(
+                &base_m.vector,
+                &e.embed(&aug, &m).unwrap().vector,
+            );
+            let sd = liveproof_core::matching::cosine(
+                &base_d.vector,
+                &e.embed(&aug, &d).unwrap().vector,
+            );
             println!("  {name} {what}: genuine similarity FaceMesh {sm:.3}, SCRFD {sd:.3}");
             sim_mesh.push(sm);
             sim_det.push(sd);

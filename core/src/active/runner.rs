@@ -296,6 +296,12 @@ impl ChallengeRunner {
         )
     }
 
+    /// The update a frame would report now with this final outcome (for callers that end
+    /// the challenge between frames, e.g. through [`Self::face_changed`]).
+    pub fn snapshot(&self, finished: Option<ChallengeOutcome>) -> Update {
+        self.update(None, finished)
+    }
+
     /// The passive parallax score (in [0, 1], higher = more 3D) of the current turn's frames.
     /// When the turn is awaiting it ([`Update::awaiting_parallax`]), this passes or rejects
     /// the step and returns the resulting update; during the turn, it is kept and checked

@@ -12,6 +12,10 @@
 //! With an eye-state model ([`ChallengeSession::with_eye_model`]) every frame's eyes are also
 //! classified open / closed ([`super::eyes`]), which blinks use where FaceMesh's lids lag.
 //!
+//! With face continuity ([`ChallengeSession::with_face_continuity`]) every `every`-th frame's
+//! face is embedded ([`crate::matching`]) and compared with the first: a different person
+//! taking over mid-challenge rejects it ("face changed").
+//!
 //! Memory: at most `max_turn_frames` face crops (≤ 54 KB each with the default parallax
 //! settings). A long turn keeps every other frame each time the buffer fills, so the frames
 //! kept still span the whole turn. Cost: one parallax score per turn, 162 ms for 24 frames
@@ -41,6 +45,15 @@ pub struct ChallengeSession {
     stride: usize,
     seen: usize,
     eyes: Option<EyeStateModel>,
+    continuity: Option<Continuity>,
+}
+
+#[derive(Debug)]
+struct Continuity {
+    embedder: crate::matching::Embedder,
+    check: crate::matching::FaceContinuity,
+    every: usize,
+    frames: usize,
 }
 
 impl ChallengeSession {
@@ -70,6 +83,7 @@ impl ChallengeSession {
             stride: 1,
             seen: 0,
             eyes: None,
+            continuity: None,
         })
     }
 
@@ -82,6 +96,33 @@ impl ChallengeSession {
     pub fn with_eye_model(mut self, model: EyeStateModel) -> ChallengeSession {
         self.eyes = Some(model);
         self
+    }
+
+    /// Embeds every `every`-th frame's face (≥ 1) and rejects the challenge when its cosine
+    /// similarity to the first embedded face falls below `min_similarity`.
+    pub fn with_face_continuity(
+        mut self,
+        embedder: crate::matching::Embedder,
+        min_similarity: f32,
+        every: usize,
+    ) -> Result<ChallengeSession> {
+        if every == 0 {
+            return Err(Error::Config(
+                "challenge session: face continuity needs every ≥ 1 frame".into(),
+            ));
+        }
+        self.continuity = Some(Continuity {
+            embedder,
+            check: crate::matching::FaceContinuity::new(min_similarity)?,
+            every,
+            frames: 0,
+        });
+        Ok(self)
+    }
+
+    /// Lowest similarity to the starting face seen so far (with face continuity).
+    pub fn lowest_face_similarity(&self) -> Option<f32> {
+        self.continuity.as_ref().map(|c| c.check.lowest())
     }
 
     pub fn runner(&self) -> &ChallengeRunner {
@@ -145,6 +186,22 @@ impl ChallengeSession {
                 }
                 self.seen += 1;
             }
+        }
+        if let (Some(c), Some(face), None) = (
+            self.continuity.as_mut(),
+            analysis.faces.first(),
+            self.runner.outcome(),
+        ) {
+            if c.frames.is_multiple_of(c.every) {
+                let pts = crate::matching::five_points_from_mesh(&face.landmarks)?;
+                let e = c.embedder.embed(rgb, &pts)?;
+                if let Some(why) = c.check.check(&e)? {
+                    let out = self.runner.face_changed(&why);
+                    self.reset_turn(None);
+                    return Ok(self.runner.snapshot(out));
+                }
+            }
+            c.frames += 1;
         }
         let update = self.runner.push(&obs)?;
         if !update.awaiting_parallax {

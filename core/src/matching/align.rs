@@ -58,9 +58,7 @@ pub fn five_points_from_mesh(landmarks: &[Point3]) -> Result<FivePoints, MatchEr
 
 /// The five points from a detector that gives them (SCRFD: eyes, nose tip, mouth corners).
 /// BlazeFace gives a mouth centre, not corners: it is refused with a typed error.
-pub fn five_points_from_detection(
-    d: &crate::detect::Detection,
-) -> Result<FivePoints, MatchError> {
+pub fn five_points_from_detection(d: &crate::detect::Detection) -> Result<FivePoints, MatchError> {
     if d.num_keypoints != 5 {
         return Err(MatchError::Keypoints {
             got: d.num_keypoints as usize,
@@ -103,7 +101,11 @@ pub fn umeyama(src: &[Point2], dst: &[Point2]) -> Result<Affine2, MatchError> {
     let nf = n as f64;
     let mu_s = src.iter().map(v).sum::<Vector2<f64>>() / nf;
     let mu_d = dst.iter().map(v).sum::<Vector2<f64>>() / nf;
-    let var_s = src.iter().map(|p| (v(p) - mu_s).norm_squared()).sum::<f64>() / nf;
+    let var_s = src
+        .iter()
+        .map(|p| (v(p) - mu_s).norm_squared())
+        .sum::<f64>()
+        / nf;
     let mut cov = Matrix2::zeros();
     for (a, b) in src.iter().zip(dst) {
         cov += (v(b) - mu_d) * (v(a) - mu_s).transpose();

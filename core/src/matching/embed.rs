@@ -12,8 +12,8 @@ use alloc::vec::Vec;
 
 use super::align::{self, FivePoints, CROP};
 use super::MatchError;
-use crate::frame::{warp_affine_into, warp_affine_to_tensor, Border, Normalize, TensorLayout};
 use crate::frame::RgbImage;
+use crate::frame::{warp_affine_into, warp_affine_to_tensor, Border, Normalize, TensorLayout};
 use crate::models::{ModelRunner, TensorIn, TensorOut};
 
 /// An L2-normalised embedding and the model that made it.
@@ -132,7 +132,11 @@ impl Embedder {
     }
 
     /// The aligned 112×112 crop (for inspection and the parity test).
-    pub fn aligned_crop(&mut self, rgb: &RgbImage, pts: &FivePoints) -> Result<&RgbImage, MatchError> {
+    pub fn aligned_crop(
+        &mut self,
+        rgb: &RgbImage,
+        pts: &FivePoints,
+    ) -> Result<&RgbImage, MatchError> {
         let (from_crop, _) = align::crop_from_points(pts)?;
         warp_affine_into(
             rgb,
@@ -206,6 +210,10 @@ impl Embedder {
 
 /// `v / |v|`, or `None` when `v` is zero or not finite.
 pub fn normalised(v: &[f32]) -> Option<Vec<f32>> {
-    let n = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+    let n = v
+        .iter()
+        .map(|x| (*x as f64) * (*x as f64))
+        .sum::<f64>()
+        .sqrt();
     (n.is_finite() && n > 1e-12).then(|| v.iter().map(|x| (*x as f64 / n) as f32).collect())
 }

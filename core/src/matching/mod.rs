@@ -78,9 +78,7 @@ impl MatchThresholds {
 
     pub fn validate(&self) -> Result<(), MatchError> {
         let ok = |v: f32| v.is_finite() && (-1.0..=1.0).contains(&v);
-        if !(ok(self.match_at) && ok(self.no_match_below))
-            || self.no_match_below > self.match_at
-        {
+        if !(ok(self.match_at) && ok(self.no_match_below)) || self.no_match_below > self.match_at {
             return Err(MatchError::Thresholds(alloc::format!(
                 "match_at {} and no_match_below {} must be in [-1, 1] with no_match_below ≤ \
                  match_at",
@@ -134,7 +132,10 @@ impl FaceContinuity {
             self.reference = Some(e.clone());
             return Ok(None);
         };
-        if r.model != e.model || r.model_sha256 != e.model_sha256 || r.vector.len() != e.vector.len() {
+        if r.model != e.model
+            || r.model_sha256 != e.model_sha256
+            || r.vector.len() != e.vector.len()
+        {
             return Err(MatchError::ModelMismatch {
                 a: r.model.clone(),
                 b: e.model.clone(),

@@ -45,12 +45,25 @@ impl FaceTemplate {
                 return Err(MatchError::Quality(s.quality));
             }
             check_same(
-                (&first.embedding.model, &first.embedding.model_sha256, first.embedding.vector.len()),
-                (&s.embedding.model, &s.embedding.model_sha256, s.embedding.vector.len()),
+                (
+                    &first.embedding.model,
+                    &first.embedding.model_sha256,
+                    first.embedding.vector.len(),
+                ),
+                (
+                    &s.embedding.model,
+                    &s.embedding.model_sha256,
+                    s.embedding.vector.len(),
+                ),
             )?;
         }
         let mut order: Vec<usize> = (0..samples.len()).collect();
-        order.sort_by(|&a, &b| samples[b].quality.total_cmp(&samples[a].quality).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            samples[b]
+                .quality
+                .total_cmp(&samples[a].quality)
+                .then(a.cmp(&b))
+        });
         order.truncate(best.max(1));
         let dim = first.embedding.vector.len();
         let mut sum = alloc::vec![0.0f32; dim];
@@ -112,7 +125,10 @@ impl FaceTemplate {
     }
 }
 
-fn check_same(a: (&String, &String, usize), b: (&String, &String, usize)) -> Result<(), MatchError> {
+fn check_same(
+    a: (&String, &String, usize),
+    b: (&String, &String, usize),
+) -> Result<(), MatchError> {
     if a.0 != b.0 || a.1 != b.1 || a.2 != b.2 {
         return Err(MatchError::ModelMismatch {
             a: alloc::format!("{} ({}, {}-d)", a.0, short(a.1), a.2),

@@ -21,7 +21,11 @@ fn umeyama_recovers_a_similarity_and_never_reflects() {
     let m = umeyama(&src, &dst).unwrap();
     let want = [s * c, -s * si, tx, s * si, s * c, ty];
     for (g, w) in m.m.iter().zip(want) {
-        assert!((g - w).abs() < 1e-3 * w.abs().max(1.0), "{:?} vs {want:?}", m.m);
+        assert!(
+            (g - w).abs() < 1e-3 * w.abs().max(1.0),
+            "{:?} vs {want:?}",
+            m.m
+        );
     }
     // A mirrored point set is fitted by a proper rotation (determinant > 0), not a reflection.
     let mirrored: Vec<Point2> = src.iter().map(|p| Point2::new(-p.x, p.y)).collect();
@@ -98,15 +102,24 @@ fn enrolment_averages_the_best_frames_and_serialises_stably() {
     assert!((t.quality - 0.85).abs() < 1e-6);
     t.validate().unwrap();
     let json = serde_json::to_string(&t).unwrap();
-    assert!(json.starts_with(r#"{"format":1,"model":"m","model_sha256":"abab"#), "{json}");
+    assert!(
+        json.starts_with(r#"{"format":1,"model":"m","model_sha256":"abab"#),
+        "{json}"
+    );
     let back: FaceTemplate = serde_json::from_str(&json).unwrap();
     assert_eq!(back, t);
     assert_eq!(serde_json::to_string(&back).unwrap(), json);
     // Bad enrolments and templates.
-    assert!(matches!(FaceTemplate::enrol(&[], 3), Err(MatchError::NoSamples)));
+    assert!(matches!(
+        FaceTemplate::enrol(&[], 3),
+        Err(MatchError::NoSamples)
+    ));
     let mut q = samples.clone();
     q[0].quality = f32::NAN;
-    assert!(matches!(FaceTemplate::enrol(&q, 3), Err(MatchError::Quality(_))));
+    assert!(matches!(
+        FaceTemplate::enrol(&q, 3),
+        Err(MatchError::Quality(_))
+    ));
     let mut other = samples.clone();
     other[1].embedding.model = "other".into();
     assert!(matches!(

@@ -334,13 +334,12 @@ fn enroll_then_match_prints_similarity_and_band() {
     std::fs::create_dir_all(&dir).unwrap();
     let t = dir.join("astronaut.json");
     let astro = fixture("astronaut.png");
-    let out = liveproof(&[
-        "enroll",
-        astro.to_str().unwrap(),
-        "-o",
-        t.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = liveproof(&["enroll", astro.to_str().unwrap(), "-o", t.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let template: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
     assert_eq!(template["format"], 1);
     assert_eq!(template["model"], "fr_feature");
@@ -353,7 +352,11 @@ fn enroll_then_match_prints_similarity_and_band() {
         newton.to_str().unwrap(),
         "--json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = v["results"].as_array().unwrap();
     assert_eq!(r[0]["band"], "match");

@@ -227,6 +227,21 @@ impl Engine {
     }
 }
 
+/// Loads one manifest model through ONNX Runtime with the engine configuration's model folder,
+/// runtime, overrides and thread count (sha256 and interface checked). The optional stages'
+/// models (depth, texture, eye state, embeddings) load through this.
+#[cfg(feature = "ort")]
+pub fn load_runner(config: &EngineConfig, name: &str) -> Result<Arc<dyn ModelRunner>> {
+    use crate::models::{OrtOptions, OrtRunner, OrtRuntime};
+    let runtime = OrtRuntime::load(config.runtime_path.as_deref())?;
+    let manifest = Manifest::embedded()?;
+    let (spec, path) = resolve(&manifest, config, name)?;
+    let opts = OrtOptions {
+        intra_op_threads: config.intra_op_threads,
+    };
+    Ok(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
+}
+
 /// Resolves a model name to its spec and file, applying a user override (path + sha256).
 pub fn resolve(
     manifest: &Manifest,

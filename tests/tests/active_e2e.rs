@@ -38,7 +38,7 @@ fn seed(b: u8) -> [u8; 32] {
     core::array::from_fn(|i| b.wrapping_mul(31).wrapping_add(i as u8))
 }
 
-/// Renders `kind` performing `performed` and runs the runner with `asked`.
+/// Renders `kind` performing `performed` and runs the session with `asked`.
 fn run(
     engine: &Arc<Engine>,
     source: &Source,
@@ -47,30 +47,8 @@ fn run(
     asked: &ChallengePlan,
     synth_seed: u64,
 ) -> ChallengeOutcome {
-    let (script, end_s) = perform_plan(performed, synth_seed);
-    let mut params = Params::new(kind, synth_seed, ((end_s + 1.5) * FPS) as u32, FPS);
-    params.performance = script;
-    let mut generator = Generator::new(source, &params).expect("generator");
-    let mut tracker = Tracker::new(engine.clone());
-    let mut session = session(asked, RunnerConfig::default());
-    while let Some(f) = generator.next_frame() {
-        let img = &f.image;
-        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
-            .unwrap()
-            .with_timestamp_ns(f.timestamp_ns);
-        tracker.process(&frame).unwrap();
-        let u = session
-            .push(tracker.last_analysis(), tracker.last_rgb())
-            .unwrap();
-        if let Some(out) = u.finished {
-            return out;
-        }
-    }
-    session.outcome().cloned().unwrap_or(ChallengeOutcome {
-        passed: false,
-        reason: "capture ended before the challenge".into(),
-        steps: vec![],
-    })
+    let frames = render_kind(kind, source, performed, synth_seed, 1.5);
+    run_frames(engine, &frames, asked, None)
 }
 
 fn names(p: &ChallengePlan) -> Vec<&'static str> {

@@ -11,15 +11,11 @@ use std::sync::Arc;
 use liveproof_core::engine::{DetectorKind, EngineConfig, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::matching::{five_points_from_mesh, Embedder, Embedding, FaceTemplate, Sample};
-use liveproof_core::models::{Manifest, ModelRunner, OrtOptions, OrtRunner, OrtRuntime};
+use liveproof_core::models::{Manifest, ModelRunner};
 use liveproof_tests::{engine_config, engine_with, fixture, load_rgb, solvay_face_boxes};
 
 fn runner(name: &str) -> Arc<dyn ModelRunner> {
-    let cfg = engine_config(DetectorKind::BlazeFaceFront);
-    let runtime = OrtRuntime::load(cfg.runtime_path.as_deref()).unwrap();
-    let manifest = Manifest::embedded().unwrap();
-    let (spec, path) = liveproof_core::engine::resolve(&manifest, &cfg, name).unwrap();
-    Arc::new(OrtRunner::load(&runtime, &spec, &path, &OrtOptions::default()).unwrap())
+    liveproof_core::engine::load_runner(&engine_config(DetectorKind::BlazeFaceFront), name).unwrap()
 }
 
 fn rgb_of(img: &image::RgbImage) -> RgbImage {

@@ -84,14 +84,7 @@ impl EyeStateModel {
     /// runtime and overrides (sha256 and interface checked).
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig) -> Result<EyeStateModel> {
-        use crate::models::{Manifest, OrtOptions, OrtRunner, OrtRuntime};
-        let runtime = OrtRuntime::load(engine.runtime_path.as_deref())?;
-        let manifest = Manifest::embedded()?;
-        let (spec, path) = crate::engine::resolve(&manifest, engine, "fr_eye")?;
-        let opts = OrtOptions {
-            intra_op_threads: engine.intra_op_threads,
-        };
-        Self::new(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
+        Self::new(crate::engine::load_runner(engine, "fr_eye")?)
     }
 
     /// Closed-eye probabilities for the face with these 468 landmarks on `rgb`. Errors: a

@@ -110,16 +110,7 @@ impl Embedder {
     /// InsightFace file through a model override with its sha256) through ONNX Runtime.
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig, name: &str) -> crate::Result<Embedder> {
-        use crate::models::{Manifest, OrtOptions, OrtRunner, OrtRuntime};
-        let runtime = OrtRuntime::load(engine.runtime_path.as_deref())?;
-        let manifest = Manifest::embedded()?;
-        let (spec, path) = crate::engine::resolve(&manifest, engine, name)?;
-        let opts = OrtOptions {
-            intra_op_threads: engine.intra_op_threads,
-        };
-        Ok(Self::new(Arc::new(OrtRunner::load(
-            &runtime, &spec, &path, &opts,
-        )?))?)
+        Ok(Self::new(crate::engine::load_runner(engine, name)?)?)
     }
 
     /// Embedding length.

@@ -116,21 +116,11 @@ impl PassiveModels {
     /// its sha256 / interface check becomes `Missing(reason)`; its error is logged.
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig, config: &PassiveConfig) -> PassiveModels {
-        use crate::models::{Manifest, OrtOptions, OrtRunner, OrtRuntime};
         let load = |name: &str| -> OptionalModel {
             if name.is_empty() {
                 return OptionalModel::Missing("disabled in the configuration".into());
             }
-            let attempt = || -> Result<Arc<dyn ModelRunner>> {
-                let runtime = OrtRuntime::load(engine.runtime_path.as_deref())?;
-                let manifest = Manifest::embedded()?;
-                let (spec, path) = crate::engine::resolve(&manifest, engine, name)?;
-                let opts = OrtOptions {
-                    intra_op_threads: engine.intra_op_threads,
-                };
-                Ok(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
-            };
-            match attempt() {
+            match crate::engine::load_runner(engine, name) {
                 Ok(r) => OptionalModel::Loaded(r),
                 Err(e) => {
                     log::warn!("passive model `{name}` not loaded: {e}");

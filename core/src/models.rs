@@ -399,6 +399,16 @@ pub trait ModelRunner: Send + Sync {
     /// Runs the model. `inputs` are in declared order; `outputs` gets one entry per declared
     /// output, in declared order, reusing each entry's allocation.
     fn run(&self, inputs: &[TensorIn<'_>], outputs: &mut Vec<TensorOut>) -> Result<(), ModelError>;
+
+    /// [`Self::run`] for a model with one input.
+    fn run_one(
+        &self,
+        data: &[f32],
+        shape: &[usize],
+        outputs: &mut Vec<TensorOut>,
+    ) -> Result<(), ModelError> {
+        self.run(&[TensorIn { data, shape }], outputs)
+    }
 }
 
 /// Checks a run's inputs against the spec: count, length per shape, finiteness.

@@ -340,6 +340,24 @@ impl std::ops::Add for PoseOffset {
 }
 
 impl PoseOffset {
+    /// Homography from a plane's own coordinates to image pixels when the plane, resting at
+    /// `rest` (camera frame, pixels), is moved by this offset (prints and screens).
+    pub fn plane_homography(
+        &self,
+        cam: &crate::geom::Pinhole,
+        rest: crate::geom::Vec3,
+    ) -> crate::geom::Mat3 {
+        let r = crate::geom::Mat3::rotation(self.yaw_deg, self.pitch_deg, self.roll_deg);
+        cam.plane_homography(
+            &r,
+            [
+                rest[0] + self.x_px,
+                rest[1] + self.y_px,
+                rest[2] + self.z_px,
+            ],
+        )
+    }
+
     pub fn scaled(self, k: f64) -> PoseOffset {
         PoseOffset {
             yaw_deg: k * self.yaw_deg,

@@ -472,13 +472,7 @@ impl PrintScene {
 
     /// Homography from camera pixels to texel coordinates for a pose.
     fn inverse_map(&self, pose: &PoseOffset) -> Option<Mat3> {
-        let r = Mat3::rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg);
-        let t = [
-            self.t0[0] + pose.x_px,
-            self.t0[1] + pose.y_px,
-            self.t0[2] + pose.z_px,
-        ];
-        let h = self.cam.plane_homography(&r, t);
+        let h = pose.plane_homography(&self.cam, self.t0);
         let ss = self.texels_per_px;
         // texel = ss × (plane − origin)
         let to_tex = Mat3([
@@ -492,14 +486,7 @@ impl PrintScene {
     /// The homography from sheet-plane coordinates (camera px at rest, relative to the printed
     /// eyes' midpoint) to image pixels at `t` seconds: the ground truth the tests fit against.
     pub fn homography_at(&self, t: f64) -> Mat3 {
-        let pose = self.pose_at(t);
-        let r = Mat3::rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg);
-        let tr = [
-            self.t0[0] + pose.x_px,
-            self.t0[1] + pose.y_px,
-            self.t0[2] + pose.z_px,
-        ];
-        self.cam.plane_homography(&r, tr)
+        self.pose_at(t).plane_homography(&self.cam, self.t0)
     }
 
     fn coverage(&self, pose: &PoseOffset) -> f64 {

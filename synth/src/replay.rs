@@ -338,13 +338,7 @@ impl ReplayScene {
 
     /// Camera pixels → screen pixel coordinates (pixel `i` spans `[i, i + 1)`).
     fn inverse_map(&self, pose: &PoseOffset) -> Option<Mat3> {
-        let r = Mat3::rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg);
-        let t = [
-            self.t0[0] + pose.x_px,
-            self.t0[1] + pose.y_px,
-            self.t0[2] + pose.z_px,
-        ];
-        let h = self.cam.plane_homography(&r, t);
+        let h = pose.plane_homography(&self.cam, self.t0);
         let p = self.draw.pitch_px;
         let to_screen = Mat3([
             [1.0 / p, 0.0, 0.5 * self.nx as f64],

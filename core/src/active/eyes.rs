@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
 use crate::geometry::Point3;
-use crate::models::{ModelRunner, TensorIn, TensorOut};
+use crate::models::{ModelRunner, TensorOut};
 
 /// Input side, pixels.
 pub const SIDE: usize = 24;
@@ -114,13 +114,8 @@ impl EyeStateModel {
         let mut closed = [0.0f32; 2];
         for (k, eye) in [RIGHT_EYE, LEFT_EYE].iter().enumerate() {
             eye_crop(rgb, landmarks, eye, &mut input)?;
-            self.runner.run(
-                &[TensorIn {
-                    data: &input,
-                    shape: &[1, 1, SIDE, SIDE],
-                }],
-                &mut outputs,
-            )?;
+            self.runner
+                .run_one(&input, &[1, 1, SIDE, SIDE], &mut outputs)?;
             let out = outputs.first().map(|o| o.data.as_slice()).unwrap_or(&[]);
             if out.len() != 2 || !out.iter().all(|v| v.is_finite()) {
                 return Err(Error::Config(alloc::format!(

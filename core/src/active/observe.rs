@@ -43,7 +43,26 @@ pub fn eye_aspect_ratio(lm: &[Point3], ear: &[usize; 6]) -> f32 {
 /// Measures one face (468 finite landmarks). Errors on malformed landmarks or a degenerate
 /// face (coincident eyes), never panics.
 pub fn observe(lm: &[Point3]) -> Result<FaceObservation> {
-    let pose = estimate_head_pose(lm)?;
+    observe_with_pose(lm, &estimate_head_pose(lm)?)
+}
+
+/// [`observe`] with the head pose already estimated from these landmarks (the quality gate
+/// estimates it for every frame; [`observation_from`] reuses it).
+pub fn observe_with_pose(
+    lm: &[Point3],
+    pose: &crate::quality::HeadPose,
+) -> Result<FaceObservation> {
+    use crate::mesh::LandmarkFault;
+    crate::mesh::check_landmarks(lm).map_err(|f| {
+        Error::Config(match f {
+            LandmarkFault::Count { got } => {
+                alloc::format!("challenge: {got} landmarks, expected 468")
+            }
+            LandmarkFault::NonFinite { index, .. } => {
+                alloc::format!("challenge: landmark {index} is not finite")
+            }
+        })
+    })?;
     let iod = inter_ocular_distance(lm)
         .ok_or_else(|| Error::Config("challenge: eye landmarks coincide".into()))?;
     let ear = 0.5
@@ -109,10 +128,10 @@ pub fn observe(lm: &[Point3]) -> Result<FaceObservation> {
 /// since the challenge itself asks the user to move; every other hint pauses the step timer.
 pub fn observation_from(analysis: &crate::engine::FrameAnalysis) -> super::Observation {
     use crate::quality::Hint;
-    let face = analysis
-        .faces
-        .first()
-        .and_then(|f| observe(&f.landmarks).ok());
+    let face = analysis.faces.first().and_then(|f| match &f.quality.pose {
+        Some(pose) => observe_with_pose(&f.landmarks, pose).ok(),
+        None => observe(&f.landmarks).ok(),
+    });
     let quality_ok = analysis
         .hints
         .iter()

@@ -14,7 +14,7 @@ use super::align::{self, FivePoints, CROP};
 use super::MatchError;
 use crate::frame::RgbImage;
 use crate::frame::{warp_affine_into, warp_affine_to_tensor, Border, Normalize, TensorLayout};
-use crate::models::{ModelRunner, TensorIn, TensorOut};
+use crate::models::{ModelRunner, TensorOut};
 
 /// An L2-normalised embedding and the model that made it.
 #[derive(Clone, Debug, PartialEq)]
@@ -166,13 +166,8 @@ impl Embedder {
             self.input.copy_within(..one, b * one);
         }
         let shape = [self.batch, 3, CROP as usize, CROP as usize];
-        self.runner.run(
-            &[TensorIn {
-                data: &self.input,
-                shape: &shape,
-            }],
-            &mut self.outputs,
-        )?;
+        self.runner
+            .run_one(&self.input, &shape, &mut self.outputs)?;
         let out = &self.outputs[0].data;
         if out.len() != self.batch * self.dim {
             return Err(MatchError::Model {

@@ -28,6 +28,32 @@ mod tests;
 
 /// Landmarks FaceMesh predicts.
 pub const NUM_LANDMARKS: usize = 468;
+/// What is wrong with a landmark set, for the stages' own typed errors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LandmarkFault {
+    /// Not the 468 FaceMesh points.
+    Count { got: usize },
+    /// The first point with a NaN or infinite coordinate.
+    NonFinite { index: usize, point: Point3 },
+}
+
+/// Checks that `lm` holds 468 points with finite x, y and z.
+pub fn check_landmarks(lm: &[Point3]) -> Result<(), LandmarkFault> {
+    if lm.len() != NUM_LANDMARKS {
+        return Err(LandmarkFault::Count { got: lm.len() });
+    }
+    match lm
+        .iter()
+        .position(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
+    {
+        Some(index) => Err(LandmarkFault::NonFinite {
+            index,
+            point: lm[index],
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Values in the landmark output `conv2d_20` (`[1, 1404, 1, 1]`): x, y, z per landmark.
 pub const RAW_LANDMARKS_LEN: usize = 3 * NUM_LANDMARKS;
 /// Side of the square model input, pixels.

@@ -49,7 +49,7 @@ use super::{inter_ocular_distance, logistic, FaceGeometry, SignalReport};
 use crate::frame::{warp_affine_to_tensor, Border, FrameError, Normalize, RgbImage, TensorLayout};
 use crate::geometry::{Affine2, Point2, Point3, Rect};
 use crate::mesh::{idx, NUM_LANDMARKS};
-use crate::models::{ModelError, ModelRunner, ModelSpec, TensorIn, TensorOut};
+use crate::models::{ModelError, ModelRunner, ModelSpec, TensorOut};
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -393,25 +393,20 @@ pub fn fit_plane(points: &[[f64; 3]]) -> Option<PlaneFit> {
 
 /// Checks that `landmarks` are 468 finite points.
 pub fn validate_landmarks(landmarks: &[Point3]) -> Result<(), DepthError> {
-    if landmarks.len() != NUM_LANDMARKS {
-        return Err(DepthError::LandmarkCount {
-            got: landmarks.len(),
+    crate::mesh::check_landmarks(landmarks).map_err(|f| match f {
+        crate::mesh::LandmarkFault::Count { got } => DepthError::LandmarkCount {
+            got,
             expected: NUM_LANDMARKS,
-        });
-    }
-    if let Some((index, p)) = landmarks
-        .iter()
-        .enumerate()
-        .find(|(_, p)| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
-    {
-        return Err(DepthError::NonFiniteLandmark {
-            index,
-            x: p.x,
-            y: p.y,
-            z: p.z,
-        });
-    }
-    Ok(())
+        },
+        crate::mesh::LandmarkFault::NonFinite { index, point: p } => {
+            DepthError::NonFiniteLandmark {
+                index,
+                x: p.x,
+                y: p.y,
+                z: p.z,
+            }
+        }
+    })
 }
 
 fn check_box(b: &Rect) -> Result<(), DepthError> {
@@ -846,13 +841,8 @@ impl DepthEstimator {
         let m = preprocess(rgb, &face.bbox, &self.cfg, &self.norm, &mut self.input)?;
         let n = self.cfg.input_size as usize;
         let shape = [1, 3, n, n];
-        self.runner.run(
-            &[TensorIn {
-                data: &self.input,
-                shape: &shape,
-            }],
-            &mut self.outputs,
-        )?;
+        self.runner
+            .run_one(&self.input, &shape, &mut self.outputs)?;
         let out = self.outputs.first().ok_or(DepthError::OutputCount {
             got: self.outputs.len(),
         })?;

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::{FaceGeometry, SignalReport};
 use crate::frame::{warp_affine_to_tensor, Border, FrameError, Normalize, RgbImage, TensorLayout};
 use crate::geometry::{Affine2, Rect};
-use crate::models::{ModelError, ModelRunner, ModelSpec, TensorIn, TensorOut};
+use crate::models::{ModelError, ModelRunner, ModelSpec, TensorOut};
 
 #[cfg(test)]
 mod tests;
@@ -542,13 +542,8 @@ impl TextureClassifier {
         preprocess(rgb, &face.bbox, &self.cfg, &self.fmt, &mut self.input)?;
         let n = self.fmt.size as usize;
         let shape = [1, 3, n, n];
-        self.runner.run(
-            &[TensorIn {
-                data: &self.input,
-                shape: &shape,
-            }],
-            &mut self.outputs,
-        )?;
+        self.runner
+            .run_one(&self.input, &shape, &mut self.outputs)?;
         let out = self.outputs.first().ok_or(TextureError::OutputCount {
             got: self.outputs.len(),
         })?;

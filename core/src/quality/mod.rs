@@ -740,27 +740,22 @@ pub fn assess_no_face_in(cfg: &QualityConfig, luma: &LumaView<'_>) -> QualityRep
 
 /// Checks the 468 landmarks: count and finiteness.
 pub fn validate_landmarks(which: &'static str, lm: &[Point3]) -> Result<(), QualityError> {
-    if lm.len() != NUM_LANDMARKS {
-        return Err(QualityError::LandmarkCount {
+    crate::mesh::check_landmarks(lm).map_err(|f| match f {
+        crate::mesh::LandmarkFault::Count { got } => QualityError::LandmarkCount {
             which,
-            got: lm.len(),
+            got,
             expected: NUM_LANDMARKS,
-        });
-    }
-    if let Some((index, p)) = lm
-        .iter()
-        .enumerate()
-        .find(|(_, p)| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
-    {
-        return Err(QualityError::NonFiniteLandmark {
-            which,
-            index,
-            x: p.x,
-            y: p.y,
-            z: p.z,
-        });
-    }
-    Ok(())
+        },
+        crate::mesh::LandmarkFault::NonFinite { index, point: p } => {
+            QualityError::NonFiniteLandmark {
+                which,
+                index,
+                x: p.x,
+                y: p.y,
+                z: p.z,
+            }
+        }
+    })
 }
 
 /// Face box width over the frame's short side.

@@ -185,6 +185,11 @@ pub struct ModelSpec {
     /// root (`cargo xtask setup` copies it into the cache and checks its sha256).
     #[serde(default)]
     pub repo_file: Option<String>,
+    /// True for a model that set-up installs only when its source is at hand (e.g. files
+    /// from the project's shared folder, not a registry): without it, the stage that prefers
+    /// it falls back and says so.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// The ONNX Runtime entry of the manifest.
@@ -807,6 +812,7 @@ mod tests {
             stand_in: false,
             user_supplied: false,
             repo_file: None,
+            optional: false,
         };
         assert!(verify_model_file(&spec, &path).is_ok());
         spec.bytes = Some(10);
@@ -852,6 +858,7 @@ mod tests {
             stand_in: false,
             user_supplied: false,
             repo_file: None,
+            optional: false,
         };
         let ok = [1.0f32, 2.0];
         assert!(validate_inputs(

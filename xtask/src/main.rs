@@ -32,7 +32,9 @@ commands:
                        setup, then write a SYNTHETIC capture from one photo (`synth --help`)
 
 The cache is $LIVEPROOF_CACHE, else ~/.cache/liveproof. Child processes get LIVEPROOF_CACHE,
-LIVEPROOF_MODELS_DIR, ORT_DYLIB_PATH, LIVEPROOF_FIXTURES_DIR and LIVEPROOF_REF_PYTHON.";
+LIVEPROOF_MODELS_DIR, ORT_DYLIB_PATH, LIVEPROOF_FIXTURES_DIR, LIVEPROOF_SHARED_DIR (the shared
+folder, $LIVEPROOF_SHARED_DIR else ../shared beside the workspace, when it exists) and
+LIVEPROOF_REF_PYTHON.";
 
 fn main() -> ExitCode {
     match run() {

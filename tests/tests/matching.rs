@@ -3,8 +3,9 @@
 //! Genuine pairs: each portrait (astronaut, Newton, Gauss) against augmented copies of itself
 //! (mirror, scale, rotation, exposure, JPEG, noise) and against SYNTHETIC bona fide frames of it
 //! (`liveproof-synth`). Impostor pairs: the portraits and the Solvay 1927 faces (found by SCRFD)
-//! against each other. Prints the distributions and the EER; both embedding models of the
-//! manifest (512-d `fr_feature`, 192-d MobileFaceNet with its batch fixed at 2) are run.
+//! against each other. Prints the distributions and the EER; the embedding models of the
+//! manifest (512-d `fr_feature`, 192-d MobileFaceNet with its batch fixed at 2, and InsightFace's
+//! 512-d buffalo_s `w600k_mbf`: weights for non-commercial research only) are run.
 
 use std::sync::Arc;
 
@@ -129,7 +130,7 @@ fn genuine_and_impostor_similarities_on_public_domain_faces() {
     use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
     let engine = engine_with(engine_config(DetectorKind::BlazeFaceFront));
     let mut tracker = Tracker::new(engine.clone());
-    for model in ["fr_feature", "mobilefacenet"] {
+    for model in ["fr_feature", "mobilefacenet", "w600k_mbf"] {
         let mut e = Embedder::new(runner(model)).unwrap();
         let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
         let mut enrolled: Vec<(String, FaceTemplate)> = Vec::new();
@@ -259,7 +260,7 @@ fn embeddings_match_the_python_norm_crop_reference() {
     let mut tracker = Tracker::new(engine);
     let cfg = engine_config(DetectorKind::BlazeFaceFront);
     let manifest = Manifest::embedded().unwrap();
-    for model in ["fr_feature", "mobilefacenet"] {
+    for model in ["fr_feature", "mobilefacenet", "w600k_mbf"] {
         let (spec, path) = liveproof_core::engine::resolve(&manifest, &cfg, model).unwrap();
         let pre = spec.preprocess.clone().unwrap();
         let batch = spec.inputs[0].shape[0].max(1);

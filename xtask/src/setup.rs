@@ -597,7 +597,8 @@ fn full_setup(manifest: &Manifest, items: &[Item<'_>], paths: &Paths) -> Result<
 fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
     if item.dest.is_file() {
         let got = file_sha256(&item.dest)?;
-        if got == item.sha256 && item.verified() {
+        let len = fs::metadata(&item.dest)?.len();
+        if got == item.sha256 && item.bytes.is_none_or(|b| b == len) {
             return Ok(());
         }
         eprintln!(
@@ -636,6 +637,11 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
     let produced = if let Some(file) = item.shared_file(paths) {
         if !file.is_file() {
             if item.optional {
+                // A stale copy must not linger as if installed.
+                if item.dest.exists() {
+                    fs::remove_file(&item.dest)
+                        .with_context(|| format!("removing {}", item.dest.display()))?;
+                }
                 item.say_optional_absent(paths);
                 return Ok(());
             }

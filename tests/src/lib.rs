@@ -62,13 +62,11 @@ pub fn fixture(name: &str) -> PathBuf {
     p
 }
 
-/// Decodes an image file to packed RGB8.
+/// Decodes an image file to packed RGB8, upright by its EXIF orientation.
 pub fn load_rgb(path: &std::path::Path) -> RgbImage {
-    let img = image::open(path)
-        .unwrap_or_else(|e| panic!("decoding {}: {e}", path.display()))
-        .to_rgb8();
-    let (w, h) = img.dimensions();
-    RgbImage::from_raw(w, h, img.into_raw()).expect("decoded image has a consistent size")
+    liveproof_core::frame::file::load_upright(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .rgb
 }
 
 /// Ground-truth faces of the scrfd package's `tests/truth_faces.py`: per image, boxes

@@ -19,6 +19,8 @@
 //! Everything here builds as no_std + alloc.
 
 mod convert;
+#[cfg(feature = "image-io")]
+pub mod file;
 mod image;
 mod warp;
 
@@ -34,6 +36,12 @@ pub const MAX_SIDE: u32 = 16384;
 /// Errors of this stage. Every message says what was wrong and what was expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FrameError {
+    /// An image file could not be read or decoded.
+    #[error("image {what}: {message}")]
+    ImageFile {
+        what: alloc::string::String,
+        message: alloc::string::String,
+    },
     /// An image size has a zero side.
     #[error("{what} size {width}×{height} has a zero side; expected both sides ≥ 1")]
     ZeroSize {

@@ -171,14 +171,12 @@ struct Decoded {
 
 fn decode(path: &Path) -> Result<Decoded> {
     let t = Instant::now();
-    let img = image::open(path)
-        .with_context(|| format!("decoding {}", path.display()))?
-        .to_rgb8();
-    let (width, height) = img.dimensions();
+    // Upright by the file's EXIF orientation, as phone photos need.
+    let img = liveproof_core::frame::file::load_upright(path)?.rgb;
     Ok(Decoded {
-        width,
-        height,
-        rgb: img.into_raw(),
+        width: img.width,
+        height: img.height,
+        rgb: img.data,
         decode_ms: t.elapsed().as_secs_f64() * 1e3,
     })
 }

@@ -111,9 +111,13 @@ fn signals(c: &mut Criterion) {
     };
     let models = PassiveModels::load(&cfg, &standin);
     use liveproof_core::passive::analyzer::OptionalModel;
-    if let OptionalModel::Loaded(r) = &models.texture {
-        let mut t = texture::TextureClassifier::new(r.clone(), texture::Config::default()).unwrap();
-        g.bench_function("texture_frame", |b| {
+    // The texture set in use (MiniFASNet V2 + V1SE, or the fr_liveness fallback).
+    if !models.texture.is_empty() {
+        let mut t =
+            texture::TextureClassifier::new(models.texture.clone(), texture::Config::default())
+                .unwrap();
+        let label = t.model_label();
+        g.bench_function(format!("texture_frame_{label}"), |b| {
             b.iter(|| t.process(&img, &geom).unwrap())
         });
     }

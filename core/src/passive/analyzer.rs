@@ -26,8 +26,6 @@ pub struct PassiveConfig {
     /// Manifest name of the depth model: the real `depth_anything_v2_vits` (user supplied)
     /// or the project-made `depth_standin` (tests only: NOT a depth model).
     pub depth_model: String,
-    /// Manifest name of the texture CNN; empty disables the signal.
-    pub texture_model: String,
     #[cfg(feature = "fft")]
     pub fft: super::fft::Config,
     pub reflection: reflection::Config,
@@ -41,7 +39,6 @@ impl Default for PassiveConfig {
         PassiveConfig {
             max_window: 45,
             depth_model: "depth_anything_v2_vits".into(),
-            texture_model: "fr_liveness".into(),
             #[cfg(feature = "fft")]
             fft: Default::default(),
             reflection: Default::default(),
@@ -96,10 +93,25 @@ impl OptionalModel {
 }
 
 /// The passive signals' optional models, loaded once and shared by every stream.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PassiveModels {
     pub depth: OptionalModel,
-    pub texture: OptionalModel,
+    /// The texture models in use, with their settings (the preferred set, else the
+    /// fallback); empty when neither could be loaded (`texture_note` says why).
+    pub texture: Vec<(texture::TextureModel, Arc<dyn ModelRunner>)>,
+    /// Why the preferred texture models are not in use, or why none is (empty otherwise).
+    pub texture_note: String,
+}
+
+impl std::fmt::Debug for PassiveModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.texture.iter().map(|(m, _)| m.name.as_str()).collect();
+        f.debug_struct("PassiveModels")
+            .field("depth", &self.depth)
+            .field("texture", &names)
+            .field("texture_note", &self.texture_note)
+            .finish()
+    }
 }
 
 impl PassiveModels {
@@ -107,13 +119,16 @@ impl PassiveModels {
     pub fn none() -> PassiveModels {
         PassiveModels {
             depth: OptionalModel::Missing("no depth model configured".into()),
-            texture: OptionalModel::Missing("no texture model configured".into()),
+            texture: Vec::new(),
+            texture_note: "no texture model configured".into(),
         }
     }
 
     /// Loads the configured depth and texture models through ONNX Runtime with the engine's
     /// model folder, runtime and overrides. A model that is missing, not supplied, or fails
-    /// its sha256 / interface check becomes `Missing(reason)`; its error is logged.
+    /// its sha256 / interface check is not used, and its error is logged: depth becomes
+    /// `Missing(reason)`; texture takes [`texture::Config::fallback`] when any preferred
+    /// model fails, and says so in `texture_note`.
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig, config: &PassiveConfig) -> PassiveModels {
         let load = |name: &str| -> OptionalModel {
@@ -128,9 +143,45 @@ impl PassiveModels {
                 }
             }
         };
+        let load_set = |set: &[texture::TextureModel]| {
+            let mut loaded = Vec::with_capacity(set.len());
+            for m in set {
+                match load(&m.name) {
+                    OptionalModel::Loaded(r) => loaded.push((m.clone(), r)),
+                    OptionalModel::Missing(why) => return Err(format!("`{}`: {why}", m.name)),
+                }
+            }
+            Ok(loaded)
+        };
+        let tc = &config.texture;
+        let preferred = if tc.models.is_empty() {
+            Err("none configured".to_string())
+        } else {
+            load_set(&tc.models)
+        };
+        let (texture, texture_note) = match preferred {
+            Ok(set) => (set, String::new()),
+            Err(why) if tc.fallback.is_empty() => {
+                (Vec::new(), format!("preferred: {why}; no fallback configured"))
+            }
+            Err(why) => match load_set(&tc.fallback) {
+                Ok(set) => {
+                    let names: Vec<&str> = tc.fallback.iter().map(|m| m.name.as_str()).collect();
+                    let note = format!(
+                        "preferred texture model not available ({why}); scored with the \
+                         fallback {}",
+                        names.join("+")
+                    );
+                    log::warn!("{note}");
+                    (set, note)
+                }
+                Err(fb) => (Vec::new(), format!("preferred: {why}; fallback: {fb}")),
+            },
+        };
         PassiveModels {
             depth: load(&config.depth_model),
-            texture: load(&config.texture_model),
+            texture,
+            texture_note,
         }
     }
 }
@@ -211,12 +262,17 @@ impl PassiveAnalyzer {
             },
             Err(why) => (None, Some(format!("depth model not available: {why}"))),
         };
-        let (texture, texture_missing) = match models.texture.runner() {
-            Ok(r) => match texture::TextureClassifier::new(r.clone(), config.texture.clone()) {
+        let (texture, texture_missing) = if models.texture.is_empty() {
+            (
+                None,
+                Some(format!("texture model not available: {}", models.texture_note)),
+            )
+        } else {
+            match texture::TextureClassifier::new(models.texture.clone(), config.texture.clone())
+            {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(e.to_string())),
-            },
-            Err(why) => (None, Some(format!("texture model not available: {why}"))),
+            }
         };
         Ok(PassiveAnalyzer {
             models,
@@ -375,7 +431,16 @@ impl PassiveAnalyzer {
             fft,
             reflection,
             parallax,
-            texture: self.label_model(texture, &self.models.texture),
+            texture: match &self.texture {
+                Some(t) => {
+                    let mut r = texture.with_model(t.model_label(), &self.models.texture_note);
+                    if t.uses_stand_in() {
+                        r.features.insert("stand_in_model".into(), 1.0);
+                    }
+                    r
+                }
+                None => texture,
+            },
             frames,
             frames_with_face,
         }

@@ -163,6 +163,14 @@ pub struct SignalReport {
     pub reason: String,
     /// The named features the score was computed from (units in each module's docs).
     pub features: BTreeMap<String, f64>,
+    /// The manifest name(s) of the model(s) behind the score, `+`-joined (empty for the
+    /// model-free signals): calibration is per model.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    /// Something the reader should know although the signal ran, e.g. that the preferred
+    /// model was missing and a fallback scored instead (empty when there is nothing to say).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 impl SignalReport {
@@ -177,6 +185,8 @@ impl SignalReport {
             available: true,
             reason: String::new(),
             features,
+            model: String::new(),
+            note: String::new(),
         }
     }
 
@@ -187,7 +197,16 @@ impl SignalReport {
             available: false,
             reason: reason.to_string(),
             features: BTreeMap::new(),
+            model: String::new(),
+            note: String::new(),
         }
+    }
+
+    /// Names the model(s) behind the report and adds a note (either may be empty).
+    pub fn with_model(mut self, model: impl Into<String>, note: impl Into<String>) -> SignalReport {
+        self.model = model.into();
+        self.note = note.into();
+        self
     }
 
     /// Adds features to the report (kept on unavailable reports too, for diagnosis).

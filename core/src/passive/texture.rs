@@ -103,21 +103,63 @@ pub type TextureConfig = Config;
 /// The name the passive analyzer uses for [`FrameFeatures`].
 pub type TextureFrame = FrameFeatures;
 
+/// One model of the texture signal: its manifest name, its crop and the class that means
+/// "live" (bona fide).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextureModel {
+    /// Manifest name.
+    pub name: String,
+    /// Crop side over the face box side (range 1–5).
+    pub scale: f32,
+    /// Index of the class that means "live", 0..=2.
+    pub live_class: usize,
+}
+
+impl TextureModel {
+    /// MiniFASNet V2 (Silent-Face): 2.7× crop, class 1 = real (its published interface).
+    pub fn minifasnet_v2() -> TextureModel {
+        TextureModel {
+            name: "minifasnet_v2".into(),
+            scale: 2.7,
+            live_class: 1,
+        }
+    }
+
+    /// MiniFASNet V1SE (Silent-Face): 4.0× crop, class 1 = real.
+    pub fn minifasnet_v1se() -> TextureModel {
+        TextureModel {
+            name: "minifasnet_v1se".into(),
+            scale: 4.0,
+            live_class: 1,
+        }
+    }
+
+    /// `fr_liveness` (faceplugin npm package): 2.7× crop, BGR input (manifest), class 0 =
+    /// live. Both measured on real attack photos and real video (docs/passive.md): read as
+    /// RGB with class 1, real prints scored 0.998.
+    pub fn fr_liveness() -> TextureModel {
+        TextureModel {
+            name: "fr_liveness".into(),
+            scale: DEFAULT_SCALE,
+            live_class: 0,
+        }
+    }
+}
+
 /// Settings of the texture signal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// Crop side over the face box side (default 2.7, MiniFASNet's; range 1–5).
-    pub scale: f32,
     /// Crop mode (default `ClampedToImage`, MiniFASNet's; module docs).
     pub crop: CropMode,
-    /// Index of the class that means "live", 0..=2. Default 1, MiniFASNet's published
-    /// convention (label 1 = real face). Not confirmed by measurement: on the synthetic
-    /// captures of `tests/tests/passive_eval.rs` no class separates bona fide from attacks
-    /// (every synthetic bona fide capture is itself a re-rendered photo); see docs/passive.md.
-    pub live_class: usize,
+    /// The preferred models, scored together (default MiniFASNet V2 + V1SE, Silent-Face's
+    /// two-model fusion: the frame's live probability is the members' mean).
+    pub models: Vec<TextureModel>,
+    /// Used when any preferred model cannot be loaded (default `fr_liveness`); the report
+    /// then names the model and says why in its note.
+    pub fallback: Vec<TextureModel>,
     /// Frames whose face box's longer side is below this (pixels, default 40) are left out:
-    /// the 2.7× crop would be upsampled more than 1.2× into the 128-pixel input.
+    /// the 2.7× crop would be upsampled into the input.
     pub min_face_px: f32,
     /// Fewest usable frames for a score (default 1: the CNN scores single frames).
     pub min_frames: usize,
@@ -128,9 +170,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            scale: DEFAULT_SCALE,
             crop: CropMode::ClampedToImage,
-            live_class: 1,
+            models: vec![TextureModel::minifasnet_v2(), TextureModel::minifasnet_v1se()],
+            fallback: vec![TextureModel::fr_liveness()],
             min_face_px: 40.0,
             min_frames: 1,
             max_frames: 30,
@@ -156,8 +198,8 @@ fn check_range(
     }
 }
 
-impl Config {
-    /// Checks every field; the first bad one is the error.
+impl TextureModel {
+    /// Checks the scale and the live class.
     pub fn validate(&self) -> Result<(), TextureError> {
         check_range("scale", self.scale as f64, 1.0, 5.0, "in [1, 5]")?;
         check_range(
@@ -166,7 +208,16 @@ impl Config {
             0.0,
             (NUM_CLASSES - 1) as f64,
             "a class index in 0..=2",
-        )?;
+        )
+    }
+}
+
+impl Config {
+    /// Checks every field; the first bad one is the error.
+    pub fn validate(&self) -> Result<(), TextureError> {
+        for m in self.models.iter().chain(&self.fallback) {
+            m.validate()?;
+        }
         check_range(
             "min_face_px",
             self.min_face_px as f64,
@@ -194,11 +245,22 @@ impl Config {
 /// One frame's classifier output.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FrameFeatures {
-    /// Softmax probabilities of the three classes (sum 1; NaN when the face was too small to
-    /// be measured); which one is "live" is [`Config::live_class`].
-    pub probs: [f32; NUM_CLASSES],
+    /// The live probability of each model, in the classifier's model order (NaN when the
+    /// face was too small to be measured).
+    pub member_live: Vec<f32>,
     /// Longer side of the face box, image pixels.
     pub face_px: f32,
+}
+
+impl FrameFeatures {
+    /// The frame's live probability: the mean over the models (Silent-Face's fusion: the
+    /// summed softmax over the number of models).
+    pub fn live(&self) -> f32 {
+        if self.member_live.is_empty() {
+            return f32::NAN;
+        }
+        self.member_live.iter().sum::<f32>() / self.member_live.len() as f32
+    }
 }
 
 /// The model's input format, read from its manifest entry by [`check_spec`].
@@ -315,9 +377,10 @@ pub fn crop_transform(
     image_w: u32,
     image_h: u32,
     size: u32,
-    cfg: &Config,
+    scale: f32,
+    mode: CropMode,
 ) -> Result<Affine2, TextureError> {
-    cfg.validate()?;
+    check_range("scale", scale as f64, 1.0, 5.0, "in [1, 5]")?;
     check_box(bbox)?;
     if size == 0 || image_w == 0 || image_h == 0 {
         return Err(FrameError::ZeroSize {
@@ -329,9 +392,9 @@ pub fn crop_transform(
     }
     let n = size as f32;
     let c = bbox.center();
-    match cfg.crop {
+    match mode {
         CropMode::Square => {
-            let s = cfg.scale * bbox.width().max(bbox.height()) / n;
+            let s = scale * bbox.width().max(bbox.height()) / n;
             let half = 0.5 * (n - 1.0);
             Ok(Affine2::new([
                 s,
@@ -345,7 +408,7 @@ pub fn crop_transform(
         CropMode::ClampedToImage => {
             let (bw, bh) = (bbox.width(), bbox.height());
             let (iw, ih) = (image_w as f32, image_h as f32);
-            let scale = cfg.scale.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(0.0);
+            let scale = scale.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(0.0);
             // One axis of `_get_new_box`: centre ± half the new side, shifted inside
             // [0, side − 1], then truncated to whole pixels.
             let axis = |centre: f32, len: f32, side: f32| -> (f32, f32) {
@@ -378,15 +441,17 @@ pub fn crop_transform(
 }
 
 /// Fills `out` (`3 × S × S`, NCHW, in `fmt`'s colour order and normalisation) with the crop
-/// of `rgb` around `bbox`; returns the crop's `src_from_dst`.
+/// of `rgb` around `bbox` (side `scale` × the box, cut as `mode` says); returns the crop's
+/// `src_from_dst`.
 pub fn preprocess(
     rgb: &RgbImage,
     bbox: &Rect,
-    cfg: &Config,
+    scale: f32,
+    mode: CropMode,
     fmt: &InputFormat,
     out: &mut [f32],
 ) -> Result<Affine2, TextureError> {
-    let m = crop_transform(bbox, rgb.width, rgb.height, fmt.size, cfg)?;
+    let m = crop_transform(bbox, rgb.width, rgb.height, fmt.size, scale, mode)?;
     // The clamped crop stays inside the image; its last half pixel reads the edge, as
     // cv2.resize does.
     let n = fmt.size;
@@ -430,9 +495,10 @@ pub fn postprocess(out: &TensorOut) -> Result<[f32; NUM_CLASSES], TextureError> 
     Ok(softmax(&[out.data[0], out.data[1], out.data[2]]))
 }
 
-/// The window score (pure): the mean probability of [`Config::live_class`] over the last
-/// [`Config::max_frames`] frames whose face is at least [`Config::min_face_px`]. Features:
-/// mean, min and std of each class's probability (`p0_mean`, ...), and frame counts.
+/// The window score (pure): the mean live probability ([`FrameFeatures::live`]) over the
+/// last [`Config::max_frames`] frames whose face is at least [`Config::min_face_px`].
+/// Features: `live_mean`, `live_min`, `live_std`, each model's `model{i}_live_mean` (in the
+/// classifier's order, named by the report's `model`), `models`, and frame counts.
 pub fn score(frames: &[FrameFeatures], cfg: &Config) -> SignalReport {
     if let Err(e) = cfg.validate() {
         return SignalReport::unavailable(e);
@@ -440,12 +506,11 @@ pub fn score(frames: &[FrameFeatures], cfg: &Config) -> SignalReport {
     let window = &frames[frames.len().saturating_sub(cfg.max_frames)..];
     let usable: Vec<&FrameFeatures> = window
         .iter()
-        .filter(|f| f.face_px >= cfg.min_face_px && f.probs.iter().all(|p| p.is_finite()))
+        .filter(|f| f.face_px >= cfg.min_face_px && f.live().is_finite())
         .collect();
     let mut features = BTreeMap::new();
     features.insert("frames".to_string(), window.len() as f64);
     features.insert("usable_frames".to_string(), usable.len() as f64);
-    features.insert("live_class".to_string(), cfg.live_class as f64);
     if usable.len() < cfg.min_frames {
         let small = window
             .iter()
@@ -461,54 +526,81 @@ pub fn score(frames: &[FrameFeatures], cfg: &Config) -> SignalReport {
         return SignalReport::unavailable(reason).with_features(features);
     }
     let n = usable.len() as f64;
-    let mut live = 0.0;
-    for k in 0..NUM_CLASSES {
-        let v: Vec<f64> = usable.iter().map(|f| f.probs[k] as f64).collect();
-        let mean = v.iter().sum::<f64>() / n;
-        let std = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
-        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-        features.insert(format!("p{k}_mean"), mean);
-        features.insert(format!("p{k}_min"), min);
-        features.insert(format!("p{k}_std"), std);
-        if k == cfg.live_class {
-            live = mean;
-        }
+    let members = usable[0].member_live.len();
+    features.insert("models".to_string(), members as f64);
+    let live: Vec<f64> = usable.iter().map(|f| f.live() as f64).collect();
+    let mean = live.iter().sum::<f64>() / n;
+    let std = (live.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+    features.insert("live_mean".to_string(), mean);
+    features.insert("live_std".to_string(), std);
+    features.insert(
+        "live_min".to_string(),
+        live.iter().copied().fold(f64::INFINITY, f64::min),
+    );
+    for k in 0..members {
+        let m = usable
+            .iter()
+            .map(|f| f.member_live.get(k).copied().unwrap_or(f32::NAN) as f64)
+            .sum::<f64>()
+            / n;
+        features.insert(format!("model{k}_live_mean"), m);
     }
-    SignalReport::scored(live as f32, features)
+    SignalReport::scored(mean as f32, features)
 }
 
-/// Runs the texture CNN on one frame at a time, reusing its input and output buffers.
-pub struct TextureClassifier {
+/// One loaded model of the classifier with its buffers.
+struct Member {
+    model: TextureModel,
     runner: Arc<dyn ModelRunner>,
-    cfg: Config,
     fmt: InputFormat,
     input: Vec<f32>,
+}
+
+/// Runs the texture CNN(s) on one frame at a time, reusing the input and output buffers.
+pub struct TextureClassifier {
+    members: Vec<Member>,
+    cfg: Config,
     outputs: Vec<TensorOut>,
 }
 
 impl std::fmt::Debug for TextureClassifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TextureClassifier")
-            .field("model", &self.runner.spec().name)
+            .field("models", &self.model_label())
             .field("cfg", &self.cfg)
             .finish()
     }
 }
 
 impl TextureClassifier {
-    /// Validates `cfg` and reads the input format from the runner's spec ([`check_spec`]).
+    /// Validates `cfg` and each model, and reads each input format from its runner's spec
+    /// ([`check_spec`]). `models` pairs each model's settings with its loaded runner.
     pub fn new(
-        runner: Arc<dyn ModelRunner>,
+        models: Vec<(TextureModel, Arc<dyn ModelRunner>)>,
         cfg: Config,
     ) -> Result<TextureClassifier, TextureError> {
         cfg.validate()?;
-        let fmt = check_spec(runner.spec())?;
-        let n = fmt.size as usize;
+        if models.is_empty() {
+            return Err(TextureError::Interface {
+                model: String::new(),
+                what: "no texture model given".into(),
+            });
+        }
+        let mut members = Vec::with_capacity(models.len());
+        for (model, runner) in models {
+            model.validate()?;
+            let fmt = check_spec(runner.spec())?;
+            let n = fmt.size as usize;
+            members.push(Member {
+                model,
+                runner,
+                fmt,
+                input: vec![0.0; 3 * n * n],
+            });
+        }
         Ok(TextureClassifier {
-            runner,
+            members,
             cfg,
-            fmt,
-            input: vec![0.0; 3 * n * n],
             outputs: Vec::new(),
         })
     }
@@ -518,14 +610,25 @@ impl TextureClassifier {
         &self.cfg
     }
 
-    /// The input format read from the spec.
-    pub fn input_format(&self) -> &InputFormat {
-        &self.fmt
+    /// The models' manifest names, `+`-joined, in the order of `model{i}_live_mean`.
+    pub fn model_label(&self) -> String {
+        let names: Vec<&str> = self.members.iter().map(|m| m.model.name.as_str()).collect();
+        names.join("+")
     }
 
-    /// One frame: crop → model → probabilities. Only the face box of `face` is used. A face
-    /// box under [`Config::min_face_px`] is not run through the model (it would be left out
-    /// of the window anyway): its probabilities are NaN ("not measured").
+    /// True when any model is a project-made stand-in.
+    pub fn uses_stand_in(&self) -> bool {
+        self.members.iter().any(|m| m.runner.spec().stand_in)
+    }
+
+    /// The input format of the first model (read from its spec).
+    pub fn input_format(&self) -> &InputFormat {
+        &self.members[0].fmt
+    }
+
+    /// One frame: per model, crop → model → probabilities → the live class's probability.
+    /// Only the face box of `face` is used. A face box under [`Config::min_face_px`] is not
+    /// run (it would be left out of the window anyway): its probabilities are NaN.
     pub fn process(
         &mut self,
         rgb: &RgbImage,
@@ -535,20 +638,29 @@ impl TextureClassifier {
         let face_px = face.bbox.width().max(face.bbox.height());
         if face_px < self.cfg.min_face_px {
             return Ok(FrameFeatures {
-                probs: [f32::NAN; NUM_CLASSES],
+                member_live: vec![f32::NAN; self.members.len()],
                 face_px,
             });
         }
-        preprocess(rgb, &face.bbox, &self.cfg, &self.fmt, &mut self.input)?;
-        let n = self.fmt.size as usize;
-        let shape = [1, 3, n, n];
-        self.runner
-            .run_one(&self.input, &shape, &mut self.outputs)?;
-        let out = self.outputs.first().ok_or(TextureError::OutputCount {
-            got: self.outputs.len(),
-        })?;
+        let mut member_live = Vec::with_capacity(self.members.len());
+        for m in &mut self.members {
+            preprocess(
+                rgb,
+                &face.bbox,
+                m.model.scale,
+                self.cfg.crop,
+                &m.fmt,
+                &mut m.input,
+            )?;
+            let n = m.fmt.size as usize;
+            m.runner.run_one(&m.input, &[1, 3, n, n], &mut self.outputs)?;
+            let out = self.outputs.first().ok_or(TextureError::OutputCount {
+                got: self.outputs.len(),
+            })?;
+            member_live.push(postprocess(out)?[m.model.live_class]);
+        }
         Ok(FrameFeatures {
-            probs: postprocess(out)?,
+            member_live,
             face_px,
         })
     }

@@ -51,7 +51,7 @@ fn square_crop_maps_the_2_7x_box_onto_the_whole_tensor() {
     };
     // 60 × 80 box centred at (130, 120): square side 2.7 × 80 = 216 px.
     let bbox = Rect::new(100.0, 80.0, 160.0, 160.0);
-    let m = crop_transform(&bbox, 640, 480, 128, &cfg).unwrap();
+    let m = crop_transform(&bbox, 640, 480, 128, 2.7, cfg.crop).unwrap();
     let (lo, hi) = (
         m.apply(Point2::new(-0.5, -0.5)),
         m.apply(Point2::new(127.5, 127.5)),
@@ -68,7 +68,7 @@ fn clamped_crop_follows_minifasnet() {
     // Inside the image: 60 × 80 box centred at (330, 240) → 162 × 216, corners (249, 132) and
     // (411, 348), an inclusive 163 × 217 block stretched to 128 × 128.
     let bbox = Rect::new(300.0, 200.0, 360.0, 280.0);
-    let m = crop_transform(&bbox, 640, 480, 128, &cfg).unwrap();
+    let m = crop_transform(&bbox, 640, 480, 128, 2.7, cfg.crop).unwrap();
     let (lo, hi) = (
         m.apply(Point2::new(-0.5, -0.5)),
         m.apply(Point2::new(127.5, 127.5)),
@@ -77,7 +77,7 @@ fn clamped_crop_follows_minifasnet() {
     assert!(close(lo, 248.5, 131.5) && close(hi, 411.5, 348.5));
     // At the right edge: shifted back inside, not padded.
     let bbox = Rect::new(590.0, 200.0, 640.0, 260.0);
-    let m = crop_transform(&bbox, 640, 480, 128, &cfg).unwrap();
+    let m = crop_transform(&bbox, 640, 480, 128, 2.7, cfg.crop).unwrap();
     let (lo, hi) = (
         m.apply(Point2::new(-0.5, -0.5)),
         m.apply(Point2::new(127.5, 127.5)),
@@ -86,7 +86,7 @@ fn clamped_crop_follows_minifasnet() {
     assert!(hi.x <= 639.5 + 1e-3 && lo.x >= -0.5 && (hi.x - lo.x - 136.0).abs() < 1.01);
     // A box too big for 2.7×: the scale shrinks to fit the 480-pixel height.
     let bbox = Rect::new(200.0, 100.0, 400.0, 400.0);
-    let m = crop_transform(&bbox, 640, 480, 128, &cfg).unwrap();
+    let m = crop_transform(&bbox, 640, 480, 128, 2.7, cfg.crop).unwrap();
     let (lo, hi) = (
         m.apply(Point2::new(-0.5, -0.5)),
         m.apply(Point2::new(127.5, 127.5)),
@@ -105,7 +105,7 @@ fn preprocess_reads_colour_and_normalisation_from_the_spec() {
     assert_eq!(fmt.size, 128);
     let mut t = vec![0.0f32; 3 * 128 * 128];
     // Box centred in the image, small enough for the square crop to stay inside.
-    preprocess(&img, &Rect::new(24.0, 24.0, 40.0, 40.0), &cfg, &fmt, &mut t).unwrap();
+    preprocess(&img, &Rect::new(24.0, 24.0, 40.0, 40.0), 2.7, cfg.crop, &fmt, &mut t).unwrap();
     let p = 128 * 128;
     assert!(t[..p].iter().all(|&v| v == 10.0) && t[p..2 * p].iter().all(|&v| v == 20.0));
     assert!(t[2 * p..].iter().all(|&v| v == 30.0));
@@ -116,13 +116,13 @@ fn preprocess_reads_colour_and_normalisation_from_the_spec() {
     pre.mean = [30.0, 0.0, 0.0];
     pre.std = [2.0, 1.0, 1.0];
     let fmt = check_spec(&spec).unwrap();
-    preprocess(&img, &Rect::new(24.0, 24.0, 40.0, 40.0), &cfg, &fmt, &mut t).unwrap();
+    preprocess(&img, &Rect::new(24.0, 24.0, 40.0, 40.0), 2.7, cfg.crop, &fmt, &mut t).unwrap();
     println!("BGR planes: {} {} {}", t[0], t[p], t[2 * p]);
     assert!(t[..p].iter().all(|&v| v == 0.0) && t[p..2 * p].iter().all(|&v| v == 20.0));
     assert!(t[2 * p..].iter().all(|&v| v == 10.0));
     // A face at the corner: the square crop replicates the edge, never pads with black.
     let fmt = check_spec(&texture_spec()).unwrap();
-    preprocess(&img, &Rect::new(0.0, 0.0, 20.0, 20.0), &cfg, &fmt, &mut t).unwrap();
+    preprocess(&img, &Rect::new(0.0, 0.0, 20.0, 20.0), 2.7, cfg.crop, &fmt, &mut t).unwrap();
     assert!(t[..p].iter().all(|&v| v == 10.0));
 }
 
@@ -133,7 +133,7 @@ fn landmarks() -> Vec<Point3> {
 #[test]
 fn classifier_turns_logits_into_probabilities() {
     let runner = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.5, 2.5, -1.0]);
-    let mut tc = TextureClassifier::new(runner.clone(), Config::default()).unwrap();
+    let mut tc = TextureClassifier::new(vec![(live1(), runner.clone())], Config::default()).unwrap();
     let img = uniform(200, 160, [90, 120, 150]);
     let lm = landmarks();
     let face = FaceGeometry {
@@ -142,9 +142,9 @@ fn classifier_turns_logits_into_probabilities() {
     };
     let f = tc.process(&img, &face).unwrap();
     let want = softmax(&[0.5, 2.5, -1.0]);
-    println!("probabilities {:?}, face {} px", f.probs, f.face_px);
-    assert_eq!(f.probs, want);
-    assert!((f.probs.iter().sum::<f32>() - 1.0).abs() < 1e-6 && f.face_px == 70.0);
+    println!("live probability {:?}, face {} px", f.member_live, f.face_px);
+    assert_eq!(f.member_live, vec![want[1]]);
+    assert!(f.live() == want[1] && f.face_px == 70.0 && tc.model_label() == "fr_liveness");
     // The model saw raw 0–255 RGB, and no padding: the clamped crop stays in the image.
     let input = runner.last_input.lock().unwrap().clone();
     for (c, v) in [90.0, 120.0, 150.0].iter().enumerate() {
@@ -160,7 +160,7 @@ fn classifier_turns_logits_into_probabilities() {
     };
     runner.last_input.lock().unwrap().clear();
     let s = tc.process(&img, &small).unwrap();
-    assert!(s.probs.iter().all(|p| p.is_nan()) && s.face_px == 30.0);
+    assert!(s.member_live.iter().all(|p| p.is_nan()) && s.face_px == 30.0);
     assert!(runner.last_input.lock().unwrap().is_empty());
     assert!(score(&[s], &Config::default())
         .reason
@@ -177,7 +177,7 @@ fn wrong_outputs_and_interfaces_are_errors() {
     };
     let run = |shape: Vec<usize>, data: Vec<f32>| {
         let r = FakeRunner::new(texture_spec(), shape, data);
-        TextureClassifier::new(r, Config::default())
+        TextureClassifier::new(vec![(live1(), r)], Config::default())
             .unwrap()
             .process(&img, &face)
     };
@@ -202,7 +202,7 @@ fn wrong_outputs_and_interfaces_are_errors() {
         bbox: Rect::new(70.0, 50.0, 60.0, 120.0),
     };
     let r = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.0; 3]);
-    let e = TextureClassifier::new(r, Config::default())
+    let e = TextureClassifier::new(vec![(live1(), r)], Config::default())
         .unwrap()
         .process(&img, &bad_box)
         .unwrap_err();
@@ -213,7 +213,7 @@ fn wrong_outputs_and_interfaces_are_errors() {
         data: vec![0; 10],
     };
     let r = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.0; 3]);
-    let e = TextureClassifier::new(r, Config::default())
+    let e = TextureClassifier::new(vec![(live1(), r)], Config::default())
         .unwrap()
         .process(&broken, &face)
         .unwrap_err();
@@ -241,8 +241,19 @@ fn wrong_outputs_and_interfaces_are_errors() {
     assert_eq!(check_spec(&s).unwrap().size, DEFAULT_INPUT_SIZE);
 }
 
-fn frame(p: [f32; 3], face_px: f32) -> FrameFeatures {
-    FrameFeatures { probs: p, face_px }
+fn frame(live: &[f32], face_px: f32) -> FrameFeatures {
+    FrameFeatures {
+        member_live: live.to_vec(),
+        face_px,
+    }
+}
+
+/// `fr_liveness`'s settings with class 1 read as live (the fake runner's logits favour it).
+fn live1() -> TextureModel {
+    TextureModel {
+        live_class: 1,
+        ..TextureModel::fr_liveness()
+    }
 }
 
 #[test]
@@ -250,32 +261,24 @@ fn window_score_is_the_mean_live_probability() {
     let cfg = Config::default();
     let r = score(&[], &cfg);
     assert!(!r.available && r.score.is_none() && r.reason == "no frames in the window");
-    let r = score(&[frame([0.1, 0.8, 0.1], 20.0)], &cfg);
+    let r = score(&[frame(&[0.8], 20.0)], &cfg);
     assert!(
         !r.available && r.reason.starts_with("face too small"),
         "{}",
         r.reason
     );
     let frames = [
-        frame([0.1, 0.8, 0.1], 100.0),
-        frame([0.2, 0.6, 0.2], 100.0),
-        frame([0.3, 0.4, 0.3], 100.0),
+        frame(&[0.8], 100.0),
+        frame(&[0.6], 100.0),
+        frame(&[0.4], 100.0),
     ];
     let r = score(&frames, &cfg);
     println!("window: score {:?}, features {:?}", r.score, r.features);
     assert!((r.score.unwrap() - 0.6).abs() < 1e-6);
-    assert!((r.features["p1_min"] - 0.4).abs() < 1e-6);
+    assert!((r.features["live_min"] - 0.4).abs() < 1e-6);
     // std of 0.8, 0.6, 0.4 (population) = 0.163299.
-    assert!((r.features["p1_std"] - 0.163_299).abs() < 1e-5);
-    assert!((r.features["p0_mean"] - 0.2).abs() < 1e-6 && r.features["live_class"] == 1.0);
-    let r = score(
-        &frames,
-        &Config {
-            live_class: 0,
-            ..Config::default()
-        },
-    );
-    assert!((r.score.unwrap() - 0.2).abs() < 1e-6);
+    assert!((r.features["live_std"] - 0.163_299).abs() < 1e-5);
+    assert!(r.features["models"] == 1.0);
     // Only the last `max_frames` frames count.
     let r = score(
         &frames,
@@ -285,6 +288,50 @@ fn window_score_is_the_mean_live_probability() {
         },
     );
     assert!((r.score.unwrap() - 0.4).abs() < 1e-6);
+    // Two models: the frame's live probability is their mean (Silent-Face's fusion), and
+    // each model's mean is kept.
+    let two = [frame(&[0.9, 0.5], 100.0), frame(&[0.7, 0.3], 100.0)];
+    let r = score(&two, &cfg);
+    assert!((r.score.unwrap() - 0.6).abs() < 1e-6, "{:?}", r.score);
+    assert!((r.features["model0_live_mean"] - 0.8).abs() < 1e-6);
+    assert!((r.features["model1_live_mean"] - 0.4).abs() < 1e-6);
+}
+
+#[test]
+fn two_models_each_get_their_own_crop_and_class() {
+    let a = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.0, 2.0, 0.0]);
+    let b = FakeRunner::new(texture_spec(), vec![1, 3], vec![3.0, 0.0, 0.0]);
+    let wide = TextureModel {
+        name: "wide".into(),
+        scale: 4.0,
+        live_class: 0,
+    };
+    let mut tc = TextureClassifier::new(
+        vec![(live1(), a.clone()), (wide, b.clone())],
+        Config::default(),
+    )
+    .unwrap();
+    assert_eq!(tc.model_label(), "fr_liveness+wide");
+    // A gradient image, so the 2.7× and 4.0× crops differ.
+    let img = RgbImage::from_raw(
+        400,
+        400,
+        (0..400 * 400).flat_map(|i| [(i % 400 / 2) as u8; 3]).collect(),
+    )
+    .unwrap();
+    let lm = landmarks();
+    let face = FaceGeometry {
+        landmarks: &lm,
+        bbox: Rect::new(170.0, 170.0, 230.0, 230.0),
+    };
+    let f = tc.process(&img, &face).unwrap();
+    let (pa, pb) = (softmax(&[0.0, 2.0, 0.0])[1], softmax(&[3.0, 0.0, 0.0])[0]);
+    assert_eq!(f.member_live, vec![pa, pb]);
+    let (ia, ib) = (a.last_input.lock().unwrap().clone(), b.last_input.lock().unwrap().clone());
+    let span = |t: &[f32]| t[127] - t[0];
+    println!("crop spans: 2.7x {} grey levels, 4.0x {}", span(&ia), span(&ib));
+    // Across the top row, the 4.0× crop spans 4/2.7 as many grey levels (0.5 per pixel).
+    assert!((span(&ib) / span(&ia) - 4.0 / 2.7).abs() < 0.05);
 }
 
 #[test]
@@ -296,14 +343,20 @@ fn config_is_validated() {
     };
     bad(
         Config {
-            live_class: 3,
+            models: vec![TextureModel {
+                live_class: 3,
+                ..TextureModel::minifasnet_v2()
+            }],
             ..Config::default()
         },
         "live_class",
     );
     bad(
         Config {
-            scale: f32::NAN,
+            fallback: vec![TextureModel {
+                scale: f32::NAN,
+                ..TextureModel::fr_liveness()
+            }],
             ..Config::default()
         },
         "scale",
@@ -315,27 +368,17 @@ fn config_is_validated() {
         },
         "min_frames",
     );
-    let r = score(
-        &[frame([0.1, 0.8, 0.1], 100.0)],
-        &Config {
-            live_class: 7,
-            ..Config::default()
-        },
-    );
-    assert!(
-        !r.available && r.reason.contains("live_class"),
-        "{}",
-        r.reason
-    );
     let runner = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.0; 3]);
+    let half = TextureModel {
+        scale: 0.5,
+        ..TextureModel::fr_liveness()
+    };
     assert!(matches!(
-        TextureClassifier::new(
-            runner,
-            Config {
-                scale: 0.5,
-                ..Config::default()
-            }
-        ),
+        TextureClassifier::new(vec![(half, runner.clone())], Config::default()),
         Err(TextureError::InvalidConfig { name: "scale", .. })
+    ));
+    assert!(matches!(
+        TextureClassifier::new(Vec::new(), Config::default()),
+        Err(TextureError::Interface { .. })
     ));
 }

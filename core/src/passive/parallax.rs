@@ -13,7 +13,11 @@
 //!   is the non-planar motion (RMS transfer residual, in inter-ocular distances).
 //!
 //! A pair is *decisive* when its out-of-plane motion is well above the landmark noise
-//! ([`ParallaxConfig::min_motion`]). The score uses the *parallax fraction* `k` from
+//! ([`ParallaxConfig::min_motion`]) **and the image confirms it**: the pixels' own
+//! correspondences must show a change of viewpoint ([`ParallaxConfig::min_image_motion`]).
+//! FaceMesh's landmarks move on a perfectly still image (its ROI settles, its regression
+//! jitters), so a photo repeated as frames once scored 0.02–1.00 here; it now reports "not
+//! enough motion", with no score. The score uses the *parallax fraction* `k` from
 //! `residual² ≈ noise² + k² · motion²` fitted over all pairs: near 0 for a plane (its
 //! out-of-plane motion is all perspective, which the homography absorbs, and its residual
 //! stays at the landmark-noise floor), about 0.75 for a head. Without enough decisive pairs
@@ -45,6 +49,15 @@ pub struct ParallaxConfig {
     /// FaceMesh landmark noise on a still face is about 0.002–0.004 IOD, so 0.012 keeps the
     /// noise under a third of the motion.
     pub min_motion: f32,
+    /// Change of viewpoint the *pixels* must show for a pair to be decisive, IOD: the part
+    /// of the image-refined correspondences' motion that a homography explains and a
+    /// similarity does not (perspective: the surface turned), `sqrt(sim² − hom²)` of the two
+    /// RMS residuals. FaceMesh's landmarks move on a still image as its ROI settles
+    /// (measured: up to 0.029 IOD on real photos repeated six times), so landmark motion
+    /// alone is no evidence. On those stills this image measure stayed at 0.0020–0.0037 IOD
+    /// (matching noise), while synthetic bona fide captures with idle head motion reached
+    /// 0.007–0.029 in their third-largest pair (docs/passive.md).
+    pub min_image_motion: f32,
     /// Decisive pairs needed for a score.
     pub min_decisive_pairs: usize,
     /// Parallax fraction (see [`score`]) at which the score is 0.5. A rigid plane gives
@@ -75,6 +88,7 @@ impl Default for ParallaxConfig {
             min_frames: 5,
             max_frames: 45,
             min_motion: 0.012,
+            min_image_motion: 0.006,
             min_decisive_pairs: 3,
             fraction_centre: 0.15,
             fraction_scale: 0.04,
@@ -102,6 +116,12 @@ impl ParallaxConfig {
                 "parallax max_frames {} < min_frames {}",
                 self.max_frames,
                 self.min_frames
+            ));
+        }
+        if !(self.min_image_motion.is_finite() && self.min_image_motion >= 0.0) {
+            return bad(alloc::format!(
+                "parallax min_image_motion {} must be finite and ≥ 0",
+                self.min_image_motion
             ));
         }
         for (name, v) in [
@@ -350,6 +370,10 @@ pub struct PairFit {
     pub motion: f32,
     /// RMS homography residual, IOD.
     pub residual: f32,
+    /// Change of viewpoint shown by the correspondences, IOD: `sqrt(sim² − hom²)` of the
+    /// similarity and homography RMS residuals (image-refined correspondences; in a
+    /// landmark-only fit, the landmarks', which carry FaceMesh's jitter).
+    pub image_motion: f32,
 }
 
 /// Fits one pair of frames; `None` when either fit is degenerate.
@@ -361,7 +385,15 @@ pub fn fit_pair(a: &ParallaxFrame, b: &ParallaxFrame) -> Option<PairFit> {
     (motion.is_finite() && residual.is_finite()).then_some(PairFit {
         motion: motion as f32,
         residual: residual as f32,
+        image_motion: viewpoint_change(motion, residual),
     })
+}
+
+/// `sqrt(max(sim² − hom², 0))`: the part of the out-of-plane motion a homography explains.
+fn viewpoint_change(similarity_rms: f64, homography_rms: f64) -> f32 {
+    (similarity_rms * similarity_rms - homography_rms * homography_rms)
+        .max(0.0)
+        .sqrt() as f32
 }
 
 /// Fits one pair from image-refined correspondences of the landmarks `indices`; `None`
@@ -391,17 +423,24 @@ fn fit_refined_pair(
         PairFit {
             motion: motion as f32,
             residual: residual as f32,
+            image_motion: viewpoint_change(motion, residual),
         },
         buf.0.len(),
     ))
+}
+
+/// A pair is decisive when the landmarks moved out of plane by at least `min_motion` and the
+/// image confirms it by at least `min_image_motion`.
+fn is_decisive(cfg: &ParallaxConfig) -> impl Fn(&PairFit) -> bool + '_ {
+    move |p| p.motion >= cfg.min_motion && p.image_motion >= cfg.min_image_motion
 }
 
 /// `(k, noise)` of `residual² = noise² + k² · motion²`. The noise floor is the median
 /// squared residual of the third of the pairs that moved least (for a plane that is all its
 /// residual; for a head it includes a little parallax, which only lowers `k`); `k` is the
 /// median of `sqrt(max(residual² − noise², 0)) / motion` over the pairs that moved at least
-/// `min_motion`.
-fn parallax_fraction(fits: &[PairFit], min_motion: f32) -> (f32, f64) {
+/// `min_motion` and whose image confirms it ([`ParallaxConfig::min_image_motion`]).
+fn parallax_fraction(fits: &[PairFit], decisive: impl Fn(&PairFit) -> bool) -> (f32, f64) {
     if fits.is_empty() {
         return (0.0, 0.0);
     }
@@ -415,7 +454,7 @@ fn parallax_fraction(fits: &[PairFit], min_motion: f32) -> (f32, f64) {
     let noise2 = crate::math::median_in_place(&mut low).unwrap_or(0.0);
     let mut ks: Vec<f32> = fits
         .iter()
-        .filter(|p| p.motion >= min_motion && p.motion > 0.0)
+        .filter(|p| decisive(p) && p.motion > 0.0)
         .map(|p| (p.residual * p.residual - noise2).max(0.0).sqrt() / p.motion)
         .collect();
     let k = crate::math::median_in_place(&mut ks).unwrap_or(0.0);
@@ -437,8 +476,9 @@ fn matched_indices() -> Vec<usize> {
 /// landmarks (how far FaceMesh says the face turned) and its *residual* the homography
 /// residual of image-refined correspondences (whether the pixels moved like a plane).
 /// Otherwise (landmarks only) every pair of raw landmarks gives both, which FaceMesh's 3D
-/// prior makes unreliable on flat media (see [`track`]). Features (IOD units unless said): `frames`, `pairs`, `decisive_pairs`,
-/// `max_motion`, `min_motion_needed`, `parallax_fraction` (unitless, 0 = planar),
+/// prior makes unreliable on flat media (see [`track`]). Features (IOD units unless said):
+/// `frames`, `pairs`, `decisive_pairs`, `max_motion`, `min_motion_needed`,
+/// `max_image_motion`, `min_image_motion_needed`, `parallax_fraction` (unitless, 0 = planar),
 /// `noise_floor`, `residual_median` / `residual_max` over decisive pairs, `image_refined`
 /// (1 or 0), and with image refinement `matched_points_median` and
 /// `landmark_parallax_fraction` (the same fit on the raw landmarks, for diagnosis).
@@ -527,6 +567,7 @@ pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalRepo
                 Some(PairFit {
                     motion: lm.motion,
                     residual: px.residual,
+                    image_motion: px.image_motion,
                 })
             })
             .collect();
@@ -536,36 +577,48 @@ pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalRepo
         );
         f.insert(
             "landmark_parallax_fraction".into(),
-            parallax_fraction(&landmark_fits, cfg.min_motion).0 as f64,
+            parallax_fraction(&landmark_fits, |p| p.motion >= cfg.min_motion).0 as f64,
         );
         fits
     } else {
         landmark_fits
     };
     let max_motion = all.iter().map(|p| p.motion).fold(0.0f32, f32::max);
+    let max_image_motion = all.iter().map(|p| p.image_motion).fold(0.0f32, f32::max);
     let decisive: Vec<PairFit> = all
         .iter()
         .copied()
-        .filter(|p| p.motion >= cfg.min_motion)
+        .filter(is_decisive(cfg))
         .collect();
     f.insert("pairs".into(), all.len() as f64);
     f.insert("decisive_pairs".into(), decisive.len() as f64);
     f.insert("max_motion".into(), max_motion as f64);
+    f.insert("max_image_motion".into(), max_image_motion as f64);
+    f.insert("min_image_motion_needed".into(), cfg.min_image_motion as f64);
     if decisive.len() < cfg.min_decisive_pairs {
+        let landmark_only = all.iter().filter(|p| p.motion >= cfg.min_motion).count();
         return SignalReport::unavailable(alloc::format!(
-            "not enough out-of-plane motion: max {:.4} IOD over {} pairs; needs ≥ {:.4} IOD in \
-             {} pairs (a few degrees of head turn or nod)",
+            "not enough out-of-plane motion: max {:.4} IOD by the landmarks and {:.4} IOD by \
+             the image over {} pairs; needs ≥ {:.4} and ≥ {:.4} IOD in {} pairs (a few degrees \
+             of head turn or nod){}",
             max_motion,
+            max_image_motion,
             all.len(),
             cfg.min_motion,
-            cfg.min_decisive_pairs
+            cfg.min_image_motion,
+            cfg.min_decisive_pairs,
+            if landmark_only >= cfg.min_decisive_pairs {
+                "; the landmarks moved but the image did not (a still, or tracking jitter)"
+            } else {
+                ""
+            }
         ))
         .with_features(f);
     }
     // Noise puts a floor under the residual: a plane's homography residual stays at that
     // floor however far it moves, a head's grows with its out-of-plane motion. `k` is the
     // fraction of the out-of-plane motion, above the floor, that no plane explains.
-    let (k, noise) = parallax_fraction(&all, cfg.min_motion);
+    let (k, noise) = parallax_fraction(&all, is_decisive(cfg));
     let mut residuals: Vec<f32> = decisive.iter().map(|p| p.residual).collect();
     let residual_max = residuals.iter().copied().fold(0.0f32, f32::max);
     let residual = crate::math::median_in_place(&mut residuals).unwrap_or(0.0);

@@ -474,17 +474,21 @@ fn passive_signals_on_one_second_windows() {
             match s.score.filter(|_| s.available) {
                 Some(v) => {
                     scores.entry(name).or_default().push(v);
+                    // The model behind the score and any note, when the report names them.
+                    let json = serde_json::to_value(&s).unwrap_or_default();
+                    let field = |k: &str| json.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                    let (model, note) = (field("model"), field("note"));
                     println!(
                         "  {name:<10} {v:.3}{}{}",
-                        if s.model.is_empty() {
+                        if model.is_empty() {
                             String::new()
                         } else {
-                            format!(" [{}]", s.model)
+                            format!(" [{model}]")
                         },
-                        if s.note.is_empty() {
+                        if note.is_empty() {
                             String::new()
                         } else {
-                            format!(" note: {}", s.note)
+                            format!(" note: {note}")
                         }
                     );
                 }

@@ -370,7 +370,14 @@ impl PassiveAnalyzer {
             }
         }
         if let Some(t) = self.texture.as_mut() {
-            match t.process(rgb, &face) {
+            // One box on every frame, whichever detector ran: the landmarks' extent
+            // (docs/passive.md measures MiniFASNet with BlazeFace's, SCRFD's and this box).
+            let texture_face = FaceGeometry {
+                landmarks,
+                bbox: crate::geometry::Rect::bounding(landmarks.iter().map(|p| p.xy()))
+                    .unwrap_or(bbox),
+            };
+            match t.process(rgb, &texture_face) {
                 Ok(f) => rec.texture = Some(f),
                 Err(e) => note(TEXTURE, &e.into()),
             }

@@ -28,6 +28,9 @@ pub struct FaceObservation {
     /// Probability that both eyes are closed, from the eye-state model when the caller ran
     /// it ([`super::eyes`]; `None`: eye aspect ratio only).
     pub eyes_closed: Option<f32>,
+    /// Mean lid gap over eye width of both eyes, from the iris model when the caller ran it
+    /// ([`super::iris`]; unitless, open ≈ 0.2–0.4).
+    pub eye_openness: Option<f32>,
 }
 
 fn d(a: Point3, b: Point3) -> f32 {
@@ -104,6 +107,7 @@ pub fn observe_with_pose(
         centre,
         iod_px: iod,
         eyes_closed: None,
+        eye_openness: None,
     };
     let finite = [
         obs.ear,

@@ -50,6 +50,11 @@ pub struct RunnerConfig {
     /// `eye_open_prob`: glasses, an unusual eye), nor on frames where it did not run.
     pub eye_closed_prob: f32,
     pub eye_open_prob: f32,
+    /// With the iris model's eye openness ([`FaceObservation::eye_openness`]) and no eye-state
+    /// probability, eyes count as closed below `baseline openness × (1 − openness_drop)` and
+    /// open again above `baseline × (1 − openness_drop / 2)` (default 0.6: on the real clip
+    /// 0.5–0.7 find its one separable blink with no false one, 0.3–0.4 add a false one).
+    pub openness_drop: f32,
     /// A blink's closure lasts between these (default 80–500 ms); longer is not a blink.
     pub blink_min_ms: u32,
     pub blink_max_ms: u32,
@@ -83,6 +88,7 @@ impl Default for RunnerConfig {
             blink_drop: 0.1,
             eye_closed_prob: 0.5,
             eye_open_prob: 0.3,
+            openness_drop: 0.6,
             blink_min_ms: 80,
             blink_max_ms: 500,
             smile_width_gain: 0.06,
@@ -105,6 +111,7 @@ impl RunnerConfig {
             ("blink_drop", self.blink_drop, 0.9),
             ("eye_closed_prob", self.eye_closed_prob, 1.0),
             ("eye_open_prob", self.eye_open_prob, 1.0),
+            ("openness_drop", self.openness_drop, 0.9),
             ("smile_width_gain", self.smile_width_gain, 1.0),
             ("smile_lift", self.smile_lift, 1.0),
             ("max_jump_iod", self.max_jump_iod, 10.0),
@@ -208,6 +215,8 @@ struct Baseline {
     ear: f32,
     /// Median closed-eye probability at rest, when the model ran on the baseline frames.
     eyes_closed: Option<f32>,
+    /// Median iris eye openness at rest, when the iris model ran on the baseline frames.
+    eye_openness: Option<f32>,
     yaw: f32,
     pitch: f32,
     mouth_width: f32,
@@ -223,6 +232,7 @@ struct StepState {
     reached: bool,
     closed_since: Option<u64>,
     min_ear: f32,
+    min_open: f32,
     max_closed: f32,
     smile_since: Option<u64>,
     /// Since when a smile has been held during a step that did not ask for one.
@@ -532,9 +542,20 @@ impl ChallengeRunner {
                     } else {
                         None
                     };
+                    let mut open: Vec<f32> = self
+                        .baseline_samples
+                        .iter()
+                        .filter_map(|f| f.eye_openness)
+                        .collect();
+                    let eye_openness = if open.len() * 2 >= self.baseline_samples.len() {
+                        crate::math::median_in_place(&mut open).filter(|o| *o > 0.0)
+                    } else {
+                        None
+                    };
                     self.baseline = Some(Baseline {
                         ear: med(|f| f.ear),
                         eyes_closed,
+                        eye_openness,
                         yaw: med(|f| f.yaw_deg),
                         pitch: med(|f| f.pitch_deg),
                         mouth_width: med(|f| f.mouth_width),
@@ -634,6 +655,7 @@ impl ChallengeRunner {
         self.state = StepState {
             started_ns: ts,
             min_ear: f32::MAX,
+            min_open: f32::MAX,
             ..StepState::default()
         };
         self.pending_parallax = None;
@@ -670,18 +692,30 @@ impl ChallengeRunner {
             }
             Action::Blink => {
                 // The eye-state model when it ran here and reads the user's eyes open at rest;
-                // else the eye aspect ratio.
+                // else the iris model's openness when it ran here and at rest; else the eye
+                // aspect ratio.
                 let model = match (f.eyes_closed, b.eyes_closed) {
                     (Some(p), Some(rest)) if rest < cfg.eye_open_prob => Some(p),
                     _ => None,
                 };
-                let (closed, open) = match model {
-                    Some(p) => (p >= cfg.eye_closed_prob, p <= cfg.eye_open_prob),
-                    None => (
+                let iris = match (model, f.eye_openness, b.eye_openness) {
+                    (None, Some(o), Some(rest)) => Some((o, rest)),
+                    _ => None,
+                };
+                let (closed, open) = match (model, iris) {
+                    (Some(p), _) => (p >= cfg.eye_closed_prob, p <= cfg.eye_open_prob),
+                    (None, Some((o, rest))) => (
+                        o < rest * (1.0 - cfg.openness_drop),
+                        o > rest * (1.0 - 0.5 * cfg.openness_drop),
+                    ),
+                    (None, None) => (
                         f.ear < b.ear * (1.0 - cfg.blink_drop),
                         f.ear > b.ear * (1.0 - 0.5 * cfg.blink_drop),
                     ),
                 };
+                if let Some((o, _)) = iris {
+                    s.min_open = s.min_open.min(o);
+                }
                 s.min_ear = s.min_ear.min(f.ear);
                 if let Some(p) = model {
                     s.max_closed = s.max_closed.max(p);
@@ -695,15 +729,26 @@ impl ChallengeRunner {
                             ev.insert("closed_ms".into(), ms);
                             ev.insert("ear_baseline".into(), b.ear as f64);
                             ev.insert("ear_min".into(), s.min_ear as f64);
-                            ev.insert("eye_model".into(), if model.is_some() { 1.0 } else { 0.0 });
+                            // 1 = eye-state model, 2 = iris openness, 0 = eye aspect ratio.
+                            let source = match (model, iris) {
+                                (Some(_), _) => 1.0,
+                                (None, Some(_)) => 2.0,
+                                (None, None) => 0.0,
+                            };
+                            ev.insert("eye_model".into(), source);
                             if model.is_some() {
                                 ev.insert("closed_prob_max".into(), s.max_closed as f64);
+                            }
+                            if let Some((_, rest)) = iris {
+                                ev.insert("openness_baseline".into(), rest as f64);
+                                ev.insert("openness_min".into(), s.min_open as f64);
                             }
                             return Some(ev);
                         }
                         // Too short (noise) or too long (eyes shut, not a blink): wait for
                         // a proper blink.
                         s.min_ear = f32::MAX;
+                        s.min_open = f32::MAX;
                         s.max_closed = 0.0;
                     }
                     _ => {}

@@ -11,6 +11,9 @@
 //!
 //! With an eye-state model ([`ChallengeSession::with_eye_model`]) every frame's eyes are also
 //! classified open / closed ([`super::eyes`]), which blinks use where FaceMesh's lids lag.
+//! With the iris model instead ([`ChallengeSession::with_iris_model`]) blinks read the eye
+//! openness from MediaPipe Iris's eye contour ([`super::iris`]); the runner prefers the
+//! eye-state probability when both ran.
 //!
 //! With face continuity ([`ChallengeSession::with_face_continuity`]) every `every`-th frame's
 //! face is embedded ([`crate::matching`]) and compared with the first: a different person
@@ -25,6 +28,7 @@
 use alloc::vec::Vec;
 
 use super::eyes::EyeStateModel;
+use super::iris::IrisEyeModel;
 use super::observe::observation_from;
 use super::plan::{Action, ChallengePlan};
 use super::runner::{ChallengeOutcome, ChallengeRunner, Prompt, RunnerConfig, Update};
@@ -45,6 +49,7 @@ pub struct ChallengeSession {
     stride: usize,
     seen: usize,
     eyes: Option<EyeStateModel>,
+    iris: Option<IrisEyeModel>,
     continuity: Option<Continuity>,
 }
 
@@ -83,6 +88,7 @@ impl ChallengeSession {
             stride: 1,
             seen: 0,
             eyes: None,
+            iris: None,
             continuity: None,
         })
     }
@@ -95,6 +101,12 @@ impl ChallengeSession {
     /// Classifies each frame's eyes with this model (for blinks).
     pub fn with_eye_model(mut self, model: EyeStateModel) -> ChallengeSession {
         self.eyes = Some(model);
+        self
+    }
+
+    /// Measures each frame's eye openness with the iris model (for blinks).
+    pub fn with_iris_model(mut self, model: IrisEyeModel) -> ChallengeSession {
+        self.iris = Some(model);
         self
     }
 
@@ -169,6 +181,16 @@ impl ChallengeSession {
             // An eye too small to classify leaves the frame to the eye aspect ratio.
             o.eyes_closed = match model.predict(rgb, &face.landmarks) {
                 Ok(state) => Some(state.closed()),
+                Err(Error::Model(e)) => return Err(Error::Model(e)),
+                Err(_) => None,
+            };
+        }
+        if let (Some(model), Some(face), Some(o)) =
+            (&self.iris, analysis.faces.first(), obs.face.as_mut())
+        {
+            // An eye too small to crop leaves the frame to the other measures.
+            o.eye_openness = match model.predict(rgb, &face.landmarks) {
+                Ok(open) => Some(open.mean()),
                 Err(Error::Model(e)) => return Err(Error::Model(e)),
                 Err(_) => None,
             };

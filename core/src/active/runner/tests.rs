@@ -308,6 +308,43 @@ fn a_long_eye_closure_is_not_a_blink() {
 }
 
 #[test]
+fn iris_openness_drives_blinks_when_the_eye_state_model_is_absent() {
+    // Still landmarks (EAR flat); the iris openness alone dips: 0.2 at rest, 0.02 shut.
+    let model = canonical();
+    let mut noise = Noise(3);
+    let base = observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)).unwrap();
+    let run = |shut: core::ops::Range<f32>, with_prob: bool| {
+        let plan = derive_plan_for(&[Action::Blink]);
+        let mut r = ChallengeRunner::new(plan, RunnerConfig::default()).unwrap();
+        for i in 0..150u64 {
+            let t = i as f32 / 30.0;
+            let mut f = base;
+            f.eye_openness = Some(if shut.contains(&t) { 0.02 } else { 0.2 });
+            // An eye-state model that reads open throughout takes precedence.
+            f.eyes_closed = with_prob.then_some(0.0);
+            let u = r
+                .push(&Observation {
+                    timestamp_ns: i * 33_333_333 + 1,
+                    face: Some(f),
+                    quality_ok: true,
+                })
+                .unwrap();
+            if let Some(out) = u.finished {
+                return Some(out);
+            }
+        }
+        None
+    };
+    let out = run(1.0..1.15, false).expect("a 150 ms closure ends the step");
+    assert!(out.passed, "{}", out.reason);
+    assert_eq!(out.steps[0].evidence["eye_model"], 2.0);
+    assert!((out.steps[0].evidence["openness_baseline"] - 0.2).abs() < 1e-6);
+    // Shut for 1 s: not a blink; the model's probability, when present, decides.
+    assert!(run(1.0..2.0, false).is_none_or(|o| !o.passed));
+    assert!(run(1.0..1.15, true).is_none_or(|o| !o.passed));
+}
+
+#[test]
 fn continuity_breaks_reject_the_challenge() {
     const TURN: &[Action] = &[Action::TurnLeft];
     let mut track = Track::at(30.0, 4.0);

@@ -76,12 +76,13 @@ impl Source {
             source,
         })?;
         // Upright by the file's EXIF orientation, as phone photos need.
-        let photo = liveproof_core::frame::file::decode_upright(&bytes, &path.display().to_string())
-            .map_err(|e| SynthError::DecodeImage {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?
-            .rgb;
+        let photo =
+            liveproof_core::frame::file::decode_upright(&bytes, &path.display().to_string())
+                .map_err(|e| SynthError::DecodeImage {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
+                .rgb;
         let mut src = Source::from_photo(engine, photo, opts)?;
         src.info.file = path.file_name().map(|n| n.to_string_lossy().into_owned());
         src.info.sha256 = hex::encode(Sha256::digest(&bytes));

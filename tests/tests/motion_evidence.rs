@@ -31,7 +31,10 @@ fn parallax_of(engine: &Arc<Engine>, frames: &[(RgbImage, u64)]) -> SignalReport
             .expect("frame")
             .with_timestamp_ns(*ts);
         let a = tracker.process(&frame).expect("analysis");
-        let face = a.faces.first().expect("a face in every synthetic bona fide frame");
+        let face = a
+            .faces
+            .first()
+            .expect("a face in every synthetic bona fide frame");
         let (lm, bbox) = (face.landmarks.clone(), face.detection.bbox);
         passive
             .push(tracker.last_rgb(), &lm, bbox, *ts)
@@ -59,9 +62,12 @@ fn feature(r: &SignalReport, k: &str) -> f64 {
 fn parallax_reports_no_evidence_without_image_motion() {
     let engine = default_engine();
     let mut moving_scored = 0;
-    for (i, name) in ["astronaut.png", "newton.png", "gauss.png"].iter().enumerate() {
-        let source = Source::from_file(&engine, &fixture(name), &SourceOptions::default())
-            .expect("source");
+    for (i, name) in ["astronaut.png", "newton.png", "gauss.png"]
+        .iter()
+        .enumerate()
+    {
+        let source =
+            Source::from_file(&engine, &fixture(name), &SourceOptions::default()).expect("source");
         let seed = 7 + i as u64;
         let moving = parallax_of(&engine, &render(&source, seed, 1.0));
         let frozen = parallax_of(&engine, &render(&source, seed, 0.0));

@@ -336,3 +336,104 @@ fn real_pad_dir_is_where_the_build_script_looked() {
     }
     let _ = Path::new(".");
 }
+
+/// `fr_liveness` with another colour order declared: the runner of the real model, with the
+/// manifest entry's `preprocess.colour` replaced.
+struct ColourSwapped {
+    inner: Arc<dyn liveproof_core::models::ModelRunner>,
+    spec: liveproof_core::models::ModelSpec,
+}
+
+impl liveproof_core::models::ModelRunner for ColourSwapped {
+    fn spec(&self) -> &liveproof_core::models::ModelSpec {
+        &self.spec
+    }
+    fn run(
+        &self,
+        inputs: &[liveproof_core::models::TensorIn<'_>],
+        outputs: &mut Vec<liveproof_core::models::TensorOut>,
+    ) -> Result<(), liveproof_core::models::ModelError> {
+        self.inner.run(inputs, outputs)
+    }
+}
+
+/// How `fr_liveness`'s channel order and live class were settled: every (colour, class)
+/// reading on the real stills, side by side. Only BGR with class 0 puts every real attack
+/// below every real bona fide capture; RGB with class 1 (the old wiring) called the prints
+/// live.
+#[test]
+#[cfg_attr(
+    not(lp_real_pad),
+    ignore = "skipped: needs the shared real media (../shared/data/real-pad or $LIVEPROOF_SHARED_DIR), absent from this checkout"
+)]
+fn fr_liveness_channel_order_and_live_class_on_real_stills() {
+    let engine = default_engine();
+    let ecfg = engine_config(DetectorKind::BlazeFaceFront);
+    let runner = liveproof_core::engine::load_runner(&ecfg, "fr_liveness").expect("fr_liveness");
+    let faces: Vec<(&str, bool, RgbImage, Vec<liveproof_core::geometry::Point3>)> = SAMPLES
+        .iter()
+        .map(|&(name, live)| {
+            let img = load(name);
+            let mut t = Tracker::new(engine.clone());
+            let frame =
+                Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+            let lm = t.analyze_still(&frame).expect("analysis").faces[0]
+                .landmarks
+                .clone();
+            (name, live, img, lm)
+        })
+        .collect();
+    println!("fr_liveness on REAL stills, probability of the class read as live:");
+    let mut separating = Vec::new();
+    for colour in ["RGB", "BGR"] {
+        let mut spec = runner.spec().clone();
+        spec.preprocess.as_mut().expect("preprocess").colour = colour.into();
+        let swapped: Arc<dyn liveproof_core::models::ModelRunner> = Arc::new(ColourSwapped {
+            inner: runner.clone(),
+            spec,
+        });
+        for class in 0..3 {
+            let model = TextureModel {
+                live_class: class,
+                ..TextureModel::fr_liveness()
+            };
+            let mut c =
+                TextureClassifier::new(vec![(model, swapped.clone())], texture::Config::default())
+                    .unwrap();
+            let scores: Vec<(&str, bool, Option<f32>)> = faces
+                .iter()
+                .map(|(name, live, img, lm)| {
+                    let face = FaceGeometry {
+                        landmarks: lm,
+                        bbox: Rect::bounding(lm.iter().map(|p| p.xy())).unwrap(),
+                    };
+                    (*name, *live, Some(c.process(img, &face).unwrap().live()))
+                })
+                .collect();
+            let ok = attacks_below_bona_fide(&scores);
+            println!(
+                "  {colour} class {class}: {} -> {}",
+                scores
+                    .iter()
+                    .map(|(n, _, s)| format!("{} {:.3}", n.trim_end_matches(".jpg"), s.unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                match &ok {
+                    Ok(()) => "attacks below bona fide".to_string(),
+                    Err(e) => e.clone(),
+                }
+            );
+            if ok.is_ok() {
+                separating.push((colour, class));
+            }
+        }
+    }
+    assert!(
+        separating.contains(&("BGR", 0)),
+        "BGR class 0 (the manifest's wiring) must separate: {separating:?}"
+    );
+    assert!(
+        !separating.contains(&("RGB", 1)),
+        "RGB class 1 (the old wiring) separated after all"
+    );
+}

@@ -161,9 +161,10 @@ impl PassiveModels {
         };
         let (texture, texture_note) = match preferred {
             Ok(set) => (set, String::new()),
-            Err(why) if tc.fallback.is_empty() => {
-                (Vec::new(), format!("preferred: {why}; no fallback configured"))
-            }
+            Err(why) if tc.fallback.is_empty() => (
+                Vec::new(),
+                format!("preferred: {why}; no fallback configured"),
+            ),
             Err(why) => match load_set(&tc.fallback) {
                 Ok(set) => {
                     let names: Vec<&str> = tc.fallback.iter().map(|m| m.name.as_str()).collect();
@@ -265,11 +266,13 @@ impl PassiveAnalyzer {
         let (texture, texture_missing) = if models.texture.is_empty() {
             (
                 None,
-                Some(format!("texture model not available: {}", models.texture_note)),
+                Some(format!(
+                    "texture model not available: {}",
+                    models.texture_note
+                )),
             )
         } else {
-            match texture::TextureClassifier::new(models.texture.clone(), config.texture.clone())
-            {
+            match texture::TextureClassifier::new(models.texture.clone(), config.texture.clone()) {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(e.to_string())),
             }

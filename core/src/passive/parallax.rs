@@ -585,16 +585,15 @@ pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalRepo
     };
     let max_motion = all.iter().map(|p| p.motion).fold(0.0f32, f32::max);
     let max_image_motion = all.iter().map(|p| p.image_motion).fold(0.0f32, f32::max);
-    let decisive: Vec<PairFit> = all
-        .iter()
-        .copied()
-        .filter(is_decisive(cfg))
-        .collect();
+    let decisive: Vec<PairFit> = all.iter().copied().filter(is_decisive(cfg)).collect();
     f.insert("pairs".into(), all.len() as f64);
     f.insert("decisive_pairs".into(), decisive.len() as f64);
     f.insert("max_motion".into(), max_motion as f64);
     f.insert("max_image_motion".into(), max_image_motion as f64);
-    f.insert("min_image_motion_needed".into(), cfg.min_image_motion as f64);
+    f.insert(
+        "min_image_motion_needed".into(),
+        cfg.min_image_motion as f64,
+    );
     if decisive.len() < cfg.min_decisive_pairs {
         let landmark_only = all.iter().filter(|p| p.motion >= cfg.min_motion).count();
         return SignalReport::unavailable(alloc::format!(

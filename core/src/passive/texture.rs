@@ -1,15 +1,17 @@
-//! Texture CNN signal: a MiniFASNet-style anti-spoof classifier (`fr_liveness.onnx`, manifest
-//! name `fr_liveness`) on a wide crop around the face, looking for print, screen and moiré
-//! texture.
+//! Texture CNN signal: small anti-spoofing classifiers on a wide crop around the face, looking
+//! for print, screen and moiré texture.
 //!
-//! **Model contract** (from the manifest entry, not hard-coded): one input `[1, 3, S, S]`
-//! (S = 128 for `fr_liveness`; NCHW, colour order and `(x − mean) / std` from the entry's
-//! `preprocess`: raw 0–255 RGB for `fr_liveness`), one output `[1, 3]` logits, turned into
-//! probabilities by a softmax. **Which class means "live" is unverified**: it is
-//! [`Config::live_class`], to be settled by measurement (`tests/tests/passive_eval.rs`), and the
-//! three probabilities are all kept in [`FrameFeatures`].
+//! **Models** ([`Config::models`], then [`Config::fallback`]): MiniFASNet V2 (2.7× crop) and
+//! V1SE (4.0×) together, Silent-Face's two-model fusion (the frame's live probability is the
+//! mean of theirs); when either is missing, `fr_liveness` (faceplugin) alone, and the report
+//! says so. **Model contract** (from each manifest entry, not hard-coded): one input
+//! `[1, 3, S, S]` (NCHW; colour order and `(x − mean) / std` from the entry's `preprocess`: raw
+//! 0–255 **BGR** for all three), one output `[1, 3]` logits, turned into probabilities by a
+//! softmax; [`TextureModel::live_class`] says which class is "live": 1 for MiniFASNet (its
+//! published interface), **0 for `fr_liveness`**, measured on real attack photos and real
+//! video (docs/passive.md: fed RGB with class 1, real prints scored 0.999).
 //!
-//! **Crop**: the face box scaled by [`Config::scale`] (2.7, MiniFASNet's) around its centre.
+//! **Crop**: the face box scaled by [`TextureModel::scale`] around its centre.
 //! Two modes ([`CropMode`]):
 //! - `ClampedToImage` (default): MiniFASNet's own crop (`CropImage._get_new_box` in
 //!   Silent-Face-Anti-Spoofing, also what ports of the faceplugin SDK do): each side of the box
@@ -171,7 +173,10 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             crop: CropMode::ClampedToImage,
-            models: vec![TextureModel::minifasnet_v2(), TextureModel::minifasnet_v1se()],
+            models: vec![
+                TextureModel::minifasnet_v2(),
+                TextureModel::minifasnet_v1se(),
+            ],
             fallback: vec![TextureModel::fr_liveness()],
             min_face_px: 40.0,
             min_frames: 1,
@@ -653,7 +658,8 @@ impl TextureClassifier {
                 &mut m.input,
             )?;
             let n = m.fmt.size as usize;
-            m.runner.run_one(&m.input, &[1, 3, n, n], &mut self.outputs)?;
+            m.runner
+                .run_one(&m.input, &[1, 3, n, n], &mut self.outputs)?;
             let out = self.outputs.first().ok_or(TextureError::OutputCount {
                 got: self.outputs.len(),
             })?;

@@ -105,7 +105,15 @@ fn preprocess_reads_colour_and_normalisation_from_the_spec() {
     assert_eq!(fmt.size, 128);
     let mut t = vec![0.0f32; 3 * 128 * 128];
     // Box centred in the image, small enough for the square crop to stay inside.
-    preprocess(&img, &Rect::new(24.0, 24.0, 40.0, 40.0), 2.7, cfg.crop, &fmt, &mut t).unwrap();
+    preprocess(
+        &img,
+        &Rect::new(24.0, 24.0, 40.0, 40.0),
+        2.7,
+        cfg.crop,
+        &fmt,
+        &mut t,
+    )
+    .unwrap();
     let p = 128 * 128;
     assert!(t[..p].iter().all(|&v| v == 10.0) && t[p..2 * p].iter().all(|&v| v == 20.0));
     assert!(t[2 * p..].iter().all(|&v| v == 30.0));
@@ -116,13 +124,29 @@ fn preprocess_reads_colour_and_normalisation_from_the_spec() {
     pre.mean = [30.0, 0.0, 0.0];
     pre.std = [2.0, 1.0, 1.0];
     let fmt = check_spec(&spec).unwrap();
-    preprocess(&img, &Rect::new(24.0, 24.0, 40.0, 40.0), 2.7, cfg.crop, &fmt, &mut t).unwrap();
+    preprocess(
+        &img,
+        &Rect::new(24.0, 24.0, 40.0, 40.0),
+        2.7,
+        cfg.crop,
+        &fmt,
+        &mut t,
+    )
+    .unwrap();
     println!("BGR planes: {} {} {}", t[0], t[p], t[2 * p]);
     assert!(t[..p].iter().all(|&v| v == 0.0) && t[p..2 * p].iter().all(|&v| v == 20.0));
     assert!(t[2 * p..].iter().all(|&v| v == 10.0));
     // A face at the corner: the square crop replicates the edge, never pads with black.
     let fmt = check_spec(&texture_spec()).unwrap();
-    preprocess(&img, &Rect::new(0.0, 0.0, 20.0, 20.0), 2.7, cfg.crop, &fmt, &mut t).unwrap();
+    preprocess(
+        &img,
+        &Rect::new(0.0, 0.0, 20.0, 20.0),
+        2.7,
+        cfg.crop,
+        &fmt,
+        &mut t,
+    )
+    .unwrap();
     assert!(t[..p].iter().all(|&v| v == 10.0));
 }
 
@@ -133,7 +157,8 @@ fn landmarks() -> Vec<Point3> {
 #[test]
 fn classifier_turns_logits_into_probabilities() {
     let runner = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.5, 2.5, -1.0]);
-    let mut tc = TextureClassifier::new(vec![(live1(), runner.clone())], Config::default()).unwrap();
+    let mut tc =
+        TextureClassifier::new(vec![(live1(), runner.clone())], Config::default()).unwrap();
     let img = uniform(200, 160, [90, 120, 150]);
     let lm = landmarks();
     let face = FaceGeometry {
@@ -142,7 +167,10 @@ fn classifier_turns_logits_into_probabilities() {
     };
     let f = tc.process(&img, &face).unwrap();
     let want = softmax(&[0.5, 2.5, -1.0]);
-    println!("live probability {:?}, face {} px", f.member_live, f.face_px);
+    println!(
+        "live probability {:?}, face {} px",
+        f.member_live, f.face_px
+    );
     assert_eq!(f.member_live, vec![want[1]]);
     assert!(f.live() == want[1] && f.face_px == 70.0 && tc.model_label() == "fr_liveness");
     // The model saw raw 0–255 RGB, and no padding: the clamped crop stays in the image.
@@ -316,7 +344,9 @@ fn two_models_each_get_their_own_crop_and_class() {
     let img = RgbImage::from_raw(
         400,
         400,
-        (0..400 * 400).flat_map(|i| [(i % 400 / 2) as u8; 3]).collect(),
+        (0..400 * 400)
+            .flat_map(|i| [(i % 400 / 2) as u8; 3])
+            .collect(),
     )
     .unwrap();
     let lm = landmarks();
@@ -327,9 +357,16 @@ fn two_models_each_get_their_own_crop_and_class() {
     let f = tc.process(&img, &face).unwrap();
     let (pa, pb) = (softmax(&[0.0, 2.0, 0.0])[1], softmax(&[3.0, 0.0, 0.0])[0]);
     assert_eq!(f.member_live, vec![pa, pb]);
-    let (ia, ib) = (a.last_input.lock().unwrap().clone(), b.last_input.lock().unwrap().clone());
+    let (ia, ib) = (
+        a.last_input.lock().unwrap().clone(),
+        b.last_input.lock().unwrap().clone(),
+    );
     let span = |t: &[f32]| t[127] - t[0];
-    println!("crop spans: 2.7x {} grey levels, 4.0x {}", span(&ia), span(&ib));
+    println!(
+        "crop spans: 2.7x {} grey levels, 4.0x {}",
+        span(&ia),
+        span(&ib)
+    );
     // Across the top row, the 4.0× crop spans 4/2.7 as many grey levels (0.5 per pixel).
     assert!((span(&ib) / span(&ia) - 4.0 / 2.7).abs() < 0.05);
 }

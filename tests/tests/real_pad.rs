@@ -437,3 +437,88 @@ fn fr_liveness_channel_order_and_live_class_on_real_stills() {
         "RGB class 1 (the old wiring) separated after all"
     );
 }
+
+/// Our MiniFASNet crop and preprocessing against an independent Python reference of
+/// Silent-Face's (`xtask/py/minifasnet_ref.py`: `_get_new_box`, `cv2.resize`, onnxruntime), on
+/// the real stills with the box the analyzer uses (the landmarks' extent). Both read the same
+/// upright pixels (written here as PNG).
+#[test]
+#[cfg_attr(
+    not(lp_real_pad),
+    ignore = "skipped: needs the shared real media (../shared/data/real-pad or $LIVEPROOF_SHARED_DIR), absent from this checkout"
+)]
+fn minifasnet_matches_the_python_silent_face_reference() {
+    let script = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../xtask/py/minifasnet_ref.py");
+    let python = std::env::var_os("LIVEPROOF_REF_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| liveproof_tests::cache_dir().join("refvenv/bin/python"));
+    assert!(
+        python.is_file(),
+        "reference python {} is missing: run `cargo xtask setup --reference`",
+        python.display()
+    );
+    let engine = default_engine();
+    let ecfg = engine_config(DetectorKind::BlazeFaceFront);
+    let manifest = liveproof_core::models::Manifest::embedded().unwrap();
+    let tmp = std::env::temp_dir().join(format!("lp-minifasnet-ref-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut worst = 0.0f32;
+    for (name, _) in SAMPLES {
+        let img = load(name);
+        let png = tmp.join(name.replace(".jpg", ".png"));
+        image::RgbImage::from_raw(img.width, img.height, img.data.clone())
+            .unwrap()
+            .save(&png)
+            .unwrap();
+        let mut t = Tracker::new(engine.clone());
+        let frame =
+            Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+        let lm = t.analyze_still(&frame).expect("analysis").faces[0]
+            .landmarks
+            .clone();
+        let bbox = Rect::bounding(lm.iter().map(|p| p.xy())).unwrap();
+        let face = FaceGeometry {
+            landmarks: &lm,
+            bbox,
+        };
+        for model in [
+            TextureModel::minifasnet_v2(),
+            TextureModel::minifasnet_v1se(),
+        ] {
+            let (_, path) = liveproof_core::engine::resolve(&manifest, &ecfg, &model.name).unwrap();
+            let runner = liveproof_core::engine::load_runner(&ecfg, &model.name).unwrap();
+            let mut c =
+                TextureClassifier::new(vec![(model.clone(), runner)], texture::Config::default())
+                    .unwrap();
+            let ours = c.process(&img, &face).unwrap().live();
+            let out = std::process::Command::new(&python)
+                .arg(&script)
+                .arg(&png)
+                .arg(&path)
+                .arg(model.scale.to_string())
+                .args(bbox.as_array().iter().map(|v| v.to_string()))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "reference failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let theirs = v["probs"][model.live_class].as_f64().unwrap() as f32;
+            println!(
+                "{name:<22} {:<16} ours {ours:.4}  reference {theirs:.4}  |Δ| {:.4}  box {}",
+                model.name,
+                (ours - theirs).abs(),
+                v["box"]
+            );
+            worst = worst.max((ours - theirs).abs());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!("MiniFASNet vs the Silent-Face reference: largest |Δ live probability| {worst:.4}");
+    assert!(worst < 0.05, "largest difference {worst}");
+}

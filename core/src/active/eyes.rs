@@ -91,24 +91,7 @@ impl EyeStateModel {
     /// buffer that does not match its size, a wrong landmark count, landmarks that are not
     /// finite, eyes too small to crop (corner distance under 2 pixels), the model's errors.
     pub fn predict(&self, rgb: &RgbImage, landmarks: &[Point3]) -> Result<EyeState> {
-        let expected = (rgb.width as usize)
-            .checked_mul(rgb.height as usize)
-            .and_then(|v| v.checked_mul(3));
-        if expected != Some(rgb.data.len()) || rgb.width == 0 || rgb.height == 0 {
-            return Err(Error::Config(alloc::format!(
-                "eye state: RGB image {}×{} has {} bytes",
-                rgb.width,
-                rgb.height,
-                rgb.data.len()
-            )));
-        }
-        if landmarks.len() != crate::mesh::NUM_LANDMARKS {
-            return Err(Error::Config(alloc::format!(
-                "eye state: {} landmarks, expected {}",
-                landmarks.len(),
-                crate::mesh::NUM_LANDMARKS
-            )));
-        }
+        check_eye_input("eye state", rgb, landmarks)?;
         let mut input = Vec::with_capacity(SIDE * SIDE);
         let mut outputs: Vec<TensorOut> = Vec::new();
         let mut closed = [0.0f32; 2];
@@ -175,6 +158,30 @@ pub fn eye_crop(
             let bottom = luma(xi, yi + 1) * (1.0 - fx) + luma(xi + 1, yi + 1) * fx;
             out.push((top * (1.0 - fy) + bottom * fy) / 255.0);
         }
+    }
+    Ok(())
+}
+
+/// The checks every eye model's input needs: an RGB buffer that matches its size and 468
+/// landmarks. `what` names the model in the message.
+pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage, landmarks: &[Point3]) -> Result<()> {
+    let expected = (rgb.width as usize)
+        .checked_mul(rgb.height as usize)
+        .and_then(|v| v.checked_mul(3));
+    if expected != Some(rgb.data.len()) || rgb.width == 0 || rgb.height == 0 {
+        return Err(Error::Config(alloc::format!(
+            "{what}: RGB image {}×{} has {} bytes",
+            rgb.width,
+            rgb.height,
+            rgb.data.len()
+        )));
+    }
+    if landmarks.len() != crate::mesh::NUM_LANDMARKS {
+        return Err(Error::Config(alloc::format!(
+            "{what}: {} landmarks, expected {}",
+            landmarks.len(),
+            crate::mesh::NUM_LANDMARKS
+        )));
     }
     Ok(())
 }

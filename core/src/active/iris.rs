@@ -91,24 +91,7 @@ impl IrisEyeModel {
     /// not match its size, a wrong landmark count, landmarks that are not finite, eyes too
     /// small to crop (corner distance under 2 pixels), a degenerate contour, the model's errors.
     pub fn predict(&self, rgb: &RgbImage, landmarks: &[Point3]) -> Result<EyeOpenness> {
-        let expected = (rgb.width as usize)
-            .checked_mul(rgb.height as usize)
-            .and_then(|v| v.checked_mul(3));
-        if expected != Some(rgb.data.len()) || rgb.width == 0 || rgb.height == 0 {
-            return Err(Error::Config(alloc::format!(
-                "iris: RGB image {}×{} has {} bytes",
-                rgb.width,
-                rgb.height,
-                rgb.data.len()
-            )));
-        }
-        if landmarks.len() != crate::mesh::NUM_LANDMARKS {
-            return Err(Error::Config(alloc::format!(
-                "iris: {} landmarks, expected {}",
-                landmarks.len(),
-                crate::mesh::NUM_LANDMARKS
-            )));
-        }
+        super::eyes::check_eye_input("iris", rgb, landmarks)?;
         let mut input = Vec::with_capacity(3 * SIDE * SIDE);
         let mut outputs: Vec<TensorOut> = Vec::new();
         let mut open = [0.0f32; 2];

@@ -105,15 +105,18 @@ fn preprocess_reads_colour_and_normalisation_from_the_spec() {
     assert_eq!(fmt.size, 128);
     let mut t = vec![0.0f32; 3 * 128 * 128];
     // Box centred in the image, small enough for the square crop to stay inside.
-    preprocess(
-        &img,
-        &Rect::new(24.0, 24.0, 40.0, 40.0),
-        2.7,
-        cfg.crop,
-        &fmt,
-        &mut t,
-    )
-    .unwrap();
+    let centred = |fmt: &InputFormat, t: &mut [f32]| {
+        preprocess(
+            &img,
+            &Rect::new(24.0, 24.0, 40.0, 40.0),
+            2.7,
+            cfg.crop,
+            fmt,
+            t,
+        )
+        .unwrap()
+    };
+    centred(&fmt, &mut t);
     let p = 128 * 128;
     assert!(t[..p].iter().all(|&v| v == 10.0) && t[p..2 * p].iter().all(|&v| v == 20.0));
     assert!(t[2 * p..].iter().all(|&v| v == 30.0));
@@ -124,15 +127,7 @@ fn preprocess_reads_colour_and_normalisation_from_the_spec() {
     pre.mean = [30.0, 0.0, 0.0];
     pre.std = [2.0, 1.0, 1.0];
     let fmt = check_spec(&spec).unwrap();
-    preprocess(
-        &img,
-        &Rect::new(24.0, 24.0, 40.0, 40.0),
-        2.7,
-        cfg.crop,
-        &fmt,
-        &mut t,
-    )
-    .unwrap();
+    centred(&fmt, &mut t);
     println!("BGR planes: {} {} {}", t[0], t[p], t[2 * p]);
     assert!(t[..p].iter().all(|&v| v == 0.0) && t[p..2 * p].iter().all(|&v| v == 20.0));
     assert!(t[2 * p..].iter().all(|&v| v == 10.0));

@@ -1,7 +1,8 @@
 //! LiveProof core: the whole on-device liveness pipeline, one module per stage.
 //!
-//! Geometry and image math (`geometry`, `math`, `frame`, `detect`, `mesh`, `quality`) build
-//! without the `std` feature (no_std + alloc). The model runner and the engine need `std`.
+//! Geometry and image math (`geometry`, `math`, `frame`, `detect`, `mesh`, `quality`) and the
+//! decision layer (`evidence`, `fusion`, `policy`) build without the `std` feature (no_std +
+//! alloc). The model runner and the engine need `std`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -9,10 +10,13 @@ extern crate alloc;
 
 pub mod detect;
 pub mod error;
+pub mod evidence;
 pub mod frame;
+pub mod fusion;
 pub mod geometry;
 pub mod math;
 pub mod mesh;
+pub mod policy;
 pub mod quality;
 
 #[cfg(feature = "std")]

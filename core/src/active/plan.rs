@@ -12,123 +12,17 @@
 //! Any language with SHA-256 can recompute a plan from these lines; the known-answer test in
 //! `plan/tests.rs` pins two plans so the derivation can never drift silently.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Domain separation tag of derivation version 1.
 pub const DOMAIN_V1: &[u8] = b"liveproof/challenge-plan/v1";
 
-/// One challenge action, in the user's frame of reference (TURN_LEFT = the user turns to
-/// their own left, whatever the camera's mirroring).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Action {
-    Blink,
-    TurnLeft,
-    TurnRight,
-    Nod,
-    Smile,
-}
-
-impl Action {
-    pub const ALL: [Action; 5] = [
-        Action::Blink,
-        Action::TurnLeft,
-        Action::TurnRight,
-        Action::Nod,
-        Action::Smile,
-    ];
-
-    /// The wire name: `BLINK`, `TURN_LEFT`, `TURN_RIGHT`, `NOD`, `SMILE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Blink => "BLINK",
-            Action::TurnLeft => "TURN_LEFT",
-            Action::TurnRight => "TURN_RIGHT",
-            Action::Nod => "NOD",
-            Action::Smile => "SMILE",
-        }
-    }
-}
-
-/// What the tenant's policy allows. Times in milliseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlanPolicy {
-    /// Actions the plan may use (at least 2 when more than one step is allowed, so that no
-    /// two consecutive steps repeat). Duplicates are ignored.
-    pub allowed: Vec<Action>,
-    /// Fewest and most steps, 1..=4.
-    pub min_steps: u8,
-    pub max_steps: u8,
-    /// Time limit of each step, milliseconds (1 000..=30 000).
-    pub step_timeout_ms: u32,
-}
-
-impl Default for PlanPolicy {
-    fn default() -> Self {
-        PlanPolicy {
-            allowed: Action::ALL.to_vec(),
-            min_steps: 2,
-            max_steps: 3,
-            step_timeout_ms: 5_000,
-        }
-    }
-}
-
-impl PlanPolicy {
-    /// The allowed actions, de-duplicated, in listed order.
-    fn actions(&self) -> Vec<Action> {
-        let mut out: Vec<Action> = Vec::with_capacity(self.allowed.len());
-        for &a in &self.allowed {
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        }
-        out
-    }
-
-    /// Rejects policies that cannot yield a valid plan, naming the field.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::Config(m));
-        if !(1..=4).contains(&self.min_steps) || !(1..=4).contains(&self.max_steps) {
-            return bad(alloc::format!(
-                "challenge steps must be 1..=4, got min {} max {}",
-                self.min_steps,
-                self.max_steps
-            ));
-        }
-        if self.min_steps > self.max_steps {
-            return bad(alloc::format!(
-                "challenge min_steps {} > max_steps {}",
-                self.min_steps,
-                self.max_steps
-            ));
-        }
-        let n = self.actions().len();
-        if n == 0 {
-            return bad("challenge policy allows no action".into());
-        }
-        if n == 1 && self.max_steps > 1 {
-            return bad(alloc::format!(
-                "challenge policy allows one action but up to {} steps: consecutive steps \
-                 would repeat it",
-                self.max_steps
-            ));
-        }
-        if !(1_000..=30_000).contains(&self.step_timeout_ms) {
-            return bad(alloc::format!(
-                "challenge step_timeout_ms must be 1000..=30000, got {}",
-                self.step_timeout_ms
-            ));
-        }
-        Ok(())
-    }
-}
+pub use crate::evidence::{Action, PlanPolicy};
 
 /// One step of a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

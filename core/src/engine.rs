@@ -229,17 +229,11 @@ impl Engine {
 
 /// Loads one manifest model through ONNX Runtime with the engine configuration's model folder,
 /// runtime, overrides and thread count (sha256 and interface checked). The optional stages'
-/// models (depth, texture, eye state, embeddings) load through this.
+/// models (depth, texture, eye state, embeddings) load through this, each file once per
+/// configuration while it is in use ([`crate::models::ModelStore::shared`]).
 #[cfg(feature = "ort")]
 pub fn load_runner(config: &EngineConfig, name: &str) -> Result<Arc<dyn ModelRunner>> {
-    use crate::models::{OrtOptions, OrtRunner, OrtRuntime};
-    let runtime = OrtRuntime::load(config.runtime_path.as_deref())?;
-    let manifest = Manifest::embedded()?;
-    let (spec, path) = resolve(&manifest, config, name)?;
-    let opts = OrtOptions {
-        intra_op_threads: config.intra_op_threads,
-    };
-    Ok(Arc::new(OrtRunner::load(&runtime, &spec, &path, &opts)?))
+    Ok(crate::models::ModelStore::shared(config)?.get(name)?)
 }
 
 /// Resolves a model name to its spec and file, applying a user override (path + sha256).
@@ -248,20 +242,7 @@ pub fn resolve(
     config: &EngineConfig,
     name: &str,
 ) -> Result<(ModelSpec, PathBuf)> {
-    let mut spec = manifest.model(name)?.clone();
-    if let Some(o) = config.overrides.iter().find(|o| o.name == name) {
-        spec.sha256 = o.sha256.to_ascii_lowercase();
-        spec.bytes = None;
-        return Ok((spec, o.path.clone()));
-    }
-    if spec.user_supplied {
-        return Err(Error::Model(ModelError::NotSupplied {
-            name: name.to_string(),
-            hint: String::new(),
-        }));
-    }
-    let path = config.models_dir.join(&spec.file);
-    Ok((spec, path))
+    Ok(crate::models::resolve(manifest, &config.into(), name)?)
 }
 
 fn output_index(spec: &ModelSpec, name: &str) -> Result<usize> {

@@ -84,7 +84,12 @@ impl EyeStateModel {
     /// runtime and overrides (sha256 and interface checked).
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig) -> Result<EyeStateModel> {
-        Self::new(crate::engine::load_runner(engine, "fr_eye")?)
+        Self::load_from(&*crate::models::ModelStore::shared(engine)?)
+    }
+
+    /// The manifest's `fr_eye` from a model store (loaded once, shared with other stages).
+    pub fn load_from(store: &crate::models::ModelStore) -> Result<EyeStateModel> {
+        Self::new(store.get("fr_eye")?)
     }
 
     /// Closed-eye probabilities for the face with these 468 landmarks on `rgb`. Errors: a

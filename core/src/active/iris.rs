@@ -84,7 +84,13 @@ impl IrisEyeModel {
     /// folder, runtime and overrides (sha256 and interface checked).
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig) -> Result<IrisEyeModel> {
-        Self::new(crate::engine::load_runner(engine, "iris_landmark")?)
+        Self::load_from(&*crate::models::ModelStore::shared(engine)?)
+    }
+
+    /// The manifest's `iris_landmark` from a model store (loaded once, shared with other
+    /// stages).
+    pub fn load_from(store: &crate::models::ModelStore) -> Result<IrisEyeModel> {
+        Self::new(store.get("iris_landmark")?)
     }
 
     /// Eye openness for the face with these 468 landmarks on `rgb`. Errors: a buffer that does

@@ -110,7 +110,12 @@ impl Embedder {
     /// InsightFace file through a model override with its sha256) through ONNX Runtime.
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig, name: &str) -> crate::Result<Embedder> {
-        Ok(Self::new(crate::engine::load_runner(engine, name)?)?)
+        Self::load_from(&*crate::models::ModelStore::shared(engine)?, name)
+    }
+
+    /// The manifest model `name` from a model store (loaded once, shared with other stages).
+    pub fn load_from(store: &crate::models::ModelStore, name: &str) -> crate::Result<Embedder> {
+        Ok(Self::new(store.get(name)?)?)
     }
 
     /// Embedding length.

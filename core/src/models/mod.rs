@@ -11,6 +11,7 @@ mod manifest;
 #[cfg(feature = "ort")]
 mod ort;
 mod runner;
+mod store;
 mod verify;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use self::manifest::{Manifest, ModelSpec, Preprocess, RuntimeSpec, SourceSpe
 #[cfg(feature = "ort")]
 pub use self::ort::{OrtOptions, OrtRunner, OrtRuntime};
 pub use self::runner::{validate_inputs, ModelRunner, TensorIn, TensorOut};
+pub use self::store::{resolve, Loader, ModelStore, StoreConfig};
 pub use self::verify::{sha256_file, verify_model_file};
 
 /// The manifest as shipped with this build (`models/manifest.toml`).

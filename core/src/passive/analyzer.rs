@@ -131,11 +131,32 @@ impl PassiveModels {
     /// model fails, and says so in `texture_note`.
     #[cfg(feature = "ort")]
     pub fn load(engine: &crate::engine::EngineConfig, config: &PassiveConfig) -> PassiveModels {
+        let store = crate::models::ModelStore::shared(engine);
+        Self::load_with(
+            &|name| match &store {
+                Ok(store) => Ok(store.get(name)?),
+                Err(e) => Err(crate::Error::Model(crate::models::ModelError::Manifest(
+                    e.to_string(),
+                ))),
+            },
+            config,
+        )
+    }
+
+    /// [`Self::load`] from a model store: each model loaded once, shared with other stages.
+    pub fn load_from(store: &crate::models::ModelStore, config: &PassiveConfig) -> PassiveModels {
+        Self::load_with(&|name| Ok(store.get(name)?), config)
+    }
+
+    fn load_with(
+        get: &dyn Fn(&str) -> crate::Result<Arc<dyn ModelRunner>>,
+        config: &PassiveConfig,
+    ) -> PassiveModels {
         let load = |name: &str| -> OptionalModel {
             if name.is_empty() {
                 return OptionalModel::Missing("disabled in the configuration".into());
             }
-            match crate::engine::load_runner(engine, name) {
+            match get(name) {
                 Ok(r) => OptionalModel::Loaded(r),
                 Err(e) => {
                     log::warn!("passive model `{name}` not loaded: {e}");

@@ -18,6 +18,7 @@ pub mod math;
 pub mod mesh;
 pub mod policy;
 pub mod quality;
+pub mod result;
 
 #[cfg(feature = "std")]
 pub mod active;

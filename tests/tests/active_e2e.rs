@@ -153,6 +153,7 @@ fn run_frames_with(
     }
     session.outcome().cloned().unwrap_or(ChallengeOutcome {
         passed: false,
+        failure: None,
         reason: "capture ended before the challenge".into(),
         steps: vec![],
     })

@@ -80,6 +80,11 @@ impl EyeStateModel {
         Ok(EyeStateModel { runner })
     }
 
+    /// The model's runner (its spec names the file and sha256).
+    pub fn runner(&self) -> &Arc<dyn ModelRunner> {
+        &self.runner
+    }
+
     /// Loads the manifest's `fr_eye` through ONNX Runtime with the engine's model folder,
     /// runtime and overrides (sha256 and interface checked).
     #[cfg(feature = "ort")]

@@ -27,6 +27,7 @@ use serde::Serialize;
 use super::observe::FaceObservation;
 use super::plan::{Action, ChallengePlan};
 use crate::error::{Error, Result};
+pub use crate::evidence::ChallengeFailure;
 
 /// Detector thresholds and continuity limits. Angles in degrees, times in milliseconds,
 /// lengths in inter-ocular distances (IOD).
@@ -190,6 +191,9 @@ pub struct StepOutcome {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChallengeOutcome {
     pub passed: bool,
+    /// What kind of failure ended it (`None` when passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<ChallengeFailure>,
     /// `ok`, or what failed.
     pub reason: String,
     pub steps: Vec<StepOutcome>,
@@ -301,6 +305,7 @@ impl ChallengeRunner {
     /// longer the one that started the challenge. Rejects the challenge.
     pub fn face_changed(&mut self, why: &str) -> Option<ChallengeOutcome> {
         self.reject(
+            ChallengeFailure::FaceChanged,
             alloc::format!("face changed: {why}"),
             self.last_ts.unwrap_or(0),
         )
@@ -353,6 +358,7 @@ impl ChallengeRunner {
         let (_, ts) = self.awaiting.take()?;
         let step = self.plan.steps[self.step];
         let out = self.reject(
+            ChallengeFailure::FlatMotion,
             alloc::format!(
                 "step {} ({}): its parallax could not be measured: {why}",
                 self.step + 1,
@@ -370,6 +376,7 @@ impl ChallengeRunner {
         if p < self.cfg.min_turn_parallax {
             let ended = self
                 .reject(
+                    ChallengeFailure::FlatMotion,
                     alloc::format!(
                         "step {} ({}) moved like a flat surface: parallax score {p:.2} < {:.2}",
                         self.step + 1,
@@ -409,6 +416,7 @@ impl ChallengeRunner {
         if self.step == self.plan.steps.len() {
             let out = ChallengeOutcome {
                 passed: true,
+                failure: None,
                 reason: "ok".to_string(),
                 steps: self.steps.clone(),
             };
@@ -441,7 +449,12 @@ impl ChallengeRunner {
         }
     }
 
-    fn reject(&mut self, reason: String, ts: u64) -> Option<ChallengeOutcome> {
+    fn reject(
+        &mut self,
+        failure: ChallengeFailure,
+        reason: String,
+        ts: u64,
+    ) -> Option<ChallengeOutcome> {
         if self.outcome.is_some() {
             return None;
         }
@@ -459,6 +472,7 @@ impl ChallengeRunner {
         }
         let out = ChallengeOutcome {
             passed: false,
+            failure: Some(failure),
             reason,
             steps: self.steps.clone(),
         };
@@ -498,6 +512,7 @@ impl ChallengeRunner {
                     / prev.iod_px.max(1.0);
                 if jump > self.cfg.max_jump_iod {
                     let out = self.reject(
+                        ChallengeFailure::FaceChanged,
                         alloc::format!(
                             "face continuity broken: the face jumped {jump:.2} IOD between frames"
                         ),
@@ -509,7 +524,11 @@ impl ChallengeRunner {
             (None, Some((seen, _))) if self.baseline.is_some() => {
                 let gap_ms = (ts - seen) as f64 / 1e6;
                 if gap_ms > self.cfg.max_gap_ms as f64 {
-                    let out = self.reject(alloc::format!("face track lost for {gap_ms:.0} ms"), ts);
+                    let out = self.reject(
+                        ChallengeFailure::FaceChanged,
+                        alloc::format!("face track lost for {gap_ms:.0} ms"),
+                        ts,
+                    );
                     return Ok(self.update(None, out));
                 }
             }
@@ -574,6 +593,7 @@ impl ChallengeRunner {
         let step = self.plan.steps[self.step];
         if self.state.active_ns as f64 / 1e6 > step.timeout_ms as f64 {
             let out = self.reject(
+                ChallengeFailure::Timeout,
                 alloc::format!(
                     "step {} ({}) timed out after {} ms",
                     self.step + 1,
@@ -625,6 +645,7 @@ impl ChallengeRunner {
         });
         if let Some(w) = wrong {
             let out = self.reject(
+                ChallengeFailure::WrongAction,
                 alloc::format!(
                     "wrong action: {} while {} was asked",
                     w.as_str(),

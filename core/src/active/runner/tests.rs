@@ -160,6 +160,7 @@ impl Track {
         }
         let out = runner.outcome().cloned().unwrap_or(ChallengeOutcome {
             passed: false,
+            failure: None,
             reason: "not finished".into(),
             steps: vec![],
         });

@@ -1,0 +1,139 @@
+//! What a session hands back: the [`SessionResult`] and its [`AuditRecord`]. Plain data with
+//! a fixed field order (serde writes fields in declaration order), buildable without ONNX
+//! Runtime, so that the trust chain can sign it on the device and the verifier read it.
+//!
+//! The audit record never holds images, landmarks or embeddings: only measurements, scores,
+//! hashes and codes. Its field names follow the PAD data elements of ISO/IEC 30107-2 where
+//! they exist (`pad_decision`, `pad_score`, `pad_mechanism`, `level_of_supervision`,
+//! `risk_level`, `capture_device`); the rest are LiveProof's own, documented in
+//! docs/decision.md.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{
+    ChallengeEvidence, MatchEvidence, QualitySummary, SecurityEvidence, SignalId,
+};
+use crate::fusion::Contribution;
+use crate::policy::{Band, Bands, FlowType, ReasonCode, RiskTier};
+
+/// The schema of [`AuditRecord`] this build writes.
+pub const AUDIT_SCHEMA_VERSION: u32 = 1;
+
+/// Time spent per stage over the whole session, milliseconds (wall clock on this device).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Detection, FaceMesh and the quality gate, summed over frames.
+    pub tracking_ms: f64,
+    /// Passive signals' per-frame work, summed.
+    pub passive_ms: f64,
+    /// Challenge (eye state, turn parallax, face continuity), summed.
+    pub challenge_ms: f64,
+    /// Face match embeddings, summed.
+    pub matching_ms: f64,
+    /// `finish()`: passive scoring, calibration, fusion, policy.
+    pub finish_ms: f64,
+    /// From the first frame's timestamp to the last's.
+    pub capture_ms: f64,
+    pub frames: u32,
+}
+
+/// A model the session used, by manifest name and the sha256 it was checked against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelUsed {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// The outcome of one capture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionResult {
+    pub band: Band,
+    /// Fused LLR (natural log, bona fide vs attack); `None` when a veto decided first.
+    pub fused: Option<f64>,
+    /// Most decisive first (docs/decision.md has the catalogue).
+    pub reasons: Vec<ReasonCode>,
+    /// The largest signed contributions `wᵢ·LLRᵢ`.
+    pub top_contributions: Vec<(SignalId, f64)>,
+    /// Each signal's raw score, LLR, weight and contribution, available or not.
+    pub signals: Vec<Contribution>,
+    pub quality: QualitySummary,
+    pub challenge: ChallengeEvidence,
+    pub face_match: MatchEvidence,
+    pub security: SecurityEvidence,
+    /// The bands in force.
+    pub bands: Bands,
+    pub passive_only: bool,
+    pub policy_sha256: String,
+    pub calibration_sha256: String,
+    pub timings: Timings,
+    pub audit: AuditRecord,
+}
+
+/// ISO/IEC 30107-2's PAD mechanism identifier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PadMechanism {
+    pub vendor: String,
+    pub id: String,
+}
+
+/// One signal as the audit keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditSignal {
+    pub signal: SignalId,
+    pub model: String,
+    pub raw: Option<f32>,
+    pub llr: Option<f64>,
+    pub contribution: f64,
+    /// Why it was not available (empty when it was).
+    pub reason: String,
+}
+
+/// The decision record, fixed field order (module docs). JSON via serde.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub schema_version: u32,
+    pub request_id: String,
+    pub session_id: String,
+    pub attempt: u32,
+    pub sdk_version: String,
+    /// `os/arch` of the device, e.g. `android/aarch64`.
+    pub platform: String,
+    /// ISO/IEC 30107-2: who made the decision.
+    pub pad_mechanism: PadMechanism,
+    /// ISO/IEC 30107-2: the decision (here pass / retry / fail).
+    pub pad_decision: Band,
+    /// ISO/IEC 30107-2: the score behind it (the fused LLR), when fusion ran.
+    pub pad_score: Option<f64>,
+    /// ISO/IEC 30107-2: remote self-capture is unsupervised.
+    pub level_of_supervision: String,
+    /// ISO/IEC 30107-2: the tenant's risk level for this transaction.
+    pub risk_level: RiskTier,
+    pub flow: FlowType,
+    /// ISO/IEC 30107-2: the capture device as the app described it (free text, may be empty).
+    pub capture_device: String,
+    pub reason_codes: Vec<ReasonCode>,
+    pub thresholds: Bands,
+    pub policy_sha256: String,
+    pub calibration_sha256: String,
+    /// `rules`, `weighted` or `logistic`.
+    pub fusion_method: String,
+    pub models: Vec<ModelUsed>,
+    pub quality: QualitySummary,
+    pub signals: Vec<AuditSignal>,
+    pub challenge: ChallengeEvidence,
+    pub face_match: MatchEvidence,
+    pub security: SecurityEvidence,
+    pub latency_ms: Timings,
+}
+
+impl AuditRecord {
+    /// The record as compact JSON text, fields in declaration order (a `serde_json::Value`
+    /// would sort them).
+    #[cfg(feature = "std")]
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+}

@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+pub mod calibration;
 pub mod detect;
 pub mod error;
 pub mod evidence;

@@ -369,7 +369,23 @@ pub struct FrameAnalysis {
     pub faces: Vec<FaceAnalysis>,
     /// The capture UI's hints for this frame, most important first.
     pub hints: Vec<Hint>,
+    /// What the pipeline could not measure on this frame and why (for the app's developer,
+    /// not the user; empty on a normal frame).
+    pub notes: Vec<FrameNote>,
     pub timings: StageTimings,
+}
+
+/// Something the pipeline skipped on a frame, and why. Never a failure: the frame's other
+/// checks ran as usual.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameNote {
+    /// The timestamp equals the previous frame's (or timestamps are missing: 0 on every
+    /// frame), so no time passed: stability was not measured on this frame.
+    RepeatedTimestamp,
+    /// The timestamp is earlier than the previous frame's: the track was restarted and
+    /// stability was not measured on this frame.
+    ClockWentBackwards,
 }
 
 impl FrameAnalysis {
@@ -400,6 +416,7 @@ impl FrameAnalysis {
             "faces_detected": self.faces_detected,
             "faces": faces,
             "hints": self.hints,
+            "notes": self.notes,
             "timings_ms": self.timings,
         })
     }
@@ -488,45 +505,71 @@ impl Tracker {
         self.frames_since_detection = 0;
     }
 
+    /// Empties the per-call buffers (faces found so far, ROIs, the last analysis), keeping
+    /// their allocations.
+    fn clear_call_state(&mut self) {
+        self.rois.clear();
+        for (_, _, landmarks, _) in self.faces.drain(..) {
+            self.spare_landmarks.push(landmarks);
+        }
+        for f in self.analysis.faces.drain(..) {
+            self.spare_landmarks.push(f.landmarks);
+        }
+        self.analysis.hints.clear();
+        self.analysis.notes.clear();
+        self.analysis.faces_detected = 0;
+        self.analysis.detector_ran = false;
+    }
+
     /// Analyses a still image: the detector runs, every face up to `max_faces` gets landmarks
     /// and quality, and no tracking state is used or kept.
     pub fn analyze_still(&mut self, frame: &Frame<'_>) -> Result<&FrameAnalysis> {
         self.reset();
-        self.run(frame, false)?;
+        let result = self.run(frame, false);
         self.reset();
-        Ok(&self.analysis)
+        result.map(|()| &self.analysis)
     }
 
     /// Processes the next frame of a stream in tracking mode: the ROI comes from the previous
     /// landmarks while FaceMesh's presence stays high; the detector runs when the track is
     /// lost (and every `recount_faces_every` frames to count faces).
+    ///
+    /// Timestamps should increase. A repeated timestamp (or none: 0 on every frame) skips
+    /// stability on that frame; one going backwards restarts the track. Both are reported in
+    /// [`FrameAnalysis::notes`], and neither fails the frame.
     pub fn process(&mut self, frame: &Frame<'_>) -> Result<&FrameAnalysis> {
-        if let Some((_, ts)) = &self.previous {
-            if frame.timestamp_ns() < *ts {
-                // A clock going backwards breaks stability and timing: start over.
-                log::warn!(
-                    "frame timestamp went backwards ({} < {ts}); resetting the track",
-                    frame.timestamp_ns()
-                );
-                self.reset();
-            }
+        if let Err(e) = self.run(frame, true) {
+            // Do not carry a track across a failed frame (every binding gets this here).
+            self.reset();
+            return Err(e);
         }
-        self.run(frame, true)?;
         Ok(&self.analysis)
     }
 
     fn run(&mut self, frame: &Frame<'_>, tracking: bool) -> Result<()> {
         let t0 = Instant::now();
+        // Per-call state starts empty: a call that failed half-way (e.g. FaceMesh erroring on
+        // the second face) must not leave faces or ROIs for the next call to report.
+        self.clear_call_state();
+        if let (true, Some((_, ts))) = (tracking, &self.previous) {
+            let now = frame.timestamp_ns();
+            if now < *ts {
+                // A clock going backwards breaks stability and timing: start over.
+                log::warn!(
+                    "frame timestamp went backwards ({now} < {ts} ns); restarting the track"
+                );
+                self.reset();
+                self.analysis.notes.push(FrameNote::ClockWentBackwards);
+            } else if now == *ts {
+                log::debug!("frame timestamp {now} ns repeats the previous one; stability skipped");
+                self.analysis.notes.push(FrameNote::RepeatedTimestamp);
+            }
+        }
         frame.to_rgb_into(&mut self.rgb)?;
         frame.to_luma_into(&mut self.luma)?;
-        // Recycle last frame's landmark buffers.
-        for f in self.analysis.faces.drain(..) {
-            self.spare_landmarks.push(f.landmarks);
-        }
         self.analysis.width = self.rgb.width;
         self.analysis.height = self.rgb.height;
         self.analysis.timestamp_ns = frame.timestamp_ns();
-        self.analysis.hints.clear();
         self.analysis.timings = StageTimings {
             convert: ms_since(t0),
             ..StageTimings::default()
@@ -619,20 +662,22 @@ impl Tracker {
             self.analysis.faces_detected = self.analysis.faces_detected.max(self.faces.len());
         }
         let num_faces = self.analysis.faces_detected.max(self.faces.len());
+        // Seconds since the previous frame; `None` (stability skipped) when no time passed.
+        let now = self.analysis.timestamp_ns;
         let dt_s = self
             .previous
             .as_ref()
-            .map(|(_, ts)| self.analysis.timestamp_ns.saturating_sub(*ts) as f32 * 1e-9);
+            .filter(|(_, ts)| now > *ts)
+            .map(|(_, ts)| (now - ts) as f32 * 1e-9);
         let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
         if self.faces.is_empty() {
             let report = quality::assess_no_face_in(&self.engine.config.quality, &luma);
             self.analysis.hints.extend(report.hints.iter().copied());
         }
         for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
-            let previous = if i == 0 && tracking {
-                self.previous.as_ref().map(|(p, _)| p.as_slice())
-            } else {
-                None
+            let previous = match (&self.previous, dt_s) {
+                (Some((p, _)), Some(_)) if i == 0 && tracking => Some(p.as_slice()),
+                _ => None,
             };
             let input = quality::QualityInput {
                 luma,
@@ -942,10 +987,17 @@ impl StillAnalyzer {
         let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut tracker = taken.unwrap_or_else(|| Tracker::new(self.engine.clone()));
         let result = tracker.analyze_still(frame).map(f);
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < Self::MAX_IDLE {
-            idle.push(tracker);
+        // A tracker whose call failed is dropped, not pooled: nothing it held can reach the
+        // next caller.
+        if result.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < Self::MAX_IDLE {
+                idle.push(tracker);
+            }
         }
         result
     }
 }
+
+#[cfg(test)]
+mod tests;

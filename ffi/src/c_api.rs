@@ -1003,8 +1003,9 @@ pub unsafe extern "C" fn lp_tracker_new(
 /// Processes the next frame of the tracker's stream: FaceMesh follows the face from the
 /// previous frame's landmarks while its presence stays above `min_presence`; the detector
 /// runs when the track is lost (on the same frame) and every `recount_faces_every` frames.
-/// Stability (`LP_HINT_HOLD_STILL`) uses the timestamps; a timestamp going backwards resets
-/// the track. Writes a new analysis to `*out_analysis` (free it with `lp_analysis_free`).
+/// Stability (`LP_HINT_HOLD_STILL`) uses the timestamps: a repeated timestamp (or none, 0 on
+/// every frame) skips stability on that frame, one going backwards restarts the track; neither
+/// fails the frame. After a failed frame the track restarts. Writes a new analysis to `*out_analysis` (free it with `lp_analysis_free`).
 ///
 /// Errors: as `lp_engine_analyze_frame`.
 ///

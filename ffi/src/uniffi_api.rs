@@ -566,21 +566,18 @@ impl CaptureStream {
 
 #[uniffi::export]
 impl CaptureStream {
-    /// Processes the next frame. Timestamps should increase; one going backwards restarts the
-    /// track.
+    /// Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+    /// every frame) skips stability on that frame, one going backwards restarts the track;
+    /// neither fails the frame. After a failed frame the track restarts.
     pub fn process(&self, frame: CameraFrame) -> Result<FrameResult, ApiError> {
         catch_panic(|| {
             let core = frame.to_core()?;
+            // The core tracker drops its track after a failed frame (as for the C ABI).
             let mut tracker = self.lock_tracker();
-            let result = tracker
+            tracker
                 .process(&core)
                 .map_err(ApiError::from)
-                .and_then(FrameResult::try_from);
-            if result.is_err() {
-                // Do not carry a track across a failed frame.
-                tracker.reset();
-            }
-            result
+                .and_then(FrameResult::try_from)
         })
     }
 

@@ -641,8 +641,9 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 public protocol CaptureStreamProtocol: AnyObject, Sendable {
     
     /**
-     * Processes the next frame. Timestamps should increase; one going backwards restarts the
-     * track.
+     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+     * every frame) skips stability on that frame, one going backwards restarts the track;
+     * neither fails the frame. After a failed frame the track restarts.
      */
     func process(frame: CameraFrame) throws  -> FrameResult
     
@@ -711,8 +712,9 @@ open class CaptureStream: CaptureStreamProtocol, @unchecked Sendable {
 
     
     /**
-     * Processes the next frame. Timestamps should increase; one going backwards restarts the
-     * track.
+     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+     * every frame) skips stability on that frame, one going backwards restarts the track;
+     * neither fails the frame. After a failed frame the track restarts.
      */
 open func process(frame: CameraFrame)throws  -> FrameResult  {
     return try  FfiConverterTypeFrameResult_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
@@ -2773,7 +2775,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_func_version() != 60633) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_capturestream_process() != 15154) {
+    if (uniffi_liveproof_ffi_checksum_method_capturestream_process() != 62718) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_liveproof_ffi_checksum_method_capturestream_reset() != 49809) {

@@ -856,7 +856,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_func_version() and 0xFFFF) != 60633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_capturestream_process() and 0xFFFF) != 15154) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_capturestream_process() and 0xFFFF) != 62718) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_liveproof_ffi_checksum_method_capturestream_reset() and 0xFFFF) != 49809) {
@@ -1346,8 +1346,9 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 public interface CaptureStreamInterface {
     
     /**
-     * Processes the next frame. Timestamps should increase; one going backwards restarts the
-     * track.
+     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+     * every frame) skips stability on that frame, one going backwards restarts the track;
+     * neither fails the frame. After a failed frame the track restarts.
      */
     fun `process`(`frame`: CameraFrame): FrameResult
     
@@ -1467,8 +1468,9 @@ open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
 
     
     /**
-     * Processes the next frame. Timestamps should increase; one going backwards restarts the
-     * track.
+     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+     * every frame) skips stability on that frame, one going backwards restarts the track;
+     * neither fails the frame. After a failed frame the track restarts.
      */
     @Throws(ApiException::class)override fun `process`(`frame`: CameraFrame): FrameResult {
             return FfiConverterTypeFrameResult.lift(

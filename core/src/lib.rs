@@ -31,5 +31,7 @@ pub mod matching;
 pub mod models;
 #[cfg(feature = "std")]
 pub mod passive;
+#[cfg(feature = "std")]
+pub mod session;
 
 pub use error::{Error, Result};

@@ -194,7 +194,9 @@ impl PassiveModels {
                          fallback {}",
                         names.join("+")
                     );
-                    log::warn!("{note}");
+                    if !tc.models.is_empty() {
+                        log::warn!("{note}");
+                    }
                     (set, note)
                 }
                 Err(fb) => (Vec::new(), format!("preferred: {why}; fallback: {fb}")),
@@ -354,7 +356,7 @@ impl PassiveAnalyzer {
             .checked_mul(rgb.height as usize)
             .and_then(|v| v.checked_mul(3));
         if expected != Some(rgb.data.len()) {
-            return Err(Error::Config(format!(
+            return Err(Error::InvalidInput(format!(
                 "passive: RGB image {}×{} has {} bytes, expected 3 × width × height",
                 rgb.width,
                 rgb.height,

@@ -306,6 +306,72 @@ impl Policy {
         Ok(())
     }
 
+    /// LiveProof's recommended policy, set on the calibration bundle `calibration_sha256`
+    /// (`models/policy_default.json` is this with the shipped bundle's hash):
+    /// - bands on the summed LLR by Bayes odds, not tuned on data: pass at ≥ 2 (the evidence
+    ///   favours a real face 7.4 : 1 at equal priors), fail below −2; transactions and high
+    ///   risk pass at ≥ 3 (20 : 1);
+    /// - at most 5 failures in a row (NIST SP 800-63B-4, AWS);
+    /// - the texture signal required, two signals available at least;
+    /// - a challenge of 2–3 steps everywhere except low-risk logins (passive only there);
+    /// - face match at cosine 0.70 / 0.55 (0.80 / 0.70 for MobileFaceNet), docs/matching.md;
+    /// - a security signal at severity 0.9 vetoes.
+    pub fn recommended(calibration_sha256: &str) -> Policy {
+        let strict = Bands {
+            pass_at: 3.0,
+            fail_below: -2.0,
+        };
+        let mut bands: BTreeMap<FlowType, BTreeMap<RiskTier, Bands>> = BTreeMap::new();
+        bands
+            .entry(FlowType::Transaction)
+            .or_default()
+            .insert(RiskTier::High, strict);
+        bands
+            .entry(FlowType::AccountOpening)
+            .or_default()
+            .insert(RiskTier::High, strict);
+        bands
+            .entry(FlowType::Recovery)
+            .or_default()
+            .insert(RiskTier::High, strict);
+        let m = |match_at, no_match_below| MatchRequirements {
+            match_at,
+            no_match_below,
+        };
+        Policy {
+            schema_version: SCHEMA_VERSION,
+            name: "liveproof recommended v1".into(),
+            default_bands: Bands {
+                pass_at: 2.0,
+                fail_below: -2.0,
+            },
+            bands,
+            max_consecutive_failures: 5,
+            evidence: EvidenceRequirements {
+                required_signals: alloc::vec![SignalId::Texture],
+                min_available_signals: 2,
+            },
+            quality: QualityRequirements {
+                min_usable_frames: 15,
+            },
+            challenge: ChallengeRequirements {
+                required_from: [(FlowType::Login, RiskTier::Medium)].into_iter().collect(),
+                plan: PlanPolicy::default(),
+                total_timeout_ms: 60_000,
+            },
+            fusion: FusionMethod::Weighted(LinearFusion::sum_rule()),
+            face_match: [
+                ("fr_feature".to_string(), m(0.70, 0.55)),
+                ("w600k_mbf".to_string(), m(0.70, 0.55)),
+                ("mobilefacenet".to_string(), m(0.80, 0.70)),
+            ]
+            .into_iter()
+            .collect(),
+            security: SecurityRequirements { veto_at: 0.9 },
+            calibration_sha256: calibration_sha256.into(),
+        }
+    }
+
     /// The bands in force for a flow and tier.
     pub fn bands_for(&self, flow: FlowType, tier: RiskTier) -> Bands {
         self.bands

@@ -1,0 +1,815 @@
+//! [`Session`]: one capture, from camera frames to a calibrated, fused, explainable
+//! pass / retry / fail ([`SessionResult`]), with the feedback a capture UI needs on every
+//! frame ([`FrameFeedback`]).
+//!
+//! Per frame: tracking and the quality gate; usable frames feed the passive window (every
+//! `passive_stride`-th, to bound the cost) and, when the policy asks for one, the active
+//! challenge derived from the server's seed (with face continuity when an embedding model is
+//! loaded); with an enrolled template, a few good frames are embedded for the match. The
+//! heavy work runs as frames arrive; `finish()` scores the passive window, calibrates each
+//! signal into an LLR with the bundle the policy expects, fuses, and applies the policy
+//! (`core::policy::decide`), then writes the audit record. docs/decision.md.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use serde::Serialize;
+
+use crate::active::{
+    derive_plan, Action, ChallengeOutcome, ChallengeSession, EyeStateModel, Prompt,
+};
+use crate::calibration::CalibrationBundle;
+use crate::engine::{Engine, EngineConfig, Tracker};
+use crate::evidence::{
+    ChallengeEvidence, ChallengeFailure, Evidence, MatchBand, MatchEvidence, QualitySummary,
+    SecurityEvidence, SignalEvidence, SignalId,
+};
+use crate::frame::Frame;
+use crate::fusion::{CalibratedSignal, FusionMethod};
+use crate::matching::{five_points_from_mesh, Embedder, FaceTemplate, MatchThresholds};
+use crate::models::ModelRunner;
+use crate::passive::analyzer::{PassiveAnalyzer, PassiveConfig, PassiveModels};
+use crate::passive::SignalReport;
+use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
+use crate::quality::Hint;
+use crate::result::{
+    AuditRecord, AuditSignal, ModelUsed, PadMechanism, SessionResult, Timings, AUDIT_SCHEMA_VERSION,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// Errors of a session. Bad input to `push_frame` is an error for that frame only; a
+/// session that never saw a usable face still finishes (as retry), never as an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
+    Pipeline(#[from] crate::error::Error),
+    #[error("session: {0}")]
+    InvalidParams(String),
+    #[error("session already finished: create a new one for the next attempt")]
+    Finished,
+}
+
+/// A calibration bundle and its hash, as loaded.
+#[derive(Clone, Debug)]
+pub struct LoadedCalibration {
+    pub bundle: CalibrationBundle,
+    pub sha256: String,
+}
+
+impl LoadedCalibration {
+    /// Validates and hashes a bundle.
+    pub fn new(bundle: CalibrationBundle) -> Result<LoadedCalibration, SessionError> {
+        bundle
+            .validate()
+            .map_err(|e| SessionError::InvalidParams(alloc::format!("calibration bundle: {e}")))?;
+        let sha256 = bundle
+            .sha256_hex()
+            .map_err(|e| SessionError::InvalidParams(alloc::format!("calibration bundle: {e}")))?;
+        Ok(LoadedCalibration { bundle, sha256 })
+    }
+}
+
+/// The optional stages' models, loaded once and shared by every session.
+#[derive(Clone)]
+pub struct SessionModels {
+    pub passive: Arc<PassiveModels>,
+    /// Eye-state model for blinks (`fr_eye`); `None`: the eye-aspect ratio alone.
+    pub eyes: Option<EyeStateModel>,
+    /// Embedding model for face continuity and the template match; `None`: neither.
+    pub embedding: Option<Arc<dyn ModelRunner>>,
+    /// Manifest names and sha256 of every model in use (engine's included), for the audit.
+    pub used: Vec<ModelUsed>,
+}
+
+impl std::fmt::Debug for SessionModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionModels")
+            .field("passive", &self.passive)
+            .field("eyes", &self.eyes.is_some())
+            .field(
+                "embedding",
+                &self.embedding.as_ref().map(|r| r.spec().name.clone()),
+            )
+            .finish()
+    }
+}
+
+impl SessionModels {
+    /// Loads the passive models, the eye-state model and the embedding model named
+    /// `embedding` (e.g. `fr_feature`; empty for none) with the engine's configuration. A
+    /// missing optional model is logged and left out (its signal says so), never an error.
+    #[cfg(feature = "ort")]
+    pub fn load(engine: &EngineConfig, passive: &PassiveConfig, embedding: &str) -> SessionModels {
+        let passive_models = Arc::new(PassiveModels::load(engine, passive));
+        let eyes = match EyeStateModel::load(engine) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                log::warn!("eye-state model not loaded, blinks use the eye-aspect ratio: {e}");
+                None
+            }
+        };
+        let emb = if embedding.is_empty() {
+            None
+        } else {
+            match crate::engine::load_runner(engine, embedding) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    log::warn!("embedding model `{embedding}` not loaded: {e}");
+                    None
+                }
+            }
+        };
+        let mut used: Vec<ModelUsed> = Vec::new();
+        let mut note = |r: &Arc<dyn ModelRunner>| {
+            let s = r.spec();
+            if !used.iter().any(|u| u.name == s.name) {
+                used.push(ModelUsed {
+                    name: s.name.clone(),
+                    sha256: s.sha256.clone(),
+                });
+            }
+        };
+        for (_, r) in &passive_models.texture {
+            note(r);
+        }
+        if let crate::passive::analyzer::OptionalModel::Loaded(r) = &passive_models.depth {
+            note(r);
+        }
+        if let Some(m) = &eyes {
+            note(m.runner());
+        }
+        if let Some(r) = &emb {
+            note(r);
+        }
+        SessionModels {
+            passive: passive_models,
+            eyes,
+            embedding: emb,
+            used,
+        }
+    }
+}
+
+/// Settings of the session itself (the policy carries the tenant's).
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionConfig {
+    pub passive: PassiveConfig,
+    /// Every this many usable frames goes into the passive window (1 = all).
+    pub passive_stride: u32,
+    /// Usable frames the passive window needs before a passive-only session is done.
+    pub passive_frames: u32,
+    /// Embed every this many usable frames for the template match...
+    pub match_every: u32,
+    /// ...up to this many samples (their mean similarity decides).
+    pub match_samples: u32,
+    /// Face continuity through the challenge: embed every this many frames, and reject
+    /// below this cosine similarity to the first face (same person through a smile: ≥ 0.75
+    /// measured; another person: ≤ 0.2).
+    pub continuity_every: usize,
+    pub continuity_min_similarity: f32,
+    /// Target oval for the face, normalised image coordinates: centre x, centre y, half
+    /// width, half height.
+    pub target_oval: [f32; 4],
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            passive: PassiveConfig::default(),
+            passive_stride: 2,
+            passive_frames: 30,
+            match_every: 10,
+            match_samples: 3,
+            continuity_every: 10,
+            continuity_min_similarity: 0.5,
+            target_oval: [0.5, 0.45, 0.3, 0.38],
+        }
+    }
+}
+
+/// Who and what this capture is for (from the server's session token).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionParams {
+    /// The server's 32-byte challenge seed.
+    pub seed: [u8; 32],
+    pub flow: FlowType,
+    pub tier: RiskTier,
+    /// 1 for the first attempt of the transaction.
+    pub attempt: u32,
+    /// Failures in a row before this attempt.
+    pub consecutive_failures: u32,
+    pub request_id: String,
+    pub session_id: String,
+    /// The enrolled template to match, if any.
+    pub template: Option<FaceTemplate>,
+    /// Free text about the camera, for the audit (may be empty).
+    pub capture_device: String,
+}
+
+/// Where the capture is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// No usable face yet: follow the hints.
+    Positioning,
+    /// Collecting the passive window: hold still.
+    Passive,
+    /// The active challenge is running.
+    Challenge,
+    /// Enough evidence: call `finish()`.
+    Done,
+}
+
+/// What the capture UI asks of the user now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserPrompt {
+    None,
+    HoldStill,
+    Blink,
+    TurnLeft,
+    TurnRight,
+    Nod,
+    Smile,
+}
+
+impl From<Action> for UserPrompt {
+    fn from(a: Action) -> Self {
+        match a {
+            Action::Blink => UserPrompt::Blink,
+            Action::TurnLeft => UserPrompt::TurnLeft,
+            Action::TurnRight => UserPrompt::TurnRight,
+            Action::Nod => UserPrompt::Nod,
+            Action::Smile => UserPrompt::Smile,
+        }
+    }
+}
+
+/// The per-frame feedback.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrameFeedback {
+    pub phase: Phase,
+    pub prompt: UserPrompt,
+    /// Quality hints for this frame, most important first.
+    pub hints: Vec<Hint>,
+    /// Progress of the whole capture, 0..1.
+    pub progress: f32,
+    /// The face box, normalised `[x_min, y_min, x_max, y_max]`; `None` without a face.
+    pub face_box: Option<[f32; 4]>,
+    /// Where the face should be (see [`SessionConfig::target_oval`]).
+    pub target_oval: [f32; 4],
+    /// Whether the frame was used as evidence (a face and no blocking hint).
+    pub used: bool,
+}
+
+/// One capture. Not shared between threads; create one per attempt.
+pub struct Session {
+    tracker: Tracker,
+    passive: PassiveAnalyzer,
+    challenge: Option<ChallengeSession>,
+    embedder: Option<Embedder>,
+    policy: Arc<LoadedPolicy>,
+    calibration: Arc<LoadedCalibration>,
+    models: Arc<SessionModels>,
+    params: SessionParams,
+    cfg: SessionConfig,
+    // Bookkeeping.
+    frames: u32,
+    frames_with_face: u32,
+    usable: u32,
+    passive_frames: u32,
+    hint_counts: Vec<(Hint, u32)>,
+    sharpness: Vec<f32>,
+    luma: Vec<f32>,
+    face_px: Vec<f32>,
+    similarities: Vec<f32>,
+    match_model: String,
+    match_error: Option<String>,
+    first_ts: Option<u64>,
+    last_ts: u64,
+    timings: Timings,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("session_id", &self.params.session_id)
+            .field("frames", &self.frames)
+            .field("usable", &self.usable)
+            .finish()
+    }
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn median(v: &[f32]) -> Option<f32> {
+    let mut v: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    crate::math::median_in_place(&mut v)
+}
+
+impl Session {
+    /// Starts a capture under `policy` with the calibration it expects. Errors: the policy
+    /// was set on another calibration bundle, the challenge plan cannot be derived, or the
+    /// session settings are out of range.
+    pub fn new(
+        engine: Arc<Engine>,
+        models: Arc<SessionModels>,
+        policy: Arc<LoadedPolicy>,
+        calibration: Arc<LoadedCalibration>,
+        params: SessionParams,
+        cfg: SessionConfig,
+    ) -> Result<Session, SessionError> {
+        policy.policy.check_calibration(&calibration.sha256)?;
+        if cfg.passive_stride == 0 || cfg.passive_frames == 0 || cfg.match_every == 0 {
+            return Err(SessionError::InvalidParams(
+                "passive_stride, passive_frames and match_every must be ≥ 1".into(),
+            ));
+        }
+        let p = &policy.policy;
+        let challenge = if p.challenge_required(params.flow, params.tier) {
+            let plan = derive_plan(&params.seed, &p.challenge.plan)?;
+            let mut c = ChallengeSession::with_defaults(plan)?;
+            if let Some(eyes) = &models.eyes {
+                c = c.with_eye_model(eyes.clone());
+            }
+            if let Some(r) = &models.embedding {
+                let e = Embedder::new(r.clone()).map_err(crate::error::Error::from)?;
+                c =
+                    c.with_face_continuity(e, cfg.continuity_min_similarity, cfg.continuity_every)?;
+            }
+            Some(c)
+        } else {
+            None
+        };
+        let (embedder, match_error) = match (&params.template, &models.embedding) {
+            (None, _) => (None, None),
+            (Some(_), None) => (None, Some("no embedding model is loaded".to_string())),
+            (Some(t), Some(r)) => {
+                if r.spec().name != t.model {
+                    (
+                        None,
+                        Some(alloc::format!(
+                            "the template was made with `{}`, the loaded embedding model is \
+                             `{}`",
+                            t.model,
+                            r.spec().name
+                        )),
+                    )
+                } else {
+                    (
+                        Some(Embedder::new(r.clone()).map_err(crate::error::Error::from)?),
+                        None,
+                    )
+                }
+            }
+        };
+        let match_model = params
+            .template
+            .as_ref()
+            .map(|t| t.model.clone())
+            .unwrap_or_default();
+        Ok(Session {
+            tracker: Tracker::new(engine),
+            passive: PassiveAnalyzer::new(models.passive.clone(), cfg.passive.clone())?,
+            challenge,
+            embedder,
+            policy,
+            calibration,
+            models,
+            params,
+            cfg,
+            frames: 0,
+            frames_with_face: 0,
+            usable: 0,
+            passive_frames: 0,
+            hint_counts: Vec::new(),
+            sharpness: Vec::new(),
+            luma: Vec::new(),
+            face_px: Vec::new(),
+            similarities: Vec::new(),
+            match_model,
+            match_error,
+            first_ts: None,
+            last_ts: 0,
+            timings: Timings::default(),
+            finished: false,
+        })
+    }
+
+    /// The policy this session decides with (taken when it started).
+    pub fn policy(&self) -> &Arc<LoadedPolicy> {
+        &self.policy
+    }
+
+    fn passive_done(&self) -> bool {
+        self.passive_frames * self.cfg.passive_stride >= self.cfg.passive_frames
+    }
+
+    fn challenge_done(&self) -> bool {
+        self.challenge
+            .as_ref()
+            .is_none_or(|c| c.outcome().is_some())
+    }
+
+    /// Consumes one camera frame. Errors: a malformed frame or a pipeline failure on it
+    /// (the session goes on with the next frame).
+    pub fn push_frame(&mut self, frame: &Frame<'_>) -> Result<FrameFeedback, SessionError> {
+        if self.finished {
+            return Err(SessionError::Finished);
+        }
+        let t = Instant::now();
+        self.tracker.process(frame)?;
+        self.timings.tracking_ms += ms_since(t);
+        let analysis = self.tracker.last_analysis();
+        self.frames += 1;
+        let ts = analysis.timestamp_ns;
+        self.first_ts.get_or_insert(ts);
+        self.last_ts = ts;
+        let (w, h) = (analysis.width.max(1) as f32, analysis.height.max(1) as f32);
+        let hints = analysis.hints.clone();
+        for hint in &hints {
+            match self.hint_counts.iter_mut().find(|(h, _)| h == hint) {
+                Some((_, n)) => *n += 1,
+                None => self.hint_counts.push((*hint, 1)),
+            }
+        }
+        let face = analysis.faces.first();
+        let usable = face.is_some_and(|f| f.quality.passed);
+        let face_box = face.map(|f| {
+            let b = crate::geometry::Rect::bounding(f.landmarks.iter().map(|p| p.xy()))
+                .unwrap_or(f.detection.bbox);
+            [b.x_min / w, b.y_min / h, b.x_max / w, b.y_max / h]
+        });
+        if let Some(f) = face {
+            self.frames_with_face += 1;
+            if let Some(img) = f.quality.checks.as_ref().and_then(|c| c.image.as_ref()) {
+                self.sharpness.push(img.sharpness.value);
+                self.luma.push(img.mean_luma.value);
+            }
+            self.face_px
+                .push(f.detection.bbox.width().max(f.detection.bbox.height()));
+        }
+        // Passive window: every `passive_stride`-th usable frame.
+        if let (true, Some(f)) = (usable, face) {
+            self.usable += 1;
+            if (self.usable - 1).is_multiple_of(self.cfg.passive_stride) {
+                let t = Instant::now();
+                let lm = f.landmarks.clone();
+                let bbox = f.detection.bbox;
+                self.passive.push(self.tracker.last_rgb(), &lm, bbox, ts)?;
+                self.passive_frames += 1;
+                self.timings.passive_ms += ms_since(t);
+            }
+            // Template match: a few good frames, spread over the capture.
+            if let Some(e) = self.embedder.as_mut() {
+                if (self.usable - 1).is_multiple_of(self.cfg.match_every)
+                    && (self.similarities.len() as u32) < self.cfg.match_samples
+                {
+                    let t = Instant::now();
+                    let sample = five_points_from_mesh(&f.landmarks)
+                        .and_then(|pts| e.embed(self.tracker.last_rgb(), &pts));
+                    match (sample, &self.params.template) {
+                        (Ok(emb), Some(tpl)) => match tpl.similarity(&emb) {
+                            Ok(s) => self.similarities.push(s),
+                            Err(err) => self.match_error = Some(err.to_string()),
+                        },
+                        (Err(err), _) => {
+                            log::debug!("match sample skipped: {err}");
+                        }
+                        (Ok(_), None) => {}
+                    }
+                    self.timings.matching_ms += ms_since(t);
+                }
+            }
+        }
+        // Challenge: every frame once it started (its own baseline and quality pauses).
+        let mut prompt = UserPrompt::None;
+        let mut challenge_progress = 1.0;
+        if let Some(c) = self.challenge.as_mut() {
+            if c.outcome().is_none() {
+                let t = Instant::now();
+                let update = c.push(analysis, self.tracker.last_rgb())?;
+                self.timings.challenge_ms += ms_since(t);
+                prompt = match update.prompt {
+                    Prompt::HoldStill => UserPrompt::HoldStill,
+                    Prompt::Do(a) => UserPrompt::from(a),
+                    Prompt::Done => UserPrompt::None,
+                };
+                challenge_progress = update.progress;
+            }
+        }
+        let passive_progress = ((self.passive_frames * self.cfg.passive_stride) as f32
+            / self.cfg.passive_frames as f32)
+            .min(1.0);
+        let phase = if self.passive_done() && self.challenge_done() {
+            Phase::Done
+        } else if self.usable == 0 {
+            Phase::Positioning
+        } else if self.challenge.is_some() && !self.challenge_done() {
+            Phase::Challenge
+        } else {
+            Phase::Passive
+        };
+        if phase == Phase::Passive && prompt == UserPrompt::None {
+            prompt = UserPrompt::HoldStill;
+        }
+        let progress = if self.challenge.is_some() {
+            0.3 * passive_progress + 0.7 * challenge_progress
+        } else {
+            passive_progress
+        };
+        Ok(FrameFeedback {
+            phase,
+            prompt,
+            hints,
+            progress,
+            face_box,
+            target_oval: self.cfg.target_oval,
+            used: usable,
+        })
+    }
+
+    /// Ends the capture early: the result is retry (`capture_incomplete`), with what was
+    /// measured so far.
+    pub fn cancel(self) -> SessionResult {
+        self.conclude(Some("cancelled by the app"))
+    }
+
+    /// Decides: passive scoring, calibration, fusion, policy, audit record.
+    pub fn finish(self) -> SessionResult {
+        self.conclude(None)
+    }
+
+    fn conclude(mut self, cancelled: Option<&str>) -> SessionResult {
+        self.finished = true;
+        let t = Instant::now();
+        let report = self.passive.report();
+        let p = &self.policy.policy;
+        // Evidence.
+        let signals: Vec<SignalEvidence> = [
+            (SignalId::Depth, &report.depth),
+            (SignalId::Fft, &report.fft),
+            (SignalId::Reflection, &report.reflection),
+            (SignalId::Parallax, &report.parallax),
+            (SignalId::Texture, &report.texture),
+        ]
+        .into_iter()
+        .map(|(signal, r): (SignalId, &SignalReport)| SignalEvidence {
+            signal,
+            model: r.model.clone(),
+            raw: r.score.filter(|_| r.available),
+            reason: r.reason.clone(),
+        })
+        .collect();
+        let challenge = match (&self.challenge, cancelled) {
+            (None, _) => ChallengeEvidence::NotRequired,
+            (Some(c), cancelled) => match (c.outcome(), cancelled) {
+                (Some(o), _) => challenge_evidence(o),
+                (None, Some(why)) => ChallengeEvidence::Incomplete {
+                    detail: why.to_string(),
+                },
+                (None, None) => ChallengeEvidence::Incomplete {
+                    detail: alloc::format!(
+                        "the capture ended at step {} of {} of the challenge",
+                        c.runner().step_index() + 1,
+                        c.runner().plan().steps.len()
+                    ),
+                },
+            },
+        };
+        let challenge = match (challenge, cancelled) {
+            (ChallengeEvidence::NotRequired, Some(why)) if !self.passive_done() => {
+                ChallengeEvidence::Incomplete {
+                    detail: why.to_string(),
+                }
+            }
+            (c, _) => c,
+        };
+        let face_match = self.match_evidence();
+        let mut hints = self.hint_counts.clone();
+        hints.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let quality = QualitySummary {
+            frames: self.frames,
+            frames_with_face: self.frames_with_face,
+            usable_frames: self.usable,
+            ok: self.usable >= p.quality.min_usable_frames,
+            top_hints: hints
+                .iter()
+                .take(3)
+                .map(|(h, _)| h.as_str().to_string())
+                .collect(),
+            sharpness_median: median(&self.sharpness),
+            brightness_median: median(&self.luma),
+            face_px_median: median(&self.face_px),
+        };
+        let evidence = Evidence {
+            signals,
+            quality,
+            challenge,
+            face_match,
+            // The trust-chain milestone measures these; nothing is measured here yet.
+            security: SecurityEvidence::default(),
+        };
+        // Calibration: each available signal's raw score to an LLR with the policy's bundle.
+        let calibrated: Vec<CalibratedSignal> = evidence
+            .signals
+            .iter()
+            .map(|s| {
+                let model = (!s.model.is_empty()).then_some(s.model.as_str());
+                let (llr, reason) = match s.raw {
+                    None => (None, s.reason.clone()),
+                    Some(raw) => {
+                        match self
+                            .calibration
+                            .bundle
+                            .llr(s.signal.as_str(), model, raw as f64)
+                        {
+                            Ok(l) => (Some(l), String::new()),
+                            Err(e) => (None, alloc::format!("not calibrated: {e}")),
+                        }
+                    }
+                };
+                CalibratedSignal {
+                    signal: s.signal,
+                    model: s.model.clone(),
+                    raw: s.raw,
+                    llr,
+                    reason,
+                }
+            })
+            .collect();
+        let ctx = DecisionContext {
+            flow: self.params.flow,
+            tier: self.params.tier,
+            consecutive_failures: self.params.consecutive_failures,
+        };
+        let decision = decide(p, &ctx, &evidence, &calibrated);
+        self.timings.finish_ms = ms_since(t);
+        self.timings.frames = self.frames;
+        self.timings.capture_ms = self
+            .first_ts
+            .map(|f| self.last_ts.saturating_sub(f) as f64 / 1e6)
+            .unwrap_or(0.0);
+        let mut models = self.models.used.clone();
+        let ecfg = self.tracker.engine().config();
+        for name in [ecfg.detector.model_name(), "face_landmark"] {
+            match engine_model(ecfg, name) {
+                Ok(m) => models.insert(0, m),
+                Err(e) => log::warn!("audit: engine model `{name}` not described: {e}"),
+            }
+        }
+        let audit = AuditRecord {
+            schema_version: AUDIT_SCHEMA_VERSION,
+            request_id: self.params.request_id.clone(),
+            session_id: self.params.session_id.clone(),
+            attempt: self.params.attempt,
+            sdk_version: env!("CARGO_PKG_VERSION").to_string(),
+            platform: alloc::format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+            pad_mechanism: PadMechanism {
+                vendor: "LiveProof".into(),
+                id: alloc::format!("liveproof-core/{}", env!("CARGO_PKG_VERSION")),
+            },
+            pad_decision: decision.band,
+            pad_score: decision.fused,
+            level_of_supervision: "unsupervised".into(),
+            risk_level: self.params.tier,
+            flow: self.params.flow,
+            capture_device: self.params.capture_device.clone(),
+            reason_codes: decision.reasons.clone(),
+            thresholds: decision.bands,
+            policy_sha256: self.policy.sha256.clone(),
+            calibration_sha256: self.calibration.sha256.clone(),
+            fusion_method: match &p.fusion {
+                FusionMethod::Rules(_) => "rules",
+                FusionMethod::Weighted(_) => "weighted",
+                FusionMethod::Logistic { .. } => "logistic",
+            }
+            .into(),
+            models,
+            quality: evidence.quality.clone(),
+            signals: decision
+                .contributions
+                .iter()
+                .map(|c| AuditSignal {
+                    signal: c.signal,
+                    model: c.model.clone(),
+                    raw: c.raw,
+                    llr: c.available.then_some(c.llr),
+                    contribution: c.contribution,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+            challenge: evidence.challenge.clone(),
+            face_match: evidence.face_match.clone(),
+            security: evidence.security.clone(),
+            latency_ms: self.timings.clone(),
+        };
+        SessionResult {
+            band: decision.band,
+            fused: decision.fused,
+            reasons: decision.reasons,
+            top_contributions: decision.top_contributions,
+            signals: decision.contributions,
+            quality: evidence.quality,
+            challenge: evidence.challenge,
+            face_match: evidence.face_match,
+            security: evidence.security,
+            bands: decision.bands,
+            passive_only: decision.passive_only,
+            policy_sha256: self.policy.sha256.clone(),
+            calibration_sha256: self.calibration.sha256.clone(),
+            timings: self.timings,
+            audit,
+        }
+    }
+
+    fn match_evidence(&self) -> MatchEvidence {
+        if self.params.template.is_none() {
+            return MatchEvidence::NotRequested;
+        }
+        if let Some(why) = &self.match_error {
+            return MatchEvidence::Unavailable {
+                reason: why.clone(),
+            };
+        }
+        if self.similarities.is_empty() {
+            return MatchEvidence::Unavailable {
+                reason: "no usable frame could be embedded".into(),
+            };
+        }
+        let Some(req) = self.policy.policy.face_match.get(&self.match_model) else {
+            return MatchEvidence::Unavailable {
+                reason: alloc::format!(
+                    "the policy has no match thresholds for model `{}`",
+                    self.match_model
+                ),
+            };
+        };
+        let similarity = self.similarities.iter().sum::<f32>() / self.similarities.len() as f32;
+        let band = match MatchThresholds::new(req.match_at, req.no_match_below) {
+            Ok(t) => match t.band(similarity) {
+                crate::matching::Band::Match => MatchBand::Match,
+                crate::matching::Band::Uncertain => MatchBand::Uncertain,
+                crate::matching::Band::NoMatch => MatchBand::NoMatch,
+            },
+            Err(e) => {
+                return MatchEvidence::Unavailable {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        MatchEvidence::Compared {
+            similarity,
+            band,
+            model: self.match_model.clone(),
+        }
+    }
+}
+
+/// The challenge outcome as evidence.
+fn challenge_evidence(o: &ChallengeOutcome) -> ChallengeEvidence {
+    if o.passed {
+        let first = o.steps.first().map(|s| s.started_ns).unwrap_or(0);
+        let last = o.steps.last().map(|s| s.ended_ns).unwrap_or(first);
+        ChallengeEvidence::Passed {
+            steps: o
+                .steps
+                .iter()
+                .map(|s| s.action.as_str().to_string())
+                .collect(),
+            duration_ms: (last.saturating_sub(first) / 1_000_000) as u32,
+        }
+    } else {
+        ChallengeEvidence::Failed {
+            failure: o.failure.unwrap_or(ChallengeFailure::Other),
+            detail: o.reason.clone(),
+            completed: o.steps.iter().filter(|s| s.passed).count() as u32,
+        }
+    }
+}
+
+/// Name and sha256 of an engine model (override first, else the embedded manifest).
+fn engine_model(cfg: &EngineConfig, name: &str) -> Result<ModelUsed, crate::error::Error> {
+    if let Some(o) = cfg.overrides.iter().find(|o| o.name == name) {
+        return Ok(ModelUsed {
+            name: o.name.clone(),
+            sha256: o.sha256.clone(),
+        });
+    }
+    let manifest = crate::models::Manifest::embedded()?;
+    let spec = manifest.model(name)?;
+    Ok(ModelUsed {
+        name: spec.name.clone(),
+        sha256: spec.sha256.clone(),
+    })
+}

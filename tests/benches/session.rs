@@ -1,0 +1,195 @@
+//! The session's cost (issue #12's budget), side by side in one run on the same SYNTHETIC
+//! frames (Gauss performing a 3-step plan at 30 fps, 640×480):
+//!
+//! - `tracking_sequence`: plain tracking (BlazeFace + FaceMesh + the quality gate) over every
+//!   frame of the capture, the baseline;
+//! - `session_push_sequence`: `Session::push_frame` over the same frames (tracking, passive
+//!   window, challenge with the eye-state model and face continuity, bookkeeping);
+//! - `session_finish`: `finish()` after the last frame (passive scoring, calibration, fusion,
+//!   policy, audit), with no depth model (the stand-in is disabled, the real one is not
+//!   obtainable);
+//! - the whole session is `session_push_sequence` + `session_finish`.
+//!
+//! The calibration bundle here is fitted on four made-up points and labelled BENCH ONLY: its
+//! values change no cost. Divide the sequence times by the frame count for per-frame costs.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use liveproof_core::active::{derive_plan, PlanPolicy};
+use liveproof_core::calibration::{CalibrationBundle, Calibrator};
+use liveproof_core::engine::{DetectorKind, Engine, Tracker};
+use liveproof_core::fusion::{FusionMethod, LinearFusion};
+use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
+use liveproof_core::passive::analyzer::PassiveConfig;
+use liveproof_core::policy::{
+    Bands, ChallengeRequirements, EvidenceRequirements, FlowType, LoadedPolicy, Policy,
+    QualityRequirements, RiskTier, SecurityRequirements,
+};
+use liveproof_core::session::{
+    LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
+};
+use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
+use liveproof_tests::{engine_config, engine_with, fixture};
+
+const SEED: [u8; 32] = [9; 32];
+
+fn policy(calibration_sha256: &str) -> Policy {
+    Policy {
+        schema_version: 1,
+        name: "bench".into(),
+        default_bands: Bands {
+            pass_at: 1.0,
+            fail_below: -1.0,
+        },
+        bands: Default::default(),
+        max_consecutive_failures: 5,
+        evidence: EvidenceRequirements {
+            required_signals: vec![],
+            min_available_signals: 1,
+        },
+        quality: QualityRequirements {
+            min_usable_frames: 10,
+        },
+        challenge: ChallengeRequirements {
+            required_from: Default::default(),
+            plan: PlanPolicy {
+                min_steps: 3,
+                max_steps: 3,
+                ..PlanPolicy::default()
+            },
+            total_timeout_ms: 60_000,
+        },
+        fusion: FusionMethod::Weighted(LinearFusion::sum_rule()),
+        face_match: Default::default(),
+        security: SecurityRequirements { veto_at: 0.9 },
+        calibration_sha256: calibration_sha256.into(),
+    }
+}
+
+fn bench_bundle() -> LoadedCalibration {
+    let mut b = CalibrationBundle::new("tests/benches/session.rs", "BENCH ONLY: four made-up points");
+    let cal = Calibrator::fit_platt(&[0.1, 0.3, 0.7, 0.9], &[false, false, true, true]).unwrap();
+    for (s, m) in [
+        ("fft", None),
+        ("reflection", None),
+        ("parallax", None),
+        ("texture", Some("minifasnet_v2+minifasnet_v1se")),
+        ("texture", Some("fr_liveness")),
+    ] {
+        b.insert(s, m, cal.clone()).unwrap();
+    }
+    LoadedCalibration::new(b).unwrap()
+}
+
+fn frames(engine: &Arc<Engine>, policy: &Policy) -> Vec<(RgbImage, u64)> {
+    let source = Source::from_file(engine, &fixture("gauss.png"), &SourceOptions::default())
+        .expect("source");
+    let plan = derive_plan(&SEED, &policy.challenge.plan).expect("plan");
+    let (script, end_s) = perform_plan(&plan, 3);
+    let mut params = Params::new(Kind::BonaFide, 3, ((end_s + 1.0) * 30.0) as u32, 30.0);
+    params.performance = script;
+    Generator::new(&source, &params)
+        .unwrap()
+        .map(|f| (f.image, f.timestamp_ns))
+        .collect()
+}
+
+fn session(c: &mut Criterion) {
+    let cfg = engine_config(DetectorKind::BlazeFaceFront);
+    let engine = engine_with(cfg.clone());
+    let calibration = Arc::new(bench_bundle());
+    let policy = Arc::new(LoadedPolicy::new(policy(&calibration.sha256)).unwrap());
+    let passive = PassiveConfig {
+        depth_model: String::new(),
+        ..PassiveConfig::default()
+    };
+    let models = Arc::new(SessionModels::load(&cfg, &passive, "fr_feature"));
+    let seq = frames(&engine, &policy.policy);
+    eprintln!(
+        "session bench: {} frames ({:.1} s at 30 fps), texture {:?}",
+        seq.len(),
+        seq.len() as f64 / 30.0,
+        models.passive.texture.iter().map(|(m, _)| m.name.clone()).collect::<Vec<_>>()
+    );
+    let session_cfg = SessionConfig {
+        passive,
+        ..SessionConfig::default()
+    };
+    let new_session = || {
+        Session::new(
+            engine.clone(),
+            models.clone(),
+            policy.clone(),
+            calibration.clone(),
+            SessionParams {
+                seed: SEED,
+                flow: FlowType::AccountOpening,
+                tier: RiskTier::High,
+                attempt: 1,
+                consecutive_failures: 0,
+                request_id: "bench".into(),
+                session_id: "bench".into(),
+                template: None,
+                capture_device: String::new(),
+            },
+            session_cfg.clone(),
+        )
+        .unwrap()
+    };
+    let push_all = |s: &mut Session| {
+        for (img, ts) in &seq {
+            let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                .unwrap()
+                .with_timestamp_ns(*ts);
+            s.push_frame(&f).unwrap();
+        }
+    };
+    // What one run decides (printed once, for the record).
+    let mut probe = new_session();
+    push_all(&mut probe);
+    let r = probe.finish();
+    eprintln!(
+        "session bench probe: {:?} {:?}, challenge {:?}, timings {:?}",
+        r.band, r.reasons, r.challenge, r.timings
+    );
+
+    let mut g = c.benchmark_group("session");
+    g.sample_size(10);
+    g.bench_function("tracking_sequence", |b| {
+        b.iter(|| {
+            let mut t = Tracker::new(engine.clone());
+            for (img, ts) in &seq {
+                let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                    .unwrap()
+                    .with_timestamp_ns(*ts);
+                t.process(&f).unwrap();
+            }
+        })
+    });
+    g.bench_function("session_push_sequence", |b| {
+        b.iter_batched(
+            new_session,
+            |mut s| {
+                push_all(&mut s);
+                s
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("session_finish", |b| {
+        b.iter_batched(
+            || {
+                let mut s = new_session();
+                push_all(&mut s);
+                s
+            },
+            |s| s.finish(),
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, session);
+criterion_main!(benches);

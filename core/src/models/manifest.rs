@@ -45,6 +45,9 @@ pub struct SourceSpec {
     pub path: String,
     #[serde(default)]
     pub sha256: Option<String>,
+    /// PyPI wheels only: the Python version asked of pip (set-up's default when `None`).
+    #[serde(default)]
+    pub python: Option<String>,
 }
 
 /// A model entry of the manifest.
@@ -93,6 +96,67 @@ pub struct RuntimeSpec {
     pub file: String,
     pub sha256: String,
     pub licence: String,
+    /// The registry package the library is taken from (`cargo xtask setup`).
+    #[serde(default)]
+    pub source: Option<SourceSpec>,
+}
+
+/// A test fixture fetched at set-up (`[[fixture]]`): an image, a ground truth, a video.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct FixtureSpec {
+    pub name: String,
+    pub file: String,
+    #[serde(default)]
+    pub licence: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    pub source: SourceSpec,
+    /// A video to decode once into PNG frames + `capture.json`.
+    #[serde(default)]
+    pub decode: Option<DecodeSpec>,
+}
+
+/// How a video fixture is decoded at set-up: with the `[[tool]]` named `tool`, into
+/// `fixtures/<dir>/frame_0000.png ...`, checked against the declared frame count, rate and size.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct DecodeSpec {
+    pub tool: String,
+    pub dir: String,
+    pub frames: u32,
+    /// Frames per second the stream must declare.
+    pub fps: f64,
+    pub width: u32,
+    pub height: u32,
+    /// `capture.json`'s label (`"bona_fide"`).
+    pub label: String,
+}
+
+/// An executable taken out of a registry package (`[[tool]]`, e.g. `ffmpeg`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    pub source: SourceSpec,
+}
+
+/// A file swapped into the reference venv (`[[reference.swap]]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct SwapSpec {
+    pub dest: String,
+    pub source: SourceSpec,
+}
+
+/// The Python reference venv (`[reference]`): pinned requirements and swapped files.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct ReferenceSpec {
+    pub python: String,
+    pub requirements: Vec<String>,
+    #[serde(default)]
+    pub swap: Vec<SwapSpec>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +164,12 @@ struct RawManifest {
     runtime: RuntimeSpec,
     #[serde(default)]
     model: Vec<ModelSpec>,
+    #[serde(default)]
+    fixture: Vec<FixtureSpec>,
+    #[serde(default)]
+    tool: Vec<ToolSpec>,
+    #[serde(default)]
+    reference: Option<ReferenceSpec>,
 }
 
 /// The parsed model manifest.
@@ -107,6 +177,11 @@ struct RawManifest {
 pub struct Manifest {
     pub runtime: RuntimeSpec,
     pub models: BTreeMap<String, ModelSpec>,
+    /// Model names in the order the file lists them (set-up works and reports in this order).
+    pub model_order: Vec<String>,
+    pub fixtures: Vec<FixtureSpec>,
+    pub tools: Vec<ToolSpec>,
+    pub reference: Option<ReferenceSpec>,
 }
 
 impl Manifest {
@@ -120,6 +195,7 @@ impl Manifest {
         let raw: RawManifest =
             toml::from_str(text).map_err(|e| ModelError::Manifest(e.to_string()))?;
         let mut models = BTreeMap::new();
+        let model_order = raw.model.iter().map(|m| m.name.clone()).collect();
         for m in raw.model {
             if m.user_supplied {
                 if !m.sha256.is_empty() || m.source.is_some() {
@@ -144,7 +220,16 @@ impl Manifest {
         Ok(Manifest {
             runtime: raw.runtime,
             models,
+            model_order,
+            fixtures: raw.fixture,
+            tools: raw.tool,
+            reference: raw.reference,
         })
+    }
+
+    /// The model entries in the order the file lists them.
+    pub fn models_in_order(&self) -> impl Iterator<Item = &ModelSpec> {
+        self.model_order.iter().filter_map(|n| self.models.get(n))
     }
 
     /// The entry named `name`.
@@ -156,7 +241,7 @@ impl Manifest {
 }
 
 /// 64 lowercase hex digits.
-pub(crate) fn is_sha256_hex(s: &str) -> bool {
+pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -174,6 +259,12 @@ mod tests {
         }
         assert_eq!(m.runtime.version, "1.31.1");
         assert!(matches!(m.model("nope"), Err(ModelError::UnknownModel(_))));
+        // Set-up's sections: file order kept, fixtures, the decode tool and the reference.
+        assert_eq!(m.model_order.len(), m.models.len());
+        assert_eq!(m.models_in_order().next().unwrap().name, "blazeface_front");
+        let clip = m.fixtures.iter().find_map(|f| f.decode.as_ref()).unwrap();
+        assert!(m.tools.iter().any(|t| t.name == clip.tool));
+        assert!(m.runtime.source.is_some() && m.reference.is_some());
     }
 
     #[test]

@@ -16,9 +16,14 @@ mod verify;
 
 use std::path::PathBuf;
 
-pub use self::interface::{check_interface, ANY_NAME};
-pub(crate) use self::manifest::is_sha256_hex;
-pub use self::manifest::{Manifest, ModelSpec, Preprocess, RuntimeSpec, SourceSpec, TensorSpec};
+pub use self::interface::{
+    check_file_interface, check_interface, onnx_dtype, FileTensor, ANY_NAME,
+};
+pub use self::manifest::is_sha256_hex;
+pub use self::manifest::{
+    DecodeSpec, FixtureSpec, Manifest, ModelSpec, Preprocess, ReferenceSpec, RuntimeSpec,
+    SourceSpec, SwapSpec, TensorSpec, ToolSpec,
+};
 #[cfg(feature = "ort")]
 pub use self::ort::{OrtOptions, OrtRunner, OrtRuntime};
 pub use self::runner::{validate_inputs, ModelRunner, TensorIn, TensorOut};

@@ -29,6 +29,7 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// Same folder, runtime, threads and overrides (the key of [`ModelStore::shared`]).
+    #[cfg(feature = "ort")]
     fn same(&self, o: &StoreConfig) -> bool {
         self.models_dir == o.models_dir
             && self.runtime_path == o.runtime_path

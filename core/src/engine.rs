@@ -763,7 +763,7 @@ struct Scratch {
 fn pick<'a>(outputs: &'a [TensorOut], idx: &[usize]) -> Result<[&'a [f32]; 3]> {
     let mut out: [&[f32]; 3] = [&[]; 3];
     if idx.len() > 3 {
-        return Err(Error::Config(format!(
+        return Err(Error::Internal(format!(
             "{} output groups; at most 3 are supported",
             idx.len()
         )));

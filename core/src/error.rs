@@ -34,6 +34,16 @@ pub enum Error {
     /// A configuration value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The caller's input is malformed (image size, landmark count, non-finite values, calls
+    /// out of order).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A model answered out of its contract (wrong length, non-finite values).
+    #[error("model output out of contract: {0}")]
+    ModelOutput(String),
+    /// An internal invariant does not hold: a bug in LiveProof, please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -70,9 +70,15 @@ pub enum lp_result {
     LP_MODEL_INVALID = 103,
     /// Inference or processing failed at run time.
     LP_PROCESSING = 200,
+    /// A model answered out of its contract at run time (wrong output length, non-finite
+    /// values): a broken or mismatched model file.
+    LP_MODEL_OUTPUT = 201,
     /// A bug: a Rust panic was caught at the boundary. The handle passed in may be in an
     /// unspecified (but memory-safe) state; free it. Please report the message.
     LP_PANIC = 900,
+    /// A bug: an internal invariant did not hold (no panic; the handle is still usable).
+    /// Please report the message.
+    LP_INTERNAL = 901,
 }
 
 /// Pixel layout of a camera buffer (the value of `lp_frame.format`). 0 is not a format, so a
@@ -311,7 +317,9 @@ fn result_of(e: &ApiError) -> lp_result {
         ApiError::ModelIntegrity { .. } => lp_result::LP_MODEL_INTEGRITY,
         ApiError::ModelInvalid { .. } => lp_result::LP_MODEL_INVALID,
         ApiError::Processing { .. } => lp_result::LP_PROCESSING,
+        ApiError::ModelOutput { .. } => lp_result::LP_MODEL_OUTPUT,
         ApiError::Internal { .. } => lp_result::LP_PANIC,
+        ApiError::Invariant { .. } => lp_result::LP_INTERNAL,
     }
 }
 
@@ -724,7 +732,9 @@ pub extern "C" fn lp_result_name(result: u32) -> *const c_char {
             102 => c"LP_MODEL_INTEGRITY",
             103 => c"LP_MODEL_INVALID",
             200 => c"LP_PROCESSING",
+            201 => c"LP_MODEL_OUTPUT",
             900 => c"LP_PANIC",
+            901 => c"LP_INTERNAL",
             _ => c"LP_UNKNOWN_RESULT",
         };
         out = s.as_ptr();

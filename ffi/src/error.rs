@@ -33,9 +33,15 @@ pub enum ApiError {
     /// Inference or processing failed at run time.
     #[error("processing failed: {message}")]
     Processing { message: String },
+    /// A model answered out of its contract at run time (a broken or mismatched model file).
+    #[error("model output: {message}")]
+    ModelOutput { message: String },
     /// A bug: a panic was caught at the boundary. Please report it.
     #[error("internal error: {message}")]
     Internal { message: String },
+    /// A bug: an internal invariant did not hold (no panic). Please report it.
+    #[error("internal invariant: {message}")]
+    Invariant { message: String },
 }
 
 impl ApiError {
@@ -48,7 +54,9 @@ impl ApiError {
             | ApiError::ModelIntegrity { message }
             | ApiError::ModelInvalid { message }
             | ApiError::Processing { message }
-            | ApiError::Internal { message } => message,
+            | ApiError::ModelOutput { message }
+            | ApiError::Internal { message }
+            | ApiError::Invariant { message } => message,
         }
     }
 
@@ -64,9 +72,11 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let message = e.to_string();
         match e {
-            Error::Frame(_) | Error::Config(_) | Error::Quality(_) => {
+            Error::Frame(_) | Error::Config(_) | Error::InvalidInput(_) | Error::Quality(_) => {
                 ApiError::InvalidArgument { message }
             }
+            Error::ModelOutput(_) => ApiError::ModelOutput { message },
+            Error::Internal(_) => ApiError::Invariant { message },
             Error::Detect(_) | Error::Mesh(_) => ApiError::Processing { message },
             // Passive signals: malformed per-frame input is the caller's; a depth or texture
             // model answering out of contract is a processing failure.
@@ -154,6 +164,25 @@ mod tests {
             hint: "h".into(),
         }));
         assert!(matches!(e, ApiError::RuntimeUnavailable { .. }));
+    }
+
+    #[test]
+    fn input_model_output_and_invariant_errors_get_distinct_kinds() {
+        let input = ApiError::from(Error::InvalidInput(
+            "parallax needs 468 landmarks, got 3".into(),
+        ));
+        assert!(matches!(input, ApiError::InvalidArgument { .. }));
+        let output = ApiError::from(Error::ModelOutput(
+            "eye state: model output [], expected 2 finite logits".into(),
+        ));
+        assert!(matches!(output, ApiError::ModelOutput { .. }));
+        assert!(output.message().contains("2 finite logits"), "{output}");
+        let bug = ApiError::from(Error::Internal(
+            "4 output groups; at most 3 are supported".into(),
+        ));
+        assert!(matches!(bug, ApiError::Invariant { .. }));
+        let config = ApiError::from(Error::Config("max_faces must be at least 1".into()));
+        assert!(matches!(config, ApiError::InvalidArgument { .. }));
     }
 
     #[test]

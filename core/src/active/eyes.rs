@@ -111,7 +111,7 @@ impl EyeStateModel {
                 .run_one(&input, &[1, 1, SIDE, SIDE], &mut outputs)?;
             let out = outputs.first().map(|o| o.data.as_slice()).unwrap_or(&[]);
             if out.len() != 2 || !out.iter().all(|v| v.is_finite()) {
-                return Err(Error::Config(alloc::format!(
+                return Err(Error::ModelOutput(alloc::format!(
                     "eye state: model output {out:?}, expected 2 finite logits"
                 )));
             }
@@ -136,13 +136,15 @@ pub fn eye_crop(
 ) -> Result<()> {
     let p = eye.map(|i| landmarks[i]);
     if !p.iter().all(|q| q.x.is_finite() && q.y.is_finite()) {
-        return Err(Error::Config("eye state: landmarks are not finite".into()));
+        return Err(Error::InvalidInput(
+            "eye state: landmarks are not finite".into(),
+        ));
     }
     let cx = p.iter().map(|q| q.x).sum::<f32>() / 4.0;
     let cy = p.iter().map(|q| q.y).sum::<f32>() / 4.0;
     let corner = libm::hypotf(p[1].x - p[0].x, p[1].y - p[0].y);
     if corner < 2.0 {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "eye state: eye {corner:.1} px wide is too small to classify"
         )));
     }
@@ -179,7 +181,7 @@ pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage, landmarks: &[Point3]) 
         .checked_mul(rgb.height as usize)
         .and_then(|v| v.checked_mul(3));
     if expected != Some(rgb.data.len()) || rgb.width == 0 || rgb.height == 0 {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "{what}: RGB image {}×{} has {} bytes",
             rgb.width,
             rgb.height,
@@ -187,7 +189,7 @@ pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage, landmarks: &[Point3]) 
         )));
     }
     if landmarks.len() != crate::mesh::NUM_LANDMARKS {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "{what}: {} landmarks, expected {}",
             landmarks.len(),
             crate::mesh::NUM_LANDMARKS

@@ -107,7 +107,7 @@ impl IrisEyeModel {
                 .run_one(&input, &[1, 3, SIDE, SIDE], &mut outputs)?;
             let contour = outputs.first().map(|o| o.data.as_slice()).unwrap_or(&[]);
             open[k] = openness_from_contour(contour).ok_or_else(|| {
-                Error::Config(alloc::format!(
+                Error::ModelOutput(alloc::format!(
                     "iris: eye contour of {} values is not 71 finite points with distinct corners",
                     contour.len()
                 ))
@@ -158,12 +158,12 @@ pub fn iris_crop(
         .iter()
         .all(|v| v.is_finite())
     {
-        return Err(Error::Config("iris: landmarks are not finite".into()));
+        return Err(Error::InvalidInput("iris: landmarks are not finite".into()));
     }
     let (dx, dy) = (end.x - start.x, end.y - start.y);
     let corner = libm::hypotf(dx, dy);
     if corner < 2.0 {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "iris: eye {corner:.1} px wide is too small to crop"
         )));
     }

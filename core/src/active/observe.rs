@@ -57,7 +57,7 @@ pub fn observe_with_pose(
 ) -> Result<FaceObservation> {
     use crate::mesh::LandmarkFault;
     crate::mesh::check_landmarks(lm).map_err(|f| {
-        Error::Config(match f {
+        Error::InvalidInput(match f {
             LandmarkFault::Count { got } => {
                 alloc::format!("challenge: {got} landmarks, expected 468")
             }
@@ -67,7 +67,7 @@ pub fn observe_with_pose(
         })
     })?;
     let iod = inter_ocular_distance(lm)
-        .ok_or_else(|| Error::Config("challenge: eye landmarks coincide".into()))?;
+        .ok_or_else(|| Error::InvalidInput("challenge: eye landmarks coincide".into()))?;
     let ear = 0.5
         * (eye_aspect_ratio(lm, &idx::RIGHT_EYE_EAR) + eye_aspect_ratio(lm, &idx::LEFT_EYE_EAR));
     let eye = |a: usize, b: usize| Point2 {
@@ -121,7 +121,7 @@ pub fn observe_with_pose(
     if finite {
         Ok(obs)
     } else {
-        Err(Error::Config(
+        Err(Error::InvalidInput(
             "challenge: face geometry is not finite".into(),
         ))
     }

@@ -268,7 +268,7 @@ impl ChallengeRunner {
     pub fn new(plan: ChallengePlan, cfg: RunnerConfig) -> Result<ChallengeRunner> {
         cfg.validate()?;
         if plan.steps.is_empty() {
-            return Err(Error::Config("challenge plan has no steps".into()));
+            return Err(Error::InvalidInput("challenge plan has no steps".into()));
         }
         Ok(ChallengeRunner {
             plan,
@@ -333,7 +333,7 @@ impl ChallengeRunner {
         features: &BTreeMap<String, f64>,
     ) -> Result<Option<Update>> {
         if !score.is_finite() {
-            return Err(Error::Config(alloc::format!(
+            return Err(Error::InvalidInput(alloc::format!(
                 "challenge: parallax score {score} is not finite"
             )));
         }
@@ -485,7 +485,7 @@ impl ChallengeRunner {
     pub fn push(&mut self, obs: &Observation) -> Result<Update> {
         if let Some(prev) = self.last_ts {
             if obs.timestamp_ns <= prev {
-                return Err(Error::Config(alloc::format!(
+                return Err(Error::InvalidInput(alloc::format!(
                     "challenge: timestamp {} ns does not follow {} ns",
                     obs.timestamp_ns,
                     prev
@@ -493,7 +493,7 @@ impl ChallengeRunner {
             }
         }
         if self.awaiting.is_some() {
-            return Err(Error::Config(
+            return Err(Error::InvalidInput(
                 "challenge: the performed turn awaits its parallax score (turn_parallax) before \
                  the next frame"
                     .into(),

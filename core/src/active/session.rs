@@ -158,7 +158,7 @@ impl ChallengeSession {
     /// malformed landmarks.
     pub fn push(&mut self, analysis: &FrameAnalysis, rgb: &RgbImage) -> Result<Update> {
         if rgb.width != analysis.width || rgb.height != analysis.height {
-            return Err(Error::Config(alloc::format!(
+            return Err(Error::InvalidInput(alloc::format!(
                 "challenge session: image {}×{} is not the analysed frame's {}×{}",
                 rgb.width,
                 rgb.height,
@@ -182,6 +182,12 @@ impl ChallengeSession {
             o.eyes_closed = match model.predict(rgb, &face.landmarks) {
                 Ok(state) => Some(state.closed()),
                 Err(Error::Model(e)) => return Err(Error::Model(e)),
+                Err(Error::ModelOutput(m)) => {
+                    log::warn!(
+                        "eye-state model: {m}; this frame falls back to the eye aspect ratio"
+                    );
+                    None
+                }
                 Err(_) => None,
             };
         }
@@ -192,6 +198,10 @@ impl ChallengeSession {
             o.eye_openness = match model.predict(rgb, &face.landmarks) {
                 Ok(open) => Some(open.mean()),
                 Err(Error::Model(e)) => return Err(Error::Model(e)),
+                Err(Error::ModelOutput(m)) => {
+                    log::warn!("iris model: {m}; this frame falls back to the other eye measures");
+                    None
+                }
                 Err(_) => None,
             };
         }
@@ -235,7 +245,7 @@ impl ChallengeSession {
             Some(s) => self.runner.turn_parallax_with(s, &report.features)?,
             None => self.runner.turn_parallax_unavailable(&report.reason),
         };
-        resolved.ok_or_else(|| Error::Config("challenge session: no turn awaited a score".into()))
+        resolved.ok_or_else(|| Error::Internal("challenge session: no turn awaited a score".into()))
     }
 
     fn reset_turn(&mut self, step: Option<usize>) {

@@ -195,7 +195,7 @@ pub fn frame_features_with_image(
         .and_then(|v| v.checked_mul(3))
         .unwrap_or(usize::MAX);
     if rgb.data.len() != expected {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "parallax: RGB image {}×{} has {} bytes, expected {expected}",
             rgb.width,
             rgb.height,
@@ -210,7 +210,7 @@ pub fn frame_features_with_image(
 /// Keeps the landmarks of one frame (468 finite points).
 pub fn frame_features(landmarks: &[Point3], timestamp_ns: u64) -> Result<ParallaxFrame> {
     if landmarks.len() != NUM_LANDMARKS {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "parallax needs {NUM_LANDMARKS} landmarks, got {}",
             landmarks.len()
         )));
@@ -219,12 +219,14 @@ pub fn frame_features(landmarks: &[Point3], timestamp_ns: u64) -> Result<Paralla
         .iter()
         .position(|p| !(p.x.is_finite() && p.y.is_finite()))
     {
-        return Err(Error::Config(alloc::format!(
+        return Err(Error::InvalidInput(alloc::format!(
             "parallax landmark {i} is not finite"
         )));
     }
     let iod = inter_ocular_distance(landmarks).ok_or_else(|| {
-        Error::Config("parallax: eye landmarks coincide (inter-ocular distance ≤ 1 px)".into())
+        Error::InvalidInput(
+            "parallax: eye landmarks coincide (inter-ocular distance ≤ 1 px)".into(),
+        )
     })?;
     Ok(ParallaxFrame {
         timestamp_ns,

@@ -72,7 +72,9 @@ fn result_numbers_are_fixed_and_named() {
         (LP_MODEL_INTEGRITY, 102, "LP_MODEL_INTEGRITY"),
         (LP_MODEL_INVALID, 103, "LP_MODEL_INVALID"),
         (LP_PROCESSING, 200, "LP_PROCESSING"),
+        (LP_MODEL_OUTPUT, 201, "LP_MODEL_OUTPUT"),
         (LP_PANIC, 900, "LP_PANIC"),
+        (LP_INTERNAL, 901, "LP_INTERNAL"),
     ];
     for (code, number, name) in all {
         assert_eq!(code as u32, number, "{name}");
@@ -112,6 +114,11 @@ fn every_api_error_maps_to_its_code() {
             lp_result::LP_PROCESSING,
         ),
         (ApiError::Internal { message: m() }, lp_result::LP_PANIC),
+        (
+            ApiError::ModelOutput { message: m() },
+            lp_result::LP_MODEL_OUTPUT,
+        ),
+        (ApiError::Invariant { message: m() }, lp_result::LP_INTERNAL),
     ];
     for (e, code) in cases {
         let f = Failure::from(e.clone());

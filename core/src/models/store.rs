@@ -274,6 +274,25 @@ mod tests {
         assert_eq!(s.loads(), 2);
     }
 
+    /// An app that loads passive, active and matching from one store loads each file once.
+    #[test]
+    fn stages_share_one_store() {
+        let s = store(Default::default());
+        let config = crate::passive::analyzer::PassiveConfig::default();
+        let a = crate::passive::analyzer::PassiveModels::load_from(&s, &config);
+        assert!(!a.texture.is_empty(), "{}", a.texture_note);
+        let after_passive = s.loads();
+        let b = crate::passive::analyzer::PassiveModels::load_from(&s, &config);
+        for ((_, x), (_, y)) in a.texture.iter().zip(&b.texture) {
+            assert!(Arc::ptr_eq(x, y));
+        }
+        crate::active::EyeStateModel::load_from(&s).unwrap();
+        crate::active::EyeStateModel::load_from(&s).unwrap();
+        crate::matching::Embedder::load_from(&s, "fr_feature").unwrap();
+        crate::matching::Embedder::load_from(&s, "fr_feature").unwrap();
+        assert_eq!(s.loads(), after_passive + 2);
+    }
+
     #[test]
     fn errors_are_not_cached_and_weak_slots_reload() {
         let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));

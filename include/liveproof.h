@@ -114,10 +114,20 @@ enum lp_result
    */
   LP_PROCESSING = 200,
   /**
+   * A model answered out of its contract at run time (wrong output length, non-finite
+   * values): a broken or mismatched model file.
+   */
+  LP_MODEL_OUTPUT = 201,
+  /**
    * A bug: a Rust panic was caught at the boundary. The handle passed in may be in an
    * unspecified (but memory-safe) state; free it. Please report the message.
    */
   LP_PANIC = 900,
+  /**
+   * A bug: an internal invariant did not hold (no panic; the handle is still usable).
+   * Please report the message.
+   */
+  LP_INTERNAL = 901,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -306,7 +316,8 @@ typedef struct lp_engine_config {
    */
   uint32_t detector;
   /**
-   * ONNX Runtime intra-op threads per model, 1..=64; 0 means 1.
+   * ONNX Runtime intra-op threads per model, 1..=64 (core checks it: anything else,
+   * 0 included, is `LP_INVALID_ARGUMENT`, as in every binding).
    */
   uint32_t intra_op_threads;
   /**

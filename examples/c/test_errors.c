@@ -126,6 +126,9 @@ static void case_result_names(void) {
     EXPECT(LP_RUNTIME_UNAVAILABLE == 100 && LP_MODEL_MISSING == 101);
     EXPECT(LP_MODEL_INTEGRITY == 102 && LP_MODEL_INVALID == 103);
     EXPECT(LP_PROCESSING == 200 && LP_PANIC == 900);
+    EXPECT(LP_MODEL_OUTPUT == 201 && LP_INTERNAL == 901);
+    EXPECT(strcmp(lp_result_name(LP_MODEL_OUTPUT), "LP_MODEL_OUTPUT") == 0);
+    EXPECT(strcmp(lp_result_name(LP_INTERNAL), "LP_INTERNAL") == 0);
     EXPECT(strcmp(lp_result_name(LP_MODEL_MISSING), "LP_MODEL_MISSING") == 0);
     EXPECT(strcmp(lp_result_name(LP_PANIC), "LP_PANIC") == 0);
     EXPECT(strcmp(lp_result_name(12345), "LP_UNKNOWN_RESULT") == 0);

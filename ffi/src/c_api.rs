@@ -197,7 +197,8 @@ pub struct lp_engine_config {
     pub ort_library_path: *const c_char,
     /// An `lp_detector` value.
     pub detector: u32,
-    /// ONNX Runtime intra-op threads per model, 1..=64; 0 means 1.
+    /// ONNX Runtime intra-op threads per model, 1..=64 (core checks it: anything else,
+    /// 0 included, is `LP_INVALID_ARGUMENT`, as in every binding).
     pub intra_op_threads: u32,
     /// Faces analysed per still image, at least 1 (default 4; the rest are only counted).
     pub max_faces: u32,
@@ -587,7 +588,7 @@ unsafe fn config_from_c(c: &lp_engine_config, func: &str) -> Result<EngineConfig
     Ok(EngineConfig {
         models_dir,
         runtime_path,
-        intra_op_threads: c.intra_op_threads.max(1) as usize,
+        intra_op_threads: c.intra_op_threads as usize,
         detector: detector_from_c(c.detector)?,
         min_detection_score: c.min_detection_score,
         min_presence: c.min_presence,

@@ -358,42 +358,9 @@ fn check(name: &str, c: &Check) -> QualityCheck {
     }
 }
 
-/// Every check of a face, named as in the JSON form.
+/// Every check of a face, named as in the JSON form (core's one list).
 fn named_checks(c: &FaceChecks) -> Vec<QualityCheck> {
-    let mut out = vec![
-        check("face_ratio", &c.face_ratio),
-        check("center_offset", &c.center_offset),
-        check("box_outside", &c.box_outside),
-        check("landmarks_outside", &c.landmarks_outside),
-        check("yaw", &c.yaw),
-        check("pitch", &c.pitch),
-        check("roll", &c.roll),
-        check("presence", &c.presence),
-        check("pose_residual", &c.pose_residual),
-    ];
-    if let Some(i) = &c.image {
-        out.extend([
-            check("sharpness", &i.sharpness),
-            check("mean_luma", &i.mean_luma),
-            check("dark_fraction", &i.dark_fraction),
-            check("bright_fraction", &i.bright_fraction),
-            check("contrast", &i.contrast),
-        ]);
-        for (name, c) in [
-            ("right_eye_contrast", &i.right_eye_contrast),
-            ("left_eye_contrast", &i.left_eye_contrast),
-            ("mouth_contrast", &i.mouth_contrast),
-        ] {
-            if let Some(c) = c {
-                out.push(check(name, c));
-            }
-        }
-    }
-    if let Some(s) = &c.stability {
-        out.push(check("frame_motion", &s.frame_motion));
-        out.push(check("speed", &s.speed));
-    }
-    out
+    c.named().map(|(name, c)| check(name, c)).collect()
 }
 
 impl TryFrom<&QualityReport> for FaceQuality {

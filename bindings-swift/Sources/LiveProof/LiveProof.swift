@@ -1964,9 +1964,19 @@ enum ApiError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case Processing(message: String)
     
     /**
+     * A model answered out of its contract at run time (a broken or mismatched model file).
+     */
+    case ModelOutput(message: String)
+    
+    /**
      * A bug: a panic was caught at the boundary. Please report it.
      */
     case Internal(message: String)
+    
+    /**
+     * A bug: an internal invariant did not hold (no panic). Please report it.
+     */
+    case Invariant(message: String)
     
 
     
@@ -2021,7 +2031,15 @@ public struct FfiConverterTypeApiError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 7: return .Internal(
+        case 7: return .ModelOutput(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 8: return .Internal(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .Invariant(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -2048,8 +2066,12 @@ public struct FfiConverterTypeApiError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(5))
         case .Processing(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
-        case .Internal(_ /* message is ignored*/):
+        case .ModelOutput(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
+        case .Internal(_ /* message is ignored*/):
+            writeInt(&buf, Int32(8))
+        case .Invariant(_ /* message is ignored*/):
+            writeInt(&buf, Int32(9))
 
         
         }

@@ -385,3 +385,34 @@ fn tracker_restarts_the_track_when_the_clock_goes_backwards() {
     assert!(!a.detector_ran);
     assert!(stability_measured(a));
 }
+
+/// Collects the names of every `Check`-shaped object (one with a `verdict`) in `v`.
+fn check_keys(v: &serde_json::Value, out: &mut Vec<String>) {
+    if let serde_json::Value::Object(m) = v {
+        for (k, x) in m {
+            if x.get("verdict").is_some() {
+                out.push(k.clone());
+            } else {
+                check_keys(x, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_named_check_list_is_every_check_of_the_json_form() {
+    let r = rig(EngineConfig::default());
+    let buf = pixels();
+    let mut t = Tracker::new(r.engine.clone());
+    t.process(&frame(&buf, 0)).unwrap();
+    let a = t.process(&frame(&buf, 33 * MS)).unwrap();
+    let checks = a.faces[0].quality.checks.as_ref().unwrap();
+    let mut named: Vec<String> = checks.named().map(|(n, _)| n.to_string()).collect();
+    let mut json = Vec::new();
+    check_keys(&serde_json::to_value(checks).unwrap(), &mut json);
+    assert!(named.contains(&"speed".to_string()) && named.contains(&"sharpness".to_string()));
+    named.sort();
+    json.sort();
+    assert_eq!(named, json);
+    assert_eq!(checks.iter().count(), named.len());
+}

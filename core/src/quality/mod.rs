@@ -614,35 +614,41 @@ pub struct FaceChecks {
 impl FaceChecks {
     /// Every check, for collecting verdicts.
     pub fn iter(&self) -> impl Iterator<Item = &Check> {
+        self.named().map(|(_, c)| c)
+    }
+
+    /// Every check with its name as the JSON form spells it (the field name), in a fixed
+    /// order; the one list every binding and the CLI use.
+    pub fn named(&self) -> impl Iterator<Item = (&'static str, &Check)> {
         let image = self.image.as_ref().into_iter().flat_map(|i| {
             [
-                Some(&i.sharpness),
-                Some(&i.mean_luma),
-                Some(&i.dark_fraction),
-                Some(&i.bright_fraction),
-                Some(&i.contrast),
-                i.right_eye_contrast.as_ref(),
-                i.left_eye_contrast.as_ref(),
-                i.mouth_contrast.as_ref(),
+                ("sharpness", Some(&i.sharpness)),
+                ("mean_luma", Some(&i.mean_luma)),
+                ("dark_fraction", Some(&i.dark_fraction)),
+                ("bright_fraction", Some(&i.bright_fraction)),
+                ("contrast", Some(&i.contrast)),
+                ("right_eye_contrast", i.right_eye_contrast.as_ref()),
+                ("left_eye_contrast", i.left_eye_contrast.as_ref()),
+                ("mouth_contrast", i.mouth_contrast.as_ref()),
             ]
             .into_iter()
-            .flatten()
+            .filter_map(|(n, c)| c.map(|c| (n, c)))
         });
         let stab = self
             .stability
             .as_ref()
             .into_iter()
-            .flat_map(|s| [&s.frame_motion, &s.speed]);
+            .flat_map(|s| [("frame_motion", &s.frame_motion), ("speed", &s.speed)]);
         [
-            &self.face_ratio,
-            &self.center_offset,
-            &self.box_outside,
-            &self.landmarks_outside,
-            &self.yaw,
-            &self.pitch,
-            &self.roll,
-            &self.presence,
-            &self.pose_residual,
+            ("face_ratio", &self.face_ratio),
+            ("center_offset", &self.center_offset),
+            ("box_outside", &self.box_outside),
+            ("landmarks_outside", &self.landmarks_outside),
+            ("yaw", &self.yaw),
+            ("pitch", &self.pitch),
+            ("roll", &self.roll),
+            ("presence", &self.presence),
+            ("pose_residual", &self.pose_residual),
         ]
         .into_iter()
         .chain(image)
@@ -669,6 +675,16 @@ impl QualityReport {
     /// The hint a capture UI should show now, if any.
     pub fn top_hint(&self) -> Option<Hint> {
         self.hints.first().copied()
+    }
+
+    /// Weight of this face as an enrolment sample, in (0, 1]: 1 when the gate passed, else
+    /// 1 / (1 + number of hints), so a sample with more capture problems counts less.
+    pub fn enrolment_weight(&self) -> f32 {
+        if self.passed {
+            1.0
+        } else {
+            1.0 / (1.0 + self.hints.len() as f32)
+        }
     }
 }
 

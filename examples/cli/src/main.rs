@@ -628,12 +628,7 @@ fn embed_image(
     let e = embedder
         .embed(&rgb, &pts)
         .with_context(|| format!("embedding {}", path.display()))?;
-    let quality = if face.quality.passed {
-        1.0
-    } else {
-        1.0 / (1.0 + face.quality.hints.len() as f32)
-    };
-    Ok((e, quality))
+    Ok((e, face.quality.enrolment_weight()))
 }
 
 fn enroll(
@@ -670,13 +665,26 @@ fn enroll(
     Ok(())
 }
 
-/// Provisional thresholds per model, from the small public-domain evaluation in
-/// docs/matching.md (not from a face-recognition benchmark).
-fn default_thresholds(model: &str) -> (f32, f32) {
-    match model {
-        "mobilefacenet" => (0.80, 0.70),
-        _ => (0.70, 0.55),
+/// The recommended policy's thresholds for `model` (core's one table, from the small
+/// public-domain evaluation in docs/matching.md), each replaced by the flag when given.
+fn thresholds_for(
+    model: &str,
+    match_at: Option<f32>,
+    no_match_below: Option<f32>,
+) -> Result<(f32, f32)> {
+    if let (Some(m), Some(n)) = (match_at, no_match_below) {
+        return Ok((m, n));
     }
+    let policy = liveproof_core::policy::Policy::recommended("");
+    let req = policy.face_match.get(model).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no recommended match thresholds for model `{model}`; give --match-at and --no-match-below"
+        )
+    })?;
+    Ok((
+        match_at.unwrap_or(req.match_at),
+        no_match_below.unwrap_or(req.no_match_below),
+    ))
 }
 
 fn match_images(
@@ -696,8 +704,8 @@ fn match_images(
     let t: FaceTemplate = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a LiveProof face template", template.display()))?;
     t.validate()?;
-    let (m, n) = default_thresholds(&t.model);
-    let th = MatchThresholds::new(match_at.unwrap_or(m), no_match_below.unwrap_or(n))?;
+    let (m, n) = thresholds_for(&t.model, match_at, no_match_below)?;
+    let th = MatchThresholds::new(m, n)?;
     let mut embedder = Embedder::load(engine.config(), &t.model)
         .with_context(|| format!("loading the template's model `{}`", t.model))?;
     let mut tracker = Tracker::new(engine.clone());

@@ -534,13 +534,13 @@ fn engine_config_errors_come_before_any_loading() {
     assert_eq!(r, lp_result::LP_INVALID_ARGUMENT);
     assert!(m.contains("1..=64, got 65"), "{m}");
 
-    // 0 threads means 1: the next check to fail is the missing library.
+    // 0 threads is rejected by core, as in UniFFI (one rule; it used to mean 1 here only).
     let (r, m) = try_new(&lp_engine_config {
         intra_op_threads: 0,
         ..cfg
     });
-    assert_eq!(r, lp_result::LP_RUNTIME_UNAVAILABLE, "{m}");
-    assert!(m.contains("/nonexistent/libonnxruntime.so.1.31.1"), "{m}");
+    assert_eq!(r, lp_result::LP_INVALID_ARGUMENT, "{m}");
+    assert!(m.contains("1..=64, got 0"), "{m}");
 }
 
 fn synthetic_analysis() -> FrameAnalysis {

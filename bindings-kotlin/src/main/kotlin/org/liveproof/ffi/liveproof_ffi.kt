@@ -2618,9 +2618,19 @@ sealed class ApiException(message: String): kotlin.Exception(message) {
         class Processing(message: String) : ApiException(message)
         
     /**
+     * A model answered out of its contract at run time (a broken or mismatched model file).
+     */
+        class ModelOutput(message: String) : ApiException(message)
+        
+    /**
      * A bug: a panic was caught at the boundary. Please report it.
      */
         class Internal(message: String) : ApiException(message)
+        
+    /**
+     * A bug: an internal invariant did not hold (no panic). Please report it.
+     */
+        class Invariant(message: String) : ApiException(message)
         
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<ApiException> {
@@ -2641,7 +2651,9 @@ public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
             4 -> ApiException.ModelIntegrity(FfiConverterString.read(buf))
             5 -> ApiException.ModelInvalid(FfiConverterString.read(buf))
             6 -> ApiException.Processing(FfiConverterString.read(buf))
-            7 -> ApiException.Internal(FfiConverterString.read(buf))
+            7 -> ApiException.ModelOutput(FfiConverterString.read(buf))
+            8 -> ApiException.Internal(FfiConverterString.read(buf))
+            9 -> ApiException.Invariant(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -2677,8 +2689,16 @@ public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
                 buf.putInt(6)
                 Unit
             }
-            is ApiException.Internal -> {
+            is ApiException.ModelOutput -> {
                 buf.putInt(7)
+                Unit
+            }
+            is ApiException.Internal -> {
+                buf.putInt(8)
+                Unit
+            }
+            is ApiException.Invariant -> {
+                buf.putInt(9)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -134,7 +134,18 @@ pub fn eye_crop(
     eye: &[usize; 4],
     out: &mut Vec<f32>,
 ) -> Result<()> {
-    let p = eye.map(|i| landmarks[i]);
+    let mut p = [Point3::default(); 4];
+    for (q, &i) in p.iter_mut().zip(eye) {
+        let found = landmarks
+            .get(i)
+            .filter(|_| landmarks.len() == crate::mesh::NUM_LANDMARKS);
+        *q = *found.ok_or_else(|| {
+            Error::InvalidInput(alloc::format!(
+                "eye state: landmark {i} of {}, expected 468 landmarks",
+                landmarks.len()
+            ))
+        })?;
+    }
     if !p.iter().all(|q| q.x.is_finite() && q.y.is_finite()) {
         return Err(Error::InvalidInput(
             "eye state: landmarks are not finite".into(),
@@ -237,5 +248,21 @@ mod tests {
         assert!(eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).is_err());
         lm[133].x = f32::NAN;
         assert!(eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).is_err());
+    }
+
+    #[test]
+    fn eye_crop_of_short_landmarks_is_an_error_not_a_panic() {
+        let rgb = RgbImage {
+            width: 8,
+            height: 8,
+            data: alloc::vec![0; 8 * 8 * 3],
+        };
+        let mut out = Vec::new();
+        for n in [0usize, 3, 133, 467] {
+            let lm = alloc::vec![Point3::default(); n];
+            let e = eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{n}: {e}");
+            assert!(e.to_string().contains("expected 468 landmarks"), "{e}");
+        }
     }
 }

@@ -37,10 +37,22 @@ fn d(a: Point3, b: Point3) -> f32 {
     libm::hypotf(a.x - b.x, a.y - b.y)
 }
 
-/// Eye aspect ratio `(|p2 − p6| + |p3 − p5|) / (2 |p1 − p4|)` of one eye.
-pub fn eye_aspect_ratio(lm: &[Point3], ear: &[usize; 6]) -> f32 {
-    let p = |k: usize| lm[ear[k]];
-    (d(p(1), p(5)) + d(p(2), p(4))) / (2.0 * d(p(0), p(3))).max(1e-6)
+/// Eye aspect ratio `(|p2 − p6| + |p3 − p5|) / (2 |p1 − p4|)` of one eye. Errors (never
+/// panics) when an index of `ear` is not a landmark of `lm`.
+pub fn eye_aspect_ratio(lm: &[Point3], ear: &[usize; 6]) -> Result<f32> {
+    let mut p = [Point3::default(); 6];
+    for (q, &i) in p.iter_mut().zip(ear) {
+        *q = *lm
+            .get(i)
+            .filter(|_| lm.len() == crate::mesh::NUM_LANDMARKS)
+            .ok_or_else(|| {
+                Error::InvalidInput(alloc::format!(
+                    "eye aspect ratio: landmark {i} of {}, expected 468 landmarks",
+                    lm.len()
+                ))
+            })?;
+    }
+    Ok((d(p[1], p[5]) + d(p[2], p[4])) / (2.0 * d(p[0], p[3])).max(1e-6))
 }
 
 /// Measures one face (468 finite landmarks). Errors on malformed landmarks or a degenerate
@@ -69,7 +81,7 @@ pub fn observe_with_pose(
     let iod = inter_ocular_distance(lm)
         .ok_or_else(|| Error::InvalidInput("challenge: eye landmarks coincide".into()))?;
     let ear = 0.5
-        * (eye_aspect_ratio(lm, &idx::RIGHT_EYE_EAR) + eye_aspect_ratio(lm, &idx::LEFT_EYE_EAR));
+        * (eye_aspect_ratio(lm, &idx::RIGHT_EYE_EAR)? + eye_aspect_ratio(lm, &idx::LEFT_EYE_EAR)?);
     let eye = |a: usize, b: usize| Point2 {
         x: 0.5 * (lm[a].x + lm[b].x),
         y: 0.5 * (lm[a].y + lm[b].y),
@@ -144,5 +156,30 @@ pub fn observation_from(analysis: &crate::engine::FrameAnalysis) -> super::Obser
         timestamp_ns: analysis.timestamp_ns,
         face,
         quality_ok,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eye_aspect_ratio_of_short_landmarks_is_an_error_not_a_panic() {
+        for n in [0usize, 10, 300, 467] {
+            let lm = alloc::vec![Point3::default(); n];
+            let e = eye_aspect_ratio(&lm, &idx::LEFT_EYE_EAR).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{n}: {e}");
+        }
+        // A well-formed eye: width 4, lids 1 apart at two places → (1 + 1) / (2 × 4).
+        let mut lm = alloc::vec![Point3::default(); 468];
+        let e = idx::LEFT_EYE_EAR;
+        lm[e[0]] = Point3::new(0.0, 0.0, 0.0);
+        lm[e[3]] = Point3::new(4.0, 0.0, 0.0);
+        lm[e[1]] = Point3::new(1.0, -0.5, 0.0);
+        lm[e[5]] = Point3::new(1.0, 0.5, 0.0);
+        lm[e[2]] = Point3::new(3.0, -0.5, 0.0);
+        lm[e[4]] = Point3::new(3.0, 0.5, 0.0);
+        let ear = eye_aspect_ratio(&lm, &e).unwrap();
+        assert!((ear - 0.25).abs() < 1e-6, "{ear}");
     }
 }

@@ -594,12 +594,25 @@ pub fn frame_features(
             depth.sample(q.x, q.y) as f64
         })
         .collect();
-    Ok(landmark_features(&d, landmarks, iod))
+    landmark_features(&d, landmarks, iod)
 }
 
 /// The features from the model's depth `d` sampled at the 468 landmarks (any affine scale and
 /// shift), the landmarks themselves (validated) and their inter-ocular distance in pixels.
-pub fn landmark_features(d: &[f64], landmarks: &[Point3], iod: f32) -> FrameFeatures {
+/// Errors (never panics) when the landmarks are not 468 finite points or `d` is not one
+/// sample per landmark.
+pub fn landmark_features(
+    d: &[f64],
+    landmarks: &[Point3],
+    iod: f32,
+) -> Result<FrameFeatures, DepthError> {
+    validate_landmarks(landmarks)?;
+    if d.len() != landmarks.len() {
+        return Err(DepthError::LandmarkCount {
+            got: d.len(),
+            expected: NUM_LANDMARKS,
+        });
+    }
     let iod64 = iod as f64;
     let nose = landmarks[idx::NOSE_TIP];
     let xy = |p: &Point3| ((p.x - nose.x) as f64 / iod64, (p.y - nose.y) as f64 / iod64);
@@ -630,7 +643,7 @@ pub fn landmark_features(d: &[f64], landmarks: &[Point3], iod: f32) -> FrameFeat
     let cheeks = CHEEKS.iter().map(|&i| h[i]).sum::<f64>() / CHEEKS.len() as f64;
     let mut sorted = h.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
-    FrameFeatures {
+    Ok(FrameFeatures {
         inter_ocular_px: iod,
         plane_rms: face.map_or(nan, |f| f.rms as f32),
         plane_tilt: face.map_or(nan, |f| f.a.hypot(f.b) as f32),
@@ -639,7 +652,7 @@ pub fn landmark_features(d: &[f64], landmarks: &[Point3], iod: f32) -> FrameFeat
         face_range: (percentile_sorted(&sorted, 0.95) - percentile_sorted(&sorted, 0.05)) as f32,
         mesh_corr: corr as f32,
         depth_gain: s as f32,
-    }
+    })
 }
 
 fn is_usable(f: &FrameFeatures, cfg: &Config) -> bool {

@@ -332,7 +332,7 @@ fn ideal_depth_gives_canonical_relief() {
     let (lm, _) = synthetic_face(200.0, 200.0, 8.0);
     let iod = inter_ocular_distance(&lm).unwrap();
     let d: Vec<f64> = lm.iter().map(|p| 7.0 - 0.03 * p.z as f64).collect();
-    let f = landmark_features(&d, &lm, iod);
+    let f = landmark_features(&d, &lm, iod).unwrap();
     println!("ideal depth (canonical face, frontal): {f:?}");
     // Directly from the canonical model: IOD 6.3023 cm, nose tip z 7.4756, cheeks mean 3.8363.
     let c = canonical();
@@ -356,7 +356,7 @@ fn ideal_depth_gives_canonical_relief() {
     assert!(f.plane_tilt < 0.2, "{}", f.plane_tilt);
     // Affine invariance: another scale and shift of the same depth gives the same features.
     let d2: Vec<f64> = d.iter().map(|v| 1e-3 * v - 40.0).collect();
-    let g = landmark_features(&d2, &lm, iod);
+    let g = landmark_features(&d2, &lm, iod).unwrap();
     for (a, b) in [
         (f.plane_rms, g.plane_rms),
         (f.nose_cheek, g.nose_cheek),
@@ -367,7 +367,7 @@ fn ideal_depth_gives_canonical_relief() {
     }
     // An inverted face (hollow mask): the gain is clamped at 0, so the depth is flat.
     let inv: Vec<f64> = d.iter().map(|v| -v).collect();
-    let h = landmark_features(&inv, &lm, iod);
+    let h = landmark_features(&inv, &lm, iod).unwrap();
     println!("inverted depth: {h:?}");
     assert!(h.mesh_corr < -0.9999 && h.depth_gain == 0.0);
     assert!(h.plane_rms.abs() < 1e-6 && h.nose_border.abs() < 1e-6 && h.face_range.abs() < 1e-6);
@@ -653,4 +653,24 @@ fn window_rules() {
     bad[1].plane_rms = f32::NAN;
     let r = score(&bad, &cfg);
     assert!(!r.available && r.features["usable_frames"] == 2.0, "{r:?}");
+}
+
+#[test]
+fn landmark_features_of_short_input_is_an_error_not_a_panic() {
+    let (lm, _) = synthetic_face(200.0, 200.0, 8.0);
+    let iod = inter_ocular_distance(&lm).unwrap();
+    let d: Vec<f64> = lm.iter().map(|p| -(p.z as f64)).collect();
+    for n in [0usize, 5, 200, 467] {
+        let e = landmark_features(&d[..n], &lm[..n], iod).unwrap_err();
+        assert!(
+            matches!(e, DepthError::LandmarkCount { got, .. } if got == n),
+            "{n}: {e}"
+        );
+    }
+    // Landmarks complete but one depth sample short.
+    let e = landmark_features(&d[..467], &lm, iod).unwrap_err();
+    assert!(
+        matches!(e, DepthError::LandmarkCount { got: 467, .. }),
+        "{e}"
+    );
 }

@@ -707,13 +707,12 @@ mod tests {
     /// and on a stream, with a stream surviving the engine handle.
     #[test]
     fn real_engine_and_stream_on_synthetic_frames() {
-        let (Some(models), Some(ort)) = (
-            std::env::var_os("LIVEPROOF_MODELS_DIR"),
-            std::env::var_os("ORT_DYLIB_PATH"),
-        ) else {
-            eprintln!("skipped: LIVEPROOF_MODELS_DIR / ORT_DYLIB_PATH not set (cargo xtask env)");
-            return;
-        };
+        // A missing environment fails the test with what to do (it never passes unrun).
+        const HOW: &str = "run `cargo xtask setup`, then `eval \"$(cargo xtask env)\"`";
+        let models = std::env::var_os("LIVEPROOF_MODELS_DIR")
+            .unwrap_or_else(|| panic!("LIVEPROOF_MODELS_DIR is not set: {HOW}"));
+        let ort = std::env::var_os("ORT_DYLIB_PATH")
+            .unwrap_or_else(|| panic!("ORT_DYLIB_PATH is not set: {HOW}"));
         let engine = LivenessEngine::new(EngineOptions {
             models_dir: models.to_string_lossy().into_owned(),
             detector: Detector::BlazeFaceFront,

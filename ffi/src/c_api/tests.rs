@@ -717,14 +717,23 @@ fn a_face_without_pose_reports_nan_angles() {
     assert!(c.yaw_deg.is_nan() && c.pitch_deg.is_nan() && c.roll_deg.is_nan());
 }
 
-/// The set-up's paths, when present (always under `cargo xtask test`).
-fn setup_env() -> Option<(CString, CString)> {
-    let models = std::env::var("LIVEPROOF_MODELS_DIR").ok()?;
-    let ort = std::env::var("ORT_DYLIB_PATH").ok()?;
-    if !std::path::Path::new(&ort).is_file() {
-        return None;
-    }
-    Some((CString::new(models).ok()?, CString::new(ort).ok()?))
+/// The set-up's paths (always set under `cargo xtask test`). A missing environment fails the
+/// test with what to do: a real-engine test never passes without running.
+fn setup_env() -> (CString, CString) {
+    const HOW: &str =
+        "run `cargo xtask setup`, then `eval \"$(cargo xtask env)\"` (cargo xtask test does both)";
+    let models = std::env::var("LIVEPROOF_MODELS_DIR")
+        .unwrap_or_else(|_| panic!("LIVEPROOF_MODELS_DIR is not set: {HOW}"));
+    let ort = std::env::var("ORT_DYLIB_PATH")
+        .unwrap_or_else(|_| panic!("ORT_DYLIB_PATH is not set: {HOW}"));
+    assert!(
+        std::path::Path::new(&ort).is_file(),
+        "ORT_DYLIB_PATH {ort} is not a file: {HOW}"
+    );
+    (
+        CString::new(models).expect("models path without NUL"),
+        CString::new(ort).expect("runtime path without NUL"),
+    )
 }
 
 /// A real engine on synthetic frames: a flat grey frame has no face and says so; the same
@@ -732,10 +741,7 @@ fn setup_env() -> Option<(CString, CString)> {
 /// `LP_MODEL_MISSING` with the path in the message.
 #[test]
 fn real_engine_on_synthetic_frames() {
-    let Some((models, ort)) = setup_env() else {
-        eprintln!("skipped: LIVEPROOF_MODELS_DIR / ORT_DYLIB_PATH not set (cargo xtask env)");
-        return;
-    };
+    let (models, ort) = setup_env();
     // SAFETY: every pointer below is valid for its call; handles are freed once.
     unsafe {
         let mut cfg = std::mem::zeroed::<lp_engine_config>();

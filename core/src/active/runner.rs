@@ -241,6 +241,10 @@ struct StepState {
     smile_since: Option<u64>,
     /// Since when a smile has been held during a step that did not ask for one.
     other_smile_since: Option<u64>,
+    /// The mouth has been below the smile thresholds at least once during this step. A smile
+    /// that carries over from a SMILE step into the next one (people relax a smile over a
+    /// second or so) is not a wrong action until it has been released.
+    smile_released: bool,
     best_width: f32,
     best_lift: f32,
 }
@@ -635,8 +639,11 @@ impl ChallengeRunner {
         let smiling = face.mouth_width / base.mouth_width.max(1e-6) - 1.0
             >= self.cfg.smile_width_gain
             && face.corner_lift - base.corner_lift >= self.cfg.smile_lift;
+        if !smiling {
+            self.state.smile_released = true;
+        }
         let wrong = wrong.or_else(|| {
-            if step.action == Action::Smile || !smiling {
+            if step.action == Action::Smile || !smiling || !self.state.smile_released {
                 self.state.other_smile_since = None;
                 return None;
             }
@@ -673,10 +680,16 @@ impl ChallengeRunner {
     }
 
     fn start_step(&mut self, ts: u64) {
+        let after_smile = self
+            .step
+            .checked_sub(1)
+            .and_then(|i| self.plan.steps.get(i))
+            .is_some_and(|p| p.action == Action::Smile);
         self.state = StepState {
             started_ns: ts,
             min_ear: f32::MAX,
             min_open: f32::MAX,
+            smile_released: !after_smile,
             ..StepState::default()
         };
         self.pending_parallax = None;

@@ -256,6 +256,15 @@ fn the_wrong_action_first_rejects_the_challenge() {
 }
 
 #[test]
+fn a_smile_carried_over_from_a_smile_step_is_not_a_wrong_action() {
+    // The performer keeps smiling after the SMILE step (as people relax a smile slowly, and
+    // as the synthetic performer did in the demo): the next step's turn still passes.
+    const PLAN: &[Action] = &[Action::Smile, Action::TurnLeft];
+    let (out, _) = Track::at(30.0, 5.0).run(PLAN, &perform(PLAN));
+    assert!(out.passed, "{}", out.reason);
+}
+
+#[test]
 fn timeouts_fail_and_poor_quality_pauses_the_timer() {
     const NOTHING: &[Action] = &[];
     let (out, _) = Track::at(30.0, 6.0).run(&[Action::Smile], &perform(NOTHING));

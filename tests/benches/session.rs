@@ -19,8 +19,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use liveproof_core::active::{derive_plan, PlanPolicy};
 use liveproof_core::calibration::{CalibrationBundle, Calibrator};
 use liveproof_core::engine::{DetectorKind, Engine, Tracker};
-use liveproof_core::fusion::{FusionMethod, LinearFusion};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
+use liveproof_core::fusion::{FusionMethod, LinearFusion};
 use liveproof_core::passive::analyzer::PassiveConfig;
 use liveproof_core::policy::{
     Bands, ChallengeRequirements, EvidenceRequirements, FlowType, LoadedPolicy, Policy,
@@ -68,7 +68,10 @@ fn policy(calibration_sha256: &str) -> Policy {
 }
 
 fn bench_bundle() -> LoadedCalibration {
-    let mut b = CalibrationBundle::new("tests/benches/session.rs", "BENCH ONLY: four made-up points");
+    let mut b = CalibrationBundle::new(
+        "tests/benches/session.rs",
+        "BENCH ONLY: four made-up points",
+    );
     let cal = Calibrator::fit_platt(&[0.1, 0.3, 0.7, 0.9], &[false, false, true, true]).unwrap();
     for (s, m) in [
         ("fft", None),
@@ -110,7 +113,12 @@ fn session(c: &mut Criterion) {
         "session bench: {} frames ({:.1} s at 30 fps), texture {:?}",
         seq.len(),
         seq.len() as f64 / 30.0,
-        models.passive.texture.iter().map(|(m, _)| m.name.clone()).collect::<Vec<_>>()
+        models
+            .passive
+            .texture
+            .iter()
+            .map(|(m, _)| m.name.clone())
+            .collect::<Vec<_>>()
     );
     let session_cfg = SessionConfig {
         passive,

@@ -1,8 +1,8 @@
 //! The whole `Session` through the real pipeline on SYNTHETIC captures (issue #12): frames in,
 //! a calibrated, fused, explainable pass / retry / fail out, with an audit record.
 //!
-//! The calibration bundle here is fitted inside the test, by Platt scaling, on the raw scores
-//! of 12 SYNTHETIC captures of two faces (astronaut, Newton: bona fide against print and
+//! The calibration bundle here is fitted inside the test (`liveproof_eval::fit_bundle`: Platt
+//! at this size) on the raw scores of 12 SYNTHETIC captures of two faces (astronaut, Newton: bona fide against print and
 //! replay); the sessions then run on a third face (Gauss), so the fit and the check are
 //! person-disjoint. It exercises the wiring, not the accuracy: the shipped bundle and its
 //! evaluation are `cargo xtask calibrate` / `eval`'s job.
@@ -10,12 +10,11 @@
 use std::sync::{Arc, OnceLock};
 
 use liveproof_core::active::{derive_plan, ChallengePlan, PlanPolicy};
-use liveproof_core::calibration::{CalibrationBundle, Calibrator};
-use liveproof_core::engine::{DetectorKind, Engine, Tracker};
+use liveproof_core::engine::{DetectorKind, Engine};
 use liveproof_core::evidence::{ChallengeEvidence, SignalId};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::fusion::{FusionMethod, LinearFusion};
-use liveproof_core::passive::analyzer::{PassiveAnalyzer, PassiveConfig};
+use liveproof_core::passive::analyzer::PassiveConfig;
 use liveproof_core::policy::{
     Band, Bands, ChallengeRequirements, EvidenceRequirements, FlowType, LoadedPolicy,
     MatchRequirements, Policy, PolicyError, PolicyStore, QualityRequirements, ReasonCode, RiskTier,
@@ -25,6 +24,7 @@ use liveproof_core::session::{
     LoadedCalibration, Phase, Session, SessionConfig, SessionError, SessionModels, SessionParams,
     UserPrompt,
 };
+use liveproof_eval::{fit_bundle, PassiveScorer, Sample};
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
 use liveproof_tests::{default_engine, engine_config, fixture};
 
@@ -33,10 +33,7 @@ const FPS: f64 = 30.0;
 type Frames = Vec<(RgbImage, u64)>;
 
 fn render(source: &Source, kind: Kind, seed: u64, frames: u32) -> Frames {
-    Generator::new(source, &Params::new(kind, seed, frames, FPS))
-        .unwrap()
-        .map(|f| (f.image, f.timestamp_ns))
-        .collect()
+    liveproof_eval::render(source, kind, seed, frames, FPS).unwrap()
 }
 
 fn render_performing(source: &Source, kind: Kind, plan: &ChallengePlan, seed: u64) -> Frames {
@@ -60,37 +57,6 @@ struct Fixture {
     gauss: Source,
 }
 
-/// Raw passive scores of one capture, as the session's passive window would see them.
-fn raw_scores(
-    engine: &Arc<Engine>,
-    models: &SessionModels,
-    frames: &Frames,
-) -> Vec<(SignalId, String, Option<f32>)> {
-    let mut tracker = Tracker::new(engine.clone());
-    let mut passive =
-        PassiveAnalyzer::new(models.passive.clone(), PassiveConfig::default()).unwrap();
-    for (img, ts) in frames {
-        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
-            .unwrap()
-            .with_timestamp_ns(*ts);
-        let a = tracker.process(&frame).unwrap();
-        if let Some(f) = a.faces.first() {
-            let (lm, bbox) = (f.landmarks.clone(), f.detection.bbox);
-            passive.push(tracker.last_rgb(), &lm, bbox, *ts).unwrap();
-        }
-    }
-    let r = passive.report();
-    [
-        (SignalId::Fft, &r.fft),
-        (SignalId::Reflection, &r.reflection),
-        (SignalId::Parallax, &r.parallax),
-        (SignalId::Texture, &r.texture),
-    ]
-    .into_iter()
-    .map(|(s, rep)| (s, rep.model.clone(), rep.score.filter(|_| rep.available)))
-    .collect()
-}
-
 fn fixture_state() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -102,60 +68,30 @@ fn fixture_state() -> &'static Fixture {
             "fr_feature",
         ));
         // Fit: two faces × (bona fide, print, replay) × 2 seeds, 45 frames each.
-        let mut samples: Vec<(SignalId, String, f32, bool)> = Vec::new();
+        let scorer = PassiveScorer::new(&ecfg, PassiveConfig::default());
+        let mut samples = Vec::new();
         for name in ["astronaut.png", "newton.png"] {
             let src = source(&engine, name);
-            for (kind, live) in [
-                (Kind::BonaFide, true),
-                (Kind::Print, false),
-                (Kind::Replay, false),
-            ] {
+            for kind in [Kind::BonaFide, Kind::Print, Kind::Replay] {
                 for seed in [11, 12] {
-                    for (signal, model, raw) in
-                        raw_scores(&engine, &models, &render(&src, kind, seed, 45))
-                    {
-                        if let Some(v) = raw {
-                            samples.push((signal, model, v, live));
-                        }
+                    let frames = render(&src, kind, seed, 45);
+                    for score in scorer.score(&engine, &frames).unwrap() {
+                        samples.push(Sample {
+                            person: name.into(),
+                            kind,
+                            score,
+                        });
                     }
                 }
             }
         }
-        let mut bundle = CalibrationBundle::new(
-            "tests/tests/session.rs (Platt)",
+        let (bundle, lines) = fit_bundle(
+            &samples,
             "SYNTHETIC captures of astronaut and Newton: 4 bona fide, 4 print, 4 replay",
-        );
-        for signal in [
-            SignalId::Fft,
-            SignalId::Reflection,
-            SignalId::Parallax,
-            SignalId::Texture,
-        ] {
-            let of: Vec<&(SignalId, String, f32, bool)> =
-                samples.iter().filter(|s| s.0 == signal).collect();
-            let scores: Vec<f64> = of.iter().map(|s| s.2 as f64).collect();
-            let labels: Vec<bool> = of.iter().map(|s| s.3).collect();
-            let (pos, neg) = (
-                labels.iter().filter(|l| **l).count(),
-                labels.iter().filter(|l| !**l).count(),
-            );
-            println!(
-                "fit {}: {} samples ({pos} bona fide, {neg} attack)",
-                signal.as_str(),
-                scores.len()
-            );
-            if pos == 0 || neg == 0 {
-                continue;
-            }
-            let model = of[0].1.clone();
-            let cal = Calibrator::fit_platt(&scores, &labels).unwrap();
-            bundle
-                .insert(
-                    signal.as_str(),
-                    (!model.is_empty()).then_some(model.as_str()),
-                    cal,
-                )
-                .unwrap();
+        )
+        .unwrap();
+        for l in lines {
+            println!("fit {l}");
         }
         let calibration = Arc::new(LoadedCalibration::new(bundle).unwrap());
         Fixture {

@@ -2,6 +2,7 @@
 
 mod bindings;
 mod capi;
+mod demo;
 mod setup;
 mod synth;
 
@@ -22,7 +23,11 @@ commands:
                        their sha256; --reference also builds the MediaPipe reference venv
   env [--reference]    set up, then print `export NAME=value` lines for a shell (eval them)
   test                 setup --reference, then fmt, clippy, the no_std check and cargo test
-  demo                 setup, then run `liveproof inspect` on the fixture faces
+  demo                 setup, then whole sessions (`liveproof analyze`) on SYNTHETIC bona fide,
+                       print and replay captures it makes; prints a table
+  calibrate [...]      setup, then refit models/calibration_default.json and
+                       models/policy_default.json on SYNTHETIC captures (`liveproof-eval
+                       calibrate --help`)
   bench                setup --reference, criterion benches, then MediaPipe's FaceMesh graph
                        and ours side by side on the same frames (ratio);
                        --compare-only runs just the side-by-side part
@@ -84,8 +89,9 @@ fn run() -> Result<()> {
         }
         "demo" => {
             allow(&[])?;
-            demo()
+            demo::demo()
         }
+        "calibrate" => demo::calibrate(rest),
         "bench" => {
             allow(&["--compare-only"])?;
             bench(flag("--compare-only"))
@@ -272,16 +278,6 @@ fn step_cargo_test(paths: &Paths, args: &[OsString]) -> Result<TestCounts> {
     }
     eprintln!("==> test: ok ({:.1} s)", t0.elapsed().as_secs_f64());
     Ok(counts)
-}
-
-fn demo() -> Result<()> {
-    let paths = setup::ensure_setup(false)?;
-    let mut args = os(&["run", "--release", "-p", "liveproof-cli", "--", "inspect"]);
-    for f in ["astronaut.png", "newton.png", "gauss.png"] {
-        let p: PathBuf = paths.fixtures.join(f);
-        args.push(p.into_os_string());
-    }
-    step("demo", &paths, cargo(), &args)
 }
 
 fn bench(compare_only: bool) -> Result<()> {

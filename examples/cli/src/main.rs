@@ -5,8 +5,11 @@
 //! name order) as one camera stream in tracking mode;
 //! `liveproof challenge --seed HEX FRAMES_DIR [--json]` runs the active challenge of a seed;
 //! `liveproof inspect --passive FRAMES_DIR [--json]` runs the passive-liveness signals over
-//! such a folder (timestamps from its `capture.json` when present, else `--fps`).
+//! such a folder (timestamps from its `capture.json` when present, else `--fps`);
+//! `liveproof analyze FRAMES_DIR [--policy P.json] [--seed HEX] [--template T.json] [--json]`
+//! runs one whole session over such a folder and prints the decision and its audit record.
 
+mod analyze;
 mod draw;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +57,36 @@ enum Detector {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run one whole session (quality, passive signals, challenge, match, calibration,
+    /// fusion, policy) over a folder of frames, and print the result and its audit record.
+    Analyze {
+        /// Folder of frames (PNG/JPEG, name order; timestamps from its capture.json if any).
+        frames: PathBuf,
+        /// Tenant policy (JSON); default: models/policy_default.json as built in.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Calibration bundle (JSON); default: models/calibration_default.json as built in.
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// The session's 32-byte challenge seed, 64 hex digits (default: from the clock).
+        #[arg(long)]
+        seed: Option<String>,
+        /// An enrolled face template to match (`liveproof enroll`).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// account_opening | login | transaction | recovery.
+        #[arg(long, default_value = "account_opening")]
+        flow: String,
+        /// low | medium | high.
+        #[arg(long, default_value = "medium")]
+        tier: String,
+        /// Print JSON instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Frame rate assumed when the folder has no capture.json.
+        #[arg(long, default_value_t = 30.0)]
+        fps: f64,
+    },
     /// Enrol a face template from one or more images of the same person (largest face each).
     Enroll {
         images: Vec<PathBuf>,
@@ -186,6 +219,31 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
     match &cli.cmd {
+        Cmd::Analyze {
+            frames,
+            policy,
+            calibration,
+            seed,
+            template,
+            flow,
+            tier,
+            json,
+            fps,
+        } => {
+            let args = analyze::AnalyzeArgs {
+                frames,
+                policy: policy.as_deref(),
+                calibration: calibration.as_deref(),
+                seed: seed.as_deref(),
+                template: template.as_deref(),
+                flow: analyze::enum_arg("flow", flow)?,
+                tier: analyze::enum_arg("tier", tier)?,
+                json: *json,
+            };
+            let paths = frame_paths(frames)?;
+            let stamps = timestamps(frames, &paths, *fps)?;
+            analyze::analyze(&engine, &engine_config(&cli), &args, &paths, &stamps)
+        }
         Cmd::Enroll {
             images,
             output,

@@ -1,0 +1,185 @@
+//! `liveproof analyze FRAMES_DIR`: one whole session over a folder of frames, with the
+//! shipped (or a given) policy and calibration bundle; prints the `SessionResult` and its
+//! audit record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use liveproof_core::calibration::CalibrationBundle;
+use liveproof_core::engine::{Engine, EngineConfig};
+use liveproof_core::frame::{Frame, PixelFormat};
+use liveproof_core::matching::FaceTemplate;
+use liveproof_core::passive::analyzer::PassiveConfig;
+use liveproof_core::policy::{FlowType, LoadedPolicy, RiskTier};
+use liveproof_core::session::{
+    LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
+};
+
+/// The shipped defaults (`cargo xtask calibrate` writes them; docs/decision.md).
+const DEFAULT_POLICY: &str = include_str!("../../../models/policy_default.json");
+const DEFAULT_CALIBRATION: &str = include_str!("../../../models/calibration_default.json");
+
+/// What `analyze` was asked.
+pub struct AnalyzeArgs<'a> {
+    pub frames: &'a Path,
+    pub policy: Option<&'a Path>,
+    pub calibration: Option<&'a Path>,
+    pub seed: Option<&'a str>,
+    pub template: Option<&'a Path>,
+    pub flow: FlowType,
+    pub tier: RiskTier,
+    pub json: bool,
+}
+
+/// A snake_case option value (`--flow login`, `--tier high`) as the core enum it names.
+pub fn enum_arg<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+        .map_err(|_| anyhow::anyhow!("--{what} `{v}` is not one of the documented values"))
+}
+
+fn read(path: Option<&Path>, default: &str) -> Result<String> {
+    match path {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())),
+        None => Ok(default.to_string()),
+    }
+}
+
+fn parse_seed(hex_seed: Option<&str>) -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    match hex_seed {
+        Some(h) => {
+            let bytes = hex::decode(h.trim())
+                .ok()
+                .filter(|b| b.len() == 32)
+                .context("--seed wants 64 hex digits (a 32-byte seed)")?;
+            seed.copy_from_slice(&bytes);
+        }
+        None => {
+            // No server here: a seed from the clock, said in the output.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            seed[..16].copy_from_slice(&t.to_le_bytes());
+        }
+    }
+    Ok(seed)
+}
+
+pub fn analyze(
+    engine: &Arc<Engine>,
+    config: &EngineConfig,
+    args: &AnalyzeArgs<'_>,
+    frame_paths: &[PathBuf],
+    stamps: &[u64],
+) -> Result<()> {
+    let policy =
+        LoadedPolicy::from_json(&read(args.policy, DEFAULT_POLICY)?).context("the policy")?;
+    let bundle: CalibrationBundle =
+        CalibrationBundle::from_json(&read(args.calibration, DEFAULT_CALIBRATION)?)
+            .context("the calibration bundle")?;
+    let calibration = LoadedCalibration::new(bundle)?;
+    let template: Option<FaceTemplate> = match args.template {
+        Some(p) => {
+            let t: FaceTemplate = serde_json::from_str(
+                &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+            )
+            .with_context(|| format!("{} is not a LiveProof face template", p.display()))?;
+            t.validate()?;
+            Some(t)
+        }
+        None => None,
+    };
+    let embedding = template
+        .as_ref()
+        .map(|t| t.model.clone())
+        .unwrap_or_else(|| "fr_feature".into());
+    let passive = PassiveConfig::default();
+    let models = Arc::new(SessionModels::load(config, &passive, &embedding));
+    let seed = parse_seed(args.seed)?;
+    let mut session = Session::new(
+        engine.clone(),
+        models,
+        Arc::new(policy),
+        Arc::new(calibration),
+        SessionParams {
+            seed,
+            flow: args.flow,
+            tier: args.tier,
+            attempt: 1,
+            consecutive_failures: 0,
+            request_id: String::new(),
+            session_id: args.frames.display().to_string(),
+            template,
+            capture_device: String::new(),
+        },
+        SessionConfig {
+            passive,
+            ..SessionConfig::default()
+        },
+    )?;
+    let mut size: Option<(u32, u32)> = None;
+    for (path, &ts) in frame_paths.iter().zip(stamps) {
+        let img = liveproof_core::frame::file::load_upright(path)?.rgb;
+        match size {
+            None => size = Some((img.width, img.height)),
+            Some(s) if s != (img.width, img.height) => bail!(
+                "{}: frame size {}×{} differs from the first frame's {}×{}",
+                path.display(),
+                img.width,
+                img.height,
+                s.0,
+                s.1
+            ),
+            Some(_) => {}
+        }
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)?
+            .with_timestamp_ns(ts);
+        session
+            .push_frame(&frame)
+            .with_context(|| format!("frame {}", path.display()))?;
+    }
+    let r = session.finish();
+    if args.json {
+        let out = serde_json::json!({
+            "seed": hex::encode(seed),
+            "result": r,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{}: {:?} (fused LLR {}), {} frames, {} usable",
+            args.frames.display(),
+            r.band,
+            r.fused
+                .map(|f| format!("{f:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            r.quality.frames,
+            r.quality.usable_frames
+        );
+        let reasons: Vec<&str> = r.reasons.iter().map(|c| c.as_str()).collect();
+        println!("  reasons: {}", reasons.join(", "));
+        for (s, c) in &r.top_contributions {
+            println!("  {:<10} contributes {c:+.2}", s.as_str());
+        }
+        for s in r.signals.iter().filter(|s| !s.available) {
+            println!("  {:<10} not available: {}", s.signal.as_str(), s.reason);
+        }
+        println!(
+            "  latency: tracking {:.0} ms, passive {:.0} ms, challenge {:.0} ms, finish {:.0} ms \
+             over {} frames",
+            r.timings.tracking_ms,
+            r.timings.passive_ms,
+            r.timings.challenge_ms,
+            r.timings.finish_ms,
+            r.timings.frames
+        );
+        println!(
+            "  policy {} / calibration {}",
+            &r.policy_sha256[..12],
+            &r.calibration_sha256[..12]
+        );
+    }
+    Ok(())
+}

@@ -16,16 +16,12 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use liveproof_core::active::{derive_plan, PlanPolicy};
+use liveproof_core::active::derive_plan;
 use liveproof_core::calibration::{CalibrationBundle, Calibrator};
 use liveproof_core::engine::{DetectorKind, Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
-use liveproof_core::fusion::{FusionMethod, LinearFusion};
 use liveproof_core::passive::analyzer::PassiveConfig;
-use liveproof_core::policy::{
-    Bands, ChallengeRequirements, EvidenceRequirements, FlowType, LoadedPolicy, Policy,
-    QualityRequirements, RiskTier, SecurityRequirements,
-};
+use liveproof_core::policy::{FlowType, LoadedPolicy, Policy, RiskTier};
 use liveproof_core::session::{
     LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
 };
@@ -34,37 +30,13 @@ use liveproof_tests::{engine_config, engine_with, fixture};
 
 const SEED: [u8; 32] = [9; 32];
 
+/// The recommended policy with a 3-step plan everywhere, so the bench times a full challenge.
 fn policy(calibration_sha256: &str) -> Policy {
-    Policy {
-        schema_version: 1,
-        name: "bench".into(),
-        default_bands: Bands {
-            pass_at: 1.0,
-            fail_below: -1.0,
-        },
-        bands: Default::default(),
-        max_consecutive_failures: 5,
-        evidence: EvidenceRequirements {
-            required_signals: vec![],
-            min_available_signals: 1,
-        },
-        quality: QualityRequirements {
-            min_usable_frames: 10,
-        },
-        challenge: ChallengeRequirements {
-            required_from: Default::default(),
-            plan: PlanPolicy {
-                min_steps: 3,
-                max_steps: 3,
-                ..PlanPolicy::default()
-            },
-            total_timeout_ms: 60_000,
-        },
-        fusion: FusionMethod::Weighted(LinearFusion::sum_rule()),
-        face_match: Default::default(),
-        security: SecurityRequirements { veto_at: 0.9 },
-        calibration_sha256: calibration_sha256.into(),
-    }
+    let mut p = Policy::recommended(calibration_sha256);
+    p.challenge.required_from.clear();
+    p.challenge.plan.min_steps = 3;
+    p.challenge.plan.max_steps = 3;
+    p
 }
 
 fn bench_bundle() -> LoadedCalibration {

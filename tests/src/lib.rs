@@ -62,6 +62,34 @@ pub fn fixture(name: &str) -> PathBuf {
     p
 }
 
+/// Python of the reference venv (`cargo xtask setup --reference`: MediaPipe, onnxruntime,
+/// OpenCV, scikit-learn), from `LIVEPROOF_REF_PYTHON` or the cache.
+pub fn ref_python() -> PathBuf {
+    let p = env_or(
+        "LIVEPROOF_REF_PYTHON",
+        cache_dir().join("refvenv").join("bin").join("python"),
+    );
+    assert!(
+        p.is_file(),
+        "reference python {} is missing: run `cargo xtask setup --reference`",
+        p.display()
+    );
+    p
+}
+
+/// A reference script of `xtask/py/` in this checkout. `cargo test` sets CARGO_MANIFEST_DIR
+/// for the test process: this clone's path even when the shared target directory holds a
+/// binary compiled in another clone.
+pub fn ref_script(name: &str) -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("..")
+        .join("xtask")
+        .join("py")
+        .join(name)
+}
+
 /// Decodes an image file to packed RGB8, upright by its EXIF orientation.
 pub fn load_rgb(path: &std::path::Path) -> RgbImage {
     liveproof_core::frame::file::load_upright(path)

@@ -110,29 +110,13 @@ fn grid(scores: &[f64]) -> Vec<f64> {
     g
 }
 
-fn ref_python() -> std::path::PathBuf {
-    let p = std::env::var_os("LIVEPROOF_REF_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| liveproof_tests::cache_dir().join("refvenv/bin/python"));
-    assert!(
-        p.is_file(),
-        "reference python {} is missing: run `cargo xtask setup --reference`",
-        p.display()
-    );
-    p
-}
-
 fn run_reference(input: &Value) -> Value {
-    // `cargo test` sets CARGO_MANIFEST_DIR for the test process (this clone's path).
-    let script = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../xtask/py/calibration_ref.py");
+    let script = liveproof_tests::ref_script("calibration_ref.py");
     let dir = std::env::temp_dir().join(format!("liveproof-calibration-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("datasets.json");
     std::fs::write(&path, serde_json::to_vec(input).unwrap()).unwrap();
-    let out = std::process::Command::new(ref_python())
+    let out = std::process::Command::new(liveproof_tests::ref_python())
         .arg(&script)
         .arg(&path)
         .output()

@@ -237,25 +237,9 @@ fn bad_models_are_refused_with_typed_errors() {
     let _ = EngineConfig::default();
 }
 
-fn ref_python() -> std::path::PathBuf {
-    let p = std::env::var_os("LIVEPROOF_REF_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| liveproof_tests::cache_dir().join("refvenv/bin/python"));
-    assert!(
-        p.is_file(),
-        "reference python {} is missing: run `cargo xtask setup --reference`",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn embeddings_match_the_python_norm_crop_reference() {
-    // `cargo test` sets CARGO_MANIFEST_DIR for the test process (this clone's path).
-    let script = std::path::PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../xtask/py/arcface_ref.py");
+    let script = liveproof_tests::ref_script("arcface_ref.py");
     let engine = engine_with(engine_config(DetectorKind::BlazeFaceFront));
     let mut tracker = Tracker::new(engine);
     let cfg = engine_config(DetectorKind::BlazeFaceFront);
@@ -273,7 +257,7 @@ fn embeddings_match_the_python_norm_crop_reference() {
             let a = tracker.analyze_still(&frame).unwrap();
             let pts = five_points_from_mesh(&a.faces[0].landmarks).unwrap();
             let ours = e.embed(&img, &pts).unwrap();
-            let mut cmd = std::process::Command::new(ref_python());
+            let mut cmd = std::process::Command::new(liveproof_tests::ref_python());
             cmd.arg(&script)
                 .arg(&img_path)
                 .arg(&path)

@@ -11,37 +11,13 @@ use std::sync::Arc;
 
 use liveproof_core::engine::{Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
-use liveproof_tests::{cache_dir, default_engine, fixture, load_rgb};
+use liveproof_tests::{default_engine, fixture, load_rgb, ref_python, ref_script};
 use serde_json::Value;
-
-fn ref_python() -> PathBuf {
-    let p = std::env::var_os("LIVEPROOF_REF_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir().join("refvenv").join("bin").join("python"));
-    assert!(
-        p.is_file(),
-        "reference python {} is missing: run `cargo xtask setup --reference`",
-        p.display()
-    );
-    p
-}
-
-fn ref_script() -> PathBuf {
-    // `cargo test` sets CARGO_MANIFEST_DIR for the test process: this clone's path even when
-    // the shared target directory holds a binary compiled in another clone.
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .join("..")
-        .join("xtask")
-        .join("py")
-        .join("mp_facemesh_ref.py")
-}
 
 /// Runs the MediaPipe reference; returns per path the 468 [x, y, z] or None.
 fn mediapipe(args: &[&str]) -> Vec<Option<Vec<[f32; 3]>>> {
     let out = Command::new(ref_python())
-        .arg(ref_script())
+        .arg(ref_script("mp_facemesh_ref.py"))
         .args(args)
         .output()
         .expect("running the reference");

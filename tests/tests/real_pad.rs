@@ -48,6 +48,18 @@ fn load(name: &str) -> RgbImage {
     load_upright(&path).unwrap_or_else(|e| panic!("{e}")).rgb
 }
 
+/// The detector's box and the landmarks of the first face of a still (panics without one).
+fn first_face(
+    engine: &Arc<Engine>,
+    img: &RgbImage,
+) -> (Rect, Vec<liveproof_core::geometry::Point3>) {
+    let mut t = Tracker::new(engine.clone());
+    let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
+    let a = t.analyze_still(&frame).expect("analysis");
+    let f = a.faces.first().expect("a face");
+    (f.detection.bbox, f.landmarks.clone())
+}
+
 /// The first face of a still repeated `STILL_FRAMES` times, with the passive report.
 fn run_still(
     engine: &Arc<Engine>,
@@ -277,14 +289,6 @@ fn minifasnet_crop_box_sources_on_real_stills() {
         )
         .unwrap(),
     );
-    let first_face = |engine: &Arc<Engine>, img: &RgbImage| {
-        let mut t = Tracker::new(engine.clone());
-        let frame =
-            Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
-        let a = t.analyze_still(&frame).expect("analysis");
-        let f = a.faces.first().expect("a face");
-        (f.detection.bbox, f.landmarks.clone())
-    };
     println!("live probability by crop box: V2 / V1SE / fr_liveness (box w x h px)");
     let mut landmark_box_scores = Vec::new();
     for (name, live) in SAMPLES {
@@ -374,12 +378,7 @@ fn fr_liveness_channel_order_and_live_class_on_real_stills() {
         .iter()
         .map(|&(name, live)| {
             let img = load(name);
-            let mut t = Tracker::new(engine.clone());
-            let frame =
-                Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
-            let lm = t.analyze_still(&frame).expect("analysis").faces[0]
-                .landmarks
-                .clone();
+            let (_, lm) = first_face(&engine, &img);
             (name, live, img, lm)
         })
         .collect();
@@ -448,18 +447,8 @@ fn fr_liveness_channel_order_and_live_class_on_real_stills() {
     ignore = "skipped: needs the shared real media (../shared/data/real-pad or $LIVEPROOF_SHARED_DIR), absent from this checkout"
 )]
 fn minifasnet_matches_the_python_silent_face_reference() {
-    let script = PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()),
-    )
-    .join("../xtask/py/minifasnet_ref.py");
-    let python = std::env::var_os("LIVEPROOF_REF_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| liveproof_tests::cache_dir().join("refvenv/bin/python"));
-    assert!(
-        python.is_file(),
-        "reference python {} is missing: run `cargo xtask setup --reference`",
-        python.display()
-    );
+    let script = liveproof_tests::ref_script("minifasnet_ref.py");
+    let python = liveproof_tests::ref_python();
     let engine = default_engine();
     let ecfg = engine_config(DetectorKind::BlazeFaceFront);
     let manifest = liveproof_core::models::Manifest::embedded().unwrap();
@@ -473,12 +462,7 @@ fn minifasnet_matches_the_python_silent_face_reference() {
             .unwrap()
             .save(&png)
             .unwrap();
-        let mut t = Tracker::new(engine.clone());
-        let frame =
-            Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
-        let lm = t.analyze_still(&frame).expect("analysis").faces[0]
-            .landmarks
-            .clone();
+        let (_, lm) = first_face(&engine, &img);
         let bbox = Rect::bounding(lm.iter().map(|p| p.xy())).unwrap();
         let face = FaceGeometry {
             landmarks: &lm,

@@ -9,16 +9,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use liveproof_core::active::{derive_plan, ChallengePlan, PlanPolicy};
+use liveproof_core::active::{derive_plan, ChallengePlan};
 use liveproof_core::engine::{DetectorKind, Engine};
 use liveproof_core::evidence::{ChallengeEvidence, SignalId};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
-use liveproof_core::fusion::{FusionMethod, LinearFusion};
 use liveproof_core::passive::analyzer::PassiveConfig;
 use liveproof_core::policy::{
-    Band, Bands, ChallengeRequirements, EvidenceRequirements, FlowType, LoadedPolicy,
-    MatchRequirements, Policy, PolicyError, PolicyStore, QualityRequirements, ReasonCode, RiskTier,
-    SecurityRequirements,
+    Band, Bands, EvidenceRequirements, FlowType, LoadedPolicy, MatchRequirements, Policy,
+    PolicyError, PolicyStore, ReasonCode, RiskTier,
 };
 use liveproof_core::session::{
     LoadedCalibration, Phase, Session, SessionConfig, SessionError, SessionModels, SessionParams,
@@ -103,45 +101,31 @@ fn fixture_state() -> &'static Fixture {
     })
 }
 
+/// The recommended policy, with bands and evidence fitted to this test's tiny calibration:
+/// the sum rule banded at ±1, one signal enough, 1–2 challenge steps.
 fn policy(calibration_sha256: &str) -> Policy {
-    Policy {
-        schema_version: 1,
-        name: "session test".into(),
-        default_bands: Bands {
-            pass_at: 1.0,
-            fail_below: -1.0,
+    let mut p = Policy::recommended(calibration_sha256);
+    p.name = "session test".into();
+    p.default_bands = Bands {
+        pass_at: 1.0,
+        fail_below: -1.0,
+    };
+    p.bands.clear();
+    p.evidence = EvidenceRequirements {
+        required_signals: vec![],
+        min_available_signals: 1,
+    };
+    p.quality.min_usable_frames = 10;
+    p.challenge.plan.min_steps = 1;
+    p.challenge.plan.max_steps = 2;
+    p.face_match.insert(
+        "fr_feature".into(),
+        MatchRequirements {
+            match_at: 0.5,
+            no_match_below: 0.3,
         },
-        bands: Default::default(),
-        max_consecutive_failures: 5,
-        evidence: EvidenceRequirements {
-            required_signals: vec![],
-            min_available_signals: 1,
-        },
-        quality: QualityRequirements {
-            min_usable_frames: 10,
-        },
-        challenge: ChallengeRequirements {
-            required_from: [(FlowType::Login, RiskTier::Medium)].into_iter().collect(),
-            plan: PlanPolicy {
-                min_steps: 1,
-                max_steps: 2,
-                ..PlanPolicy::default()
-            },
-            total_timeout_ms: 30_000,
-        },
-        fusion: FusionMethod::Weighted(LinearFusion::sum_rule()),
-        face_match: [(
-            "fr_feature".to_string(),
-            MatchRequirements {
-                match_at: 0.5,
-                no_match_below: 0.3,
-            },
-        )]
-        .into_iter()
-        .collect(),
-        security: SecurityRequirements { veto_at: 0.9 },
-        calibration_sha256: calibration_sha256.into(),
-    }
+    );
+    p
 }
 
 fn params(flow: FlowType, tier: RiskTier, seed: [u8; 32]) -> SessionParams {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use liveproof_core::calibration::CalibrationBundle;
 use liveproof_core::engine::{Engine, EngineConfig};
 use liveproof_core::frame::{Frame, PixelFormat};
@@ -121,20 +121,8 @@ pub fn analyze(
     )?;
     let mut size: Option<(u32, u32)> = None;
     for (path, &ts) in frame_paths.iter().zip(stamps) {
-        let img = liveproof_core::frame::file::load_upright(path)?.rgb;
-        match size {
-            None => size = Some((img.width, img.height)),
-            Some(s) if s != (img.width, img.height) => bail!(
-                "{}: frame size {}×{} differs from the first frame's {}×{}",
-                path.display(),
-                img.width,
-                img.height,
-                s.0,
-                s.1
-            ),
-            Some(_) => {}
-        }
-        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)?
+        let d = crate::decode_frame(path, &mut size)?;
+        let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
             .with_timestamp_ns(ts);
         session
             .push_frame(&frame)

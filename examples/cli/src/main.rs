@@ -195,7 +195,7 @@ fn engine_config(cli: &Cli) -> EngineConfig {
     }
 }
 
-struct Decoded {
+pub(crate) struct Decoded {
     width: u32,
     height: u32,
     rgb: Vec<u8>,
@@ -212,6 +212,25 @@ fn decode(path: &Path) -> Result<Decoded> {
         rgb: img.data,
         decode_ms: t.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// Decodes one frame of a capture folder; every frame of one capture has the first one's size.
+pub(crate) fn decode_frame(path: &Path, size: &mut Option<(u32, u32)>) -> Result<Decoded> {
+    let d = decode(path)?;
+    match *size {
+        None => *size = Some((d.width, d.height)),
+        Some(s) if s != (d.width, d.height) => bail!(
+            "{}: frame size {}×{} differs from the first frame's {}×{}: one capture has one \
+             frame size",
+            path.display(),
+            d.width,
+            d.height,
+            s.0,
+            s.1
+        ),
+        Some(_) => {}
+    }
+    Ok(d)
 }
 
 fn main() -> Result<()> {
@@ -486,20 +505,7 @@ fn inspect_passive(
     let mut size: Option<(u32, u32)> = None;
     let t = Instant::now();
     for (path, &ts) in paths.iter().zip(&stamps) {
-        let d = decode(path)?;
-        match size {
-            None => size = Some((d.width, d.height)),
-            Some(s) if s != (d.width, d.height) => bail!(
-                "{}: frame size {}×{} differs from the first frame's {}×{}: one capture \
-                 has one frame size",
-                path.display(),
-                d.width,
-                d.height,
-                s.0,
-                s.1
-            ),
-            Some(_) => {}
-        }
+        let d = decode_frame(path, &mut size)?;
         let frame = Frame::contiguous(d.width, d.height, PixelFormat::Rgb888, &d.rgb)?
             .with_timestamp_ns(ts);
         let analysis = tracker

@@ -435,8 +435,13 @@ pub struct Tracker {
     faces: Vec<(Detection, RotatedRect, Vec<Point3>, f32)>,
     /// Landmarks of the last frame when the track is live.
     tracked: Option<Vec<Point3>>,
-    /// Landmarks and timestamp of the previous frame, for stability.
-    previous: Option<(Vec<Point3>, u64)>,
+    /// Landmarks of the previous frame, for stability.
+    previous: Option<Vec<Point3>>,
+    /// Timestamp of the previous frame (meaningful when `previous` is set). A field of its
+    /// own, always initialised: inside the `Option` its bytes are uninitialised when `None`,
+    /// and the optimiser may compare them before the discriminant (valgrind then reports a
+    /// jump on uninitialised memory).
+    previous_ts: u64,
     frames_since_detection: u32,
     quality_scratch: quality::QualityScratch,
     analysis: FrameAnalysis,
@@ -475,6 +480,7 @@ impl Tracker {
             faces: Vec::with_capacity(4),
             tracked: None,
             previous: None,
+            previous_ts: 0,
             frames_since_detection: 0,
             quality_scratch: quality::QualityScratch::default(),
             analysis: FrameAnalysis::default(),
@@ -551,16 +557,16 @@ impl Tracker {
         // Per-call state starts empty: a call that failed half-way (e.g. FaceMesh erroring on
         // the second face) must not leave faces or ROIs for the next call to report.
         self.clear_call_state();
-        if let (true, Some((_, ts))) = (tracking, &self.previous) {
-            let now = frame.timestamp_ns();
-            if now < *ts {
+        if let (true, Some(_)) = (tracking, &self.previous) {
+            let (now, ts) = (frame.timestamp_ns(), self.previous_ts);
+            if now < ts {
                 // A clock going backwards breaks stability and timing: start over.
                 log::warn!(
                     "frame timestamp went backwards ({now} < {ts} ns); restarting the track"
                 );
                 self.reset();
                 self.analysis.notes.push(FrameNote::ClockWentBackwards);
-            } else if now == *ts {
+            } else if now == ts {
                 log::debug!("frame timestamp {now} ns repeats the previous one; stability skipped");
                 self.analysis.notes.push(FrameNote::RepeatedTimestamp);
             }
@@ -664,11 +670,10 @@ impl Tracker {
         let num_faces = self.analysis.faces_detected.max(self.faces.len());
         // Seconds since the previous frame; `None` (stability skipped) when no time passed.
         let now = self.analysis.timestamp_ns;
-        let dt_s = self
-            .previous
-            .as_ref()
-            .filter(|(_, ts)| now > *ts)
-            .map(|(_, ts)| (now - ts) as f32 * 1e-9);
+        let dt_s = match &self.previous {
+            Some(_) if now > self.previous_ts => Some((now - self.previous_ts) as f32 * 1e-9),
+            _ => None,
+        };
         let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
         if self.faces.is_empty() {
             let report = quality::assess_no_face_in(&self.engine.config.quality, &luma);
@@ -676,7 +681,7 @@ impl Tracker {
         }
         for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
             let previous = match (&self.previous, dt_s) {
-                (Some((p, _)), Some(_)) if i == 0 && tracking => Some(p.as_slice()),
+                (Some(p), Some(_)) if i == 0 && tracking => Some(p.as_slice()),
                 _ => None,
             };
             let input = quality::QualityInput {
@@ -717,10 +722,11 @@ impl Tracker {
                 buf.clear();
                 buf.extend_from_slice(&f.landmarks);
                 self.tracked = Some(buf);
-                let mut prev = self.previous.take().map(|(p, _)| p).unwrap_or_default();
+                let mut prev = self.previous.take().unwrap_or_default();
                 prev.clear();
                 prev.extend_from_slice(&f.landmarks);
-                self.previous = Some((prev, self.analysis.timestamp_ns));
+                self.previous = Some(prev);
+                self.previous_ts = self.analysis.timestamp_ns;
             }
             _ => {
                 self.tracked = None;

@@ -506,3 +506,91 @@ fn minifasnet_matches_the_python_silent_face_reference() {
     println!("MiniFASNet vs the Silent-Face reference: largest |Δ live probability| {worst:.4}");
     assert!(worst < 0.05, "largest difference {worst}");
 }
+
+/// Whole sessions (issue #12's `Session`, with the shipped default policy and calibration) on
+/// the real stills, each repeated for one second on a passive-only flow (a still cannot act
+/// out a challenge). Per image: band, fused LLR, reasons and each signal's LLR.
+#[test]
+#[cfg_attr(
+    not(lp_real_pad),
+    ignore = "skipped: needs the shared real media (../shared/data/real-pad or $LIVEPROOF_SHARED_DIR), absent from this checkout"
+)]
+fn whole_sessions_on_real_stills() {
+    use liveproof_core::calibration::CalibrationBundle;
+    use liveproof_core::policy::{Band, FlowType, LoadedPolicy, RiskTier};
+    use liveproof_core::session::{
+        LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
+    };
+    let engine = default_engine();
+    let ecfg = engine_config(DetectorKind::BlazeFaceFront);
+    let policy = Arc::new(
+        LoadedPolicy::from_json(include_str!("../../models/policy_default.json")).unwrap(),
+    );
+    let calibration = Arc::new(
+        LoadedCalibration::new(
+            CalibrationBundle::from_json(include_str!("../../models/calibration_default.json"))
+                .unwrap(),
+        )
+        .unwrap(),
+    );
+    let models = Arc::new(SessionModels::load(&ecfg, &PassiveConfig::default(), ""));
+    println!("REAL stills, whole sessions (login, low risk: passive only; shipped defaults):");
+    let mut attack_passed = Vec::new();
+    for (name, live) in SAMPLES {
+        let img = load(name);
+        let mut s = Session::new(
+            engine.clone(),
+            models.clone(),
+            policy.clone(),
+            calibration.clone(),
+            SessionParams {
+                seed: [0; 32],
+                flow: FlowType::Login,
+                tier: RiskTier::Low,
+                attempt: 1,
+                consecutive_failures: 0,
+                request_id: String::new(),
+                session_id: name.into(),
+                template: None,
+                capture_device: "phone photo (real-pad)".into(),
+            },
+            SessionConfig::default(),
+        )
+        .unwrap();
+        for k in 0..30u64 {
+            let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+                .unwrap()
+                .with_timestamp_ns(k * 33_333_333);
+            s.push_frame(&frame).unwrap();
+        }
+        let r = s.finish();
+        let llrs: Vec<String> = r
+            .signals
+            .iter()
+            .map(|c| {
+                if c.available {
+                    format!("{} {:+.2}", c.signal.as_str(), c.llr)
+                } else {
+                    format!("{} n/a", c.signal.as_str())
+                }
+            })
+            .collect();
+        println!(
+            "  {name:<22} {:<9} {:?} fused {:?} reasons {:?} | {}",
+            if live { "bona fide" } else { "attack" },
+            r.band,
+            r.fused.map(|f| (f * 100.0).round() / 100.0),
+            r.reasons,
+            llrs.join(", ")
+        );
+        assert!(r.passive_only);
+        if !live && r.band == Band::Pass {
+            attack_passed.push(name);
+        }
+    }
+    // No real attack passes with the shipped defaults.
+    assert!(
+        attack_passed.is_empty(),
+        "real attacks passed: {attack_passed:?}"
+    );
+}

@@ -434,16 +434,15 @@ fn blinks_against_the_annotation() {
         println!("blink {} (closed {:?}): {}", b.id, b.closed, row.join("  "));
     }
     // The downward glance between blinks 2 and 3, where fr_eye reads closed.
-    let glance: Vec<String> = (233..274)
-        .step_by(4)
-        .map(|k| {
-            format!(
-                "{k}:p={} open={}",
-                closed_p(k).map_or("-".into(), |p| format!("{p:.2}")),
-                openness(k).map_or("-".into(), |o| format!("{o:.3}"))
-            )
-        })
-        .collect();
+    // One frame's eye-state probability and iris openness, for the printouts.
+    let eye_cell = |k: usize| {
+        format!(
+            "{k}:p={} open={}",
+            closed_p(k).map_or("-".into(), |p| format!("{p:.2}")),
+            openness(k).map_or("-".into(), |o| format!("{o:.3}"))
+        )
+    };
+    let glance: Vec<String> = (233..274).step_by(4).map(eye_cell).collect();
     println!("between blinks 2 and 3: {}", glance.join("  "));
 
     // Where fr_eye reads the eyes closed (p >= 0.5), as frame ranges.
@@ -513,13 +512,7 @@ fn blinks_against_the_annotation() {
     println!("  iris openness_drop sweep: {}", sweep.join("; "));
     for &(a, b) in &iris.false_blinks {
         let row: Vec<String> = (a.saturating_sub(3)..=(b + 3).min(FRAMES - 1))
-            .map(|k| {
-                format!(
-                    "{k}:p={} open={}",
-                    closed_p(k).map_or("-".into(), |p| format!("{p:.2}")),
-                    openness(k).map_or("-".into(), |o| format!("{o:.3}"))
-                )
-            })
+            .map(eye_cell)
             .collect();
         println!("iris false closure {a}-{b}: {}", row.join("  "));
     }

@@ -17,6 +17,7 @@ use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::geometry::Rect;
 use liveproof_core::passive::analyzer::{PassiveAnalyzer, PassiveConfig, PassiveModels};
 use liveproof_core::passive::{texture, SignalReport};
+use liveproof_core::session::SessionConfig;
 use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
 
 /// One synthetic subject.
@@ -126,19 +127,21 @@ impl PassiveScorer {
         let mut tracker = Tracker::new(engine.clone());
         let mut a = PassiveAnalyzer::new(self.preferred.clone(), self.config.clone())?;
         let mut b = PassiveAnalyzer::new(self.fallback.clone(), self.fallback_config.clone())?;
+        // The window a session builds: usable frames only, every `passive_stride`-th, so the
+        // calibration is fitted on the scores sessions will calibrate.
+        let stride = SessionConfig::default().passive_stride.max(1);
+        let mut usable = 0u32;
         for (img, ts) in frames {
             let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)?
                 .with_timestamp_ns(*ts);
-            let analysis = tracker.process(&frame)?;
-            match analysis.faces.first() {
-                Some(f) if f.quality.passed => {
-                    let (lm, bbox) = (f.landmarks.clone(), f.detection.bbox);
-                    a.push(tracker.last_rgb(), &lm, bbox, *ts)?;
-                    b.push(tracker.last_rgb(), &lm, bbox, *ts)?;
-                }
-                _ => {
-                    a.push_no_face();
-                    b.push_no_face();
+            tracker.process(&frame)?;
+            let analysis = tracker.last_analysis();
+            if let Some(f) = analysis.faces.first().filter(|f| f.quality.passed) {
+                usable += 1;
+                if (usable - 1).is_multiple_of(stride) {
+                    let rgb = tracker.last_rgb();
+                    a.push(rgb, &f.landmarks, f.detection.bbox, *ts)?;
+                    b.push(rgb, &f.landmarks, f.detection.bbox, *ts)?;
                 }
             }
         }

@@ -88,6 +88,31 @@ pub struct ModelSpec {
     pub optional: bool,
 }
 
+#[cfg(test)]
+impl ModelSpec {
+    /// A minimal entry for unit tests: name `m`, file `m.onnx`, this sha256, no tensors.
+    pub(crate) fn for_test(sha256: &str) -> ModelSpec {
+        ModelSpec {
+            name: "m".into(),
+            version: "1".into(),
+            role: "r".into(),
+            file: "m.onnx".into(),
+            sha256: sha256.into(),
+            bytes: None,
+            licence: "x".into(),
+            convert: None,
+            source: None,
+            inputs: vec![],
+            outputs: vec![],
+            preprocess: None,
+            stand_in: false,
+            user_supplied: false,
+            repo_file: None,
+            optional: false,
+        }
+    }
+}
+
 /// The ONNX Runtime entry of the manifest.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub struct RuntimeSpec {

@@ -82,26 +82,12 @@ mod tests {
     #[test]
     fn inputs_are_validated() {
         let spec = ModelSpec {
-            name: "m".into(),
-            version: "1".into(),
-            role: "r".into(),
-            file: "m.onnx".into(),
-            sha256: "0".repeat(64),
-            bytes: None,
-            licence: "x".into(),
-            convert: None,
-            source: None,
             inputs: vec![TensorSpec {
                 name: "x".into(),
                 shape: vec![1, 2],
                 dtype: "f32".into(),
             }],
-            outputs: vec![],
-            preprocess: None,
-            stand_in: false,
-            user_supplied: false,
-            repo_file: None,
-            optional: false,
+            ..ModelSpec::for_test(&"0".repeat(64))
         };
         let ok = [1.0f32, 2.0];
         assert!(validate_inputs(

@@ -85,22 +85,8 @@ mod tests {
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
         let mut spec = ModelSpec {
-            name: "m".into(),
-            version: "1".into(),
-            role: "r".into(),
-            file: "m.onnx".into(),
-            sha256: sha.clone(),
             bytes: Some(5),
-            licence: "x".into(),
-            convert: None,
-            source: None,
-            inputs: vec![],
-            outputs: vec![],
-            preprocess: None,
-            stand_in: false,
-            user_supplied: false,
-            repo_file: None,
-            optional: false,
+            ..ModelSpec::for_test(&sha)
         };
         assert!(verify_model_file(&spec, &path).is_ok());
         spec.bytes = Some(10);

@@ -126,7 +126,18 @@ impl SessionModels {
                 }
             }
         };
-        let mut used: Vec<ModelUsed> = Vec::new();
+        // The engine's own models first (detector, FaceMesh), described once here rather
+        // than at every session's finish.
+        let mut used: Vec<ModelUsed> = [engine.detector.model_name(), "face_landmark"]
+            .into_iter()
+            .filter_map(|name| match engine_model(engine, name) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    log::warn!("audit: engine model `{name}` not described: {e}");
+                    None
+                }
+            })
+            .collect();
         let mut note = |r: &Arc<dyn ModelRunner>| {
             let s = r.spec();
             if !used.iter().any(|u| u.name == s.name) {
@@ -464,9 +475,8 @@ impl Session {
             self.usable += 1;
             if (self.usable - 1).is_multiple_of(self.cfg.passive_stride) {
                 let t = Instant::now();
-                let lm = f.landmarks.clone();
-                let bbox = f.detection.bbox;
-                self.passive.push(self.tracker.last_rgb(), &lm, bbox, ts)?;
+                self.passive
+                    .push(self.tracker.last_rgb(), &f.landmarks, f.detection.bbox, ts)?;
                 self.passive_frames += 1;
                 self.timings.passive_ms += ms_since(t);
             }
@@ -660,14 +670,7 @@ impl Session {
             .first_ts
             .map(|f| self.last_ts.saturating_sub(f) as f64 / 1e6)
             .unwrap_or(0.0);
-        let mut models = self.models.used.clone();
-        let ecfg = self.tracker.engine().config();
-        for name in [ecfg.detector.model_name(), "face_landmark"] {
-            match engine_model(ecfg, name) {
-                Ok(m) => models.insert(0, m),
-                Err(e) => log::warn!("audit: engine model `{name}` not described: {e}"),
-            }
-        }
+        let models = self.models.used.clone();
         let audit = AuditRecord {
             schema_version: AUDIT_SCHEMA_VERSION,
             request_id: self.params.request_id.clone(),
@@ -799,6 +802,7 @@ fn challenge_evidence(o: &ChallengeOutcome) -> ChallengeEvidence {
 }
 
 /// Name and sha256 of an engine model (override first, else the embedded manifest).
+#[cfg(feature = "ort")]
 fn engine_model(cfg: &EngineConfig, name: &str) -> Result<ModelUsed, crate::error::Error> {
     if let Some(o) = cfg.overrides.iter().find(|o| o.name == name) {
         return Ok(ModelUsed {

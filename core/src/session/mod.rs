@@ -22,7 +22,9 @@ use crate::active::{
     derive_plan, Action, ChallengeOutcome, ChallengeSession, EyeStateModel, Prompt,
 };
 use crate::calibration::CalibrationBundle;
-use crate::engine::{Engine, EngineConfig, Tracker};
+#[cfg(feature = "ort")]
+use crate::engine::EngineConfig;
+use crate::engine::{Engine, Tracker};
 use crate::evidence::{
     ChallengeEvidence, ChallengeFailure, Evidence, MatchBand, MatchEvidence, QualitySummary,
     SecurityEvidence, SignalEvidence, SignalId,

@@ -23,14 +23,17 @@ pub mod result;
 
 #[cfg(feature = "std")]
 pub mod active;
+/// The old name of [`perception`], kept so existing paths keep working.
 #[cfg(feature = "std")]
-pub mod engine;
+pub use self::perception as engine;
 #[cfg(feature = "std")]
 pub mod matching;
 #[cfg(feature = "std")]
 pub mod models;
 #[cfg(feature = "std")]
 pub mod passive;
+#[cfg(feature = "std")]
+pub mod perception;
 #[cfg(feature = "std")]
 pub mod session;
 

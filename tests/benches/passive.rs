@@ -5,7 +5,7 @@
 //! - `parallax_frame`: keeping one frame (landmarks + the small face luma crop);
 //!   `parallax_window_30`: scoring a 30-frame window (image-refined matching of ~200
 //!   landmarks over 3 × 29 pairs), usually done once per capture; `parallax_turn_24`: the
-//!   24-frame score `ChallengeSession` computes once per turn step.
+//!   24-frame score `ChallengeCapture` computes once per turn step.
 //! - `eye_state_frame`: the active stage's eye-state model (`fr_eye.onnx`) on both eyes.
 //! - `embed_fr_feature`, `embed_mobilefacenet`: face matching's alignment + embedding (the
 //!   MobileFaceNet export runs a batch of 2 for one face).
@@ -87,7 +87,7 @@ fn signals(c: &mut Criterion) {
     g.bench_function("parallax_window_30", |b| {
         b.iter(|| parallax::score(&window, &pcfg))
     });
-    // What `ChallengeSession` scores once per turn step: at most 24 frames.
+    // What `ChallengeCapture` scores once per turn step: at most 24 frames.
     g.bench_function("parallax_turn_24", |b| {
         b.iter(|| parallax::score(&window[..24], &pcfg))
     });

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use liveproof_core::active::{
-    derive_plan, observation_from, ChallengeOutcome, ChallengePlan, ChallengeRunner,
-    ChallengeSession, PlanPolicy, RunnerConfig,
+    derive_plan, observation_from, ChallengeCapture, ChallengeOutcome, ChallengePlan,
+    ChallengeRunner, PlanPolicy, RunnerConfig,
 };
 use liveproof_core::engine::{Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
@@ -26,8 +26,8 @@ fn eye_model() -> &'static liveproof_core::active::EyeStateModel {
 }
 
 /// The session the SDK runs: turn parallax checked, eyes classified by `fr_eye`.
-fn session(asked: &ChallengePlan, cfg: RunnerConfig) -> ChallengeSession {
-    ChallengeSession::new(asked.clone(), cfg, Default::default(), 24)
+fn session(asked: &ChallengePlan, cfg: RunnerConfig) -> ChallengeCapture {
+    ChallengeCapture::new(asked.clone(), cfg, Default::default(), 24)
         .unwrap()
         .with_eye_model(eye_model().clone())
 }

@@ -101,7 +101,7 @@ fn annotated_blinks() -> Vec<Blink> {
 }
 
 /// What one pass of the clip through the pipeline gives: per-frame observations (eyes
-/// classified by `fr_eye` and measured by the iris model, as `ChallengeSession` does with
+/// classified by `fr_eye` and measured by the iris model, as `ChallengeCapture` does with
 /// either) and one passive report per window.
 struct ClipRun {
     obs: Vec<Observation>,

@@ -88,7 +88,7 @@ impl EyeStateModel {
     /// Loads the manifest's `fr_eye` through ONNX Runtime with the engine's model folder,
     /// runtime and overrides (sha256 and interface checked).
     #[cfg(feature = "ort")]
-    pub fn load(engine: &crate::engine::EngineConfig) -> Result<EyeStateModel> {
+    pub fn load(engine: &crate::perception::EngineConfig) -> Result<EyeStateModel> {
         Self::load_from(&*crate::models::ModelStore::shared(engine)?)
     }
 

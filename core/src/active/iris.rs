@@ -83,7 +83,7 @@ impl IrisEyeModel {
     /// Loads the manifest's `iris_landmark` through ONNX Runtime with the engine's model
     /// folder, runtime and overrides (sha256 and interface checked).
     #[cfg(feature = "ort")]
-    pub fn load(engine: &crate::engine::EngineConfig) -> Result<IrisEyeModel> {
+    pub fn load(engine: &crate::perception::EngineConfig) -> Result<IrisEyeModel> {
         Self::load_from(&*crate::models::ModelStore::shared(engine)?)
     }
 

@@ -26,4 +26,4 @@ pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};
 pub use runner::{
     ChallengeOutcome, ChallengeRunner, Observation, Prompt, RunnerConfig, StepOutcome, Update,
 };
-pub use session::ChallengeSession;
+pub use session::ChallengeCapture;

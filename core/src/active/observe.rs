@@ -142,7 +142,7 @@ pub fn observe_with_pose(
 /// The runner's view of one analysed frame: the first (largest tracked) face's geometry, and
 /// whether the quality gate is satisfied. `LOOK_STRAIGHT` and `HOLD_STILL` are ignored here,
 /// since the challenge itself asks the user to move; every other hint pauses the step timer.
-pub fn observation_from(analysis: &crate::engine::FrameAnalysis) -> super::Observation {
+pub fn observation_from(analysis: &crate::perception::FrameAnalysis) -> super::Observation {
     use crate::quality::Hint;
     let face = analysis.faces.first().and_then(|f| match &f.quality.pose {
         Some(pose) => observe_with_pose(&f.landmarks, pose).ok(),

@@ -15,7 +15,7 @@
 //!   that reached its angle and came back **waits** for the passive parallax score of its
 //!   frames ([`Update::awaiting_parallax`]); the caller computes it and hands it over with
 //!   [`ChallengeRunner::turn_parallax`] (or [`ChallengeRunner::turn_parallax_unavailable`]),
-//!   which passes or rejects the step. [`super::session::ChallengeSession`] does this from
+//!   which passes or rejects the step. [`super::session::ChallengeCapture`] does this from
 //!   the frames themselves. Without it, a score supplied during the turn is still checked.
 
 use alloc::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! [`ChallengeSession`]: a challenge over real frames, with the flat-photo check built in.
+//! [`ChallengeCapture`]: a challenge over real frames, with the flat-photo check built in.
 //!
 //! The [`ChallengeRunner`] sees landmarks only, and FaceMesh reports a yaw for a photo turned
 //! on its axis just as for a head. The session keeps, during each turn step, what passive
@@ -9,13 +9,13 @@
 //! "its parallax could not be measured"). A turn that cannot be measured fails: a flat photo
 //! must not pass by giving nothing to measure.
 //!
-//! With an eye-state model ([`ChallengeSession::with_eye_model`]) every frame's eyes are also
+//! With an eye-state model ([`ChallengeCapture::with_eye_model`]) every frame's eyes are also
 //! classified open / closed ([`super::eyes`]), which blinks use where FaceMesh's lids lag.
-//! With the iris model instead ([`ChallengeSession::with_iris_model`]) blinks read the eye
+//! With the iris model instead ([`ChallengeCapture::with_iris_model`]) blinks read the eye
 //! openness from MediaPipe Iris's eye contour ([`super::iris`]); the runner prefers the
 //! eye-state probability when both ran.
 //!
-//! With face continuity ([`ChallengeSession::with_face_continuity`]) every `every`-th frame's
+//! With face continuity ([`ChallengeCapture::with_face_continuity`]) every `every`-th frame's
 //! face is embedded ([`crate::matching`]) and compared with the first: a different person
 //! taking over mid-challenge rejects it ("face changed").
 //!
@@ -32,14 +32,14 @@ use super::iris::IrisEyeModel;
 use super::observe::observation_from;
 use super::plan::{Action, ChallengePlan};
 use super::runner::{ChallengeOutcome, ChallengeRunner, Prompt, RunnerConfig, Update};
-use crate::engine::FrameAnalysis;
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
 use crate::passive::parallax::{self, ParallaxConfig, ParallaxFrame};
+use crate::perception::FrameAnalysis;
 
 /// Runs one challenge plan over analysed frames and their upright RGB images.
 #[derive(Debug)]
-pub struct ChallengeSession {
+pub struct ChallengeCapture {
     runner: ChallengeRunner,
     parallax: ParallaxConfig,
     max_turn_frames: usize,
@@ -61,7 +61,7 @@ struct Continuity {
     frames: usize,
 }
 
-impl ChallengeSession {
+impl ChallengeCapture {
     /// `max_turn_frames` (≥ the parallax `min_frames`, default 24 via [`Self::with_defaults`])
     /// bounds the frames kept per turn.
     pub fn new(
@@ -69,7 +69,7 @@ impl ChallengeSession {
         cfg: RunnerConfig,
         parallax: ParallaxConfig,
         max_turn_frames: usize,
-    ) -> Result<ChallengeSession> {
+    ) -> Result<ChallengeCapture> {
         parallax.validate()?;
         if max_turn_frames < parallax.min_frames.max(2) || max_turn_frames > 1000 {
             return Err(Error::Config(alloc::format!(
@@ -79,7 +79,7 @@ impl ChallengeSession {
                 parallax.min_frames
             )));
         }
-        Ok(ChallengeSession {
+        Ok(ChallengeCapture {
             runner: ChallengeRunner::new(plan, cfg)?,
             parallax,
             max_turn_frames,
@@ -94,18 +94,18 @@ impl ChallengeSession {
     }
 
     /// The default runner and parallax settings, 24 frames per turn.
-    pub fn with_defaults(plan: ChallengePlan) -> Result<ChallengeSession> {
+    pub fn with_defaults(plan: ChallengePlan) -> Result<ChallengeCapture> {
         Self::new(plan, RunnerConfig::default(), ParallaxConfig::default(), 24)
     }
 
     /// Classifies each frame's eyes with this model (for blinks).
-    pub fn with_eye_model(mut self, model: EyeStateModel) -> ChallengeSession {
+    pub fn with_eye_model(mut self, model: EyeStateModel) -> ChallengeCapture {
         self.eyes = Some(model);
         self
     }
 
     /// Measures each frame's eye openness with the iris model (for blinks).
-    pub fn with_iris_model(mut self, model: IrisEyeModel) -> ChallengeSession {
+    pub fn with_iris_model(mut self, model: IrisEyeModel) -> ChallengeCapture {
         self.iris = Some(model);
         self
     }
@@ -117,7 +117,7 @@ impl ChallengeSession {
         embedder: crate::matching::Embedder,
         min_similarity: f32,
         every: usize,
-    ) -> Result<ChallengeSession> {
+    ) -> Result<ChallengeCapture> {
         if every == 0 {
             return Err(Error::Config(
                 "challenge session: face continuity needs every ≥ 1 frame".into(),
@@ -153,7 +153,7 @@ impl ChallengeSession {
     }
 
     /// Consumes the next frame: its analysis (from the tracker) and the upright RGB image the
-    /// analysis was made on ([`crate::engine::Tracker::last_rgb`]). Errors: the image's size
+    /// analysis was made on ([`crate::perception::Tracker::last_rgb`]). Errors: the image's size
     /// differs from the analysis's, the runner's errors (timestamps that do not increase), and
     /// malformed landmarks.
     pub fn push(&mut self, analysis: &FrameAnalysis, rgb: &RgbImage) -> Result<Update> {

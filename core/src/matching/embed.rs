@@ -109,7 +109,7 @@ impl Embedder {
     /// Loads the manifest model `name` (e.g. `fr_feature`, `mobilefacenet`, or a user's
     /// InsightFace file through a model override with its sha256) through ONNX Runtime.
     #[cfg(feature = "ort")]
-    pub fn load(engine: &crate::engine::EngineConfig, name: &str) -> crate::Result<Embedder> {
+    pub fn load(engine: &crate::perception::EngineConfig, name: &str) -> crate::Result<Embedder> {
         Self::load_from(&*crate::models::ModelStore::shared(engine)?, name)
     }
 

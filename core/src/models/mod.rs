@@ -27,7 +27,7 @@ pub use self::manifest::{
 #[cfg(feature = "ort")]
 pub use self::ort::{OrtOptions, OrtRunner, OrtRuntime};
 pub use self::runner::{validate_inputs, ModelRunner, TensorIn, TensorOut};
-pub use self::store::{resolve, Loader, ModelStore, StoreConfig};
+pub use self::store::{resolve, Loader, ModelOverride, ModelStore, StoreConfig};
 pub use self::verify::{sha256_file, verify_model_file};
 
 /// The manifest as shipped with this build (`models/manifest.toml`).

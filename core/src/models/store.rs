@@ -12,7 +12,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::{Manifest, ModelError, ModelRunner, ModelSpec};
-use crate::engine::{EngineConfig, ModelOverride};
+
+/// A model file that replaces the manifest's entry: a path plus the sha256 it must have.
+#[derive(Clone, Debug)]
+pub struct ModelOverride {
+    /// The manifest entry it replaces (e.g. `blazeface_front`).
+    pub name: String,
+    pub path: PathBuf,
+    /// Hex sha256 the file must have (either case).
+    pub sha256: String,
+}
 
 /// What a store needs to find and load models: the model-loading part of an `EngineConfig`.
 #[derive(Clone, Debug)]
@@ -40,17 +49,6 @@ impl StoreConfig {
                 .iter()
                 .zip(&o.overrides)
                 .all(|(a, b)| a.name == b.name && a.path == b.path && a.sha256 == b.sha256)
-    }
-}
-
-impl From<&EngineConfig> for StoreConfig {
-    fn from(c: &EngineConfig) -> StoreConfig {
-        StoreConfig {
-            models_dir: c.models_dir.clone(),
-            runtime_path: c.runtime_path.clone(),
-            intra_op_threads: c.intra_op_threads,
-            overrides: c.overrides.clone(),
-        }
     }
 }
 

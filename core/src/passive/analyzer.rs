@@ -130,7 +130,7 @@ impl PassiveModels {
     /// `Missing(reason)`; texture takes [`texture::Config::fallback`] when any preferred
     /// model fails, and says so in `texture_note`.
     #[cfg(feature = "ort")]
-    pub fn load(engine: &crate::engine::EngineConfig, config: &PassiveConfig) -> PassiveModels {
+    pub fn load(engine: &crate::perception::EngineConfig, config: &PassiveConfig) -> PassiveModels {
         let store = crate::models::ModelStore::shared(engine);
         Self::load_with(
             &|name| match &store {

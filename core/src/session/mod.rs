@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::active::{
-    derive_plan, Action, ChallengeOutcome, ChallengeSession, EyeStateModel, Prompt,
+    derive_plan, Action, ChallengeCapture, ChallengeOutcome, EyeStateModel, Prompt,
 };
 use crate::calibration::CalibrationBundle;
 #[cfg(feature = "ort")]
@@ -286,7 +286,7 @@ pub struct FrameFeedback {
 pub struct Session {
     tracker: Tracker,
     passive: PassiveAnalyzer,
-    challenge: Option<ChallengeSession>,
+    challenge: Option<ChallengeCapture>,
     embedder: Option<Embedder>,
     policy: Arc<LoadedPolicy>,
     calibration: Arc<LoadedCalibration>,
@@ -351,7 +351,7 @@ impl Session {
         let p = &policy.policy;
         let challenge = if p.challenge_required(params.flow, params.tier) {
             let plan = derive_plan(&params.seed, &p.challenge.plan)?;
-            let mut c = ChallengeSession::with_defaults(plan)?;
+            let mut c = ChallengeCapture::with_defaults(plan)?;
             if let Some(eyes) = &models.eyes {
                 c = c.with_eye_model(eyes.clone());
             }

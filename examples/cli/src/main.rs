@@ -363,7 +363,7 @@ fn challenge(
     as_json: bool,
     fps: f64,
 ) -> Result<()> {
-    use liveproof_core::active::{derive_plan, ChallengeSession, EyeStateModel, PlanPolicy};
+    use liveproof_core::active::{derive_plan, ChallengeCapture, EyeStateModel, PlanPolicy};
     let bytes = hex::decode(seed_hex.trim())
         .ok()
         .filter(|b| b.len() == 32)
@@ -375,7 +375,7 @@ fn challenge(
     let stamps = timestamps(dir, &paths, fps)?;
     let mut tracker = Tracker::new(engine.clone());
     // The session checks each turn's planar parallax on the frames (a flat photo fails).
-    let mut session = ChallengeSession::with_defaults(plan.clone())?;
+    let mut session = ChallengeCapture::with_defaults(plan.clone())?;
     // Blinks use the eye-state model when it loads; else FaceMesh's eye aspect ratio alone.
     match EyeStateModel::load(engine.config()) {
         Ok(m) => session = session.with_eye_model(m),

@@ -98,7 +98,7 @@ struct Track {
     poor: Vec<(f32, f32)>,
     /// Frames in these spans have no face.
     no_face: Vec<(f32, f32)>,
-    /// The parallax score the caller (a `ChallengeSession`, from the frames) reports for
+    /// The parallax score the caller (a `ChallengeCapture`, from the frames) reports for
     /// each performed turn; these landmark-only tracks have no frames to measure it on.
     parallax: f32,
 }

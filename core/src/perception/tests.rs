@@ -4,9 +4,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
 use super::*;
-use crate::frame::{PixelFormat, Plane};
-use crate::models::validate_inputs;
+use crate::frame::{Frame, PixelFormat, Plane};
+use crate::geometry::Rect;
+use crate::mesh;
+use crate::models::{
+    validate_inputs, Manifest, ModelError, ModelRunner, ModelSpec, TensorIn, TensorOut,
+};
+use crate::quality::Hint;
 
 /// MediaPipe's canonical face model (468 vertices, cm), shared with the quality tests.
 const CANONICAL_TXT: &str = include_str!("../quality/testdata/canonical_face_model.txt");

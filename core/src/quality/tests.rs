@@ -1,4 +1,6 @@
 use super::*;
+use crate::geometry::{Point3, Rect};
+use crate::math;
 use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;

@@ -1,0 +1,150 @@
+//! Library-wide functions: the version, result and hint names, the last error message,
+//! logging.
+
+use super::*;
+
+/// The library version as a static NUL-terminated string, e.g. `"0.1.0"`: the Cargo
+/// workspace version, equal to the `LIVEPROOF_VERSION` of the header generated with it.
+/// Never NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_version() -> *const c_char {
+    const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    let mut out = VERSION.as_ptr().cast::<c_char>();
+    boundary_void(|| out = VERSION.as_ptr().cast::<c_char>());
+    out
+}
+
+/// The name of an `lp_result` value, e.g. `"LP_MODEL_MISSING"`, as a static NUL-terminated
+/// string; `"LP_UNKNOWN_RESULT"` for a value that is not one. Never NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_result_name(result: u32) -> *const c_char {
+    let mut out = c"LP_UNKNOWN_RESULT".as_ptr();
+    boundary_void(|| {
+        let s: &CStr = match result {
+            0 => c"LP_OK",
+            1 => c"LP_NULL_ARGUMENT",
+            2 => c"LP_INVALID_ARGUMENT",
+            3 => c"LP_BUFFER_TOO_SMALL",
+            4 => c"LP_INDEX_OUT_OF_RANGE",
+            100 => c"LP_RUNTIME_UNAVAILABLE",
+            101 => c"LP_MODEL_MISSING",
+            102 => c"LP_MODEL_INTEGRITY",
+            103 => c"LP_MODEL_INVALID",
+            200 => c"LP_PROCESSING",
+            201 => c"LP_MODEL_OUTPUT",
+            900 => c"LP_PANIC",
+            901 => c"LP_INTERNAL",
+            _ => c"LP_UNKNOWN_RESULT",
+        };
+        out = s.as_ptr();
+    });
+    out
+}
+
+/// The name of an `lp_hint` value as the JSON spells it, e.g. `"TOO_DARK"`, as a static
+/// NUL-terminated string; `"UNKNOWN"` for a value that is not a hint. Never NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_hint_name(hint: u32) -> *const c_char {
+    let mut out = c"UNKNOWN".as_ptr();
+    boundary_void(|| {
+        let s: &CStr = match hint {
+            0 => c"NO_FACE",
+            1 => c"MULTIPLE_FACES",
+            2 => c"FACE_OCCLUDED",
+            3 => c"TOO_DARK",
+            4 => c"TOO_BRIGHT",
+            5 => c"MOVE_CLOSER",
+            6 => c"MOVE_AWAY",
+            7 => c"CENTER_FACE",
+            8 => c"LOOK_STRAIGHT",
+            9 => c"BLURRY",
+            10 => c"HOLD_STILL",
+            _ => c"UNKNOWN",
+        };
+        out = s.as_ptr();
+    });
+    out
+}
+
+/// Copies the calling thread's last error message into `buf`: the message of the last
+/// `lp_` call on this thread that returned an error (each call returning `LP_OK` clears it;
+/// this function itself neither sets nor clears it). The text is UTF-8, e.g.
+/// `"invalid argument: frame plane 0 stride 100 < width 64 × 4 bytes"`.
+///
+/// Writes at most `len - 1` bytes of the message, cut at a UTF-8 character boundary, then a
+/// NUL (nothing when `len` is 0). `*out_n` receives the length of the *whole* message in
+/// bytes without the NUL, as `snprintf` returns it: `*out_n >= len` means the text was
+/// truncated, and `buf = NULL, len = 0` asks only for the length. An empty message (no error)
+/// writes `""` and `*out_n = 0`.
+///
+/// Returns `LP_NULL_ARGUMENT` (writing nothing) when `out_n` is NULL, or `buf` is NULL with
+/// `len > 0`.
+///
+/// Thread-safety: any thread; reads only that thread's message.
+///
+/// # Safety
+/// `buf` is NULL or writable for `len` bytes; `out_n` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn lp_last_error_message(
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> lp_result {
+    let r = catch_panic(|| {
+        if out_n.is_null() || (buf.is_null() && len > 0) {
+            return Ok(lp_result::LP_NULL_ARGUMENT);
+        }
+        let message = LAST_ERROR
+            .try_with(|e| e.try_borrow().map(|s| s.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        if len > 0 {
+            let mut n = message.len().min(len - 1);
+            while !message.is_char_boundary(n) {
+                n -= 1;
+            }
+            // SAFETY: `buf` is non-NULL (len > 0) and writable for `len > n` bytes by the
+            // caller's contract; the source is our own copy.
+            unsafe {
+                std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), n);
+                buf.add(n).write(0);
+            }
+        }
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { write_out(out_n, message.len()) };
+        Ok(lp_result::LP_OK)
+    });
+    r.unwrap_or(lp_result::LP_PANIC)
+}
+
+/// Routes the library's log records to stderr (Android: logcat; Apple with the `oslog`
+/// feature: unified logging) at `level`: 0 off, 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+/// `RUST_LOG` refines it on desktop. Only the first call has an effect; later ones return
+/// `LP_OK` and change nothing. `LP_INVALID_ARGUMENT` for a level above 5.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_log_init(level: u32) -> lp_result {
+    boundary(|| {
+        let filter = match level {
+            0 => log::LevelFilter::Off,
+            1 => log::LevelFilter::Error,
+            2 => log::LevelFilter::Warn,
+            3 => log::LevelFilter::Info,
+            4 => log::LevelFilter::Debug,
+            5 => log::LevelFilter::Trace,
+            other => {
+                return Err(invalid(format!(
+                    "log level {other} is out of range; expected 0 (off) ..= 5 (trace)"
+                )))
+            }
+        };
+        crate::logging::init_logging(filter);
+        Ok(())
+    })
+}

@@ -53,7 +53,10 @@
 //! clustered-dot AM halftone at 85–200 lpi (C/M/Y at 15/75/0° + a drawn rotation) or
 //! stochastic FM dots at 300–1200 dpi, i.e. 0.03–1.6 camera px; paper formation 1–3% over
 //! 1–3 mm; illumination gradient 0–15%; lens blur σ 0.4–0.9 px; a synthetic room behind
-//! ([`scene`]); then the camera model above.
+//! ([`scene`]); then the camera model above. Optionally ([`Params::print_curved`], off by
+//! default) the sheet is bent around a vertical cylinder of radius 60–200 mm of paper, edges
+//! away from the camera, rendered by casting each pixel's ray onto it; and
+//! [`Params::print_edges`] forces the sheet's edges in or out of view.
 //!
 //! **replay** — the bona fide sequence shown on a screen ([`replay`]): RGB stripe subpixels
 //! with pitch 1.2–2.5 camera px (non-integer, grid rotated ±4°, tilted ±8°), stripe fill
@@ -84,7 +87,8 @@
 //!
 //! ## What is not simulated
 //! Rolling shutter, motion blur, compression artefacts, Bayer demosaicing, auto-focus and
-//! auto-exposure dynamics, hands and fingers holding the instrument, paper bending, screen
+//! auto-exposure dynamics, hands and fingers holding the instrument, paper bending other than a
+//! cylinder, screen
 //! refresh/PWM flicker; the face keeps the photo's lighting and texture (it is a warped
 //! photo, so large turns stretch it). A real phone screen at arm's length has a pitch well
 //! below one camera pixel; the 1.2–2.5 px range here models a close or low-density screen.
@@ -202,6 +206,12 @@ pub struct Params {
     /// Replay only: centre the screen glare on the face instead of where the seed puts it
     /// (its size, shape and strength stay as drawn).
     pub glare_on_face: bool,
+    /// Print only: bend the sheet around a vertical cylinder of the drawn radius (60–200 mm
+    /// of paper, edges away from the camera); off by default (a flat sheet).
+    pub print_curved: bool,
+    /// Print only: force the sheet's edges in view (`Some(true)`) or out of view
+    /// (`Some(false)`, the whole photo printed) instead of the seed's draw.
+    pub print_edges: Option<bool>,
 }
 
 impl Params {
@@ -217,6 +227,8 @@ impl Params {
             performance: Performance::default(),
             idle_motion: 1.0,
             glare_on_face: false,
+            print_curved: false,
+            print_edges: None,
         }
     }
 
@@ -336,7 +348,11 @@ impl Generator {
                 (Renderer::Face(Box::new(rig)), i, f)
             }
             Kind::Print => {
-                let d = PrintDraw::draw(&mut Rng::stream(seed, "print"));
+                let mut d = PrintDraw::draw(&mut Rng::stream(seed, "print"));
+                d.curved = params.print_curved;
+                if let Some(edges) = params.print_edges {
+                    d.edges_in_view = edges;
+                }
                 let scene = PrintScene::new(source, params.width, params.height, &d)?
                     .with_performance(params.performance.clone());
                 layout.print = Some(scene.layout.clone());

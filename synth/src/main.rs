@@ -223,6 +223,7 @@ fn run() -> Result<()> {
         performance,
         idle_motion: cli.idle_motion,
         glare_on_face: cli.glare_on_face,
+        ..Params::new(kind, cli.seed, frames, cli.fps)
     };
     params.validate()?;
     let opts = SourceOptions {

@@ -116,6 +116,14 @@ pub struct PrintDraw {
     pub scene: SceneDraw,
     /// Hash key of the paper texture and stochastic dots.
     pub texture_key: u64,
+    /// Radius of the cylinder a curved sheet is bent around (vertical axis, the sheet's
+    /// edges bent away from the camera), mm of paper; [60, 200]. Drawn for every print (last,
+    /// so the other draws keep their values) but used only when `curved` is set.
+    #[serde(default)]
+    pub curve_radius_mm: f64,
+    /// Whether the sheet is bent (set by [`crate::Params::print_curved`]; off by default).
+    #[serde(default)]
+    pub curved: bool,
 }
 
 impl PrintDraw {
@@ -194,6 +202,9 @@ impl PrintDraw {
             optics_blur_px: rng.range(0.4, 0.9),
             scene: SceneDraw::draw(rng),
             texture_key: rng.next_u64(),
+            // Late additions: drawn after everything above so existing seeds keep their values.
+            curve_radius_mm: rng.range(60.0, 200.0),
+            curved: false,
         }
     }
 }
@@ -222,6 +233,9 @@ pub struct PrintLayout {
     pub px_per_mm: f64,
     /// Halftone period (AM) or dot pitch (FM), camera pixels at rest.
     pub halftone_period_px: f64,
+    /// Curved sheet: cylinder radius in camera pixels at rest (`None`: flat).
+    #[serde(default)]
+    pub curve_radius_px: Option<f64>,
 }
 
 /// The print attack's renderer.
@@ -244,6 +258,8 @@ pub struct PrintScene {
     draw: PrintDraw,
     /// Head rotations the attacker acts out by turning the sheet (none by default).
     performance: Performance,
+    /// Cylinder radius of a curved sheet, plane units (camera px at rest); `None`: flat.
+    curve_radius: Option<f64>,
     pub layout: PrintLayout,
 }
 
@@ -430,6 +446,7 @@ impl PrintScene {
             iod_px,
             draw: draw.clone(),
             performance: Performance::default(),
+            curve_radius: draw.curved.then_some(draw.curve_radius_mm * px_per_mm),
             layout: PrintLayout {
                 printed_region: [x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0],
                 sheet_px: [sheet.2 - sheet.0, sheet.3 - sheet.1],
@@ -437,6 +454,7 @@ impl PrintScene {
                 interocular_px: iod_px,
                 px_per_mm,
                 halftone_period_px: period_px,
+                curve_radius_px: draw.curved.then_some(draw.curve_radius_mm * px_per_mm),
             },
         };
         scene.layout.first_frame_coverage = scene.coverage(&scene.pose_at(0.0));
@@ -490,7 +508,7 @@ impl PrintScene {
     }
 
     fn coverage(&self, pose: &PoseOffset) -> f64 {
-        let Some(m) = self.inverse_map(pose) else {
+        let Some(map) = self.pixel_map(pose) else {
             return 0.0;
         };
         let mut a = [0.0f32; 4];
@@ -499,7 +517,7 @@ impl PrintScene {
         let mut n = 0usize;
         for y in (0..self.height).step_by(step) {
             for x in (0..self.width).step_by(step) {
-                if let Some((u, v)) = m.project(x as f64, y as f64) {
+                if let Some((u, v)) = map.texel(x as f64, y as f64) {
                     self.sample_tex(u, v, &mut a);
                     sum += a[3] as f64;
                 }
@@ -507,6 +525,61 @@ impl PrintScene {
             }
         }
         sum / n.max(1) as f64
+    }
+
+    /// Camera pixel → texel mapping for a pose: the inverse homography of the flat sheet, or
+    /// a ray cast onto the bent sheet's cylinder.
+    fn pixel_map(&self, pose: &PoseOffset) -> Option<PixelMap> {
+        match self.curve_radius {
+            None => Some(PixelMap::Flat(self.inverse_map(pose)?)),
+            Some(radius) => {
+                let r = Mat3::rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg);
+                let t = [
+                    self.t0[0] + pose.x_px,
+                    self.t0[1] + pose.y_px,
+                    self.t0[2] + pose.z_px,
+                ];
+                let rt = r.transpose();
+                let o = rt.apply([-t[0], -t[1], -t[2]]);
+                Some(PixelMap::Curved(CurvedMap {
+                    rt,
+                    o,
+                    radius,
+                    cam: self.cam,
+                    ss: self.texels_per_px,
+                    origin: self.tex_origin,
+                }))
+            }
+        }
+    }
+
+    /// Where camera pixel `(x, y)` lands on the sheet at `t` seconds, in plane coordinates
+    /// (camera px at rest, relative to the printed eyes' midpoint; arc length across a bent
+    /// sheet); `None` when the ray misses the sheet's surface. The ground truth the tests use.
+    pub fn plane_point_at(&self, t: f64, x: f64, y: f64) -> Option<(f64, f64)> {
+        let (u, v) = self.pixel_map(&self.pose_at(t))?.texel(x, y)?;
+        let ss = self.texels_per_px;
+        Some((u / ss + self.tex_origin.0, v / ss + self.tex_origin.1))
+    }
+
+    /// Image position of plane point `(px, py)` (as [`Self::plane_point_at`]) at `t`
+    /// seconds: the sheet bent around its cylinder when curved.
+    pub fn project_plane_point(&self, t: f64, px: f64, py: f64) -> (f64, f64) {
+        let pose = self.pose_at(t);
+        let local = match self.curve_radius {
+            None => [px, py, 0.0],
+            Some(r) => {
+                let th = px / r;
+                [r * th.sin(), py, r * (1.0 - th.cos())]
+            }
+        };
+        let rot = Mat3::rotation(pose.yaw_deg, pose.pitch_deg, pose.roll_deg);
+        let p = rot.apply(local);
+        self.cam.project([
+            p[0] + self.t0[0] + pose.x_px,
+            p[1] + self.t0[1] + pose.y_px,
+            p[2] + self.t0[2] + pose.z_px,
+        ])
     }
 
     #[inline]
@@ -523,10 +596,30 @@ impl PrintScene {
     pub fn render(&self, t: f64, out: &mut ImageF) {
         let (w, h) = (self.width, self.height);
         *out = ImageF::new(w, h, 3);
-        let Some(m) = self.inverse_map(&self.pose_at(t)) else {
+        let Some(map) = self.pixel_map(&self.pose_at(t)) else {
             return;
         };
         let mut a = [0.0f32; 4];
+        if let PixelMap::Curved(c) = &map {
+            for y in 0..h {
+                for x in 0..w {
+                    let i = y * w + x;
+                    match c.texel(x as f64, y as f64) {
+                        Some((u, v)) => self.sample_tex(u, v, &mut a),
+                        None => a = [0.0; 4],
+                    }
+                    let k = 1.0 - a[3];
+                    for (ch, ac) in a.iter().take(3).enumerate() {
+                        let lin = ac + k * self.bg_lin[3 * i + ch];
+                        out.data[3 * i + ch] = self.lut.enc(lin);
+                    }
+                }
+            }
+            return;
+        }
+        let PixelMap::Flat(m) = map else {
+            return;
+        };
         let mm = m.0;
         for y in 0..h {
             let yf = y as f64;
@@ -548,6 +641,73 @@ impl PrintScene {
                 }
             }
         }
+    }
+}
+
+/// Camera pixel → sheet texel, for one pose.
+enum PixelMap {
+    Flat(Mat3),
+    Curved(CurvedMap),
+}
+
+impl PixelMap {
+    fn texel(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        match self {
+            PixelMap::Flat(m) => m.project(x, y),
+            PixelMap::Curved(c) => c.texel(x, y),
+        }
+    }
+}
+
+/// A sheet bent around a vertical cylinder of radius `radius` (plane units) touching the flat
+/// sheet's plane along the printed eyes' vertical line, its edges bent away from the camera:
+/// plane point `(X, Y)` sits at `(R sin(X/R), Y, R (1 − cos(X/R)))` in the sheet's frame.
+struct CurvedMap {
+    /// Sheet-frame rotation transposed (camera → sheet) and the camera centre in the sheet frame.
+    rt: Mat3,
+    o: [f64; 3],
+    radius: f64,
+    cam: Pinhole,
+    ss: f64,
+    origin: (f64, f64),
+}
+
+impl CurvedMap {
+    /// Casts the pixel's ray onto the cylinder's near side (|X/R| < π/2).
+    fn texel(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        let d = self.rt.apply([
+            (x - self.cam.cx) / self.cam.f,
+            (y - self.cam.cy) / self.cam.f,
+            1.0,
+        ]);
+        let (o, r) = (self.o, self.radius);
+        // (o.x + λ d.x)² + (o.z + λ d.z − R)² = R²
+        let a = d[0] * d[0] + d[2] * d[2];
+        if a < 1e-18 {
+            return None;
+        }
+        let oz = o[2] - r;
+        let b = 2.0 * (o[0] * d[0] + oz * d[2]);
+        let c = o[0] * o[0] + oz * oz - r * r;
+        let disc = b * b - 4.0 * a * c;
+        if disc < 0.0 {
+            return None;
+        }
+        let lambda = (-b - disc.sqrt()) / (2.0 * a);
+        if lambda <= 0.0 {
+            return None;
+        }
+        let px = o[0] + lambda * d[0];
+        let pz = o[2] + lambda * d[2];
+        if pz >= r {
+            return None; // the far side of the cylinder
+        }
+        let arc = r * px.atan2(r - pz);
+        let py = o[1] + lambda * d[1];
+        Some((
+            self.ss * (arc - self.origin.0),
+            self.ss * (py - self.origin.1),
+        ))
     }
 }
 

@@ -16,6 +16,9 @@ pub enum Error {
     Mesh(#[from] crate::mesh::MeshError),
     #[error(transparent)]
     Quality(#[from] crate::quality::QualityError),
+    /// Calibration: a fit, a bundle (JSON, schema, sha256) or a raw score out of contract.
+    #[error(transparent)]
+    Calibration(#[from] crate::calibration::CalibrationError),
     #[cfg(feature = "std")]
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),

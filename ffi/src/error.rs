@@ -2,6 +2,7 @@
 //! Kotlin sees `ApiException` subclasses, Swift an `ApiError` enum, C an `lp_result` code; all
 //! three come from [`ApiError`], so a new core error needs exactly one new line here.
 
+use liveproof_core::calibration::CalibrationError;
 use liveproof_core::models::ModelError;
 use liveproof_core::Error;
 
@@ -89,6 +90,12 @@ impl From<Error> for ApiError {
                     ApiError::Processing { message }
                 }
                 liveproof_core::matching::MatchError::Runtime(r) => ApiError::from(Error::Model(r)),
+                _ => ApiError::InvalidArgument { message },
+            },
+            // Calibration: a bundle or score the caller supplied is the caller's; a fit that
+            // did not converge is a processing failure.
+            Error::Calibration(c) => match c {
+                CalibrationError::NotConverged { .. } => ApiError::Processing { message },
                 _ => ApiError::InvalidArgument { message },
             },
             Error::Model(m) => match m {
@@ -183,6 +190,28 @@ mod tests {
         assert!(matches!(bug, ApiError::Invariant { .. }));
         let config = ApiError::from(Error::Config("max_faces must be at least 1".into()));
         assert!(matches!(config, ApiError::InvalidArgument { .. }));
+    }
+
+    #[test]
+    fn calibration_errors_keep_their_message() {
+        let e = ApiError::from(Error::from(CalibrationError::HashMismatch {
+            got: "aa".into(),
+            expected: "bb".into(),
+        }));
+        assert_eq!(
+            e,
+            ApiError::InvalidArgument {
+                message: "calibration bundle sha256 aa: expected bb".into()
+            }
+        );
+        let e = ApiError::from(Error::from(CalibrationError::NotConverged {
+            iterations: 100,
+            a: 1.0,
+            b: 0.0,
+            gradient: 1e-3,
+        }));
+        assert!(matches!(e, ApiError::Processing { .. }), "{e:?}");
+        assert!(e.message().starts_with("Platt fit did not converge"), "{e}");
     }
 
     #[test]

@@ -408,3 +408,16 @@ fn ece_and_brier_hand_computed() {
         Err(CalibrationError::LengthMismatch { .. })
     ));
 }
+
+#[test]
+fn calibration_errors_fold_into_the_crate_error_with_their_message() {
+    let e = crate::Error::from(CalibrationError::DuplicateEntry { key: "x".into() });
+    assert!(matches!(
+        e,
+        crate::Error::Calibration(CalibrationError::DuplicateEntry { .. })
+    ));
+    assert_eq!(
+        e.to_string(),
+        "the calibration bundle lists x twice: expected one calibrator per signal + model"
+    );
+}

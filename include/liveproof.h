@@ -55,6 +55,12 @@
 #define LP_HINT_COUNT 11
 
 /**
+ * Number of distinct frame notes: a `lp_frame_note` array of this length always holds
+ * `lp_analysis_notes`' output.
+ */
+#define LP_FRAME_NOTE_COUNT 2
+
+/**
  * Capacity of `lp_frame.planes` (I420 uses all three).
  */
 #define LP_MAX_PLANES 3
@@ -196,6 +202,35 @@ enum lp_hint
 typedef enum lp_hint lp_hint;
 #else
 typedef uint32_t lp_hint;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Something the pipeline skipped on a frame, and why (core's `FrameNote`). Never a failure:
+ * the frame's other checks ran as usual. For the app's developer, not the user. Values are
+ * never reused; `lp_frame_note_name` spells them as the JSON's `notes` does.
+ */
+enum lp_frame_note
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The timestamp equals the previous frame's (or timestamps are missing: 0 on every
+   * frame), so no time passed: stability was not measured on this frame.
+   */
+  LP_FRAME_NOTE_REPEATED_TIMESTAMP = 0,
+  /**
+   * The timestamp is earlier than the previous frame's: the track was restarted and
+   * stability was not measured on this frame.
+   */
+  LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_frame_note lp_frame_note;
+#else
+typedef uint32_t lp_frame_note;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -525,6 +560,15 @@ const char *lp_result_name(uint32_t result);
 const char *lp_hint_name(uint32_t hint);
 
 /**
+ * The name of an `lp_frame_note` value as the JSON's `notes` spells it, e.g.
+ * `"repeated_timestamp"`, as a static NUL-terminated string; `"unknown"` for a value that is
+ * not a note. Never NULL; do not free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_frame_note_name(uint32_t note);
+
+/**
  * Copies the calling thread's last error message into `buf`: the message of the last
  * `lp_` call on this thread that returned an error (each call returning `LP_OK` clears it;
  * this function itself neither sets nor clears it). The text is UTF-8, e.g.
@@ -767,6 +811,26 @@ lp_result lp_analysis_landmarks(const struct lp_analysis *analysis,
  */
 lp_result lp_analysis_hints(const struct lp_analysis *analysis,
                             lp_hint *hints,
+                            size_t len,
+                            size_t *out_n);
+
+/**
+ * Copies the frame notes (what the pipeline skipped on this frame and why: a repeated or
+ * backwards timestamp) into `notes`; `*out_n` receives how many. `len` is the capacity of
+ * `notes`: `LP_FRAME_NOTE_COUNT` always suffices; a smaller array that cannot hold them all
+ * gives `LP_BUFFER_TOO_SMALL` (nothing written). No note (`*out_n == 0`) is a normal frame.
+ * `notes` may be NULL when `len` is 0.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; analyses are immutable.
+ *
+ * # Safety
+ * `analysis` is NULL or a live analysis; `notes` is NULL or writable for `len` values;
+ * `out_n` is NULL or writable.
+ */
+lp_result lp_analysis_notes(const struct lp_analysis *analysis,
+                            lp_frame_note *notes,
                             size_t len,
                             size_t *out_n);
 

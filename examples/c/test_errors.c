@@ -536,6 +536,57 @@ static void case_tracking(void) {
     lp_tracker_free(t);
 }
 
+/* Frame notes: a repeated timestamp skips stability, one going backwards restarts the track;
+ * each is reported on that frame (lp_analysis_notes), neither fails it. */
+static void case_frame_notes(void) {
+    lp_tracker *t = NULL;
+    EXPECT(lp_tracker_new(g_engine, &t) == LP_OK && t != NULL);
+    if (t == NULL) {
+        return;
+    }
+    lp_frame f = rgba_frame(&g_astronaut);
+    /* Timestamps (ms) and the note each frame must carry (-1: none). */
+    const uint64_t ts_ms[4] = {100, 133, 133, 50};
+    const int want[4] = {-1, -1, LP_FRAME_NOTE_REPEATED_TIMESTAMP,
+                         LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS};
+    for (int i = 0; i < 4; i++) {
+        f.timestamp_ns = ts_ms[i] * 1000000u;
+        lp_analysis *a = NULL;
+        EXPECT(lp_tracker_process(t, &f, &a) == LP_OK);
+        if (a == NULL) {
+            continue;
+        }
+        lp_frame_note notes[LP_FRAME_NOTE_COUNT];
+        size_t n = 99;
+        EXPECT(lp_analysis_notes(a, notes, LP_FRAME_NOTE_COUNT, &n) == LP_OK);
+        printf("    frame %d (t = %llu ms): %zu note(s)%s%s\n", i, (unsigned long long)ts_ms[i], n,
+               n > 0 ? ", " : "", n > 0 ? lp_frame_note_name(notes[0]) : "");
+        if (want[i] < 0) {
+            EXPECT(n == 0);
+        } else {
+            EXPECT(n == 1 && notes[0] == (lp_frame_note)want[i]);
+        }
+        lp_analysis_free(a);
+    }
+    EXPECT(strcmp(lp_frame_note_name(LP_FRAME_NOTE_REPEATED_TIMESTAMP), "repeated_timestamp") ==
+           0);
+    EXPECT(strcmp(lp_frame_note_name(LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS),
+                  "clock_went_backwards") == 0);
+    EXPECT(strcmp(lp_frame_note_name(99), "unknown") == 0);
+    /* Too small an array: LP_BUFFER_TOO_SMALL, nothing written. */
+    f.timestamp_ns = 10 * 1000000u;
+    lp_analysis *a = NULL;
+    EXPECT(lp_tracker_process(t, &f, &a) == LP_OK);
+    if (a != NULL) {
+        size_t n = 99;
+        EXPECT_ERROR(lp_analysis_notes(a, NULL, 0, &n), LP_BUFFER_TOO_SMALL,
+                     "expected at least 1");
+        EXPECT(n == 99);
+        lp_analysis_free(a);
+    }
+    lp_tracker_free(t);
+}
+
 typedef struct {
     lp_face face;
     lp_result result;
@@ -632,6 +683,7 @@ int main(void) {
         run("astronaut still image", case_astronaut_still);
         run("rotated buffer", case_rotated_buffer);
         run("tracking", case_tracking);
+        run("frame notes", case_frame_notes);
         run("two threads share the engine", case_two_threads_share_the_engine);
     } else {
         g_failed++;

@@ -1,11 +1,11 @@
 //! UniFFI exports (proc-macros, no UDL): the Kotlin and Swift surface over core's perception
 //! API. Generated bindings live in `bindings-kotlin/` and `bindings-swift/` (`cargo xtask gen`).
 //!
-//! - [`LivenessEngine`]: models loaded once, shared by every thread; [`LivenessEngine::analyze_frame`]
+//! - [`Engine`]: models loaded once, shared by every thread; [`Engine::analyze_frame`]
 //!   analyses a still image.
-//! - [`CaptureStream`]: one camera stream in tracking mode, made by
-//!   [`LivenessEngine::new_stream`].
-//! - Records ([`CameraFrame`], [`FrameResult`], [`FaceResult`], [`FaceQuality`], ...) are plain
+//! - [`Tracker`]: one camera stream in tracking mode, made by
+//!   [`Engine::new_tracker`].
+//! - Records ([`Frame`], [`FrameAnalysis`], [`FaceAnalysis`], [`FaceQuality`], ...) are plain
 //!   copies of core's types; the conversions below are the only logic here.
 //!
 //! Every exported body runs inside [`catch_panic`]; every error is an [`ApiError`] mapped at
@@ -14,10 +14,10 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use liveproof_core::engine::{
-    DetectorKind, Engine, EngineConfig, FaceAnalysis, FrameAnalysis, StillAnalyzer, Tracker,
+use liveproof_core::frame::{self as core_frame, Rotation};
+use liveproof_core::perception::{
+    self as core_perception, Engine as CoreEngine, StillAnalyzer, Tracker as CoreTracker,
 };
-use liveproof_core::frame::{self as core_frame, Frame, Plane, Rotation};
 use liveproof_core::quality::{self, Check, FaceChecks, QualityReport};
 
 use crate::error::catch_panic;
@@ -28,7 +28,7 @@ use crate::ApiError;
 
 /// Which face detector the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum Detector {
+pub enum DetectorKind {
     /// MediaPipe BlazeFace short-range, 128×128: selfie distance (the default).
     BlazeFaceFront,
     /// MediaPipe BlazeFace back-camera model, 256×256: smaller, farther faces.
@@ -37,23 +37,23 @@ pub enum Detector {
     Scrfd,
 }
 
-impl From<Detector> for DetectorKind {
-    fn from(d: Detector) -> Self {
+impl From<DetectorKind> for core_perception::DetectorKind {
+    fn from(d: DetectorKind) -> Self {
         match d {
-            Detector::BlazeFaceFront => DetectorKind::BlazeFaceFront,
-            Detector::BlazeFaceBack => DetectorKind::BlazeFaceBack,
-            Detector::Scrfd => DetectorKind::Scrfd,
+            DetectorKind::BlazeFaceFront => core_perception::DetectorKind::BlazeFaceFront,
+            DetectorKind::BlazeFaceBack => core_perception::DetectorKind::BlazeFaceBack,
+            DetectorKind::Scrfd => core_perception::DetectorKind::Scrfd,
         }
     }
 }
 
 /// How to load the engine.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct EngineOptions {
+pub struct EngineConfig {
     /// Folder holding the model files named in the manifest (sha256-checked at load).
     pub models_dir: String,
     /// Face detector.
-    pub detector: Detector,
+    pub detector: DetectorKind,
     /// ONNX Runtime shared library; `None` = `$ORT_DYLIB_PATH`.
     #[uniffi(default = None)]
     pub ort_library_path: Option<String>,
@@ -62,15 +62,15 @@ pub struct EngineOptions {
     pub intra_op_threads: u32,
 }
 
-impl EngineOptions {
+impl EngineConfig {
     /// Core's configuration: these fields over core's defaults.
-    pub fn to_config(&self) -> EngineConfig {
-        EngineConfig {
+    pub fn to_config(&self) -> core_perception::EngineConfig {
+        core_perception::EngineConfig {
             models_dir: PathBuf::from(&self.models_dir),
             runtime_path: self.ort_library_path.as_ref().map(PathBuf::from),
             intra_op_threads: self.intra_op_threads as usize,
             detector: self.detector.into(),
-            ..EngineConfig::default()
+            ..core_perception::EngineConfig::default()
         }
     }
 }
@@ -154,7 +154,7 @@ impl From<PixelFormat> for core_frame::PixelFormat {
 
 /// One plane of a camera buffer.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct PlaneData {
+pub struct Plane {
     pub bytes: Vec<u8>,
     /// Bytes from the start of one row to the start of the next (≥ row bytes; the last row
     /// may be unpadded).
@@ -163,14 +163,14 @@ pub struct PlaneData {
 
 /// A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
-pub struct CameraFrame {
+pub struct Frame {
     /// Buffer width as delivered (before rotation), pixels.
     pub width: u32,
     /// Buffer height as delivered (before rotation), pixels.
     pub height: u32,
     pub format: PixelFormat,
     /// The format's planes in order (Y first for YUV formats).
-    pub planes: Vec<PlaneData>,
+    pub planes: Vec<Plane>,
     /// Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
     /// `ImageInfo.rotationDegrees`).
     #[uniffi(default = 0)]
@@ -183,17 +183,17 @@ pub struct CameraFrame {
     pub timestamp_ns: u64,
 }
 
-impl CameraFrame {
+impl Frame {
     /// A validated core frame borrowing these planes; bad sizes, strides, plane counts and
     /// rotations give [`ApiError::InvalidArgument`] with core's message.
-    pub fn to_core(&self) -> Result<Frame<'_>, ApiError> {
+    pub fn to_core(&self) -> Result<core_frame::Frame<'_>, ApiError> {
         let mut planes = Vec::with_capacity(self.planes.len());
         for p in &self.planes {
-            planes.push(Plane::new(&p.bytes, p.row_stride as usize));
+            planes.push(core_frame::Plane::new(&p.bytes, p.row_stride as usize));
         }
         let rotation = Rotation::from_degrees(self.rotation_degrees)?;
         Ok(
-            Frame::new(self.width, self.height, self.format.into(), &planes)?
+            core_frame::Frame::new(self.width, self.height, self.format.into(), &planes)?
                 .with_rotation(rotation)
                 .with_mirrored(self.mirrored)
                 .with_timestamp_ns(self.timestamp_ns),
@@ -306,7 +306,7 @@ pub struct FaceQuality {
 
 /// One analysed face.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
-pub struct FaceResult {
+pub struct FaceAnalysis {
     /// Detector box (in tracking mode: the landmarks' bounding box), pixels.
     pub bounding_box: BoundingBox,
     /// Detector score (in tracking mode: the FaceMesh presence), 0..1.
@@ -318,6 +318,27 @@ pub struct FaceResult {
     /// FaceMesh face-presence probability, 0..1.
     pub presence: f32,
     pub quality: FaceQuality,
+}
+
+/// Something the pipeline skipped on a frame, and why; mirrors core's `FrameNote`. Never a
+/// failure: the frame's other checks ran. For the app's developer, not the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum FrameNote {
+    /// The timestamp equals the previous frame's (or timestamps are missing: 0 on every
+    /// frame): stability was not measured on this frame.
+    RepeatedTimestamp,
+    /// The timestamp is earlier than the previous frame's: the track was restarted and
+    /// stability was not measured on this frame.
+    ClockWentBackwards,
+}
+
+impl From<core_perception::FrameNote> for FrameNote {
+    fn from(n: core_perception::FrameNote) -> Self {
+        match n {
+            core_perception::FrameNote::RepeatedTimestamp => FrameNote::RepeatedTimestamp,
+            core_perception::FrameNote::ClockWentBackwards => FrameNote::ClockWentBackwards,
+        }
+    }
 }
 
 /// Wall time per stage of one frame, milliseconds.
@@ -332,7 +353,7 @@ pub struct StageTimings {
 
 /// Everything the pipeline found in one frame.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
-pub struct FrameResult {
+pub struct FrameAnalysis {
     /// Upright frame size, pixels.
     pub width: u32,
     pub height: u32,
@@ -341,9 +362,11 @@ pub struct FrameResult {
     pub detector_ran: bool,
     /// Faces the detector found (may exceed `faces.size` above the engine's `max_faces`).
     pub faces_detected: u32,
-    pub faces: Vec<FaceResult>,
+    pub faces: Vec<FaceAnalysis>,
     /// The capture UI's hints for this frame, most important first.
     pub hints: Vec<Hint>,
+    /// What the pipeline could not measure on this frame and why (empty on a normal frame).
+    pub notes: Vec<FrameNote>,
     pub timings: StageTimings,
 }
 
@@ -385,12 +408,12 @@ impl TryFrom<&QualityReport> for FaceQuality {
     }
 }
 
-impl TryFrom<&FaceAnalysis> for FaceResult {
+impl TryFrom<&core_perception::FaceAnalysis> for FaceAnalysis {
     type Error = ApiError;
 
-    fn try_from(f: &FaceAnalysis) -> Result<Self, ApiError> {
+    fn try_from(f: &core_perception::FaceAnalysis) -> Result<Self, ApiError> {
         let b = f.detection.bbox;
-        Ok(FaceResult {
+        Ok(FaceAnalysis {
             bounding_box: BoundingBox {
                 x_min: b.x_min,
                 y_min: b.y_min,
@@ -419,12 +442,12 @@ impl TryFrom<&FaceAnalysis> for FaceResult {
     }
 }
 
-impl TryFrom<&FrameAnalysis> for FrameResult {
+impl TryFrom<&core_perception::FrameAnalysis> for FrameAnalysis {
     type Error = ApiError;
 
-    fn try_from(a: &FrameAnalysis) -> Result<Self, ApiError> {
+    fn try_from(a: &core_perception::FrameAnalysis) -> Result<Self, ApiError> {
         let t = &a.timings;
-        Ok(FrameResult {
+        Ok(FrameAnalysis {
             width: a.width,
             height: a.height,
             timestamp_ns: a.timestamp_ns,
@@ -433,9 +456,10 @@ impl TryFrom<&FrameAnalysis> for FrameResult {
             faces: a
                 .faces
                 .iter()
-                .map(FaceResult::try_from)
+                .map(FaceAnalysis::try_from)
                 .collect::<Result<_, _>>()?,
             hints: a.hints.iter().map(|&h| h.into()).collect(),
+            notes: a.notes.iter().map(|&n| n.into()).collect(),
             timings: StageTimings {
                 convert_ms: t.convert,
                 detect_ms: t.detect,
@@ -454,55 +478,55 @@ impl TryFrom<&FrameAnalysis> for FrameResult {
 /// and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
 /// buffers.
 #[derive(uniffi::Object)]
-pub struct LivenessEngine {
-    engine: Arc<Engine>,
+pub struct Engine {
+    engine: Arc<CoreEngine>,
     /// Pooled trackers for `analyze_frame`.
     still: StillAnalyzer,
 }
 
-impl std::fmt::Debug for LivenessEngine {
+impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LivenessEngine")
+        f.debug_struct("Engine")
             .field("engine", &self.engine)
             .finish()
     }
 }
 
-impl LivenessEngine {
+impl Engine {
     /// Wraps an engine built in Rust (tests, other backends).
-    pub fn from_engine(engine: Arc<Engine>) -> Arc<Self> {
+    pub fn from_engine(engine: Arc<CoreEngine>) -> Arc<Self> {
         let still = StillAnalyzer::new(engine.clone());
-        Arc::new(LivenessEngine { engine, still })
+        Arc::new(Engine { engine, still })
     }
 }
 
 #[uniffi::export]
-impl LivenessEngine {
+impl Engine {
     /// Loads ONNX Runtime and the detector and FaceMesh models. Fails with `RuntimeUnavailable`,
     /// `ModelMissing`, `ModelIntegrity`, `ModelInvalid` or `InvalidArgument` (bad options).
     #[uniffi::constructor]
-    pub fn new(options: EngineOptions) -> Result<Arc<Self>, ApiError> {
+    pub fn new(config: EngineConfig) -> Result<Arc<Self>, ApiError> {
         catch_panic(|| {
-            let engine = Engine::new(options.to_config())?;
+            let engine = CoreEngine::new(config.to_config())?;
             Ok(Self::from_engine(Arc::new(engine)))
         })
     }
 
     /// Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
     /// quality; no tracking state is used or kept.
-    pub fn analyze_frame(&self, frame: CameraFrame) -> Result<FrameResult, ApiError> {
+    pub fn analyze_frame(&self, frame: Frame) -> Result<FrameAnalysis, ApiError> {
         catch_panic(|| {
             let core = frame.to_core()?;
             self.still
-                .analyze(&core, |a| FrameResult::try_from(a))
+                .analyze(&core, |a| FrameAnalysis::try_from(a))
                 .map_err(ApiError::from)?
         })
     }
 
     /// A new camera stream in tracking mode over this engine.
-    pub fn new_stream(&self) -> Arc<CaptureStream> {
-        Arc::new(CaptureStream {
-            tracker: Mutex::new(Tracker::new(self.engine.clone())),
+    pub fn new_tracker(&self) -> Arc<Tracker> {
+        Arc::new(Tracker {
+            tracker: Mutex::new(CoreTracker::new(self.engine.clone())),
         })
     }
 }
@@ -511,14 +535,14 @@ impl LivenessEngine {
 /// landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
 /// stream are processed one at a time, in order; use one stream per camera.
 #[derive(Debug, uniffi::Object)]
-pub struct CaptureStream {
-    tracker: Mutex<Tracker>,
+pub struct Tracker {
+    tracker: Mutex<CoreTracker>,
 }
 
-impl CaptureStream {
+impl Tracker {
     /// The tracker; after a panic in an earlier call (reported to that caller as
     /// `ApiError::Internal`) the track is reset rather than trusted.
-    fn lock_tracker(&self) -> MutexGuard<'_, Tracker> {
+    fn lock_tracker(&self) -> MutexGuard<'_, CoreTracker> {
         match self.tracker.lock() {
             Ok(t) => t,
             Err(poisoned) => {
@@ -532,11 +556,11 @@ impl CaptureStream {
 }
 
 #[uniffi::export]
-impl CaptureStream {
+impl Tracker {
     /// Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
     /// every frame) skips stability on that frame, one going backwards restarts the track;
     /// neither fails the frame. After a failed frame the track restarts.
-    pub fn process(&self, frame: CameraFrame) -> Result<FrameResult, ApiError> {
+    pub fn process(&self, frame: Frame) -> Result<FrameAnalysis, ApiError> {
         catch_panic(|| {
             let core = frame.to_core()?;
             // The core tracker drops its track after a failed frame (as for the C ABI).
@@ -544,7 +568,7 @@ impl CaptureStream {
             tracker
                 .process(&core)
                 .map_err(ApiError::from)
-                .and_then(FrameResult::try_from)
+                .and_then(FrameAnalysis::try_from)
         })
     }
 
@@ -564,12 +588,12 @@ mod tests {
     use liveproof_core::geometry::{Point2, Point3, Rect, RotatedRect};
     use liveproof_core::quality::{Hint as CoreHint, Verdict};
 
-    fn rgb_frame(width: u32, height: u32, stride: u32, len: usize) -> CameraFrame {
-        CameraFrame {
+    fn rgb_frame(width: u32, height: u32, stride: u32, len: usize) -> Frame {
+        Frame {
             width,
             height,
             format: PixelFormat::Rgb888,
-            planes: vec![PlaneData {
+            planes: vec![Plane {
                 bytes: vec![0; len],
                 row_stride: stride,
             }],
@@ -579,7 +603,7 @@ mod tests {
         }
     }
 
-    fn expect_invalid(r: Result<Frame<'_>, ApiError>, needle: &str) {
+    fn expect_invalid(r: Result<core_frame::Frame<'_>, ApiError>, needle: &str) {
         match r {
             Err(ApiError::InvalidArgument { message }) => {
                 assert!(message.contains(needle), "{message:?} lacks {needle:?}")
@@ -654,9 +678,9 @@ mod tests {
 
     #[test]
     fn enums_and_options_map_onto_core() {
-        let o = EngineOptions {
+        let o = EngineConfig {
             models_dir: "/m".into(),
-            detector: Detector::Scrfd,
+            detector: DetectorKind::Scrfd,
             ort_library_path: Some("/ort.so".into()),
             intra_op_threads: 3,
         };
@@ -664,8 +688,11 @@ mod tests {
         assert_eq!(c.models_dir, PathBuf::from("/m"));
         assert_eq!(c.runtime_path, Some(PathBuf::from("/ort.so")));
         assert_eq!(c.intra_op_threads, 3);
-        assert_eq!(c.detector, DetectorKind::Scrfd);
-        assert_eq!(c.max_faces, EngineConfig::default().max_faces);
+        assert_eq!(c.detector, core_perception::DetectorKind::Scrfd);
+        assert_eq!(
+            c.max_faces,
+            core_perception::EngineConfig::default().max_faces
+        );
         assert_eq!(
             core_frame::PixelFormat::from(PixelFormat::I420),
             core_frame::PixelFormat::I420
@@ -675,7 +702,7 @@ mod tests {
             log::LevelFilter::Warn
         );
         // A bad thread count is core's to reject; it reaches the caller as InvalidArgument.
-        let e = LivenessEngine::new(EngineOptions {
+        let e = Engine::new(EngineConfig {
             intra_op_threads: 0,
             ..o
         })
@@ -688,9 +715,9 @@ mod tests {
 
     #[test]
     fn a_missing_runtime_is_runtime_unavailable() {
-        let e = LivenessEngine::new(EngineOptions {
+        let e = Engine::new(EngineConfig {
             models_dir: "/nonexistent-models".into(),
-            detector: Detector::BlazeFaceFront,
+            detector: DetectorKind::BlazeFaceFront,
             ort_library_path: Some("/nonexistent/libonnxruntime.so".into()),
             intra_op_threads: 1,
         })
@@ -713,18 +740,18 @@ mod tests {
             .unwrap_or_else(|| panic!("LIVEPROOF_MODELS_DIR is not set: {HOW}"));
         let ort = std::env::var_os("ORT_DYLIB_PATH")
             .unwrap_or_else(|| panic!("ORT_DYLIB_PATH is not set: {HOW}"));
-        let engine = LivenessEngine::new(EngineOptions {
+        let engine = Engine::new(EngineConfig {
             models_dir: models.to_string_lossy().into_owned(),
-            detector: Detector::BlazeFaceFront,
+            detector: DetectorKind::BlazeFaceFront,
             ort_library_path: Some(ort.to_string_lossy().into_owned()),
             intra_op_threads: 1,
         })
         .unwrap();
-        let gray = |level: u8, ts: u64| CameraFrame {
+        let gray = |level: u8, ts: u64| Frame {
             width: 320,
             height: 240,
             format: PixelFormat::Gray8,
-            planes: vec![PlaneData {
+            planes: vec![Plane {
                 bytes: vec![level; 320 * 240],
                 row_stride: 320,
             }],
@@ -740,13 +767,13 @@ mod tests {
             engine.analyze_frame(gray(128, 0)).unwrap().hints,
             vec![Hint::NoFace]
         );
-        let stream = engine.new_stream();
+        let stream = engine.new_tracker();
         drop(engine);
         for ts in [0, 33_000_000] {
             let r = stream.process(gray(128, ts)).unwrap();
             assert_eq!(r.hints, vec![Hint::NoFace]);
         }
-        let bad = stream.process(CameraFrame {
+        let bad = stream.process(Frame {
             rotation_degrees: 45,
             ..gray(128, 66_000_000)
         });
@@ -792,7 +819,7 @@ mod tests {
         };
         det.keypoints[0] = Point2::new(40.0, 60.0);
         det.keypoints[1] = Point2::new(80.0, 61.0);
-        let face = FaceAnalysis {
+        let face = core_perception::FaceAnalysis {
             detection: det,
             roi: RotatedRect::default(),
             landmarks: (0..468)
@@ -801,7 +828,7 @@ mod tests {
             presence: 0.97,
             quality: report,
         };
-        let a = FrameAnalysis {
+        let a = core_perception::FrameAnalysis {
             width: 640,
             height: 480,
             timestamp_ns: 7,
@@ -809,11 +836,13 @@ mod tests {
             faces_detected: 1,
             faces: vec![face],
             hints: vec![CoreHint::LookStraight],
-            ..FrameAnalysis::default()
+            notes: vec![core_perception::FrameNote::RepeatedTimestamp],
+            ..core_perception::FrameAnalysis::default()
         };
-        let r = FrameResult::try_from(&a).unwrap();
+        let r = FrameAnalysis::try_from(&a).unwrap();
         assert_eq!((r.width, r.height, r.timestamp_ns), (640, 480, 7));
         assert_eq!(r.hints, vec![Hint::LookStraight]);
+        assert_eq!(r.notes, vec![FrameNote::RepeatedTimestamp]);
         let f = &r.faces[0];
         assert_eq!(
             f.bounding_box,
@@ -851,7 +880,7 @@ mod tests {
         let mut broken = a.clone();
         broken.faces[0].quality = liveproof_core::quality::assess_no_face();
         assert!(matches!(
-            FrameResult::try_from(&broken),
+            FrameAnalysis::try_from(&broken),
             Err(ApiError::Internal { .. })
         ));
     }

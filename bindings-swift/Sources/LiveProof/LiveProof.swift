@@ -634,18 +634,184 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
+ * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
+ * buffers.
+ */
+public protocol EngineProtocol: AnyObject, Sendable {
+    
+    /**
+     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
+     * quality; no tracking state is used or kept.
+     */
+    func analyzeFrame(frame: Frame) throws  -> FrameAnalysis
+    
+    /**
+     * A new camera stream in tracking mode over this engine.
+     */
+    func newTracker()  -> Tracker
+    
+}
+/**
+ * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
+ * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
+ * buffers.
+ */
+open class Engine: EngineProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_engine(self.handle, $0) }
+    }
+    /**
+     * Loads ONNX Runtime and the detector and FaceMesh models. Fails with `RuntimeUnavailable`,
+     * `ModelMissing`, `ModelIntegrity`, `ModelInvalid` or `InvalidArgument` (bad options).
+     */
+public convenience init(config: EngineConfig)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_constructor_engine_new(
+        FfiConverterTypeEngineConfig_lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_liveproof_ffi_fn_free_engine(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
+     * quality; no tracking state is used or kept.
+     */
+open func analyzeFrame(frame: Frame)throws  -> FrameAnalysis  {
+    return try  FfiConverterTypeFrameAnalysis_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_engine_analyze_frame(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFrame_lower(frame),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A new camera stream in tracking mode over this engine.
+     */
+open func newTracker() -> Tracker  {
+    return try!  FfiConverterTypeTracker_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_engine_new_tracker(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEngine: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Engine
+
+    public static func lift(_ handle: UInt64) throws -> Engine {
+        return Engine(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Engine) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Engine {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Engine, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEngine_lift(_ handle: UInt64) throws -> Engine {
+    return try FfiConverterTypeEngine.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
+    return FfiConverterTypeEngine.lower(value)
+}
+
+
+
+
+
+
+/**
  * One camera stream in tracking mode: the face found on one frame seeds the next frame's
  * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
  * stream are processed one at a time, in order; use one stream per camera.
  */
-public protocol CaptureStreamProtocol: AnyObject, Sendable {
+public protocol TrackerProtocol: AnyObject, Sendable {
     
     /**
      * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
      * every frame) skips stability on that frame, one going backwards restarts the track;
      * neither fails the frame. After a failed frame the track restarts.
      */
-    func process(frame: CameraFrame) throws  -> FrameResult
+    func process(frame: Frame) throws  -> FrameAnalysis
     
     /**
      * Forgets the tracked face (e.g. when the camera restarts).
@@ -658,7 +824,7 @@ public protocol CaptureStreamProtocol: AnyObject, Sendable {
  * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
  * stream are processed one at a time, in order; use one stream per camera.
  */
-open class CaptureStream: CaptureStreamProtocol, @unchecked Sendable {
+open class Tracker: TrackerProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -695,7 +861,7 @@ open class CaptureStream: CaptureStreamProtocol, @unchecked Sendable {
     @_documentation(visibility: private)
 #endif
     public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_liveproof_ffi_fn_clone_capturestream(self.handle, $0) }
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_tracker(self.handle, $0) }
     }
     // No primary constructor declared for this class.
 
@@ -705,7 +871,7 @@ open class CaptureStream: CaptureStreamProtocol, @unchecked Sendable {
             return
         }
 
-        try! rustCall { uniffi_liveproof_ffi_fn_free_capturestream(handle, $0) }
+        try! rustCall { uniffi_liveproof_ffi_fn_free_tracker(handle, $0) }
     }
 
     
@@ -716,12 +882,12 @@ open class CaptureStream: CaptureStreamProtocol, @unchecked Sendable {
      * every frame) skips stability on that frame, one going backwards restarts the track;
      * neither fails the frame. After a failed frame the track restarts.
      */
-open func process(frame: CameraFrame)throws  -> FrameResult  {
-    return try  FfiConverterTypeFrameResult_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+open func process(frame: Frame)throws  -> FrameAnalysis  {
+    return try  FfiConverterTypeFrameAnalysis_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
         uniffiCallStatus in
-    uniffi_liveproof_ffi_fn_method_capturestream_process(
+    uniffi_liveproof_ffi_fn_method_tracker_process(
             self.uniffiCloneHandle(),
-        FfiConverterTypeCameraFrame_lower(frame),uniffiCallStatus
+        FfiConverterTypeFrame_lower(frame),uniffiCallStatus
     )
 })
 }
@@ -731,7 +897,7 @@ open func process(frame: CameraFrame)throws  -> FrameResult  {
      */
 open func reset()  {try! rustCall() {
         uniffiCallStatus in
-    uniffi_liveproof_ffi_fn_method_capturestream_reset(
+    uniffi_liveproof_ffi_fn_method_tracker_reset(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
@@ -745,24 +911,24 @@ open func reset()  {try! rustCall() {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeCaptureStream: FfiConverter {
+public struct FfiConverterTypeTracker: FfiConverter {
     typealias FfiType = UInt64
-    typealias SwiftType = CaptureStream
+    typealias SwiftType = Tracker
 
-    public static func lift(_ handle: UInt64) throws -> CaptureStream {
-        return CaptureStream(unsafeFromHandle: handle)
+    public static func lift(_ handle: UInt64) throws -> Tracker {
+        return Tracker(unsafeFromHandle: handle)
     }
 
-    public static func lower(_ value: CaptureStream) -> UInt64 {
+    public static func lower(_ value: Tracker) -> UInt64 {
         return value.uniffiCloneHandle()
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaptureStream {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Tracker {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: CaptureStream, into buf: inout [UInt8]) {
+    public static func write(_ value: Tracker, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -771,181 +937,15 @@ public struct FfiConverterTypeCaptureStream: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCaptureStream_lift(_ handle: UInt64) throws -> CaptureStream {
-    return try FfiConverterTypeCaptureStream.lift(handle)
+public func FfiConverterTypeTracker_lift(_ handle: UInt64) throws -> Tracker {
+    return try FfiConverterTypeTracker.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeCaptureStream_lower(_ value: CaptureStream) -> UInt64 {
-    return FfiConverterTypeCaptureStream.lower(value)
-}
-
-
-
-
-
-
-/**
- * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
- * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
- * buffers.
- */
-public protocol LivenessEngineProtocol: AnyObject, Sendable {
-    
-    /**
-     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
-     * quality; no tracking state is used or kept.
-     */
-    func analyzeFrame(frame: CameraFrame) throws  -> FrameResult
-    
-    /**
-     * A new camera stream in tracking mode over this engine.
-     */
-    func newStream()  -> CaptureStream
-    
-}
-/**
- * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
- * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
- * buffers.
- */
-open class LivenessEngine: LivenessEngineProtocol, @unchecked Sendable {
-    fileprivate let handle: UInt64
-
-    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public struct NoHandle {
-        public init() {}
-    }
-
-    // TODO: We'd like this to be `private` but for Swifty reasons,
-    // we can't implement `FfiConverter` without making this `required` and we can't
-    // make it `required` without making it `public`.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    required public init(unsafeFromHandle handle: UInt64) {
-        self.handle = handle
-    }
-
-    // This constructor can be used to instantiate a fake object.
-    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
-    //
-    // - Warning:
-    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public init(noHandle: NoHandle) {
-        self.handle = 0
-    }
-
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_liveproof_ffi_fn_clone_livenessengine(self.handle, $0) }
-    }
-    /**
-     * Loads ONNX Runtime and the detector and FaceMesh models. Fails with `RuntimeUnavailable`,
-     * `ModelMissing`, `ModelIntegrity`, `ModelInvalid` or `InvalidArgument` (bad options).
-     */
-public convenience init(options: EngineOptions)throws  {
-    let handle =
-        try rustCallWithError(FfiConverterTypeApiError_lift) {
-        uniffiCallStatus in
-    uniffi_liveproof_ffi_fn_constructor_livenessengine_new(
-        FfiConverterTypeEngineOptions_lower(options),uniffiCallStatus
-    )
-}
-    self.init(unsafeFromHandle: handle)
-}
-
-    deinit {
-        if handle == 0 {
-            // Mock objects have handle=0 don't try to free them
-            return
-        }
-
-        try! rustCall { uniffi_liveproof_ffi_fn_free_livenessengine(handle, $0) }
-    }
-
-    
-
-    
-    /**
-     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
-     * quality; no tracking state is used or kept.
-     */
-open func analyzeFrame(frame: CameraFrame)throws  -> FrameResult  {
-    return try  FfiConverterTypeFrameResult_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
-        uniffiCallStatus in
-    uniffi_liveproof_ffi_fn_method_livenessengine_analyze_frame(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeCameraFrame_lower(frame),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * A new camera stream in tracking mode over this engine.
-     */
-open func newStream() -> CaptureStream  {
-    return try!  FfiConverterTypeCaptureStream_lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_liveproof_ffi_fn_method_livenessengine_new_stream(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeLivenessEngine: FfiConverter {
-    typealias FfiType = UInt64
-    typealias SwiftType = LivenessEngine
-
-    public static func lift(_ handle: UInt64) throws -> LivenessEngine {
-        return LivenessEngine(unsafeFromHandle: handle)
-    }
-
-    public static func lower(_ value: LivenessEngine) -> UInt64 {
-        return value.uniffiCloneHandle()
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LivenessEngine {
-        let handle: UInt64 = try readInt(&buf)
-        return try lift(handle)
-    }
-
-    public static func write(_ value: LivenessEngine, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeLivenessEngine_lift(_ handle: UInt64) throws -> LivenessEngine {
-    return try FfiConverterTypeLivenessEngine.lift(handle)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeLivenessEngine_lower(_ value: LivenessEngine) -> UInt64 {
-    return FfiConverterTypeLivenessEngine.lower(value)
+public func FfiConverterTypeTracker_lower(_ value: Tracker) -> UInt64 {
+    return FfiConverterTypeTracker.lower(value)
 }
 
 
@@ -1017,124 +1017,9 @@ public func FfiConverterTypeBoundingBox_lower(_ value: BoundingBox) -> RustBuffe
 
 
 /**
- * A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
- */
-public struct CameraFrame: Equatable, Hashable {
-    /**
-     * Buffer width as delivered (before rotation), pixels.
-     */
-    public var width: UInt32
-    /**
-     * Buffer height as delivered (before rotation), pixels.
-     */
-    public var height: UInt32
-    public var format: PixelFormat
-    /**
-     * The format's planes in order (Y first for YUV formats).
-     */
-    public var planes: [PlaneData]
-    /**
-     * Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
-     * `ImageInfo.rotationDegrees`).
-     */
-    public var rotationDegrees: Int32
-    /**
-     * Flip horizontally after the rotation (front-camera preview).
-     */
-    public var mirrored: Bool
-    /**
-     * Capture time, nanoseconds on a monotonic clock (used by tracking for stability).
-     */
-    public var timestampNs: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Buffer width as delivered (before rotation), pixels.
-         */width: UInt32, 
-        /**
-         * Buffer height as delivered (before rotation), pixels.
-         */height: UInt32, format: PixelFormat, 
-        /**
-         * The format's planes in order (Y first for YUV formats).
-         */planes: [PlaneData], 
-        /**
-         * Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
-         * `ImageInfo.rotationDegrees`).
-         */rotationDegrees: Int32 = 0, 
-        /**
-         * Flip horizontally after the rotation (front-camera preview).
-         */mirrored: Bool = false, 
-        /**
-         * Capture time, nanoseconds on a monotonic clock (used by tracking for stability).
-         */timestampNs: UInt64 = UInt64(0)) {
-        self.width = width
-        self.height = height
-        self.format = format
-        self.planes = planes
-        self.rotationDegrees = rotationDegrees
-        self.mirrored = mirrored
-        self.timestampNs = timestampNs
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension CameraFrame: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeCameraFrame: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CameraFrame {
-        return
-            try CameraFrame(
-                width: FfiConverterUInt32.read(from: &buf), 
-                height: FfiConverterUInt32.read(from: &buf), 
-                format: FfiConverterTypePixelFormat.read(from: &buf), 
-                planes: FfiConverterSequenceTypePlaneData.read(from: &buf), 
-                rotationDegrees: FfiConverterInt32.read(from: &buf), 
-                mirrored: FfiConverterBool.read(from: &buf), 
-                timestampNs: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: CameraFrame, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.width, into: &buf)
-        FfiConverterUInt32.write(value.height, into: &buf)
-        FfiConverterTypePixelFormat.write(value.format, into: &buf)
-        FfiConverterSequenceTypePlaneData.write(value.planes, into: &buf)
-        FfiConverterInt32.write(value.rotationDegrees, into: &buf)
-        FfiConverterBool.write(value.mirrored, into: &buf)
-        FfiConverterUInt64.write(value.timestampNs, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCameraFrame_lift(_ buf: RustBuffer) throws -> CameraFrame {
-    return try FfiConverterTypeCameraFrame.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCameraFrame_lower(_ value: CameraFrame) -> RustBuffer {
-    return FfiConverterTypeCameraFrame.lower(value)
-}
-
-
-/**
  * How to load the engine.
  */
-public struct EngineOptions: Equatable, Hashable {
+public struct EngineConfig: Equatable, Hashable {
     /**
      * Folder holding the model files named in the manifest (sha256-checked at load).
      */
@@ -1142,7 +1027,7 @@ public struct EngineOptions: Equatable, Hashable {
     /**
      * Face detector.
      */
-    public var detector: Detector
+    public var detector: DetectorKind
     /**
      * ONNX Runtime shared library; `None` = `$ORT_DYLIB_PATH`.
      */
@@ -1160,7 +1045,7 @@ public struct EngineOptions: Equatable, Hashable {
          */modelsDir: String, 
         /**
          * Face detector.
-         */detector: Detector, 
+         */detector: DetectorKind, 
         /**
          * ONNX Runtime shared library; `None` = `$ORT_DYLIB_PATH`.
          */ortLibraryPath: String? = nil, 
@@ -1179,26 +1064,26 @@ public struct EngineOptions: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension EngineOptions: Sendable {}
+extension EngineConfig: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeEngineOptions: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineOptions {
+public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineConfig {
         return
-            try EngineOptions(
+            try EngineConfig(
                 modelsDir: FfiConverterString.read(from: &buf), 
-                detector: FfiConverterTypeDetector.read(from: &buf), 
+                detector: FfiConverterTypeDetectorKind.read(from: &buf), 
                 ortLibraryPath: FfiConverterOptionString.read(from: &buf), 
                 intraOpThreads: FfiConverterUInt32.read(from: &buf)
         )
     }
 
-    public static func write(_ value: EngineOptions, into buf: inout [UInt8]) {
+    public static func write(_ value: EngineConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.modelsDir, into: &buf)
-        FfiConverterTypeDetector.write(value.detector, into: &buf)
+        FfiConverterTypeDetectorKind.write(value.detector, into: &buf)
         FfiConverterOptionString.write(value.ortLibraryPath, into: &buf)
         FfiConverterUInt32.write(value.intraOpThreads, into: &buf)
     }
@@ -1208,15 +1093,118 @@ public struct FfiConverterTypeEngineOptions: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEngineOptions_lift(_ buf: RustBuffer) throws -> EngineOptions {
-    return try FfiConverterTypeEngineOptions.lift(buf)
+public func FfiConverterTypeEngineConfig_lift(_ buf: RustBuffer) throws -> EngineConfig {
+    return try FfiConverterTypeEngineConfig.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeEngineOptions_lower(_ value: EngineOptions) -> RustBuffer {
-    return FfiConverterTypeEngineOptions.lower(value)
+public func FfiConverterTypeEngineConfig_lower(_ value: EngineConfig) -> RustBuffer {
+    return FfiConverterTypeEngineConfig.lower(value)
+}
+
+
+/**
+ * One analysed face.
+ */
+public struct FaceAnalysis: Equatable, Hashable {
+    /**
+     * Detector box (in tracking mode: the landmarks' bounding box), pixels.
+     */
+    public var boundingBox: BoundingBox
+    /**
+     * Detector score (in tracking mode: the FaceMesh presence), 0..1.
+     */
+    public var score: Float
+    /**
+     * Detector keypoints, subject's right eye first (BlazeFace 6, SCRFD 5), pixels.
+     */
+    public var keypoints: [Point]
+    /**
+     * The 468 FaceMesh landmarks, MediaPipe's order.
+     */
+    public var landmarks: [Landmark]
+    /**
+     * FaceMesh face-presence probability, 0..1.
+     */
+    public var presence: Float
+    public var quality: FaceQuality
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Detector box (in tracking mode: the landmarks' bounding box), pixels.
+         */boundingBox: BoundingBox, 
+        /**
+         * Detector score (in tracking mode: the FaceMesh presence), 0..1.
+         */score: Float, 
+        /**
+         * Detector keypoints, subject's right eye first (BlazeFace 6, SCRFD 5), pixels.
+         */keypoints: [Point], 
+        /**
+         * The 468 FaceMesh landmarks, MediaPipe's order.
+         */landmarks: [Landmark], 
+        /**
+         * FaceMesh face-presence probability, 0..1.
+         */presence: Float, quality: FaceQuality) {
+        self.boundingBox = boundingBox
+        self.score = score
+        self.keypoints = keypoints
+        self.landmarks = landmarks
+        self.presence = presence
+        self.quality = quality
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FaceAnalysis: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFaceAnalysis: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FaceAnalysis {
+        return
+            try FaceAnalysis(
+                boundingBox: FfiConverterTypeBoundingBox.read(from: &buf), 
+                score: FfiConverterFloat.read(from: &buf), 
+                keypoints: FfiConverterSequenceTypePoint.read(from: &buf), 
+                landmarks: FfiConverterSequenceTypeLandmark.read(from: &buf), 
+                presence: FfiConverterFloat.read(from: &buf), 
+                quality: FfiConverterTypeFaceQuality.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FaceAnalysis, into buf: inout [UInt8]) {
+        FfiConverterTypeBoundingBox.write(value.boundingBox, into: &buf)
+        FfiConverterFloat.write(value.score, into: &buf)
+        FfiConverterSequenceTypePoint.write(value.keypoints, into: &buf)
+        FfiConverterSequenceTypeLandmark.write(value.landmarks, into: &buf)
+        FfiConverterFloat.write(value.presence, into: &buf)
+        FfiConverterTypeFaceQuality.write(value.quality, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFaceAnalysis_lift(_ buf: RustBuffer) throws -> FaceAnalysis {
+    return try FfiConverterTypeFaceAnalysis.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFaceAnalysis_lower(_ value: FaceAnalysis) -> RustBuffer {
+    return FfiConverterTypeFaceAnalysis.lower(value)
 }
 
 
@@ -1362,55 +1350,65 @@ public func FfiConverterTypeFaceQuality_lower(_ value: FaceQuality) -> RustBuffe
 
 
 /**
- * One analysed face.
+ * A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
  */
-public struct FaceResult: Equatable, Hashable {
+public struct Frame: Equatable, Hashable {
     /**
-     * Detector box (in tracking mode: the landmarks' bounding box), pixels.
+     * Buffer width as delivered (before rotation), pixels.
      */
-    public var boundingBox: BoundingBox
+    public var width: UInt32
     /**
-     * Detector score (in tracking mode: the FaceMesh presence), 0..1.
+     * Buffer height as delivered (before rotation), pixels.
      */
-    public var score: Float
+    public var height: UInt32
+    public var format: PixelFormat
     /**
-     * Detector keypoints, subject's right eye first (BlazeFace 6, SCRFD 5), pixels.
+     * The format's planes in order (Y first for YUV formats).
      */
-    public var keypoints: [Point]
+    public var planes: [Plane]
     /**
-     * The 468 FaceMesh landmarks, MediaPipe's order.
+     * Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
+     * `ImageInfo.rotationDegrees`).
      */
-    public var landmarks: [Landmark]
+    public var rotationDegrees: Int32
     /**
-     * FaceMesh face-presence probability, 0..1.
+     * Flip horizontally after the rotation (front-camera preview).
      */
-    public var presence: Float
-    public var quality: FaceQuality
+    public var mirrored: Bool
+    /**
+     * Capture time, nanoseconds on a monotonic clock (used by tracking for stability).
+     */
+    public var timestampNs: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
     public init(
         /**
-         * Detector box (in tracking mode: the landmarks' bounding box), pixels.
-         */boundingBox: BoundingBox, 
+         * Buffer width as delivered (before rotation), pixels.
+         */width: UInt32, 
         /**
-         * Detector score (in tracking mode: the FaceMesh presence), 0..1.
-         */score: Float, 
+         * Buffer height as delivered (before rotation), pixels.
+         */height: UInt32, format: PixelFormat, 
         /**
-         * Detector keypoints, subject's right eye first (BlazeFace 6, SCRFD 5), pixels.
-         */keypoints: [Point], 
+         * The format's planes in order (Y first for YUV formats).
+         */planes: [Plane], 
         /**
-         * The 468 FaceMesh landmarks, MediaPipe's order.
-         */landmarks: [Landmark], 
+         * Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
+         * `ImageInfo.rotationDegrees`).
+         */rotationDegrees: Int32 = 0, 
         /**
-         * FaceMesh face-presence probability, 0..1.
-         */presence: Float, quality: FaceQuality) {
-        self.boundingBox = boundingBox
-        self.score = score
-        self.keypoints = keypoints
-        self.landmarks = landmarks
-        self.presence = presence
-        self.quality = quality
+         * Flip horizontally after the rotation (front-camera preview).
+         */mirrored: Bool = false, 
+        /**
+         * Capture time, nanoseconds on a monotonic clock (used by tracking for stability).
+         */timestampNs: UInt64 = UInt64(0)) {
+        self.width = width
+        self.height = height
+        self.format = format
+        self.planes = planes
+        self.rotationDegrees = rotationDegrees
+        self.mirrored = mirrored
+        self.timestampNs = timestampNs
     }
 
     
@@ -1419,32 +1417,34 @@ public struct FaceResult: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension FaceResult: Sendable {}
+extension Frame: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeFaceResult: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FaceResult {
+public struct FfiConverterTypeFrame: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Frame {
         return
-            try FaceResult(
-                boundingBox: FfiConverterTypeBoundingBox.read(from: &buf), 
-                score: FfiConverterFloat.read(from: &buf), 
-                keypoints: FfiConverterSequenceTypePoint.read(from: &buf), 
-                landmarks: FfiConverterSequenceTypeLandmark.read(from: &buf), 
-                presence: FfiConverterFloat.read(from: &buf), 
-                quality: FfiConverterTypeFaceQuality.read(from: &buf)
+            try Frame(
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                format: FfiConverterTypePixelFormat.read(from: &buf), 
+                planes: FfiConverterSequenceTypePlane.read(from: &buf), 
+                rotationDegrees: FfiConverterInt32.read(from: &buf), 
+                mirrored: FfiConverterBool.read(from: &buf), 
+                timestampNs: FfiConverterUInt64.read(from: &buf)
         )
     }
 
-    public static func write(_ value: FaceResult, into buf: inout [UInt8]) {
-        FfiConverterTypeBoundingBox.write(value.boundingBox, into: &buf)
-        FfiConverterFloat.write(value.score, into: &buf)
-        FfiConverterSequenceTypePoint.write(value.keypoints, into: &buf)
-        FfiConverterSequenceTypeLandmark.write(value.landmarks, into: &buf)
-        FfiConverterFloat.write(value.presence, into: &buf)
-        FfiConverterTypeFaceQuality.write(value.quality, into: &buf)
+    public static func write(_ value: Frame, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterTypePixelFormat.write(value.format, into: &buf)
+        FfiConverterSequenceTypePlane.write(value.planes, into: &buf)
+        FfiConverterInt32.write(value.rotationDegrees, into: &buf)
+        FfiConverterBool.write(value.mirrored, into: &buf)
+        FfiConverterUInt64.write(value.timestampNs, into: &buf)
     }
 }
 
@@ -1452,22 +1452,22 @@ public struct FfiConverterTypeFaceResult: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeFaceResult_lift(_ buf: RustBuffer) throws -> FaceResult {
-    return try FfiConverterTypeFaceResult.lift(buf)
+public func FfiConverterTypeFrame_lift(_ buf: RustBuffer) throws -> Frame {
+    return try FfiConverterTypeFrame.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeFaceResult_lower(_ value: FaceResult) -> RustBuffer {
-    return FfiConverterTypeFaceResult.lower(value)
+public func FfiConverterTypeFrame_lower(_ value: Frame) -> RustBuffer {
+    return FfiConverterTypeFrame.lower(value)
 }
 
 
 /**
  * Everything the pipeline found in one frame.
  */
-public struct FrameResult: Equatable, Hashable {
+public struct FrameAnalysis: Equatable, Hashable {
     /**
      * Upright frame size, pixels.
      */
@@ -1482,11 +1482,15 @@ public struct FrameResult: Equatable, Hashable {
      * Faces the detector found (may exceed `faces.size` above the engine's `max_faces`).
      */
     public var facesDetected: UInt32
-    public var faces: [FaceResult]
+    public var faces: [FaceAnalysis]
     /**
      * The capture UI's hints for this frame, most important first.
      */
     public var hints: [Hint]
+    /**
+     * What the pipeline could not measure on this frame and why (empty on a normal frame).
+     */
+    public var notes: [FrameNote]
     public var timings: StageTimings
 
     // Default memberwise initializers are never public by default, so we
@@ -1500,10 +1504,13 @@ public struct FrameResult: Equatable, Hashable {
          */detectorRan: Bool, 
         /**
          * Faces the detector found (may exceed `faces.size` above the engine's `max_faces`).
-         */facesDetected: UInt32, faces: [FaceResult], 
+         */facesDetected: UInt32, faces: [FaceAnalysis], 
         /**
          * The capture UI's hints for this frame, most important first.
-         */hints: [Hint], timings: StageTimings) {
+         */hints: [Hint], 
+        /**
+         * What the pipeline could not measure on this frame and why (empty on a normal frame).
+         */notes: [FrameNote], timings: StageTimings) {
         self.width = width
         self.height = height
         self.timestampNs = timestampNs
@@ -1511,6 +1518,7 @@ public struct FrameResult: Equatable, Hashable {
         self.facesDetected = facesDetected
         self.faces = faces
         self.hints = hints
+        self.notes = notes
         self.timings = timings
     }
 
@@ -1520,35 +1528,37 @@ public struct FrameResult: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension FrameResult: Sendable {}
+extension FrameAnalysis: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeFrameResult: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameResult {
+public struct FfiConverterTypeFrameAnalysis: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameAnalysis {
         return
-            try FrameResult(
+            try FrameAnalysis(
                 width: FfiConverterUInt32.read(from: &buf), 
                 height: FfiConverterUInt32.read(from: &buf), 
                 timestampNs: FfiConverterUInt64.read(from: &buf), 
                 detectorRan: FfiConverterBool.read(from: &buf), 
                 facesDetected: FfiConverterUInt32.read(from: &buf), 
-                faces: FfiConverterSequenceTypeFaceResult.read(from: &buf), 
+                faces: FfiConverterSequenceTypeFaceAnalysis.read(from: &buf), 
                 hints: FfiConverterSequenceTypeHint.read(from: &buf), 
+                notes: FfiConverterSequenceTypeFrameNote.read(from: &buf), 
                 timings: FfiConverterTypeStageTimings.read(from: &buf)
         )
     }
 
-    public static func write(_ value: FrameResult, into buf: inout [UInt8]) {
+    public static func write(_ value: FrameAnalysis, into buf: inout [UInt8]) {
         FfiConverterUInt32.write(value.width, into: &buf)
         FfiConverterUInt32.write(value.height, into: &buf)
         FfiConverterUInt64.write(value.timestampNs, into: &buf)
         FfiConverterBool.write(value.detectorRan, into: &buf)
         FfiConverterUInt32.write(value.facesDetected, into: &buf)
-        FfiConverterSequenceTypeFaceResult.write(value.faces, into: &buf)
+        FfiConverterSequenceTypeFaceAnalysis.write(value.faces, into: &buf)
         FfiConverterSequenceTypeHint.write(value.hints, into: &buf)
+        FfiConverterSequenceTypeFrameNote.write(value.notes, into: &buf)
         FfiConverterTypeStageTimings.write(value.timings, into: &buf)
     }
 }
@@ -1557,15 +1567,15 @@ public struct FfiConverterTypeFrameResult: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeFrameResult_lift(_ buf: RustBuffer) throws -> FrameResult {
-    return try FfiConverterTypeFrameResult.lift(buf)
+public func FfiConverterTypeFrameAnalysis_lift(_ buf: RustBuffer) throws -> FrameAnalysis {
+    return try FfiConverterTypeFrameAnalysis.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeFrameResult_lower(_ value: FrameResult) -> RustBuffer {
-    return FfiConverterTypeFrameResult.lower(value)
+public func FfiConverterTypeFrameAnalysis_lower(_ value: FrameAnalysis) -> RustBuffer {
+    return FfiConverterTypeFrameAnalysis.lower(value)
 }
 
 
@@ -1634,7 +1644,7 @@ public func FfiConverterTypeLandmark_lower(_ value: Landmark) -> RustBuffer {
 /**
  * One plane of a camera buffer.
  */
-public struct PlaneData: Equatable, Hashable {
+public struct Plane: Equatable, Hashable {
     public var bytes: Data
     /**
      * Bytes from the start of one row to the start of the next (≥ row bytes; the last row
@@ -1659,22 +1669,22 @@ public struct PlaneData: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension PlaneData: Sendable {}
+extension Plane: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypePlaneData: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlaneData {
+public struct FfiConverterTypePlane: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Plane {
         return
-            try PlaneData(
+            try Plane(
                 bytes: FfiConverterData.read(from: &buf), 
                 rowStride: FfiConverterUInt32.read(from: &buf)
         )
     }
 
-    public static func write(_ value: PlaneData, into buf: inout [UInt8]) {
+    public static func write(_ value: Plane, into buf: inout [UInt8]) {
         FfiConverterData.write(value.bytes, into: &buf)
         FfiConverterUInt32.write(value.rowStride, into: &buf)
     }
@@ -1684,15 +1694,15 @@ public struct FfiConverterTypePlaneData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypePlaneData_lift(_ buf: RustBuffer) throws -> PlaneData {
-    return try FfiConverterTypePlaneData.lift(buf)
+public func FfiConverterTypePlane_lift(_ buf: RustBuffer) throws -> Plane {
+    return try FfiConverterTypePlane.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypePlaneData_lower(_ value: PlaneData) -> RustBuffer {
-    return FfiConverterTypePlaneData.lower(value)
+public func FfiConverterTypePlane_lower(_ value: Plane) -> RustBuffer {
+    return FfiConverterTypePlane.lower(value)
 }
 
 
@@ -2098,7 +2108,7 @@ public func FfiConverterTypeApiError_lower(_ value: ApiError) -> RustBuffer {
  * Which face detector the engine runs.
  */
 
-public enum Detector: Equatable, Hashable {
+public enum DetectorKind: Equatable, Hashable {
     
     /**
      * MediaPipe BlazeFace short-range, 128×128: selfie distance (the default).
@@ -2120,16 +2130,16 @@ public enum Detector: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension Detector: Sendable {}
+extension DetectorKind: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeDetector: FfiConverterRustBuffer {
-    typealias SwiftType = Detector
+public struct FfiConverterTypeDetectorKind: FfiConverterRustBuffer {
+    typealias SwiftType = DetectorKind
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Detector {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DetectorKind {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
@@ -2143,7 +2153,7 @@ public struct FfiConverterTypeDetector: FfiConverterRustBuffer {
         }
     }
 
-    public static func write(_ value: Detector, into buf: inout [UInt8]) {
+    public static func write(_ value: DetectorKind, into buf: inout [UInt8]) {
         switch value {
         
         
@@ -2166,15 +2176,93 @@ public struct FfiConverterTypeDetector: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeDetector_lift(_ buf: RustBuffer) throws -> Detector {
-    return try FfiConverterTypeDetector.lift(buf)
+public func FfiConverterTypeDetectorKind_lift(_ buf: RustBuffer) throws -> DetectorKind {
+    return try FfiConverterTypeDetectorKind.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeDetector_lower(_ value: Detector) -> RustBuffer {
-    return FfiConverterTypeDetector.lower(value)
+public func FfiConverterTypeDetectorKind_lower(_ value: DetectorKind) -> RustBuffer {
+    return FfiConverterTypeDetectorKind.lower(value)
+}
+
+
+
+/**
+ * Something the pipeline skipped on a frame, and why; mirrors core's `FrameNote`. Never a
+ * failure: the frame's other checks ran. For the app's developer, not the user.
+ */
+
+public enum FrameNote: Equatable, Hashable {
+    
+    /**
+     * The timestamp equals the previous frame's (or timestamps are missing: 0 on every
+     * frame): stability was not measured on this frame.
+     */
+    case repeatedTimestamp
+    /**
+     * The timestamp is earlier than the previous frame's: the track was restarted and
+     * stability was not measured on this frame.
+     */
+    case clockWentBackwards
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FrameNote: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFrameNote: FfiConverterRustBuffer {
+    typealias SwiftType = FrameNote
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameNote {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .repeatedTimestamp
+        
+        case 2: return .clockWentBackwards
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FrameNote, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .repeatedTimestamp:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .clockWentBackwards:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameNote_lift(_ buf: RustBuffer) throws -> FrameNote {
+    return try FfiConverterTypeFrameNote.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameNote_lower(_ value: FrameNote) -> RustBuffer {
+    return FfiConverterTypeFrameNote.lower(value)
 }
 
 
@@ -2608,23 +2696,23 @@ fileprivate struct FfiConverterOptionTypeHint: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypeFaceResult: FfiConverterRustBuffer {
-    typealias SwiftType = [FaceResult]
+fileprivate struct FfiConverterSequenceTypeFaceAnalysis: FfiConverterRustBuffer {
+    typealias SwiftType = [FaceAnalysis]
 
-    public static func write(_ value: [FaceResult], into buf: inout [UInt8]) {
+    public static func write(_ value: [FaceAnalysis], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for item in value {
-            FfiConverterTypeFaceResult.write(item, into: &buf)
+            FfiConverterTypeFaceAnalysis.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FaceResult] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FaceAnalysis] {
         let len: Int32 = try readInt(&buf)
-        var seq = [FaceResult]()
+        var seq = [FaceAnalysis]()
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeFaceResult.read(from: &buf))
+            seq.append(try FfiConverterTypeFaceAnalysis.read(from: &buf))
         }
         return seq
     }
@@ -2658,23 +2746,23 @@ fileprivate struct FfiConverterSequenceTypeLandmark: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypePlaneData: FfiConverterRustBuffer {
-    typealias SwiftType = [PlaneData]
+fileprivate struct FfiConverterSequenceTypePlane: FfiConverterRustBuffer {
+    typealias SwiftType = [Plane]
 
-    public static func write(_ value: [PlaneData], into buf: inout [UInt8]) {
+    public static func write(_ value: [Plane], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for item in value {
-            FfiConverterTypePlaneData.write(item, into: &buf)
+            FfiConverterTypePlane.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PlaneData] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Plane] {
         let len: Int32 = try readInt(&buf)
-        var seq = [PlaneData]()
+        var seq = [Plane]()
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
-            seq.append(try FfiConverterTypePlaneData.read(from: &buf))
+            seq.append(try FfiConverterTypePlane.read(from: &buf))
         }
         return seq
     }
@@ -2725,6 +2813,31 @@ fileprivate struct FfiConverterSequenceTypeQualityCheck: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeQualityCheck.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFrameNote: FfiConverterRustBuffer {
+    typealias SwiftType = [FrameNote]
+
+    public static func write(_ value: [FrameNote], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFrameNote.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FrameNote] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FrameNote]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFrameNote.read(from: &buf))
         }
         return seq
     }
@@ -2797,19 +2910,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_func_version() != 60633) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_capturestream_process() != 62718) {
+    if (uniffi_liveproof_ffi_checksum_method_engine_analyze_frame() != 21272) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_capturestream_reset() != 49809) {
+    if (uniffi_liveproof_ffi_checksum_method_engine_new_tracker() != 41276) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_livenessengine_analyze_frame() != 8593) {
+    if (uniffi_liveproof_ffi_checksum_method_tracker_process() != 19828) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_livenessengine_new_stream() != 26359) {
+    if (uniffi_liveproof_ffi_checksum_method_tracker_reset() != 54394) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_constructor_livenessengine_new() != 34060) {
+    if (uniffi_liveproof_ffi_checksum_constructor_engine_new() != 46390) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -196,6 +196,48 @@ pub unsafe extern "C" fn lp_analysis_hints(
     })
 }
 
+/// Copies the frame notes (what the pipeline skipped on this frame and why: a repeated or
+/// backwards timestamp) into `notes`; `*out_n` receives how many. `len` is the capacity of
+/// `notes`: `LP_FRAME_NOTE_COUNT` always suffices; a smaller array that cannot hold them all
+/// gives `LP_BUFFER_TOO_SMALL` (nothing written). No note (`*out_n == 0`) is a normal frame.
+/// `notes` may be NULL when `len` is 0.
+///
+/// Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+///
+/// Thread-safety: any thread; analyses are immutable.
+///
+/// # Safety
+/// `analysis` is NULL or a live analysis; `notes` is NULL or writable for `len` values;
+/// `out_n` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn lp_analysis_notes(
+    analysis: *const lp_analysis,
+    notes: *mut lp_frame_note,
+    len: usize,
+    out_n: *mut usize,
+) -> lp_result {
+    const F: &str = "lp_analysis_notes";
+    boundary(|| {
+        // SAFETY: the caller's contract on `analysis`.
+        let a = unsafe { arg_ref(analysis, F, "analysis") }?;
+        if notes.is_null() && len > 0 {
+            return Err(null(F, "notes"));
+        }
+        out_ptr(out_n, F, "out_n")?;
+        let n = a.analysis.notes.len();
+        if len < n {
+            return Err(buffer_too_small(F, "notes", len, n));
+        }
+        for (i, &note) in a.analysis.notes.iter().enumerate() {
+            // SAFETY: `i < n ≤ len`, so non-NULL and writable by the caller's contract.
+            unsafe { notes.add(i).write(note_to_c(note)) };
+        }
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { write_out(out_n, n) };
+        Ok(())
+    })
+}
+
 /// Writes the buffer size `lp_analysis_json` needs, in bytes *including* the NUL, to
 /// `*out_size`. Errors: `LP_NULL_ARGUMENT`.
 ///

@@ -72,6 +72,25 @@ pub extern "C" fn lp_hint_name(hint: u32) -> *const c_char {
     out
 }
 
+/// The name of an `lp_frame_note` value as the JSON's `notes` spells it, e.g.
+/// `"repeated_timestamp"`, as a static NUL-terminated string; `"unknown"` for a value that is
+/// not a note. Never NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_frame_note_name(note: u32) -> *const c_char {
+    let mut out = c"unknown".as_ptr();
+    boundary_void(|| {
+        let s: &CStr = match note {
+            0 => c"repeated_timestamp",
+            1 => c"clock_went_backwards",
+            _ => c"unknown",
+        };
+        out = s.as_ptr();
+    });
+    out
+}
+
 /// Copies the calling thread's last error message into `buf`: the message of the last
 /// `lp_` call on this thread that returned an error (each call returning `LP_OK` clears it;
 /// this function itself neither sets nor clears it). The text is UTF-8, e.g.

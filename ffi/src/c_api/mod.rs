@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use liveproof_core::engine::{
-    DetectorKind, Engine, EngineConfig, FrameAnalysis, StillAnalyzer, Tracker,
+    DetectorKind, Engine, EngineConfig, FrameAnalysis, FrameNote, StillAnalyzer, Tracker,
 };
 use liveproof_core::frame::{Frame, PixelFormat, Plane, Rotation};
 use liveproof_core::quality::Hint;

@@ -709,6 +709,57 @@ fn analysis_accessors_copy_out_and_write_nothing_on_failure() {
 }
 
 #[test]
+fn frame_notes_copy_out_with_their_names() {
+    let mut fa = synthetic_analysis();
+    fa.notes = vec![FrameNote::ClockWentBackwards, FrameNote::RepeatedTimestamp];
+    let a = new_analysis(fa);
+    // SAFETY: `a` is live until the free at the end; every buffer is sized as passed.
+    unsafe {
+        let mut notes = [lp_frame_note::LP_FRAME_NOTE_REPEATED_TIMESTAMP; LP_FRAME_NOTE_COUNT];
+        let mut n = 99usize;
+        assert_eq!(
+            lp_analysis_notes(a, notes.as_mut_ptr(), 1, &mut n),
+            lp_result::LP_BUFFER_TOO_SMALL
+        );
+        assert_eq!(n, 99);
+        assert!(last_error().contains("notes buffer has length 1; expected at least 2"));
+        assert_eq!(
+            lp_analysis_notes(a, notes.as_mut_ptr(), notes.len(), &mut n),
+            lp_result::LP_OK
+        );
+        assert_eq!(
+            &notes[..n],
+            &[
+                lp_frame_note::LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS,
+                lp_frame_note::LP_FRAME_NOTE_REPEATED_TIMESTAMP
+            ]
+        );
+        // The names are the JSON's.
+        let json = (*a).analysis.to_json();
+        for (i, &note) in notes[..n].iter().enumerate() {
+            assert_eq!(cstr(lp_frame_note_name(note as u32)), json["notes"][i]);
+        }
+        assert_eq!(cstr(lp_frame_note_name(2)), "unknown");
+        assert_eq!(
+            lp_analysis_notes(ptr::null(), notes.as_mut_ptr(), 2, &mut n),
+            lp_result::LP_NULL_ARGUMENT
+        );
+        lp_analysis_free(a);
+    }
+    let none = new_analysis(synthetic_analysis());
+    // SAFETY: `none` is live until the free; a NULL array with length 0 is allowed.
+    unsafe {
+        let mut n = 99usize;
+        assert_eq!(
+            lp_analysis_notes(none, ptr::null_mut(), 0, &mut n),
+            lp_result::LP_OK
+        );
+        assert_eq!(n, 0);
+        lp_analysis_free(none);
+    }
+}
+
+#[test]
 fn a_face_without_pose_reports_nan_angles() {
     let mut fa = synthetic_analysis();
     fa.faces[0].quality.pose = None;

@@ -9,6 +9,9 @@ pub const LP_MAX_KEYPOINTS: usize = 6;
 /// Number of distinct hints: a `lp_hint` array of this length always holds
 /// `lp_analysis_hints`' output.
 pub const LP_HINT_COUNT: usize = 11;
+/// Number of distinct frame notes: a `lp_frame_note` array of this length always holds
+/// `lp_analysis_notes`' output.
+pub const LP_FRAME_NOTE_COUNT: usize = 2;
 /// Capacity of `lp_frame.planes` (I420 uses all three).
 pub const LP_MAX_PLANES: usize = 3;
 
@@ -51,6 +54,20 @@ pub enum lp_result {
     /// A bug: an internal invariant did not hold (no panic; the handle is still usable).
     /// Please report the message.
     LP_INTERNAL = 901,
+}
+
+/// Something the pipeline skipped on a frame, and why (core's `FrameNote`). Never a failure:
+/// the frame's other checks ran as usual. For the app's developer, not the user. Values are
+/// never reused; `lp_frame_note_name` spells them as the JSON's `notes` does.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_frame_note {
+    /// The timestamp equals the previous frame's (or timestamps are missing: 0 on every
+    /// frame), so no time passed: stability was not measured on this frame.
+    LP_FRAME_NOTE_REPEATED_TIMESTAMP = 0,
+    /// The timestamp is earlier than the previous frame's: the track was restarted and
+    /// stability was not measured on this frame.
+    LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS = 1,
 }
 
 /// Pixel layout of a camera buffer (the value of `lp_frame.format`). 0 is not a format, so a

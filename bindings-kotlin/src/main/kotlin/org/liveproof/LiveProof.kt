@@ -6,25 +6,25 @@ package org.liveproof
 import java.io.Closeable
 import java.io.File
 import org.liveproof.ffi.ApiException
-import org.liveproof.ffi.CameraFrame
-import org.liveproof.ffi.CaptureStream
-import org.liveproof.ffi.Detector
-import org.liveproof.ffi.EngineOptions
-import org.liveproof.ffi.FrameResult
+import org.liveproof.ffi.DetectorKind
+import org.liveproof.ffi.EngineConfig
+import org.liveproof.ffi.Frame
+import org.liveproof.ffi.FrameAnalysis
 import org.liveproof.ffi.Hint
-import org.liveproof.ffi.LivenessEngine
 import org.liveproof.ffi.PixelFormat
-import org.liveproof.ffi.PlaneData
+import org.liveproof.ffi.Plane
+import org.liveproof.ffi.Engine as FfiEngine
+import org.liveproof.ffi.Tracker as FfiTracker
 
 /**
  * The SDK's entry point: the models loaded once (sha256-checked), shared by every thread and
- * stream. Close it when done (or use `use { }`); closing twice is safe, and streams opened from
+ * tracker. Close it when done (or use `use { }`); closing twice is safe, and trackers opened from
  * it stay usable until they are closed themselves.
  *
  * Failures throw [ApiException] subclasses; [ApiException.reason] is the Rust library's sentence
  * saying what was wrong and what was expected.
  */
-class LiveProof private constructor(private val engine: LivenessEngine) : Closeable {
+class Engine private constructor(private val engine: FfiEngine) : Closeable {
     companion object {
         /**
          * Loads the engine from [modelsDir] (the model files named in the manifest) and the ONNX
@@ -37,17 +37,17 @@ class LiveProof private constructor(private val engine: LivenessEngine) : Closea
         fun open(
             modelsDir: File,
             ortLibrary: File? = null,
-            detector: Detector = Detector.BLAZE_FACE_FRONT,
+            detector: DetectorKind = DetectorKind.BLAZE_FACE_FRONT,
             threads: Int = 1,
-        ): LiveProof {
+        ): Engine {
             require(threads >= 0) { "threads must be 1..64, got $threads" }
-            val options = EngineOptions(
+            val config = EngineConfig(
                 modelsDir = modelsDir.path,
                 detector = detector,
                 ortLibraryPath = ortLibrary?.path,
                 intraOpThreads = threads.toUInt(),
             )
-            return LiveProof(LivenessEngine(options))
+            return Engine(FfiEngine(config))
         }
 
         /** The native library's version, e.g. "0.1.0". */
@@ -65,10 +65,10 @@ class LiveProof private constructor(private val engine: LivenessEngine) : Closea
      * report with hints. Thread-safe: concurrent calls run in parallel.
      */
     @Throws(ApiException::class)
-    fun analyze(frame: CameraFrame): FrameResult = engine.analyzeFrame(frame)
+    fun analyze(frame: Frame): FrameAnalysis = engine.analyzeFrame(frame)
 
-    /** A camera stream in tracking mode (one per camera; close it when the camera stops). */
-    fun openStream(): LiveProofStream = LiveProofStream(engine.newStream())
+    /** A tracker for one camera stream (one per camera; close it when the camera stops). */
+    fun openTracker(): Tracker = Tracker(engine.newTracker())
 
     override fun close() = engine.close()
 }
@@ -77,19 +77,19 @@ class LiveProof private constructor(private val engine: LivenessEngine) : Closea
  * One camera stream in tracking mode: the face found on one frame seeds the next frame's
  * landmarks. Frames are processed one at a time, in timestamp order.
  */
-class LiveProofStream internal constructor(private val stream: CaptureStream) : Closeable {
-    /** Processes the next frame; give frames increasing [CameraFrame.timestampNs]. */
+class Tracker internal constructor(private val tracker: FfiTracker) : Closeable {
+    /** Processes the next frame; give frames increasing [Frame.timestampNs]. */
     @Throws(ApiException::class)
-    fun process(frame: CameraFrame): FrameResult = stream.process(frame)
+    fun process(frame: Frame): FrameAnalysis = tracker.process(frame)
 
     /** Forgets the tracked face (e.g. when the camera restarts). */
-    fun reset() = stream.reset()
+    fun reset() = tracker.reset()
 
     /** True once [close] has run. */
     val isClosed: Boolean
-        get() = stream.uniffiIsDestroyed
+        get() = tracker.uniffiIsDestroyed
 
-    override fun close() = stream.close()
+    override fun close() = tracker.close()
 }
 
 /**
@@ -119,11 +119,11 @@ val Hint.userMessage: String
     }
 
 /** The hint to show now (highest priority first), or null when the frame is good. */
-val FrameResult.topHint: Hint?
+val FrameAnalysis.topHint: Hint?
     get() = hints.firstOrNull()
 
 /**
- * Builders for [CameraFrame] from common buffers. Sizes are in pixels of the buffer as
+ * Builders for [Frame] from common buffers. Sizes are in pixels of the buffer as
  * delivered (before [rotationDegrees], the clockwise rotation that makes it upright); a row
  * stride of 0 means tightly packed rows. The Rust library validates every size and stride.
  */
@@ -134,7 +134,7 @@ object Frames {
     fun rgb(
         bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
         rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
-    ): CameraFrame = packed(PixelFormat.RGB888, 3, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+    ): Frame = packed(PixelFormat.RGB888, 3, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
 
     /** Packed R, G, B, A bytes (Android `Bitmap.Config.ARGB_8888` memory order). */
     @JvmStatic
@@ -142,7 +142,7 @@ object Frames {
     fun rgba(
         bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
         rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
-    ): CameraFrame = packed(PixelFormat.RGBA8888, 4, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+    ): Frame = packed(PixelFormat.RGBA8888, 4, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
 
     /** Packed B, G, R, A bytes. */
     @JvmStatic
@@ -150,7 +150,7 @@ object Frames {
     fun bgra(
         bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
         rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
-    ): CameraFrame = packed(PixelFormat.BGRA8888, 4, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+    ): Frame = packed(PixelFormat.BGRA8888, 4, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
 
     /** One luma byte per pixel. */
     @JvmStatic
@@ -158,7 +158,7 @@ object Frames {
     fun gray(
         bytes: ByteArray, width: Int, height: Int, rowStride: Int = 0,
         rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
-    ): CameraFrame = packed(PixelFormat.GRAY8, 1, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
+    ): Frame = packed(PixelFormat.GRAY8, 1, bytes, width, height, rowStride, rotationDegrees, mirrored, timestampNs)
 
     /**
      * NV21 as one tightly packed buffer (Y plane, then interleaved V,U at half resolution), as
@@ -169,16 +169,16 @@ object Frames {
     fun nv21(
         bytes: ByteArray, width: Int, height: Int,
         rotationDegrees: Int = 0, mirrored: Boolean = false, timestampNs: Long = 0,
-    ): CameraFrame {
+    ): Frame {
         checkSize(width, height)
         val ySize = width * height
         val y = bytes.copyOfRange(0, minOf(ySize, bytes.size))
         val vu = if (bytes.size > ySize) bytes.copyOfRange(ySize, bytes.size) else ByteArray(0)
-        return CameraFrame(
+        return Frame(
             width = width.toUInt(),
             height = height.toUInt(),
             format = PixelFormat.NV21,
-            planes = listOf(PlaneData(y, width.toUInt()), PlaneData(vu, width.toUInt())),
+            planes = listOf(Plane(y, width.toUInt()), Plane(vu, width.toUInt())),
             rotationDegrees = rotationDegrees,
             mirrored = mirrored,
             timestampNs = timestampNs.toULong(),
@@ -188,16 +188,16 @@ object Frames {
     private fun packed(
         format: PixelFormat, bytesPerPixel: Int, bytes: ByteArray, width: Int, height: Int,
         rowStride: Int, rotationDegrees: Int, mirrored: Boolean, timestampNs: Long,
-    ): CameraFrame {
+    ): Frame {
         checkSize(width, height)
         require(rowStride >= 0) { "row stride must be ≥ 0 (0 = packed), got $rowStride" }
         require(timestampNs >= 0) { "timestamp must be ≥ 0 ns, got $timestampNs" }
         val stride = if (rowStride == 0) width * bytesPerPixel else rowStride
-        return CameraFrame(
+        return Frame(
             width = width.toUInt(),
             height = height.toUInt(),
             format = format,
-            planes = listOf(PlaneData(bytes, stride.toUInt())),
+            planes = listOf(Plane(bytes, stride.toUInt())),
             rotationDegrees = rotationDegrees,
             mirrored = mirrored,
             timestampNs = timestampNs.toULong(),

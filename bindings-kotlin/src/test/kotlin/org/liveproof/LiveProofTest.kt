@@ -19,12 +19,13 @@ import org.junit.jupiter.api.BeforeAll
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import org.liveproof.ffi.ApiException
-import org.liveproof.ffi.CameraFrame
-import org.liveproof.ffi.FaceResult
-import org.liveproof.ffi.FrameResult
+import org.liveproof.ffi.FaceAnalysis
+import org.liveproof.ffi.Frame
+import org.liveproof.ffi.FrameAnalysis
+import org.liveproof.ffi.FrameNote
 import org.liveproof.ffi.Hint
 import org.liveproof.ffi.PixelFormat
-import org.liveproof.ffi.PlaneData
+import org.liveproof.ffi.Plane
 
 /**
  * The Kotlin surface on the JVM, against the host-built libliveproof_ffi.so (found through
@@ -34,7 +35,7 @@ import org.liveproof.ffi.PlaneData
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LiveProofTest {
-    private lateinit var liveProof: LiveProof
+    private lateinit var engine: Engine
     private lateinit var astronaut: Rgb
 
     /** A decoded image: packed R, G, B bytes. */
@@ -63,19 +64,19 @@ class LiveProofTest {
         return Rgb(img.width, img.height, out)
     }
 
-    private fun Rgb.frame(): CameraFrame = Frames.rgb(bytes, width, height)
+    private fun Rgb.frame(): Frame = Frames.rgb(bytes, width, height)
 
     @BeforeAll
     fun load() {
-        liveProof = LiveProof.open(modelsDir, ortLib)
+        engine = Engine.open(modelsDir, ortLib)
         astronaut = decodeRgb(astronautPath)
     }
 
     @AfterAll
-    fun unload() = liveProof.close()
+    fun unload() = engine.close()
 
     /** Largest per-coordinate difference between two faces' landmarks, pixels. */
-    private fun maxLandmarkDiff(a: FaceResult, b: FaceResult): Double {
+    private fun maxLandmarkDiff(a: FaceAnalysis, b: FaceAnalysis): Double {
         assertEquals(a.landmarks.size, b.landmarks.size)
         var d = 0.0
         for ((p, q) in a.landmarks.zip(b.landmarks)) {
@@ -108,7 +109,7 @@ class LiveProofTest {
      */
     @Test
     fun realImageMatchesTheRustCli() {
-        val r = liveProof.analyze(astronaut.frame())
+        val r = engine.analyze(astronaut.frame())
         assertEquals(astronaut.width.toUInt(), r.width)
         assertEquals(astronaut.height.toUInt(), r.height)
         assertEquals(1, r.faces.size, "faces: ${r.faces.size}")
@@ -184,8 +185,8 @@ class LiveProofTest {
             }
         }
         val frame = Frames.bgra(buf, bw, bh, rowStride = stride, rotationDegrees = 90, mirrored = true)
-        val r = liveProof.analyze(frame)
-        val ref = liveProof.analyze(astronaut.frame())
+        val r = engine.analyze(frame)
+        val ref = engine.analyze(astronaut.frame())
         assertEquals(ref.width, r.width)
         assertEquals(1, r.faces.size)
         val d = maxLandmarkDiff(ref.faces[0], r.faces[0])
@@ -200,7 +201,7 @@ class LiveProofTest {
     @Test
     fun darkImagesGiveTooDark() {
         val dim = ByteArray(astronaut.bytes.size) { ((astronaut.bytes[it].toInt() and 0xFF) / 10).toByte() }
-        val r = liveProof.analyze(Frames.rgb(dim, astronaut.width, astronaut.height))
+        val r = engine.analyze(Frames.rgb(dim, astronaut.width, astronaut.height))
         val meanLuma = r.faces.firstOrNull()?.quality?.meanLuma
         println("liveproof-figure: astronaut at 10% brightness: ${r.faces.size} face(s), face mean luma $meanLuma, hints ${r.hints}")
         assertTrue(Hint.TOO_DARK in r.hints, "hints ${r.hints}")
@@ -208,7 +209,7 @@ class LiveProofTest {
         assertEquals(Hint.TOO_DARK.userMessage, "Find more light")
 
         val (w, h) = 320 to 240
-        val black = liveProof.analyze(Frames.gray(ByteArray(w * h) { 8 }, w, h))
+        val black = engine.analyze(Frames.gray(ByteArray(w * h) { 8 }, w, h))
         assertEquals(listOf(Hint.NO_FACE, Hint.TOO_DARK), black.hints)
         assertEquals(Hint.NO_FACE, black.topHint)
         assertEquals(0, black.faces.size)
@@ -218,8 +219,8 @@ class LiveProofTest {
     @Test
     fun badFramesThrowInvalidArgumentWithCoresMessage() {
         val (w, h) = 64 to 48
-        fun invalid(frame: CameraFrame): String =
-            assertThrows(ApiException.InvalidArgument::class.java) { liveProof.analyze(frame) }.reason
+        fun invalid(frame: Frame): String =
+            assertThrows(ApiException.InvalidArgument::class.java) { engine.analyze(frame) }.reason
 
         assertEquals(
             "frame plane 0 stride 100 < width 64 × 3 bytes",
@@ -229,7 +230,7 @@ class LiveProofTest {
         assertEquals(
             "invalid argument: frame plane 0 stride 100 < width 64 × 3 bytes",
             assertThrows(ApiException.InvalidArgument::class.java) {
-                liveProof.analyze(Frames.rgb(ByteArray(w * h * 3), w, h, rowStride = 100))
+                engine.analyze(Frames.rgb(ByteArray(w * h * 3), w, h, rowStride = 100))
             }.message,
         )
         assertEquals(
@@ -242,7 +243,7 @@ class LiveProofTest {
         )
         assertEquals(
             "Nv21 frame has 1 planes; expected 2",
-            invalid(CameraFrame(w.toUInt(), h.toUInt(), PixelFormat.NV21, listOf(PlaneData(ByteArray(w * h), w.toUInt())))),
+            invalid(Frame(w.toUInt(), h.toUInt(), PixelFormat.NV21, listOf(Plane(ByteArray(w * h), w.toUInt())))),
         )
         assertEquals(
             "frame size 0×48 has a zero side; expected both sides ≥ 1",
@@ -250,7 +251,7 @@ class LiveProofTest {
         )
         // The message also reaches Throwable.message (UniFFI's "field=value" form).
         val e = assertThrows(ApiException::class.java) {
-            liveProof.analyze(Frames.rgb(ByteArray(w * h * 3), w, h, rowStride = 100))
+            engine.analyze(Frames.rgb(ByteArray(w * h * 3), w, h, rowStride = 100))
         }
         assertTrue(e.message!!.contains("stride 100 < width 64"), e.message)
     }
@@ -259,18 +260,18 @@ class LiveProofTest {
     @Test
     fun setupErrorsMapToTheirKinds() {
         val noRuntime = assertThrows(ApiException.RuntimeUnavailable::class.java) {
-            LiveProof.open(modelsDir, File("/nonexistent/libonnxruntime.so"))
+            Engine.open(modelsDir, File("/nonexistent/libonnxruntime.so"))
         }
         assertTrue(noRuntime.reason.contains("/nonexistent/libonnxruntime.so"), noRuntime.reason)
         val empty = createTempDir()
         try {
-            val noModels = assertThrows(ApiException.ModelMissing::class.java) { LiveProof.open(empty, ortLib) }
+            val noModels = assertThrows(ApiException.ModelMissing::class.java) { Engine.open(empty, ortLib) }
             assertTrue(noModels.reason.contains(empty.path), noModels.reason)
         } finally {
             empty.delete()
         }
         val badThreads = assertThrows(ApiException.InvalidArgument::class.java) {
-            LiveProof.open(modelsDir, ortLib, threads = 0)
+            Engine.open(modelsDir, ortLib, threads = 0)
         }
         assertTrue(badThreads.reason.contains("intra_op_threads must be 1..=64, got 0"), badThreads.reason)
     }
@@ -278,36 +279,36 @@ class LiveProofTest {
     private fun createTempDir(): File =
         java.nio.file.Files.createTempDirectory("liveproof-empty-models").toFile()
 
-    /** (d) close() twice is safe, on the engine and on a stream; a closed engine says so. */
+    /** (d) close() twice is safe, on the engine and on a tracker; a closed engine says so. */
     @Test
     fun closeTwiceIsSafe() {
-        val lp = LiveProof.open(modelsDir, ortLib)
-        val stream = lp.openStream()
+        val lp = Engine.open(modelsDir, ortLib)
+        val tracker = lp.openTracker()
         lp.close()
         lp.close()
         assertTrue(lp.isClosed)
         val e = assertThrows(IllegalStateException::class.java) { lp.analyze(astronaut.frame()) }
         assertTrue(e.message!!.contains("destroyed"), e.message)
-        // A stream keeps the engine's models alive after the engine is closed.
-        val r = stream.process(astronaut.frame())
+        // A tracker keeps the engine's models alive after the engine is closed.
+        val r = tracker.process(astronaut.frame())
         assertEquals(1, r.faces.size)
-        stream.close()
-        stream.close()
-        assertTrue(stream.isClosed)
-        LiveProof.open(modelsDir, ortLib).use { assertFalse(it.isClosed) }
+        tracker.close()
+        tracker.close()
+        assertTrue(tracker.isClosed)
+        Engine.open(modelsDir, ortLib).use { assertFalse(it.isClosed) }
     }
 
-    /** Tracking: the second frame of a stream is carried by the first one's landmarks. */
+    /** Tracking: the second frame of a tracker is carried by the first one's landmarks. */
     @Test
-    fun streamTracksAcrossFrames() {
-        liveProof.openStream().use { s ->
+    fun trackerTracksAcrossFrames() {
+        engine.openTracker().use { s ->
             val first = s.process(Frames.rgb(astronaut.bytes, astronaut.width, astronaut.height, timestampNs = 0))
             val second = s.process(Frames.rgb(astronaut.bytes, astronaut.width, astronaut.height, timestampNs = 33_000_000))
             assertTrue(first.detectorRan)
             assertFalse(second.detectorRan, "the track should carry the second frame")
             assertEquals(1, second.faces.size)
             assertEquals(468, second.faces[0].landmarks.size)
-            val still = liveProof.analyze(astronaut.frame()).faces[0]
+            val still = engine.analyze(astronaut.frame()).faces[0]
             val d = maxLandmarkDiff(still, second.faces[0])
             println("liveproof-figure: tracked frame 2 vs still: max |landmark diff| = %.3g px".format(d))
             // A re-placed ROI moves FaceMesh's output by a fraction of a pixel on this 512 px image.
@@ -315,19 +316,36 @@ class LiveProofTest {
         }
     }
 
+    /**
+     * Frame notes: a repeated timestamp skips stability, one going backwards restarts the
+     * track; each frame says so in [FrameAnalysis.notes] and still succeeds.
+     */
+    @Test
+    fun trackerReportsRepeatedAndBackwardsTimestamps() {
+        engine.openTracker().use { t ->
+            fun at(ms: Long) = t.process(Frames.rgb(astronaut.bytes, astronaut.width, astronaut.height, timestampNs = ms * 1_000_000))
+            val notes = listOf(100L, 133L, 133L, 50L).map { at(it) }.map { it.notes }
+            println("liveproof-figure: notes at 100, 133, 133, 50 ms: $notes")
+            assertEquals(
+                listOf(emptyList(), emptyList(), listOf(FrameNote.REPEATED_TIMESTAMP), listOf(FrameNote.CLOCK_WENT_BACKWARDS)),
+                notes,
+            )
+        }
+    }
+
     /** (e) Two threads share one engine: every result equals the single-threaded one exactly. */
     @Test
     fun twoThreadsShareOneEngine() {
-        val reference = liveProof.analyze(astronaut.frame()).faces.single()
+        val reference = engine.analyze(astronaut.frame()).faces.single()
         val threads = 2
         val rounds = 3
         val pool = Executors.newFixedThreadPool(threads)
         val barrier = CyclicBarrier(threads)
         try {
             val futures = (0 until threads).map {
-                pool.submit<List<FrameResult>> {
+                pool.submit<List<FrameAnalysis>> {
                     barrier.await()
-                    (0 until rounds).map { liveProof.analyze(astronaut.frame()) }
+                    (0 until rounds).map { engine.analyze(astronaut.frame()) }
                 }
             }
             val results = futures.flatMap { it.get(300, TimeUnit.SECONDS) }
@@ -346,6 +364,6 @@ class LiveProofTest {
 
     @Test
     fun versionIsTheWorkspaceVersion() {
-        assertTrue(Regex("""\d+\.\d+\.\d+.*""").matches(LiveProof.version), LiveProof.version)
+        assertTrue(Regex("""\d+\.\d+\.\d+.*""").matches(Engine.version), Engine.version)
     }
 }

@@ -679,15 +679,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_liveproof_ffi_checksum_func_version(
     ): Int
-    external fun uniffi_liveproof_ffi_checksum_method_capturestream_process(
+    external fun uniffi_liveproof_ffi_checksum_method_engine_analyze_frame(
     ): Int
-    external fun uniffi_liveproof_ffi_checksum_method_capturestream_reset(
+    external fun uniffi_liveproof_ffi_checksum_method_engine_new_tracker(
     ): Int
-    external fun uniffi_liveproof_ffi_checksum_method_livenessengine_analyze_frame(
+    external fun uniffi_liveproof_ffi_checksum_method_tracker_process(
     ): Int
-    external fun uniffi_liveproof_ffi_checksum_method_livenessengine_new_stream(
+    external fun uniffi_liveproof_ffi_checksum_method_tracker_reset(
     ): Int
-    external fun uniffi_liveproof_ffi_checksum_constructor_livenessengine_new(
+    external fun uniffi_liveproof_ffi_checksum_constructor_engine_new(
     ): Int
     external fun ffi_liveproof_ffi_uniffi_contract_version(
     ): Int
@@ -709,24 +709,24 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_liveproof_ffi_fn_clone_capturestream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_liveproof_ffi_fn_clone_engine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_liveproof_ffi_fn_free_capturestream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_liveproof_ffi_fn_free_engine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_liveproof_ffi_fn_method_capturestream_process(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_liveproof_ffi_fn_constructor_engine_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_engine_analyze_frame(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_liveproof_ffi_fn_method_capturestream_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_liveproof_ffi_fn_clone_livenessengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_liveproof_ffi_fn_method_engine_new_tracker(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_liveproof_ffi_fn_free_livenessengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_liveproof_ffi_fn_constructor_livenessengine_new(`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_liveproof_ffi_fn_clone_tracker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_liveproof_ffi_fn_method_livenessengine_analyze_frame(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_liveproof_ffi_fn_free_tracker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_method_tracker_process(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_liveproof_ffi_fn_method_livenessengine_new_stream(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_tracker_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_liveproof_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_liveproof_ffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
@@ -856,19 +856,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_func_version() and 0xFFFF) != 60633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_capturestream_process() and 0xFFFF) != 62718) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_engine_analyze_frame() and 0xFFFF) != 21272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_capturestream_reset() and 0xFFFF) != 49809) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_engine_new_tracker() and 0xFFFF) != 41276) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_livenessengine_analyze_frame() and 0xFFFF) != 8593) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_tracker_process() and 0xFFFF) != 19828) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_livenessengine_new_stream() and 0xFFFF) != 26359) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_tracker_reset() and 0xFFFF) != 54394) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_constructor_livenessengine_new() and 0xFFFF) != 34060) {
+    if ((lib.uniffi_liveproof_ffi_checksum_constructor_engine_new() and 0xFFFF) != 46390) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1339,33 +1339,32 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
- * One camera stream in tracking mode: the face found on one frame seeds the next frame's
- * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
- * stream are processed one at a time, in order; use one stream per camera.
+ * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
+ * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
+ * buffers.
  */
-public interface CaptureStreamInterface {
+public interface EngineInterface {
     
     /**
-     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
-     * every frame) skips stability on that frame, one going backwards restarts the track;
-     * neither fails the frame. After a failed frame the track restarts.
+     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
+     * quality; no tracking state is used or kept.
      */
-    fun `process`(`frame`: CameraFrame): FrameResult
+    fun `analyzeFrame`(`frame`: Frame): FrameAnalysis
     
     /**
-     * Forgets the tracked face (e.g. when the camera restarts).
+     * A new camera stream in tracking mode over this engine.
      */
-    fun `reset`()
+    fun `newTracker`(): Tracker
     
     companion object
 }
 
 /**
- * One camera stream in tracking mode: the face found on one frame seeds the next frame's
- * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
- * stream are processed one at a time, in order; use one stream per camera.
+ * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
+ * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
+ * buffers.
  */
-open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
+open class Engine: Disposable, AutoCloseable, EngineInterface
 {
 
     @Suppress("UNUSED_PARAMETER")
@@ -1389,6 +1388,19 @@ open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
         this.handle = 0
         this.cleanable = null
     }
+    /**
+     * Loads ONNX Runtime and the detector and FaceMesh models. Fails with `RuntimeUnavailable`,
+     * `ModelMissing`, `ModelIntegrity`, `ModelInvalid` or `InvalidArgument` (bad options).
+     */
+    constructor(`config`: EngineConfig) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_constructor_engine_new(
+    
+        
+        FfiConverterTypeEngineConfig.lower(`config`),_status)
+}
+    )
 
     protected val handle: Long
     protected val cleanable: UniffiCleaner.Cleanable?
@@ -1449,7 +1461,7 @@ open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
                 return;
             }
             uniffiRustCall { status ->
-                UniffiLib.uniffi_liveproof_ffi_fn_free_capturestream(handle, status)
+                UniffiLib.uniffi_liveproof_ffi_fn_free_engine(handle, status)
             }
         }
     }
@@ -1462,24 +1474,23 @@ open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
             throw InternalException("uniffiCloneHandle() called on NoHandle object");
         }
         return uniffiRustCall() { status ->
-            UniffiLib.uniffi_liveproof_ffi_fn_clone_capturestream(handle, status)
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_engine(handle, status)
         }
     }
 
     
     /**
-     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
-     * every frame) skips stability on that frame, one going backwards restarts the track;
-     * neither fails the frame. After a failed frame the track restarts.
+     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
+     * quality; no tracking state is used or kept.
      */
-    @Throws(ApiException::class)override fun `process`(`frame`: CameraFrame): FrameResult {
-            return FfiConverterTypeFrameResult.lift(
+    @Throws(ApiException::class)override fun `analyzeFrame`(`frame`: Frame): FrameAnalysis {
+            return FfiConverterTypeFrameAnalysis.lift(
     callWithHandle {
     uniffiRustCallWithError(ApiException) { _status ->
-    UniffiLib.uniffi_liveproof_ffi_fn_method_capturestream_process(
+    UniffiLib.uniffi_liveproof_ffi_fn_method_engine_analyze_frame(
         it,
         
-        FfiConverterTypeCameraFrame.lower(`frame`),_status)
+        FfiConverterTypeFrame.lower(`frame`),_status)
 }
     }
     )
@@ -1488,17 +1499,18 @@ open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
 
     
     /**
-     * Forgets the tracked face (e.g. when the camera restarts).
-     */override fun `reset`()
-        = 
+     * A new camera stream in tracking mode over this engine.
+     */override fun `newTracker`(): Tracker {
+            return FfiConverterTypeTracker.lift(
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_liveproof_ffi_fn_method_capturestream_reset(
+    UniffiLib.uniffi_liveproof_ffi_fn_method_engine_new_tracker(
         it,
         _status)
 }
     }
-    
+    )
+    }
     
 
     
@@ -1519,22 +1531,22 @@ open class CaptureStream: Disposable, AutoCloseable, CaptureStreamInterface
 /**
  * @suppress
  */
-public object FfiConverterTypeCaptureStream: FfiConverter<CaptureStream, Long> {
-    override fun lower(value: CaptureStream): Long {
+public object FfiConverterTypeEngine: FfiConverter<Engine, Long> {
+    override fun lower(value: Engine): Long {
         return value.uniffiCloneHandle()
     }
 
-    override fun lift(value: Long): CaptureStream {
-        return CaptureStream(UniffiWithHandle, value)
+    override fun lift(value: Long): Engine {
+        return Engine(UniffiWithHandle, value)
     }
 
-    override fun read(buf: ByteBuffer): CaptureStream {
+    override fun read(buf: ByteBuffer): Engine {
         return lift(buf.getLong())
     }
 
-    override fun allocationSize(value: CaptureStream) = 8UL
+    override fun allocationSize(value: Engine) = 8UL
 
-    override fun write(value: CaptureStream, buf: ByteBuffer) {
+    override fun write(value: Engine, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -1636,32 +1648,33 @@ public object FfiConverterTypeCaptureStream: FfiConverter<CaptureStream, Long> {
 
 
 /**
- * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
- * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
- * buffers.
+ * One camera stream in tracking mode: the face found on one frame seeds the next frame's
+ * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
+ * stream are processed one at a time, in order; use one stream per camera.
  */
-public interface LivenessEngineInterface {
+public interface TrackerInterface {
     
     /**
-     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
-     * quality; no tracking state is used or kept.
+     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+     * every frame) skips stability on that frame, one going backwards restarts the track;
+     * neither fails the frame. After a failed frame the track restarts.
      */
-    fun `analyzeFrame`(`frame`: CameraFrame): FrameResult
+    fun `process`(`frame`: Frame): FrameAnalysis
     
     /**
-     * A new camera stream in tracking mode over this engine.
+     * Forgets the tracked face (e.g. when the camera restarts).
      */
-    fun `newStream`(): CaptureStream
+    fun `reset`()
     
     companion object
 }
 
 /**
- * The engine: models loaded once (sha256 and tensor shapes checked), shared by every thread
- * and stream. Thread-safe: concurrent `analyze_frame` calls run in parallel, each on its own
- * buffers.
+ * One camera stream in tracking mode: the face found on one frame seeds the next frame's
+ * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
+ * stream are processed one at a time, in order; use one stream per camera.
  */
-open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
+open class Tracker: Disposable, AutoCloseable, TrackerInterface
 {
 
     @Suppress("UNUSED_PARAMETER")
@@ -1685,19 +1698,6 @@ open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
         this.handle = 0
         this.cleanable = null
     }
-    /**
-     * Loads ONNX Runtime and the detector and FaceMesh models. Fails with `RuntimeUnavailable`,
-     * `ModelMissing`, `ModelIntegrity`, `ModelInvalid` or `InvalidArgument` (bad options).
-     */
-    constructor(`options`: EngineOptions) :
-        this(UniffiWithHandle, 
-    uniffiRustCallWithError(ApiException) { _status ->
-    UniffiLib.uniffi_liveproof_ffi_fn_constructor_livenessengine_new(
-    
-        
-        FfiConverterTypeEngineOptions.lower(`options`),_status)
-}
-    )
 
     protected val handle: Long
     protected val cleanable: UniffiCleaner.Cleanable?
@@ -1758,7 +1758,7 @@ open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
                 return;
             }
             uniffiRustCall { status ->
-                UniffiLib.uniffi_liveproof_ffi_fn_free_livenessengine(handle, status)
+                UniffiLib.uniffi_liveproof_ffi_fn_free_tracker(handle, status)
             }
         }
     }
@@ -1771,23 +1771,24 @@ open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
             throw InternalException("uniffiCloneHandle() called on NoHandle object");
         }
         return uniffiRustCall() { status ->
-            UniffiLib.uniffi_liveproof_ffi_fn_clone_livenessengine(handle, status)
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_tracker(handle, status)
         }
     }
 
     
     /**
-     * Analyses a still image: every face (up to 4) gets a box, keypoints, 468 landmarks and
-     * quality; no tracking state is used or kept.
+     * Processes the next frame. Timestamps should increase: a repeated one (or none, 0 on
+     * every frame) skips stability on that frame, one going backwards restarts the track;
+     * neither fails the frame. After a failed frame the track restarts.
      */
-    @Throws(ApiException::class)override fun `analyzeFrame`(`frame`: CameraFrame): FrameResult {
-            return FfiConverterTypeFrameResult.lift(
+    @Throws(ApiException::class)override fun `process`(`frame`: Frame): FrameAnalysis {
+            return FfiConverterTypeFrameAnalysis.lift(
     callWithHandle {
     uniffiRustCallWithError(ApiException) { _status ->
-    UniffiLib.uniffi_liveproof_ffi_fn_method_livenessengine_analyze_frame(
+    UniffiLib.uniffi_liveproof_ffi_fn_method_tracker_process(
         it,
         
-        FfiConverterTypeCameraFrame.lower(`frame`),_status)
+        FfiConverterTypeFrame.lower(`frame`),_status)
 }
     }
     )
@@ -1796,18 +1797,17 @@ open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
 
     
     /**
-     * A new camera stream in tracking mode over this engine.
-     */override fun `newStream`(): CaptureStream {
-            return FfiConverterTypeCaptureStream.lift(
+     * Forgets the tracked face (e.g. when the camera restarts).
+     */override fun `reset`()
+        = 
     callWithHandle {
     uniffiRustCall() { _status ->
-    UniffiLib.uniffi_liveproof_ffi_fn_method_livenessengine_new_stream(
+    UniffiLib.uniffi_liveproof_ffi_fn_method_tracker_reset(
         it,
         _status)
 }
     }
-    )
-    }
+    
     
 
     
@@ -1828,22 +1828,22 @@ open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
 /**
  * @suppress
  */
-public object FfiConverterTypeLivenessEngine: FfiConverter<LivenessEngine, Long> {
-    override fun lower(value: LivenessEngine): Long {
+public object FfiConverterTypeTracker: FfiConverter<Tracker, Long> {
+    override fun lower(value: Tracker): Long {
         return value.uniffiCloneHandle()
     }
 
-    override fun lift(value: Long): LivenessEngine {
-        return LivenessEngine(UniffiWithHandle, value)
+    override fun lift(value: Long): Tracker {
+        return Tracker(UniffiWithHandle, value)
     }
 
-    override fun read(buf: ByteBuffer): LivenessEngine {
+    override fun read(buf: ByteBuffer): Tracker {
         return lift(buf.getLong())
     }
 
-    override fun allocationSize(value: LivenessEngine) = 8UL
+    override fun allocationSize(value: Tracker) = 8UL
 
-    override fun write(value: LivenessEngine, buf: ByteBuffer) {
+    override fun write(value: Tracker, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -1902,94 +1902,9 @@ public object FfiConverterTypeBoundingBox: FfiConverterRustBuffer<BoundingBox> {
 
 
 /**
- * A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
- */
-data class CameraFrame (
-    /**
-     * Buffer width as delivered (before rotation), pixels.
-     */
-    var `width`: kotlin.UInt
-    , 
-    /**
-     * Buffer height as delivered (before rotation), pixels.
-     */
-    var `height`: kotlin.UInt
-    , 
-    var `format`: PixelFormat
-    , 
-    /**
-     * The format's planes in order (Y first for YUV formats).
-     */
-    var `planes`: List<PlaneData>
-    , 
-    /**
-     * Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
-     * `ImageInfo.rotationDegrees`).
-     */
-    var `rotationDegrees`: kotlin.Int = 0 
-    , 
-    /**
-     * Flip horizontally after the rotation (front-camera preview).
-     */
-    var `mirrored`: kotlin.Boolean = false 
-    , 
-    /**
-     * Capture time, nanoseconds on a monotonic clock (used by tracking for stability).
-     */
-    var `timestampNs`: kotlin.ULong = 0uL 
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeCameraFrame: FfiConverterRustBuffer<CameraFrame> {
-    override fun read(buf: ByteBuffer): CameraFrame {
-        return CameraFrame(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterTypePixelFormat.read(buf),
-            FfiConverterSequenceTypePlaneData.read(buf),
-            FfiConverterInt.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: CameraFrame) = (
-            FfiConverterUInt.allocationSize(value.`width`) +
-            FfiConverterUInt.allocationSize(value.`height`) +
-            FfiConverterTypePixelFormat.allocationSize(value.`format`) +
-            FfiConverterSequenceTypePlaneData.allocationSize(value.`planes`) +
-            FfiConverterInt.allocationSize(value.`rotationDegrees`) +
-            FfiConverterBoolean.allocationSize(value.`mirrored`) +
-            FfiConverterULong.allocationSize(value.`timestampNs`)
-    )
-
-    override fun write(value: CameraFrame, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`width`, buf)
-            FfiConverterUInt.write(value.`height`, buf)
-            FfiConverterTypePixelFormat.write(value.`format`, buf)
-            FfiConverterSequenceTypePlaneData.write(value.`planes`, buf)
-            FfiConverterInt.write(value.`rotationDegrees`, buf)
-            FfiConverterBoolean.write(value.`mirrored`, buf)
-            FfiConverterULong.write(value.`timestampNs`, buf)
-    }
-}
-
-
-
-/**
  * How to load the engine.
  */
-data class EngineOptions (
+data class EngineConfig (
     /**
      * Folder holding the model files named in the manifest (sha256-checked at load).
      */
@@ -1998,7 +1913,7 @@ data class EngineOptions (
     /**
      * Face detector.
      */
-    var `detector`: Detector
+    var `detector`: DetectorKind
     , 
     /**
      * ONNX Runtime shared library; `None` = `$ORT_DYLIB_PATH`.
@@ -2022,28 +1937,104 @@ data class EngineOptions (
 /**
  * @suppress
  */
-public object FfiConverterTypeEngineOptions: FfiConverterRustBuffer<EngineOptions> {
-    override fun read(buf: ByteBuffer): EngineOptions {
-        return EngineOptions(
+public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig> {
+    override fun read(buf: ByteBuffer): EngineConfig {
+        return EngineConfig(
             FfiConverterString.read(buf),
-            FfiConverterTypeDetector.read(buf),
+            FfiConverterTypeDetectorKind.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterUInt.read(buf),
         )
     }
 
-    override fun allocationSize(value: EngineOptions) = (
+    override fun allocationSize(value: EngineConfig) = (
             FfiConverterString.allocationSize(value.`modelsDir`) +
-            FfiConverterTypeDetector.allocationSize(value.`detector`) +
+            FfiConverterTypeDetectorKind.allocationSize(value.`detector`) +
             FfiConverterOptionalString.allocationSize(value.`ortLibraryPath`) +
             FfiConverterUInt.allocationSize(value.`intraOpThreads`)
     )
 
-    override fun write(value: EngineOptions, buf: ByteBuffer) {
+    override fun write(value: EngineConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`modelsDir`, buf)
-            FfiConverterTypeDetector.write(value.`detector`, buf)
+            FfiConverterTypeDetectorKind.write(value.`detector`, buf)
             FfiConverterOptionalString.write(value.`ortLibraryPath`, buf)
             FfiConverterUInt.write(value.`intraOpThreads`, buf)
+    }
+}
+
+
+
+/**
+ * One analysed face.
+ */
+data class FaceAnalysis (
+    /**
+     * Detector box (in tracking mode: the landmarks' bounding box), pixels.
+     */
+    var `boundingBox`: BoundingBox
+    , 
+    /**
+     * Detector score (in tracking mode: the FaceMesh presence), 0..1.
+     */
+    var `score`: kotlin.Float
+    , 
+    /**
+     * Detector keypoints, subject's right eye first (BlazeFace 6, SCRFD 5), pixels.
+     */
+    var `keypoints`: List<Point>
+    , 
+    /**
+     * The 468 FaceMesh landmarks, MediaPipe's order.
+     */
+    var `landmarks`: List<Landmark>
+    , 
+    /**
+     * FaceMesh face-presence probability, 0..1.
+     */
+    var `presence`: kotlin.Float
+    , 
+    var `quality`: FaceQuality
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFaceAnalysis: FfiConverterRustBuffer<FaceAnalysis> {
+    override fun read(buf: ByteBuffer): FaceAnalysis {
+        return FaceAnalysis(
+            FfiConverterTypeBoundingBox.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterSequenceTypePoint.read(buf),
+            FfiConverterSequenceTypeLandmark.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterTypeFaceQuality.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FaceAnalysis) = (
+            FfiConverterTypeBoundingBox.allocationSize(value.`boundingBox`) +
+            FfiConverterFloat.allocationSize(value.`score`) +
+            FfiConverterSequenceTypePoint.allocationSize(value.`keypoints`) +
+            FfiConverterSequenceTypeLandmark.allocationSize(value.`landmarks`) +
+            FfiConverterFloat.allocationSize(value.`presence`) +
+            FfiConverterTypeFaceQuality.allocationSize(value.`quality`)
+    )
+
+    override fun write(value: FaceAnalysis, buf: ByteBuffer) {
+            FfiConverterTypeBoundingBox.write(value.`boundingBox`, buf)
+            FfiConverterFloat.write(value.`score`, buf)
+            FfiConverterSequenceTypePoint.write(value.`keypoints`, buf)
+            FfiConverterSequenceTypeLandmark.write(value.`landmarks`, buf)
+            FfiConverterFloat.write(value.`presence`, buf)
+            FfiConverterTypeFaceQuality.write(value.`quality`, buf)
     }
 }
 
@@ -2154,35 +2145,41 @@ public object FfiConverterTypeFaceQuality: FfiConverterRustBuffer<FaceQuality> {
 
 
 /**
- * One analysed face.
+ * A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
  */
-data class FaceResult (
+data class Frame (
     /**
-     * Detector box (in tracking mode: the landmarks' bounding box), pixels.
+     * Buffer width as delivered (before rotation), pixels.
      */
-    var `boundingBox`: BoundingBox
+    var `width`: kotlin.UInt
     , 
     /**
-     * Detector score (in tracking mode: the FaceMesh presence), 0..1.
+     * Buffer height as delivered (before rotation), pixels.
      */
-    var `score`: kotlin.Float
+    var `height`: kotlin.UInt
+    , 
+    var `format`: PixelFormat
     , 
     /**
-     * Detector keypoints, subject's right eye first (BlazeFace 6, SCRFD 5), pixels.
+     * The format's planes in order (Y first for YUV formats).
      */
-    var `keypoints`: List<Point>
+    var `planes`: List<Plane>
     , 
     /**
-     * The 468 FaceMesh landmarks, MediaPipe's order.
+     * Clockwise rotation that makes the buffer upright, degrees: a multiple of 90 (Android
+     * `ImageInfo.rotationDegrees`).
      */
-    var `landmarks`: List<Landmark>
+    var `rotationDegrees`: kotlin.Int = 0 
     , 
     /**
-     * FaceMesh face-presence probability, 0..1.
+     * Flip horizontally after the rotation (front-camera preview).
      */
-    var `presence`: kotlin.Float
+    var `mirrored`: kotlin.Boolean = false 
     , 
-    var `quality`: FaceQuality
+    /**
+     * Capture time, nanoseconds on a monotonic clock (used by tracking for stability).
+     */
+    var `timestampNs`: kotlin.ULong = 0uL 
     
 ){
     
@@ -2196,34 +2193,37 @@ data class FaceResult (
 /**
  * @suppress
  */
-public object FfiConverterTypeFaceResult: FfiConverterRustBuffer<FaceResult> {
-    override fun read(buf: ByteBuffer): FaceResult {
-        return FaceResult(
-            FfiConverterTypeBoundingBox.read(buf),
-            FfiConverterFloat.read(buf),
-            FfiConverterSequenceTypePoint.read(buf),
-            FfiConverterSequenceTypeLandmark.read(buf),
-            FfiConverterFloat.read(buf),
-            FfiConverterTypeFaceQuality.read(buf),
+public object FfiConverterTypeFrame: FfiConverterRustBuffer<Frame> {
+    override fun read(buf: ByteBuffer): Frame {
+        return Frame(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypePixelFormat.read(buf),
+            FfiConverterSequenceTypePlane.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
-    override fun allocationSize(value: FaceResult) = (
-            FfiConverterTypeBoundingBox.allocationSize(value.`boundingBox`) +
-            FfiConverterFloat.allocationSize(value.`score`) +
-            FfiConverterSequenceTypePoint.allocationSize(value.`keypoints`) +
-            FfiConverterSequenceTypeLandmark.allocationSize(value.`landmarks`) +
-            FfiConverterFloat.allocationSize(value.`presence`) +
-            FfiConverterTypeFaceQuality.allocationSize(value.`quality`)
+    override fun allocationSize(value: Frame) = (
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`) +
+            FfiConverterTypePixelFormat.allocationSize(value.`format`) +
+            FfiConverterSequenceTypePlane.allocationSize(value.`planes`) +
+            FfiConverterInt.allocationSize(value.`rotationDegrees`) +
+            FfiConverterBoolean.allocationSize(value.`mirrored`) +
+            FfiConverterULong.allocationSize(value.`timestampNs`)
     )
 
-    override fun write(value: FaceResult, buf: ByteBuffer) {
-            FfiConverterTypeBoundingBox.write(value.`boundingBox`, buf)
-            FfiConverterFloat.write(value.`score`, buf)
-            FfiConverterSequenceTypePoint.write(value.`keypoints`, buf)
-            FfiConverterSequenceTypeLandmark.write(value.`landmarks`, buf)
-            FfiConverterFloat.write(value.`presence`, buf)
-            FfiConverterTypeFaceQuality.write(value.`quality`, buf)
+    override fun write(value: Frame, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+            FfiConverterTypePixelFormat.write(value.`format`, buf)
+            FfiConverterSequenceTypePlane.write(value.`planes`, buf)
+            FfiConverterInt.write(value.`rotationDegrees`, buf)
+            FfiConverterBoolean.write(value.`mirrored`, buf)
+            FfiConverterULong.write(value.`timestampNs`, buf)
     }
 }
 
@@ -2232,7 +2232,7 @@ public object FfiConverterTypeFaceResult: FfiConverterRustBuffer<FaceResult> {
 /**
  * Everything the pipeline found in one frame.
  */
-data class FrameResult (
+data class FrameAnalysis (
     /**
      * Upright frame size, pixels.
      */
@@ -2252,12 +2252,17 @@ data class FrameResult (
      */
     var `facesDetected`: kotlin.UInt
     , 
-    var `faces`: List<FaceResult>
+    var `faces`: List<FaceAnalysis>
     , 
     /**
      * The capture UI's hints for this frame, most important first.
      */
     var `hints`: List<Hint>
+    , 
+    /**
+     * What the pipeline could not measure on this frame and why (empty on a normal frame).
+     */
+    var `notes`: List<FrameNote>
     , 
     var `timings`: StageTimings
     
@@ -2273,39 +2278,42 @@ data class FrameResult (
 /**
  * @suppress
  */
-public object FfiConverterTypeFrameResult: FfiConverterRustBuffer<FrameResult> {
-    override fun read(buf: ByteBuffer): FrameResult {
-        return FrameResult(
+public object FfiConverterTypeFrameAnalysis: FfiConverterRustBuffer<FrameAnalysis> {
+    override fun read(buf: ByteBuffer): FrameAnalysis {
+        return FrameAnalysis(
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterUInt.read(buf),
-            FfiConverterSequenceTypeFaceResult.read(buf),
+            FfiConverterSequenceTypeFaceAnalysis.read(buf),
             FfiConverterSequenceTypeHint.read(buf),
+            FfiConverterSequenceTypeFrameNote.read(buf),
             FfiConverterTypeStageTimings.read(buf),
         )
     }
 
-    override fun allocationSize(value: FrameResult) = (
+    override fun allocationSize(value: FrameAnalysis) = (
             FfiConverterUInt.allocationSize(value.`width`) +
             FfiConverterUInt.allocationSize(value.`height`) +
             FfiConverterULong.allocationSize(value.`timestampNs`) +
             FfiConverterBoolean.allocationSize(value.`detectorRan`) +
             FfiConverterUInt.allocationSize(value.`facesDetected`) +
-            FfiConverterSequenceTypeFaceResult.allocationSize(value.`faces`) +
+            FfiConverterSequenceTypeFaceAnalysis.allocationSize(value.`faces`) +
             FfiConverterSequenceTypeHint.allocationSize(value.`hints`) +
+            FfiConverterSequenceTypeFrameNote.allocationSize(value.`notes`) +
             FfiConverterTypeStageTimings.allocationSize(value.`timings`)
     )
 
-    override fun write(value: FrameResult, buf: ByteBuffer) {
+    override fun write(value: FrameAnalysis, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`width`, buf)
             FfiConverterUInt.write(value.`height`, buf)
             FfiConverterULong.write(value.`timestampNs`, buf)
             FfiConverterBoolean.write(value.`detectorRan`, buf)
             FfiConverterUInt.write(value.`facesDetected`, buf)
-            FfiConverterSequenceTypeFaceResult.write(value.`faces`, buf)
+            FfiConverterSequenceTypeFaceAnalysis.write(value.`faces`, buf)
             FfiConverterSequenceTypeHint.write(value.`hints`, buf)
+            FfiConverterSequenceTypeFrameNote.write(value.`notes`, buf)
             FfiConverterTypeStageTimings.write(value.`timings`, buf)
     }
 }
@@ -2362,7 +2370,7 @@ public object FfiConverterTypeLandmark: FfiConverterRustBuffer<Landmark> {
 /**
  * One plane of a camera buffer.
  */
-data class PlaneData (
+data class Plane (
     var `bytes`: kotlin.ByteArray
     , 
     /**
@@ -2383,20 +2391,20 @@ data class PlaneData (
 /**
  * @suppress
  */
-public object FfiConverterTypePlaneData: FfiConverterRustBuffer<PlaneData> {
-    override fun read(buf: ByteBuffer): PlaneData {
-        return PlaneData(
+public object FfiConverterTypePlane: FfiConverterRustBuffer<Plane> {
+    override fun read(buf: ByteBuffer): Plane {
+        return Plane(
             FfiConverterByteArray.read(buf),
             FfiConverterUInt.read(buf),
         )
     }
 
-    override fun allocationSize(value: PlaneData) = (
+    override fun allocationSize(value: Plane) = (
             FfiConverterByteArray.allocationSize(value.`bytes`) +
             FfiConverterUInt.allocationSize(value.`rowStride`)
     )
 
-    override fun write(value: PlaneData, buf: ByteBuffer) {
+    override fun write(value: Plane, buf: ByteBuffer) {
             FfiConverterByteArray.write(value.`bytes`, buf)
             FfiConverterUInt.write(value.`rowStride`, buf)
     }
@@ -2712,7 +2720,7 @@ public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
  * Which face detector the engine runs.
  */
 
-enum class Detector {
+enum class DetectorKind {
     
     /**
      * MediaPipe BlazeFace short-range, 128×128: selfie distance (the default).
@@ -2737,16 +2745,62 @@ enum class Detector {
 /**
  * @suppress
  */
-public object FfiConverterTypeDetector: FfiConverterRustBuffer<Detector> {
+public object FfiConverterTypeDetectorKind: FfiConverterRustBuffer<DetectorKind> {
     override fun read(buf: ByteBuffer) = try {
-        Detector.values()[buf.getInt() - 1]
+        DetectorKind.values()[buf.getInt() - 1]
     } catch (e: IndexOutOfBoundsException) {
         throw RuntimeException("invalid enum value, something is very wrong!!", e)
     }
 
-    override fun allocationSize(value: Detector) = 4UL
+    override fun allocationSize(value: DetectorKind) = 4UL
 
-    override fun write(value: Detector, buf: ByteBuffer) {
+    override fun write(value: DetectorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Something the pipeline skipped on a frame, and why; mirrors core's `FrameNote`. Never a
+ * failure: the frame's other checks ran. For the app's developer, not the user.
+ */
+
+enum class FrameNote {
+    
+    /**
+     * The timestamp equals the previous frame's (or timestamps are missing: 0 on every
+     * frame): stability was not measured on this frame.
+     */
+    REPEATED_TIMESTAMP,
+    /**
+     * The timestamp is earlier than the previous frame's: the track was restarted and
+     * stability was not measured on this frame.
+     */
+    CLOCK_WENT_BACKWARDS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFrameNote: FfiConverterRustBuffer<FrameNote> {
+    override fun read(buf: ByteBuffer) = try {
+        FrameNote.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FrameNote) = 4UL
+
+    override fun write(value: FrameNote, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -3006,24 +3060,24 @@ public object FfiConverterOptionalTypeHint: FfiConverterRustBuffer<Hint?> {
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeFaceResult: FfiConverterRustBuffer<List<FaceResult>> {
-    override fun read(buf: ByteBuffer): List<FaceResult> {
+public object FfiConverterSequenceTypeFaceAnalysis: FfiConverterRustBuffer<List<FaceAnalysis>> {
+    override fun read(buf: ByteBuffer): List<FaceAnalysis> {
         val len = buf.getInt()
-        return List<FaceResult>(len) {
-            FfiConverterTypeFaceResult.read(buf)
+        return List<FaceAnalysis>(len) {
+            FfiConverterTypeFaceAnalysis.read(buf)
         }
     }
 
-    override fun allocationSize(value: List<FaceResult>): ULong {
+    override fun allocationSize(value: List<FaceAnalysis>): ULong {
         val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeFaceResult.allocationSize(it) }.sum()
+        val sizeForItems = value.map { FfiConverterTypeFaceAnalysis.allocationSize(it) }.sum()
         return sizeForLength + sizeForItems
     }
 
-    override fun write(value: List<FaceResult>, buf: ByteBuffer) {
+    override fun write(value: List<FaceAnalysis>, buf: ByteBuffer) {
         buf.putInt(value.size)
         value.iterator().forEach {
-            FfiConverterTypeFaceResult.write(it, buf)
+            FfiConverterTypeFaceAnalysis.write(it, buf)
         }
     }
 }
@@ -3062,24 +3116,24 @@ public object FfiConverterSequenceTypeLandmark: FfiConverterRustBuffer<List<Land
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypePlaneData: FfiConverterRustBuffer<List<PlaneData>> {
-    override fun read(buf: ByteBuffer): List<PlaneData> {
+public object FfiConverterSequenceTypePlane: FfiConverterRustBuffer<List<Plane>> {
+    override fun read(buf: ByteBuffer): List<Plane> {
         val len = buf.getInt()
-        return List<PlaneData>(len) {
-            FfiConverterTypePlaneData.read(buf)
+        return List<Plane>(len) {
+            FfiConverterTypePlane.read(buf)
         }
     }
 
-    override fun allocationSize(value: List<PlaneData>): ULong {
+    override fun allocationSize(value: List<Plane>): ULong {
         val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypePlaneData.allocationSize(it) }.sum()
+        val sizeForItems = value.map { FfiConverterTypePlane.allocationSize(it) }.sum()
         return sizeForLength + sizeForItems
     }
 
-    override fun write(value: List<PlaneData>, buf: ByteBuffer) {
+    override fun write(value: List<Plane>, buf: ByteBuffer) {
         buf.putInt(value.size)
         value.iterator().forEach {
-            FfiConverterTypePlaneData.write(it, buf)
+            FfiConverterTypePlane.write(it, buf)
         }
     }
 }
@@ -3136,6 +3190,34 @@ public object FfiConverterSequenceTypeQualityCheck: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeQualityCheck.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFrameNote: FfiConverterRustBuffer<List<FrameNote>> {
+    override fun read(buf: ByteBuffer): List<FrameNote> {
+        val len = buf.getInt()
+        return List<FrameNote>(len) {
+            FfiConverterTypeFrameNote.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FrameNote>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFrameNote.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FrameNote>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFrameNote.write(it, buf)
         }
     }
 }

@@ -9,8 +9,10 @@
 //! "its parallax could not be measured"). A turn that cannot be measured fails: a flat photo
 //! must not pass by giving nothing to measure.
 //!
-//! With an eye-state model ([`ChallengeCapture::with_eye_model`]) every frame's eyes are also
-//! classified open / closed ([`super::eyes`]), which blinks use where FaceMesh's lids lag.
+//! With an eye-state model ([`ChallengeCapture::with_eye_model`]) the eyes are also
+//! classified open / closed ([`super::eyes`]), which blinks use where FaceMesh's lids lag:
+//! on the frames the runner reads it, the neutral baseline and the blink steps, and only
+//! when the plan has a blink.
 //! With the iris model instead ([`ChallengeCapture::with_iris_model`]) blinks read the eye
 //! openness from MediaPipe Iris's eye contour ([`super::iris`]); the runner prefers the
 //! eye-state probability when both ran.
@@ -20,12 +22,10 @@
 //! taking over mid-challenge rejects it ("face changed").
 //!
 //! Memory: at most `max_turn_frames` face crops (≤ 54 KB each with the default parallax
-//! settings). A long turn keeps every other frame each time the buffer fills, so the frames
-//! kept still span the whole turn. Cost: one parallax score per turn, 162 ms for 24 frames
-//! (criterion median, one core of the development VM, `parallax_turn_24` in
-//! `tests/benches/passive.rs`); the eye-state model adds 0.13 ms a frame.
-
-use alloc::vec::Vec;
+//! settings) in a [`parallax::Reservoir`]: a long turn keeps every other frame each time it
+//! fills, so the frames kept still span the whole turn, and each kept frame is fitted
+//! against the turn's first frame as it arrives; the end of the turn fits the pairs left
+//! (against the middle and last frames). Cost: docs/performance.md ("The whole session").
 
 use super::eyes::EyeStateModel;
 use super::iris::IrisEyeModel;
@@ -34,20 +34,18 @@ use super::plan::{Action, ChallengePlan};
 use super::runner::{ChallengeOutcome, ChallengeRunner, Prompt, RunnerConfig, Update};
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
-use crate::passive::parallax::{self, ParallaxConfig, ParallaxFrame};
+use crate::passive::parallax::{self, ParallaxConfig};
 use crate::perception::FrameAnalysis;
 
 /// Runs one challenge plan over analysed frames and their upright RGB images.
 #[derive(Debug)]
 pub struct ChallengeCapture {
     runner: ChallengeRunner,
-    parallax: ParallaxConfig,
-    max_turn_frames: usize,
-    /// Frames of the current turn step (decimated by `stride`).
-    turn_frames: Vec<ParallaxFrame>,
+    /// Frames of the current turn step (spread over the turn, pairs fitted as they arrive).
+    turn_frames: parallax::Reservoir,
     turn_step: Option<usize>,
-    stride: usize,
-    seen: usize,
+    /// Whether the plan has a blink step (the eye-state model runs only for it).
+    blinks: bool,
     eyes: Option<EyeStateModel>,
     iris: Option<IrisEyeModel>,
     continuity: Option<Continuity>,
@@ -79,14 +77,12 @@ impl ChallengeCapture {
                 parallax.min_frames
             )));
         }
+        let blinks = plan.steps.iter().any(|s| s.action == Action::Blink);
         Ok(ChallengeCapture {
             runner: ChallengeRunner::new(plan, cfg)?,
-            parallax,
-            max_turn_frames,
-            turn_frames: Vec::new(),
+            turn_frames: parallax::Reservoir::new(parallax, max_turn_frames)?,
             turn_step: None,
-            stride: 1,
-            seen: 0,
+            blinks,
             eyes: None,
             iris: None,
             continuity: None,
@@ -175,9 +171,19 @@ impl ChallengeCapture {
             self.reset_turn(turning.then_some(step));
         }
         let mut obs = observation_from(analysis);
-        if let (Some(model), Some(face), Some(o)) =
-            (&self.eyes, analysis.faces.first(), obs.face.as_mut())
-        {
+        // The eye models serve blinks only: their baseline (the neutral phase) and the blink
+        // steps; on other frames the runner does not read them.
+        let eyes_needed = self.blinks
+            && matches!(
+                self.runner.prompt(),
+                Prompt::HoldStill | Prompt::Do(Action::Blink)
+            );
+        if let (true, Some(model), Some(face), Some(o)) = (
+            eyes_needed,
+            &self.eyes,
+            analysis.faces.first(),
+            obs.face.as_mut(),
+        ) {
             // An eye too small to classify leaves the frame to the eye aspect ratio.
             o.eyes_closed = match model.predict(rgb, &face.landmarks) {
                 Ok(state) => Some(state.closed()),
@@ -191,9 +197,12 @@ impl ChallengeCapture {
                 Err(_) => None,
             };
         }
-        if let (Some(model), Some(face), Some(o)) =
-            (&self.iris, analysis.faces.first(), obs.face.as_mut())
-        {
+        if let (true, Some(model), Some(face), Some(o)) = (
+            eyes_needed,
+            &self.iris,
+            analysis.faces.first(),
+            obs.face.as_mut(),
+        ) {
             // An eye too small to crop leaves the frame to the other measures.
             o.eye_openness = match model.predict(rgb, &face.landmarks) {
                 Ok(open) => Some(open.mean()),
@@ -207,16 +216,14 @@ impl ChallengeCapture {
         }
         if turning {
             if let (Some(face), Some(_)) = (analysis.faces.first(), obs.face) {
-                if self.seen.is_multiple_of(self.stride) {
-                    let f = parallax::frame_features_with_image(
+                self.turn_frames.offer(|cfg| {
+                    parallax::frame_features_with_image(
                         rgb,
                         &face.landmarks,
                         analysis.timestamp_ns,
-                        &self.parallax,
-                    )?;
-                    self.keep(f);
-                }
-                self.seen += 1;
+                        cfg,
+                    )
+                })?;
             }
         }
         if let (Some(c), Some(face), None) = (
@@ -239,7 +246,7 @@ impl ChallengeCapture {
         if !update.awaiting_parallax {
             return Ok(update);
         }
-        let report = parallax::score(&self.turn_frames, &self.parallax);
+        let report = self.turn_frames.score();
         self.reset_turn(None);
         let resolved = match report.score.filter(|_| report.available) {
             Some(s) => self.runner.turn_parallax_with(s, &report.features)?,
@@ -251,21 +258,6 @@ impl ChallengeCapture {
     fn reset_turn(&mut self, step: Option<usize>) {
         self.turn_frames.clear();
         self.turn_step = step;
-        self.stride = 1;
-        self.seen = 0;
-    }
-
-    /// Adds a frame; when full, keeps every other frame and halves the rate from then on.
-    fn keep(&mut self, f: ParallaxFrame) {
-        if self.turn_frames.len() >= self.max_turn_frames {
-            let mut i = 0;
-            self.turn_frames.retain(|_| {
-                i += 1;
-                i % 2 == 1
-            });
-            self.stride *= 2;
-        }
-        self.turn_frames.push(f);
     }
 
     /// Frames kept for the current turn (for diagnostics and tests).

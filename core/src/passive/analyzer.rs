@@ -233,6 +233,22 @@ impl PassiveReport {
     }
 }
 
+/// Which signals a pushed frame feeds ([`PassiveAnalyzer::push_for`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FrameUse {
+    /// Parallax (the landmarks and a luma crop of the face, fitted in [`PassiveAnalyzer::report`]).
+    pub parallax: bool,
+    /// The per-frame signals: FFT, reflection, depth and texture (a model run each).
+    pub per_frame: bool,
+}
+
+impl FrameUse {
+    pub const ALL: FrameUse = FrameUse {
+        parallax: true,
+        per_frame: true,
+    };
+}
+
 /// One frame's records, one per signal; `None` where the signal failed on this frame.
 #[derive(Clone, Debug, Default)]
 struct FrameRecord {
@@ -352,6 +368,21 @@ impl PassiveAnalyzer {
         bbox: crate::geometry::Rect,
         timestamp_ns: u64,
     ) -> Result<()> {
+        self.push_for(rgb, landmarks, bbox, timestamp_ns, FrameUse::ALL)
+    }
+
+    /// [`Self::push`] for the signals `uses` names only (a caller that keeps parallax's
+    /// frames itself, or scores the per-frame signals on selected frames). The record still
+    /// counts towards the window; each signal's score is its usual aggregate over the frames
+    /// that fed it.
+    pub fn push_for(
+        &mut self,
+        rgb: &RgbImage,
+        landmarks: &[Point3],
+        bbox: crate::geometry::Rect,
+        timestamp_ns: u64,
+        uses: FrameUse,
+    ) -> Result<()> {
         let expected = (rgb.width as usize)
             .checked_mul(rgb.height as usize)
             .and_then(|v| v.checked_mul(3));
@@ -363,19 +394,41 @@ impl PassiveAnalyzer {
                 rgb.data.len(),
             )));
         }
-        // Landmarks are checked once here; each signal re-checks what it relies on.
-        let par = parallax::frame_features_with_image(
-            rgb,
-            landmarks,
-            timestamp_ns,
-            &self.config.parallax,
-        )?;
-        let face = FaceGeometry { landmarks, bbox };
+        // Landmarks are checked once here (with or without parallax's crop); each signal
+        // re-checks what it relies on.
+        let par = if uses.parallax {
+            Some(parallax::frame_features_with_image(
+                rgb,
+                landmarks,
+                timestamp_ns,
+                &self.config.parallax,
+            )?)
+        } else {
+            parallax::check_landmarks(landmarks)?;
+            None
+        };
         let mut rec = FrameRecord {
             face: true,
-            parallax: Some(par),
+            parallax: par,
             ..FrameRecord::default()
         };
+        if uses.per_frame {
+            self.per_frame(rgb, landmarks, bbox, &mut rec);
+        }
+        let _ = PARALLAX;
+        self.push_record(rec);
+        Ok(())
+    }
+
+    /// The per-frame signals' records of one frame (FFT, reflection, depth, texture).
+    fn per_frame(
+        &mut self,
+        rgb: &RgbImage,
+        landmarks: &[Point3],
+        bbox: crate::geometry::Rect,
+        rec: &mut FrameRecord,
+    ) {
+        let face = FaceGeometry { landmarks, bbox };
         let mut note = |slot: usize, e: &Error| {
             self.last_errors[slot] = Some(e.to_string());
         };
@@ -408,9 +461,6 @@ impl PassiveAnalyzer {
                 Err(e) => note(TEXTURE, &e.into()),
             }
         }
-        let _ = PARALLAX;
-        self.push_record(rec);
-        Ok(())
     }
 
     /// Scores every signal over the current window.

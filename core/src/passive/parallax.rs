@@ -209,6 +209,18 @@ pub fn frame_features_with_image(
 
 /// Keeps the landmarks of one frame (468 finite points).
 pub fn frame_features(landmarks: &[Point3], timestamp_ns: u64) -> Result<ParallaxFrame> {
+    let iod = check_landmarks(landmarks)?;
+    Ok(ParallaxFrame {
+        timestamp_ns,
+        iod,
+        points: landmarks.iter().map(|p| p.xy()).collect(),
+        patch: None,
+    })
+}
+
+/// The checks [`frame_features`] makes (468 finite points, distinct eyes), without keeping
+/// anything; the inter-ocular distance, pixels.
+pub fn check_landmarks(landmarks: &[Point3]) -> Result<f32> {
     if landmarks.len() != NUM_LANDMARKS {
         return Err(Error::InvalidInput(alloc::format!(
             "parallax needs {NUM_LANDMARKS} landmarks, got {}",
@@ -223,16 +235,10 @@ pub fn frame_features(landmarks: &[Point3], timestamp_ns: u64) -> Result<Paralla
             "parallax landmark {i} is not finite"
         )));
     }
-    let iod = inter_ocular_distance(landmarks).ok_or_else(|| {
+    inter_ocular_distance(landmarks).ok_or_else(|| {
         Error::InvalidInput(
             "parallax: eye landmarks coincide (inter-ocular distance ≤ 1 px)".into(),
         )
-    })?;
-    Ok(ParallaxFrame {
-        timestamp_ns,
-        iod,
-        points: landmarks.iter().map(|p| p.xy()).collect(),
-        patch: None,
     })
 }
 
@@ -491,6 +497,46 @@ pub fn score(frames: &[ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
 /// [`score`] over borrowed frames (the analyzer's window is not copied: each frame holds a
 /// face crop of up to 54 KB).
 pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalReport {
+    let keyed: Vec<(u64, &ParallaxFrame)> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i as u64, *f))
+        .collect();
+    score_keyed(&keyed, cfg, None)
+}
+
+/// What one pair of frames gives: the raw-landmark fit, and (when both frames carry their
+/// face crop) the image-refined fit with its matched-landmark count.
+#[derive(Clone, Copy, Debug)]
+struct PairResult {
+    landmark: Option<PairFit>,
+    refined: Option<(PairFit, usize)>,
+}
+
+fn fit_both(
+    a: &ParallaxFrame,
+    b: &ParallaxFrame,
+    indices: &[usize],
+    cfg: &ParallaxConfig,
+    buf: &mut (Vec<Point2>, Vec<Point2>),
+) -> PairResult {
+    let landmark = fit_pair(a, b);
+    let refined = match (landmark, &a.patch, &b.patch) {
+        (Some(_), Some(_), Some(_)) => fit_refined_pair(a, b, indices, cfg, buf),
+        _ => None,
+    };
+    PairResult { landmark, refined }
+}
+
+/// Pair results already fitted, keyed by the frames' ids (older first).
+type PairCache = Vec<((u64, u64), PairResult)>;
+
+/// [`score_refs`] over frames with ids, reusing (and adding to) `cache`'s pair fits.
+fn score_keyed(
+    frames: &[(u64, &ParallaxFrame)],
+    cfg: &ParallaxConfig,
+    mut cache: Option<&mut PairCache>,
+) -> SignalReport {
     let mut f = BTreeMap::new();
     f.insert("frames".into(), frames.len() as f64);
     f.insert("min_motion_needed".into(), cfg.min_motion as f64);
@@ -508,13 +554,13 @@ pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalRepo
     let window = &frames[frames.len().saturating_sub(cfg.max_frames)..];
     // Frames built with their face crop are matched by pixels; a frame whose crop could not
     // be taken is left out rather than letting the (unreliable) landmark-only fit decide.
-    let refined = window.iter().any(|w| w.patch.is_some());
-    let patched: Vec<&ParallaxFrame>;
-    let window: &[&ParallaxFrame] = if refined {
+    let refined = window.iter().any(|w| w.1.patch.is_some());
+    let patched: Vec<(u64, &ParallaxFrame)>;
+    let window: &[(u64, &ParallaxFrame)] = if refined {
         patched = window
             .iter()
             .copied()
-            .filter(|w| w.patch.is_some())
+            .filter(|w| w.1.patch.is_some())
             .collect();
         f.insert("frames_with_crop".into(), patched.len() as f64);
         if patched.len() < cfg.min_frames {
@@ -548,23 +594,40 @@ pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalRepo
             }
         }
     }
-    let landmark_fits: Vec<PairFit> = pairs_ij
+    let indices = if refined {
+        matched_indices()
+    } else {
+        Vec::new()
+    };
+    let mut buf = (Vec::new(), Vec::new());
+    let results: Vec<PairResult> = pairs_ij
         .iter()
-        .filter_map(|&(i, j)| fit_pair(window[i], window[j]))
+        .map(|&(i, j)| {
+            let key = (window[i].0, window[j].0);
+            if let Some(c) = cache.as_deref() {
+                if let Some((_, r)) = c.iter().find(|(k, _)| *k == key) {
+                    return *r;
+                }
+            }
+            let r = fit_both(window[i].1, window[j].1, &indices, cfg, &mut buf);
+            if let Some(c) = cache.as_deref_mut() {
+                c.push((key, r));
+            }
+            r
+        })
         .collect();
+    let landmark_fits: Vec<PairFit> = results.iter().filter_map(|r| r.landmark).collect();
     let all: Vec<PairFit> = if refined {
         // FaceMesh's landmarks say how far the face turned (their out-of-plane motion, which
         // they show for a tilted photo too); the pixels say whether that turn produced the
         // parallax of a 3D face. So each pair's motion comes from the landmarks and its
         // residual from the image-refined correspondences.
-        let indices = matched_indices();
-        let mut buf = (Vec::new(), Vec::new());
         let mut matched = Vec::new();
-        let fits: Vec<PairFit> = pairs_ij
+        let fits: Vec<PairFit> = results
             .iter()
-            .filter_map(|&(i, j)| {
-                let lm = fit_pair(window[i], window[j])?;
-                let (px, m) = fit_refined_pair(window[i], window[j], &indices, cfg, &mut buf)?;
+            .filter_map(|r| {
+                let lm = r.landmark?;
+                let (px, m) = r.refined?;
                 matched.push(m as f32);
                 Some(PairFit {
                     motion: lm.motion,
@@ -628,6 +691,124 @@ pub fn score_refs(frames: &[&ParallaxFrame], cfg: &ParallaxConfig) -> SignalRepo
     f.insert("residual_median".into(), residual as f64);
     f.insert("residual_max".into(), residual_max as f64);
     SignalReport::scored(logistic(k, cfg.fraction_centre, cfg.fraction_scale), f)
+}
+
+/// A capture's parallax frames in bounded memory, spread over the whole capture, with the
+/// pair fits made as frames arrive.
+///
+/// It keeps every `stride`-th offered frame; when `capacity` frames are kept it drops every
+/// other one and doubles the stride, so the frames kept always span the capture. Each kept
+/// frame is fitted against the first kept frame (which decimation never drops) when it
+/// arrives: one pair of bounded cost per kept frame, a third of the pairs [`score`] needs.
+/// [`Reservoir::score`] fits only the pairs left (against the middle and last frames) and
+/// gives the same report as [`score`] over the kept frames.
+#[derive(Debug)]
+pub struct Reservoir {
+    cfg: ParallaxConfig,
+    capacity: usize,
+    frames: Vec<(u64, ParallaxFrame)>,
+    next_id: u64,
+    stride: usize,
+    seen: usize,
+    cache: PairCache,
+    indices: Vec<usize>,
+    buf: (Vec<Point2>, Vec<Point2>),
+}
+
+impl Reservoir {
+    /// At most `capacity` frames (`cfg.min_frames..=1000`; [`score`] compares the last
+    /// `cfg.max_frames`) are kept.
+    pub fn new(cfg: ParallaxConfig, capacity: usize) -> Result<Reservoir> {
+        cfg.validate()?;
+        if capacity < cfg.min_frames.max(2) || capacity > 1000 {
+            return Err(Error::Config(alloc::format!(
+                "parallax reservoir: capacity {capacity} must be in {}..=1000 (parallax needs \
+                 {} frames)",
+                cfg.min_frames.max(2),
+                cfg.min_frames
+            )));
+        }
+        Ok(Reservoir {
+            cfg,
+            capacity,
+            frames: Vec::with_capacity(capacity),
+            next_id: 0,
+            stride: 1,
+            seen: 0,
+            cache: Vec::new(),
+            indices: matched_indices(),
+            buf: (Vec::new(), Vec::new()),
+        })
+    }
+
+    pub fn config(&self) -> &ParallaxConfig {
+        &self.cfg
+    }
+
+    /// Whether the next offered frame will be kept (so a caller can skip building it).
+    pub fn wants_next(&self) -> bool {
+        self.seen.is_multiple_of(self.stride)
+    }
+
+    /// Offers one frame: `make` builds it (with the reservoir's settings) only when it is
+    /// kept. Returns whether it was kept; `make`'s error adds nothing and is returned.
+    pub fn offer(
+        &mut self,
+        make: impl FnOnce(&ParallaxConfig) -> Result<ParallaxFrame>,
+    ) -> Result<bool> {
+        let keep = self.wants_next();
+        self.seen += 1;
+        if !keep {
+            return Ok(false);
+        }
+        let f = make(&self.cfg)?;
+        self.keep(f);
+        Ok(true)
+    }
+
+    fn keep(&mut self, f: ParallaxFrame) {
+        if self.frames.len() >= self.capacity {
+            let mut i = 0;
+            self.frames.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.stride *= 2;
+            let frames = &self.frames;
+            let kept = |id: u64| frames.iter().any(|(k, _)| *k == id);
+            self.cache.retain(|((a, b), _)| kept(*a) && kept(*b));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if let Some((first, f0)) = self.frames.first() {
+            let r = fit_both(f0, &f, &self.indices, &self.cfg, &mut self.buf);
+            self.cache.push(((*first, id), r));
+        }
+        self.frames.push((id, f));
+    }
+
+    /// Frames kept.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Forgets every frame (a new turn or capture).
+    pub fn clear(&mut self) {
+        self.frames.clear();
+        self.cache.clear();
+        self.stride = 1;
+        self.seen = 0;
+    }
+
+    /// [`score`] over the kept frames, fitting only the pairs not fitted yet.
+    pub fn score(&mut self) -> SignalReport {
+        let keyed: Vec<(u64, &ParallaxFrame)> = self.frames.iter().map(|(k, f)| (*k, f)).collect();
+        score_keyed(&keyed, &self.cfg, Some(&mut self.cache))
+    }
 }
 
 #[cfg(test)]

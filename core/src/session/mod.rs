@@ -2,11 +2,13 @@
 //! pass / retry / fail ([`SessionResult`]), with the feedback a capture UI needs on every
 //! frame ([`FrameFeedback`]).
 //!
-//! Per frame: tracking and the quality gate; usable frames feed the passive window (every
-//! `passive_stride`-th, to bound the cost) and, when the policy asks for one, the active
-//! challenge derived from the server's seed (with face continuity when an embedding model is
-//! loaded); with an enrolled template, a few good frames are embedded for the match. The
-//! heavy work runs as frames arrive; `finish()` scores the passive window, calibrates each
+//! Per frame: tracking and the quality gate; usable frames feed the passive window
+//! ([`PassiveWindow`]: the per-frame signals on a few frames of the hold-still phase,
+//! parallax on frames spread over the capture, fitted as they arrive) and, when the policy
+//! asks for one, the active challenge derived from the server's seed (with face continuity
+//! when an embedding model is loaded); with an enrolled template, a few good frames are
+//! embedded for the match. The heavy work runs as frames arrive; `finish()` combines the
+//! passive window's scores (fitting only its last parallax pairs), calibrates each
 //! signal into an LLR with the bundle the policy expects, fuses, and applies the policy
 //! (`core::policy::decide`), then writes the audit record. docs/decision.md.
 
@@ -33,7 +35,7 @@ use crate::frame::Frame;
 use crate::fusion::{CalibratedSignal, FusionMethod};
 use crate::matching::{five_points_from_mesh, Embedder, FaceTemplate, MatchThresholds};
 use crate::models::ModelRunner;
-use crate::passive::analyzer::{PassiveAnalyzer, PassiveConfig, PassiveModels};
+use crate::passive::analyzer::{PassiveConfig, PassiveModels};
 use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
 use crate::quality::Hint;
@@ -43,6 +45,9 @@ use crate::result::{
 
 #[cfg(test)]
 mod tests;
+mod window;
+
+pub use window::PassiveWindow;
 
 /// Errors of a session. Bad input to `push_frame` is an error for that frame only; a
 /// session that never saw a usable face still finishes (as retry), never as an error.
@@ -176,13 +181,20 @@ pub struct SessionConfig {
     pub passive: PassiveConfig,
     /// Every this many usable frames goes into the passive window (1 = all).
     pub passive_stride: u32,
-    /// Usable frames the passive window needs before a passive-only session is done.
+    /// Usable frames the passive window needs before a passive-only session is done (the
+    /// hold-still phase).
     pub passive_frames: u32,
+    /// The per-frame passive signals (texture CNNs, FFT, reflection, depth) score this many
+    /// window frames, spread evenly over the hold-still phase ([`PassiveWindow`]).
+    pub passive_scored_frames: u32,
+    /// Parallax keeps this many window frames, spread over the whole capture.
+    pub parallax_frames: u32,
     /// Embed every this many usable frames for the template match...
     pub match_every: u32,
     /// ...up to this many samples (their mean similarity decides).
     pub match_samples: u32,
-    /// Face continuity through the challenge: embed every this many frames, and reject
+    /// Face continuity through the challenge: embed every this many frames (one a second at
+    /// 30 fps: a face that takes over performs at least a step, which lasts longer), and reject
     /// below this cosine similarity to the first face (same person through a smile: ≥ 0.75
     /// measured; another person: ≤ 0.2).
     pub continuity_every: usize,
@@ -198,9 +210,11 @@ impl Default for SessionConfig {
             passive: PassiveConfig::default(),
             passive_stride: 2,
             passive_frames: 30,
+            passive_scored_frames: 6,
+            parallax_frames: 24,
             match_every: 10,
             match_samples: 3,
-            continuity_every: 10,
+            continuity_every: 30,
             continuity_min_similarity: 0.5,
             target_oval: [0.5, 0.45, 0.3, 0.38],
         }
@@ -285,7 +299,7 @@ pub struct FrameFeedback {
 /// One capture. Not shared between threads; create one per attempt.
 pub struct Session {
     tracker: Tracker,
-    passive: PassiveAnalyzer,
+    passive: PassiveWindow,
     challenge: Option<ChallengeCapture>,
     embedder: Option<Embedder>,
     policy: Arc<LoadedPolicy>,
@@ -297,7 +311,6 @@ pub struct Session {
     frames: u32,
     frames_with_face: u32,
     usable: u32,
-    passive_frames: u32,
     hint_counts: Vec<(Hint, u32)>,
     sharpness: Vec<f32>,
     luma: Vec<f32>,
@@ -393,7 +406,7 @@ impl Session {
             .unwrap_or_default();
         Ok(Session {
             tracker: Tracker::new(engine),
-            passive: PassiveAnalyzer::new(models.passive.clone(), cfg.passive.clone())?,
+            passive: PassiveWindow::new(models.passive.clone(), &cfg)?,
             challenge,
             embedder,
             policy,
@@ -404,7 +417,6 @@ impl Session {
             frames: 0,
             frames_with_face: 0,
             usable: 0,
-            passive_frames: 0,
             hint_counts: Vec::new(),
             sharpness: Vec::new(),
             luma: Vec::new(),
@@ -425,7 +437,7 @@ impl Session {
     }
 
     fn passive_done(&self) -> bool {
-        self.passive_frames * self.cfg.passive_stride >= self.cfg.passive_frames
+        self.passive.frames() * self.cfg.passive_stride >= self.cfg.passive_frames
     }
 
     fn challenge_done(&self) -> bool {
@@ -472,16 +484,14 @@ impl Session {
             self.face_px
                 .push(f.detection.bbox.width().max(f.detection.bbox.height()));
         }
-        // Passive window: every `passive_stride`-th usable frame.
+        // Passive window: every `passive_stride`-th usable frame (the window decides which
+        // signals each one feeds).
         if let (true, Some(f)) = (usable, face) {
             self.usable += 1;
-            if (self.usable - 1).is_multiple_of(self.cfg.passive_stride) {
-                let t = Instant::now();
-                self.passive
-                    .push(self.tracker.last_rgb(), &f.landmarks, f.detection.bbox, ts)?;
-                self.passive_frames += 1;
-                self.timings.passive_ms += ms_since(t);
-            }
+            let t = Instant::now();
+            self.passive
+                .offer(self.tracker.last_rgb(), &f.landmarks, f.detection.bbox, ts)?;
+            self.timings.passive_ms += ms_since(t);
             // Template match: a few good frames, spread over the capture.
             if let Some(e) = self.embedder.as_mut() {
                 if (self.usable - 1).is_multiple_of(self.cfg.match_every)
@@ -520,7 +530,7 @@ impl Session {
                 challenge_progress = update.progress;
             }
         }
-        let passive_progress = ((self.passive_frames * self.cfg.passive_stride) as f32
+        let passive_progress = ((self.passive.frames() * self.cfg.passive_stride) as f32
             / self.cfg.passive_frames as f32)
             .min(1.0);
         let phase = if self.passive_done() && self.challenge_done() {

@@ -259,3 +259,48 @@ fn face_crops_refuse_degenerate_geometry() {
     };
     assert!(big.validate().is_err());
 }
+
+#[test]
+fn a_reservoir_spreads_its_frames_and_scores_as_the_window_it_kept() {
+    let model = canonical();
+    let cfg = ParallaxConfig::default();
+    let frames = track(&model, &sway(100, 6.0), 0.3);
+    let mut res = Reservoir::new(cfg.clone(), 24).unwrap();
+    let mut kept = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        if res.offer(|_| Ok(f.clone())).unwrap() {
+            kept.push(i);
+        }
+    }
+    // 24 kept at most: every stride-th offered frame, every other one dropped (and the
+    // stride doubled) when full, so the kept frames still span the whole capture.
+    let (mut span, mut stride, mut built) = (Vec::new(), 1, Vec::new());
+    for i in 0..frames.len() {
+        if i % stride == 0 {
+            if span.len() >= 24 {
+                span = span.into_iter().step_by(2).collect();
+                stride *= 2;
+            }
+            span.push(i);
+            built.push(i);
+        }
+    }
+    assert_eq!(kept, built, "frames built: only those kept");
+    assert!(res.len() <= 24 && res.len() >= 12, "{}", res.len());
+    let window: Vec<ParallaxFrame> = span.iter().map(|&i| frames[i].clone()).collect();
+    assert_eq!(window.len(), res.len());
+    assert!(
+        *span.last().unwrap() >= 90,
+        "last kept frame {:?}",
+        span.last()
+    );
+    // The pairs fitted as frames arrived give the report `score` gives on the kept frames.
+    let whole = score(&window, &cfg);
+    let incremental = res.score();
+    assert_eq!(whole.score, incremental.score);
+    assert_eq!(whole.features, incremental.features);
+    assert!(incremental.score.unwrap() > 0.9, "{incremental:?}");
+    // A second score reuses every pair: same report.
+    assert_eq!(res.score().features, incremental.features);
+    assert!(Reservoir::new(cfg, 1).is_err());
+}

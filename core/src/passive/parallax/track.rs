@@ -81,6 +81,23 @@ impl FacePatch {
             return None;
         }
         let (w, h) = (rgb.width as usize, rgb.height as usize);
+        let inv = 1.0 / scale;
+        // The image's luma is converted once over the pixels the crop samples (the square plus
+        // the bilinear and supersampling reach), not four times per sample.
+        let reach = 1.5 * inv + 2.0;
+        let clamp_x = |v: f32| v.clamp(0.0, (w - 1) as f32) as usize;
+        let clamp_y = |v: f32| v.clamp(0.0, (h - 1) as f32) as usize;
+        let (rx0, rx1) = (clamp_x(origin.x - reach), clamp_x(origin.x + side + reach));
+        let (ry0, ry1) = (clamp_y(origin.y - reach), clamp_y(origin.y + side + reach));
+        let rw = rx1 - rx0 + 1;
+        let mut region = Vec::with_capacity(rw * (ry1 - ry0 + 1));
+        for y in ry0..=ry1 {
+            let row = &rgb.data[(y * w + rx0) * 3..(y * w + rx1 + 1) * 3];
+            region.extend(
+                row.chunks_exact(3)
+                    .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32),
+            );
+        }
         let luma = |x: f32, y: f32| -> f32 {
             // Bilinear, clamped to the image (replicate border).
             let xf = x.clamp(0.0, (w - 1) as f32);
@@ -88,15 +105,15 @@ impl FacePatch {
             let (xi, yi) = (xf as usize, yf as usize);
             let (x2, y2) = ((xi + 1).min(w - 1), (yi + 1).min(h - 1));
             let (fx, fy) = (xf - xi as f32, yf - yi as f32);
+            // Every sample lies in the region (it spans the clamped reach of the crop).
             let l = |x: usize, y: usize| {
-                let p = &rgb.data[(y * w + x) * 3..(y * w + x) * 3 + 3];
-                0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
+                let (x, y) = (x.clamp(rx0, rx1) - rx0, y.clamp(ry0, ry1) - ry0);
+                region[y * rw + x]
             };
             let top = l(xi, yi) * (1.0 - fx) + l(x2, yi) * fx;
             let bottom = l(xi, y2) * (1.0 - fx) + l(x2, y2) * fx;
             top * (1.0 - fy) + bottom * fy
         };
-        let inv = 1.0 / scale;
         let supersample = scale < 0.75;
         let mut data = Vec::with_capacity(n * n);
         for j in 0..n {
@@ -156,7 +173,7 @@ impl FacePatch {
 /// Matching settings.
 #[derive(Clone, Copy, Debug)]
 pub struct MatchParams {
-    /// Search radius around the predicted position, crop pixels.
+    /// Search radius around the predicted position, crop pixels (1..=16; clamped).
     pub radius: i32,
     /// Lowest accepted normalised cross-correlation.
     pub min_ncc: f32,
@@ -165,8 +182,8 @@ pub struct MatchParams {
     pub min_texture: f32,
 }
 
-/// Template statistics: mean-free values and their norm.
-fn template(p: &FacePatch, cx: i32, cy: i32, out: &mut Vec<f32>) -> Option<f32> {
+/// Template statistics: mean-free values, their norm and the mean.
+fn template(p: &FacePatch, cx: i32, cy: i32, out: &mut Vec<f32>) -> Option<(f32, f32)> {
     out.clear();
     let mut mean = 0.0;
     for y in cy - HALF..=cy + HALF {
@@ -182,7 +199,7 @@ fn template(p: &FacePatch, cx: i32, cy: i32, out: &mut Vec<f32>) -> Option<f32> 
         *v -= mean;
         norm += *v * *v;
     }
-    (norm > 1e-3).then(|| norm.sqrt())
+    (norm > 1e-3).then(|| (norm.sqrt(), mean))
 }
 
 /// Smaller eigenvalue of the gradient structure tensor over the template, per pixel.
@@ -202,32 +219,65 @@ fn texture(p: &FacePatch, cx: i32, cy: i32) -> f32 {
     0.5 * (a + b) - (0.25 * (a - b) * (a - b) + c * c).sqrt()
 }
 
-/// NCC of the template against frame B's pixels centred at `(cx, cy)`. (Sampling B
-/// through the pair's similarity was tried: the bilinear re-sampling blurs B against the
-/// template by an amount that depends on the sub-pixel phase, which raised the residual on
-/// planes, so B is read on its own pixel grid.)
-fn ncc(b: &FacePatch, cx: i32, cy: i32, tpl: &[f32], tpl_norm: f32) -> f32 {
-    let mut mean = 0.0;
-    for y in cy - HALF..=cy + HALF {
-        for x in cx - HALF..=cx + HALF {
-            mean += b.at(x, y);
+/// Half side of the widest search (`MatchParams::radius` ≤ 16): 33 positions a row.
+const MAX_SEARCH: usize = 33;
+
+/// NCC of the template against frame B's pixels centred at every position of a `(2r+1)²`
+/// grid around `(px, py)`, row-major into `scores`. (Sampling B through the pair's
+/// similarity was tried: the bilinear re-sampling blurs B against the template by an amount
+/// that depends on the sub-pixel phase, which raised the residual on planes, so B is read on
+/// its own pixel grid.) A row of positions is computed together, one template pixel at a
+/// time, so the positions are independent lanes; values are shifted by the template's mean
+/// so a flat patch's variance does not cancel: Σ(v − m)² = Σv'² − (Σv')²/n and
+/// Σ(v − m)·t = Σv'·t − m'·Σt, the quantities of the two-pass form.
+#[allow(clippy::too_many_arguments)]
+fn ncc_grid(
+    b: &FacePatch,
+    px: i32,
+    py: i32,
+    r: i32,
+    tpl: &[f32],
+    tpl_norm: f32,
+    tpl_sum: f32,
+    shift: f32,
+    scores: &mut Vec<f32>,
+) {
+    const SIDE: usize = (2 * HALF + 1) as usize;
+    let w = (2 * r + 1) as usize;
+    let n = tpl.len() as f32;
+    let bw = b.width;
+    let x0 = (px - r - HALF) as usize;
+    scores.clear();
+    for dy in -r..=r {
+        let (mut sum, mut sq, mut dot) = (
+            [0.0f32; MAX_SEARCH],
+            [0.0f32; MAX_SEARCH],
+            [0.0f32; MAX_SEARCH],
+        );
+        let (sum, sq, dot) = (&mut sum[..w], &mut sq[..w], &mut dot[..w]);
+        for (tr, trow) in tpl.chunks_exact(SIDE).enumerate() {
+            let y = (py + dy - HALF) as usize + tr;
+            let row = &b.data[y * bw + x0..y * bw + x0 + w + SIDE - 1];
+            for (k, &t) in trow.iter().enumerate() {
+                let seg = &row[k..k + w];
+                for d in 0..w {
+                    let v = seg[d] - shift;
+                    sum[d] += v;
+                    sq[d] += v * v;
+                    dot[d] += v * t;
+                }
+            }
+        }
+        for d in 0..w {
+            let mean = sum[d] / n;
+            let norm = sq[d] - sum[d] * mean;
+            scores.push(if norm <= 1e-3 {
+                -1.0
+            } else {
+                (dot[d] - mean * tpl_sum) / (norm.sqrt() * tpl_norm)
+            });
         }
     }
-    mean /= tpl.len() as f32;
-    let (mut dot, mut norm) = (0.0f32, 0.0f32);
-    let mut k = 0;
-    for y in cy - HALF..=cy + HALF {
-        for x in cx - HALF..=cx + HALF {
-            let v = b.at(x, y) - mean;
-            dot += v * tpl[k];
-            norm += v * v;
-            k += 1;
-        }
-    }
-    if norm <= 1e-3 {
-        return -1.0;
-    }
-    dot / (norm.sqrt() * tpl_norm)
 }
 
 /// Least-squares similarity from `a` to `b` as `[a, −b; b, a]` (no translation), or the
@@ -287,7 +337,7 @@ pub fn correspondences(
     out.0.clear();
     out.1.clear();
     let mut tpl = Vec::with_capacity(((2 * HALF + 1) * (2 * HALF + 1)) as usize);
-    let r = params.radius;
+    let r = params.radius.clamp(1, 16);
     let mut scores = Vec::with_capacity(((2 * r + 1) * (2 * r + 1)) as usize);
     // The face's in-plane rotation and scale between the frames (image pixels), then in
     // crop pixels: A crop → image (÷ scale_a) → similarity → B crop (× scale_b).
@@ -312,9 +362,10 @@ pub fn correspondences(
         if texture(a, ax, ay) < params.min_texture {
             continue;
         }
-        let Some(tpl_norm) = template(a, ax, ay, &mut tpl) else {
+        let Some((tpl_norm, tpl_mean)) = template(a, ax, ay, &mut tpl) else {
             continue;
         };
+        let tpl_sum: f32 = tpl.iter().sum();
         // Predicted position of A's template centre in B.
         let cb = b.to_crop(*pb);
         let (ox, oy) = (ax as f32 - ca.x, ay as f32 - ca.y);
@@ -328,17 +379,23 @@ pub fn correspondences(
         if !b.inside(pxi - r, pyi - r, reach) || !b.inside(pxi + r, pyi + r, reach) {
             continue;
         }
-        scores.clear();
+        ncc_grid(
+            b,
+            pxi,
+            pyi,
+            r,
+            &tpl,
+            tpl_norm,
+            tpl_sum,
+            tpl_mean,
+            &mut scores,
+        );
         let (mut best, mut bx, mut by) = (f32::MIN, 0, 0);
-        for dy in -r..=r {
-            for dx in -r..=r {
-                let s = ncc(b, pxi + dx, pyi + dy, &tpl, tpl_norm);
-                scores.push(s);
-                if s > best {
-                    best = s;
-                    bx = dx;
-                    by = dy;
-                }
+        for (i, &s) in scores.iter().enumerate() {
+            if s > best {
+                best = s;
+                bx = (i as i32 % (2 * r + 1)) - r;
+                by = (i as i32 / (2 * r + 1)) - r;
             }
         }
         if best < params.min_ncc || bx.abs() == r || by.abs() == r {

@@ -5,6 +5,19 @@
 //! *person* per face: the three portraits and the largest faces of the Solvay 1927 photo.
 //! Fits and reports are person-disjoint: a person is either in the fitting half or in the
 //! held-out half, never both. SYNTHETIC throughout; real media are reported apart.
+//!
+//! - [`sessions`]: whole sessions (the shipped policy and calibration) over the SYNTHETIC
+//!   evaluation set, capture folders and the REAL media;
+//! - [`outcome`] and [`metrics`]: ISO/IEC 30107-3 figures with 95 % intervals, and the fusion
+//!   table CSV;
+//! - [`report`]: `report.html` (inline SVG: DET on probit axes, histograms, reliability);
+//! - [`fusion`]: `train-fusion`, the person-disjoint logistic meta-model.
+
+pub mod fusion;
+pub mod metrics;
+pub mod outcome;
+pub mod report;
+pub mod sessions;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -249,4 +262,31 @@ pub fn fit_bundle(samples: &[Sample], fitted_on: &str) -> Result<(CalibrationBun
         )?;
     }
     Ok((bundle, lines))
+}
+
+/// The persons a calibration bundle was fitted on: the first bracketed list of its
+/// `fitted_on` text (`calibrate` writes "... N persons [a, b, c]: ..."); empty if none.
+pub fn fitted_persons(fitted_on: &str) -> Vec<String> {
+    let Some(open) = fitted_on.find('[') else {
+        return Vec::new();
+    };
+    let Some(len) = fitted_on[open..].find(']') else {
+        return Vec::new();
+    };
+    fitted_on[open + 1..open + len]
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fitted_persons_reads_the_first_list() {
+        let t =
+            "SYNTHETIC captures of 2 persons [astronaut, solvay01]: ...; persons [newton] held out";
+        assert_eq!(super::fitted_persons(t), vec!["astronaut", "solvay01"]);
+        assert!(super::fitted_persons("no list").is_empty());
+    }
 }

@@ -3,6 +3,7 @@
 mod bindings;
 mod capi;
 mod demo;
+mod eval;
 mod setup;
 mod synth;
 
@@ -28,6 +29,14 @@ commands:
   calibrate [...]      setup, then refit models/calibration_default.json and
                        models/policy_default.json on SYNTHETIC captures (`liveproof-eval
                        calibrate --help`)
+  eval [CAPTURES_DIR...] [--synthetic] [--real] --out DIR [...]
+                       setup, then whole sessions over labelled captures (capture folders,
+                       the SYNTHETIC set on held-out persons, the REAL media apart) into
+                       DIR/metrics.json, report.html and fusion_table.csv (`liveproof-eval
+                       eval --help`)
+  train-fusion --csv FILE [...]
+                       setup, then the person-disjoint logistic fusion on a fusion table;
+                       writes models/fusion_logistic.json (`liveproof-eval train-fusion --help`)
   bench                setup --reference, criterion benches, then MediaPipe's FaceMesh graph
                        and ours side by side on the same frames (ratio);
                        --compare-only runs just the side-by-side part
@@ -92,6 +101,8 @@ fn run() -> Result<()> {
             demo::demo()
         }
         "calibrate" => demo::calibrate(rest),
+        "eval" => eval::eval(rest),
+        "train-fusion" => eval::train_fusion(rest),
         "bench" => {
             allow(&["--compare-only"])?;
             bench(flag("--compare-only"))

@@ -174,6 +174,54 @@ fn rig(config: EngineConfig) -> Rig {
     }
 }
 
+/// `Engine::from_store` takes the detector and FaceMesh from the store: each file loads once,
+/// a second engine on the same store shares the runners, and a failing load is the store's
+/// error (not cached).
+#[test]
+fn engines_load_their_models_from_the_store() {
+    use crate::models::{ModelStore, StoreConfig};
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let f = fail.clone();
+    let loader = move |_: &StoreConfig, spec: &ModelSpec, _: &std::path::Path| {
+        if f.load(Ordering::SeqCst) {
+            return Err(ModelError::ModelMissing {
+                name: spec.name.clone(),
+                path: "/nowhere".into(),
+            });
+        }
+        let outputs = if spec.name == "face_landmark" {
+            vec![mesh_landmarks(), vec![PRESENT]]
+        } else {
+            detector_outputs(&[anchor(8, 8)], 64.0)
+        };
+        Ok(FakeRunner::new(spec.clone(), outputs) as Arc<dyn ModelRunner>)
+    };
+    let config = EngineConfig::default();
+    let store = ModelStore::with_loader(
+        StoreConfig::from(&config),
+        Manifest::embedded().unwrap(),
+        Box::new(loader),
+    )
+    .unwrap();
+    let e = Engine::from_store(config.clone(), &store).unwrap_err();
+    assert!(
+        matches!(e, crate::Error::Model(ModelError::ModelMissing { ref name, .. }) if name == "blazeface_front"),
+        "{e:?}"
+    );
+    assert_eq!(store.loads(), 0);
+    fail.store(false, Ordering::SeqCst);
+    let a = Engine::from_store(config.clone(), &store).unwrap();
+    let b = Engine::from_store(config, &store).unwrap();
+    assert_eq!(store.loads(), 2, "detector and FaceMesh, once each");
+    let names = |e: &Engine| e.model_specs().map(|s| s.name.clone());
+    assert_eq!(names(&a), ["blazeface_front", "face_landmark"]);
+    assert_eq!(names(&a), names(&b));
+    // The engine works on what the store gave it.
+    let buf = pixels();
+    let mut t = Tracker::new(Arc::new(a));
+    assert_eq!(t.process(&frame(&buf, 0)).unwrap().faces.len(), 1);
+}
+
 /// A mid-grey textured 256×256 RGB buffer.
 fn pixels() -> Vec<u8> {
     (0..256 * 256)

@@ -136,6 +136,13 @@ struct SetArgs {
     /// Person j gets attack species s when (j + s) % STRIDE == 0.
     #[arg(long, default_value_t = 2)]
     attack_stride: usize,
+    /// Only these held-out persons (comma-separated ids: newton, solvay00, ...; default:
+    /// every held-out person).
+    #[arg(long, value_delimiter = ',')]
+    persons: Vec<String>,
+    /// Captures per attack species for each person that gets the species.
+    #[arg(long, default_value_t = 1)]
+    attack_reps: usize,
     /// Only these species of the set (comma-separated: bona_fide, print_flat_edges, ...;
     /// default: all).
     #[arg(long, value_delimiter = ',')]
@@ -194,6 +201,14 @@ fn held_out_set(
         .filter(|(_, p)| !fitted.contains(&p.id))
         .map(|(i, p)| (i, p.id.clone()))
         .collect();
+    if !set.persons.is_empty() {
+        for p in &set.persons {
+            if fitted.contains(p) {
+                bail!("--persons {p}: the calibration was fitted on {p}; report on held-out persons only");
+            }
+        }
+        held.retain(|(_, id)| set.persons.contains(id));
+    }
     if set.max_persons > 0 {
         held.truncate(set.max_persons);
     }
@@ -203,6 +218,7 @@ fn held_out_set(
             bona_fide: set.bona_fide,
             attack_stride: set.attack_stride,
             replay_max: set.replay_max,
+            attack_reps: set.attack_reps,
             fps: set.fps,
         },
     );
@@ -213,23 +229,25 @@ fn held_out_set(
     Ok((people, specs, ids, bundle.fitted_on.clone()))
 }
 
-fn env_path(given: &Option<PathBuf>, var: &str) -> Result<PathBuf> {
+fn env_path(given: &Option<PathBuf>, flag: &str, var: &str) -> Result<PathBuf> {
     given
         .clone()
         .or_else(|| std::env::var_os(var).map(PathBuf::from))
-        .with_context(|| {
-            format!(
-                "give --{} or set {var} (`cargo xtask env`)",
-                var.to_lowercase()
-            )
-        })
+        .with_context(|| format!("give --{flag} or set {var} (`cargo xtask env`)"))
 }
 
 fn main() -> Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    let models_dir = env_path(&cli.models_dir, "LIVEPROOF_MODELS_DIR")?;
-    let fixtures = env_path(&cli.fixtures, "LIVEPROOF_FIXTURES_DIR")?;
+    // train-fusion reads a table only: no models, no fixtures.
+    let (models_dir, fixtures) = if matches!(cli.cmd, Cmd::TrainFusion { .. }) {
+        (PathBuf::new(), PathBuf::new())
+    } else {
+        (
+            env_path(&cli.models_dir, "models-dir", "LIVEPROOF_MODELS_DIR")?,
+            env_path(&cli.fixtures, "fixtures", "LIVEPROOF_FIXTURES_DIR")?,
+        )
+    };
     let ecfg = EngineConfig {
         models_dir,
         runtime_path: std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from),

@@ -202,6 +202,8 @@ pub struct SetOptions {
     /// At most this many captures of each replay species (0 = no cap): the screen renderer
     /// costs far more per frame than the others.
     pub replay_max: usize,
+    /// Captures per attack species for each person that gets the species.
+    pub attack_reps: usize,
     pub fps: f64,
 }
 
@@ -229,37 +231,48 @@ pub fn synthetic_set(persons: &[(usize, String)], opts: &SetOptions) -> Vec<Synt
             if (j + s) % opts.attack_stride.max(1) != 0 {
                 continue;
             }
-            if species.starts_with("replay")
-                && opts.replay_max > 0
-                && out.iter().filter(|o| o.species == *species).count() >= opts.replay_max
-            {
-                continue;
+            for rep in 0..opts.attack_reps.max(1) {
+                if species.starts_with("replay")
+                    && opts.replay_max > 0
+                    && out.iter().filter(|o| o.species == *species).count() >= opts.replay_max
+                {
+                    continue;
+                }
+                // The first capture keeps the label it had before repetitions existed.
+                let label = if rep == 0 {
+                    format!("{pid}/{species}")
+                } else {
+                    format!("{pid}/{species}/{rep}")
+                };
+                let seed = seed_of(&label);
+                let other = seed_of(&format!("{label}/other"));
+                let (kind, acted, curved, edges) = match *species {
+                    "print_flat_edges" => (Kind::Print, seed, false, Some(true)),
+                    "print_flat_no_edges" => (Kind::Print, seed, false, Some(false)),
+                    "print_curved_edges" => (Kind::Print, seed, true, Some(true)),
+                    "print_curved_no_edges" => (Kind::Print, seed, true, Some(false)),
+                    "replay" => (Kind::Replay, other, false, None),
+                    "replay_right_plan" => (Kind::Replay, seed, false, None),
+                    "other_seed" => (Kind::BonaFide, other, false, None),
+                    _ => (Kind::Injection, seed, false, None),
+                };
+                out.push(SynthSpec {
+                    id: if rep == 0 {
+                        format!("{pid}-{species}")
+                    } else {
+                        format!("{pid}-{species}-{rep}")
+                    },
+                    person: *pi,
+                    person_id: pid.clone(),
+                    species: species.to_string(),
+                    kind,
+                    session_seed: seed,
+                    acted_seed: acted,
+                    synth_seed: u64_of(&seed_of(&format!("{label}/synth"))),
+                    print_curved: curved,
+                    print_edges: edges,
+                });
             }
-            let label = format!("{pid}/{species}");
-            let seed = seed_of(&label);
-            let other = seed_of(&format!("{label}/other"));
-            let (kind, acted, curved, edges) = match *species {
-                "print_flat_edges" => (Kind::Print, seed, false, Some(true)),
-                "print_flat_no_edges" => (Kind::Print, seed, false, Some(false)),
-                "print_curved_edges" => (Kind::Print, seed, true, Some(true)),
-                "print_curved_no_edges" => (Kind::Print, seed, true, Some(false)),
-                "replay" => (Kind::Replay, other, false, None),
-                "replay_right_plan" => (Kind::Replay, seed, false, None),
-                "other_seed" => (Kind::BonaFide, other, false, None),
-                _ => (Kind::Injection, seed, false, None),
-            };
-            out.push(SynthSpec {
-                id: format!("{pid}-{species}"),
-                person: *pi,
-                person_id: pid.clone(),
-                species: species.to_string(),
-                kind,
-                session_seed: seed,
-                acted_seed: acted,
-                synth_seed: u64_of(&seed_of(&format!("{label}/synth"))),
-                print_curved: curved,
-                print_edges: edges,
-            });
         }
     }
     out

@@ -430,7 +430,12 @@ fn main() -> Result<()> {
                 info.notes.push(disclaimer.into());
             }
             let attempts = runner.policy.policy.max_consecutive_failures;
-            let summary = match outcome::summarise(&outcomes, Origin::Synthetic, attempts) {
+            let summary = match outcome::summarise(
+                &outcomes,
+                Origin::Synthetic,
+                attempts,
+                &runner.policy.policy.fusion.linear(),
+            ) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     info.notes.push(format!("no SYNTHETIC summary: {e:#}"));

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context, Result};
 use liveproof_core::calibration::metrics as cal;
 use liveproof_core::evidence::{ChallengeEvidence, SignalId};
+use liveproof_core::fusion::LinearFusion;
 use liveproof_core::policy::{Band, FlowType, RiskTier};
 use liveproof_core::result::SessionResult;
 use serde::{Deserialize, Serialize};
@@ -120,6 +121,18 @@ impl Outcome {
         }
     }
 
+    /// The passive evidence: `fusion` over the available signal LLRs (`None` without any).
+    pub fn evidence(&self, fusion: &LinearFusion) -> Option<f64> {
+        (!self.llrs.is_empty()).then(|| {
+            fusion.bias
+                + self
+                    .llrs
+                    .iter()
+                    .map(|(s, v)| fusion.weights.get(s).copied().unwrap_or(0.0) * v)
+                    .sum::<f64>()
+        })
+    }
+
     /// The sweep score: the fused LLR, `−∞` when decided before fusion.
     pub fn score(&self) -> f64 {
         self.fused.unwrap_or(f64::NEG_INFINITY)
@@ -197,14 +210,35 @@ pub struct Summary {
     pub calibration: Option<Calibration>,
     /// DET points per species (and `all attack species`).
     pub det: Vec<(String, Vec<SweepPoint>)>,
+    /// The passive evidence alone, vetoes ignored.
+    pub evidence: Option<EvidenceView>,
+}
+
+/// The passive evidence alone: the policy's linear fusion `b + Σ wᵢ·LLRᵢ` of the available
+/// signal LLRs, for every presentation with at least one signal, whatever the policy then
+/// decided (a veto, a failed challenge and poor quality are ignored). It shows what the
+/// passive signals separate when the challenge and the quality gate are set aside.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvidenceView {
+    pub n_bona_fide: usize,
+    /// Per species: (species, presentations with a signal, EER).
+    pub eer: Vec<(String, usize, f64)>,
+    pub det: Vec<(String, Vec<SweepPoint>)>,
+    pub calibration: Option<Calibration>,
 }
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Summarises the outcomes of one origin. Errors when there is no bona fide or no attack.
-pub fn summarise(outcomes: &[Outcome], origin: Origin, attempts: u32) -> Result<Summary> {
+/// Summarises the outcomes of one origin (`fusion`: the policy's linear fusion, for the
+/// evidence view). Errors when there is no bona fide or no attack.
+pub fn summarise(
+    outcomes: &[Outcome],
+    origin: Origin,
+    attempts: u32,
+    fusion: &LinearFusion,
+) -> Result<Summary> {
     let of: Vec<&Outcome> = outcomes.iter().filter(|o| o.origin == origin).collect();
     let bf: Vec<&Outcome> = of.iter().copied().filter(|o| o.bona_fide).collect();
     let att: Vec<&Outcome> = of.iter().copied().filter(|o| !o.bona_fide).collect();
@@ -279,7 +313,41 @@ pub fn summarise(outcomes: &[Outcome], origin: Origin, attempts: u32) -> Result<
         .filter_map(|o| o.fused.map(|f| (f, o.bona_fide)))
         .collect();
     let calibration = calibration_of(&fused);
+    // The passive evidence alone.
+    let ev = |v: &[&Outcome]| -> Vec<f64> { v.iter().filter_map(|o| o.evidence(fusion)).collect() };
+    let ev_bf = ev(&bf);
+    let evidence = (!ev_bf.is_empty()).then(|| {
+        let mut det = Vec::new();
+        let mut eer = Vec::new();
+        for name in &names {
+            let v: Vec<&Outcome> = att.iter().copied().filter(|o| &o.species == name).collect();
+            let sc = ev(&v);
+            if sc.is_empty() {
+                continue;
+            }
+            eer.push((name.clone(), sc.len(), metrics::eer(&ev_bf, &sc).0));
+            det.push((name.clone(), metrics::sweep(&ev_bf, &sc)));
+        }
+        let all = ev(&att);
+        if !all.is_empty() {
+            det.push((
+                "all attack species".to_string(),
+                metrics::sweep(&ev_bf, &all),
+            ));
+        }
+        let labelled: Vec<(f64, bool)> = of
+            .iter()
+            .filter_map(|o| o.evidence(fusion).map(|e| (e, o.bona_fide)))
+            .collect();
+        EvidenceView {
+            n_bona_fide: ev_bf.len(),
+            eer,
+            det,
+            calibration: calibration_of(&labelled),
+        }
+    });
     Ok(Summary {
+        evidence,
         origin,
         attempts,
         acer_legacy: 0.5 * (worst.apcer.rate + bona_fide.bpcer.rate),
@@ -545,7 +613,7 @@ mod tests {
         let mut real = outcome("replay", Band::Pass, Some(5.0));
         real.origin = Origin::Real;
         v.push(real);
-        let s = summarise(&v, Origin::Synthetic, 5).unwrap();
+        let s = summarise(&v, Origin::Synthetic, 5, &LinearFusion::sum_rule()).unwrap();
         assert_eq!(
             (s.bona_fide.pass, s.bona_fide.retry, s.bona_fide.fail),
             (2, 1, 1)
@@ -564,7 +632,11 @@ mod tests {
         assert_eq!(s.bpcer20.threshold, Some(2.5));
         assert_eq!(s.bpcer20.bpcer.errors, 2);
         // Real needs a bona fide of its own.
-        assert!(summarise(&v, Origin::Real, 5).is_err());
+        assert!(summarise(&v, Origin::Real, 5, &LinearFusion::sum_rule()).is_err());
+        // The evidence view ignores vetoes: the vetoed print (texture LLR 0) is in it.
+        let e = s.evidence.as_ref().unwrap();
+        assert_eq!(e.n_bona_fide, 4);
+        assert_eq!(e.eer.iter().find(|x| x.0 == "print").unwrap().1, 2);
     }
 
     #[test]

@@ -508,6 +508,50 @@ pub fn html(info: &RunInfo, synthetic: Option<&Summary>, outcomes: &[Outcome]) -
             );
             h.push_str(&det_svg(&s.det));
             h.push_str("<h3>SYNTHETIC: fused-LLR histograms per species</h3><div class=\"figs\">");
+            if let Some(e) = &s.evidence {
+                write!(
+                    h,
+                    "<h3>SYNTHETIC: the passive evidence alone (vetoes ignored)</h3>\
+                     <p>The policy's fusion of the available signal LLRs for every presentation \
+                     with at least one signal ({} bona fide), whatever the policy then decided: \
+                     what the passive signals separate with the challenge and the quality gate \
+                     set aside.</p><table><caption>SYNTHETIC: passive evidence, EER per species \
+                     (vetoes ignored)</caption><tr><th>species</th><th>presentations with a \
+                     signal</th><th>EER</th></tr>",
+                    e.n_bona_fide
+                )
+                .ok();
+                for (name, n, eer) in &e.eer {
+                    write!(
+                        h,
+                        "<tr><td>{}</td><td>{n}</td><td>{}</td></tr>",
+                        esc(name),
+                        pct(*eer)
+                    )
+                    .ok();
+                }
+                h.push_str("</table>");
+                h.push_str(&det_svg(&e.det).replace("detclip", "detclip2"));
+                if let Some(c) = &e.calibration {
+                    write!(
+                        h,
+                        "<table><caption>SYNTHETIC: calibration of the passive evidence \
+                         ({} bona fide, {} attack)</caption><tr><td>Cllr (bits)</td><td>{:.3}</td></tr>\
+                         <tr><td>minCllr (bits, after PAV)</td><td>{:.3}</td></tr><tr><td>calibration \
+                         loss</td><td>{:.3}</td></tr><tr><td>ECE (10 quantile bins)</td><td>{:.3}</td>\
+                         </tr><tr><td>Brier</td><td>{:.3}</td></tr></table>",
+                        c.n_bona_fide,
+                        c.n_attack,
+                        c.cllr,
+                        c.min_cllr,
+                        c.cllr - c.min_cllr,
+                        c.ece,
+                        c.brier
+                    )
+                    .ok();
+                    h.push_str(&reliability_svg(&c.bins));
+                }
+            }
             let syn: Vec<&Outcome> = outcomes
                 .iter()
                 .filter(|o| o.origin == Origin::Synthetic)

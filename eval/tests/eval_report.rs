@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use liveproof_core::engine::{DetectorKind, Engine, EngineConfig};
 use liveproof_core::evidence::SignalId;
+use liveproof_core::fusion::LinearFusion;
 use liveproof_core::policy::{Band, FlowType, RiskTier};
 use liveproof_eval::outcome::{summarise, Origin, Outcome};
 use liveproof_eval::report::{html, RunInfo};
@@ -80,7 +81,7 @@ fn report_keeps_real_items_apart_and_draws_inline_svg_only() {
         Band::Pass,
         Some(9.0),
     ));
-    let s = summarise(&v, Origin::Synthetic, 5).unwrap();
+    let s = summarise(&v, Origin::Synthetic, 5, &LinearFusion::sum_rule()).unwrap();
     // The REAL pass is not in the SYNTHETIC figures: no synthetic attack passed.
     assert_eq!(s.apcer_max.errors, 0);
     assert_eq!(s.apcer_max.rule_of_three, Some(3.0 / 20.0));

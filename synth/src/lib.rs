@@ -59,15 +59,18 @@
 //! [`Params::print_edges`] forces the sheet's edges in or out of view.
 //!
 //! **replay** — the bona fide sequence shown on a screen ([`replay`]): RGB stripe subpixels
-//! with pitch 1.2–2.5 camera px (non-integer, grid rotated ±4°, tilted ±8°), stripe fill
-//! 60–90%, black-matrix fill 75–95%; display gamma 2.0–2.5, black level 0.2–1.2%, bluish white
+//! with pitch 0.2–2.5 camera px, log-uniform (below about one camera pixel the camera cannot
+//! resolve the grid, as with a modern phone or tablet at arm's length; a coarser grid is
+//! resolved and may alias into moiré; grid rotated ±4°, tilted ±8°), a recording of at most
+//! 720 px across scaled to the panel, stripe fill 60–90%, black-matrix fill 75–95%; display gamma 2.0–2.5, black level 0.2–1.2%, bluish white
 //! point (R 0.85–0.95, G 0.95–1), ambient reflection 0.2–2%; a glare anywhere on the screen,
 //! for half the seeds a soft veil (σ 8–30% of the screen width, elongation 1–4, 15–60% of
 //! white), for the other half the sharp-edged image of a lamp or window (semi-axis 4–20% of
 //! the width, edge blur 1–4 px, 0.2–3× white, so it may clip);
-//! dark bezel (3–8% of the width, 8–30 DN) and a room beyond; lens blur σ 0.35–0.8 px
-//! integrated exactly against the stripe layout (so the periodic structure survives into the
-//! face region); then the camera model above.
+//! dark bezel (3–8% of the width, 8–30 DN) and a room beyond; each camera pixel integrates
+//! the stripe layout exactly through its aperture convolved with the lens blur (σ 0.35–0.8
+//! px), so a coarse grid survives into the face region and a fine one averages away; then the
+//! camera model above.
 //!
 //! **injection** — the bona fide rendering delivered straight into the pipeline: no sensor
 //! noise, timestamps exactly `round(1e9 / fps)` ns apart, no drops.

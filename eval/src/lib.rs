@@ -28,9 +28,9 @@ use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, Tracker};
 use liveproof_core::evidence::SignalId;
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::geometry::Rect;
-use liveproof_core::passive::analyzer::{PassiveAnalyzer, PassiveConfig, PassiveModels};
+use liveproof_core::passive::analyzer::{PassiveConfig, PassiveModels};
 use liveproof_core::passive::{texture, SignalReport};
-use liveproof_core::session::SessionConfig;
+use liveproof_core::session::{PassiveWindow, SessionConfig};
 use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
 
 /// One synthetic subject.
@@ -138,24 +138,26 @@ impl PassiveScorer {
     /// Tracks `frames` and scores every passive signal.
     pub fn score(&self, engine: &Arc<Engine>, frames: &[(RgbImage, u64)]) -> Result<Vec<RawScore>> {
         let mut tracker = Tracker::new(engine.clone());
-        let mut a = PassiveAnalyzer::new(self.preferred.clone(), self.config.clone())?;
-        let mut b = PassiveAnalyzer::new(self.fallback.clone(), self.fallback_config.clone())?;
-        // The window a session builds: usable frames only, every `passive_stride`-th, so the
-        // calibration is fitted on the scores sessions will calibrate.
-        let stride = SessionConfig::default().passive_stride.max(1);
-        let mut usable = 0u32;
+        // The window a session builds (usable frames, its stride, the frames it scores), so
+        // the calibration is fitted on the scores sessions will calibrate.
+        let window = |models: &Arc<PassiveModels>, passive: &PassiveConfig| {
+            let cfg = SessionConfig {
+                passive: passive.clone(),
+                ..SessionConfig::default()
+            };
+            PassiveWindow::new(models.clone(), &cfg).map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        let mut a = window(&self.preferred, &self.config)?;
+        let mut b = window(&self.fallback, &self.fallback_config)?;
         for (img, ts) in frames {
             let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)?
                 .with_timestamp_ns(*ts);
             tracker.process(&frame)?;
             let analysis = tracker.last_analysis();
             if let Some(f) = analysis.faces.first().filter(|f| f.quality.passed) {
-                usable += 1;
-                if (usable - 1).is_multiple_of(stride) {
-                    let rgb = tracker.last_rgb();
-                    a.push(rgb, &f.landmarks, f.detection.bbox, *ts)?;
-                    b.push(rgb, &f.landmarks, f.detection.bbox, *ts)?;
-                }
+                let rgb = tracker.last_rgb();
+                a.offer(rgb, &f.landmarks, f.detection.bbox, *ts)?;
+                b.offer(rgb, &f.landmarks, f.detection.bbox, *ts)?;
             }
         }
         let (ra, rb) = (a.report(), b.report());

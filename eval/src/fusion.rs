@@ -85,11 +85,20 @@ pub fn holdout(l: &LinearFusion, rows: &[&TableRow]) -> Result<HoldOut> {
 }
 
 /// Trains on the SYNTHETIC rows of a fusion table (REAL rows are never pooled in; they are
-/// left out), person-disjoint. `before` is the policy's current fusion.
-pub fn train(rows: &[TableRow], before: &LinearFusion, l2: f64, describe: &str) -> Result<Trained> {
+/// left out), person-disjoint, leaving out the attack species in `exclude` (those the
+/// passive signals are not meant to catch: a live capture for another seed, an injected
+/// stream). `before` is the policy's current fusion.
+pub fn train(
+    rows: &[TableRow],
+    before: &LinearFusion,
+    l2: f64,
+    exclude: &[String],
+    describe: &str,
+) -> Result<Trained> {
     let rows: Vec<TableRow> = rows
         .iter()
         .filter(|r| r.origin.is_empty() || r.origin == "SYNTHETIC")
+        .filter(|r| !exclude.contains(&r.species))
         .filter(|r| !r.llrs.is_empty())
         .cloned()
         .collect();
@@ -134,8 +143,13 @@ pub fn train(rows: &[TableRow], before: &LinearFusion, l2: f64, describe: &str) 
         },
     )?;
     let after = holdout(&lin, &ho)?;
+    let excluded = if exclude.is_empty() {
+        String::new()
+    } else {
+        format!(" (species {} left out)", exclude.join(", "))
+    };
     let trained_on = format!(
-        "{describe}; trained person-disjoint on persons [{}] ({} bona fide, {} attack rows), \
+        "{describe}{excluded}; trained person-disjoint on persons [{}] ({} bona fide, {} attack rows), \
          hold-out persons [{}] ({} bona fide, {} attack rows): hold-out Cllr {:.3} -> {:.3} bits, \
          minCllr {:.3} -> {:.3}, EER {:.1} % -> {:.1} %; prior 0.5, L2 {l2}",
         train_p.iter().cloned().collect::<Vec<_>>().join(", "),
@@ -200,7 +214,7 @@ mod tests {
         let (a, b) = split_persons(&rows);
         assert!(a.is_disjoint(&b));
         assert_eq!(a.len() + b.len(), 6);
-        let t = train(&rows, &LinearFusion::sum_rule(), 1e-3, "test table").unwrap();
+        let t = train(&rows, &LinearFusion::sum_rule(), 1e-3, &[], "test table").unwrap();
         assert!(
             t.after.cllr < t.before.cllr,
             "{:?} vs {:?}",

@@ -118,6 +118,10 @@ enum Cmd {
         policy_out: Option<PathBuf>,
         #[arg(long, default_value_t = 1e-3)]
         l2: f64,
+        /// Attack species left out of training: those the passive signals are not meant to
+        /// catch (a live capture for another seed, an injected stream).
+        #[arg(long, value_delimiter = ',', default_value = "other_seed,injection")]
+        exclude_species: Vec<String>,
     },
 }
 
@@ -540,6 +544,7 @@ fn main() -> Result<()> {
             out,
             policy_out,
             l2,
+            exclude_species,
         } => {
             let text = std::fs::read_to_string(&csv)
                 .with_context(|| format!("reading {}", csv.display()))?;
@@ -551,7 +556,7 @@ fn main() -> Result<()> {
                 csv.display(),
                 rows.len()
             );
-            let t = liveproof_eval::fusion::train(&rows, &before, l2, &describe)?;
+            let t = liveproof_eval::fusion::train(&rows, &before, l2, &exclude_species, &describe)?;
             println!(
                 "train-fusion: person-disjoint split: train [{}] ({} bona fide, {} attack), \
                  hold-out [{}] ({} bona fide, {} attack)",

@@ -254,8 +254,13 @@ pub fn fit_bundle(samples: &[Sample], fitted_on: &str) -> Result<(CalibrationBun
         }
         let cal = Calibrator::fit_auto(&scores, &labels)?;
         lines.push(format!(
-            "{name}: {pos} bona fide, {neg} attack, method {:?}",
-            cal.method()
+            "{name}: {pos} bona fide, {neg} attack, method {:?}{}",
+            cal.method(),
+            if cal.is_flat() {
+                " (flat, LLR 0: higher scores were not more bona fide on this set)"
+            } else {
+                ""
+            }
         ));
         bundle.insert(
             signal.as_str(),

@@ -179,6 +179,34 @@ impl Calibrator {
         Ok(set.calibrator(ScoreMap::Platt { a: p.a, b: p.b }))
     }
 
+    /// Platt scaling that keeps the score's direction: when the fit is decreasing (`a > 0`:
+    /// on this set, higher scores are more often attacks) the map is flat at the set's prior,
+    /// so every score calibrates to LLR 0 ([`Calibrator::is_flat`]). A small set whose
+    /// scores do not separate can fit either direction by chance; only the increasing one is
+    /// the signal's meaning.
+    pub fn fit_platt_increasing(
+        scores: &[f64],
+        bona_fide: &[bool],
+    ) -> Result<Self, CalibrationError> {
+        let c = Self::fit_platt(scores, bona_fide)?;
+        match c.map {
+            ScoreMap::Platt { a, .. } if a > 0.0 => {
+                let prior = libm::log(c.n_pos as f64 / c.n_neg as f64);
+                Ok(Calibrator {
+                    map: ScoreMap::Platt { a: 0.0, b: -prior },
+                    ..c
+                })
+            }
+            _ => Ok(c),
+        }
+    }
+
+    /// Whether every score calibrates to the same posterior (a flat Platt map: the signal did
+    /// not separate its calibration set).
+    pub fn is_flat(&self) -> bool {
+        matches!(self.map, ScoreMap::Platt { a, .. } if a == 0.0)
+    }
+
     /// Isotonic regression (scikit-learn's `IsotonicRegression(out_of_bounds="clip")`).
     pub fn fit_isotonic(scores: &[f64], bona_fide: &[bool]) -> Result<Self, CalibrationError> {
         let set = check_set("isotonic calibration set", scores, bona_fide)?;
@@ -188,11 +216,16 @@ impl Calibrator {
 
     /// Isotonic with at least [`ISOTONIC_MIN_SAMPLES`] samples, Platt otherwise; the result's
     /// [`Calibrator::method`] says which (also logged at info level).
+    ///
+    /// Both keep the score's direction (a higher raw score is never less bona fide): isotonic
+    /// by construction, Platt by [`Calibrator::fit_platt_increasing`]. A signal whose scores
+    /// run the other way on the calibration set does not separate it, and gets a flat
+    /// calibrator (LLR 0) instead of an inverted one.
     pub fn fit_auto(scores: &[f64], bona_fide: &[bool]) -> Result<Self, CalibrationError> {
         let c = if scores.len() >= ISOTONIC_MIN_SAMPLES {
             Self::fit_isotonic(scores, bona_fide)?
         } else {
-            Self::fit_platt(scores, bona_fide)?
+            Self::fit_platt_increasing(scores, bona_fide)?
         };
         log::info!(
             "calibration: {} samples ({} bona fide, {} attack): {:?} (isotonic from {})",

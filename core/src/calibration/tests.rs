@@ -421,3 +421,27 @@ fn calibration_errors_fold_into_the_crate_error_with_their_message() {
         "the calibration bundle lists x twice: expected one calibrator per signal + model"
     );
 }
+
+#[test]
+fn platt_keeps_the_score_direction_and_flattens_an_inverted_fit() {
+    // Attacks score higher than bona fide here: plain Platt inverts the signal.
+    let scores = [0.90, 0.91, 0.95, 0.96, 0.97, 0.97, 0.96, 0.93];
+    let labels = [true, true, false, false, false, false, false, true];
+    let plain = Calibrator::fit_platt(&scores, &labels).unwrap();
+    assert!(matches!(plain.map, ScoreMap::Platt { a, .. } if a > 0.0), "{plain:?}");
+    let kept = Calibrator::fit_platt_increasing(&scores, &labels).unwrap();
+    assert!(kept.is_flat(), "{kept:?}");
+    for s in [0.0, 0.5, 0.9, 0.97, 1.0] {
+        assert!(kept.llr(s).unwrap().abs() < 1e-12, "{s}: {:?}", kept.llr(s));
+    }
+    assert_eq!(
+        Calibrator::fit_auto(&scores, &labels).unwrap(),
+        kept,
+        "fit_auto keeps the direction"
+    );
+    // An increasing fit is left as it is.
+    let labels_up = [false, false, true, true, true, true, true, false];
+    let up = Calibrator::fit_platt_increasing(&scores, &labels_up).unwrap();
+    assert!(!up.is_flat());
+    assert_eq!(up, Calibrator::fit_platt(&scores, &labels_up).unwrap());
+}

@@ -7,7 +7,6 @@
 //! `$ORT_DYLIB_PATH`, `$LIVEPROOF_FIXTURES_DIR`, else `~/.cache/liveproof`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use liveproof_core::engine::{DetectorKind, Engine, EngineConfig};
@@ -18,19 +17,7 @@ use liveproof_eval::outcome::{summarise, Origin, Outcome};
 use liveproof_eval::report::{html, RunInfo};
 use liveproof_synth::{generate, write_capture, Kind, Params, Source, SourceOptions};
 
-fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("liveproof")
-}
-
-fn env_or(var: &str, default: PathBuf) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
-}
+use liveproof_core::models::cache;
 
 fn outcome(id: &str, origin: Origin, species: &str, band: Band, fused: Option<f64>) -> Outcome {
     Outcome {
@@ -107,12 +94,9 @@ fn report_keeps_real_items_apart_and_draws_inline_svg_only() {
 
 #[test]
 fn eval_runs_whole_sessions_on_capture_folders() {
-    let models_dir = env_or("LIVEPROOF_MODELS_DIR", cache_dir().join("models"));
-    let ort = env_or(
-        "ORT_DYLIB_PATH",
-        cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"),
-    );
-    let fixtures = env_or("LIVEPROOF_FIXTURES_DIR", cache_dir().join("fixtures"));
+    let models_dir = cache::models_dir();
+    let ort = cache::runtime_path();
+    let fixtures = cache::fixtures_dir();
     assert!(
         models_dir.is_dir() && ort.is_file(),
         "run `cargo xtask setup`"

@@ -2,6 +2,7 @@
 //!
 //! Usually run through `cargo xtask synth ...`, which sets up the models and ONNX Runtime first.
 
+use liveproof_core::models::cache;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -88,29 +89,9 @@ struct Cli {
     verify: bool,
 }
 
-fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("liveproof")
-}
-
 fn engine(cli: &Cli) -> Result<Arc<Engine>> {
-    let models_dir = cli
-        .models_dir
-        .clone()
-        .or_else(|| std::env::var_os("LIVEPROOF_MODELS_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| cache_dir().join("models"));
-    let runtime_path = cli.runtime.clone().or_else(|| {
-        if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-            None
-        } else {
-            Some(cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"))
-        }
-    });
+    let models_dir = cli.models_dir.clone().unwrap_or_else(cache::models_dir);
+    let runtime_path = Some(cli.runtime.clone().unwrap_or_else(cache::runtime_path));
     let config = EngineConfig {
         models_dir: models_dir.clone(),
         runtime_path,

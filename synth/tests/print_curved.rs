@@ -5,7 +5,6 @@
 //! Models, ONNX Runtime and fixtures come from `cargo xtask setup` (`$LIVEPROOF_MODELS_DIR`,
 //! `$ORT_DYLIB_PATH`, `$LIVEPROOF_FIXTURES_DIR`, else `~/.cache/liveproof`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, Tracker};
@@ -16,26 +15,11 @@ use liveproof_synth::print::{PrintDraw, PrintScene};
 use liveproof_synth::rng::Rng;
 use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
 
-fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("liveproof")
-}
-
-fn env_or(var: &str, default: PathBuf) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
-}
+use liveproof_core::models::cache;
 
 fn engine() -> Arc<Engine> {
-    let models_dir = env_or("LIVEPROOF_MODELS_DIR", cache_dir().join("models"));
-    let ort = env_or(
-        "ORT_DYLIB_PATH",
-        cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"),
-    );
+    let models_dir = cache::models_dir();
+    let ort = cache::runtime_path();
     assert!(
         models_dir.is_dir(),
         "models missing: run `cargo xtask setup`"
@@ -56,7 +40,7 @@ fn engine() -> Arc<Engine> {
 }
 
 fn astronaut(engine: &Arc<Engine>) -> Source {
-    let p = env_or("LIVEPROOF_FIXTURES_DIR", cache_dir().join("fixtures")).join("astronaut.png");
+    let p = cache::fixtures_dir().join("astronaut.png");
     assert!(
         p.is_file(),
         "fixture {} is missing: run `cargo xtask setup`",

@@ -18,22 +18,10 @@ use liveproof_synth::{
     generate, write_capture, Event, Generator, Kind, Params, Source, SourceOptions, SynthError,
 };
 
-fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("liveproof")
-}
-
-fn env_or(var: &str, default: PathBuf) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
-}
+use liveproof_core::models::cache;
 
 fn fixture(name: &str) -> PathBuf {
-    let p = env_or("LIVEPROOF_FIXTURES_DIR", cache_dir().join("fixtures")).join(name);
+    let p = cache::fixtures_dir().join(name);
     assert!(
         p.is_file(),
         "fixture {} is missing: run `cargo xtask setup`",
@@ -43,11 +31,8 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn config(detector: DetectorKind) -> EngineConfig {
-    let models_dir = env_or("LIVEPROOF_MODELS_DIR", cache_dir().join("models"));
-    let ort = env_or(
-        "ORT_DYLIB_PATH",
-        cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"),
-    );
+    let models_dir = cache::models_dir();
+    let ort = cache::runtime_path();
     assert!(
         models_dir.is_dir(),
         "models missing: run `cargo xtask setup`"

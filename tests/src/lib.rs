@@ -9,25 +9,12 @@
 use std::path::PathBuf;
 
 use liveproof_core::frame::RgbImage;
-
-/// The set-up cache (`$LIVEPROOF_CACHE` or `~/.cache/liveproof`).
-pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("liveproof")
-}
-
-fn env_or(var: &str, default: PathBuf) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
-}
+use liveproof_core::models::cache;
+pub use liveproof_core::models::cache::cache_dir;
 
 /// Folder holding the verified model files.
 pub fn models_dir() -> PathBuf {
-    let p = env_or("LIVEPROOF_MODELS_DIR", cache_dir().join("models"));
+    let p = cache::models_dir();
     assert!(
         p.is_dir(),
         "models folder {} is missing: run `cargo xtask setup`",
@@ -38,10 +25,7 @@ pub fn models_dir() -> PathBuf {
 
 /// The ONNX Runtime shared library.
 pub fn ort_lib() -> PathBuf {
-    let p = env_or(
-        "ORT_DYLIB_PATH",
-        cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"),
-    );
+    let p = cache::runtime_path();
     assert!(
         p.is_file(),
         "ONNX Runtime library {} is missing: run `cargo xtask setup`",
@@ -53,7 +37,7 @@ pub fn ort_lib() -> PathBuf {
 /// A public-domain fixture by file name (astronaut.png, newton.png, gauss.png,
 /// solvay_conference_1927.jpg, truth_faces.py).
 pub fn fixture(name: &str) -> PathBuf {
-    let p = env_or("LIVEPROOF_FIXTURES_DIR", cache_dir().join("fixtures")).join(name);
+    let p = cache::fixtures_dir().join(name);
     assert!(
         p.is_file(),
         "fixture {} is missing: run `cargo xtask setup`",
@@ -65,10 +49,7 @@ pub fn fixture(name: &str) -> PathBuf {
 /// Python of the reference venv (`cargo xtask setup --reference`: MediaPipe, onnxruntime,
 /// OpenCV, scikit-learn), from `LIVEPROOF_REF_PYTHON` or the cache.
 pub fn ref_python() -> PathBuf {
-    let p = env_or(
-        "LIVEPROOF_REF_PYTHON",
-        cache_dir().join("refvenv").join("bin").join("python"),
-    );
+    let p = cache::env_or_cache("LIVEPROOF_REF_PYTHON", "refvenv/bin/python");
     assert!(
         p.is_file(),
         "reference python {} is missing: run `cargo xtask setup --reference`",

@@ -428,7 +428,10 @@ fn platt_keeps_the_score_direction_and_flattens_an_inverted_fit() {
     let scores = [0.90, 0.91, 0.95, 0.96, 0.97, 0.97, 0.96, 0.93];
     let labels = [true, true, false, false, false, false, false, true];
     let plain = Calibrator::fit_platt(&scores, &labels).unwrap();
-    assert!(matches!(plain.map, ScoreMap::Platt { a, .. } if a > 0.0), "{plain:?}");
+    assert!(
+        matches!(plain.map, ScoreMap::Platt { a, .. } if a > 0.0),
+        "{plain:?}"
+    );
     let kept = Calibrator::fit_platt_increasing(&scores, &labels).unwrap();
     assert!(kept.is_flat(), "{kept:?}");
     for s in [0.0, 0.5, 0.9, 0.97, 1.0] {

@@ -6,6 +6,7 @@
 //! manifest before a session is built. Pre- and post-processing are pure functions in the stage
 //! modules (`detect`, `mesh`, ...), so tests can call them without ONNX Runtime.
 
+pub mod cache;
 mod interface;
 mod manifest;
 #[cfg(feature = "ort")]

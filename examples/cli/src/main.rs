@@ -12,6 +12,7 @@
 mod analyze;
 mod draw;
 
+use liveproof_core::models::cache;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -161,27 +162,9 @@ enum Cmd {
     },
 }
 
-fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("LIVEPROOF_CACHE") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("liveproof")
-}
-
 fn engine_config(cli: &Cli) -> EngineConfig {
-    let models_dir = cli
-        .models_dir
-        .clone()
-        .or_else(|| std::env::var_os("LIVEPROOF_MODELS_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| cache_dir().join("models"));
-    let runtime_path = cli
-        .ort_lib
-        .clone()
-        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
-        .unwrap_or_else(|| cache_dir().join("runtime").join("libonnxruntime.so.1.31.1"));
+    let models_dir = cli.models_dir.clone().unwrap_or_else(cache::models_dir);
+    let runtime_path = cli.ort_lib.clone().unwrap_or_else(cache::runtime_path);
     EngineConfig {
         models_dir,
         runtime_path: Some(runtime_path),

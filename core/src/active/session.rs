@@ -17,9 +17,10 @@
 //! openness from MediaPipe Iris's eye contour ([`super::iris`]); the runner prefers the
 //! eye-state probability when both ran.
 //!
-//! With face continuity ([`ChallengeCapture::with_face_continuity`]) every `every`-th frame's
-//! face is embedded ([`crate::matching`]) and compared with the first: a different person
-//! taking over mid-challenge rejects it ("face changed").
+//! With face continuity ([`ChallengeCapture::with_face_continuity`]) every `every`-th
+//! near-frontal frame's face (|yaw| ≤ 15°, |pitch| ≤ 20°) is embedded ([`crate::matching`])
+//! and compared with the first: a different person taking over mid-challenge rejects it
+//! ("face changed"). Turned frames are skipped: pose alone lowers the similarity.
 //!
 //! Memory: at most `max_turn_frames` face crops (≤ 54 KB each with the default parallax
 //! settings) in a [`parallax::Reservoir`]: a long turn keeps every other frame each time it
@@ -50,6 +51,11 @@ pub struct ChallengeCapture {
     iris: Option<IrisEyeModel>,
     continuity: Option<Continuity>,
 }
+
+/// Head pose within which face continuity embeds a frame, degrees (the quality gate's own
+/// frontal limits are 20°; a turn step asks for more).
+const CONTINUITY_MAX_YAW_DEG: f32 = 15.0;
+const CONTINUITY_MAX_PITCH_DEG: f32 = 20.0;
 
 #[derive(Debug)]
 struct Continuity {
@@ -226,10 +232,19 @@ impl ChallengeCapture {
                 })?;
             }
         }
-        if let (Some(c), Some(face), None) = (
+        // Continuity compares near-frontal views only: a 30–40° turn alone lowers the
+        // similarity of the same person's embeddings below the threshold (the evaluation saw
+        // bona fide turns fail as "face changed"), so the frames of a turn or a deep nod are
+        // not embedded and not counted; the next near-frontal frame is.
+        let frontal = obs.face.as_ref().is_some_and(|f| {
+            f.yaw_deg.abs() <= CONTINUITY_MAX_YAW_DEG
+                && f.pitch_deg.abs() <= CONTINUITY_MAX_PITCH_DEG
+        });
+        if let (Some(c), Some(face), None, true) = (
             self.continuity.as_mut(),
             analysis.faces.first(),
             self.runner.outcome(),
+            frontal,
         ) {
             if c.frames.is_multiple_of(c.every) {
                 let pts = crate::matching::five_points_from_mesh(&face.landmarks)?;

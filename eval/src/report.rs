@@ -9,6 +9,30 @@ pub use liveproof_core::calibration::metrics::probit;
 use crate::metrics::{pct, SweepPoint};
 use crate::outcome::{Origin, Outcome, Summary, BONA_FIDE};
 
+/// A calibration figures table (Cllr, minCllr, the calibration loss, ECE, Brier) and its
+/// reliability diagram.
+fn calibration_table(caption: &str, c: &crate::outcome::Calibration) -> String {
+    let mut h = String::new();
+    write!(
+        h,
+        "<table><caption>{} ({} bona fide, {} attack)</caption>\
+         <tr><td>Cllr (bits)</td><td>{:.3}</td></tr><tr><td>minCllr (bits, after PAV)</td><td>{:.3}</td></tr>\
+         <tr><td>calibration loss Cllr − minCllr</td><td>{:.3}</td></tr>\
+         <tr><td>ECE (10 quantile bins, p = sigmoid(LLR))</td><td>{:.3}</td></tr><tr><td>Brier</td><td>{:.3}</td></tr></table>",
+        esc(caption),
+        c.n_bona_fide,
+        c.n_attack,
+        c.cllr,
+        c.min_cllr,
+        c.cllr - c.min_cllr,
+        c.ece,
+        c.brier
+    )
+    .ok();
+    h.push_str(&reliability_svg(&c.bins));
+    h
+}
+
 /// Escapes text for HTML and SVG.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -482,23 +506,10 @@ pub fn html(info: &RunInfo, synthetic: Option<&Summary>, outcomes: &[Outcome]) -
                 h.push_str("</table>");
                 h.push_str(&det_svg(&e.det).replace("detclip", "detclip2"));
                 if let Some(c) = &e.calibration {
-                    write!(
-                        h,
-                        "<table><caption>SYNTHETIC: calibration of the passive evidence \
-                         ({} bona fide, {} attack)</caption><tr><td>Cllr (bits)</td><td>{:.3}</td></tr>\
-                         <tr><td>minCllr (bits, after PAV)</td><td>{:.3}</td></tr><tr><td>calibration \
-                         loss</td><td>{:.3}</td></tr><tr><td>ECE (10 quantile bins)</td><td>{:.3}</td>\
-                         </tr><tr><td>Brier</td><td>{:.3}</td></tr></table>",
-                        c.n_bona_fide,
-                        c.n_attack,
-                        c.cllr,
-                        c.min_cllr,
-                        c.cllr - c.min_cllr,
-                        c.ece,
-                        c.brier
-                    )
-                    .ok();
-                    h.push_str(&reliability_svg(&c.bins));
+                    h.push_str(&calibration_table(
+                        "SYNTHETIC: calibration of the passive evidence",
+                        c,
+                    ));
                 }
             }
             let syn: Vec<&Outcome> = outcomes
@@ -521,24 +532,7 @@ pub fn html(info: &RunInfo, synthetic: Option<&Summary>, outcomes: &[Outcome]) -
             h.push_str("</div>");
             h.push_str("<h3>SYNTHETIC: calibration of the fused LLR (presentations that reached fusion)</h3>");
             match &s.calibration {
-                Some(c) => {
-                    write!(
-                        h,
-                        "<table><caption>SYNTHETIC: calibration figures ({} bona fide, {} attack)</caption>\
-                         <tr><td>Cllr (bits)</td><td>{:.3}</td></tr><tr><td>minCllr (bits, after PAV)</td><td>{:.3}</td></tr>\
-                         <tr><td>calibration loss Cllr − minCllr</td><td>{:.3}</td></tr>\
-                         <tr><td>ECE (10 quantile bins, p = sigmoid(LLR))</td><td>{:.3}</td></tr><tr><td>Brier</td><td>{:.3}</td></tr></table>",
-                        c.n_bona_fide,
-                        c.n_attack,
-                        c.cllr,
-                        c.min_cllr,
-                        c.cllr - c.min_cllr,
-                        c.ece,
-                        c.brier
-                    )
-                    .ok();
-                    h.push_str(&reliability_svg(&c.bins));
-                }
+                Some(c) => h.push_str(&calibration_table("SYNTHETIC: calibration figures", c)),
                 None => h.push_str("<p>Not computed: the presentations that reached fusion are of one class only.</p>"),
             }
             h.push_str("<details><summary>SYNTHETIC: every session</summary>");

@@ -187,7 +187,7 @@ pub struct SessionConfig {
     /// The per-frame passive signals (texture CNNs, FFT, reflection, depth) score this many
     /// window frames, spread evenly over the hold-still phase ([`PassiveWindow`]).
     pub passive_scored_frames: u32,
-    /// Parallax keeps this many window frames, spread over the whole capture.
+    /// Parallax keeps up to this many window frames of the hold-still phase.
     pub parallax_frames: u32,
     /// Embed every this many usable frames for the template match...
     pub match_every: u32,

@@ -5,9 +5,12 @@
 //!   score `passive_scored_frames` of them, spread evenly over the hold-still phase (the
 //!   first `passive_frames` usable frames, where the quality gate passed a frontal, still,
 //!   sharp face); each signal's score is its usual aggregate over those frames;
-//! - parallax keeps `parallax_frames` of them spread over the whole capture
+//! - parallax keeps up to `parallax_frames` of the hold-still phase's window frames
 //!   ([`parallax::Reservoir`]: decimated by two when full), fitting each kept frame against
 //!   the first as it arrives, so `report()` fits only the pairs against the middle and last.
+//!   Only the hold-still phase: over a whole challenge (a smile, a 30–40° turn) the fit read
+//!   a real 3D head as planar (raw 0.023 on the demo's bona fide capture, LLR −10), and the
+//!   calibration set has no challenge frames. A turn's own parallax is the challenge's.
 //!
 //! The calibration tools build the same window with this type (a bundle is fitted on the
 //! scores sessions calibrate).
@@ -119,8 +122,11 @@ impl PassiveWindow {
             )?;
             self.scored += 1;
         }
-        self.parallax
-            .offer(|cfg| parallax::frame_features_with_image(rgb, landmarks, timestamp_ns, cfg))?;
+        if i < self.phase_frames {
+            self.parallax.offer(|cfg| {
+                parallax::frame_features_with_image(rgb, landmarks, timestamp_ns, cfg)
+            })?;
+        }
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use liveproof_core::engine::{DetectorKind, Engine, EngineConfig, Tracker};
+use liveproof_core::engine::{DetectorKind, Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
 use liveproof_core::geometry::Point3;
 use liveproof_synth::imgops::ImageF;
@@ -17,26 +17,10 @@ use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
 
 use liveproof_core::models::cache;
 
+mod common;
+
 fn engine() -> Arc<Engine> {
-    let models_dir = cache::models_dir();
-    let ort = cache::runtime_path();
-    assert!(
-        models_dir.is_dir(),
-        "models missing: run `cargo xtask setup`"
-    );
-    assert!(
-        ort.is_file(),
-        "ONNX Runtime missing: run `cargo xtask setup`"
-    );
-    Arc::new(
-        Engine::new(EngineConfig {
-            models_dir,
-            runtime_path: Some(ort),
-            detector: DetectorKind::BlazeFaceFront,
-            ..EngineConfig::default()
-        })
-        .expect("engine loads"),
-    )
+    Arc::new(Engine::new(common::config(DetectorKind::BlazeFaceFront)).expect("engine loads"))
 }
 
 fn astronaut(engine: &Arc<Engine>) -> Source {

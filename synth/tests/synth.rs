@@ -30,24 +30,8 @@ fn fixture(name: &str) -> PathBuf {
     p
 }
 
-fn config(detector: DetectorKind) -> EngineConfig {
-    let models_dir = cache::models_dir();
-    let ort = cache::runtime_path();
-    assert!(
-        models_dir.is_dir(),
-        "models missing: run `cargo xtask setup`"
-    );
-    assert!(
-        ort.is_file(),
-        "ONNX Runtime missing: run `cargo xtask setup`"
-    );
-    EngineConfig {
-        models_dir,
-        runtime_path: Some(ort),
-        detector,
-        ..EngineConfig::default()
-    }
-}
+mod common;
+use common::config;
 
 fn engine() -> Arc<Engine> {
     static E: OnceLock<Arc<Engine>> = OnceLock::new();

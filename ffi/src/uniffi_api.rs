@@ -822,9 +822,12 @@ mod tests {
         let face = core_perception::FaceAnalysis {
             detection: det,
             roi: RotatedRect::default(),
-            landmarks: (0..468)
-                .map(|i| Point3::new(i as f32, 2.0 * i as f32, -0.5))
-                .collect(),
+            landmarks: liveproof_core::mesh::Landmarks::new(
+                (0..468)
+                    .map(|i| Point3::new(i as f32, 2.0 * i as f32, -0.5))
+                    .collect(),
+            )
+            .unwrap(),
             presence: 0.97,
             quality: report,
         };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use liveproof_core::engine::{Engine, FaceAnalysis, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::geometry::{Point2, Point3, Rect};
-use liveproof_core::mesh::{idx, NUM_LANDMARKS};
+use liveproof_core::mesh::{idx, Landmarks};
 use liveproof_core::quality::estimate_head_pose;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -129,7 +129,7 @@ impl Source {
             })
         };
         let face = chosen.ok_or(SynthError::NoFace { detected })?;
-        let landmarks = face.landmarks.clone();
+        let landmarks = face.landmarks.to_vec();
         let presence = face.presence;
         let mut src = Source::from_landmarks(analysed, landmarks, presence)?;
         src.info.sha256 = sha;
@@ -149,21 +149,8 @@ impl Source {
         presence: f32,
     ) -> Result<Source> {
         check_photo(&photo)?;
-        if landmarks.len() != NUM_LANDMARKS {
-            return Err(SynthError::param(
-                "landmarks",
-                format!("{} points; expected {NUM_LANDMARKS}", landmarks.len()),
-            ));
-        }
-        if let Some(i) = landmarks
-            .iter()
-            .position(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
-        {
-            return Err(SynthError::param(
-                "landmarks",
-                format!("point {i} is not finite"),
-            ));
-        }
+        let landmarks =
+            Landmarks::new(landmarks).map_err(|e| SynthError::param("landmarks", e.to_string()))?;
         let iod = interocular(&landmarks);
         if iod.is_nan() || iod < MIN_INTEROCULAR_PX {
             return Err(SynthError::FaceTooSmall {
@@ -191,7 +178,7 @@ impl Source {
         };
         Ok(Source {
             photo,
-            landmarks,
+            landmarks: landmarks.into_vec(),
             info,
         })
     }

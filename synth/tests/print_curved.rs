@@ -59,7 +59,7 @@ fn landmarks(engine: &Arc<Engine>, scene: &PrintScene) -> Vec<Point3> {
         .first()
         .expect("a face on the print")
         .landmarks
-        .clone()
+        .to_vec()
 }
 
 // FaceMesh indices: the face's outline at cheek level (image left and right) and the outer

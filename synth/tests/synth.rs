@@ -70,7 +70,7 @@ fn track(frames: &[(RgbImage, u64)]) -> Vec<Option<Seen>> {
                 .with_timestamp_ns(*ts);
             let a = tracker.process(&f).expect("analysis");
             a.faces.first().map(|face| Seen {
-                landmarks: face.landmarks.clone(),
+                landmarks: face.landmarks.to_vec(),
                 pose: face.quality.pose,
             })
         })

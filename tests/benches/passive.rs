@@ -62,15 +62,17 @@ fn signals(c: &mut Criterion) {
     let window: Vec<_> = (0..30)
         .map(|i| {
             let a = i as f32 * 0.2;
-            let lm: Vec<_> = face
-                .landmarks
-                .iter()
-                .map(|p| liveproof_core::geometry::Point3 {
-                    x: p.x + a.sin() * (p.z * 0.05),
-                    y: p.y + a.cos(),
-                    z: p.z,
-                })
-                .collect();
+            let lm = liveproof_core::mesh::Landmarks::new(
+                face.landmarks
+                    .iter()
+                    .map(|p| liveproof_core::geometry::Point3 {
+                        x: p.x + a.sin() * (p.z * 0.05),
+                        y: p.y + a.cos(),
+                        z: p.z,
+                    })
+                    .collect(),
+            )
+            .unwrap();
             parallax::frame_features_with_image(
                 &img,
                 &lm,

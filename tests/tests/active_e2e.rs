@@ -489,10 +489,13 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
             data: rgb.data[..rgb.data.len() - 1].to_vec(),
         };
         assert!(eyes.predict(&short, lm).is_err());
-        assert!(eyes.predict(&rgb, &lm[..467]).is_err());
-        let mut nan = lm.clone();
+        // Short or non-finite landmarks cannot reach the model: the checked constructor
+        // refuses them.
+        use liveproof_core::mesh::Landmarks;
+        assert!(Landmarks::from_slice(&lm[..467]).is_err());
+        let mut nan = lm.to_vec();
         nan[33].x = f32::NAN;
-        assert!(eyes.predict(&rgb, &nan).is_err());
+        assert!(Landmarks::new(nan).is_err());
     }
     // SYNTHETIC blinks (the upper lid warped down over 0.3 s): closed while shut, open after.
     for (si, name) in ["astronaut", "newton", "gauss"].iter().enumerate() {

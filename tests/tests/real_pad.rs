@@ -49,10 +49,7 @@ fn load(name: &str) -> RgbImage {
 }
 
 /// The detector's box and the landmarks of the first face of a still (panics without one).
-fn first_face(
-    engine: &Arc<Engine>,
-    img: &RgbImage,
-) -> (Rect, Vec<liveproof_core::geometry::Point3>) {
+fn first_face(engine: &Arc<Engine>, img: &RgbImage) -> (Rect, liveproof_core::mesh::Landmarks) {
     let mut t = Tracker::new(engine.clone());
     let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data).unwrap();
     let a = t.analyze_still(&frame).expect("analysis");
@@ -374,7 +371,7 @@ fn fr_liveness_channel_order_and_live_class_on_real_stills() {
     let engine = default_engine();
     let ecfg = engine_config(DetectorKind::BlazeFaceFront);
     let runner = liveproof_core::engine::load_runner(&ecfg, "fr_liveness").expect("fr_liveness");
-    let faces: Vec<(&str, bool, RgbImage, Vec<liveproof_core::geometry::Point3>)> = SAMPLES
+    let faces: Vec<(&str, bool, RgbImage, liveproof_core::mesh::Landmarks)> = SAMPLES
         .iter()
         .map(|&(name, live)| {
             let img = load(name);

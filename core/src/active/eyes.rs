@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
 use crate::geometry::Point3;
+use crate::mesh::Landmarks;
 use crate::models::{ModelRunner, TensorOut};
 
 /// Input side, pixels.
@@ -97,11 +98,11 @@ impl EyeStateModel {
         Self::new(store.get("fr_eye")?)
     }
 
-    /// Closed-eye probabilities for the face with these 468 landmarks on `rgb`. Errors: a
-    /// buffer that does not match its size, a wrong landmark count, landmarks that are not
-    /// finite, eyes too small to crop (corner distance under 2 pixels), the model's errors.
-    pub fn predict(&self, rgb: &RgbImage, landmarks: &[Point3]) -> Result<EyeState> {
-        check_eye_input("eye state", rgb, landmarks)?;
+    /// Closed-eye probabilities for the face with these landmarks on `rgb`. Errors: a buffer
+    /// that does not match its size, eyes too small to crop (corner distance under 2 pixels),
+    /// the model's errors.
+    pub fn predict(&self, rgb: &RgbImage, landmarks: &Landmarks) -> Result<EyeState> {
+        check_eye_input("eye state", rgb)?;
         let mut input = Vec::with_capacity(SIDE * SIDE);
         let mut outputs: Vec<TensorOut> = Vec::new();
         let mut closed = [0.0f32; 2];
@@ -127,29 +128,22 @@ impl EyeStateModel {
     }
 }
 
-/// The 24×24 luma crop of one eye, in [0, 1], row-major, into `out`.
+/// The 24×24 luma crop of one eye, in [0, 1], row-major, into `out`. Errors (never panics)
+/// when an index of `eye` is not a FaceMesh landmark index.
 pub fn eye_crop(
     rgb: &RgbImage,
-    landmarks: &[Point3],
+    landmarks: &Landmarks,
     eye: &[usize; 4],
     out: &mut Vec<f32>,
 ) -> Result<()> {
     let mut p = [Point3::default(); 4];
     for (q, &i) in p.iter_mut().zip(eye) {
-        let found = landmarks
-            .get(i)
-            .filter(|_| landmarks.len() == crate::mesh::NUM_LANDMARKS);
-        *q = *found.ok_or_else(|| {
+        *q = *landmarks.get(i).ok_or_else(|| {
             Error::InvalidInput(alloc::format!(
-                "eye state: landmark {i} of {}, expected 468 landmarks",
-                landmarks.len()
+                "eye state: landmark index {i}, expected < {}",
+                crate::mesh::NUM_LANDMARKS
             ))
         })?;
-    }
-    if !p.iter().all(|q| q.x.is_finite() && q.y.is_finite()) {
-        return Err(Error::InvalidInput(
-            "eye state: landmarks are not finite".into(),
-        ));
     }
     let cx = p.iter().map(|q| q.x).sum::<f32>() / 4.0;
     let cy = p.iter().map(|q| q.y).sum::<f32>() / 4.0;
@@ -185,9 +179,9 @@ pub fn eye_crop(
     Ok(())
 }
 
-/// The checks every eye model's input needs: an RGB buffer that matches its size and 468
-/// landmarks. `what` names the model in the message.
-pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage, landmarks: &[Point3]) -> Result<()> {
+/// The check every eye model's input needs: an RGB buffer that matches its size. `what` names
+/// the model in the message.
+pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage) -> Result<()> {
     let expected = (rgb.width as usize)
         .checked_mul(rgb.height as usize)
         .and_then(|v| v.checked_mul(3));
@@ -197,13 +191,6 @@ pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage, landmarks: &[Point3]) 
             rgb.width,
             rgb.height,
             rgb.data.len()
-        )));
-    }
-    if landmarks.len() != crate::mesh::NUM_LANDMARKS {
-        return Err(Error::InvalidInput(alloc::format!(
-            "{what}: {} landmarks, expected {}",
-            landmarks.len(),
-            crate::mesh::NUM_LANDMARKS
         )));
     }
     Ok(())
@@ -229,7 +216,8 @@ mod tests {
         lm[33].x = 40.0;
         lm[133].x = 60.0;
         let mut out = Vec::new();
-        eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).unwrap();
+        let checked = |lm: &Vec<Point3>| Landmarks::new(lm.clone()).unwrap();
+        eye_crop(&rgb, &checked(&lm), &RIGHT_EYE, &mut out).unwrap();
         assert_eq!(out.len(), SIDE * SIDE);
         // Side 32 px from x = 34 to 66: sample centres at 34 + (i + 0.5) * 4/3 - 0.5.
         for i in [0usize, 11, 23] {
@@ -241,28 +229,27 @@ mod tests {
         lm[133].x = 20.0;
         lm[159].x = 10.0;
         lm[145].x = 10.0;
-        eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).unwrap();
+        eye_crop(&rgb, &checked(&lm), &RIGHT_EYE, &mut out).unwrap();
         assert_eq!(out[0], 0.0);
-        // Degenerate and non-finite eyes are errors.
+        // A degenerate eye is an error (non-finite points cannot reach here: `Landmarks`).
         lm[133].x = 0.5;
-        assert!(eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).is_err());
-        lm[133].x = f32::NAN;
-        assert!(eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).is_err());
+        assert!(eye_crop(&rgb, &checked(&lm), &RIGHT_EYE, &mut out).is_err());
     }
 
     #[test]
-    fn eye_crop_of_short_landmarks_is_an_error_not_a_panic() {
+    fn eye_crop_of_an_index_past_the_mesh_is_an_error_not_a_panic() {
         let rgb = RgbImage {
             width: 8,
             height: 8,
             data: alloc::vec![0; 8 * 8 * 3],
         };
         let mut out = Vec::new();
-        for n in [0usize, 3, 133, 467] {
-            let lm = alloc::vec![Point3::default(); n];
-            let e = eye_crop(&rgb, &lm, &RIGHT_EYE, &mut out).unwrap_err();
-            assert!(matches!(e, Error::InvalidInput(_)), "{n}: {e}");
-            assert!(e.to_string().contains("expected 468 landmarks"), "{e}");
+        let lm = Landmarks::new(alloc::vec![Point3::default(); 468]).unwrap();
+        for i in [468usize, 1000] {
+            let eye = [33, 133, 159, i];
+            let e = eye_crop(&rgb, &lm, &eye, &mut out).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput(_)), "{i}: {e}");
+            assert!(e.to_string().contains("expected < 468"), "{e}");
         }
     }
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
 use crate::geometry::Point3;
+use crate::mesh::Landmarks;
 use crate::models::{ModelRunner, TensorOut};
 
 /// Input side, pixels.
@@ -93,11 +94,10 @@ impl IrisEyeModel {
         Self::new(store.get("iris_landmark")?)
     }
 
-    /// Eye openness for the face with these 468 landmarks on `rgb`. Errors: a buffer that does
-    /// not match its size, a wrong landmark count, landmarks that are not finite, eyes too
-    /// small to crop (corner distance under 2 pixels), a degenerate contour, the model's errors.
-    pub fn predict(&self, rgb: &RgbImage, landmarks: &[Point3]) -> Result<EyeOpenness> {
-        super::eyes::check_eye_input("iris", rgb, landmarks)?;
+    /// Eye openness for the face with these landmarks on `rgb`. Errors: a buffer that does
+    /// not match its size, eyes too small to crop (corner distance under 2 pixels), a degenerate contour, the model's errors.
+    pub fn predict(&self, rgb: &RgbImage, landmarks: &Landmarks) -> Result<EyeOpenness> {
+        super::eyes::check_eye_input("iris", rgb)?;
         let mut input = Vec::with_capacity(3 * SIDE * SIDE);
         let mut outputs: Vec<TensorOut> = Vec::new();
         let mut open = [0.0f32; 2];

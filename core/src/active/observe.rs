@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::geometry::{Point2, Point3};
-use crate::mesh::idx;
+use crate::mesh::{idx, Landmarks};
 use crate::passive::inter_ocular_distance;
 use crate::quality::estimate_head_pose;
 
@@ -38,46 +38,32 @@ fn d(a: Point3, b: Point3) -> f32 {
 }
 
 /// Eye aspect ratio `(|p2 − p6| + |p3 − p5|) / (2 |p1 − p4|)` of one eye. Errors (never
-/// panics) when an index of `ear` is not a landmark of `lm`.
-pub fn eye_aspect_ratio(lm: &[Point3], ear: &[usize; 6]) -> Result<f32> {
+/// panics) when an index of `ear` is not a FaceMesh landmark index.
+pub fn eye_aspect_ratio(lm: &Landmarks, ear: &[usize; 6]) -> Result<f32> {
     let mut p = [Point3::default(); 6];
     for (q, &i) in p.iter_mut().zip(ear) {
-        *q = *lm
-            .get(i)
-            .filter(|_| lm.len() == crate::mesh::NUM_LANDMARKS)
-            .ok_or_else(|| {
-                Error::InvalidInput(alloc::format!(
-                    "eye aspect ratio: landmark {i} of {}, expected 468 landmarks",
-                    lm.len()
-                ))
-            })?;
+        *q = *lm.get(i).ok_or_else(|| {
+            Error::InvalidInput(alloc::format!(
+                "eye aspect ratio: landmark index {i}, expected < {}",
+                crate::mesh::NUM_LANDMARKS
+            ))
+        })?;
     }
     Ok((d(p[1], p[5]) + d(p[2], p[4])) / (2.0 * d(p[0], p[3])).max(1e-6))
 }
 
-/// Measures one face (468 finite landmarks). Errors on malformed landmarks or a degenerate
-/// face (coincident eyes), never panics.
-pub fn observe(lm: &[Point3]) -> Result<FaceObservation> {
+/// Measures one face. Errors on a degenerate face (coincident eyes, a pose that does not fit),
+/// never panics.
+pub fn observe(lm: &Landmarks) -> Result<FaceObservation> {
     observe_with_pose(lm, &estimate_head_pose(lm)?)
 }
 
 /// [`observe`] with the head pose already estimated from these landmarks (the quality gate
 /// estimates it for every frame; [`observation_from`] reuses it).
 pub fn observe_with_pose(
-    lm: &[Point3],
+    lm: &Landmarks,
     pose: &crate::quality::HeadPose,
 ) -> Result<FaceObservation> {
-    use crate::mesh::LandmarkFault;
-    crate::mesh::check_landmarks(lm).map_err(|f| {
-        Error::InvalidInput(match f {
-            LandmarkFault::Count { got } => {
-                alloc::format!("challenge: {got} landmarks, expected 468")
-            }
-            LandmarkFault::NonFinite { index, .. } => {
-                alloc::format!("challenge: landmark {index} is not finite")
-            }
-        })
-    })?;
     let iod = inter_ocular_distance(lm)
         .ok_or_else(|| Error::InvalidInput("challenge: eye landmarks coincide".into()))?;
     let ear = 0.5
@@ -164,12 +150,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn eye_aspect_ratio_of_short_landmarks_is_an_error_not_a_panic() {
-        for n in [0usize, 10, 300, 467] {
-            let lm = alloc::vec![Point3::default(); n];
-            let e = eye_aspect_ratio(&lm, &idx::LEFT_EYE_EAR).unwrap_err();
-            assert!(matches!(e, Error::InvalidInput(_)), "{n}: {e}");
-        }
+    fn eye_aspect_ratio_of_an_index_past_the_mesh_is_an_error_not_a_panic() {
+        let lm = Landmarks::new(alloc::vec![Point3::default(); 468]).unwrap();
+        let mut ear = idx::LEFT_EYE_EAR;
+        ear[2] = 468;
+        let e = eye_aspect_ratio(&lm, &ear).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+        assert!(e.to_string().contains("index 468, expected < 468"), "{e}");
         // A well-formed eye: width 4, lids 1 apart at two places → (1 + 1) / (2 × 4).
         let mut lm = alloc::vec![Point3::default(); 468];
         let e = idx::LEFT_EYE_EAR;
@@ -179,7 +166,7 @@ mod tests {
         lm[e[5]] = Point3::new(1.0, 0.5, 0.0);
         lm[e[2]] = Point3::new(3.0, -0.5, 0.0);
         lm[e[4]] = Point3::new(3.0, 0.5, 0.0);
-        let ear = eye_aspect_ratio(&lm, &e).unwrap();
+        let ear = eye_aspect_ratio(&Landmarks::new(lm).unwrap(), &e).unwrap();
         assert!((ear - 0.25).abs() < 1e-6, "{ear}");
     }
 }

@@ -11,8 +11,8 @@
 use nalgebra::{Matrix2, Vector2};
 
 use super::MatchError;
-use crate::geometry::{Affine2, Point2, Point3};
-use crate::mesh::idx;
+use crate::geometry::{Affine2, Point2};
+use crate::mesh::{idx, Landmarks};
 
 /// InsightFace's `arcface_dst`: the 5 points' positions in the 112×112 aligned crop.
 pub const ARCFACE_TEMPLATE: [[f32; 2]; 5] = [
@@ -31,12 +31,8 @@ pub type FivePoints = [Point2; 5];
 
 /// The five points from FaceMesh's 468 landmarks: eye centres as the mean of each eye's
 /// 16-point contour, the nose tip (landmark 1) and the mouth corners (61, 291).
-pub fn five_points_from_mesh(landmarks: &[Point3]) -> Result<FivePoints, MatchError> {
-    if landmarks.len() != crate::mesh::NUM_LANDMARKS {
-        return Err(MatchError::Landmarks {
-            got: landmarks.len(),
-        });
-    }
+/// Errors only on degenerate points (e.g. eyes that coincide).
+pub fn five_points_from_mesh(landmarks: &Landmarks) -> Result<FivePoints, MatchError> {
     let centre = |ids: &[usize]| {
         let n = ids.len() as f32;
         let (sx, sy) = ids.iter().fold((0.0, 0.0), |a, &i| {

@@ -27,8 +27,6 @@ pub use template::{cosine, FaceTemplate, Sample};
 pub enum MatchError {
     #[error("alignment: degenerate points: {0}")]
     Degenerate(String),
-    #[error("alignment: {got} landmarks, expected 468")]
-    Landmarks { got: usize },
     #[error("alignment: the detector gave {got} keypoints; five-point alignment needs eyes, nose tip and both mouth corners (SCRFD), or FaceMesh landmarks")]
     Keypoints { got: usize },
     #[error("embedding model `{model}`: {why}")]

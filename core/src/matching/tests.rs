@@ -1,5 +1,5 @@
 use super::*;
-use crate::geometry::{Point2, Point3};
+use crate::geometry::Point2;
 use alloc::vec::Vec;
 
 fn template_pts() -> Vec<Point2> {
@@ -43,10 +43,6 @@ fn degenerate_points_are_typed_errors() {
     nan[2].x = f32::NAN;
     assert!(matches!(umeyama(&nan, &t), Err(MatchError::Degenerate(_))));
     assert!(umeyama(&t[..3], &t).is_err());
-    assert!(matches!(
-        five_points_from_mesh(&[Point3::default(); 10]),
-        Err(MatchError::Landmarks { got: 10 })
-    ));
     let blaze = crate::detect::Detection {
         num_keypoints: 6,
         ..Default::default()

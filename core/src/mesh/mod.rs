@@ -22,37 +22,22 @@ use crate::detect::Detection;
 use crate::frame::Border;
 use crate::geometry::{Affine2, Point2, Point3, Rect, RotatedRect};
 use crate::math;
+use alloc::vec::Vec;
 
+mod landmarks;
 #[cfg(test)]
 mod tests;
 
-/// Landmarks FaceMesh predicts.
-pub const NUM_LANDMARKS: usize = 468;
-/// What is wrong with a landmark set, for the stages' own typed errors.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum LandmarkFault {
-    /// Not the 468 FaceMesh points.
-    Count { got: usize },
-    /// The first point with a NaN or infinite coordinate.
-    NonFinite { index: usize, point: Point3 },
+pub use landmarks::{LandmarkError, Landmarks};
+
+/// Test data as [`Landmarks`] (test fixtures are always 468 finite points).
+#[cfg(test)]
+pub(crate) fn checked(points: impl AsRef<[Point3]>) -> Landmarks {
+    Landmarks::from_slice(points.as_ref()).expect("test landmarks: 468 finite points")
 }
 
-/// Checks that `lm` holds 468 points with finite x, y and z.
-pub fn check_landmarks(lm: &[Point3]) -> Result<(), LandmarkFault> {
-    if lm.len() != NUM_LANDMARKS {
-        return Err(LandmarkFault::Count { got: lm.len() });
-    }
-    match lm
-        .iter()
-        .position(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
-    {
-        Some(index) => Err(LandmarkFault::NonFinite {
-            index,
-            point: lm[index],
-        }),
-        None => Ok(()),
-    }
-}
+/// Landmarks FaceMesh predicts.
+pub const NUM_LANDMARKS: usize = 468;
 
 /// Values in the landmark output `conv2d_20` (`[1, 1404, 1, 1]`): x, y, z per landmark.
 pub const RAW_LANDMARKS_LEN: usize = 3 * NUM_LANDMARKS;
@@ -132,12 +117,9 @@ pub enum MeshError {
     /// The raw landmark tensor has the wrong length.
     #[error("landmark tensor has {got} values, expected {expected} (468 landmarks × x, y, z)")]
     TensorLength { expected: usize, got: usize },
-    /// The output buffer has the wrong length.
-    #[error("landmark output buffer holds {got} points, expected {expected}")]
-    OutputLength { expected: usize, got: usize },
-    /// A landmark list has the wrong number of points.
-    #[error("landmark list has {got} points, expected {expected}")]
-    LandmarkCount { expected: usize, got: usize },
+    /// The decoded landmarks are not usable (a coordinate overflowed to infinity).
+    #[error("decoded landmarks: {0}")]
+    Landmarks(#[from] LandmarkError),
     /// A value that must be finite is not.
     #[error("{what} has a non-finite value at index {index}")]
     NonFinite { what: &'static str, index: usize },
@@ -214,27 +196,9 @@ pub fn roi_from_detection(det: &Detection) -> Result<RotatedRect, MeshError> {
 /// Tracking ROI from the previous frame's landmarks (image pixels), as MediaPipe's
 /// `FaceLandmarkLandmarksToRoi`: box = bounding box of all 468 landmarks (x, y), rotation from
 /// landmark 33 (right eye outer corner) to 263 (left eye outer corner), `square_long`, scale 1.5.
-pub fn roi_from_landmarks(landmarks: &[Point3]) -> Result<RotatedRect, MeshError> {
-    if landmarks.len() != NUM_LANDMARKS {
-        return Err(MeshError::LandmarkCount {
-            expected: NUM_LANDMARKS,
-            got: landmarks.len(),
-        });
-    }
-    if let Some(index) = landmarks
-        .iter()
-        .position(|p| !(p.x.is_finite() && p.y.is_finite()))
-    {
-        return Err(MeshError::NonFinite {
-            what: "landmark list",
-            index,
-        });
-    }
-    let bbox =
-        Rect::bounding(landmarks.iter().map(|p| p.xy())).ok_or(MeshError::LandmarkCount {
-            expected: NUM_LANDMARKS,
-            got: 0,
-        })?;
+pub fn roi_from_landmarks(landmarks: &Landmarks) -> Result<RotatedRect, MeshError> {
+    let bbox = Rect::bounding(landmarks.iter().map(|p| p.xy()))
+        .ok_or(MeshError::DegenerateRoi("no landmarks"))?;
     rect_to_roi(
         &bbox,
         landmarks[idx::RIGHT_EYE_OUTER].xy(),
@@ -293,7 +257,8 @@ pub fn roi_to_input_transform(roi: &RotatedRect, input_size: u32) -> Result<Affi
 }
 
 /// Decodes the landmark tensor (`conv2d_20`, 468 × (x, y, z) in input-tensor pixels) into
-/// image pixels, writing `out` (exactly [`NUM_LANDMARKS`] points) only on success.
+/// image pixels, checked once here into [`Landmarks`]. `buf` lends its allocation (its
+/// contents are overwritten).
 ///
 /// x, y go through `src_from_dst` (from [`roi_to_input_transform`]). z follows MediaPipe:
 /// `TensorsToLandmarks` divides it by the input width like x, `LandmarkProjection` multiplies
@@ -302,18 +267,12 @@ pub fn roi_to_input_transform(roi: &RotatedRect, input_size: u32) -> Result<Affi
 pub fn decode_landmarks(
     raw: &[f32],
     src_from_dst: &Affine2,
-    out: &mut [Point3],
-) -> Result<(), MeshError> {
+    mut buf: Vec<Point3>,
+) -> Result<Landmarks, MeshError> {
     if raw.len() != RAW_LANDMARKS_LEN {
         return Err(MeshError::TensorLength {
             expected: RAW_LANDMARKS_LEN,
             got: raw.len(),
-        });
-    }
-    if out.len() != NUM_LANDMARKS {
-        return Err(MeshError::OutputLength {
-            expected: NUM_LANDMARKS,
-            got: out.len(),
         });
     }
     let m = &src_from_dst.m;
@@ -327,11 +286,12 @@ pub fn decode_landmarks(
             index,
         });
     }
-    for (p, v) in out.iter_mut().zip(raw.chunks_exact(3)) {
+    buf.clear();
+    buf.extend(raw.chunks_exact(3).map(|v| {
         let q = src_from_dst.apply(Point2::new(v[0], v[1]));
-        *p = Point3::new(q.x, q.y, v[2] * z_scale);
-    }
-    Ok(())
+        Point3::new(q.x, q.y, v[2] * z_scale)
+    }));
+    Ok(Landmarks::new(buf)?)
 }
 
 /// Face-presence probability from the `conv2d_30` logit (MediaPipe `TensorsToFloats` with

@@ -137,8 +137,7 @@ fn pixel_roi_and_projection_equal_mediapipe_normalised_route() {
     let raw: Vec<f32> = (0..RAW_LANDMARKS_LEN)
         .map(|i| ((i * 37) % 193) as f32 - (i % 3 == 2) as u8 as f32 * 90.0)
         .collect();
-    let mut out = vec![Point3::default(); NUM_LANDMARKS];
-    decode_landmarks(&raw, &t, &mut out).unwrap();
+    let out = decode_landmarks(&raw, &t, Vec::new()).unwrap();
     let mut worst = 0.0f32;
     for (p, v) in out.iter().zip(raw.chunks_exact(3)) {
         let q = mediapipe_landmark([v[0], v[1], v[2]], &mp, iw, ih);
@@ -231,8 +230,8 @@ fn decode_round_trips_synthetic_landmarks() {
         let q = inv.apply(p.xy());
         raw.extend_from_slice(&[q.x, q.y, p.z / z_per_tensor_px]);
     }
-    let mut out = vec![Point3::default(); NUM_LANDMARKS];
-    decode_landmarks(&raw, &t, &mut out).unwrap();
+    let out = decode_landmarks(&raw, &t, vec![Point3::default(); 3]).unwrap();
+    assert_eq!(out.len(), NUM_LANDMARKS);
     for (p, q) in out.iter().zip(&truth) {
         assert!(
             close(p.x, q.x, 1e-3) && close(p.y, q.y, 1e-3) && close(p.z, q.z, 1e-3),
@@ -270,7 +269,7 @@ fn roi_from_landmarks_uses_bbox_and_eye_corners() {
         190.0 + 80.0 * math::sin(tilt),
         0.0,
     );
-    let roi = roi_from_landmarks(&lms).unwrap();
+    let roi = roi_from_landmarks(&Landmarks::new(lms).unwrap()).unwrap();
     assert!(
         close(roi.cx, 300.0, 1e-4) && close(roi.cy, 200.0, 1e-4),
         "{roi:?}"
@@ -281,59 +280,44 @@ fn roi_from_landmarks_uses_bbox_and_eye_corners() {
 
 #[test]
 fn errors_are_typed_and_outputs_untouched() {
-    let mut out = vec![Point3::new(7.0, 7.0, 7.0); NUM_LANDMARKS];
     let t = Affine2::IDENTITY;
     assert_eq!(
-        decode_landmarks(&[0.0; 1403], &t, &mut out),
+        decode_landmarks(&[0.0; 1403], &t, Vec::new()),
         Err(MeshError::TensorLength {
             expected: 1404,
             got: 1403
         })
     );
-    assert_eq!(
-        decode_landmarks(&[0.0; 1404], &t, &mut out[..10]),
-        Err(MeshError::OutputLength {
-            expected: 468,
-            got: 10
-        })
-    );
     let mut raw = vec![1.0; RAW_LANDMARKS_LEN];
     raw[500] = f32::NAN;
     assert_eq!(
-        decode_landmarks(&raw, &t, &mut out),
+        decode_landmarks(&raw, &t, Vec::new()),
         Err(MeshError::NonFinite {
             what: "landmark tensor",
             index: 500
         })
     );
-    assert!(
-        out.iter().all(|p| *p == Point3::new(7.0, 7.0, 7.0)),
-        "nothing written on failure"
-    );
     let singular = Affine2::new([0.0, 1.0, 0.0, 0.0, 1.0, 0.0]);
     assert!(matches!(
-        decode_landmarks(&[0.0; 1404], &singular, &mut out),
+        decode_landmarks(&[0.0; 1404], &singular, Vec::new()),
         Err(MeshError::Transform(_))
     ));
-
-    assert_eq!(
-        roi_from_landmarks(&out[..467]),
-        Err(MeshError::LandmarkCount {
-            expected: 468,
-            got: 467
-        })
-    );
-    out[3].y = f32::INFINITY;
-    assert_eq!(
-        roi_from_landmarks(&out),
-        Err(MeshError::NonFinite {
-            what: "landmark list",
-            index: 3
-        })
-    );
-    // All landmarks on one point: zero-size box.
+    // Finite tensor values that overflow in pixels: the decode's own check names the point.
+    let double = Affine2::new([2.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let mut raw = vec![0.0; RAW_LANDMARKS_LEN];
+    raw[3 * 7] = 3e38;
     assert!(matches!(
-        roi_from_landmarks(&vec![Point3::default(); 468]),
+        decode_landmarks(&raw, &double, Vec::new()),
+        Err(MeshError::Landmarks(LandmarkError::NonFinite {
+            index: 7,
+            ..
+        }))
+    ));
+
+    // All landmarks on one point: zero-size box.
+    let one_point = Landmarks::new(vec![Point3::default(); 468]).unwrap();
+    assert!(matches!(
+        roi_from_landmarks(&one_point),
         Err(MeshError::DegenerateRoi(_))
     ));
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{depth, parallax, reflection, texture, SignalReport};
 use crate::error::{Error, Result};
 use crate::frame::RgbImage;
-use crate::geometry::Point3;
+use crate::mesh::Landmarks;
 use crate::models::ModelRunner;
 use crate::passive::FaceGeometry;
 
@@ -358,13 +358,12 @@ impl PassiveAnalyzer {
     }
 
     /// Adds one frame: the upright RGB image and the face's 468 landmarks (image pixels) and
-    /// box. Malformed input (image length, landmark count, non-finite values) is an error
-    /// and adds nothing; a signal that cannot use this frame (e.g. face too small for it)
+    /// box. Malformed input (image length, eyes that coincide) is an error and adds nothing; a signal that cannot use this frame (e.g. face too small for it)
     /// just skips it and says why if it ends up unavailable.
     pub fn push(
         &mut self,
         rgb: &RgbImage,
-        landmarks: &[Point3],
+        landmarks: &Landmarks,
         bbox: crate::geometry::Rect,
         timestamp_ns: u64,
     ) -> Result<()> {
@@ -378,7 +377,7 @@ impl PassiveAnalyzer {
     pub fn push_for(
         &mut self,
         rgb: &RgbImage,
-        landmarks: &[Point3],
+        landmarks: &Landmarks,
         bbox: crate::geometry::Rect,
         timestamp_ns: u64,
         uses: FrameUse,
@@ -424,7 +423,7 @@ impl PassiveAnalyzer {
     fn per_frame(
         &mut self,
         rgb: &RgbImage,
-        landmarks: &[Point3],
+        landmarks: &Landmarks,
         bbox: crate::geometry::Rect,
         rec: &mut FrameRecord,
     ) {

@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use super::{inter_ocular_distance, logistic, FaceGeometry, SignalReport};
 use crate::frame::{warp_affine_to_tensor, Border, FrameError, Normalize, RgbImage, TensorLayout};
 use crate::geometry::{Affine2, Point2, Point3, Rect};
-use crate::mesh::{idx, NUM_LANDMARKS};
+use crate::mesh::{idx, Landmarks, NUM_LANDMARKS};
 use crate::models::{ModelError, ModelRunner, ModelSpec, TensorOut};
 
 #[cfg(test)]
@@ -82,17 +82,9 @@ pub enum DepthError {
         value: f64,
         expected: &'static str,
     },
-    /// The landmark slice does not hold the 468 FaceMesh points.
-    #[error("face landmarks: got {got} points, expected {expected} (FaceMesh)")]
-    LandmarkCount { got: usize, expected: usize },
-    /// A landmark coordinate is NaN or infinite.
-    #[error("face landmark {index} is not finite: ({x}, {y}, {z})")]
-    NonFiniteLandmark {
-        index: usize,
-        x: f32,
-        y: f32,
-        z: f32,
-    },
+    /// The depth samples are not one per landmark.
+    #[error("depth samples: got {got}, expected {expected} (one per FaceMesh landmark)")]
+    SampleCount { got: usize, expected: usize },
     /// The eye centres coincide (inter-ocular distance < 1 px): no scale for the features.
     #[error("face landmarks are degenerate: inter-ocular distance < 1 px, expected a face")]
     DegenerateLandmarks,
@@ -391,24 +383,6 @@ pub fn fit_plane(points: &[[f64; 3]]) -> Option<PlaneFit> {
     })
 }
 
-/// Checks that `landmarks` are 468 finite points.
-pub fn validate_landmarks(landmarks: &[Point3]) -> Result<(), DepthError> {
-    crate::mesh::check_landmarks(landmarks).map_err(|f| match f {
-        crate::mesh::LandmarkFault::Count { got } => DepthError::LandmarkCount {
-            got,
-            expected: NUM_LANDMARKS,
-        },
-        crate::mesh::LandmarkFault::NonFinite { index, point: p } => {
-            DepthError::NonFiniteLandmark {
-                index,
-                x: p.x,
-                y: p.y,
-                z: p.z,
-            }
-        }
-    })
-}
-
 fn check_box(b: &Rect) -> Result<(), DepthError> {
     let ok = b.as_array().iter().all(|v| v.is_finite()) && b.x_max > b.x_min && b.y_max > b.y_min;
     if ok {
@@ -567,9 +541,8 @@ fn robust_affine(d: &[f64], c: &[f64]) -> (f64, f64, f64) {
 pub fn frame_features(
     depth: &DepthMap<'_>,
     src_from_dst: &Affine2,
-    landmarks: &[Point3],
+    landmarks: &Landmarks,
 ) -> Result<FrameFeatures, DepthError> {
-    validate_landmarks(landmarks)?;
     let iod = inter_ocular_distance(landmarks).ok_or(DepthError::DegenerateLandmarks)?;
     let dst_from_src = src_from_dst
         .inverse()
@@ -598,17 +571,15 @@ pub fn frame_features(
 }
 
 /// The features from the model's depth `d` sampled at the 468 landmarks (any affine scale and
-/// shift), the landmarks themselves (validated) and their inter-ocular distance in pixels.
-/// Errors (never panics) when the landmarks are not 468 finite points or `d` is not one
-/// sample per landmark.
+/// shift), the landmarks themselves and their inter-ocular distance in pixels. Errors (never
+/// panics) when `d` is not one sample per landmark.
 pub fn landmark_features(
     d: &[f64],
-    landmarks: &[Point3],
+    landmarks: &Landmarks,
     iod: f32,
 ) -> Result<FrameFeatures, DepthError> {
-    validate_landmarks(landmarks)?;
     if d.len() != landmarks.len() {
-        return Err(DepthError::LandmarkCount {
+        return Err(DepthError::SampleCount {
             got: d.len(),
             expected: NUM_LANDMARKS,
         });
@@ -845,7 +816,6 @@ impl DepthEstimator {
         rgb: &RgbImage,
         face: &FaceGeometry<'_>,
     ) -> Result<FrameFeatures, DepthError> {
-        validate_landmarks(face.landmarks)?;
         let iod = inter_ocular_distance(face.landmarks).ok_or(DepthError::DegenerateLandmarks)?;
         if iod < self.cfg.min_inter_ocular_px {
             check_box(&face.bbox)?;

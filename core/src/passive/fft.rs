@@ -477,7 +477,7 @@ impl Scratch {
 
 /// Per-frame moiré features of one upright RGB frame (see the module docs).
 ///
-/// Errors on a malformed image, landmarks that are not 468 finite points, eyes that coincide,
+/// Errors on a malformed image, eyes that coincide,
 /// a face box that is not finite, empty or outside the image, or an invalid `cfg`. A face
 /// too small or too far outside the frame is not an error: the record says so in `status`.
 pub fn frame_features(

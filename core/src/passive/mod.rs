@@ -17,7 +17,8 @@ use alloc::vec::Vec;
 
 use serde::Serialize;
 
-use crate::geometry::{Point3, Rect};
+use crate::geometry::Rect;
+use crate::mesh::Landmarks;
 
 pub mod analyzer;
 pub mod depth;
@@ -34,21 +35,6 @@ pub enum PassiveError {
     /// The image has a zero side or its data length does not match its size.
     #[error(transparent)]
     Image(#[from] crate::frame::FrameError),
-    /// The landmark slice does not hold the 468 FaceMesh points.
-    #[error("{signal}: got {got} landmarks, expected {expected} (FaceMesh)")]
-    LandmarkCount {
-        signal: &'static str,
-        got: usize,
-        expected: usize,
-    },
-    /// A landmark x or y is NaN or infinite.
-    #[error("{signal}: landmark {index} is not finite: ({x}, {y}); expected finite image pixels")]
-    NonFiniteLandmark {
-        signal: &'static str,
-        index: usize,
-        x: f32,
-        y: f32,
-    },
     /// The eye corners give no usable inter-ocular distance.
     #[error("{signal}: eye centres coincide (inter-ocular distance ≤ 1 px); expected a face mesh")]
     DegenerateEyes { signal: &'static str },
@@ -88,16 +74,14 @@ pub enum PassiveError {
     },
 }
 
-/// Checks a pixel signal's input (non-empty image of the right length, 468 finite
-/// landmarks, a finite face box with area that overlaps the image); returns the
-/// inter-ocular distance, pixels.
+/// Checks a pixel signal's input (non-empty image of the right length, a finite face box
+/// with area that overlaps the image, eyes apart); returns the inter-ocular distance, pixels.
 pub fn check_face_input(
     signal: &'static str,
     image: &crate::frame::RgbImage,
     face: &FaceGeometry<'_>,
 ) -> Result<f32, PassiveError> {
     use crate::frame::FrameError;
-    use crate::mesh::NUM_LANDMARKS;
     if image.width == 0 || image.height == 0 {
         return Err(FrameError::ZeroSize {
             what: "RGB image",
@@ -107,25 +91,6 @@ pub fn check_face_input(
         .into());
     }
     image.check()?;
-    let lm = face.landmarks;
-    if lm.len() != NUM_LANDMARKS {
-        return Err(PassiveError::LandmarkCount {
-            signal,
-            got: lm.len(),
-            expected: NUM_LANDMARKS,
-        });
-    }
-    if let Some(index) = lm
-        .iter()
-        .position(|p| !(p.x.is_finite() && p.y.is_finite()))
-    {
-        return Err(PassiveError::NonFiniteLandmark {
-            signal,
-            index,
-            x: lm[index].x,
-            y: lm[index].y,
-        });
-    }
     let b = face.bbox;
     if !b.as_array().iter().all(|v| v.is_finite()) || b.x_max <= b.x_min || b.y_max <= b.y_min {
         return Err(PassiveError::InvalidFaceBox {
@@ -148,7 +113,7 @@ pub fn check_face_input(
             height: image.height,
         });
     }
-    inter_ocular_distance(lm).ok_or(PassiveError::DegenerateEyes { signal })
+    inter_ocular_distance(face.landmarks).ok_or(PassiveError::DegenerateEyes { signal })
 }
 
 /// The outcome of one passive signal over a window.
@@ -220,25 +185,22 @@ impl SignalReport {
 #[derive(Clone, Copy, Debug)]
 pub struct FaceGeometry<'a> {
     /// The 468 FaceMesh landmarks, image pixels (z in the same scale).
-    pub landmarks: &'a [Point3],
+    pub landmarks: &'a Landmarks,
     /// Face box, image pixels.
     pub bbox: Rect,
 }
 
 impl FaceGeometry<'_> {
-    /// Inter-ocular distance (eye-centre to eye-centre), pixels; `None` when the landmarks
-    /// are not 468 finite points or the eyes coincide.
+    /// Inter-ocular distance (eye-centre to eye-centre), pixels; `None` when the eyes
+    /// coincide.
     pub fn inter_ocular(&self) -> Option<f32> {
         inter_ocular_distance(self.landmarks)
     }
 }
 
 /// Distance between the two eye centres (mean of each eye's outer and inner corner), pixels.
-pub fn inter_ocular_distance(landmarks: &[Point3]) -> Option<f32> {
+pub fn inter_ocular_distance(landmarks: &Landmarks) -> Option<f32> {
     use crate::mesh::idx;
-    if landmarks.len() != crate::mesh::NUM_LANDMARKS {
-        return None;
-    }
     let c = |a: usize, b: usize| {
         let (p, q) = (landmarks[a], landmarks[b]);
         ((p.x + q.x) * 0.5, (p.y + q.y) * 0.5)

@@ -33,8 +33,8 @@ use serde::Serialize;
 
 use super::{inter_ocular_distance, logistic, SignalReport};
 use crate::error::{Error, Result};
-use crate::geometry::{Point2, Point3};
-use crate::mesh::NUM_LANDMARKS;
+use crate::geometry::Point2;
+use crate::mesh::{Landmarks, NUM_LANDMARKS};
 
 pub mod track;
 
@@ -186,7 +186,7 @@ pub struct ParallaxFrame {
 /// length does not match its size.
 pub fn frame_features_with_image(
     rgb: &crate::frame::RgbImage,
-    landmarks: &[Point3],
+    landmarks: &Landmarks,
     timestamp_ns: u64,
     cfg: &ParallaxConfig,
 ) -> Result<ParallaxFrame> {
@@ -207,8 +207,8 @@ pub fn frame_features_with_image(
     Ok(f)
 }
 
-/// Keeps the landmarks of one frame (468 finite points).
-pub fn frame_features(landmarks: &[Point3], timestamp_ns: u64) -> Result<ParallaxFrame> {
+/// Keeps the landmarks of one frame.
+pub fn frame_features(landmarks: &Landmarks, timestamp_ns: u64) -> Result<ParallaxFrame> {
     let iod = check_landmarks(landmarks)?;
     Ok(ParallaxFrame {
         timestamp_ns,
@@ -218,23 +218,9 @@ pub fn frame_features(landmarks: &[Point3], timestamp_ns: u64) -> Result<Paralla
     })
 }
 
-/// The checks [`frame_features`] makes (468 finite points, distinct eyes), without keeping
-/// anything; the inter-ocular distance, pixels.
-pub fn check_landmarks(landmarks: &[Point3]) -> Result<f32> {
-    if landmarks.len() != NUM_LANDMARKS {
-        return Err(Error::InvalidInput(alloc::format!(
-            "parallax needs {NUM_LANDMARKS} landmarks, got {}",
-            landmarks.len()
-        )));
-    }
-    if let Some(i) = landmarks
-        .iter()
-        .position(|p| !(p.x.is_finite() && p.y.is_finite()))
-    {
-        return Err(Error::InvalidInput(alloc::format!(
-            "parallax landmark {i} is not finite"
-        )));
-    }
+/// The check [`frame_features`] makes (distinct eyes), without keeping anything; the
+/// inter-ocular distance, pixels.
+pub fn check_landmarks(landmarks: &Landmarks) -> Result<f32> {
     inter_ocular_distance(landmarks).ok_or_else(|| {
         Error::InvalidInput(
             "parallax: eye landmarks coincide (inter-ocular distance ≤ 1 px)".into(),

@@ -418,7 +418,7 @@ fn percentile(hist: &[u32; 256], n: u32, q: f32) -> u8 {
 
 /// Per-frame glare features of one upright RGB frame (see the module docs).
 ///
-/// Errors on a malformed image, landmarks that are not 468 finite points, eyes that coincide,
+/// Errors on a malformed image, eyes that coincide,
 /// a face box that is not finite, empty or outside the image, or an invalid `cfg`. A face
 /// too small, outside the frame or badly exposed is not an error: `status` says so.
 pub fn frame_features(

@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use crate::detect::Detection;
-use crate::geometry::{Point3, RotatedRect};
+use crate::geometry::RotatedRect;
+use crate::mesh::Landmarks;
 use crate::quality::{Hint, QualityReport};
 
 /// Wall time per stage of one frame, milliseconds.
@@ -32,7 +33,7 @@ pub struct FaceAnalysis {
     /// The FaceMesh ROI, image pixels.
     pub roi: RotatedRect,
     /// 468 landmarks in image pixels (z in the same scale, negative = towards the camera).
-    pub landmarks: Vec<Point3>,
+    pub landmarks: Landmarks,
     /// FaceMesh face-presence probability.
     pub presence: f32,
     pub quality: QualityReport,

@@ -10,7 +10,7 @@ use crate::detect::{self, Detection};
 use crate::error::{Error, Result};
 use crate::frame::{self, Frame, GrayImage, Normalize, RgbImage, TensorLayout};
 use crate::geometry::{Affine2, Point3, Rect, RotatedRect};
-use crate::mesh;
+use crate::mesh::{self, Landmarks};
 use crate::models::{ModelRunner, TensorIn, TensorOut};
 use crate::quality;
 
@@ -24,11 +24,11 @@ pub struct Tracker {
     /// ROIs for FaceMesh this frame, with the detection that placed each (`None` when the
     /// ROI comes from the tracked landmarks: the face summary is then made from the new ones).
     rois: Vec<(Option<Detection>, RotatedRect)>,
-    faces: Vec<(Detection, RotatedRect, Vec<Point3>, f32)>,
+    faces: Vec<(Detection, RotatedRect, Landmarks, f32)>,
     /// Landmarks of the last frame when the track is live.
-    tracked: Option<Vec<Point3>>,
+    tracked: Option<Landmarks>,
     /// Landmarks of the previous frame, for stability.
-    previous: Option<Vec<Point3>>,
+    previous: Option<Landmarks>,
     /// Timestamp of the previous frame (meaningful when `previous` is set). A field of its
     /// own, always initialised: inside the `Option` its bytes are uninitialised when `None`,
     /// and the optimiser may compare them before the discriminant (valgrind then reports a
@@ -61,7 +61,7 @@ impl Tracker {
             mesh_input: vec![0.0; (3 * MESH_INPUT * MESH_INPUT) as usize],
             outputs: Vec::new(),
             detections: Vec::new(),
-            mesh_landmarks: Vec::new(),
+            mesh_landmarks: None,
         };
         Tracker {
             engine,
@@ -108,10 +108,10 @@ impl Tracker {
     fn clear_call_state(&mut self) {
         self.rois.clear();
         for (_, _, landmarks, _) in self.faces.drain(..) {
-            self.spare_landmarks.push(landmarks);
+            self.spare_landmarks.push(landmarks.into_vec());
         }
         for f in self.analysis.faces.drain(..) {
-            self.spare_landmarks.push(f.landmarks);
+            self.spare_landmarks.push(f.landmarks.into_vec());
         }
         self.analysis.hints.clear();
         self.analysis.notes.clear();
@@ -231,18 +231,18 @@ impl Tracker {
         let tm = Instant::now();
         let refines = self.engine.config.detector.refines_roi();
         for (det, roi) in self.rois.iter() {
-            let mut landmarks = self.spare_landmarks.pop().unwrap_or_default();
+            let buf = self.spare_landmarks.pop().unwrap_or_default();
             let mut roi = *roi;
             let (engine, scratch, rgb) = (&self.engine, &mut self.scratch, &self.rgb);
-            let mut presence = run_mesh(engine, scratch, rgb, &roi, &mut landmarks)?;
+            let (mut landmarks, mut presence) = run_mesh(engine, scratch, rgb, &roi, buf)?;
             // Only a ROI placed from a detector box that FaceMesh was not tuned for.
             if refines && det.is_some() && presence > engine.config.min_presence {
                 roi = mesh::roi_from_landmarks(&landmarks)?;
-                presence = run_mesh(engine, scratch, rgb, &roi, &mut landmarks)?;
+                (landmarks, presence) = run_mesh(engine, scratch, rgb, &roi, landmarks.into_vec())?;
             }
             // Strictly above, as MediaPipe's ThresholdingCalculator.
             if presence <= self.engine.config.min_presence {
-                self.spare_landmarks.push(landmarks);
+                self.spare_landmarks.push(landmarks.into_vec());
                 continue;
             }
             let detection = det.unwrap_or_else(|| detection_from_landmarks(&landmarks, presence));
@@ -273,7 +273,7 @@ impl Tracker {
         }
         for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
             let previous = match (&self.previous, dt_s) {
-                (Some(p), Some(_)) if i == 0 && tracking => Some(p.as_slice()),
+                (Some(p), Some(_)) if i == 0 && tracking => Some(p),
                 _ => None,
             };
             let input = quality::QualityInput {
@@ -310,14 +310,15 @@ impl Tracker {
         // Tracking state for the next frame.
         match self.analysis.faces.first() {
             Some(f) if tracking => {
-                let mut buf = self.tracked.take().unwrap_or_default();
-                buf.clear();
-                buf.extend_from_slice(&f.landmarks);
-                self.tracked = Some(buf);
-                let mut prev = self.previous.take().unwrap_or_default();
-                prev.clear();
-                prev.extend_from_slice(&f.landmarks);
-                self.previous = Some(prev);
+                // Copied into the buffers of the last frame (no allocation per frame).
+                match &mut self.tracked {
+                    Some(t) => t.clone_from(&f.landmarks),
+                    None => self.tracked = Some(f.landmarks.clone()),
+                }
+                match &mut self.previous {
+                    Some(p) => p.clone_from(&f.landmarks),
+                    None => self.previous = Some(f.landmarks.clone()),
+                }
                 self.previous_ts = self.analysis.timestamp_ns;
             }
             _ => {
@@ -339,11 +340,16 @@ impl Tracker {
 
     /// Runs only FaceMesh on `roi` of an upright RGB image: 468 landmarks in image pixels and
     /// the face-presence probability.
-    pub fn mesh_rgb(&mut self, img: &RgbImage, roi: &RotatedRect) -> Result<(&[Point3], f32)> {
-        let mut lm = std::mem::take(&mut self.scratch.mesh_landmarks);
-        let presence = run_mesh(&self.engine, &mut self.scratch, img, roi, &mut lm);
-        self.scratch.mesh_landmarks = lm;
-        Ok((&self.scratch.mesh_landmarks, presence?))
+    pub fn mesh_rgb(&mut self, img: &RgbImage, roi: &RotatedRect) -> Result<(&Landmarks, f32)> {
+        let buf = self.scratch.mesh_landmarks.take().map(Landmarks::into_vec);
+        let (lm, presence) = run_mesh(
+            &self.engine,
+            &mut self.scratch,
+            img,
+            roi,
+            buf.unwrap_or_default(),
+        )?;
+        Ok((self.scratch.mesh_landmarks.insert(lm), presence))
     }
 }
 
@@ -354,7 +360,7 @@ struct Scratch {
     mesh_input: Vec<f32>,
     outputs: Vec<TensorOut>,
     detections: Vec<Detection>,
-    mesh_landmarks: Vec<Point3>,
+    mesh_landmarks: Option<Landmarks>,
 }
 
 /// Up to three output tensors, by index (no allocation per frame).
@@ -468,14 +474,15 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
     Ok(ms_since(t))
 }
 
-/// Runs FaceMesh on `roi` of `img`; writes 468 landmarks (image pixels), returns presence.
+/// Runs FaceMesh on `roi` of `img`: the landmarks (image pixels, decoded into `buf`'s
+/// allocation) and the presence.
 fn run_mesh(
     engine: &Engine,
     s: &mut Scratch,
     img: &RgbImage,
     roi: &RotatedRect,
-    landmarks: &mut Vec<Point3>,
-) -> Result<f32> {
+    buf: Vec<Point3>,
+) -> Result<(Landmarks, f32)> {
     let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
     let size = (MESH_INPUT, MESH_INPUT);
     warp_and_run(
@@ -488,22 +495,21 @@ fn run_mesh(
         &mut s.mesh_input,
         &mut s.outputs,
     )?;
-    landmarks.resize(mesh::NUM_LANDMARKS, Point3::default());
-    mesh::decode_landmarks(&s.outputs[0].data, &tf, landmarks)?;
+    let landmarks = mesh::decode_landmarks(&s.outputs[0].data, &tf, buf)?;
     let logit = s.outputs[1]
         .data
         .first()
         .copied()
         .unwrap_or(f32::NEG_INFINITY);
-    Ok(mesh::presence_score(logit))
+    Ok((landmarks, mesh::presence_score(logit)))
 }
 
 /// A detection-shaped summary of tracked landmarks: their bounding box and the eyes, nose and
 /// mouth centre as keypoints, in BlazeFace's keypoint order.
-fn detection_from_landmarks(landmarks: &[Point3], score: f32) -> Detection {
+fn detection_from_landmarks(landmarks: &Landmarks, score: f32) -> Detection {
     use crate::geometry::Point2;
     let bbox = Rect::bounding(landmarks.iter().map(|p| p.xy())).unwrap_or_default();
-    let at = |i: usize| landmarks.get(i).map(|p| p.xy()).unwrap_or_default();
+    let at = |i: usize| landmarks[i].xy();
     let mid = |a: Point2, b: Point2| Point2::new(0.5 * (a.x + b.x), 0.5 * (a.y + b.y));
     let mut keypoints = [Point2::default(); detect::MAX_KEYPOINTS];
     keypoints[0] = mid(

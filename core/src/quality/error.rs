@@ -31,22 +31,6 @@ pub enum QualityError {
         height: usize,
         expected: usize,
     },
-    /// The landmark slice does not hold the 468 FaceMesh points.
-    #[error("{which} landmarks: got {got} points, expected {expected} (FaceMesh)")]
-    LandmarkCount {
-        which: &'static str,
-        got: usize,
-        expected: usize,
-    },
-    /// A landmark coordinate is NaN or infinite.
-    #[error("{which} landmark {index} is not finite: ({x}, {y}, {z})")]
-    NonFiniteLandmark {
-        which: &'static str,
-        index: usize,
-        x: f32,
-        y: f32,
-        z: f32,
-    },
     /// The landmarks are degenerate (collapsed to a point, a line or a plane): no pose exists.
     #[error("landmarks are degenerate ({0}): expected a 3D face mesh")]
     DegenerateLandmarks(&'static str),

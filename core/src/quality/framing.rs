@@ -1,29 +1,7 @@
-//! Framing measures (face size, centring, box and landmarks outside the frame) and the
-//! landmark check, pure functions of the face box and landmarks.
+//! Framing measures (face size, centring, box and landmarks outside the frame), pure
+//! functions of the face box and landmarks.
 
 use crate::geometry::{Point3, Rect};
-
-use super::{QualityError, NUM_LANDMARKS};
-
-/// Checks the 468 landmarks: count and finiteness.
-pub fn validate_landmarks(which: &'static str, lm: &[Point3]) -> Result<(), QualityError> {
-    crate::mesh::check_landmarks(lm).map_err(|f| match f {
-        crate::mesh::LandmarkFault::Count { got } => QualityError::LandmarkCount {
-            which,
-            got,
-            expected: NUM_LANDMARKS,
-        },
-        crate::mesh::LandmarkFault::NonFinite { index, point: p } => {
-            QualityError::NonFiniteLandmark {
-                which,
-                index,
-                x: p.x,
-                y: p.y,
-                z: p.z,
-            }
-        }
-    })
-}
 
 /// Face box width over the frame's short side.
 pub fn face_ratio(face_box: &Rect, frame_w: u32, frame_h: u32) -> f32 {

@@ -6,12 +6,12 @@ use alloc::vec::Vec;
 use super::image::image_checks;
 use super::{
     box_outside_fraction, center_offset, estimate_head_pose, face_ratio, landmark_motion,
-    landmarks_outside_fraction, validate_landmarks, Check, FaceChecks, Hint, LumaView,
-    MotionHistory, QualityConfig, QualityError, QualityReport, StabilityChecks,
-    CANONICAL_INTEROCULAR,
+    landmarks_outside_fraction, Check, FaceChecks, Hint, LumaView, MotionHistory, QualityConfig,
+    QualityError, QualityReport, StabilityChecks, CANONICAL_INTEROCULAR,
 };
-use crate::geometry::{Point3, Rect};
+use crate::geometry::Rect;
 use crate::math;
+use crate::mesh::Landmarks;
 
 /// One face of one upright frame, as the pipeline has it.
 #[derive(Clone, Copy, Debug)]
@@ -23,11 +23,11 @@ pub struct QualityInput<'a> {
     pub face_box: Rect,
     /// The 468 FaceMesh landmarks in frame pixels (z in the same scale, negative = towards
     /// the camera).
-    pub landmarks: &'a [Point3],
+    pub landmarks: &'a Landmarks,
     /// FaceMesh face-presence probability, 0..1.
     pub presence: f32,
     /// The previous frame's 468 landmarks of the same face, if it had one.
-    pub previous: Option<&'a [Point3]>,
+    pub previous: Option<&'a Landmarks>,
     /// Seconds since the previous frame (used only with `previous`).
     pub dt_s: f32,
     /// Faces found in the frame (this input describes the primary one). 0 is the same as
@@ -102,7 +102,6 @@ pub fn assess_no_face_in(cfg: &QualityConfig, luma: &LumaView<'_>) -> QualityRep
 }
 
 fn validate_input(input: &QualityInput<'_>) -> Result<(), QualityError> {
-    validate_landmarks("current", input.landmarks)?;
     let b = &input.face_box;
     let finite =
         b.x_min.is_finite() && b.y_min.is_finite() && b.x_max.is_finite() && b.y_max.is_finite();
@@ -117,11 +116,8 @@ fn validate_input(input: &QualityInput<'_>) -> Result<(), QualityError> {
     if !(0.0..=1.0).contains(&input.presence) {
         return Err(QualityError::InvalidPresence(input.presence));
     }
-    if let Some(prev) = input.previous {
-        validate_landmarks("previous", prev)?;
-        if !(input.dt_s.is_finite() && input.dt_s > 0.0) {
-            return Err(QualityError::InvalidTimeDelta(input.dt_s));
-        }
+    if input.previous.is_some() && !(input.dt_s.is_finite() && input.dt_s > 0.0) {
+        return Err(QualityError::InvalidTimeDelta(input.dt_s));
     }
     Ok(())
 }

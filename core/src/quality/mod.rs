@@ -35,9 +35,7 @@ mod tests;
 
 pub use config::QualityConfig;
 pub use error::QualityError;
-pub use framing::{
-    box_outside_fraction, center_offset, face_ratio, landmarks_outside_fraction, validate_landmarks,
-};
+pub use framing::{box_outside_fraction, center_offset, face_ratio, landmarks_outside_fraction};
 pub use gate::{assess, assess_no_face, assess_no_face_in, QualityInput, QualityScratch};
 pub use image::{normalised_sharpness, SHARPNESS_REF_CONTRAST};
 pub use luma::{
@@ -50,9 +48,6 @@ pub use pose::{
 };
 pub use report::{Check, FaceChecks, Hint, ImageChecks, QualityReport, StabilityChecks, Verdict};
 pub use stability::{landmark_motion, MotionHistory};
-
-/// FaceMesh landmark count this stage expects.
-pub const NUM_LANDMARKS: usize = 468;
 
 /// FaceMesh index of the subject's right eye, outer corner (image left in an un-mirrored frame).
 pub const RIGHT_EYE_OUTER: usize = 33;

@@ -23,8 +23,8 @@
 //! (`mediapipe/modules/face_geometry/data/`), Copyright The MediaPipe Authors, Apache-2.0.
 //! Vertex *i* of that file is FaceMesh landmark *i*.
 
-use super::{validate_landmarks, QualityError};
-use crate::geometry::Point3;
+use super::QualityError;
+use crate::mesh::Landmarks;
 use nalgebra::{Matrix3, Vector3};
 use serde::{Deserialize, Serialize};
 
@@ -148,10 +148,9 @@ fn to_rows(m: &Matrix3<f64>) -> [[f32; 3]; 3] {
     out
 }
 
-/// Fits the canonical face to the landmarks (validated: 468 finite points) and returns the
-/// pose. Errors only on malformed or degenerate input.
-pub fn estimate_head_pose(landmarks: &[Point3]) -> Result<HeadPose, QualityError> {
-    validate_landmarks("current", landmarks)?;
+/// Fits the canonical face to the landmarks and returns the pose. Errors only on degenerate
+/// input (landmarks collapsed to a point, a line or a plane).
+pub fn estimate_head_pose(landmarks: &Landmarks) -> Result<HeadPose, QualityError> {
     let n = NUM_POSE_POINTS as f64;
 
     // Source: canonical points in the camera frame. Target: observed landmarks.

@@ -7,20 +7,18 @@
 //! face size; dividing by time (over a window of frames) makes it independent of the frame rate.
 
 use super::pose::{NUM_POSE_POINTS, POSE_LANDMARKS};
-use super::{validate_landmarks, QualityError};
-use crate::geometry::Point3;
+use super::QualityError;
 use crate::math;
+use crate::mesh::Landmarks;
 
 /// Median 2D displacement of the pose landmarks from `previous` to `current`, in units of
-/// `interocular_px` (both slices validated: 468 finite points). A non-positive or non-finite
+/// `interocular_px`. A non-positive or non-finite
 /// `interocular_px` gives `DegenerateLandmarks`.
 pub fn landmark_motion(
-    previous: &[Point3],
-    current: &[Point3],
+    previous: &Landmarks,
+    current: &Landmarks,
     interocular_px: f32,
 ) -> Result<f32, QualityError> {
-    validate_landmarks("previous", previous)?;
-    validate_landmarks("current", current)?;
     if !(interocular_px.is_finite() && interocular_px > 0.0) {
         return Err(QualityError::DegenerateLandmarks(
             "inter-ocular distance is not positive",

@@ -1,6 +1,7 @@
 use super::*;
 use crate::geometry::{Point3, Rect};
 use crate::math;
+use crate::mesh::{checked, Landmarks, NUM_LANDMARKS};
 use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -85,17 +86,17 @@ const H: u32 = 480;
 /// A good frontal face: 640×480 textured frame, face ~215 px wide in the middle.
 struct Scene {
     luma: Vec<u8>,
-    lm: Vec<Point3>,
+    lm: Landmarks,
 }
 
 impl Scene {
     fn frontal() -> Scene {
         Scene {
             luma: noise_image(W, H, 128.0, 60.0),
-            lm: posed_face(0.0, 0.0, 0.0, 14.0, 320.0, 240.0),
+            lm: checked(posed_face(0.0, 0.0, 0.0, 14.0, 320.0, 240.0)),
         }
     }
-    fn input<'a>(&'a self, lm: &'a [Point3]) -> QualityInput<'a> {
+    fn input<'a>(&'a self, lm: &'a Landmarks) -> QualityInput<'a> {
         QualityInput {
             luma: LumaView::packed(W, H, &self.luma).unwrap(),
             face_box: bbox(lm),
@@ -652,7 +653,7 @@ fn pose_recovers_known_angles_scale_and_translation() {
         (8.0, 30.0, 40.0),
     ] {
         let lm = posed_face(yaw, pitch, roll, 11.5, 412.0, 233.0);
-        let p = estimate_head_pose(&lm).unwrap();
+        let p = estimate_head_pose(&checked(&lm)).unwrap();
         assert!((p.yaw_deg - yaw).abs() < 0.5, "yaw {} vs {yaw}", p.yaw_deg);
         assert!(
             (p.pitch_deg - pitch).abs() < 0.5,
@@ -697,7 +698,7 @@ fn pose_sign_conventions_are_physical() {
         lm[4].x > eyes_mid + 5.0,
         "premise: nose moved to the image right"
     );
-    let p = estimate_head_pose(&lm).unwrap();
+    let p = estimate_head_pose(&checked(&lm)).unwrap();
     assert!(
         (p.yaw_deg - 15.0).abs() < 0.5 && p.pitch_deg.abs() < 0.5 && p.roll_deg.abs() < 0.5,
         "{p:?}"
@@ -709,7 +710,7 @@ fn pose_sign_conventions_are_physical() {
     let lm = face_with_rotation(&rx, 10.0, 0.0, 0.0);
     assert!(lm[4].y < frontal[4].y - 5.0, "premise: nose moved up");
     assert!(lm[152].z < frontal[152].z, "premise: chin came forward");
-    let p = estimate_head_pose(&lm).unwrap();
+    let p = estimate_head_pose(&checked(&lm)).unwrap();
     assert!(
         (p.pitch_deg - 15.0).abs() < 0.5 && p.yaw_deg.abs() < 0.5 && p.roll_deg.abs() < 0.5,
         "{p:?}"
@@ -723,7 +724,7 @@ fn pose_sign_conventions_are_physical() {
         lm[10].x > lm[152].x + 5.0,
         "premise: forehead right of chin"
     );
-    let p = estimate_head_pose(&lm).unwrap();
+    let p = estimate_head_pose(&checked(&lm)).unwrap();
     assert!(
         (p.roll_deg - 15.0).abs() < 0.5 && p.yaw_deg.abs() < 0.5 && p.pitch_deg.abs() < 0.5,
         "{p:?}"
@@ -735,7 +736,7 @@ fn pose_sign_conventions_are_physical() {
 #[test]
 fn pose_on_real_facemesh_landmarks() {
     let lm = astronaut();
-    let p = estimate_head_pose(&lm).unwrap();
+    let p = estimate_head_pose(&checked(&lm)).unwrap();
     assert!(
         p.residual > 0.01 && p.residual < 0.1,
         "residual {}",
@@ -763,11 +764,13 @@ fn pose_on_real_facemesh_landmarks() {
                 .expect("canonical model is symmetric")
         })
         .collect();
-    let mirrored: Vec<Point3> = (0..NUM_LANDMARKS)
-        .map(|i| lm[mirror[i]])
-        .map(|q| Point3::new(512.0 - q.x, q.y, q.z))
-        .collect();
-    let m = estimate_head_pose(&mirrored).unwrap();
+    let mirrored = checked(
+        (0..NUM_LANDMARKS)
+            .map(|i| lm[mirror[i]])
+            .map(|q| Point3::new(512.0 - q.x, q.y, q.z))
+            .collect::<Vec<Point3>>(),
+    );
+    let m = estimate_head_pose(&checked(&mirrored)).unwrap();
     assert!(
         (m.yaw_deg + p.yaw_deg).abs() < 0.5,
         "{} vs {}",
@@ -792,7 +795,7 @@ fn pose_of_a_distorted_mesh_has_a_large_residual() {
     for p in lm.iter_mut().filter(|p| p.y > nose_y) {
         p.y = nose_y + 2.2 * (p.y - nose_y);
     }
-    let p = estimate_head_pose(&lm).unwrap();
+    let p = estimate_head_pose(&checked(&lm)).unwrap();
     assert!(
         p.residual > QualityConfig::default().max_pose_residual,
         "residual {}",
@@ -802,7 +805,7 @@ fn pose_of_a_distorted_mesh_has_a_large_residual() {
 
     // A wide-open jaw on a real mesh barely moves the fit (few lower-face fit points).
     let real = astronaut();
-    let base = estimate_head_pose(&real).unwrap();
+    let base = estimate_head_pose(&checked(&real)).unwrap();
     let mut open = real.clone();
     for (i, f) in [
         (152usize, 1.0f32),
@@ -813,7 +816,7 @@ fn pose_of_a_distorted_mesh_has_a_large_residual() {
     ] {
         open[i].y += f * 2.0 * base.scale; // chin 2 cm down
     }
-    let p = estimate_head_pose(&open).unwrap();
+    let p = estimate_head_pose(&checked(&open)).unwrap();
     assert!(
         (p.residual - base.residual).abs() < 0.01 && (p.pitch_deg - base.pitch_deg).abs() < 2.0,
         "{p:?}"
@@ -822,35 +825,17 @@ fn pose_of_a_distorted_mesh_has_a_large_residual() {
 
 #[test]
 fn pose_errors() {
-    assert_eq!(
-        estimate_head_pose(&[Point3::default(); 10]),
-        Err(QualityError::LandmarkCount {
-            which: "current",
-            got: 10,
-            expected: 468
-        })
-    );
-    let mut lm = posed_face(0.0, 0.0, 0.0, 10.0, 300.0, 200.0);
-    lm[77].y = f32::NAN;
-    let e = estimate_head_pose(&lm).unwrap_err();
     assert!(matches!(
-        e,
-        QualityError::NonFiniteLandmark {
-            which: "current",
-            index: 77,
-            ..
-        }
-    ));
-    assert!(e.to_string().contains("landmark 77 is not finite"));
-    assert!(matches!(
-        estimate_head_pose(&[Point3::new(5.0, 5.0, 5.0); 468]),
+        estimate_head_pose(&checked([Point3::new(5.0, 5.0, 5.0); 468])),
         Err(QualityError::DegenerateLandmarks(_))
     ));
-    let line: Vec<Point3> = (0..468)
-        .map(|i| Point3::new(i as f32, 2.0 * i as f32, 0.0))
-        .collect();
+    let line = checked(
+        (0..468)
+            .map(|i| Point3::new(i as f32, 2.0 * i as f32, 0.0))
+            .collect::<Vec<Point3>>(),
+    );
     assert!(matches!(
-        estimate_head_pose(&line),
+        estimate_head_pose(&checked(&line)),
         Err(QualityError::DegenerateLandmarks(_))
     ));
 }
@@ -914,10 +899,10 @@ fn a_good_frontal_face_passes() {
 fn face_size_verdicts() {
     let scene = Scene::frontal();
     let small = posed_face(0.0, 0.0, 0.0, 5.0, 320.0, 240.0); // ~77 px of 480: 0.16
-    let r = run(&scene.input(&small));
+    let r = run(&scene.input(&checked(&small)));
     assert_eq!(r.hints, vec![Hint::MoveCloser]);
     let big = posed_face(0.0, 0.0, 0.0, 26.0, 320.0, 240.0); // ~400 px: 0.83
-    let r = run(&scene.input(&big));
+    let r = run(&scene.input(&checked(&big)));
     assert!(r.hints.contains(&Hint::MoveAway), "{:?}", r.hints);
     let c = r.checks.unwrap();
     assert!(c.face_ratio.value > 0.8 && c.face_ratio.max == Some(0.8));
@@ -928,7 +913,7 @@ fn centring_and_out_of_frame_verdicts() {
     let scene = Scene::frontal();
     // Inside the frame but off to the right: centre offset ~0.6.
     let off = posed_face(0.0, 0.0, 0.0, 9.0, 520.0, 240.0);
-    let r = run(&scene.input(&off));
+    let r = run(&scene.input(&checked(&off)));
     assert_eq!(r.hints, vec![Hint::CenterFace]);
     let c = r.checks.unwrap();
     assert!(
@@ -940,7 +925,7 @@ fn centring_and_out_of_frame_verdicts() {
 
     // Half out of the left border: box and landmarks outside, face still measured.
     let cut = posed_face(0.0, 0.0, 0.0, 12.0, 10.0, 240.0);
-    let r = run(&scene.input(&cut));
+    let r = run(&scene.input(&checked(&cut)));
     assert_eq!(r.top_hint(), Some(Hint::CenterFace));
     let c = r.checks.unwrap();
     assert!(
@@ -1003,14 +988,14 @@ fn blur_verdict() {
 fn pose_verdict() {
     let scene = Scene::frontal();
     let turned = posed_face(30.0, 0.0, 0.0, 14.0, 320.0, 240.0);
-    let r = run(&scene.input(&turned));
+    let r = run(&scene.input(&checked(&turned)));
     assert_eq!(r.hints, vec![Hint::LookStraight]);
     let c = r.checks.unwrap();
     assert!(
         (c.yaw.value - 30.0).abs() < 0.5 && c.pitch.verdict.passed() && c.roll.verdict.passed()
     );
     let tilted = posed_face(0.0, -5.0, -25.0, 14.0, 320.0, 240.0);
-    let c = run(&scene.input(&tilted)).checks.unwrap();
+    let c = run(&scene.input(&checked(&tilted))).checks.unwrap();
     assert_eq!(c.roll.verdict, Verdict::Fail(Hint::LookStraight));
     assert!((c.roll.value + 25.0).abs() < 0.5 && (c.pitch.value + 5.0).abs() < 0.5);
 }
@@ -1049,12 +1034,12 @@ fn occlusion_verdicts() {
     );
 
     // A distorted mesh: the fit residual flags it.
-    let mut lm = scene.lm.clone();
+    let mut lm = scene.lm.to_vec();
     let nose_y = lm[4].y;
     for p in lm.iter_mut().filter(|p| p.y > nose_y) {
         p.y = nose_y + 2.2 * (p.y - nose_y);
     }
-    let c = run(&scene.input(&lm)).checks.unwrap();
+    let c = run(&scene.input(&checked(&lm))).checks.unwrap();
     assert_eq!(c.pose_residual.verdict, Verdict::Fail(Hint::FaceOccluded));
 }
 
@@ -1065,24 +1050,18 @@ fn occlusion_verdicts() {
 fn landmark_motion_of_a_known_shift() {
     let a = posed_face(0.0, 0.0, 0.0, 10.0, 300.0, 200.0);
     let iod = 10.0 * CANONICAL_INTEROCULAR;
-    let b: Vec<Point3> = a
-        .iter()
-        .map(|p| Point3::new(p.x + 0.1 * iod, p.y, p.z + 3.0))
-        .collect();
+    let b = checked(
+        a.iter()
+            .map(|p| Point3::new(p.x + 0.1 * iod, p.y, p.z + 3.0))
+            .collect::<Vec<Point3>>(),
+    );
+    let a = checked(a);
     let m = landmark_motion(&a, &b, iod).unwrap();
     assert!((m - 0.1).abs() < 1e-4, "{m}");
     assert_eq!(landmark_motion(&a, &a, iod).unwrap(), 0.0);
     assert!(matches!(
         landmark_motion(&a, &b, 0.0),
         Err(QualityError::DegenerateLandmarks(_))
-    ));
-    assert!(matches!(
-        landmark_motion(&a[..400], &b, iod),
-        Err(QualityError::LandmarkCount {
-            which: "previous",
-            got: 400,
-            ..
-        })
     ));
 }
 
@@ -1116,11 +1095,13 @@ fn stability_verdicts_through_assess() {
     let mut prev = scene.lm.clone();
     // Still: 0.002 IOD per frame at 30 fps = 0.06 IOD/s.
     for k in 1..=10 {
-        let cur: Vec<Point3> = scene
-            .lm
-            .iter()
-            .map(|p| Point3::new(p.x + 0.002 * iod * k as f32, p.y, p.z))
-            .collect();
+        let cur = checked(
+            scene
+                .lm
+                .iter()
+                .map(|p| Point3::new(p.x + 0.002 * iod * k as f32, p.y, p.z))
+                .collect::<Vec<Point3>>(),
+        );
         let mut input = scene.input(&cur);
         input.face_box = bbox(&scene.lm);
         input.previous = Some(&prev);
@@ -1138,10 +1119,11 @@ fn stability_verdicts_through_assess() {
     }
     // A jump of 0.2 IOD in one frame fails the per-frame check; over the 11 frames of history
     // (0.37 s) the speed is (10 × 0.002 + 0.2) / (11 / 30) = 0.6 IOD/s, under the 0.75 limit.
-    let cur: Vec<Point3> = prev
-        .iter()
-        .map(|p| Point3::new(p.x, p.y + 0.2 * iod, p.z))
-        .collect();
+    let cur = checked(
+        prev.iter()
+            .map(|p| Point3::new(p.x, p.y + 0.2 * iod, p.z))
+            .collect::<Vec<Point3>>(),
+    );
     let mut input = scene.input(&cur);
     input.face_box = bbox(&scene.lm);
     input.previous = Some(&prev);
@@ -1156,10 +1138,11 @@ fn stability_verdicts_through_assess() {
     // Sustained motion of 0.05 IOD per frame (1.5 IOD/s): the speed check fails too.
     let mut prev = cur;
     for _ in 0..5 {
-        let cur: Vec<Point3> = prev
-            .iter()
-            .map(|p| Point3::new(p.x + 0.05 * iod, p.y, p.z))
-            .collect();
+        let cur = checked(
+            prev.iter()
+                .map(|p| Point3::new(p.x + 0.05 * iod, p.y, p.z))
+                .collect::<Vec<Point3>>(),
+        );
         let mut input = scene.input(&cur);
         input.face_box = bbox(&scene.lm);
         input.previous = Some(&prev);
@@ -1208,7 +1191,6 @@ fn face_count_handling() {
     let scene = Scene::frontal();
     let mut input = scene.input(&scene.lm);
     input.num_faces = 0;
-    input.landmarks = &[]; // ignored without a face
     assert_eq!(run(&input), assess_no_face());
 
     let mut input = scene.input(&scene.lm);
@@ -1223,11 +1205,12 @@ fn hints_are_sorted_by_priority_and_distinct() {
     let mut scene = Scene::frontal();
     scene.luma = noise_image(W, H, 30.0, 20.0);
     // Small, turned, off-centre, moving, dark, and two faces.
-    let lm = posed_face(35.0, 0.0, 0.0, 5.0, 180.0, 240.0);
-    let prev: Vec<Point3> = lm
-        .iter()
-        .map(|p| Point3::new(p.x - 20.0, p.y, p.z))
-        .collect();
+    let lm = checked(posed_face(35.0, 0.0, 0.0, 5.0, 180.0, 240.0));
+    let prev = checked(
+        lm.iter()
+            .map(|p| Point3::new(p.x - 20.0, p.y, p.z))
+            .collect::<Vec<Point3>>(),
+    );
     let mut input = scene.input(&lm);
     input.previous = Some(&prev);
     input.dt_s = 1.0 / 30.0;
@@ -1254,24 +1237,6 @@ fn input_errors() {
     let mut scratch = QualityScratch::new();
     let mut run_err = |input: &QualityInput<'_>| assess(&cfg, input, &mut scratch).unwrap_err();
 
-    let mut input = scene.input(&scene.lm[..467]);
-    input.face_box = bbox(&scene.lm);
-    assert_eq!(
-        run_err(&input),
-        QualityError::LandmarkCount {
-            which: "current",
-            got: 467,
-            expected: 468
-        }
-    );
-
-    let mut nan = scene.lm.clone();
-    nan[5].z = f32::INFINITY;
-    assert!(matches!(
-        run_err(&scene.input(&nan)),
-        QualityError::NonFiniteLandmark { index: 5, .. }
-    ));
-
     let mut input = scene.input(&scene.lm);
     input.face_box = Rect::new(10.0, 10.0, 5.0, 50.0);
     assert!(matches!(
@@ -1290,18 +1255,6 @@ fn input_errors() {
         assert!(matches!(run_err(&input), QualityError::InvalidPresence(_)));
     }
 
-    let short = &scene.lm[..100];
-    let mut input = scene.input(&scene.lm);
-    input.previous = Some(short);
-    input.dt_s = 0.03;
-    assert!(matches!(
-        run_err(&input),
-        QualityError::LandmarkCount {
-            which: "previous",
-            got: 100,
-            ..
-        }
-    ));
     for bad in [0.0f32, -0.03, f32::NAN] {
         let mut input = scene.input(&scene.lm);
         input.previous = Some(&scene.lm);
@@ -1323,7 +1276,7 @@ fn scratch_buffers_are_reused() {
     let ptr = scratch.crop().as_ptr();
     assert_eq!(scratch.crop().len(), 128 * 128);
     let moved = posed_face(5.0, 0.0, 0.0, 13.0, 330.0, 240.0);
-    assess(&cfg, &scene.input(&moved), &mut scratch).unwrap();
+    assess(&cfg, &scene.input(&checked(&moved)), &mut scratch).unwrap();
     assert_eq!(scratch.crop().as_ptr(), ptr);
 }
 

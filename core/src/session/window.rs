@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use super::{SessionConfig, SessionError};
 use crate::frame::RgbImage;
-use crate::geometry::{Point3, Rect};
+use crate::geometry::Rect;
+use crate::mesh::Landmarks;
 use crate::passive::analyzer::{FrameUse, PassiveAnalyzer, PassiveModels, PassiveReport};
 use crate::passive::parallax;
 
@@ -98,7 +99,7 @@ impl PassiveWindow {
     pub fn offer(
         &mut self,
         rgb: &RgbImage,
-        landmarks: &[Point3],
+        landmarks: &Landmarks,
         bbox: Rect,
         timestamp_ns: u64,
     ) -> crate::Result<()> {

@@ -559,7 +559,7 @@ fn synthetic_analysis() -> FrameAnalysis {
             num_keypoints: 5,
         },
         roi: RotatedRect::default(),
-        landmarks,
+        landmarks: liveproof_core::mesh::Landmarks::new(landmarks).unwrap(),
         presence: 0.99,
         quality: QualityReport {
             num_faces: 1,

@@ -5,6 +5,7 @@ use super::*;
 use crate::active::observe::observe;
 use crate::active::plan::PlanStep;
 use crate::geometry::Point3;
+use crate::mesh::checked;
 use crate::quality::rotation_from_angles;
 
 const CANONICAL_TXT: &str = include_str!("../../quality/testdata/canonical_face_model.txt");
@@ -138,7 +139,7 @@ impl Track {
             let t = i as f32 / self.fps;
             let within = |spans: &[(f32, f32)]| spans.iter().any(|&(a, b)| t >= a && t < b);
             let face = (!within(&self.no_face))
-                .then(|| observe(&landmarks(&model, script(t), &mut noise, 0.3)).unwrap());
+                .then(|| observe(&checked(landmarks(&model, script(t), &mut noise, 0.3))).unwrap());
             let mut u = runner
                 .push(&Observation {
                     timestamp_ns: (t as f64 * 1e9) as u64 + 1,
@@ -322,7 +323,13 @@ fn iris_openness_drives_blinks_when_the_eye_state_model_is_absent() {
     // Still landmarks (EAR flat); the iris openness alone dips: 0.2 at rest, 0.02 shut.
     let model = canonical();
     let mut noise = Noise(3);
-    let base = observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)).unwrap();
+    let base = observe(&checked(landmarks(
+        &model,
+        Pose::default(),
+        &mut noise,
+        0.0,
+    )))
+    .unwrap();
     let run = |shut: core::ops::Range<f32>, with_prob: bool| {
         let plan = derive_plan_for(&[Action::Blink]);
         let mut r = ChallengeRunner::new(plan, RunnerConfig::default()).unwrap();
@@ -372,7 +379,13 @@ fn continuity_breaks_reject_the_challenge() {
     let plan = derive_plan_for(&[Action::Smile]);
     let mut r = ChallengeRunner::new(plan.clone(), RunnerConfig::default()).unwrap();
     let mut noise = Noise(7);
-    let mut f = observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)).unwrap();
+    let mut f = observe(&checked(landmarks(
+        &model,
+        Pose::default(),
+        &mut noise,
+        0.0,
+    )))
+    .unwrap();
     let obs = |ts: u64, f: FaceObservation| Observation {
         timestamp_ns: ts,
         face: Some(f),
@@ -421,7 +434,7 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
             // The caller's passive parallax over the turn's frames says: a plane.
             assert!(r.turn_parallax(0.05).unwrap().is_none());
         }
-        let face = observe(&landmarks(&model, script(t), &mut noise, 0.3)).unwrap();
+        let face = observe(&checked(landmarks(&model, script(t), &mut noise, 0.3))).unwrap();
         let u = r
             .push(&Observation {
                 timestamp_ns: i * 33_333_333 + 1,
@@ -452,7 +465,7 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
         let mut end = None;
         for i in 0..120u64 {
             let t = i as f32 / 30.0;
-            let face = observe(&landmarks(&model, script(t), &mut noise, 0.3)).unwrap();
+            let face = observe(&checked(landmarks(&model, script(t), &mut noise, 0.3))).unwrap();
             let obs = Observation {
                 timestamp_ns: i * 33_333_333 + 1,
                 face: Some(face),
@@ -489,7 +502,13 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
     }
     assert!(r_nan_is_refused());
     // Timestamps must increase.
-    let f = observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)).unwrap();
+    let f = observe(&checked(landmarks(
+        &model,
+        Pose::default(),
+        &mut noise,
+        0.0,
+    )))
+    .unwrap();
     let mut r =
         ChallengeRunner::new(derive_plan_for(&[Action::Nod]), RunnerConfig::default()).unwrap();
     let o = |ts| Observation {
@@ -506,8 +525,8 @@ fn a_flat_turn_fails_the_parallax_check_and_bad_input_is_refused() {
     };
     assert!(ChallengeRunner::new(derive_plan_for(&[Action::Nod]), bad).is_err());
     assert!(ChallengeRunner::new(derive_plan_for(&[]), RunnerConfig::default()).is_err());
-    // Malformed landmarks are an error from `observe`, not a panic.
-    assert!(observe(&landmarks(&model, Pose::default(), &mut noise, 0.0)[..100]).is_err());
+    // Degenerate landmarks (all on one point) are an error from `observe`, not a panic.
+    assert!(observe(&checked([Point3::default(); 468])).is_err());
 }
 
 /// A non-finite parallax score is refused.

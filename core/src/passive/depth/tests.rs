@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::geometry::Point3;
+use crate::mesh::checked;
 use crate::models::{validate_inputs, ModelError, ModelSpec, TensorIn, TensorOut};
 
 /// MediaPipe's canonical face (cm; x = subject's left, y up, z out of the face), Apache-2.0.
@@ -125,7 +126,7 @@ fn nose_bump(cfg: &Config, lm: &[Point3], bbox: &Rect) -> Vec<f32> {
     let m = crop_transform(bbox, cfg).unwrap();
     let inv = m.inverse().unwrap();
     let nose = inv.apply(lm[idx::NOSE_TIP].xy());
-    let iod_t = inter_ocular_distance(lm).unwrap() / m.m[0];
+    let iod_t = inter_ocular_distance(&checked(lm)).unwrap() / m.m[0];
     let sigma = 0.9 * iod_t;
     map_from(n, |u, v| {
         let r2 = (u - nose.x).powi(2) + (v - nose.y).powi(2);
@@ -142,7 +143,7 @@ fn run_frames(runner: Arc<FakeRunner>, cfg: &Config, frames: usize) -> Vec<Frame
             est.process(
                 &img,
                 &FaceGeometry {
-                    landmarks: &lm,
+                    landmarks: &checked(&lm),
                     bbox,
                 },
             )
@@ -330,9 +331,9 @@ fn ideal_depth_gives_canonical_relief() {
     // The model agreeing exactly with the mesh (any scale and shift) gives the canonical face's
     // relief in IOD units; these figures are the reference for the scoring constants.
     let (lm, _) = synthetic_face(200.0, 200.0, 8.0);
-    let iod = inter_ocular_distance(&lm).unwrap();
+    let iod = inter_ocular_distance(&checked(&lm)).unwrap();
     let d: Vec<f64> = lm.iter().map(|p| 7.0 - 0.03 * p.z as f64).collect();
-    let f = landmark_features(&d, &lm, iod).unwrap();
+    let f = landmark_features(&d, &checked(&lm), iod).unwrap();
     println!("ideal depth (canonical face, frontal): {f:?}");
     // Directly from the canonical model: IOD 6.3023 cm, nose tip z 7.4756, cheeks mean 3.8363.
     let c = canonical();
@@ -356,7 +357,7 @@ fn ideal_depth_gives_canonical_relief() {
     assert!(f.plane_tilt < 0.2, "{}", f.plane_tilt);
     // Affine invariance: another scale and shift of the same depth gives the same features.
     let d2: Vec<f64> = d.iter().map(|v| 1e-3 * v - 40.0).collect();
-    let g = landmark_features(&d2, &lm, iod).unwrap();
+    let g = landmark_features(&d2, &checked(&lm), iod).unwrap();
     for (a, b) in [
         (f.plane_rms, g.plane_rms),
         (f.nose_cheek, g.nose_cheek),
@@ -367,7 +368,7 @@ fn ideal_depth_gives_canonical_relief() {
     }
     // An inverted face (hollow mask): the gain is clamped at 0, so the depth is flat.
     let inv: Vec<f64> = d.iter().map(|v| -v).collect();
-    let h = landmark_features(&inv, &lm, iod).unwrap();
+    let h = landmark_features(&inv, &checked(&lm), iod).unwrap();
     println!("inverted depth: {h:?}");
     assert!(h.mesh_corr < -0.9999 && h.depth_gain == 0.0);
     assert!(h.plane_rms.abs() < 1e-6 && h.nose_border.abs() < 1e-6 && h.face_range.abs() < 1e-6);
@@ -431,7 +432,7 @@ fn wrong_outputs_and_interfaces_are_errors() {
     let (lm, bbox) = synthetic_face(160.0, 150.0, 8.0);
     let img = grey_image(320, 320);
     let face = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox,
     };
     let run = |shape: Vec<usize>, data: Vec<f32>| {
@@ -496,46 +497,12 @@ fn bad_frames_are_typed_errors() {
         cfg,
     )
     .unwrap();
-    let e = est
-        .process(
-            &img,
-            &FaceGeometry {
-                landmarks: &lm[..467],
-                bbox,
-            },
-        )
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DepthError::LandmarkCount {
-                got: 467,
-                expected: 468
-            }
-        ),
-        "{e}"
-    );
-    let mut nan = lm.clone();
-    nan[10].y = f32::NAN;
-    let e = est
-        .process(
-            &img,
-            &FaceGeometry {
-                landmarks: &nan,
-                bbox,
-            },
-        )
-        .unwrap_err();
-    assert!(
-        matches!(e, DepthError::NonFiniteLandmark { index: 10, .. }),
-        "{e}"
-    );
     let collapsed = vec![Point3::new(5.0, 5.0, 0.0); 468];
     let e = est
         .process(
             &img,
             &FaceGeometry {
-                landmarks: &collapsed,
+                landmarks: &checked(&collapsed),
                 bbox,
             },
         )
@@ -545,7 +512,7 @@ fn bad_frames_are_typed_errors() {
         .process(
             &img,
             &FaceGeometry {
-                landmarks: &lm,
+                landmarks: &checked(&lm),
                 bbox: Rect::new(10.0, 10.0, f32::INFINITY, 50.0),
             },
         )
@@ -559,7 +526,7 @@ fn bad_frames_are_typed_errors() {
         .process(
             &img,
             &FaceGeometry {
-                landmarks: &tiny,
+                landmarks: &checked(&tiny),
                 bbox: tiny_box,
             },
         )
@@ -579,7 +546,7 @@ fn bad_frames_are_typed_errors() {
         .process(
             &broken,
             &FaceGeometry {
-                landmarks: &lm,
+                landmarks: &checked(&lm),
                 bbox,
             },
         )
@@ -595,7 +562,7 @@ fn bad_frames_are_typed_errors() {
         width: 2,
         height: 2,
     };
-    let e = frame_features(&map, &Affine2::new([0.0; 6]), &lm).unwrap_err();
+    let e = frame_features(&map, &Affine2::new([0.0; 6]), &checked(&lm)).unwrap_err();
     assert!(matches!(e, DepthError::Transform(_)), "{e}");
 }
 
@@ -656,21 +623,16 @@ fn window_rules() {
 }
 
 #[test]
-fn landmark_features_of_short_input_is_an_error_not_a_panic() {
+fn landmark_features_of_short_depth_samples_is_an_error_not_a_panic() {
     let (lm, _) = synthetic_face(200.0, 200.0, 8.0);
+    let lm = checked(&lm);
     let iod = inter_ocular_distance(&lm).unwrap();
     let d: Vec<f64> = lm.iter().map(|p| -(p.z as f64)).collect();
     for n in [0usize, 5, 200, 467] {
-        let e = landmark_features(&d[..n], &lm[..n], iod).unwrap_err();
+        let e = landmark_features(&d[..n], &lm, iod).unwrap_err();
         assert!(
-            matches!(e, DepthError::LandmarkCount { got, .. } if got == n),
+            matches!(e, DepthError::SampleCount { got, expected: 468 } if got == n),
             "{n}: {e}"
         );
     }
-    // Landmarks complete but one depth sample short.
-    let e = landmark_features(&d[..467], &lm, iod).unwrap_err();
-    assert!(
-        matches!(e, DepthError::LandmarkCount { got: 467, .. }),
-        "{e}"
-    );
 }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::geometry::Point3;
+use crate::mesh::{checked, idx};
 use crate::quality::rotation_from_angles;
 
 const CANONICAL_TXT: &str = include_str!("../../quality/testdata/canonical_face_model.txt");
@@ -67,7 +69,7 @@ fn track(model: &[[f64; 3]], poses: &[(f32, f32, f32)], sigma: f64) -> Vec<Paral
         .enumerate()
         .map(|(i, &(y, p, r))| {
             frame_features(
-                &project(model, y, p, r, &mut noise, sigma),
+                &checked(project(model, y, p, r, &mut noise, sigma)),
                 i as u64 * 33_000_000,
             )
             .unwrap()
@@ -185,15 +187,17 @@ fn short_windows_and_bad_landmarks_are_reported() {
     );
     assert!(!score(&[], &cfg).available);
     let mut lm = project(&model, 0.0, 0.0, 0.0, &mut Noise(1), 0.0);
-    lm[7].x = f32::NAN;
-    assert!(frame_features(&lm, 0)
+    for i in [
+        idx::RIGHT_EYE_INNER,
+        idx::LEFT_EYE_INNER,
+        idx::LEFT_EYE_OUTER,
+    ] {
+        lm[i] = lm[idx::RIGHT_EYE_OUTER];
+    }
+    assert!(frame_features(&checked(&lm), 0)
         .unwrap_err()
         .to_string()
-        .contains("landmark 7"));
-    assert!(frame_features(&lm[..100], 0)
-        .unwrap_err()
-        .to_string()
-        .contains("468"));
+        .contains("eye landmarks coincide"));
     let bad = ParallaxConfig {
         min_motion: f32::NAN,
         ..ParallaxConfig::default()

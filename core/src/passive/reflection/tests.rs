@@ -1,6 +1,7 @@
 use super::*;
 use crate::frame::FrameError;
 use crate::geometry::{Point3, Rect};
+use crate::mesh::checked;
 use crate::mesh::NUM_LANDMARKS;
 use crate::passive::inter_ocular_distance;
 use alloc::vec;
@@ -189,7 +190,7 @@ fn glare_disc_fraction(g: &Glare) -> f32 {
 
 fn features(img: &RgbImage, lm: &[Point3], cfg: &Config) -> FrameFeatures {
     let face = FaceGeometry {
-        landmarks: lm,
+        landmarks: &checked(lm),
         bbox: bbox_of(lm),
     };
     frame_features(img, &face, cfg, &mut Scratch::new()).unwrap()
@@ -203,7 +204,7 @@ fn report(frames: &[FrameFeatures]) -> SignalReport {
 fn landmark_helper_is_plausible() {
     let lm = synthetic_landmarks(150.0, 180.0, 100.0);
     assert_eq!(lm.len(), NUM_LANDMARKS);
-    let iod = inter_ocular_distance(&lm).unwrap();
+    let iod = inter_ocular_distance(&checked(&lm)).unwrap();
     assert!((iod - 90.0).abs() < 0.5, "iod {iod}");
     // Right eye (subject's right) is image-left; forehead above the chin.
     assert!(lm[idx::RIGHT_EYE_OUTER].x < lm[idx::RIGHT_EYE_INNER].x);
@@ -384,7 +385,7 @@ fn bad_input_is_a_typed_error() {
     let cfg = Config::default();
     let mut s = Scratch::new();
     let face = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: bbox_of(&lm),
     };
 
@@ -405,45 +406,11 @@ fn bad_input_is_a_typed_error() {
         Err(ReflectionError::Image(FrameError::ZeroSize { .. }))
     ));
 
-    let few = FaceGeometry {
-        landmarks: &lm[..467],
-        bbox: face.bbox,
-    };
-    let e = frame_features(&img, &few, &cfg, &mut s).unwrap_err();
-    assert_eq!(
-        e,
-        ReflectionError::LandmarkCount {
-            signal: "reflection",
-            got: 467,
-            expected: 468
-        }
-    );
-    assert_eq!(
-        e.to_string(),
-        "reflection: got 467 landmarks, expected 468 (FaceMesh)"
-    );
-
-    let mut nan = lm.clone();
-    nan[200].y = f32::NAN;
-    let e = frame_features(
-        &img,
-        &FaceGeometry {
-            landmarks: &nan,
-            bbox: face.bbox,
-        },
-        &cfg,
-        &mut s,
-    );
-    assert!(matches!(
-        e,
-        Err(ReflectionError::NonFiniteLandmark { index: 200, .. })
-    ));
-
     let outside = Rect::new(400.0, 10.0, 500.0, 100.0);
     let e = frame_features(
         &img,
         &FaceGeometry {
-            landmarks: &lm,
+            landmarks: &checked(&lm),
             bbox: outside,
         },
         &cfg,
@@ -457,7 +424,7 @@ fn bad_input_is_a_typed_error() {
     let e = frame_features(
         &img,
         &FaceGeometry {
-            landmarks: &lm,
+            landmarks: &checked(&lm),
             bbox: inverted,
         },
         &cfg,
@@ -484,7 +451,7 @@ fn bad_input_is_a_typed_error() {
 fn scratch_is_reused_across_frames() {
     let (img, lm) = render_face(300, 360, 100.0, Some(FOREHEAD_GLARE), 1.0);
     let face = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: bbox_of(&lm),
     };
     let cfg = Config::default();

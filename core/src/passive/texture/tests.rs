@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::geometry::{Point2, Point3};
+use crate::mesh::checked;
 use crate::passive::depth::tests::{spec_from_toml, FakeRunner};
 
 /// `fr_liveness`'s manifest entry.
@@ -157,7 +158,7 @@ fn classifier_turns_logits_into_probabilities() {
     let img = uniform(200, 160, [90, 120, 150]);
     let lm = landmarks();
     let face = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: Rect::new(70.0, 50.0, 130.0, 120.0),
     };
     let f = tc.process(&img, &face).unwrap();
@@ -178,7 +179,7 @@ fn classifier_turns_logits_into_probabilities() {
     }
     // A face box under `min_face_px` (40) is not run through the model.
     let small = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: Rect::new(70.0, 50.0, 100.0, 80.0),
     };
     runner.last_input.lock().unwrap().clear();
@@ -195,7 +196,7 @@ fn wrong_outputs_and_interfaces_are_errors() {
     let img = uniform(200, 160, [90, 120, 150]);
     let lm = landmarks();
     let face = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: Rect::new(70.0, 50.0, 130.0, 120.0),
     };
     let run = |shape: Vec<usize>, data: Vec<f32>| {
@@ -221,7 +222,7 @@ fn wrong_outputs_and_interfaces_are_errors() {
     assert!(matches!(e, TextureError::OutputCount { got: 0 }), "{e}");
     println!("{e}");
     let bad_box = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: Rect::new(70.0, 50.0, 60.0, 120.0),
     };
     let r = FakeRunner::new(texture_spec(), vec![1, 3], vec![0.0; 3]);
@@ -346,7 +347,7 @@ fn two_models_each_get_their_own_crop_and_class() {
     .unwrap();
     let lm = landmarks();
     let face = FaceGeometry {
-        landmarks: &lm,
+        landmarks: &checked(&lm),
         bbox: Rect::new(170.0, 170.0, 230.0, 230.0),
     };
     let f = tc.process(&img, &face).unwrap();

@@ -50,7 +50,36 @@ pub struct Rect {
     pub y_max: f32,
 }
 
+/// A face box that is not finite or has no area: the check every stage that reads a face
+/// box makes ([`Rect::check_face_box`]), each wrapping it in its own error.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite pixel \
+     coordinates with x_max > x_min and y_max > y_min"
+)]
+pub struct InvalidFaceBox {
+    pub x_min: f32,
+    pub y_min: f32,
+    pub x_max: f32,
+    pub y_max: f32,
+}
+
 impl Rect {
+    /// Checks that the box can be a face box: finite corners with x_max > x_min and
+    /// y_max > y_min.
+    pub fn check_face_box(&self) -> Result<(), InvalidFaceBox> {
+        let b = self;
+        if b.as_array().iter().all(|v| v.is_finite()) && b.x_max > b.x_min && b.y_max > b.y_min {
+            Ok(())
+        } else {
+            Err(InvalidFaceBox {
+                x_min: b.x_min,
+                y_min: b.y_min,
+                x_max: b.x_max,
+                y_max: b.y_max,
+            })
+        }
+    }
     pub const fn new(x_min: f32, y_min: f32, x_max: f32, y_max: f32) -> Self {
         Self {
             x_min,
@@ -185,6 +214,30 @@ impl Affine2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn face_box_check_refuses_non_finite_and_empty_boxes_naming_the_box() {
+        assert_eq!(Rect::new(1.0, 2.0, 3.0, 4.0).check_face_box(), Ok(()));
+        for b in [
+            Rect::new(10.0, 10.0, 5.0, 50.0),
+            Rect::new(10.0, 10.0, 50.0, 10.0),
+            Rect::new(10.0, f32::NAN, 50.0, 50.0),
+            Rect::new(0.0, 0.0, f32::INFINITY, 1.0),
+        ] {
+            let e = b.check_face_box().unwrap_err();
+            assert_eq!(e.x_min.to_bits(), b.x_min.to_bits(), "{e}");
+            assert_eq!(e.y_min.to_bits(), b.y_min.to_bits(), "{e}");
+            assert_eq!((e.x_max, e.y_max), (b.x_max, b.y_max), "{e}");
+        }
+        assert_eq!(
+            Rect::new(10.0, 10.0, 5.0, 50.0)
+                .check_face_box()
+                .unwrap_err()
+                .to_string(),
+            "face box [10, 10, 5, 50] is invalid: expected finite pixel coordinates with \
+             x_max > x_min and y_max > y_min"
+        );
+    }
 
     #[test]
     fn iou_of_half_overlap() {

@@ -89,16 +89,8 @@ pub enum DepthError {
     #[error("face landmarks are degenerate: inter-ocular distance < 1 px, expected a face")]
     DegenerateLandmarks,
     /// The face box is not finite or has no area.
-    #[error(
-        "face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite pixel \
-         coordinates with x_max > x_min and y_max > y_min"
-    )]
-    InvalidFaceBox {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-    },
+    #[error(transparent)]
+    InvalidFaceBox(#[from] crate::geometry::InvalidFaceBox),
     /// The crop transform is singular or not finite.
     #[error("crop transform {0:?} is singular or non-finite")]
     Transform([f32; 6]),
@@ -383,26 +375,12 @@ pub fn fit_plane(points: &[[f64; 3]]) -> Option<PlaneFit> {
     })
 }
 
-fn check_box(b: &Rect) -> Result<(), DepthError> {
-    let ok = b.as_array().iter().all(|v| v.is_finite()) && b.x_max > b.x_min && b.y_max > b.y_min;
-    if ok {
-        Ok(())
-    } else {
-        Err(DepthError::InvalidFaceBox {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-        })
-    }
-}
-
 /// `src_from_dst` of the model crop: a square of side `context_scale × max(box w, h)` centred
 /// on the face box, onto `input_size²` tensor pixels (pixel-centre convention: the box centre
 /// lands on the tensor centre `((N − 1)/2, (N − 1)/2)`, the square's edges on `−0.5`, `N − 0.5`).
 pub fn crop_transform(bbox: &Rect, cfg: &Config) -> Result<Affine2, DepthError> {
     cfg.validate()?;
-    check_box(bbox)?;
+    bbox.check_face_box()?;
     let n = cfg.input_size as f32;
     let side = cfg.context_scale * bbox.width().max(bbox.height());
     let s = side / n;
@@ -818,7 +796,7 @@ impl DepthEstimator {
     ) -> Result<FrameFeatures, DepthError> {
         let iod = inter_ocular_distance(face.landmarks).ok_or(DepthError::DegenerateLandmarks)?;
         if iod < self.cfg.min_inter_ocular_px {
-            check_box(&face.bbox)?;
+            face.bbox.check_face_box()?;
             return Ok(FrameFeatures::not_measured(iod));
         }
         let m = preprocess(rgb, &face.bbox, &self.cfg, &self.norm, &mut self.input)?;

@@ -39,16 +39,10 @@ pub enum PassiveError {
     #[error("{signal}: eye centres coincide (inter-ocular distance ≤ 1 px); expected a face mesh")]
     DegenerateEyes { signal: &'static str },
     /// The face box is not finite or has no area.
-    #[error(
-        "{signal}: face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite \
-         pixel coordinates with x_max > x_min and y_max > y_min"
-    )]
+    #[error("{signal}: {face_box}")]
     InvalidFaceBox {
         signal: &'static str,
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
+        face_box: crate::geometry::InvalidFaceBox,
     },
     /// The face box does not overlap the image.
     #[error(
@@ -92,15 +86,8 @@ pub fn check_face_input(
     }
     image.check()?;
     let b = face.bbox;
-    if !b.as_array().iter().all(|v| v.is_finite()) || b.x_max <= b.x_min || b.y_max <= b.y_min {
-        return Err(PassiveError::InvalidFaceBox {
-            signal,
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-        });
-    }
+    b.check_face_box()
+        .map_err(|face_box| PassiveError::InvalidFaceBox { signal, face_box })?;
     let (w, h) = (image.width as f32 - 0.5, image.height as f32 - 0.5);
     if b.x_max <= -0.5 || b.x_min >= w || b.y_max <= -0.5 || b.y_min >= h {
         return Err(PassiveError::FaceBoxOutside {

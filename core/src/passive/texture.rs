@@ -62,16 +62,8 @@ pub enum TextureError {
         expected: &'static str,
     },
     /// The face box is not finite or has no area.
-    #[error(
-        "face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite pixel \
-         coordinates with x_max > x_min and y_max > y_min"
-    )]
-    InvalidFaceBox {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-    },
+    #[error(transparent)]
+    InvalidFaceBox(#[from] crate::geometry::InvalidFaceBox),
     /// The model's declared interface is not a 3-class image classifier's.
     #[error("texture model `{model}`: {what}")]
     Interface { model: String, what: String },
@@ -360,20 +352,6 @@ pub fn check_spec(spec: &ModelSpec) -> Result<InputFormat, TextureError> {
     })
 }
 
-fn check_box(b: &Rect) -> Result<(), TextureError> {
-    let ok = b.as_array().iter().all(|v| v.is_finite()) && b.x_max > b.x_min && b.y_max > b.y_min;
-    if ok {
-        Ok(())
-    } else {
-        Err(TextureError::InvalidFaceBox {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-        })
-    }
-}
-
 /// `src_from_dst` of the crop onto the `size × size` input, for an `image_w × image_h` image
 /// (pixel-centre convention; module docs for the two modes). `Square`: the box centre lands on
 /// the tensor centre and the square's edges on the tensor's edges `−0.5`, `size − 0.5`.
@@ -386,7 +364,7 @@ pub fn crop_transform(
     mode: CropMode,
 ) -> Result<Affine2, TextureError> {
     check_range("scale", scale as f64, 1.0, 5.0, "in [1, 5]")?;
-    check_box(bbox)?;
+    bbox.check_face_box()?;
     if size == 0 || image_w == 0 || image_h == 0 {
         return Err(FrameError::ZeroSize {
             what: "texture crop",
@@ -639,7 +617,7 @@ impl TextureClassifier {
         rgb: &RgbImage,
         face: &FaceGeometry<'_>,
     ) -> Result<FrameFeatures, TextureError> {
-        check_box(&face.bbox)?;
+        face.bbox.check_face_box()?;
         let face_px = face.bbox.width().max(face.bbox.height());
         if face_px < self.cfg.min_face_px {
             return Ok(FrameFeatures {

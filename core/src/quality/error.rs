@@ -35,16 +35,8 @@ pub enum QualityError {
     #[error("landmarks are degenerate ({0}): expected a 3D face mesh")]
     DegenerateLandmarks(&'static str),
     /// The face box is not finite or has no area.
-    #[error(
-        "face box [{x_min}, {y_min}, {x_max}, {y_max}] is invalid: expected finite pixel \
-         coordinates with x_max > x_min and y_max > y_min"
-    )]
-    InvalidFaceBox {
-        x_min: f32,
-        y_min: f32,
-        x_max: f32,
-        y_max: f32,
-    },
+    #[error(transparent)]
+    InvalidFaceBox(#[from] crate::geometry::InvalidFaceBox),
     /// The face-presence score is outside [0, 1].
     #[error("face presence {0} is invalid: expected a probability in [0, 1]")]
     InvalidPresence(f32),

@@ -102,17 +102,7 @@ pub fn assess_no_face_in(cfg: &QualityConfig, luma: &LumaView<'_>) -> QualityRep
 }
 
 fn validate_input(input: &QualityInput<'_>) -> Result<(), QualityError> {
-    let b = &input.face_box;
-    let finite =
-        b.x_min.is_finite() && b.y_min.is_finite() && b.x_max.is_finite() && b.y_max.is_finite();
-    if !finite || b.x_max <= b.x_min || b.y_max <= b.y_min {
-        return Err(QualityError::InvalidFaceBox {
-            x_min: b.x_min,
-            y_min: b.y_min,
-            x_max: b.x_max,
-            y_max: b.y_max,
-        });
-    }
+    input.face_box.check_face_box()?;
     if !(0.0..=1.0).contains(&input.presence) {
         return Err(QualityError::InvalidPresence(input.presence));
     }

@@ -254,18 +254,7 @@ pub fn resample_crop(
     if !(MIN_CROP..=MAX_CROP).contains(&size) {
         return Err(QualityError::InvalidCropSize(size));
     }
-    let finite = rect.x_min.is_finite()
-        && rect.y_min.is_finite()
-        && rect.x_max.is_finite()
-        && rect.y_max.is_finite();
-    if !finite || rect.width() <= 0.0 || rect.height() <= 0.0 {
-        return Err(QualityError::InvalidFaceBox {
-            x_min: rect.x_min,
-            y_min: rect.y_min,
-            x_max: rect.x_max,
-            y_max: rect.y_max,
-        });
-    }
+    rect.check_face_box()?;
     out.clear();
     out.resize(size * size, 0.0);
     let (w, h) = (luma.width as usize, luma.height as usize);

@@ -423,6 +423,21 @@ fn bad_input_is_a_typed_error() {
         ),
         Err(FftError::InvalidFaceBox { .. })
     ));
+    let e = frame_features(
+        &img,
+        &FaceGeometry {
+            landmarks: &checked(&lm),
+            bbox: Rect::new(10.0, 10.0, 5.0, 50.0),
+        },
+        &cfg,
+        &mut s,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "moiré: face box [10, 10, 5, 50] is invalid: expected finite pixel coordinates with \
+         x_max > x_min and y_max > y_min"
+    );
     for bad in [
         Config {
             size: 100,

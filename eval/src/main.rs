@@ -409,12 +409,24 @@ fn main() -> Result<()> {
                         m.display()
                     );
                 }
+                // The same id is the same capture (its seeds derive from person, species and
+                // repetition): counted once, or a run made in overlapping parts would weigh
+                // some presentations twice.
+                let before = earlier.len();
+                let fresh: Vec<Outcome> = earlier
+                    .into_iter()
+                    .filter(|o| !outcomes.iter().any(|x: &Outcome| x.id == o.id))
+                    .collect();
                 eprintln!(
-                    "eval: merged {} outcomes from {}",
-                    earlier.len(),
-                    m.display()
+                    "eval: merged {} outcomes from {}{}",
+                    fresh.len(),
+                    m.display(),
+                    match before - fresh.len() {
+                        0 => String::new(),
+                        n => format!(" ({n} already present by id, counted once)"),
+                    }
                 );
-                outcomes.extend(earlier);
+                outcomes.extend(fresh);
             }
             if real {
                 let shared = std::env::var_os("LIVEPROOF_SHARED_DIR").map(PathBuf::from);

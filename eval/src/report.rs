@@ -66,8 +66,10 @@ pub fn det_svg(curves: &[(String, Vec<SweepPoint>)]) -> String {
     let (w, h, ml, mr, mt, mb) = (520.0, 440.0, 60.0, 170.0, 20.0, 50.0);
     let (pw, ph) = (w - ml - mr, h - mt - mb);
     let (lo, hi) = (probit(DET_MIN), probit(DET_MAX));
-    let x = |p: f64| ml + (probit(p.clamp(DET_MIN * 0.5, 0.999)) - lo) / (hi - lo) * pw;
-    let y = |p: f64| mt + ph - (probit(p.clamp(DET_MIN * 0.5, 0.999)) - lo) / (hi - lo) * ph;
+    // Clamped into the plotted range, so a rate outside it lies on the edge rather than
+    // vanishing under the clip (a curve entirely above 50 % BPCER is a line along the top).
+    let x = |p: f64| ml + (probit(p.clamp(DET_MIN, DET_MAX)) - lo) / (hi - lo) * pw;
+    let y = |p: f64| mt + ph - (probit(p.clamp(DET_MIN, DET_MAX)) - lo) / (hi - lo) * ph;
     let mut s = String::new();
     write!(
         s,

@@ -620,3 +620,107 @@ fn another_face_taking_over_mid_challenge_is_rejected() {
         out.reason
     );
 }
+
+/// [`run_frames_with`], with the turn's parallax kept and scored by the caller
+/// (`ChallengeCapture::with_deferred_turn_parallax`, as a session does off the frame path).
+fn run_frames_deferred(
+    engine: &Arc<Engine>,
+    frames: &[(liveproof_core::frame::RgbImage, u64)],
+    asked: &ChallengePlan,
+    cfg: RunnerConfig,
+) -> ChallengeOutcome {
+    use liveproof_core::passive::parallax::frame_features_with_image;
+    let mut tracker = Tracker::new(engine.clone());
+    let (mut session, mut reservoir) = session(asked, cfg).with_deferred_turn_parallax().unwrap();
+    for (img, ts) in frames {
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .unwrap()
+            .with_timestamp_ns(*ts);
+        tracker.process(&frame).unwrap();
+        let (a, rgb) = (tracker.last_analysis(), tracker.last_rgb());
+        let mut u = session.push(a, rgb).unwrap();
+        let turn = session.take_turn_requests();
+        if turn.reset {
+            reservoir.clear();
+        }
+        if let (Some(halve), Some(face)) = (turn.keep, a.faces.first()) {
+            let _ = reservoir.offer_admitted(halve, |c| {
+                frame_features_with_image(rgb, &face.landmarks, a.timestamp_ns, c)
+            });
+        }
+        if u.awaiting_parallax {
+            let report = reservoir.score();
+            reservoir.clear();
+            u = session.resolve_turn(&report).unwrap();
+        }
+        if let Some(out) = u.finished {
+            return out;
+        }
+    }
+    session.outcome().cloned().unwrap_or(ChallengeOutcome {
+        passed: false,
+        failure: None,
+        reason: "capture ended before the challenge".into(),
+        steps: vec![],
+    })
+}
+
+#[test]
+fn deferred_turn_parallax_decides_as_inline() {
+    use liveproof_core::active::Action;
+    let engine = default_engine();
+    let source = Source::from_file(
+        &engine,
+        &fixture("astronaut.png"),
+        &SourceOptions::default(),
+    )
+    .unwrap();
+    // The bona fide turn with the default runner; the printed turn with a sensitive one that
+    // registers it on landmarks, so that parallax decides it (`a_print_turned_on_its_axis_fails`).
+    let sensitive = RunnerConfig {
+        turn_deg: 2.5,
+        ..RunnerConfig::default()
+    };
+    let mut scored = 0;
+    for (kind, action, seed, cfg) in [
+        (
+            Kind::BonaFide,
+            Action::TurnLeft,
+            60,
+            RunnerConfig::default(),
+        ),
+        (
+            Kind::BonaFide,
+            Action::TurnRight,
+            61,
+            RunnerConfig::default(),
+        ),
+        (Kind::Print, Action::TurnLeft, 60, sensitive.clone()),
+        (Kind::Print, Action::TurnRight, 61, sensitive),
+    ] {
+        let plan = single(action);
+        let frames = render_kind(kind, &source, &plan, seed, 2.0);
+        let inline = run_frames_with(&engine, &frames, &plan, None, cfg.clone());
+        let deferred = run_frames_deferred(&engine, &frames, &plan, cfg);
+        let score = |o: &ChallengeOutcome| {
+            o.steps
+                .first()
+                .and_then(|s| s.evidence.get("parallax_score").copied())
+        };
+        println!(
+            "SYNTHETIC astronaut {kind:?} {}: inline {} ({}) parallax {:?}; deferred {} ({}) \
+             parallax {:?}",
+            action.as_str(),
+            inline.passed,
+            inline.reason,
+            score(&inline),
+            deferred.passed,
+            deferred.reason,
+            score(&deferred)
+        );
+        assert_eq!(inline, deferred);
+        scored += score(&inline).is_some() as u32;
+    }
+    // The comparison covers turns that parallax actually scored.
+    assert!(scored >= 2, "{scored}");
+}

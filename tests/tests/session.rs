@@ -383,3 +383,93 @@ fn policies_hot_swap_and_must_match_the_calibration() {
         SessionError::Policy(PolicyError::CalibrationMismatch { .. })
     ));
 }
+
+#[test]
+fn off_path_work_decides_as_inline_and_a_face_taking_over_fails_the_session() {
+    use liveproof_core::evidence::ChallengeFailure;
+    let f = fixture_state();
+    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
+    let seed = [42u8; 32];
+    let plan = derive_plan(&seed, &policy.policy.challenge.plan).unwrap();
+    let session = |off_path: bool, continuity_every: usize| {
+        Session::new(
+            f.engine.clone(),
+            f.models.clone(),
+            policy.clone(),
+            f.calibration.clone(),
+            params(FlowType::AccountOpening, RiskTier::Medium, seed),
+            SessionConfig {
+                off_path,
+                continuity_every,
+                ..SessionConfig::default()
+            },
+        )
+        .unwrap()
+    };
+    // The passive signals and continuity on the session's worker thread decide exactly as
+    // on the caller's: same frames, same order, same scores.
+    let frames = render_performing(&f.gauss, Kind::BonaFide, &plan, 5);
+    let results: Vec<_> = [true, false]
+        .into_iter()
+        .map(|off_path| {
+            let mut s = session(off_path, SessionConfig::default().continuity_every);
+            run(&mut s, &frames);
+            s.finish()
+        })
+        .collect();
+    let (a, b) = (&results[0], &results[1]);
+    println!(
+        "SYNTHETIC Gauss, off path vs inline: {:?} {:?} fused {:?} / {:?} {:?} fused {:?}",
+        a.band, a.reasons, a.fused, b.band, b.reasons, b.fused
+    );
+    assert_eq!((a.band, &a.reasons, a.fused), (b.band, &b.reasons, b.fused));
+    assert_eq!(a.challenge, b.challenge);
+    for (x, y) in a.signals.iter().zip(&b.signals) {
+        assert_eq!((x.signal, x.raw, x.llr), (y.signal, y.raw, y.llr));
+    }
+    assert!(a.signals.iter().any(|s| s.raw.is_some()), "{:?}", a.signals);
+
+    // Another person takes over halfway through the challenge (the same plan acted out, the
+    // timestamps running on): the worker's embeddings find it, and the session fails on it.
+    // Every near-frontal frame is embedded here, so that continuity sees the first frame of
+    // the new face before the runner can read the new face's neutral mouth as a wrong action.
+    let astronaut = source(&f.engine, "astronaut.png");
+    let other = render_performing(&astronaut, Kind::BonaFide, &plan, 6);
+    let half = frames.len() / 2;
+    let t0 = frames[half - 1].1;
+    let swapped: Frames = frames[..half]
+        .iter()
+        .cloned()
+        .chain(
+            other[half..]
+                .iter()
+                .map(|(img, ts)| (img.clone(), t0 + ts - other[half - 1].1)),
+        )
+        .collect();
+    for off_path in [true, false] {
+        let mut s = session(off_path, 1);
+        run(&mut s, &swapped);
+        let r = s.finish();
+        println!(
+            "SYNTHETIC Gauss then astronaut (off path {off_path}): {:?} {:?} {:?}",
+            r.band, r.reasons, r.challenge
+        );
+        assert_eq!(r.band, Band::Fail);
+        assert!(
+            r.reasons.contains(&ReasonCode::FaceChanged),
+            "{:?}",
+            r.reasons
+        );
+        assert!(
+            matches!(
+                &r.challenge,
+                ChallengeEvidence::Failed {
+                    failure: ChallengeFailure::FaceChanged,
+                    ..
+                }
+            ),
+            "{:?}",
+            r.challenge
+        );
+    }
+}

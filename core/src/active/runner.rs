@@ -300,6 +300,11 @@ impl ChallengeRunner {
         self.outcome.as_ref()
     }
 
+    /// The steps finished so far (passed or failed), in order.
+    pub fn steps(&self) -> &[StepOutcome] {
+        &self.steps
+    }
+
     /// Index of the current step in the plan (the number of steps passed).
     pub fn step_index(&self) -> usize {
         self.step

@@ -50,6 +50,25 @@ pub struct ChallengeCapture {
     eyes: Option<EyeStateModel>,
     iris: Option<IrisEyeModel>,
     continuity: Option<Continuity>,
+    /// Deferred turn parallax: the caller keeps and scores the turn's frames.
+    turn_deferred: Option<TurnDeferred>,
+}
+
+/// What a caller running the turn's parallax elsewhere must do after a [`ChallengeCapture::push`]
+/// (see [`ChallengeCapture::with_deferred_turn_parallax`]), in this order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TurnRequests {
+    /// Forget the turn's frames (a new turn, or the turn was abandoned).
+    pub reset: bool,
+    /// Keep this frame (its image and landmarks) with [`parallax::Reservoir::offer_admitted`]
+    /// and this `halve`.
+    pub keep: Option<bool>,
+}
+
+#[derive(Debug)]
+struct TurnDeferred {
+    admission: parallax::Admission,
+    requests: TurnRequests,
 }
 
 /// Head pose within which face continuity embeds a frame, degrees (the quality gate's own
@@ -59,10 +78,13 @@ const CONTINUITY_MAX_PITCH_DEG: f32 = 20.0;
 
 #[derive(Debug)]
 struct Continuity {
-    embedder: crate::matching::Embedder,
-    check: crate::matching::FaceContinuity,
+    /// The embedder and the check; `None`: deferred, the caller embeds the frames it is
+    /// asked for ([`ChallengeCapture::take_continuity_request`]).
+    inline: Option<(crate::matching::Embedder, crate::matching::FaceContinuity)>,
     every: usize,
     frames: usize,
+    /// The five points of the frame last asked for (deferred mode).
+    request: Option<crate::matching::FivePoints>,
 }
 
 impl ChallengeCapture {
@@ -92,6 +114,7 @@ impl ChallengeCapture {
             eyes: None,
             iris: None,
             continuity: None,
+            turn_deferred: None,
         })
     }
 
@@ -126,17 +149,91 @@ impl ChallengeCapture {
             ));
         }
         self.continuity = Some(Continuity {
-            embedder,
-            check: crate::matching::FaceContinuity::new(min_similarity)?,
+            inline: Some((
+                embedder,
+                crate::matching::FaceContinuity::new(min_similarity)?,
+            )),
             every,
             frames: 0,
+            request: None,
         });
         Ok(self)
     }
 
+    /// Face continuity done by the caller: every `every`-th near-frontal frame (≥ 1) is
+    /// asked for through [`Self::take_continuity_request`], and the caller embeds it,
+    /// checks it, and reports a break with [`Self::face_changed`] or in its own decision (a
+    /// session does this off the frame path).
+    pub fn with_deferred_face_continuity(mut self, every: usize) -> Result<ChallengeCapture> {
+        if every == 0 {
+            return Err(Error::Config(
+                "challenge session: face continuity needs every ≥ 1 frame".into(),
+            ));
+        }
+        self.continuity = Some(Continuity {
+            inline: None,
+            every,
+            frames: 0,
+            request: None,
+        });
+        Ok(self)
+    }
+
+    /// Turn parallax done by the caller (a session does it off the frame path): returns the
+    /// capture and the empty reservoir the caller keeps the turn's frames in. After each
+    /// [`Self::push`], the caller applies [`Self::take_turn_requests`]; when the update is
+    /// `awaiting_parallax`, it scores the reservoir (then clears it) and hands the report
+    /// to [`Self::resolve_turn`].
+    pub fn with_deferred_turn_parallax(
+        mut self,
+    ) -> Result<(ChallengeCapture, parallax::Reservoir)> {
+        let reservoir = parallax::Reservoir::new(
+            self.turn_frames.config().clone(),
+            self.turn_frames.admission().capacity(),
+        )?;
+        self.turn_deferred = Some(TurnDeferred {
+            admission: reservoir.admission(),
+            requests: TurnRequests::default(),
+        });
+        Ok((self, reservoir))
+    }
+
+    /// What the caller must do with the frame just pushed (deferred turn parallax; each
+    /// request is returned once).
+    pub fn take_turn_requests(&mut self) -> TurnRequests {
+        self.turn_deferred
+            .as_mut()
+            .map(|d| core::mem::take(&mut d.requests))
+            .unwrap_or_default()
+    }
+
+    /// Passes or fails the turn awaiting its parallax with the caller's report of the turn's
+    /// frames (deferred turn parallax). Errors: no turn awaits a score, a non-finite score.
+    pub fn resolve_turn(&mut self, report: &crate::passive::SignalReport) -> Result<Update> {
+        self.reset_turn(None);
+        if let Some(d) = self.turn_deferred.as_mut() {
+            // The caller clears its reservoir when it scores.
+            d.requests.reset = false;
+        }
+        let resolved = match report.score.filter(|_| report.available) {
+            Some(s) => self.runner.turn_parallax_with(s, &report.features)?,
+            None => self.runner.turn_parallax_unavailable(&report.reason),
+        };
+        resolved.ok_or_else(|| Error::Internal("challenge session: no turn awaited a score".into()))
+    }
+
+    /// The five points of the last frame face continuity asked for, in deferred mode (see
+    /// [`Self::with_deferred_face_continuity`]); each request is returned once.
+    pub fn take_continuity_request(&mut self) -> Option<crate::matching::FivePoints> {
+        self.continuity.as_mut().and_then(|c| c.request.take())
+    }
+
     /// Lowest similarity to the starting face seen so far (with face continuity).
     pub fn lowest_face_similarity(&self) -> Option<f32> {
-        self.continuity.as_ref().map(|c| c.check.lowest())
+        self.continuity
+            .as_ref()
+            .and_then(|c| c.inline.as_ref())
+            .map(|(_, check)| check.lowest())
     }
 
     pub fn runner(&self) -> &ChallengeRunner {
@@ -150,7 +247,7 @@ impl ChallengeCapture {
 
     /// See [`ChallengeRunner::face_changed`].
     pub fn face_changed(&mut self, why: &str) -> Option<ChallengeOutcome> {
-        self.turn_frames.clear();
+        self.reset_turn(self.turn_step);
         self.runner.face_changed(why)
     }
 
@@ -220,7 +317,11 @@ impl ChallengeCapture {
                 Err(_) => None,
             };
         }
-        if turning {
+        if let (true, Some(d)) = (turning, self.turn_deferred.as_mut()) {
+            if let (Some(_), Some(_)) = (analysis.faces.first(), obs.face) {
+                d.requests.keep = d.admission.admit();
+            }
+        } else if turning {
             if let (Some(face), Some(_)) = (analysis.faces.first(), obs.face) {
                 self.turn_frames.offer(|cfg| {
                     parallax::frame_features_with_image(
@@ -248,17 +349,22 @@ impl ChallengeCapture {
         ) {
             if c.frames.is_multiple_of(c.every) {
                 let pts = crate::matching::five_points_from_mesh(&face.landmarks)?;
-                let e = c.embedder.embed(rgb, &pts)?;
-                if let Some(why) = c.check.check(&e)? {
-                    let out = self.runner.face_changed(&why);
-                    self.reset_turn(None);
-                    return Ok(self.runner.snapshot(out));
+                match c.inline.as_mut() {
+                    None => c.request = Some(pts),
+                    Some((embedder, check)) => {
+                        let e = embedder.embed(rgb, &pts)?;
+                        if let Some(why) = check.check(&e)? {
+                            let out = self.runner.face_changed(&why);
+                            self.reset_turn(None);
+                            return Ok(self.runner.snapshot(out));
+                        }
+                    }
                 }
             }
             c.frames += 1;
         }
         let update = self.runner.push(&obs)?;
-        if !update.awaiting_parallax {
+        if !update.awaiting_parallax || self.turn_deferred.is_some() {
             return Ok(update);
         }
         let report = self.turn_frames.score();
@@ -272,11 +378,20 @@ impl ChallengeCapture {
 
     fn reset_turn(&mut self, step: Option<usize>) {
         self.turn_frames.clear();
+        if let Some(d) = self.turn_deferred.as_mut() {
+            // The caller's reservoir holds frames only if some were admitted.
+            d.requests.reset |= !d.admission.is_empty();
+            d.requests.keep = None;
+            d.admission.clear();
+        }
         self.turn_step = step;
     }
 
     /// Frames kept for the current turn (for diagnostics and tests).
     pub fn turn_frames(&self) -> usize {
-        self.turn_frames.len()
+        match &self.turn_deferred {
+            Some(d) => d.admission.len(),
+            None => self.turn_frames.len(),
+        }
     }
 }

@@ -691,11 +691,9 @@ fn score_keyed(
 #[derive(Debug)]
 pub struct Reservoir {
     cfg: ParallaxConfig,
-    capacity: usize,
     frames: Vec<(u64, ParallaxFrame)>,
     next_id: u64,
-    stride: usize,
-    seen: usize,
+    admission: Admission,
     cache: PairCache,
     indices: Vec<usize>,
     buf: (Vec<Point2>, Vec<Point2>),
@@ -716,11 +714,9 @@ impl Reservoir {
         }
         Ok(Reservoir {
             cfg,
-            capacity,
             frames: Vec::with_capacity(capacity),
             next_id: 0,
-            stride: 1,
-            seen: 0,
+            admission: Admission::new(capacity),
             cache: Vec::new(),
             indices: matched_indices(),
             buf: (Vec::new(), Vec::new()),
@@ -733,7 +729,13 @@ impl Reservoir {
 
     /// Whether the next offered frame will be kept (so a caller can skip building it).
     pub fn wants_next(&self) -> bool {
-        self.seen.is_multiple_of(self.stride)
+        self.admission.wants_next()
+    }
+
+    /// The reservoir's counting half, for a caller that decides which frames to hand to a
+    /// reservoir running elsewhere ([`Self::offer_admitted`]).
+    pub fn admission(&self) -> Admission {
+        self.admission
     }
 
     /// Offers one frame: `make` builds it (with the reservoir's settings) only when it is
@@ -742,24 +744,31 @@ impl Reservoir {
         &mut self,
         make: impl FnOnce(&ParallaxConfig) -> Result<ParallaxFrame>,
     ) -> Result<bool> {
-        let keep = self.wants_next();
-        self.seen += 1;
-        if !keep {
-            return Ok(false);
+        match self.admission.admit() {
+            Some(halve) => self.offer_admitted(halve, make).map(|()| true),
+            None => Ok(false),
         }
-        let f = make(&self.cfg)?;
-        self.keep(f);
-        Ok(true)
     }
 
-    fn keep(&mut self, f: ParallaxFrame) {
-        if self.frames.len() >= self.capacity {
+    /// Keeps a frame that an [`Admission`] (a copy of [`Self::admission`]) admitted, with
+    /// the `halve` it returned. `make`'s error adds nothing and is returned.
+    pub fn offer_admitted(
+        &mut self,
+        halve: bool,
+        make: impl FnOnce(&ParallaxConfig) -> Result<ParallaxFrame>,
+    ) -> Result<()> {
+        let f = make(&self.cfg)?;
+        self.keep(f, halve);
+        Ok(())
+    }
+
+    fn keep(&mut self, f: ParallaxFrame, halve: bool) {
+        if halve {
             let mut i = 0;
             self.frames.retain(|_| {
                 i += 1;
                 i % 2 == 1
             });
-            self.stride *= 2;
             let frames = &self.frames;
             let kept = |id: u64| frames.iter().any(|(k, _)| *k == id);
             self.cache.retain(|((a, b), _)| kept(*a) && kept(*b));
@@ -786,14 +795,78 @@ impl Reservoir {
     pub fn clear(&mut self) {
         self.frames.clear();
         self.cache.clear();
-        self.stride = 1;
-        self.seen = 0;
+        self.admission.clear();
     }
 
     /// [`score`] over the kept frames, fitting only the pairs not fitted yet.
     pub fn score(&mut self) -> SignalReport {
         let keyed: Vec<(u64, &ParallaxFrame)> = self.frames.iter().map(|(k, f)| (*k, f)).collect();
         score_keyed(&keyed, &self.cfg, Some(&mut self.cache))
+    }
+}
+
+/// Which offered frames a [`Reservoir`] keeps: its counting half, plain data. Every
+/// `stride`-th offered frame is kept; when `capacity` frames are kept, every other one is
+/// dropped first (`halve`) and the stride doubles. A caller can run a copy to decide which
+/// frames to hand to a reservoir elsewhere ([`Reservoir::offer_admitted`]); both then keep
+/// the same frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    capacity: usize,
+    len: usize,
+    stride: usize,
+    seen: usize,
+}
+
+impl Admission {
+    pub fn new(capacity: usize) -> Admission {
+        Admission {
+            capacity,
+            len: 0,
+            stride: 1,
+            seen: 0,
+        }
+    }
+
+    /// Whether the next offered frame will be kept.
+    pub fn wants_next(&self) -> bool {
+        self.seen.is_multiple_of(self.stride)
+    }
+
+    /// Counts an offered frame: `None` when it is not kept, `Some(halve)` when it is, with
+    /// whether the kept frames are decimated before it joins them.
+    pub fn admit(&mut self) -> Option<bool> {
+        let keep = self.wants_next();
+        self.seen += 1;
+        if !keep {
+            return None;
+        }
+        let halve = self.len >= self.capacity;
+        if halve {
+            self.len = self.len.div_ceil(2);
+            self.stride *= 2;
+        }
+        self.len += 1;
+        Some(halve)
+    }
+
+    /// Frames kept (as admitted).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Frames kept at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets every frame (a new turn or capture).
+    pub fn clear(&mut self) {
+        *self = Admission::new(self.capacity);
     }
 }
 

@@ -4,13 +4,15 @@
 //!
 //! Per frame: tracking and the quality gate; usable frames feed the passive window
 //! ([`PassiveWindow`]: the per-frame signals on a few frames of the hold-still phase,
-//! parallax on frames spread over the capture, fitted as they arrive) and, when the policy
+//! parallax on frames of the hold-still phase, fitted as they arrive) and, when the policy
 //! asks for one, the active challenge derived from the server's seed (with face continuity
 //! when an embedding model is loaded); with an enrolled template, a few good frames are
-//! embedded for the match. The heavy work runs as frames arrive; `finish()` combines the
-//! passive window's scores (fitting only its last parallax pairs), calibrates each
-//! signal into an LLR with the bundle the policy expects, fuses, and applies the policy
-//! (`core::policy::decide`), then writes the audit record. docs/decision.md.
+//! embedded for the match. The heavy work runs as frames arrive, the passive window, face
+//! continuity and a turn's parallax on the session's worker thread (`offpath`); `finish()`
+//! waits for it, combines the passive window's scores (fitting only its last parallax
+//! pairs), calibrates each signal into an LLR with the bundle the policy expects, fuses,
+//! and applies the policy (`core::policy::decide`), then writes the audit record.
+//! docs/decision.md.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,8 +35,11 @@ use crate::evidence::{
 };
 use crate::frame::Frame;
 use crate::fusion::{CalibratedSignal, FusionMethod};
-use crate::matching::{five_points_from_mesh, Embedder, FaceTemplate, MatchThresholds};
+use crate::matching::{
+    five_points_from_mesh, Embedder, FaceContinuity, FaceTemplate, MatchThresholds,
+};
 use crate::models::ModelRunner;
+use crate::passive::analyzer::PassiveReport;
 use crate::passive::analyzer::{PassiveConfig, PassiveModels};
 use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
@@ -43,11 +48,13 @@ use crate::result::{
     AuditRecord, AuditSignal, ModelUsed, PadMechanism, SessionResult, Timings, AUDIT_SCHEMA_VERSION,
 };
 
+mod offpath;
 #[cfg(test)]
 mod tests;
 mod window;
 
-pub use window::PassiveWindow;
+use offpath::{ContinuityCheck, OffPath};
+pub use window::{PassiveWindow, WindowPlan};
 
 /// Errors of a session. Bad input to `push_frame` is an error for that frame only; a
 /// session that never saw a usable face still finishes (as retry), never as an error.
@@ -199,6 +206,10 @@ pub struct SessionConfig {
     /// measured; another person: ≤ 0.2).
     pub continuity_every: usize,
     pub continuity_min_similarity: f32,
+    /// Run the passive signals and face continuity's embeddings on a worker thread of the
+    /// session's own, off the frame path (`push_frame` copies the few frames they need;
+    /// `finish()` waits for them). `false`: on the caller's thread. The results are the same.
+    pub off_path: bool,
     /// Target oval for the face, normalised image coordinates: centre x, centre y, half
     /// width, half height.
     pub target_oval: [f32; 4],
@@ -216,6 +227,7 @@ impl Default for SessionConfig {
             match_samples: 3,
             continuity_every: 30,
             continuity_min_similarity: 0.5,
+            off_path: true,
             target_oval: [0.5, 0.45, 0.3, 0.38],
         }
     }
@@ -299,7 +311,8 @@ pub struct FrameFeedback {
 /// One capture. Not shared between threads; create one per attempt.
 pub struct Session {
     tracker: Tracker,
-    passive: PassiveWindow,
+    /// The passive window and face continuity, off the frame path.
+    offpath: OffPath,
     challenge: Option<ChallengeCapture>,
     embedder: Option<Embedder>,
     policy: Arc<LoadedPolicy>,
@@ -362,6 +375,8 @@ impl Session {
             ));
         }
         let p = &policy.policy;
+        let mut continuity = None;
+        let mut turn = None;
         let challenge = if p.challenge_required(params.flow, params.tier) {
             let plan = derive_plan(&params.seed, &p.challenge.plan)?;
             let mut c = ChallengeCapture::with_defaults(plan)?;
@@ -369,10 +384,15 @@ impl Session {
                 c = c.with_eye_model(eyes.clone());
             }
             if let Some(r) = &models.embedding {
-                let e = Embedder::new(r.clone()).map_err(crate::error::Error::from)?;
-                c =
-                    c.with_face_continuity(e, cfg.continuity_min_similarity, cfg.continuity_every)?;
+                continuity = Some(ContinuityCheck {
+                    embedder: Embedder::new(r.clone()).map_err(crate::error::Error::from)?,
+                    check: FaceContinuity::new(cfg.continuity_min_similarity)
+                        .map_err(crate::error::Error::from)?,
+                });
+                c = c.with_deferred_face_continuity(cfg.continuity_every)?;
             }
+            let (c, reservoir) = c.with_deferred_turn_parallax()?;
+            turn = Some(reservoir);
             Some(c)
         } else {
             None
@@ -406,7 +426,12 @@ impl Session {
             .unwrap_or_default();
         Ok(Session {
             tracker: Tracker::new(engine),
-            passive: PassiveWindow::new(models.passive.clone(), &cfg)?,
+            offpath: OffPath::start(
+                PassiveWindow::new(models.passive.clone(), &cfg)?,
+                continuity,
+                turn,
+                cfg.off_path,
+            ),
             challenge,
             embedder,
             policy,
@@ -437,7 +462,7 @@ impl Session {
     }
 
     fn passive_done(&self) -> bool {
-        self.passive.frames() * self.cfg.passive_stride >= self.cfg.passive_frames
+        self.offpath.plan().frames() * self.cfg.passive_stride >= self.cfg.passive_frames
     }
 
     fn challenge_done(&self) -> bool {
@@ -488,10 +513,17 @@ impl Session {
         // signals each one feeds).
         if let (true, Some(f)) = (usable, face) {
             self.usable += 1;
-            let t = Instant::now();
-            self.passive
-                .offer(self.tracker.last_rgb(), &f.landmarks, f.detection.bbox, ts)?;
-            self.timings.passive_ms += ms_since(t);
+            if let Some(u) = self.offpath.admit() {
+                let t = Instant::now();
+                self.offpath.passive(
+                    u,
+                    self.tracker.last_rgb(),
+                    &f.landmarks,
+                    f.detection.bbox,
+                    ts,
+                );
+                self.timings.passive_ms += ms_since(t);
+            }
             // Template match: a few good frames, spread over the capture.
             if let Some(e) = self.embedder.as_mut() {
                 if (self.usable - 1).is_multiple_of(self.cfg.match_every)
@@ -520,8 +552,27 @@ impl Session {
         if let Some(c) = self.challenge.as_mut() {
             if c.outcome().is_none() {
                 let t = Instant::now();
-                let update = c.push(analysis, self.tracker.last_rgb())?;
-                self.timings.challenge_ms += ms_since(t);
+                let rgb = self.tracker.last_rgb();
+                let mut update = c.push(analysis, rgb)?;
+                if let Some(points) = c.take_continuity_request() {
+                    self.offpath.embed(rgb, points, ts);
+                }
+                let turn = c.take_turn_requests();
+                if turn.reset {
+                    self.offpath.turn_reset();
+                }
+                if let (Some(halve), Some(f)) = (turn.keep, face) {
+                    self.offpath.turn_frame(halve, rgb, &f.landmarks, ts);
+                }
+                // The turn's end waits for its score (the worker's CPU is counted at finish).
+                let mut waited = 0.0;
+                if update.awaiting_parallax {
+                    let w = Instant::now();
+                    let report = self.offpath.score_turn();
+                    waited = ms_since(w);
+                    update = c.resolve_turn(&report)?;
+                }
+                self.timings.challenge_ms += ms_since(t) - waited;
                 prompt = match update.prompt {
                     Prompt::HoldStill => UserPrompt::HoldStill,
                     Prompt::Do(a) => UserPrompt::from(a),
@@ -530,7 +581,7 @@ impl Session {
                 challenge_progress = update.progress;
             }
         }
-        let passive_progress = ((self.passive.frames() * self.cfg.passive_stride) as f32
+        let passive_progress = ((self.offpath.plan().frames() * self.cfg.passive_stride) as f32
             / self.cfg.passive_frames as f32)
             .min(1.0);
         let phase = if self.passive_done() && self.challenge_done() {
@@ -575,7 +626,26 @@ impl Session {
     fn conclude(mut self, cancelled: Option<&str>) -> SessionResult {
         self.finished = true;
         let t = Instant::now();
-        let report = self.passive.report();
+        let (report, face_changed) = match self.offpath.finish() {
+            Some(r) => {
+                self.timings.passive_ms += r.passive_ms;
+                self.timings.challenge_ms += r.challenge_ms;
+                (r.passive, r.face_changed)
+            }
+            None => {
+                let lost = SignalReport::unavailable("the session's worker thread failed");
+                let report = PassiveReport {
+                    depth: lost.clone(),
+                    fft: lost.clone(),
+                    reflection: lost.clone(),
+                    parallax: lost.clone(),
+                    texture: lost,
+                    frames: 0,
+                    frames_with_face: 0,
+                };
+                (report, None)
+            }
+        };
         let p = &self.policy.policy;
         // Evidence.
         let signals: Vec<SignalEvidence> = [
@@ -616,6 +686,21 @@ impl Session {
                 }
             }
             (c, _) => c,
+        };
+        // Face continuity ran off the frame path: a break it found (only ever on frames
+        // before the challenge ended) fails the challenge, whatever the runner concluded.
+        let challenge = match (&self.challenge, face_changed) {
+            (Some(c), Some((ts, why))) => ChallengeEvidence::Failed {
+                failure: ChallengeFailure::FaceChanged,
+                detail: alloc::format!("face changed: {why}"),
+                completed: c
+                    .runner()
+                    .steps()
+                    .iter()
+                    .filter(|s| s.passed && s.ended_ns <= ts)
+                    .count() as u32,
+            },
+            _ => challenge,
         };
         let face_match = self.match_evidence();
         let mut hints = self.hint_counts.clone();

@@ -24,10 +24,11 @@ use crate::mesh::Landmarks;
 use crate::passive::analyzer::{FrameUse, PassiveAnalyzer, PassiveModels, PassiveReport};
 use crate::passive::parallax;
 
-/// The passive window of one capture.
-pub struct PassiveWindow {
-    analyzer: PassiveAnalyzer,
-    parallax: parallax::Reservoir,
+/// Which window frames feed which signals: the counting half of [`PassiveWindow`], plain
+/// data, so that a session can decide on the caller's thread which frames to hand to the
+/// window running off it ([`PassiveWindow::admit`]).
+#[derive(Clone, Copy, Debug)]
+pub struct WindowPlan {
     stride: u32,
     /// Window frames in the hold-still phase, and how many of them the per-frame signals score.
     phase_frames: u32,
@@ -37,11 +38,58 @@ pub struct PassiveWindow {
     scored: u32,
 }
 
+impl WindowPlan {
+    /// Whether window frame `i` (0-based) is one the per-frame signals score: `k` of the
+    /// hold-still phase's `n` frames, evenly spread (Bresenham: `i·k mod n < k`).
+    fn scores(&self, i: u32) -> bool {
+        let (n, k) = (self.phase_frames, self.scored_frames);
+        i < n && (i as u64 * k as u64 % n as u64) < k as u64
+    }
+
+    /// Counts one usable frame and says what the window does with it: `None` when nothing
+    /// (not a `passive_stride`-th frame, or past the hold-still phase).
+    pub fn admit(&mut self) -> Option<FrameUse> {
+        let u = self.usable;
+        self.usable += 1;
+        if !u.is_multiple_of(self.stride) {
+            return None;
+        }
+        let i = self.frames;
+        self.frames += 1;
+        let per_frame = self.scores(i);
+        if per_frame {
+            self.scored += 1;
+        }
+        let parallax = i < self.phase_frames;
+        (per_frame || parallax).then_some(FrameUse {
+            parallax,
+            per_frame,
+        })
+    }
+
+    /// Frames that entered the window (every `passive_stride`-th usable frame).
+    pub fn frames(&self) -> u32 {
+        self.frames
+    }
+
+    /// Frames the per-frame signals scored (or were handed to score).
+    pub fn scored(&self) -> u32 {
+        self.scored
+    }
+}
+
+/// The passive window of one capture.
+pub struct PassiveWindow {
+    analyzer: PassiveAnalyzer,
+    parallax: parallax::Reservoir,
+    plan: WindowPlan,
+}
+
 impl std::fmt::Debug for PassiveWindow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PassiveWindow")
-            .field("frames", &self.frames)
-            .field("scored", &self.scored)
+            .field("frames", &self.plan.frames)
+            .field("scored", &self.plan.scored)
             .field("parallax_frames", &self.parallax.len())
             .finish()
     }
@@ -77,20 +125,26 @@ impl PassiveWindow {
         Ok(PassiveWindow {
             analyzer,
             parallax,
-            stride: cfg.passive_stride,
-            phase_frames,
-            scored_frames: cfg.passive_scored_frames.min(phase_frames),
-            usable: 0,
-            frames: 0,
-            scored: 0,
+            plan: WindowPlan {
+                stride: cfg.passive_stride,
+                phase_frames,
+                scored_frames: cfg.passive_scored_frames.min(phase_frames),
+                usable: 0,
+                frames: 0,
+                scored: 0,
+            },
         })
     }
 
-    /// Whether window frame `i` (0-based) is one the per-frame signals score: `k` of the
-    /// hold-still phase's `n` frames, evenly spread (Bresenham: `i·k mod n < k`).
-    fn scores(&self, i: u32) -> bool {
-        let (n, k) = (self.phase_frames, self.scored_frames);
-        i < n && (i as u64 * k as u64 % n as u64) < k as u64
+    /// The window's frame plan (a copy: a session counts on it while the window itself
+    /// works off the caller's thread).
+    pub fn plan(&self) -> WindowPlan {
+        self.plan
+    }
+
+    /// Takes the plan a session counted on the caller's thread, before [`Self::report`].
+    pub fn adopt(&mut self, plan: WindowPlan) {
+        self.plan = plan;
     }
 
     /// One usable frame (a face that passed the quality gate): its upright RGB image, its 468
@@ -103,14 +157,23 @@ impl PassiveWindow {
         bbox: Rect,
         timestamp_ns: u64,
     ) -> crate::Result<()> {
-        let u = self.usable;
-        self.usable += 1;
-        if !u.is_multiple_of(self.stride) {
-            return Ok(());
+        match self.plan.admit() {
+            Some(u) => self.process(u, rgb, landmarks, bbox, timestamp_ns),
+            None => Ok(()),
         }
-        let i = self.frames;
-        self.frames += 1;
-        if self.scores(i) {
+    }
+
+    /// Runs the signals `u` names on a frame that [`WindowPlan::admit`] admitted (on a copy
+    /// of this window's plan; [`Self::offer`] does both).
+    pub fn process(
+        &mut self,
+        u: FrameUse,
+        rgb: &RgbImage,
+        landmarks: &Landmarks,
+        bbox: Rect,
+        timestamp_ns: u64,
+    ) -> crate::Result<()> {
+        if u.per_frame {
             self.analyzer.push_for(
                 rgb,
                 landmarks,
@@ -121,9 +184,8 @@ impl PassiveWindow {
                     per_frame: true,
                 },
             )?;
-            self.scored += 1;
         }
-        if i < self.phase_frames {
+        if u.parallax {
             self.parallax.offer(|cfg| {
                 parallax::frame_features_with_image(rgb, landmarks, timestamp_ns, cfg)
             })?;
@@ -133,12 +195,12 @@ impl PassiveWindow {
 
     /// Frames that entered the window (every `passive_stride`-th usable frame).
     pub fn frames(&self) -> u32 {
-        self.frames
+        self.plan.frames
     }
 
     /// Frames the per-frame signals scored so far.
     pub fn scored(&self) -> u32 {
-        self.scored
+        self.plan.scored
     }
 
     /// Scores every signal: the per-frame signals over their scored frames, parallax over
@@ -146,8 +208,8 @@ impl PassiveWindow {
     pub fn report(&mut self) -> PassiveReport {
         let mut r = self.analyzer.report();
         r.parallax = self.parallax.score();
-        r.frames = self.frames as usize;
-        r.frames_with_face = self.frames as usize;
+        r.frames = self.plan.frames as usize;
+        r.frames_with_face = self.plan.frames as usize;
         r
     }
 }
@@ -170,11 +232,11 @@ mod tests {
     fn scored_frames_spread_evenly_over_the_hold_still_phase() {
         // 30 usable frames at stride 2: 15 window frames, 6 of them scored.
         let w = window(30, 2, 6);
-        let picked: Vec<u32> = (0..40).filter(|&i| w.scores(i)).collect();
+        let picked: Vec<u32> = (0..40).filter(|&i| w.plan.scores(i)).collect();
         assert_eq!(picked, vec![0, 3, 5, 8, 10, 13]);
         // Asking for more than the phase has scores every frame of it, and no later one.
         let w = window(10, 2, 8);
-        let picked: Vec<u32> = (0..20).filter(|&i| w.scores(i)).collect();
+        let picked: Vec<u32> = (0..20).filter(|&i| w.plan.scores(i)).collect();
         assert_eq!(picked, (0..5).collect::<Vec<_>>());
     }
 

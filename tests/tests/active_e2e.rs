@@ -61,12 +61,7 @@ fn challenges_through_the_real_pipeline() {
     let policy = PlanPolicy::default();
     let (mut correct, mut total) = (0, 0);
     for (name, b) in [("astronaut", 1u8), ("newton", 2), ("gauss", 3)] {
-        let source = Source::from_file(
-            &engine,
-            &fixture(&format!("{name}.png")),
-            &SourceOptions::default(),
-        )
-        .unwrap();
+        let source = portrait(&engine, name);
         let plan = derive_plan(&seed(b), &policy).unwrap();
         let out = run(&engine, &source, Kind::BonaFide, &plan, &plan, b as u64);
         println!(
@@ -151,6 +146,21 @@ fn run_frames_with(
             return out;
         }
     }
+    unfinished(&session)
+}
+
+/// A portrait fixture (`name` without `.png`) as a synth source.
+fn portrait(engine: &Arc<Engine>, name: &str) -> Source {
+    Source::from_file(
+        engine,
+        &fixture(&format!("{name}.png")),
+        &SourceOptions::default(),
+    )
+    .unwrap()
+}
+
+/// What a challenge that never ended reports.
+fn unfinished(session: &ChallengeCapture) -> ChallengeOutcome {
     session.outcome().cloned().unwrap_or(ChallengeOutcome {
         passed: false,
         failure: None,
@@ -198,12 +208,7 @@ fn single(action: liveproof_core::active::Action) -> ChallengePlan {
 fn mirrored_front_camera_frames_keep_left_and_right() {
     use liveproof_core::active::Action;
     let engine = default_engine();
-    let source = Source::from_file(
-        &engine,
-        &fixture("astronaut.png"),
-        &SourceOptions::default(),
-    )
-    .unwrap();
+    let source = portrait(&engine, "astronaut");
     let plan = single(Action::TurnLeft);
     let frames = render(&source, &plan, 21, 1.0);
     // Delivered mirrored and declared mirrored: un-mirrored by the frame layer, passes.
@@ -225,14 +230,7 @@ fn detection_rate_and_idle_false_triggers() {
     let engine = default_engine();
     let sources: Vec<Source> = ["astronaut", "newton", "gauss"]
         .iter()
-        .map(|n| {
-            Source::from_file(
-                &engine,
-                &fixture(&format!("{n}.png")),
-                &SourceOptions::default(),
-            )
-            .unwrap()
-        })
+        .map(|n| portrait(&engine, n))
         .collect();
     // Detection rate: each action performed once per source and seed.
     let mut detected: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
@@ -384,12 +382,7 @@ fn a_print_turned_on_its_axis_fails() {
     };
     let (mut registered, mut total, mut live_passed) = (0, 0, 0);
     for (si, name) in ["astronaut", "newton", "gauss"].iter().enumerate() {
-        let source = Source::from_file(
-            &engine,
-            &fixture(&format!("{name}.png")),
-            &SourceOptions::default(),
-        )
-        .unwrap();
+        let source = portrait(&engine, name);
         for (k, a) in [Action::TurnLeft, Action::TurnRight]
             .into_iter()
             .enumerate()
@@ -499,12 +492,7 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
     }
     // SYNTHETIC blinks (the upper lid warped down over 0.3 s): closed while shut, open after.
     for (si, name) in ["astronaut", "newton", "gauss"].iter().enumerate() {
-        let source = Source::from_file(
-            &engine,
-            &fixture(&format!("{name}.png")),
-            &SourceOptions::default(),
-        )
-        .unwrap();
+        let source = portrait(&engine, name);
         let mut p = Params::new(Kind::BonaFide, 70 + si as u64, 30, FPS);
         p.performance.events.push(Event::blink(0.4, 0.3));
         let c = generate(&source, &p).unwrap();
@@ -553,14 +541,7 @@ fn another_face_taking_over_mid_challenge_is_rejected() {
         "fr_feature",
     )
     .unwrap();
-    let src = |n: &str| {
-        Source::from_file(
-            &engine,
-            &fixture(&format!("{n}.png")),
-            &SourceOptions::default(),
-        )
-        .unwrap()
-    };
+    let src = |n: &str| portrait(&engine, n);
     let plan = single(Action::Smile);
     let astronaut = render(&src("astronaut"), &plan, 81, 1.0);
     let gauss = render(&src("gauss"), &plan, 82, 1.0);
@@ -657,24 +638,14 @@ fn run_frames_deferred(
             return out;
         }
     }
-    session.outcome().cloned().unwrap_or(ChallengeOutcome {
-        passed: false,
-        failure: None,
-        reason: "capture ended before the challenge".into(),
-        steps: vec![],
-    })
+    unfinished(&session)
 }
 
 #[test]
 fn deferred_turn_parallax_decides_as_inline() {
     use liveproof_core::active::Action;
     let engine = default_engine();
-    let source = Source::from_file(
-        &engine,
-        &fixture("astronaut.png"),
-        &SourceOptions::default(),
-    )
-    .unwrap();
+    let source = portrait(&engine, "astronaut");
     // The bona fide turn with the default runner; the printed turn with a sensitive one that
     // registers it on landmarks, so that parallax decides it (`a_print_turned_on_its_axis_fails`).
     let sensitive = RunnerConfig {

@@ -142,6 +142,32 @@ fn params(flow: FlowType, tier: RiskTier, seed: [u8; 32]) -> SessionParams {
     }
 }
 
+/// The test policy on the fixture's bundle, the seed the challenge tests use, and its plan.
+fn challenge_setup(f: &Fixture) -> (Arc<LoadedPolicy>, [u8; 32], ChallengePlan) {
+    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
+    let seed = [42u8; 32];
+    let plan = derive_plan(&seed, &policy.policy.challenge.plan).unwrap();
+    (policy, seed, plan)
+}
+
+/// An account-opening session (medium risk: a challenge) on the fixture's models and bundle.
+fn challenge_session(
+    f: &Fixture,
+    policy: &Arc<LoadedPolicy>,
+    seed: [u8; 32],
+    cfg: SessionConfig,
+) -> Session {
+    Session::new(
+        f.engine.clone(),
+        f.models.clone(),
+        policy.clone(),
+        f.calibration.clone(),
+        params(FlowType::AccountOpening, RiskTier::Medium, seed),
+        cfg,
+    )
+    .unwrap()
+}
+
 fn run(session: &mut Session, frames: &Frames) -> Vec<liveproof_core::session::FrameFeedback> {
     frames
         .iter()
@@ -257,9 +283,7 @@ fn a_session_without_a_face_is_a_retry_not_an_error() {
 #[test]
 fn challenge_session_passes_a_performed_plan_and_fails_a_print() {
     let f = fixture_state();
-    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
-    let seed = [42u8; 32];
-    let plan = derive_plan(&seed, &policy.policy.challenge.plan).unwrap();
+    let (policy, seed, plan) = challenge_setup(f);
     println!(
         "plan: {:?}",
         plan.steps
@@ -267,17 +291,7 @@ fn challenge_session_passes_a_performed_plan_and_fails_a_print() {
             .map(|s| s.action.as_str())
             .collect::<Vec<_>>()
     );
-    let new_session = || {
-        Session::new(
-            f.engine.clone(),
-            f.models.clone(),
-            policy.clone(),
-            f.calibration.clone(),
-            params(FlowType::AccountOpening, RiskTier::Medium, seed),
-            SessionConfig::default(),
-        )
-        .unwrap()
-    };
+    let new_session = || challenge_session(f, &policy, seed, SessionConfig::default());
     let mut s = new_session();
     let fb = run(
         &mut s,
@@ -388,23 +402,14 @@ fn policies_hot_swap_and_must_match_the_calibration() {
 fn off_path_work_decides_as_inline_and_a_face_taking_over_fails_the_session() {
     use liveproof_core::evidence::ChallengeFailure;
     let f = fixture_state();
-    let policy = Arc::new(LoadedPolicy::new(policy(&f.calibration.sha256)).unwrap());
-    let seed = [42u8; 32];
-    let plan = derive_plan(&seed, &policy.policy.challenge.plan).unwrap();
+    let (policy, seed, plan) = challenge_setup(f);
     let session = |off_path: bool, continuity_every: usize| {
-        Session::new(
-            f.engine.clone(),
-            f.models.clone(),
-            policy.clone(),
-            f.calibration.clone(),
-            params(FlowType::AccountOpening, RiskTier::Medium, seed),
-            SessionConfig {
-                off_path,
-                continuity_every,
-                ..SessionConfig::default()
-            },
-        )
-        .unwrap()
+        let cfg = SessionConfig {
+            off_path,
+            continuity_every,
+            ..SessionConfig::default()
+        };
+        challenge_session(f, &policy, seed, cfg)
     };
     // The passive signals and continuity on the session's worker thread decide exactly as
     // on the caller's: same frames, same order, same scores.

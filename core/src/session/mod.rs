@@ -206,9 +206,10 @@ pub struct SessionConfig {
     /// measured; another person: ≤ 0.2).
     pub continuity_every: usize,
     pub continuity_min_similarity: f32,
-    /// Run the passive signals and face continuity's embeddings on a worker thread of the
-    /// session's own, off the frame path (`push_frame` copies the few frames they need;
-    /// `finish()` waits for them). `false`: on the caller's thread. The results are the same.
+    /// Run the passive signals, face continuity's embeddings and a turn's parallax on a
+    /// worker thread of the session's own, off the frame path (`push_frame` copies the few
+    /// frames they need; a turn's end waits for its score, `finish()` for the rest).
+    /// `false`: on the caller's thread. The results are the same.
     pub off_path: bool,
     /// Target oval for the face, normalised image coordinates: centre x, centre y, half
     /// width, half height.
@@ -311,7 +312,7 @@ pub struct FrameFeedback {
 /// One capture. Not shared between threads; create one per attempt.
 pub struct Session {
     tracker: Tracker,
-    /// The passive window and face continuity, off the frame path.
+    /// The passive window, face continuity and the turns' parallax, off the frame path.
     offpath: OffPath,
     challenge: Option<ChallengeCapture>,
     embedder: Option<Embedder>,

@@ -42,16 +42,15 @@ use crate::perception::FrameAnalysis;
 #[derive(Debug)]
 pub struct ChallengeCapture {
     runner: ChallengeRunner,
-    /// Frames of the current turn step (spread over the turn, pairs fitted as they arrive).
-    turn_frames: parallax::Reservoir,
+    /// Frames of the current turn step (spread over the turn, pairs fitted as they arrive),
+    /// here or with the caller.
+    turn: TurnFrames,
     turn_step: Option<usize>,
     /// Whether the plan has a blink step (the eye-state model runs only for it).
     blinks: bool,
     eyes: Option<EyeStateModel>,
     iris: Option<IrisEyeModel>,
     continuity: Option<Continuity>,
-    /// Deferred turn parallax: the caller keeps and scores the turn's frames.
-    turn_deferred: Option<TurnDeferred>,
 }
 
 /// What a caller running the turn's parallax elsewhere must do after a [`ChallengeCapture::push`]
@@ -65,10 +64,17 @@ pub struct TurnRequests {
     pub keep: Option<bool>,
 }
 
+/// Where the current turn's frames are kept.
 #[derive(Debug)]
-struct TurnDeferred {
-    admission: parallax::Admission,
-    requests: TurnRequests,
+enum TurnFrames {
+    /// Here, fitted as they arrive.
+    Inline(parallax::Reservoir),
+    /// With the caller, which is told what to keep ([`TurnRequests`]); here only the
+    /// reservoir's counting half.
+    Deferred {
+        admission: parallax::Admission,
+        requests: TurnRequests,
+    },
 }
 
 /// Head pose within which face continuity embeds a frame, degrees (the quality gate's own
@@ -85,6 +91,25 @@ struct Continuity {
     frames: usize,
     /// The five points of the frame last asked for (deferred mode).
     request: Option<crate::matching::FivePoints>,
+}
+
+impl Continuity {
+    fn new(
+        inline: Option<(crate::matching::Embedder, crate::matching::FaceContinuity)>,
+        every: usize,
+    ) -> Result<Continuity> {
+        if every == 0 {
+            return Err(Error::Config(
+                "challenge session: face continuity needs every ≥ 1 frame".into(),
+            ));
+        }
+        Ok(Continuity {
+            inline,
+            every,
+            frames: 0,
+            request: None,
+        })
+    }
 }
 
 impl ChallengeCapture {
@@ -108,13 +133,12 @@ impl ChallengeCapture {
         let blinks = plan.steps.iter().any(|s| s.action == Action::Blink);
         Ok(ChallengeCapture {
             runner: ChallengeRunner::new(plan, cfg)?,
-            turn_frames: parallax::Reservoir::new(parallax, max_turn_frames)?,
+            turn: TurnFrames::Inline(parallax::Reservoir::new(parallax, max_turn_frames)?),
             turn_step: None,
             blinks,
             eyes: None,
             iris: None,
             continuity: None,
-            turn_deferred: None,
         })
     }
 
@@ -143,20 +167,8 @@ impl ChallengeCapture {
         min_similarity: f32,
         every: usize,
     ) -> Result<ChallengeCapture> {
-        if every == 0 {
-            return Err(Error::Config(
-                "challenge session: face continuity needs every ≥ 1 frame".into(),
-            ));
-        }
-        self.continuity = Some(Continuity {
-            inline: Some((
-                embedder,
-                crate::matching::FaceContinuity::new(min_similarity)?,
-            )),
-            every,
-            frames: 0,
-            request: None,
-        });
+        let check = crate::matching::FaceContinuity::new(min_similarity)?;
+        self.continuity = Some(Continuity::new(Some((embedder, check)), every)?);
         Ok(self)
     }
 
@@ -165,17 +177,7 @@ impl ChallengeCapture {
     /// checks it, and reports a break with [`Self::face_changed`] or in its own decision (a
     /// session does this off the frame path).
     pub fn with_deferred_face_continuity(mut self, every: usize) -> Result<ChallengeCapture> {
-        if every == 0 {
-            return Err(Error::Config(
-                "challenge session: face continuity needs every ≥ 1 frame".into(),
-            ));
-        }
-        self.continuity = Some(Continuity {
-            inline: None,
-            every,
-            frames: 0,
-            request: None,
-        });
+        self.continuity = Some(Continuity::new(None, every)?);
         Ok(self)
     }
 
@@ -187,34 +189,50 @@ impl ChallengeCapture {
     pub fn with_deferred_turn_parallax(
         mut self,
     ) -> Result<(ChallengeCapture, parallax::Reservoir)> {
-        let reservoir = parallax::Reservoir::new(
-            self.turn_frames.config().clone(),
-            self.turn_frames.admission().capacity(),
-        )?;
-        self.turn_deferred = Some(TurnDeferred {
-            admission: reservoir.admission(),
+        let placeholder = TurnFrames::Deferred {
+            admission: parallax::Admission::new(0),
             requests: TurnRequests::default(),
-        });
-        Ok((self, reservoir))
+        };
+        match core::mem::replace(&mut self.turn, placeholder) {
+            TurnFrames::Inline(mut reservoir) => {
+                reservoir.clear();
+                self.turn = TurnFrames::Deferred {
+                    admission: reservoir.admission(),
+                    requests: TurnRequests::default(),
+                };
+                Ok((self, reservoir))
+            }
+            already => {
+                self.turn = already;
+                Err(Error::Config(
+                    "challenge session: turn parallax is already deferred".into(),
+                ))
+            }
+        }
     }
 
     /// What the caller must do with the frame just pushed (deferred turn parallax; each
     /// request is returned once).
     pub fn take_turn_requests(&mut self) -> TurnRequests {
-        self.turn_deferred
-            .as_mut()
-            .map(|d| core::mem::take(&mut d.requests))
-            .unwrap_or_default()
+        match &mut self.turn {
+            TurnFrames::Deferred { requests, .. } => core::mem::take(requests),
+            TurnFrames::Inline(_) => TurnRequests::default(),
+        }
     }
 
     /// Passes or fails the turn awaiting its parallax with the caller's report of the turn's
     /// frames (deferred turn parallax). Errors: no turn awaits a score, a non-finite score.
     pub fn resolve_turn(&mut self, report: &crate::passive::SignalReport) -> Result<Update> {
         self.reset_turn(None);
-        if let Some(d) = self.turn_deferred.as_mut() {
+        if let TurnFrames::Deferred { requests, .. } = &mut self.turn {
             // The caller clears its reservoir when it scores.
-            d.requests.reset = false;
+            requests.reset = false;
         }
+        self.settle_turn(report)
+    }
+
+    /// Hands the turn's parallax report to the runner (the turn awaits it).
+    fn settle_turn(&mut self, report: &crate::passive::SignalReport) -> Result<Update> {
         let resolved = match report.score.filter(|_| report.available) {
             Some(s) => self.runner.turn_parallax_with(s, &report.features)?,
             None => self.runner.turn_parallax_unavailable(&report.reason),
@@ -317,20 +335,22 @@ impl ChallengeCapture {
                 Err(_) => None,
             };
         }
-        if let (true, Some(d)) = (turning, self.turn_deferred.as_mut()) {
-            if let (Some(_), Some(_)) = (analysis.faces.first(), obs.face) {
-                d.requests.keep = d.admission.admit();
-            }
-        } else if turning {
-            if let (Some(face), Some(_)) = (analysis.faces.first(), obs.face) {
-                self.turn_frames.offer(|cfg| {
-                    parallax::frame_features_with_image(
-                        rgb,
-                        &face.landmarks,
-                        analysis.timestamp_ns,
-                        cfg,
-                    )
-                })?;
+        if let (true, Some(face), Some(_)) = (turning, analysis.faces.first(), obs.face) {
+            match &mut self.turn {
+                TurnFrames::Deferred {
+                    admission,
+                    requests,
+                } => requests.keep = admission.admit(),
+                TurnFrames::Inline(r) => {
+                    r.offer(|cfg| {
+                        parallax::frame_features_with_image(
+                            rgb,
+                            &face.landmarks,
+                            analysis.timestamp_ns,
+                            cfg,
+                        )
+                    })?;
+                }
             }
         }
         // Continuity compares near-frontal views only: a 30–40° turn alone lowers the
@@ -364,34 +384,36 @@ impl ChallengeCapture {
             c.frames += 1;
         }
         let update = self.runner.push(&obs)?;
-        if !update.awaiting_parallax || self.turn_deferred.is_some() {
-            return Ok(update);
-        }
-        let report = self.turn_frames.score();
-        self.reset_turn(None);
-        let resolved = match report.score.filter(|_| report.available) {
-            Some(s) => self.runner.turn_parallax_with(s, &report.features)?,
-            None => self.runner.turn_parallax_unavailable(&report.reason),
+        let report = match &mut self.turn {
+            TurnFrames::Inline(r) if update.awaiting_parallax => r.score(),
+            // Not awaiting, or the caller scores (`resolve_turn`).
+            _ => return Ok(update),
         };
-        resolved.ok_or_else(|| Error::Internal("challenge session: no turn awaited a score".into()))
+        self.reset_turn(None);
+        self.settle_turn(&report)
     }
 
     fn reset_turn(&mut self, step: Option<usize>) {
-        self.turn_frames.clear();
-        if let Some(d) = self.turn_deferred.as_mut() {
-            // The caller's reservoir holds frames only if some were admitted.
-            d.requests.reset |= !d.admission.is_empty();
-            d.requests.keep = None;
-            d.admission.clear();
+        match &mut self.turn {
+            TurnFrames::Inline(r) => r.clear(),
+            TurnFrames::Deferred {
+                admission,
+                requests,
+            } => {
+                // The caller's reservoir holds frames only if some were admitted.
+                requests.reset |= !admission.is_empty();
+                requests.keep = None;
+                admission.clear();
+            }
         }
         self.turn_step = step;
     }
 
     /// Frames kept for the current turn (for diagnostics and tests).
     pub fn turn_frames(&self) -> usize {
-        match &self.turn_deferred {
-            Some(d) => d.admission.len(),
-            None => self.turn_frames.len(),
+        match &self.turn {
+            TurnFrames::Deferred { admission, .. } => admission.len(),
+            TurnFrames::Inline(r) => r.len(),
         }
     }
 }

@@ -225,6 +225,20 @@ pub struct PassiveReport {
 }
 
 impl PassiveReport {
+    /// Every signal unavailable for the same reason, no frames.
+    pub fn unavailable(reason: &str) -> PassiveReport {
+        let r = SignalReport::unavailable(reason);
+        PassiveReport {
+            depth: r.clone(),
+            fft: r.clone(),
+            reflection: r.clone(),
+            parallax: r.clone(),
+            texture: r,
+            frames: 0,
+            frames_with_face: 0,
+        }
+    }
+
     /// The documented JSON form: `{depth, fft, reflection, parallax, texture}`, each with
     /// `score`, `features`, `available` (and `reason` when not available), plus the frame
     /// counts.

@@ -516,13 +516,7 @@ impl Session {
             self.usable += 1;
             if let Some(u) = self.offpath.admit() {
                 let t = Instant::now();
-                self.offpath.passive(
-                    u,
-                    self.tracker.last_rgb(),
-                    &f.landmarks,
-                    f.detection.bbox,
-                    ts,
-                );
+                self.offpath.passive(u, self.tracker.last_rgb(), f, ts);
                 self.timings.passive_ms += ms_since(t);
             }
             // Template match: a few good frames, spread over the capture.
@@ -563,7 +557,7 @@ impl Session {
                     self.offpath.turn_reset();
                 }
                 if let (Some(halve), Some(f)) = (turn.keep, face) {
-                    self.offpath.turn_frame(halve, rgb, &f.landmarks, ts);
+                    self.offpath.turn_frame(halve, rgb, f, ts);
                 }
                 // The turn's end waits for its score (the worker's CPU is counted at finish).
                 let mut waited = 0.0;
@@ -633,19 +627,7 @@ impl Session {
                 self.timings.challenge_ms += r.challenge_ms;
                 (r.passive, r.face_changed)
             }
-            None => {
-                let lost = SignalReport::unavailable("the session's worker thread failed");
-                let report = PassiveReport {
-                    depth: lost.clone(),
-                    fft: lost.clone(),
-                    reflection: lost.clone(),
-                    parallax: lost.clone(),
-                    texture: lost,
-                    frames: 0,
-                    frames_with_face: 0,
-                };
-                (report, None)
-            }
+            None => (PassiveReport::unavailable(offpath::WORKER_FAILED), None),
         };
         let p = &self.policy.policy;
         // Evidence.

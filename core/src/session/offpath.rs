@@ -26,6 +26,10 @@ use crate::matching::{Embedder, FaceContinuity, FivePoints};
 use crate::mesh::Landmarks;
 use crate::passive::analyzer::{FrameUse, PassiveReport};
 use crate::passive::{parallax, SignalReport};
+use crate::perception::FaceAnalysis;
+
+/// Why a signal is unavailable when the worker's work was lost.
+pub(super) const WORKER_FAILED: &str = "the session's worker thread failed";
 
 /// Frames the queue holds before `push_frame` waits (each a copy of one upright image).
 const QUEUE: usize = 6;
@@ -262,20 +266,13 @@ impl OffPath {
         }
     }
 
-    /// Hands a frame the window admitted (`u`) to the passive signals.
-    pub fn passive(
-        &mut self,
-        u: FrameUse,
-        rgb: &RgbImage,
-        landmarks: &Landmarks,
-        bbox: Rect,
-        timestamp_ns: u64,
-    ) {
+    /// Hands a frame the window admitted (`u`), with its face, to the passive signals.
+    pub fn passive(&mut self, u: FrameUse, rgb: &RgbImage, face: &FaceAnalysis, timestamp_ns: u64) {
         self.send(Job::Passive {
             u,
             rgb: rgb.clone(),
-            landmarks: landmarks.clone(),
-            bbox,
+            landmarks: face.landmarks.clone(),
+            bbox: face.detection.bbox,
             timestamp_ns,
         });
     }
@@ -299,20 +296,20 @@ impl OffPath {
         &mut self,
         halve: bool,
         rgb: &RgbImage,
-        landmarks: &Landmarks,
+        face: &FaceAnalysis,
         timestamp_ns: u64,
     ) {
         self.send(Job::TurnFrame {
             halve,
             rgb: rgb.clone(),
-            landmarks: landmarks.clone(),
+            landmarks: face.landmarks.clone(),
             timestamp_ns,
         });
     }
 
     /// Scores the turn's frames (waiting for the frames queued before), then forgets them.
     pub fn score_turn(&mut self) -> SignalReport {
-        let lost = || SignalReport::unavailable("the session's worker thread failed");
+        let lost = || SignalReport::unavailable(WORKER_FAILED);
         match self.mode.as_mut() {
             Some(Mode::Thread { tx, .. }) => {
                 let (reply, answer) = sync_channel(1);

@@ -68,8 +68,27 @@ pub struct SessionResult {
     pub passive_only: bool,
     pub policy_sha256: String,
     pub calibration_sha256: String,
+    /// The challenge steps as performed, in order (empty without a challenge).
+    #[serde(default)]
+    pub challenge_steps: Vec<StepTiming>,
+    /// Running SHA-256 over every frame the session consumed (hex; `session::chain_frame`).
+    #[serde(default)]
+    pub frames_sha256: String,
     pub timings: Timings,
     pub audit: AuditRecord,
+}
+
+/// One challenge step as performed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepTiming {
+    /// Stable action name (`BLINK`, `TURN_LEFT`, ...).
+    pub action: String,
+    pub passed: bool,
+    /// Start and end, milliseconds after the session's first frame.
+    pub started_ms: u32,
+    pub ended_ms: u32,
+    /// Active time (quality pauses excluded), milliseconds.
+    pub active_ms: u32,
 }
 
 /// ISO/IEC 30107-2's PAD mechanism identifier.

@@ -445,6 +445,34 @@ impl<'a> Frame<'a> {
     pub fn timestamp_ns(&self) -> u64 {
         self.timestamp_ns
     }
+    /// SHA-256 of the frame's content: the buffer size, pixel format and every plane's pixel
+    /// bytes row by row (stride padding excluded), so the same picture hashes the same whatever
+    /// the stride. Not the timestamp, rotation or mirroring: equal digests are a duplicated
+    /// picture. The session chains these into the signed result's running frame hash.
+    #[cfg(feature = "std")]
+    pub fn content_sha256(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.width.to_le_bytes());
+        h.update(self.height.to_le_bytes());
+        h.update([self.format as u8]);
+        for (i, plane) in self.planes().iter().enumerate() {
+            let Some((w, rows, bpp)) =
+                self.format
+                    .plane_geometry(i, self.width as usize, self.height as usize)
+            else {
+                continue;
+            };
+            let row_bytes = w * bpp;
+            // `Frame::new` checked each plane holds `(rows - 1) × stride + row bytes`.
+            for r in 0..rows {
+                let start = r * plane.row_stride;
+                h.update(&plane.data[start..start + row_bytes]);
+            }
+        }
+        h.finalize().into()
+    }
+
     /// `(width, height)` of the upright image, pixels (swapped for 90° and 270°).
     pub fn upright_size(&self) -> (u32, u32) {
         if self.rotation.swaps_sides() {

@@ -665,3 +665,46 @@ fn error_contiguous_length() {
         "Nv21 buffer for 4×2 has 11 bytes; expected exactly 12"
     );
 }
+
+#[test]
+fn content_digest_ignores_padding_and_timestamp_but_not_pixels() {
+    // 4×2 NV21: Y plane 4×2, VU plane 2 pairs × 1 row.
+    let y_tight = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let vu_tight = [9u8, 10, 11, 12];
+    let tight = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv21,
+        &[Plane::new(&y_tight, 4), Plane::new(&vu_tight, 4)],
+    )
+    .unwrap();
+    let y_pad = [1u8, 2, 3, 4, P, P, 5, 6, 7, 8, P, P];
+    let vu_pad = [9u8, 10, 11, 12, P, P];
+    let padded = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv21,
+        &[Plane::new(&y_pad, 6), Plane::new(&vu_pad, 6)],
+    )
+    .unwrap()
+    .with_timestamp_ns(33_000_000);
+    assert_eq!(tight.content_sha256(), padded.content_sha256());
+    let y_other = [1u8, 2, 3, 4, 5, 6, 7, 9];
+    let other = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv21,
+        &[Plane::new(&y_other, 4), Plane::new(&vu_tight, 4)],
+    )
+    .unwrap();
+    assert_ne!(tight.content_sha256(), other.content_sha256());
+    // Same bytes read as another format: another digest.
+    let as_nv12 = Frame::new(
+        4,
+        2,
+        PixelFormat::Nv12,
+        &[Plane::new(&y_tight, 4), Plane::new(&vu_tight, 4)],
+    )
+    .unwrap();
+    assert_ne!(tight.content_sha256(), as_nv12.content_sha256());
+}

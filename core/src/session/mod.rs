@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::active::{
-    derive_plan, Action, ChallengeCapture, ChallengeOutcome, EyeStateModel, Prompt,
+    derive_plan, Action, ChallengeCapture, ChallengeOutcome, EyeStateModel, Prompt, StepOutcome,
 };
 use crate::calibration::CalibrationBundle;
 #[cfg(feature = "ort")]
@@ -45,7 +45,8 @@ use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
 use crate::quality::Hint;
 use crate::result::{
-    AuditRecord, AuditSignal, ModelUsed, PadMechanism, SessionResult, Timings, AUDIT_SCHEMA_VERSION,
+    AuditRecord, AuditSignal, ModelUsed, PadMechanism, SessionResult, StepTiming, Timings,
+    AUDIT_SCHEMA_VERSION,
 };
 
 mod offpath;
@@ -334,6 +335,8 @@ pub struct Session {
     match_error: Option<String>,
     first_ts: Option<u64>,
     last_ts: u64,
+    /// Running hash over the frames consumed ([`chain_frame`]).
+    frame_chain: [u8; 32],
     timings: Timings,
     finished: bool,
 }
@@ -452,6 +455,7 @@ impl Session {
             match_error,
             first_ts: None,
             last_ts: 0,
+            frame_chain: [0; 32],
             timings: Timings::default(),
             finished: false,
         })
@@ -481,6 +485,10 @@ impl Session {
         let t = Instant::now();
         self.tracker.process(frame)?;
         self.timings.tracking_ms += ms_since(t);
+        // The running frame hash: every frame the session consumed, in order, with its
+        // timestamp (`SessionResult::frames_sha256`).
+        let digest = frame.content_sha256();
+        self.frame_chain = chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
         let analysis = self.tracker.last_analysis();
         self.frames += 1;
         let ts = analysis.timestamp_ns;
@@ -811,6 +819,12 @@ impl Session {
             passive_only: decision.passive_only,
             policy_sha256: self.policy.sha256.clone(),
             calibration_sha256: self.calibration.sha256.clone(),
+            challenge_steps: self
+                .challenge
+                .as_ref()
+                .map(|c| step_timings(c.runner().steps(), self.first_ts.unwrap_or(0)))
+                .unwrap_or_default(),
+            frames_sha256: hex::encode(self.frame_chain),
             timings: self.timings,
             audit,
         }
@@ -857,6 +871,33 @@ impl Session {
             model: self.match_model.clone(),
         }
     }
+}
+
+/// One link of the running frame hash: `SHA-256(previous ‖ timestamp_ns (u64 LE) ‖
+/// content digest)`, starting from 32 zero bytes. A server given the frames (an audit
+/// upload) recomputes it with [`Frame::content_sha256`].
+pub fn chain_frame(previous: &[u8; 32], timestamp_ns: u64, content: &[u8; 32]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(timestamp_ns.to_le_bytes());
+    h.update(content);
+    h.finalize().into()
+}
+
+/// The challenge steps as performed, times relative to the session's first frame.
+fn step_timings(steps: &[StepOutcome], first_ts: u64) -> Vec<StepTiming> {
+    let ms = |ns: u64| (ns.saturating_sub(first_ts) / 1_000_000).min(u32::MAX as u64) as u32;
+    steps
+        .iter()
+        .map(|s| StepTiming {
+            action: s.action.as_str().to_string(),
+            passed: s.passed,
+            started_ms: ms(s.started_ns),
+            ended_ms: ms(s.ended_ns),
+            active_ms: s.active_ms.clamp(0.0, u32::MAX as f64) as u32,
+        })
+        .collect()
 }
 
 /// The challenge outcome as evidence.

@@ -6,3 +6,7 @@
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+pub mod registry;
+pub mod server;
+pub mod store;

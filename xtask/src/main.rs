@@ -160,6 +160,7 @@ fn os(args: &[&str]) -> Vec<OsString> {
 
 fn test() -> Result<()> {
     let paths = setup::ensure_setup(true)?;
+    setup::redis::ensure_redis_server()?;
     if !paths
         .env()
         .iter()

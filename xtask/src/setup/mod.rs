@@ -40,6 +40,7 @@ mod archive;
 mod decode;
 mod manifest;
 mod paths;
+pub mod redis;
 mod registry;
 mod util;
 mod venv;

@@ -8,6 +8,8 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::security::{SecurityCategory, SecuritySignal};
+
 /// A scored signal, by its stable name in results, policies, calibration bundles and fusion
 /// training files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -273,19 +275,70 @@ pub enum MatchEvidence {
     Unavailable { reason: String },
 }
 
-/// Device and stream security signals (the trust-chain milestone fills them): each a
-/// probability-like severity in [0, 1], `None` when not measured.
+/// Device and stream security signals (`core::security`, docs/device-signals.md): each
+/// summary a probability-like severity in [0, 1], `None` when nothing in its categories was
+/// measured, `Some(0.0)` when probes ran and found nothing. Evidence, not verdicts: the
+/// policy's `security.veto_at` decides.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecurityEvidence {
-    /// The frames come from a virtual camera.
+    /// The frames come from a virtual camera: the highest `virtual_camera` severity.
     #[serde(default)]
     pub virtual_camera: Option<f32>,
-    /// The frames were injected into the capture pipeline.
+    /// The frames were injected into the capture pipeline: the highest `injection` severity.
     #[serde(default)]
     pub injection: Option<f32>,
-    /// Rooted / emulated / tampered device.
+    /// Rooted / emulated / hooked / debugged device: the highest severity of the device
+    /// categories ([`SecurityCategory::DEVICE`]).
     #[serde(default)]
     pub device_risk: Option<f32>,
+    /// Every finding, in probe order (findings only: a probe that found nothing adds none).
+    #[serde(default)]
+    pub signals: Vec<SecuritySignal>,
+    /// The categories some probe measured (ran and could read its inputs), sorted.
+    #[serde(default)]
+    pub covered: Vec<SecurityCategory>,
+}
+
+impl SecurityEvidence {
+    /// The summary of `signals`: a category counts as measured when a signal is in it.
+    pub fn from_signals(signals: &[SecuritySignal]) -> SecurityEvidence {
+        SecurityEvidence::from_probes(signals, &[])
+    }
+
+    /// The summary of `signals` from probes that covered `covered` (a covered category with
+    /// no signal is `Some(0.0)`; a category neither covered nor signalled is `None`).
+    pub fn from_probes(
+        signals: &[SecuritySignal],
+        covered: &[SecurityCategory],
+    ) -> SecurityEvidence {
+        let mut all: Vec<SecurityCategory> = Vec::new();
+        for c in covered
+            .iter()
+            .copied()
+            .chain(signals.iter().map(|s| s.category))
+        {
+            crate::security::cover(&mut all, c);
+        }
+        let max_of = |cats: &[SecurityCategory]| -> Option<f32> {
+            if !cats.iter().any(|c| all.contains(c)) {
+                return None;
+            }
+            Some(
+                signals
+                    .iter()
+                    .filter(|s| cats.contains(&s.category) && s.severity.is_finite())
+                    .map(|s| s.severity.clamp(0.0, 1.0))
+                    .fold(0.0f32, f32::max),
+            )
+        };
+        SecurityEvidence {
+            virtual_camera: max_of(&[SecurityCategory::VirtualCamera]),
+            injection: max_of(&[SecurityCategory::Injection]),
+            device_risk: max_of(&SecurityCategory::DEVICE),
+            signals: signals.to_vec(),
+            covered: all,
+        }
+    }
 }
 
 /// Everything the decision layer reads about one capture.

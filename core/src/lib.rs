@@ -20,6 +20,7 @@ pub mod mesh;
 pub mod policy;
 pub mod quality;
 pub mod result;
+pub mod security;
 
 #[cfg(feature = "std")]
 pub mod active;

@@ -37,5 +37,7 @@ pub mod passive;
 pub mod perception;
 #[cfg(feature = "std")]
 pub mod session;
+#[cfg(feature = "trust")]
+pub mod trust;
 
 pub use error::{Error, Result};

@@ -13,11 +13,14 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::Evidence;
 use crate::evidence::{
     ChallengeEvidence, MatchEvidence, QualitySummary, SecurityEvidence, SignalId,
 };
-use crate::fusion::Contribution;
-use crate::policy::{Band, Bands, FlowType, ReasonCode, RiskTier};
+use crate::fusion::{Contribution, FusionMethod};
+use crate::policy::{
+    Band, Bands, Decision, DecisionContext, FlowType, Policy, ReasonCode, RiskTier,
+};
 
 /// The schema of [`AuditRecord`] this build writes.
 pub const AUDIT_SCHEMA_VERSION: u32 = 1;
@@ -146,6 +149,137 @@ pub struct AuditRecord {
     pub face_match: MatchEvidence,
     pub security: SecurityEvidence,
     pub latency_ms: Timings,
+}
+
+/// What a session's decision is assembled from: the policy's decision on the evidence and the
+/// facts about the capture. [`SessionResult::assemble`] is pure, so a server or a test can
+/// build the same result as the session from the same inputs.
+#[derive(Debug)]
+pub struct ResultContext<'a> {
+    pub policy: &'a Policy,
+    pub policy_sha256: &'a str,
+    pub calibration_sha256: &'a str,
+    pub ctx: DecisionContext,
+    pub request_id: &'a str,
+    pub session_id: &'a str,
+    pub attempt: u32,
+    pub capture_device: &'a str,
+    /// `os/arch`.
+    pub platform: String,
+    pub models: Vec<ModelUsed>,
+    pub challenge_steps: Vec<StepTiming>,
+    pub frames_sha256: String,
+    pub timings: Timings,
+    pub evidence: Evidence,
+    /// `policy::decide(policy, &ctx, &evidence, calibrated)`.
+    pub decision: Decision,
+}
+
+impl SessionResult {
+    /// The result and its audit record (fixed field order) from a decision and its context.
+    pub fn assemble(c: ResultContext<'_>) -> SessionResult {
+        let version = env!("CARGO_PKG_VERSION");
+        let decision = c.decision;
+        let evidence = c.evidence;
+        let audit = AuditRecord {
+            schema_version: AUDIT_SCHEMA_VERSION,
+            request_id: c.request_id.into(),
+            session_id: c.session_id.into(),
+            attempt: c.attempt,
+            sdk_version: version.into(),
+            platform: c.platform,
+            pad_mechanism: PadMechanism {
+                vendor: "LiveProof".into(),
+                id: alloc::format!("liveproof-core/{version}"),
+            },
+            pad_decision: decision.band,
+            pad_score: decision.fused,
+            level_of_supervision: "unsupervised".into(),
+            risk_level: c.ctx.tier,
+            flow: c.ctx.flow,
+            capture_device: c.capture_device.into(),
+            reason_codes: decision.reasons.clone(),
+            thresholds: decision.bands,
+            policy_sha256: c.policy_sha256.into(),
+            calibration_sha256: c.calibration_sha256.into(),
+            fusion_method: match &c.policy.fusion {
+                FusionMethod::Rules(_) => "rules",
+                FusionMethod::Weighted(_) => "weighted",
+                FusionMethod::Logistic { .. } => "logistic",
+            }
+            .into(),
+            models: c.models,
+            quality: evidence.quality.clone(),
+            signals: decision
+                .contributions
+                .iter()
+                .map(|c| AuditSignal {
+                    signal: c.signal,
+                    model: c.model.clone(),
+                    raw: c.raw,
+                    llr: c.available.then_some(c.llr),
+                    contribution: c.contribution,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+            challenge: evidence.challenge.clone(),
+            face_match: evidence.face_match.clone(),
+            security: evidence.security.clone(),
+            latency_ms: c.timings.clone(),
+        };
+        SessionResult {
+            band: decision.band,
+            fused: decision.fused,
+            reasons: decision.reasons,
+            top_contributions: decision.top_contributions,
+            signals: decision.contributions,
+            quality: evidence.quality,
+            challenge: evidence.challenge,
+            face_match: evidence.face_match,
+            security: evidence.security,
+            bands: decision.bands,
+            passive_only: decision.passive_only,
+            policy_sha256: c.policy_sha256.into(),
+            calibration_sha256: c.calibration_sha256.into(),
+            challenge_steps: c.challenge_steps,
+            frames_sha256: c.frames_sha256,
+            timings: c.timings,
+            audit,
+        }
+    }
+
+    /// The evidence and calibrated signals this result was decided on, read back from it (the
+    /// verifier re-applies the policy to them).
+    pub fn evidence(&self) -> (Evidence, Vec<crate::fusion::CalibratedSignal>) {
+        let evidence = Evidence {
+            signals: self
+                .signals
+                .iter()
+                .map(|c| crate::evidence::SignalEvidence {
+                    signal: c.signal,
+                    model: c.model.clone(),
+                    raw: c.raw,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+            quality: self.quality.clone(),
+            challenge: self.challenge.clone(),
+            face_match: self.face_match.clone(),
+            security: self.security.clone(),
+        };
+        let calibrated = self
+            .signals
+            .iter()
+            .map(|c| crate::fusion::CalibratedSignal {
+                signal: c.signal,
+                model: c.model.clone(),
+                raw: c.raw,
+                llr: c.available.then_some(c.llr),
+                reason: c.reason.clone(),
+            })
+            .collect();
+        (evidence, calibrated)
+    }
 }
 
 impl AuditRecord {

@@ -118,12 +118,30 @@ pub struct MatchRequirements {
     pub no_match_below: f32,
 }
 
-/// Security signals that veto.
+/// Security signals that veto, and what the server requires of the device key.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityRequirements {
     /// A virtual-camera, injection or device-risk severity at or above this fails.
     pub veto_at: f32,
+    /// Why the verifier may trust the key that signed a result (docs/trust.md).
+    #[serde(default)]
+    pub device_key: DeviceKeyTrust,
+}
+
+/// Why the verifier trusts a device key. Never assumed: a key is trusted because a platform
+/// attested it, or because the app's backend registered it beforehand; `allow_unverified`
+/// (lab use) accepts any key and the verdict says so.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKeyTrust {
+    /// Only a key attested by the platform (Android key attestation, App Attest).
+    Attested,
+    /// An attested key, or one registered by the app's backend.
+    #[default]
+    RegisteredOrAttested,
+    /// Any key that signed correctly; the verdict reports it as unverified.
+    AllowUnverified,
 }
 
 /// A tenant policy (JSON, `deny_unknown_fields`, `schema_version` 1). See
@@ -367,7 +385,10 @@ impl Policy {
             ]
             .into_iter()
             .collect(),
-            security: SecurityRequirements { veto_at: 0.9 },
+            security: SecurityRequirements {
+                veto_at: 0.9,
+                device_key: DeviceKeyTrust::RegisteredOrAttested,
+            },
             calibration_sha256: calibration_sha256.into(),
         }
     }

@@ -77,6 +77,9 @@ reason_codes! {
     /// This failure reached the policy's limit of consecutive failures: the app should
     /// stop offering retries for a while (NIST SP 800-63B-4 throttling, AWS's guidance).
     MaxAttemptsReached = 20, "max_attempts_reached";
+    /// The server re-applied the tenant policy to the reported scores and signals and reached
+    /// another band than the device reported (the verifier's verdict; never a device's).
+    ClientDecisionMismatch = 21, "client_decision_mismatch";
 }
 
 #[cfg(test)]

@@ -49,7 +49,10 @@ fn policy() -> Policy {
         )]
         .into_iter()
         .collect(),
-        security: SecurityRequirements { veto_at: 0.9 },
+        security: SecurityRequirements {
+            veto_at: 0.9,
+            device_key: Default::default(),
+        },
         calibration_sha256: HASH.into(),
     }
 }

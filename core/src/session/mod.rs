@@ -34,7 +34,7 @@ use crate::evidence::{
     SecurityEvidence, SignalEvidence, SignalId,
 };
 use crate::frame::Frame;
-use crate::fusion::{CalibratedSignal, FusionMethod};
+use crate::fusion::CalibratedSignal;
 use crate::matching::{
     five_points_from_mesh, Embedder, FaceContinuity, FaceTemplate, MatchThresholds,
 };
@@ -44,10 +44,9 @@ use crate::passive::analyzer::{PassiveConfig, PassiveModels};
 use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
 use crate::quality::Hint;
-use crate::result::{
-    AuditRecord, AuditSignal, ModelUsed, PadMechanism, SessionResult, StepTiming, Timings,
-    AUDIT_SCHEMA_VERSION,
-};
+use crate::result::{ModelUsed, ResultContext, SessionResult, StepTiming, Timings};
+use crate::security::stream::{noise_sample, DeclaredCamera, StreamMonitor};
+use crate::security::ProbeReport;
 
 mod offpath;
 #[cfg(test)]
@@ -339,6 +338,10 @@ pub struct Session {
     frame_chain: [u8; 32],
     timings: Timings,
     finished: bool,
+    /// Stream injection heuristics, fed every frame (`core::security::stream`).
+    stream: StreamMonitor,
+    /// The host's device probe report ([`Session::with_security`]); `None`: not measured.
+    device: Option<ProbeReport>,
 }
 
 impl std::fmt::Debug for Session {
@@ -458,7 +461,32 @@ impl Session {
             frame_chain: [0; 32],
             timings: Timings::default(),
             finished: false,
+            stream: StreamMonitor::new(None),
+            device: None,
         })
+    }
+
+    /// Adds the host's device probe report (`core::security::probe_device`) and, when the host
+    /// knows it, the camera configuration the frames should match. Without it the device
+    /// categories are not measured (`None`); the stream heuristics run either way.
+    pub fn with_security(
+        mut self,
+        device: ProbeReport,
+        declared: Option<DeclaredCamera>,
+    ) -> Session {
+        self.device = Some(device);
+        self.stream = StreamMonitor::new(declared);
+        self
+    }
+
+    /// The device report (if any) and the stream heuristics, summarised for the policy.
+    fn security_evidence(&self) -> SecurityEvidence {
+        let stream = self.stream.assess().report();
+        let report = match &self.device {
+            Some(d) => d.merged(&stream),
+            None => stream,
+        };
+        SecurityEvidence::from_probes(&report.signals, &report.categories_covered)
     }
 
     /// The policy this session decides with (taken when it started).
@@ -489,6 +517,14 @@ impl Session {
         // timestamp (`SessionResult::frames_sha256`).
         let digest = frame.content_sha256();
         self.frame_chain = chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
+        // Stream injection heuristics: the same digest, the buffer's geometry and a 64×64
+        // noise sample around the face (the frame's centre without one).
+        let centre = self.tracker.last_analysis().faces.first().map(|f| {
+            let b = f.detection.bbox;
+            [(b.x_min + b.x_max) / 2.0, (b.y_min + b.y_max) / 2.0]
+        });
+        let noise = noise_sample(self.tracker.last_rgb(), centre);
+        self.stream.observe(frame, &digest, noise);
         let analysis = self.tracker.last_analysis();
         self.frames += 1;
         let ts = analysis.timestamp_ns;
@@ -715,8 +751,8 @@ impl Session {
             quality,
             challenge,
             face_match,
-            // The trust-chain milestone measures these; nothing is measured here yet.
-            security: SecurityEvidence::default(),
+            // Device probes (when the host ran them) and the stream heuristics.
+            security: self.security_evidence(),
         };
         // Calibration: each available signal's raw score to an LLR with the policy's bundle.
         let calibrated: Vec<CalibratedSignal> = evidence
@@ -758,76 +794,28 @@ impl Session {
             .first_ts
             .map(|f| self.last_ts.saturating_sub(f) as f64 / 1e6)
             .unwrap_or(0.0);
-        let models = self.models.used.clone();
-        let audit = AuditRecord {
-            schema_version: AUDIT_SCHEMA_VERSION,
-            request_id: self.params.request_id.clone(),
-            session_id: self.params.session_id.clone(),
+        let challenge_steps = self
+            .challenge
+            .as_ref()
+            .map(|c| step_timings(c.runner().steps(), self.first_ts.unwrap_or(0)))
+            .unwrap_or_default();
+        SessionResult::assemble(ResultContext {
+            policy: p,
+            policy_sha256: &self.policy.sha256,
+            calibration_sha256: &self.calibration.sha256,
+            ctx,
+            request_id: &self.params.request_id,
+            session_id: &self.params.session_id,
             attempt: self.params.attempt,
-            sdk_version: env!("CARGO_PKG_VERSION").to_string(),
+            capture_device: &self.params.capture_device,
             platform: alloc::format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
-            pad_mechanism: PadMechanism {
-                vendor: "LiveProof".into(),
-                id: alloc::format!("liveproof-core/{}", env!("CARGO_PKG_VERSION")),
-            },
-            pad_decision: decision.band,
-            pad_score: decision.fused,
-            level_of_supervision: "unsupervised".into(),
-            risk_level: self.params.tier,
-            flow: self.params.flow,
-            capture_device: self.params.capture_device.clone(),
-            reason_codes: decision.reasons.clone(),
-            thresholds: decision.bands,
-            policy_sha256: self.policy.sha256.clone(),
-            calibration_sha256: self.calibration.sha256.clone(),
-            fusion_method: match &p.fusion {
-                FusionMethod::Rules(_) => "rules",
-                FusionMethod::Weighted(_) => "weighted",
-                FusionMethod::Logistic { .. } => "logistic",
-            }
-            .into(),
-            models,
-            quality: evidence.quality.clone(),
-            signals: decision
-                .contributions
-                .iter()
-                .map(|c| AuditSignal {
-                    signal: c.signal,
-                    model: c.model.clone(),
-                    raw: c.raw,
-                    llr: c.available.then_some(c.llr),
-                    contribution: c.contribution,
-                    reason: c.reason.clone(),
-                })
-                .collect(),
-            challenge: evidence.challenge.clone(),
-            face_match: evidence.face_match.clone(),
-            security: evidence.security.clone(),
-            latency_ms: self.timings.clone(),
-        };
-        SessionResult {
-            band: decision.band,
-            fused: decision.fused,
-            reasons: decision.reasons,
-            top_contributions: decision.top_contributions,
-            signals: decision.contributions,
-            quality: evidence.quality,
-            challenge: evidence.challenge,
-            face_match: evidence.face_match,
-            security: evidence.security,
-            bands: decision.bands,
-            passive_only: decision.passive_only,
-            policy_sha256: self.policy.sha256.clone(),
-            calibration_sha256: self.calibration.sha256.clone(),
-            challenge_steps: self
-                .challenge
-                .as_ref()
-                .map(|c| step_timings(c.runner().steps(), self.first_ts.unwrap_or(0)))
-                .unwrap_or_default(),
+            models: self.models.used.clone(),
+            challenge_steps,
             frames_sha256: hex::encode(self.frame_chain),
             timings: self.timings,
-            audit,
-        }
+            evidence,
+            decision,
+        })
     }
 
     fn match_evidence(&self) -> MatchEvidence {

@@ -9,6 +9,7 @@
 extern crate alloc;
 
 pub mod calibration;
+pub mod defaults;
 pub mod detect;
 pub mod error;
 pub mod evidence;

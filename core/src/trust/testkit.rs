@@ -6,6 +6,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::active::derive_plan;
+use crate::calibration::CalibrationBundle;
 use crate::evidence::{
     ChallengeEvidence, Evidence, MatchEvidence, QualitySummary, SecurityEvidence, SignalEvidence,
     SignalId,
@@ -16,10 +17,16 @@ use crate::result::{ModelUsed, ResultContext, SessionResult, StepTiming, Timings
 
 use super::token::TokenClaims;
 
-/// A SYNTHETIC result for `token`'s session under `policy`: every signal available with LLR
-/// `llr` (raw score 0.5), good quality, the seed's challenge performed in order (1.2 s a
-/// step), no face match, no security finding. The band is whatever the policy decides.
-pub fn synthetic_result(policy: &LoadedPolicy, token: &TokenClaims, llr: f64) -> SessionResult {
+/// A SYNTHETIC result for `token`'s session under `policy`: every signal with raw score `raw`,
+/// calibrated by `calibration` as a session would (a signal the bundle does not know is
+/// unavailable), good quality, the seed's challenge performed in order (1.2 s a step), no face
+/// match, no security finding. The band is whatever the policy decides.
+pub fn synthetic_result(
+    policy: &LoadedPolicy,
+    calibration: &CalibrationBundle,
+    token: &TokenClaims,
+    raw: f32,
+) -> SessionResult {
     let p = &policy.policy;
     let ctx = DecisionContext {
         flow: token.flow,
@@ -60,19 +67,29 @@ pub fn synthetic_result(policy: &LoadedPolicy, token: &TokenClaims, llr: f64) ->
         .iter()
         .map(|&signal| SignalEvidence {
             signal,
-            model: String::new(),
-            raw: Some(0.5),
+            model: match signal {
+                SignalId::Texture => "minifasnet_v2+minifasnet_v1se".into(),
+                _ => String::new(),
+            },
+            raw: Some(raw),
             reason: String::new(),
         })
         .collect();
     let calibrated: Vec<CalibratedSignal> = signals
         .iter()
-        .map(|s| CalibratedSignal {
-            signal: s.signal,
-            model: s.model.clone(),
-            raw: s.raw,
-            llr: Some(llr),
-            reason: String::new(),
+        .map(|s| {
+            let model = (!s.model.is_empty()).then_some(s.model.as_str());
+            let llr = calibration.llr(s.signal.as_str(), model, raw as f64);
+            CalibratedSignal {
+                signal: s.signal,
+                model: s.model.clone(),
+                raw: s.raw,
+                reason: match &llr {
+                    Ok(_) => String::new(),
+                    Err(e) => alloc::format!("not calibrated: {e}"),
+                },
+                llr: llr.ok(),
+            }
         })
         .collect();
     let evidence = Evidence {

@@ -12,7 +12,11 @@ use crate::policy::{FlowType, LoadedPolicy, RiskTier};
 const NOW: u64 = 1_796_000_000;
 
 fn policy() -> LoadedPolicy {
-    LoadedPolicy::from_json(include_str!("../../../models/policy_default.json")).unwrap()
+    LoadedPolicy::from_json(crate::defaults::POLICY_JSON).unwrap()
+}
+
+fn calibration() -> crate::calibration::CalibrationBundle {
+    crate::calibration::CalibrationBundle::from_json(crate::defaults::CALIBRATION_JSON).unwrap()
 }
 
 fn server() -> ServerKeySet {
@@ -47,7 +51,7 @@ fn token_and_result() -> (Vec<u8>, Vec<u8>) {
     let keys = server();
     let token = issue_token(&claims(&policy), &keys).unwrap();
     let verified = verify_token(&token, &keys, NOW + 5, DEFAULT_SKEW_S).unwrap();
-    let result = synthetic_result(&policy, &verified.claims, 2.0);
+    let result = synthetic_result(&policy, &calibration(), &verified.claims, 0.9);
     let signed = sign_result(&verified, &result, &device(), Vec::new(), NOW + 20).unwrap();
     (token, signed)
 }
@@ -88,7 +92,7 @@ fn a_der_signer_signs_results_the_verifier_accepts() {
     let keys = server();
     let token = issue_token(&claims(&policy), &keys).unwrap();
     let verified = verify_token(&token, &keys, NOW, DEFAULT_SKEW_S).unwrap();
-    let result = synthetic_result(&policy, &verified.claims, 2.0);
+    let result = synthetic_result(&policy, &calibration(), &verified.claims, 0.9);
     let signer = DerSigner(p256::ecdsa::SigningKey::from_bytes((&[0x44u8; 32]).into()).unwrap());
     let bytes = sign_result(&verified, &result, &signer, Vec::new(), NOW).unwrap();
     let parsed = SignedResult::parse(&bytes).unwrap();
@@ -208,7 +212,7 @@ fn a_policy_in_the_token_is_checked_against_its_hash() {
     let policy = policy();
     let keys = server();
     let mut c = claims(&policy);
-    c.policy_json = Some(include_str!("../../../models/policy_default.json").into());
+    c.policy_json = Some(crate::defaults::POLICY_JSON.into());
     let token = issue_token(&c, &keys).unwrap();
     let v = verify_token(&token, &keys, NOW, 30).unwrap();
     assert_eq!(v.policy().unwrap().unwrap().sha256, policy.sha256);
@@ -300,7 +304,7 @@ fn a_result_cannot_be_moved_to_another_token() {
     // A device cannot sign a result of another session under this token.
     let vb = verify_token(&token_b, &keys, NOW, 30).unwrap();
     let va = verify_token(&token_a, &keys, NOW, 30).unwrap();
-    let result_a = synthetic_result(&policy, &va.claims, 2.0);
+    let result_a = synthetic_result(&policy, &calibration(), &va.claims, 0.9);
     assert!(matches!(
         sign_result(&vb, &result_a, &device(), Vec::new(), NOW),
         Err(TrustError::Claim { claim: "cti", .. })

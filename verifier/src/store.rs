@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::metrics::REPLAY_CLAIM_SECONDS;
+
 /// Longest accepted claim lifetime: a session token lives minutes, so a day is a bug.
 pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -186,7 +188,10 @@ impl MemoryReplayStore {
 #[async_trait::async_trait]
 impl ReplayStore for MemoryReplayStore {
     async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.claim_at(key, ttl, Instant::now())
+        let started = Instant::now();
+        let claimed = self.claim_at(key, ttl, started);
+        REPLAY_CLAIM_SECONDS.observe(started.elapsed());
+        claimed
     }
 
     fn kind(&self) -> &'static str {
@@ -300,8 +305,10 @@ impl ReplayStore for RedisReplayStore {
             .arg("PX")
             .arg(ttl_ms);
         // OK when the key was set, nil when it already exists.
-        let reply: Option<String> = self.conn.run(cmd).await?;
-        match reply.as_deref() {
+        let started = Instant::now();
+        let reply = self.conn.run::<Option<String>>(cmd).await;
+        REPLAY_CLAIM_SECONDS.observe(started.elapsed());
+        match reply?.as_deref() {
             Some("OK") => Ok(true),
             None => Ok(false),
             Some(other) => Err(StoreError::Unavailable(format!(

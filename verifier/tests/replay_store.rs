@@ -379,3 +379,20 @@ async fn redis_down_at_start_fails_closed_then_works() {
     assert!(!store.claim("k", Duration::from_secs(60)).await.unwrap());
     assert_eq!(redis.integer(&["DBSIZE"]), 1);
 }
+
+#[tokio::test]
+async fn redis_bad_url_or_prefix_is_invalid() {
+    for (url, prefix) in [
+        ("not a url", "t:"),
+        ("http://127.0.0.1:1/", "t:"),
+        ("redis://127.0.0.1:1/", "bad\nprefix"),
+    ] {
+        assert!(
+            matches!(
+                RedisReplayStore::connect_lazy(url, prefix).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "{url} {prefix:?}"
+        );
+    }
+}

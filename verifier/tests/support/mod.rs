@@ -7,6 +7,8 @@
 //! survives); Drop kills it and removes the directory.
 #![allow(dead_code)] // Each test binary uses part of it.
 
+pub mod http;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,15 +1,17 @@
 //! Stream-level injection heuristics, from the frames themselves (CEN/TS 18099 frames data
 //! injection: frames that reach the pipeline without coming from the camera). A
 //! [`StreamMonitor`] is fed once per frame with what the session already has (the
-//! timestamp, the content digest, the buffer's geometry, a small noise-residual sample) and
+//! timestamp, the content digest, the buffer's geometry, its upright RGB image) and
 //! judges, each with a severity in [0, 1] and its statistic:
 //!
 //! - **timing**: a sensor's frame clock jitters; a file or a generator stamps frames at an
 //!   exact period (`stream.timing.regular`);
 //! - **duplicates**: a sensor never delivers the same bytes twice (noise); a virtual camera
 //!   that repeats a picture does (`stream.frames.duplicate`);
-//! - **sensor noise**: the residual of a small luma patch around the face in its flattest
-//!   blocks; rendered or re-encoded frames have none (`stream.noise.missing`);
+//! - **sensor noise**: a sensor's noise is independent frame to frame; where the scene is
+//!   still, rendered, generated or re-encoded frames repeat their pixels
+//!   (`stream.noise.missing`; a grid of small blocks over the frame, differenced with the
+//!   previous frame);
 //! - **geometry**: the buffer size or pixel format changing mid-stream
 //!   (`stream.geometry.change`);
 //! - **declared camera**: frames that disagree with what the host configured
@@ -27,10 +29,11 @@ use crate::frame::{Frame, PixelFormat, RgbImage, Rotation};
 use super::probes::ProbeReport;
 use super::{SecurityCategory, SecuritySignal};
 
-/// Side of the luma patch of the noise sample, pixels.
-pub const PATCH: usize = 64;
-/// Side of the blocks the patch is cut into, pixels.
-const BLOCK: usize = 8;
+/// Blocks of the noise grid per axis, and their side, pixels: 8 × 8 blocks of 8 × 8 pixels
+/// (4 096 pixels, the cost of one 64 × 64 patch) spread evenly over the frame, so that some
+/// fall on static background and some on the face.
+pub const GRID: usize = 8;
+pub const BLOCK: usize = 8;
 /// Intervals needed to judge timing (≈ 0.7 s at 30 fps).
 pub const MIN_INTERVALS: usize = 20;
 /// Frames needed to judge duplicates, noise and geometry.
@@ -39,8 +42,11 @@ pub const MIN_FRAMES: usize = 10;
 /// (10 ns: a timestamp computed as `t0 + k × period`, rounded to ns or to a container's time
 /// base, has MAD 0; a sensor clock or an OS arrival stamp jitters by µs to ms).
 pub const EXACT_JITTER_US: f64 = 0.01;
-/// Flat-area residual below which sensor noise is missing, DN (0–255): twice the floor
-/// that 8-bit rounding alone leaves in a noise-free image (≈ 0.23 DN mean |residual|).
+/// Temporal residual below which sensor noise is missing, DN (0–255 luma): the mean
+/// |frame-to-frame difference − its block mean| in the stillest quarter of the grid's
+/// blocks. A sensor's noise is independent frame to frame: luma σ ≥ 0.45 DN (even after a
+/// phone's denoising, at video exposure) gives ≥ 0.5 DN; a rendered, generated or
+/// re-encoded static region repeats its pixels exactly (0 DN).
 pub const NOISE_MIN_DN: f32 = 0.5;
 /// Intervals / noise samples kept (the first ones: ≈ 68 s at 30 fps).
 const MAX_KEPT: usize = 2048;
@@ -64,80 +70,81 @@ pub struct DeclaredCamera {
     pub format: Option<PixelFormat>,
 }
 
-/// The noise-residual sample of one frame: a luma patch of at most [`PATCH`]² pixels,
-/// residual = pixel − its 3×3 mean, averaged (|·|) per 8×8 block.
+/// The noise sample of one frame against the previous one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NoiseSample {
-    /// The 25th percentile over the patch's blocks of the mean |residual|, DN: the noise
-    /// floor in the flattest quarter of the patch.
-    pub residual_dn: f32,
-    /// Standard deviation of the patch's luma, DN (≈ 0: a blank patch, nothing to judge).
+    /// The 25th percentile over the grid's unclipped blocks of the mean |d − mean(d)|, d the
+    /// frame-to-frame luma difference, DN: the temporal noise where the scene is still
+    /// (`None` on the first frame, after a size change, or when every block is clipped).
+    pub temporal_dn: Option<f32>,
+    /// Standard deviation of the sampled luma, DN (≈ 0: a blank frame, nothing to judge).
     pub texture_dn: f32,
 }
 
-/// The noise sample of `rgb` around `centre` (pixels; the frame centre when `None`).
-/// `None` when the image is smaller than 16×16 or its blocks are all clipped.
-pub fn noise_sample(rgb: &RgbImage, centre: Option<[f32; 2]>) -> Option<NoiseSample> {
-    let (w, h) = (rgb.width as usize, rgb.height as usize);
-    if w < 16 || h < 16 || rgb.data.len() < w * h * 3 {
-        return None;
-    }
-    let side = PATCH.min(w).min(h);
-    let [cx, cy] = centre
-        .filter(|c| c[0].is_finite() && c[1].is_finite())
-        .unwrap_or([w as f32 / 2.0, h as f32 / 2.0]);
-    let start = |c: f32, n: usize| -> usize {
-        let s = (c - side as f32 / 2.0).round().max(0.0) as usize;
-        s.min(n - side)
-    };
-    let (x0, y0) = (start(cx, w), start(cy, h));
-    let mut luma = [0f32; PATCH * PATCH];
-    let (mut sum, mut sum2) = (0f64, 0f64);
-    for y in 0..side {
-        let row = &rgb.data[((y0 + y) * w + x0) * 3..((y0 + y) * w + x0 + side) * 3];
-        for (x, px) in row.chunks_exact(3).enumerate() {
-            let v = 0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32;
-            luma[y * side + x] = v;
-            sum += v as f64;
-            sum2 += (v as f64) * (v as f64);
+/// The luma of the previous frame's grid blocks, to difference the next one against.
+#[derive(Clone, Debug, Default)]
+pub struct NoiseGrid {
+    previous: Vec<f32>,
+    size: (u32, u32),
+}
+
+impl NoiseGrid {
+    /// Samples `rgb` (upright RGB, at least 16 × 16) and compares it with the previous frame.
+    pub fn sample(&mut self, rgb: &RgbImage) -> Option<NoiseSample> {
+        let (w, h) = (rgb.width as usize, rgb.height as usize);
+        if w < 2 * BLOCK || h < 2 * BLOCK || rgb.data.len() < w * h * 3 {
+            self.previous.clear();
+            return None;
         }
-    }
-    let n = (side * side) as f64;
-    let mean = sum / n;
-    let texture_dn = (sum2 / n - mean * mean).max(0.0).sqrt() as f32;
-    // Blocks over the interior (the 3×3 mean needs a border of one pixel).
-    let nb = (side - 2) / BLOCK;
-    let mut blocks: Vec<f32> = Vec::with_capacity(nb * nb);
-    for by in 0..nb {
-        for bx in 0..nb {
-            let (mut abs, mut level) = (0f32, 0f32);
-            for y in 1 + by * BLOCK..1 + (by + 1) * BLOCK {
-                for x in 1 + bx * BLOCK..1 + (bx + 1) * BLOCK {
-                    let mut s = 0f32;
-                    for r in [y - 1, y, y + 1] {
-                        let i = r * side + x;
-                        s += luma[i - 1] + luma[i] + luma[i + 1];
+        let origin = |i: usize, n: usize| (n - BLOCK) * (2 * i + 1) / (2 * GRID);
+        let mut current = Vec::with_capacity(GRID * GRID * BLOCK * BLOCK);
+        for by in 0..GRID {
+            for bx in 0..GRID {
+                let (x0, y0) = (origin(bx, w), origin(by, h));
+                for y in y0..y0 + BLOCK {
+                    let row = &rgb.data[(y * w + x0) * 3..(y * w + x0 + BLOCK) * 3];
+                    for px in row.chunks_exact(3) {
+                        current.push(
+                            0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32,
+                        );
                     }
-                    let p = luma[y * side + x];
-                    abs += (p - s / 9.0).abs();
-                    level += p;
                 }
             }
-            let m = level / (BLOCK * BLOCK) as f32;
-            // Clipped blocks hide the noise: skip them.
-            if (10.0..=245.0).contains(&m) {
-                blocks.push(abs / (BLOCK * BLOCK) as f32);
-            }
         }
+        let n = current.len() as f32;
+        let mean = current.iter().sum::<f32>() / n;
+        let texture_dn = (current.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
+        let same = self.size == (rgb.width, rgb.height) && self.previous.len() == current.len();
+        let temporal_dn = if same {
+            let mut blocks: Vec<f32> = Vec::with_capacity(GRID * GRID);
+            let px = BLOCK * BLOCK;
+            for (cur, prev) in current.chunks_exact(px).zip(self.previous.chunks_exact(px)) {
+                let level = cur.iter().sum::<f32>() / px as f32;
+                // Clipped blocks hide the noise: skip them.
+                if !(10.0..=245.0).contains(&level) {
+                    continue;
+                }
+                // The block's mean difference (exposure flicker, a global gain) is removed.
+                let shift = cur.iter().zip(prev).map(|(c, p)| c - p).sum::<f32>() / px as f32;
+                let abs = cur
+                    .iter()
+                    .zip(prev)
+                    .map(|(c, p)| (c - p - shift).abs())
+                    .sum::<f32>();
+                blocks.push(abs / px as f32);
+            }
+            blocks.sort_by(f32::total_cmp);
+            blocks.get(blocks.len() / 4).copied()
+        } else {
+            None
+        };
+        self.previous = current;
+        self.size = (rgb.width, rgb.height);
+        Some(NoiseSample {
+            temporal_dn,
+            texture_dn,
+        })
     }
-    if blocks.is_empty() {
-        return None;
-    }
-    blocks.sort_by(f32::total_cmp);
-    Some(NoiseSample {
-        residual_dn: blocks[blocks.len() / 4],
-        texture_dn,
-    })
 }
 
 /// One heuristic's judgement.
@@ -172,7 +179,7 @@ pub struct StreamAssessment {
     pub timing: Option<Heuristic>,
     /// Statistic: share of consecutive textured frame pairs with identical content.
     pub duplicates: Option<Heuristic>,
-    /// Statistic: median over frames of the flat-area residual, DN.
+    /// Statistic: median over frame pairs of the temporal noise ([`NoiseSample`]), DN.
     pub noise: Option<Heuristic>,
     /// Statistic: frames whose size or format differs from the previous frame's.
     pub geometry: Option<Heuristic>,
@@ -242,6 +249,7 @@ pub struct StreamMonitor {
     pairs: u32,
     duplicates: u32,
     noise: Vec<f32>,
+    grid: NoiseGrid,
     first: Option<Geometry>,
     last: Option<Geometry>,
     geometry_changes: u32,
@@ -259,9 +267,9 @@ impl StreamMonitor {
     }
 
     /// Feeds one frame: its content digest (`Frame::content_sha256`, computed once by the
-    /// caller) and its noise sample ([`noise_sample`]; `None` when not computed: duplicates are
-    /// judged only between frames whose sample shows texture).
-    pub fn observe(&mut self, frame: &Frame<'_>, digest: &[u8; 32], noise: Option<NoiseSample>) {
+    /// caller) and its upright RGB image for the noise grid (`None`: no noise judgement, and
+    /// duplicates are judged only between frames whose image shows texture).
+    pub fn observe(&mut self, frame: &Frame<'_>, digest: &[u8; 32], rgb: Option<&RgbImage>) {
         self.frames = self.frames.saturating_add(1);
         let ts = frame.timestamp_ns();
         if let Some(prev) = self.last_ts {
@@ -274,8 +282,9 @@ impl StreamMonitor {
             }
         }
         self.last_ts = Some(ts);
-        // Duplicates: only between frames whose sample shows texture (a covered lens gives
-        // identical black frames legitimately; no sample, no judgement).
+        let noise = rgb.and_then(|img| self.grid.sample(img));
+        // Duplicates: only between frames with texture (a covered lens gives identical
+        // black frames legitimately).
         let textured = noise.is_some_and(|n| n.texture_dn >= 2.0);
         if let Some(prev) = self.last_digest {
             if textured && self.last_textured {
@@ -287,9 +296,9 @@ impl StreamMonitor {
         }
         self.last_digest = Some(*digest);
         self.last_textured = textured;
-        if let Some(n) = noise {
-            if n.texture_dn >= 2.0 && self.noise.len() < MAX_KEPT {
-                self.noise.push(n.residual_dn);
+        if let Some(t) = noise.and_then(|n| n.temporal_dn) {
+            if self.noise.len() < MAX_KEPT {
+                self.noise.push(t);
             }
         }
         let g = Geometry {
@@ -352,7 +361,7 @@ impl StreamMonitor {
     pub fn assess(&self) -> StreamAssessment {
         let enough = self.frames as usize >= MIN_FRAMES;
         let timing = self.timing();
-        let noise = (enough && self.noise.len() >= MIN_FRAMES).then(|| {
+        let noise = (enough && self.noise.len() >= MIN_FRAMES - 1).then(|| {
             let mut v = self.noise.clone();
             let med = crate::math::median_in_place(&mut v).unwrap_or(f32::NAN);
             let missing = med < NOISE_MIN_DN;
@@ -361,8 +370,8 @@ impl StreamMonitor {
                 if missing { 0.6 } else { 0.0 },
                 med as f64,
                 alloc::format!(
-                    "flat-area residual {med:.2} DN (median of {} frames; below {NOISE_MIN_DN} \
-                     DN = no sensor noise)",
+                    "temporal noise {med:.2} DN (median of {} frame pairs; below \
+                     {NOISE_MIN_DN} DN = no sensor noise)",
                     self.noise.len()
                 ),
             )
@@ -442,7 +451,7 @@ impl StreamMonitor {
                     if both {
                         alloc::format!(
                             "exact timing (interval MAD {:.3} µs) and no sensor noise \
-                             (residual {:.2} DN)",
+                             (temporal noise {:.2} DN)",
                             t.statistic,
                             n.statistic
                         )

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::probes::ProcessFacts;
-use super::stream::{noise_sample, NoiseSample};
+use super::stream::NoiseGrid;
 use super::*;
 use crate::evidence::SecurityEvidence;
 use crate::frame::{Frame, PixelFormat, RgbImage};
@@ -587,8 +587,9 @@ fn evidence_summary_keeps_not_measured_apart_from_clean() {
 
 // --- Stream heuristics on constructed streams ---
 
-/// A textured 320×240 image (smooth gradients and a few edges) with optional Gaussian-ish
-/// noise of `sigma` DN (sum of uniforms from a small xorshift).
+/// A textured 320×240 image: a static background (gradients and a checkerboard) and a
+/// "face" square that moves one pixel per `seed`, with optional Gaussian-like noise of
+/// `sigma` DN per channel (sum of four uniforms from a small xorshift).
 fn image(seed: u64, sigma: f32) -> RgbImage {
     let (w, h) = (320u32, 240u32);
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -599,20 +600,23 @@ fn image(seed: u64, sigma: f32) -> RgbImage {
         (s >> 11) as f32 / (1u64 << 53) as f32
     };
     let mut img = RgbImage::new(w, h);
+    let fx = 100 + seed as u32;
     for y in 0..h {
         for x in 0..w {
-            // The pattern drifts by a pixel per seed (a slowly moving scene).
-            let xs = x + seed as u32;
-            let base = 90.0
-                + 0.2 * xs as f32
-                + 0.1 * y as f32
-                + if (xs / 40 + y / 40).is_multiple_of(2) {
-                    20.0
-                } else {
-                    0.0
-                };
+            let face = (fx..fx + 100).contains(&x) && (60..180).contains(&y);
+            let base = if face {
+                150.0 + 0.3 * (x - fx) as f32
+            } else {
+                90.0 + 0.2 * x as f32
+                    + 0.1 * y as f32
+                    + if (x / 40 + y / 40).is_multiple_of(2) {
+                        20.0
+                    } else {
+                        0.0
+                    }
+            };
             for c in 0..3 {
-                // Sum of 4 uniforms: variance 4/12 → scaled to sigma.
+                // Sum of 4 uniforms: variance 4/12, scaled to sigma.
                 let n = (rnd() + rnd() + rnd() + rnd() - 2.0) * sigma * 1.732;
                 let v = (base + 10.0 * c as f32 + n).round().clamp(0.0, 255.0) as u8;
                 img.data[((y * w + x) * 3 + c) as usize] = v;
@@ -622,33 +626,42 @@ fn image(seed: u64, sigma: f32) -> RgbImage {
     img
 }
 
-fn feed(m: &mut StreamMonitor, img: &RgbImage, ts: u64) -> NoiseSample {
+fn feed(m: &mut StreamMonitor, img: &RgbImage, ts: u64) {
     let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
         .unwrap()
         .with_timestamp_ns(ts);
-    let digest = frame.content_sha256();
-    let n = noise_sample(img, None).unwrap();
-    m.observe(&frame, &digest, Some(n));
-    n
+    m.observe(&frame, &frame.content_sha256(), Some(img));
 }
 
 #[test]
-fn noise_residual_measures_added_noise() {
-    let clean = noise_sample(&image(1, 0.0), None).unwrap();
-    let noisy = noise_sample(&image(1, 2.0), None).unwrap();
-    println!(
-        "residual: clean {:.3} DN, σ 2 DN per channel {:.3} DN",
-        clean.residual_dn, noisy.residual_dn
-    );
-    // Noise-free: only 8-bit rounding of the luma's channels is left (< 0.3 DN).
-    assert!(clean.residual_dn < 0.3, "{clean:?}");
-    // σ 2 DN per channel → luma σ ≈ 1.34 DN → mean |x − 3×3 mean| ≈ 0.8 × 0.94 × 1.34
-    // ≈ 1.0 DN (± 25 %: the 25th-percentile block sits below the mean).
-    assert!((noisy.residual_dn - 1.0).abs() < 0.25, "{noisy:?}");
+fn temporal_noise_measures_added_noise() {
+    let temporal = |sigma: f32| {
+        let mut g = NoiseGrid::default();
+        let first = g.sample(&image(1, sigma)).unwrap();
+        assert_eq!(
+            first.temporal_dn, None,
+            "nothing to compare the first frame with"
+        );
+        g.sample(&image(2, sigma)).unwrap()
+    };
+    let (clean, noisy) = (temporal(0.0), temporal(2.0));
+    println!("temporal noise: clean {clean:?}, σ 2 DN per channel {noisy:?}");
+    // Noise-free: the still background repeats exactly.
+    assert_eq!(clean.temporal_dn, Some(0.0));
+    // σ 2 DN per channel → luma σ 1.34 DN → difference σ 1.89 DN → mean |·| 1.51 DN; the
+    // 25th-percentile block sits ≈ 0.1 DN lower: 1.42 ± 0.15.
+    let t = noisy.temporal_dn.unwrap();
+    assert!((t - 1.42).abs() < 0.15, "{t}");
     assert!(clean.texture_dn > 10.0);
-    // A blank image has no texture; a tiny one gives no sample.
-    assert!(noise_sample(&RgbImage::new(320, 240), None).is_none_or(|n| n.texture_dn == 0.0));
-    assert!(noise_sample(&RgbImage::new(8, 8), None).is_none());
+    // A blank image has no texture; a tiny one gives no sample; a size change restarts.
+    let mut g = NoiseGrid::default();
+    assert_eq!(g.sample(&RgbImage::new(320, 240)).unwrap().texture_dn, 0.0);
+    assert!(g.sample(&RgbImage::new(8, 8)).is_none());
+    g.sample(&image(1, 2.0));
+    assert_eq!(
+        g.sample(&RgbImage::new(160, 120)).unwrap().temporal_dn,
+        None
+    );
 }
 
 #[test]
@@ -739,7 +752,7 @@ fn duplicates_geometry_and_declared_camera() {
         let f = Frame::contiguous(320, 240, PixelFormat::Rgb888, &blank.data)
             .unwrap()
             .with_timestamp_ns(k * 33_000_000 + (k % 3) * 1_000_000);
-        m.observe(&f, &f.content_sha256(), noise_sample(&blank, None));
+        m.observe(&f, &f.content_sha256(), Some(&blank));
     }
     assert_eq!(m.assess().duplicates, None);
 
@@ -761,7 +774,7 @@ fn duplicates_geometry_and_declared_camera() {
         let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
             .unwrap()
             .with_timestamp_ns(ts);
-        m.observe(&f, &f.content_sha256(), noise_sample(&img, None));
+        m.observe(&f, &f.content_sha256(), Some(&img));
     }
     let a = m.assess();
     let g = a.geometry.unwrap();

@@ -45,7 +45,7 @@ use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
 use crate::quality::Hint;
 use crate::result::{ModelUsed, ResultContext, SessionResult, StepTiming, Timings};
-use crate::security::stream::{noise_sample, DeclaredCamera, StreamMonitor};
+use crate::security::stream::{DeclaredCamera, StreamMonitor};
 use crate::security::ProbeReport;
 
 mod offpath;
@@ -517,14 +517,10 @@ impl Session {
         // timestamp (`SessionResult::frames_sha256`).
         let digest = frame.content_sha256();
         self.frame_chain = chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
-        // Stream injection heuristics: the same digest, the buffer's geometry and a 64×64
-        // noise sample around the face (the frame's centre without one).
-        let centre = self.tracker.last_analysis().faces.first().map(|f| {
-            let b = f.detection.bbox;
-            [(b.x_min + b.x_max) / 2.0, (b.y_min + b.y_max) / 2.0]
-        });
-        let noise = noise_sample(self.tracker.last_rgb(), centre);
-        self.stream.observe(frame, &digest, noise);
+        // Stream injection heuristics: the same digest, the buffer's geometry and the upright
+        // image (a grid of 8×8 blocks, differenced with the previous frame for sensor noise).
+        self.stream
+            .observe(frame, &digest, Some(self.tracker.last_rgb()));
         let analysis = self.tracker.last_analysis();
         self.frames += 1;
         let ts = analysis.timestamp_ns;

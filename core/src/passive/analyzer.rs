@@ -301,6 +301,7 @@ impl std::fmt::Debug for PassiveAnalyzer {
 }
 
 const DEPTH: usize = 0;
+#[cfg_attr(not(feature = "fft"), allow(dead_code))]
 const FFT: usize = 1;
 const REFLECTION: usize = 2;
 const PARALLAX: usize = 3;

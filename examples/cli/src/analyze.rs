@@ -1,6 +1,7 @@
 //! `liveproof analyze FRAMES_DIR`: one whole session over a folder of frames, with the
 //! shipped (or a given) policy and calibration bundle; prints the `SessionResult` and its
-//! audit record.
+//! audit record. With `--token`, the session is the server's: its seed, flow, tier, attempt
+//! and policy come from the verified token, and the signed result goes to `--out`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,9 +17,21 @@ use liveproof_core::session::{
     LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
 };
 
-/// The shipped defaults (`cargo xtask calibrate` writes them; docs/decision.md).
-const DEFAULT_POLICY: &str = include_str!("../../../models/policy_default.json");
-const DEFAULT_CALIBRATION: &str = include_str!("../../../models/calibration_default.json");
+use liveproof_core::defaults::{
+    CALIBRATION_JSON as DEFAULT_CALIBRATION, POLICY_JSON as DEFAULT_POLICY,
+};
+use liveproof_core::trust::{
+    now_unix, sign_result, verify_token, ServerKeySet, SoftwareSigner, VerifiedToken,
+    DEFAULT_SKEW_S,
+};
+
+/// The trust chain's part of `analyze`: the server's token and keys, the device key, the output.
+pub struct TrustArgs<'a> {
+    pub token: &'a Path,
+    pub server_key: &'a Path,
+    pub sign_key: &'a Path,
+    pub out: &'a Path,
+}
 
 /// What `analyze` was asked.
 pub struct AnalyzeArgs<'a> {
@@ -30,6 +43,20 @@ pub struct AnalyzeArgs<'a> {
     pub flow: FlowType,
     pub tier: RiskTier,
     pub json: bool,
+    pub trust: Option<TrustArgs<'a>>,
+}
+
+/// Reads and checks the server's token against its pinned public keys (signature, `kid`,
+/// lifetime with the default skew, claims, the policy against its hash).
+fn load_token(t: &TrustArgs<'_>) -> Result<(VerifiedToken, LoadedPolicy)> {
+    let bytes = std::fs::read(t.token).with_context(|| format!("reading {}", t.token.display()))?;
+    let keys = ServerKeySet::load(t.server_key)?;
+    let token = verify_token(&bytes, &keys, now_unix(), DEFAULT_SKEW_S)
+        .with_context(|| format!("the session token {}", t.token.display()))?;
+    let policy = token
+        .policy()?
+        .context("the token carries no policy (only its hash); this CLI needs it in the token")?;
+    Ok((token, policy))
 }
 
 /// A snake_case option value (`--flow login`, `--tier high`) as the core enum it names.
@@ -74,8 +101,13 @@ pub fn analyze(
     frame_paths: &[PathBuf],
     stamps: &[u64],
 ) -> Result<()> {
-    let policy =
-        LoadedPolicy::from_json(&read(args.policy, DEFAULT_POLICY)?).context("the policy")?;
+    let token = args.trust.as_ref().map(load_token).transpose()?;
+    let policy = match &token {
+        Some((_, p)) => p.clone(),
+        None => {
+            LoadedPolicy::from_json(&read(args.policy, DEFAULT_POLICY)?).context("the policy")?
+        }
+    };
     let bundle: CalibrationBundle =
         CalibrationBundle::from_json(&read(args.calibration, DEFAULT_CALIBRATION)?)
             .context("the calibration bundle")?;
@@ -97,14 +129,20 @@ pub fn analyze(
         .unwrap_or_else(|| "fr_feature".into());
     let passive = PassiveConfig::default();
     let models = Arc::new(SessionModels::load(config, &passive, &embedding));
-    let seed = parse_seed(args.seed)?;
-    let mut session = Session::new(
-        engine.clone(),
-        models,
-        Arc::new(policy),
-        Arc::new(calibration),
-        SessionParams {
-            seed,
+    let params = match &token {
+        Some((t, _)) => SessionParams {
+            seed: t.claims.seed,
+            flow: t.claims.flow,
+            tier: t.claims.tier,
+            attempt: t.claims.attempt,
+            consecutive_failures: t.claims.consecutive_failures,
+            request_id: String::new(),
+            session_id: t.claims.session_id_hex(),
+            template,
+            capture_device: String::new(),
+        },
+        None => SessionParams {
+            seed: parse_seed(args.seed)?,
             flow: args.flow,
             tier: args.tier,
             attempt: 1,
@@ -114,6 +152,14 @@ pub fn analyze(
             template,
             capture_device: String::new(),
         },
+    };
+    let seed = params.seed;
+    let mut session = Session::new(
+        engine.clone(),
+        models,
+        Arc::new(policy),
+        Arc::new(calibration),
+        params,
         SessionConfig {
             passive,
             ..SessionConfig::default()
@@ -129,6 +175,17 @@ pub fn analyze(
             .with_context(|| format!("frame {}", path.display()))?;
     }
     let r = session.finish();
+    if let (Some((token, _)), Some(t)) = (&token, &args.trust) {
+        let signer = SoftwareSigner::load(t.sign_key)?;
+        let signed = sign_result(token, &r, &signer, Vec::new(), now_unix())?;
+        std::fs::write(t.out, &signed).with_context(|| format!("writing {}", t.out.display()))?;
+        eprintln!(
+            "signed result for session {} ({} bytes) written to {}",
+            token.claims.session_id_hex(),
+            signed.len(),
+            t.out.display()
+        );
+    }
     if args.json {
         let out = serde_json::json!({
             "seed": hex::encode(seed),

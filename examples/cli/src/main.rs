@@ -87,6 +87,25 @@ enum Cmd {
         /// Frame rate assumed when the folder has no capture.json.
         #[arg(long, default_value_t = 30.0)]
         fps: f64,
+        /// The server's session token (`liveproof-verifier issue`): the challenge seed, flow,
+        /// tier, attempt and policy come from it, after its signature is checked against
+        /// --server-key.
+        #[arg(long, requires_all = ["server_key", "sign_key", "out"], conflicts_with_all = ["seed", "policy"])]
+        token: Option<PathBuf>,
+        /// The server's key directory whose public keys this device pins.
+        #[arg(long, requires = "token")]
+        server_key: Option<PathBuf>,
+        /// The device's signing key (`liveproof keygen`).
+        #[arg(long, requires = "token")]
+        sign_key: Option<PathBuf>,
+        /// Where to write the signed result (COSE_Sign1 bytes) for the verifier.
+        #[arg(long, requires = "token")]
+        out: Option<PathBuf>,
+    },
+    /// Make a device signing key (P-256, PKCS#8 PEM) in FILE and its public key in FILE.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Enrol a face template from one or more images of the same person (largest face each).
     Enroll {
@@ -219,6 +238,18 @@ pub(crate) fn decode_frame(path: &Path, size: &mut Option<(u32, u32)>) -> Result
 fn main() -> Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    if let Cmd::Keygen { out } = &cli.cmd {
+        // No engine: a key needs no model.
+        let signer = liveproof_core::trust::SoftwareSigner::generate();
+        let public = signer.save(out)?;
+        println!(
+            "device key {} in {} (public key {})",
+            liveproof_core::trust::kid_of(&signer.public()?),
+            out.display(),
+            public.display()
+        );
+        return Ok(());
+    }
     let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
     match &cli.cmd {
         Cmd::Analyze {
@@ -231,7 +262,22 @@ fn main() -> Result<()> {
             tier,
             json,
             fps,
+            token,
+            server_key,
+            sign_key,
+            out,
         } => {
+            let trust = match (token, server_key, sign_key, out) {
+                (Some(token), Some(server_key), Some(sign_key), Some(out)) => {
+                    Some(analyze::TrustArgs {
+                        token,
+                        server_key,
+                        sign_key,
+                        out,
+                    })
+                }
+                _ => None,
+            };
             let args = analyze::AnalyzeArgs {
                 frames,
                 policy: policy.as_deref(),
@@ -241,6 +287,7 @@ fn main() -> Result<()> {
                 flow: analyze::enum_arg("flow", flow)?,
                 tier: analyze::enum_arg("tier", tier)?,
                 json: *json,
+                trust,
             };
             let paths = frame_paths(frames)?;
             let stamps = timestamps(frames, &paths, *fps)?;
@@ -265,6 +312,7 @@ fn main() -> Result<()> {
             json,
             fps,
         } => challenge(&engine, seed, frames, *json, *fps),
+        Cmd::Keygen { .. } => unreachable!("handled before the engine loads"),
         Cmd::Inspect {
             images,
             track,

@@ -1,0 +1,487 @@
+//! The verifier's checks, each failure with its own reason, on SYNTHETIC signed results
+//! (`liveproof_verifier::testkit`: core's decision code on made-up evidence).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use liveproof_core::evidence::ChallengeEvidence;
+use liveproof_core::policy::{Band, DeviceKeyTrust, FlowType, LoadedPolicy, ReasonCode, RiskTier};
+use liveproof_core::trust::{
+    AttestationEvidence, DevicePublicKey, KeyStatus, ServerKeySet, SignatureBytes, Signer,
+    SoftwareSigner, TrustError,
+};
+use liveproof_verifier::attest::{MemoryCounterStore, TestAttestationVerifier, TEST_FORMAT};
+use liveproof_verifier::registry::MemoryDeviceKeyRegistry;
+use liveproof_verifier::store::MemoryReplayStore;
+use liveproof_verifier::testkit::{signed_sample, signed_sample_with, PASSING_RAW};
+use liveproof_verifier::{IssueRequest, RejectReason, Verdict, Verifier, VerifierConfig};
+
+const TENANT: &str = "acme";
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000)
+}
+
+fn policy(device_key: DeviceKeyTrust) -> LoadedPolicy {
+    let mut p = LoadedPolicy::from_json(liveproof_core::defaults::POLICY_JSON)
+        .unwrap()
+        .policy;
+    p.security.device_key = device_key;
+    LoadedPolicy::new(p).unwrap()
+}
+
+fn server_keys() -> ServerKeySet {
+    ServerKeySet::with_signer(SoftwareSigner::from_secret_bytes(&[0x11; 32]).unwrap()).unwrap()
+}
+
+fn config(device_key: DeviceKeyTrust) -> VerifierConfig {
+    VerifierConfig::single_tenant(server_keys(), TENANT, policy(device_key)).unwrap()
+}
+
+fn verifier(cfg: VerifierConfig) -> Verifier {
+    Verifier::new(
+        cfg,
+        Arc::new(MemoryReplayStore::new()),
+        Arc::new(MemoryDeviceKeyRegistry::new()),
+    )
+}
+
+fn device() -> SoftwareSigner {
+    SoftwareSigner::from_secret_bytes(&[0x22; 32]).unwrap()
+}
+
+/// A verifier on the shipped policy with `device()` registered for the tenant.
+async fn registered() -> Verifier {
+    let v = verifier(config(DeviceKeyTrust::RegisteredOrAttested));
+    v.registry()
+        .register(TENANT, &device().public().unwrap().sec1(), "test device")
+        .await
+        .unwrap();
+    v
+}
+
+fn rejected(v: &Verdict, reason: RejectReason, check: &str) {
+    assert!(!v.accepted, "accepted: {v:#?}");
+    assert_eq!(v.reject_reason, Some(reason), "{v:#?}");
+    assert_eq!(v.failed_check, Some(check), "{v:#?}");
+    // Every check before the failing one passed, and the failing one is last.
+    let last = v.checks.last().unwrap();
+    assert!(!last.passed && last.name == check);
+    assert!(v.checks[..v.checks.len() - 1].iter().all(|c| c.passed));
+}
+
+fn challenge_request() -> IssueRequest {
+    IssueRequest {
+        tenant: TENANT.into(),
+        flow: Some(FlowType::AccountOpening),
+        tier: Some(RiskTier::High),
+        ..IssueRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn a_valid_result_is_accepted_once_with_every_check_named() {
+    let v = registered().await;
+    let (issued, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let first = v.verify(&bytes, now()).await;
+    let verdict = &first.verdict;
+    assert!(verdict.accepted, "{verdict:#?}");
+    assert_eq!(verdict.band, Some(Band::Pass));
+    assert_eq!(verdict.session_id.as_deref(), Some(issued.session_id.as_str()));
+    assert_eq!(verdict.tenant.as_deref(), Some(TENANT));
+    assert_eq!(verdict.device_key_trust, Some("registered"));
+    let names: Vec<&str> = verdict.checks.iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        [
+            "cose_structure",
+            "token_signature",
+            "token_expiry",
+            "binding",
+            "tenant",
+            "device_signature",
+            "device_key_trust",
+            "models",
+            "policy_hash",
+            "policy_reapplied",
+            "challenge_plan",
+            "replay"
+        ]
+    );
+    assert_eq!(first.audit["verdict"]["accepted"], true);
+    assert!(first.audit["device_audit"]["pad_decision"] == "pass");
+    // The audit record holds no embedding, landmarks or image: only its known fields.
+    let text = first.audit.to_string();
+    assert!(!text.contains("embedding") && !text.contains("landmarks"));
+    // Replay.
+    let again = v.verify(&bytes, now()).await.verdict;
+    rejected(&again, RejectReason::Replayed, "replay");
+    assert!(!again.retryable);
+}
+
+#[tokio::test]
+async fn concurrent_verifications_of_one_result_accept_exactly_one() {
+    let v = Arc::new(registered().await);
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let bytes = Arc::new(bytes);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (v, b) = (v.clone(), bytes.clone());
+        tasks.push(tokio::spawn(async move { v.verify(&b, now()).await.verdict }));
+    }
+    let mut accepted = 0;
+    let mut replayed = 0;
+    for t in tasks {
+        let verdict = t.await.unwrap();
+        if verdict.accepted {
+            accepted += 1;
+        } else if verdict.reject_reason == Some(RejectReason::Replayed) {
+            replayed += 1;
+        }
+    }
+    assert_eq!((accepted, replayed), (1, 15));
+}
+
+#[tokio::test]
+async fn every_single_byte_flip_is_rejected_by_the_verifier() {
+    let v = registered().await;
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let mut accepted = Vec::new();
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        if v.verify(&b, now()).await.verdict.accepted {
+            accepted.push(i);
+        }
+    }
+    assert!(accepted.is_empty(), "accepted after flipping byte(s) {accepted:?}");
+    for bad in [&bytes[..bytes.len() - 1], &[][..]] {
+        rejected(&v.verify(bad, now()).await.verdict, RejectReason::Malformed, "cose_structure");
+    }
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(&[0, 0]);
+    rejected(&v.verify(&longer, now()).await.verdict, RejectReason::Malformed, "cose_structure");
+    // The original is still good: nothing above claimed its session.
+    assert!(v.verify(&bytes, now()).await.verdict.accepted);
+}
+
+#[tokio::test]
+async fn expiry_and_future_dating_are_rejected_beyond_the_skew() {
+    let v = registered().await;
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    // 180 s lifetime + 30 s skew.
+    let late = v.verify(&bytes, now() + Duration::from_secs(210)).await.verdict;
+    rejected(&late, RejectReason::TokenExpired, "token_expiry");
+    assert!(late.retryable, "an expired session is retried with a new token");
+    let early = v.verify(&bytes, now() - Duration::from_secs(31)).await.verdict;
+    rejected(&early, RejectReason::TokenNotYetValid, "token_expiry");
+    assert!(v.verify(&bytes, now() + Duration::from_secs(209)).await.verdict.accepted);
+}
+
+#[tokio::test]
+async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
+    let v = registered().await;
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let wrong = v.verify_for(&bytes, now(), Some("globex")).await.verdict;
+    rejected(&wrong, RejectReason::WrongTenant, "tenant");
+    // A verifier serving only another tenant.
+    let other_tenant = verifier(
+        VerifierConfig::single_tenant(server_keys(), "globex", policy(DeviceKeyTrust::AllowUnverified))
+            .unwrap(),
+    );
+    rejected(&other_tenant.verify(&bytes, now()).await.verdict, RejectReason::WrongTenant, "tenant");
+    // Another server's keys: unknown kid.
+    let stranger = verifier(
+        VerifierConfig::single_tenant(
+            ServerKeySet::with_signer(SoftwareSigner::from_secret_bytes(&[0x12; 32]).unwrap()).unwrap(),
+            TENANT,
+            policy(DeviceKeyTrust::AllowUnverified),
+        )
+        .unwrap(),
+    );
+    rejected(&stranger.verify(&bytes, now()).await.verdict, RejectReason::UnknownKid, "token_signature");
+    // Rotation on disk: the first key issues, a second becomes active, the first is retired.
+    let dir = std::env::temp_dir().join(format!("lp-verify-rotation-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let k1 = ServerKeySet::generate(&dir).unwrap();
+    let cfg1 = VerifierConfig::single_tenant(
+        ServerKeySet::load(&dir).unwrap(),
+        TENANT,
+        policy(DeviceKeyTrust::AllowUnverified),
+    )
+    .unwrap();
+    let v1 = verifier(cfg1);
+    let (_, old) = signed_sample(&v1, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let k2 = ServerKeySet::generate(&dir).unwrap();
+    let rotating = verifier(
+        VerifierConfig::single_tenant(
+            ServerKeySet::load(&dir).unwrap(),
+            TENANT,
+            policy(DeviceKeyTrust::AllowUnverified),
+        )
+        .unwrap(),
+    );
+    let during = rotating.verify(&old, now()).await.verdict;
+    assert!(during.accepted, "a verify-only key still verifies: {during:#?}");
+    ServerKeySet::set_status(&dir, &k1, KeyStatus::Retired).unwrap();
+    let (_, old2) = signed_sample(&v1, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let after = verifier(
+        VerifierConfig::single_tenant(
+            ServerKeySet::load(&dir).unwrap(),
+            TENANT,
+            policy(DeviceKeyTrust::AllowUnverified),
+        )
+        .unwrap(),
+    );
+    rejected(&after.verify(&old2, now()).await.verdict, RejectReason::RetiredKid, "token_signature");
+    assert_ne!(k1, k2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn models_sdk_and_policy_hash_are_checked() {
+    // A model digest not allowlisted.
+    let mut cfg = config(DeviceKeyTrust::AllowUnverified);
+    let manifest = liveproof_core::models::Manifest::embedded().unwrap();
+    cfg.allowed_models.remove(&manifest.model("face_landmark").unwrap().sha256);
+    let v = verifier(cfg);
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let verdict = v.verify(&bytes, now()).await.verdict;
+    rejected(&verdict, RejectReason::ModelNotAllowed, "models");
+    assert!(verdict.checks.last().unwrap().detail.contains("face_landmark"));
+    // An SDK below the minimum.
+    let mut cfg = config(DeviceKeyTrust::AllowUnverified);
+    cfg.min_sdk_version = (99, 0, 0);
+    let v = verifier(cfg);
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    rejected(&v.verify(&bytes, now()).await.verdict, RejectReason::SdkTooOld, "models");
+    // The tenant's policy changed after the token was issued.
+    let issuing = verifier(config(DeviceKeyTrust::AllowUnverified));
+    let (_, bytes) = signed_sample(&issuing, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let mut p = policy(DeviceKeyTrust::AllowUnverified).policy;
+    p.max_consecutive_failures += 1;
+    let changed = verifier(
+        VerifierConfig::single_tenant(server_keys(), TENANT, LoadedPolicy::new(p).unwrap()).unwrap(),
+    );
+    let verdict = changed.verify(&bytes, now()).await.verdict;
+    rejected(&verdict, RejectReason::PolicyMismatch, "policy_hash");
+    assert!(verdict.retryable);
+}
+
+#[tokio::test]
+async fn a_forged_band_is_a_client_decision_mismatch() {
+    let v = verifier(config(DeviceKeyTrust::AllowUnverified));
+    // Scores that the policy fails, with the band rewritten to pass before signing.
+    let (_, honest) = signed_sample(&v, TENANT, &device(), 0.05, now()).unwrap();
+    let honest_verdict = v.verify(&honest, now()).await.verdict;
+    assert!(honest_verdict.accepted, "{honest_verdict:#?}");
+    assert_eq!(honest_verdict.band, Some(Band::Fail), "the low scores fail honestly");
+    let (_, forged) = signed_sample_with(
+        &v,
+        &IssueRequest {
+            tenant: TENANT.into(),
+            ..IssueRequest::default()
+        },
+        &device(),
+        0.05,
+        now(),
+        Vec::new(),
+        |r| {
+            r.band = Band::Pass;
+            r.audit.pad_decision = Band::Pass;
+        },
+    )
+    .unwrap();
+    let verdict = v.verify(&forged, now()).await.verdict;
+    rejected(&verdict, RejectReason::ClientDecisionMismatch, "policy_reapplied");
+    assert_eq!(verdict.reasons, vec![ReasonCode::ClientDecisionMismatch]);
+    // A forged LLR with an honest band is caught by recomputing it from the raw score.
+    let (_, forged_llr) = signed_sample_with(
+        &v,
+        &IssueRequest {
+            tenant: TENANT.into(),
+            ..IssueRequest::default()
+        },
+        &device(),
+        PASSING_RAW,
+        now(),
+        Vec::new(),
+        |r| {
+            if let Some(c) = r.signals.iter_mut().find(|c| c.available) {
+                c.llr += 0.5;
+            }
+        },
+    )
+    .unwrap();
+    rejected(
+        &v.verify(&forged_llr, now()).await.verdict,
+        RejectReason::ClientDecisionMismatch,
+        "policy_reapplied",
+    );
+}
+
+#[tokio::test]
+async fn a_challenge_order_other_than_the_seeds_is_rejected() {
+    let v = verifier(config(DeviceKeyTrust::AllowUnverified));
+    let (_, honest) = signed_sample_with(
+        &v,
+        &challenge_request(),
+        &device(),
+        PASSING_RAW,
+        now(),
+        Vec::new(),
+        |r| assert!(!r.challenge_steps.is_empty(), "this flow and tier ask for a challenge"),
+    )
+    .unwrap();
+    assert!(v.verify(&honest, now()).await.verdict.accepted);
+    let (_, reordered) = signed_sample_with(
+        &v,
+        &challenge_request(),
+        &device(),
+        PASSING_RAW,
+        now(),
+        Vec::new(),
+        |r| {
+            // Perform another first action than the seed's.
+            let first = r.challenge_steps[0].action.clone();
+            let other = if first == "BLINK" { "SMILE" } else { "BLINK" };
+            r.challenge_steps[0].action = other.into();
+            if let ChallengeEvidence::Passed { steps, .. } = &mut r.challenge {
+                steps[0] = other.into();
+            }
+            r.audit.challenge = r.challenge.clone();
+        },
+    )
+    .unwrap();
+    let verdict = v.verify(&reordered, now()).await.verdict;
+    rejected(&verdict, RejectReason::ChallengeMismatch, "challenge_plan");
+}
+
+/// Claims to be one key and signs with another.
+struct Impostor {
+    claimed: SoftwareSigner,
+    actual: SoftwareSigner,
+}
+
+impl Signer for Impostor {
+    fn public_key(&self) -> Result<DevicePublicKey, TrustError> {
+        self.claimed.public()
+    }
+    fn sign(&self, message: &[u8]) -> Result<SignatureBytes, TrustError> {
+        self.actual.sign(message)
+    }
+}
+
+#[tokio::test]
+async fn device_key_trust_is_never_assumed() {
+    // Unregistered under the default policy (registered_or_attested).
+    let v = verifier(config(DeviceKeyTrust::RegisteredOrAttested));
+    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    rejected(&v.verify(&bytes, now()).await.verdict, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+    // A policy that allows unverified keys accepts and says so.
+    let lab = verifier(config(DeviceKeyTrust::AllowUnverified));
+    let (_, bytes) = signed_sample(&lab, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let verdict = lab.verify(&bytes, now()).await.verdict;
+    assert!(verdict.accepted);
+    assert_eq!(verdict.device_key_trust, Some("unverified"));
+    // Signed by another key than the one in cnf.
+    let impostor = Impostor {
+        claimed: device(),
+        actual: SoftwareSigner::from_secret_bytes(&[0x23; 32]).unwrap(),
+    };
+    let (_, bytes) = signed_sample(&lab, TENANT, &impostor, PASSING_RAW, now()).unwrap();
+    rejected(
+        &lab.verify(&bytes, now()).await.verdict,
+        RejectReason::DeviceSignatureInvalid,
+        "device_signature",
+    );
+}
+
+#[tokio::test]
+async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
+    let anchor = SoftwareSigner::from_secret_bytes(&[0x55; 32]).unwrap();
+    let attester = Arc::new(TestAttestationVerifier::new(
+        vec![anchor.public().unwrap()],
+        Box::new(MemoryCounterStore::default()),
+    ));
+    let v = verifier(config(DeviceKeyTrust::Attested)).with_attestation(attester);
+    let dev = device();
+    // The evidence binds the anchor's signature to the session nonce and the device key; the
+    // nonce is only known once the token is issued, so sign inside the edit hook's twin: issue,
+    // read the nonce, then sign the result with the evidence.
+    let attest = |nonce: &[u8], counter: u64, by: &SoftwareSigner| {
+        let msg = TestAttestationVerifier::message(nonce, &dev.public().unwrap(), counter);
+        let sig = by.sign(&msg).unwrap().into_raw().unwrap();
+        let mut data = counter.to_be_bytes().to_vec();
+        data.extend_from_slice(&sig);
+        AttestationEvidence {
+            format: TEST_FORMAT.into(),
+            data,
+        }
+    };
+    let sign_with = |counter: u64, by: &SoftwareSigner| {
+        let issued = v
+            .issue_session(
+                &IssueRequest {
+                    tenant: TENANT.into(),
+                    ..IssueRequest::default()
+                },
+                now(),
+            )
+            .unwrap();
+        let cfg = v.config();
+        let token = liveproof_core::trust::verify_token(&issued.token, &cfg.keys, 1_796_000_000, 30).unwrap();
+        let pol = token.policy().unwrap().unwrap();
+        let cal = liveproof_core::calibration::CalibrationBundle::from_json(
+            liveproof_core::defaults::CALIBRATION_JSON,
+        )
+        .unwrap();
+        let result = liveproof_core::trust::testkit::synthetic_result(&pol, &cal, &token.claims, PASSING_RAW);
+        let evidence = attest(&token.claims.nonce, counter, by);
+        liveproof_core::trust::sign_result(&token, &result, &dev, vec![evidence], 1_796_000_000).unwrap()
+    };
+    let ok = v.verify(&sign_with(7, &anchor), now()).await.verdict;
+    assert!(ok.accepted, "{ok:#?}");
+    assert_eq!(ok.device_key_trust, Some("attested"));
+    assert_eq!(ok.attestation.as_ref().unwrap().counter, Some(7));
+    // The same counter again: refused (App Attest's strictly increasing counter).
+    let again = v.verify(&sign_with(7, &anchor), now()).await.verdict;
+    rejected(&again, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+    assert!(again.checks.last().unwrap().detail.contains("counter"), "{again:#?}");
+    // Evidence from a key that is not an anchor.
+    let rogue = SoftwareSigner::from_secret_bytes(&[0x56; 32]).unwrap();
+    let bad = v.verify(&sign_with(8, &rogue), now()).await.verdict;
+    rejected(&bad, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+    // No evidence under a policy that requires attestation, even when registered.
+    v.registry()
+        .register(TENANT, &dev.public().unwrap().sec1(), "registered")
+        .await
+        .unwrap();
+    let (_, plain) = signed_sample(&v, TENANT, &dev, PASSING_RAW, now()).unwrap();
+    rejected(&v.verify(&plain, now()).await.verdict, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+}
+
+#[tokio::test]
+async fn issuing_refuses_unknown_tenants_and_bad_lifetimes() {
+    let v = verifier(config(DeviceKeyTrust::AllowUnverified));
+    let req = |tenant: &str, ttl: Option<u64>| IssueRequest {
+        tenant: tenant.into(),
+        ttl_seconds: ttl,
+        ..IssueRequest::default()
+    };
+    assert!(matches!(
+        v.issue_session(&req("globex", None), now()),
+        Err(liveproof_verifier::IssueError::UnknownTenant(_))
+    ));
+    for ttl in [0, 601] {
+        assert!(matches!(
+            v.issue_session(&req(TENANT, Some(ttl)), now()),
+            Err(liveproof_verifier::IssueError::Invalid(_))
+        ));
+    }
+    let a = v.issue_session(&req(TENANT, Some(600)), now()).unwrap();
+    let b = v.issue_session(&req(TENANT, None), now()).unwrap();
+    assert_ne!(a.session_id, b.session_id, "session ids are random");
+    assert_eq!(a.session_id.len(), 32);
+    assert_eq!(b.expires_at, 1_796_000_000 + 180);
+}

@@ -9,9 +9,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use liveproof_core::trust::{ServerKeySet, SoftwareSigner};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
 use liveproof_verifier::registry::{DeviceKeyRegistry, MemoryDeviceKeyRegistry};
 use liveproof_verifier::server::{self, AuditSink};
-use liveproof_verifier::store::{MemoryReplayStore, ReplayStore};
+use liveproof_verifier::store::{MemoryReplayStore, RedisReplayStore, ReplayStore};
+use liveproof_verifier::testkit::{signed_sample, PASSING_RAW};
 use liveproof_verifier::{config, Verifier, VerifierConfig};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use support::http::{request, request_framed, Framing, HttpResponse};
@@ -382,4 +386,267 @@ async fn device_keys_register_and_reject_bad_keys() {
         .await;
     assert_eq!(error_code(&bad_b64, 400), "bad_base64");
     server.shutdown().await;
+}
+
+/// The SYNTHETIC device key of the accepted-path tests.
+fn device() -> SoftwareSigner {
+    SoftwareSigner::from_secret_bytes(&[0x22; 32]).expect("device key")
+}
+
+/// Registers [`device`]'s key for [`TENANT`] over HTTP (the shipped policy wants registered or
+/// attested keys).
+async fn register_device(server: &TestServer) {
+    let key = device().public().expect("public key").sec1();
+    let body = serde_json::json!({"tenant": TENANT, "public_key_b64": b64(&key), "label": "t"});
+    let answer = server
+        .post(
+            "/v1/device-keys",
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text());
+}
+
+/// The value of the series line starting with `prefix` (labels included), 0 when absent.
+fn series(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_signed_result_is_accepted_once_then_replayed() {
+    let server = TestServer::start(memory_verifier()).await;
+    register_device(&server).await;
+    let claims_before = series(
+        &server.get("/metrics").await.text(),
+        "liveproof_replay_claim_seconds_count",
+    );
+    let (issued, signed) = signed_sample(
+        &server.verifier,
+        TENANT,
+        &device(),
+        PASSING_RAW,
+        SystemTime::now(),
+    )
+    .expect("signed sample");
+
+    let first = server.post("/v1/verify", "application/cose", &signed).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let verdict = first.json();
+    assert_eq!(verdict["accepted"], true, "{verdict}");
+    assert_eq!(verdict["band"], "pass");
+    assert_eq!(verdict["session_id"], issued.session_id.as_str());
+    assert_eq!(verdict["tenant"], TENANT);
+
+    // The same bytes again, as JSON this time: a replay.
+    let json_body = serde_json::json!({ "result_b64": b64(&signed) }).to_string();
+    let again = server
+        .post("/v1/verify", "application/json", json_body.as_bytes())
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    let replayed = again.json();
+    assert_eq!(replayed["accepted"], false);
+    assert_eq!(replayed["reject_reason"], "replayed", "{replayed}");
+    assert_eq!(replayed["retryable"], false);
+
+    let records = server.audit_records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["verdict"]["accepted"], true, "{}", records[0]);
+    assert_eq!(records[1]["verdict"]["accepted"], false);
+    let metrics = server.get("/metrics").await.text();
+    assert_eq!(
+        series(&metrics, "liveproof_verify_total{outcome=\"accepted\""),
+        1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        series(
+            &metrics,
+            "liveproof_verify_total{outcome=\"rejected\",reason=\"replayed\"}"
+        ),
+        1.0
+    );
+    // Both verifications reached the replay claim (the counter is process-wide: at least 2).
+    let claims = series(&metrics, "liveproof_replay_claim_seconds_count") - claims_before;
+    assert!(claims >= 2.0, "{claims} claims recorded");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replay_store_outage_is_503_with_the_verdict() {
+    let mut redis = support::TestRedis::start();
+    let replay = RedisReplayStore::connect(&redis.url(), "http:")
+        .await
+        .expect("redis");
+    let server = TestServer::start(verifier_with(
+        Arc::new(replay),
+        Arc::new(MemoryDeviceKeyRegistry::new()),
+    ))
+    .await;
+    register_device(&server).await;
+    let health = server.get("/healthz").await.json();
+    assert_eq!(health["replay_store"], "redis");
+    let now = SystemTime::now();
+    let (_, first) = signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
+        .expect("signed sample");
+    let (_, second) = signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
+        .expect("signed sample");
+    let ok = server.post("/v1/verify", "application/cose", &first).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["accepted"], true, "{}", ok.text());
+
+    redis.kill();
+    let down = server.post("/v1/verify", "application/cose", &second).await;
+    assert_eq!(down.status, 503, "{}", down.text());
+    let verdict = down.json();
+    assert_eq!(verdict["accepted"], false);
+    assert_eq!(verdict["reject_reason"], "replay_store_unavailable");
+    assert_eq!(verdict["failed_check"], "replay");
+    assert_eq!(verdict["retryable"], true);
+
+    // Redis back (AOF kept the first claim): the second result is accepted on a retry, the
+    // first is still a replay.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let retried = loop {
+        let answer = server.post("/v1/verify", "application/cose", &second).await;
+        if answer.status != 503 || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    assert_eq!(retried.json()["accepted"], true);
+    let replay = server.post("/v1/verify", "application/cose", &first).await;
+    assert_eq!(replay.json()["reject_reason"], "replayed");
+    let metrics = server.get("/metrics").await.text();
+    assert!(
+        series(
+            &metrics,
+            "liveproof_verify_total{outcome=\"unavailable\",reason=\"replay_store_unavailable\"}"
+        ) >= 1.0,
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+/// Runs the CLI and returns its stdout; panics with stderr on failure.
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_liveproof-verifier"))
+        .args(args)
+        .output()
+        .expect("run liveproof-verifier");
+    assert!(
+        out.status.success(),
+        "liveproof-verifier {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn serve_stops_gracefully_on_sigterm() {
+    let dir = support::temp_dir("serve");
+    let keys = dir.join("keys");
+    let addr_file = dir.join("addr");
+    let audit = dir.join("audit.jsonl");
+    let kid = cli(&["keygen", "--out", keys.to_str().expect("utf-8 path")]);
+    assert!(!kid.trim().is_empty());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liveproof-verifier"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tenant",
+            TENANT,
+            "--key",
+        ])
+        .arg(&keys)
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .arg("--audit")
+        .arg(&audit)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    // The address file appears once the listener is bound.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr: SocketAddr = loop {
+        if let Some(addr) = std::fs::read_to_string(&addr_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break addr;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("serve exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "serve did not bind within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let health = request(addr, "GET", "/healthz", None, b"")
+        .await
+        .expect("healthz");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["replay_store"], "memory");
+    let garbage = request(
+        addr,
+        "POST",
+        "/v1/verify",
+        Some("application/cose"),
+        b"\x01\x02",
+    )
+    .await
+    .expect("verify");
+    assert_eq!(garbage.status, 200);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("wait");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            use std::io::Read;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        (status, stderr)
+    });
+    let (status, stderr) = tokio::time::timeout(Duration::from_secs(30), status)
+        .await
+        .expect("serve did not stop within 30 s of SIGTERM")
+        .expect("join");
+    assert!(status.success(), "exit {status}; stderr:\n{stderr}");
+    // JSON log lines: one per request (2), the signal, the stop.
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let requests: Vec<_> = logs
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 2, "stderr:\n{stderr}");
+    assert_eq!(requests[0]["fields"]["path"], "/healthz");
+    assert_eq!(requests[1]["fields"]["status"], 200);
+    assert!(
+        logs.iter().any(|l| l["fields"]["signal"] == "sigterm"),
+        "{stderr}"
+    );
+    assert!(logs
+        .iter()
+        .any(|l| l["fields"]["message"] == "liveproof-verifier stopped"));
+    // One audit record for the one verification.
+    let audit_lines = std::fs::read_to_string(&audit).expect("audit file");
+    assert_eq!(audit_lines.lines().count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

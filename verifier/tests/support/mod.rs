@@ -19,6 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How long a started server has to answer PING.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Ports tried by [`TestRedis::start`].
+const START_ATTEMPTS: usize = 3;
+
 /// A `redis-server` child process owned by one test.
 pub struct TestRedis {
     port: u16,
@@ -29,16 +32,25 @@ pub struct TestRedis {
 impl TestRedis {
     /// Starts a private server on a free loopback port in a new temporary directory.
     /// Panics with the install command if `redis-server` is not on PATH.
+    /// The port is picked free but may be taken again before Redis binds it: up to
+    /// [`START_ATTEMPTS`] ports are tried.
     pub fn start() -> Self {
-        let port = free_port();
-        let dir = temp_dir("redis");
         let mut redis = Self {
-            port,
-            dir,
+            port: free_port(),
+            dir: temp_dir("redis"),
             child: None,
         };
-        redis.restart();
-        redis
+        for attempt in 1..=START_ATTEMPTS {
+            match redis.try_start() {
+                Ok(()) => return redis,
+                Err(why) if attempt < START_ATTEMPTS => {
+                    eprintln!("test redis on port {}: {why}; another port", redis.port);
+                    redis.port = free_port();
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// A server that is not started: its port is free now and its directory exists; call
@@ -82,6 +94,13 @@ impl TestRedis {
 
     /// Starts the server (again) on the same port and directory and waits for PING.
     pub fn restart(&mut self) {
+        if let Err(why) = self.try_start() {
+            panic!("{why}");
+        }
+    }
+
+    /// Starts the server and waits for PING; on failure says why, with Redis's log.
+    fn try_start(&mut self) -> Result<(), String> {
         self.kill();
         let binary = which("redis-server").unwrap_or_else(|| {
             panic!(
@@ -106,32 +125,34 @@ impl TestRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start redis-server: {e}"));
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
         self.child = Some(child);
         let deadline = Instant::now() + READY_TIMEOUT;
+        let pid = self.child.as_ref().map_or(0, Child::id);
         loop {
-            if ping(self.port) {
-                return;
+            // PONG from our own process: another test's server may hold a port we were given.
+            if ping(self.port) && server_pid(self.port) == Some(pid) {
+                return Ok(());
             }
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    panic!(
+                    return Err(format!(
                         "redis-server on port {} exited ({status}) before answering PING; \
                          log:\n{}",
                         self.port,
                         std::fs::read_to_string(&log).unwrap_or_default()
-                    );
+                    ));
                 }
             }
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(&log).unwrap_or_default();
                 self.kill();
-                panic!(
+                return Err(format!(
                     "redis-server on port {} did not answer PING within {} s; log:\n{log}",
                     self.port,
                     READY_TIMEOUT.as_secs()
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -206,6 +227,28 @@ fn ping(port: u16) -> bool {
     }
     let mut buf = [0u8; 64];
     matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+}
+
+/// The `process_id` the server on `port` reports in `INFO server`.
+fn server_pid(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !complete_reply(&reply) {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&reply);
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
 }
 
 /// A loopback port that was free a moment ago: bind port 0, read it, close the listener.

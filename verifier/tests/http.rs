@@ -213,6 +213,19 @@ async fn sessions_issue_and_reject_bad_requests() {
         )
         .await;
     assert_eq!(error_code(&unknown_field, 400), "malformed_json");
+    let fixed_seed = format!(r#"{{"tenant":"acme","seed_hex":"{}"}}"#, "00".repeat(32));
+    let seeded = server
+        .post("/v1/sessions", "application/json", fixed_seed.as_bytes())
+        .await;
+    assert_eq!(error_code(&seeded, 400), "seed_not_allowed");
+    let bad_ttl = server
+        .post(
+            "/v1/sessions",
+            "application/json",
+            br#"{"tenant":"acme","ttl_seconds":100000}"#,
+        )
+        .await;
+    assert_eq!(error_code(&bad_ttl, 400), "invalid_request");
     let wrong_type = server
         .post("/v1/sessions", "text/plain", br#"{"tenant":"acme"}"#)
         .await;

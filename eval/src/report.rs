@@ -324,7 +324,7 @@ fn species_note(s: &str) -> &'static str {
         "replay" => "screen replay of a recording of the person acting out another seed's plan",
         "replay_right_plan" => "screen replay of a recording acting out this session's plan (only the passive signals can catch it)",
         "other_seed" => "a bona fide camera capture made for another seed (wrong challenge)",
-        "injection" => "the bona fide rendering of this seed's plan injected without a camera (no detector yet)",
+        "injection" => "the bona fide rendering of this seed's plan injected without a camera: exact frame period and no sensor noise by construction, caught by the stream heuristics (core::security::stream: exact timing + no frame-to-frame noise = injection 0.95, vetoed at security.veto_at)",
         _ => "",
     }
 }

@@ -468,7 +468,8 @@ impl Session {
 
     /// Adds the host's device probe report (`core::security::probe_device`) and, when the host
     /// knows it, the camera configuration the frames should match. Without it the device
-    /// categories are not measured (`None`); the stream heuristics run either way.
+    /// categories are not measured (`None`); the stream heuristics run either way. Call it
+    /// before the first frame: it starts the stream monitor afresh.
     pub fn with_security(
         mut self,
         device: ProbeReport,

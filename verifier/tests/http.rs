@@ -31,12 +31,16 @@ struct TestServer {
 
 impl TestServer {
     async fn start(verifier: Verifier) -> Self {
+        Self::start_with_audit(verifier, support::temp_dir("audit").join("audit.jsonl")).await
+    }
+
+    /// A server appending its audit records to `audit_path`.
+    async fn start_with_audit(verifier: Verifier, audit_path: PathBuf) -> Self {
         let verifier = Arc::new(verifier);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("addr");
-        let audit_path = support::temp_dir("audit").join("audit.jsonl");
         let audit = AuditSink::file(&audit_path).expect("audit file");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(
@@ -93,8 +97,11 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Only the temporary directories this file makes (never /dev for /dev/full).
         if let Some(dir) = self.audit_path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
+            if dir.starts_with(std::env::temp_dir()) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }
@@ -662,4 +669,26 @@ async fn serve_stops_gracefully_on_sigterm() {
     let audit_lines = std::fs::read_to_string(&audit).expect("audit file");
     assert_eq!(audit_lines.lines().count(), 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An audit sink that cannot write (`/dev/full`: every write fails with ENOSPC) does not
+/// change the answer; the failure is counted and logged.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_audit_write_failure_is_counted_not_fatal() {
+    let server = TestServer::start_with_audit(memory_verifier(), PathBuf::from("/dev/full")).await;
+    for _ in 0..2 {
+        let answer = server
+            .post("/v1/verify", "application/cose", b"\xd2\x84\x40")
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        assert_eq!(answer.json()["accepted"], false);
+    }
+    let metrics = server.get("/metrics").await.text();
+    assert_eq!(
+        series(&metrics, "liveproof_audit_write_errors_total"),
+        2.0,
+        "{metrics}"
+    );
+    server.shutdown().await;
 }

@@ -124,5 +124,6 @@ pub fn load(path: &Path) -> Result<VerifierConfig> {
         allowed_models,
         calibrations: default_calibrations()?,
         min_sdk_version: parse_min_version(file.min_sdk_version.as_deref().unwrap_or("0.1.0"))?,
+        allow_fixed_seed: false,
     })
 }

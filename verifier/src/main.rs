@@ -110,6 +110,10 @@ enum Cmd {
         /// Write the bound address to FILE once listening (for scripts that pass port 0).
         #[arg(long)]
         addr_file: Option<PathBuf>,
+        /// Accept `seed_hex` in session requests: a fixed challenge seed, for tests and demos
+        /// only (a recording made for a known seed would match it).
+        #[arg(long)]
+        allow_fixed_seed: bool,
     },
 }
 
@@ -156,7 +160,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let keys = ServerKeySet::load(&key)?;
             let policy = config::load_policy(policy.as_deref())?;
-            let verifier = memory_verifier(VerifierConfig::single_tenant(keys, &tenant, policy)?);
+            let mut cfg = VerifierConfig::single_tenant(keys, &tenant, policy)?;
+            // The operator's own tool: `--seed` is an explicit choice (tests and demos).
+            cfg.allow_fixed_seed = seed.is_some();
+            let verifier = memory_verifier(cfg);
             let issued = verifier.issue_session(
                 &IssueRequest {
                     tenant,
@@ -249,8 +256,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             policy,
             audit,
             addr_file,
+            allow_fixed_seed,
         } => {
-            let cfg = match (config_path, key) {
+            let mut cfg = match (config_path, key) {
                 (Some(c), _) => config::load(&c)?,
                 (None, Some(k)) => VerifierConfig::single_tenant(
                     ServerKeySet::load(&k)?,
@@ -259,6 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )?,
                 (None, None) => bail!("serve needs --config FILE or --key DIR"),
             };
+            cfg.allow_fixed_seed = allow_fixed_seed;
             let audit = match audit {
                 Some(p) => {
                     AuditSink::file(&p).with_context(|| format!("opening {}", p.display()))?

@@ -2,7 +2,7 @@
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
-//! | `POST /v1/sessions` | JSON [`IssueRequest`] (no `seed_hex`: the server draws the seed) | 200 [`crate::IssuedToken`]; 404 unknown tenant; 400 invalid |
+//! | `POST /v1/sessions` | JSON [`IssueRequest`] (`seed_hex` only where the verifier allows fixed seeds: tests and demos) | 200 [`crate::IssuedToken`]; 404 unknown tenant; 400 invalid |
 //! | `POST /v1/verify` | the signed result's bytes (`application/cose` or `application/octet-stream`), or JSON `{"result_b64": ".."}` | 200 with the verdict, accepted or not; 503 with the verdict when the replay store is down (fail closed, retryable) |
 //! | `POST /v1/device-keys` | JSON `{"tenant", "public_key_b64" (SEC1, 65 bytes), "label"}` | 201; 400 bad key |
 //! | `GET /healthz` | | 200 `{"status":"ok","replay_store":"memory"\|"redis"}` |
@@ -354,14 +354,6 @@ async fn issue_session(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: IssueRequest = parse_json(&headers, &body)?;
-    // A caller-chosen seed fixes the challenge, which a replayed recording could then match:
-    // tests and demos set it through the library or the CLI, never over the network.
-    if request.seed_hex.is_some() {
-        return Err(ApiError::bad_request(
-            "seed_not_allowed",
-            "seed_hex is not accepted over HTTP: the server draws the challenge seed",
-        ));
-    }
     match state.verifier.issue_session(&request, SystemTime::now()) {
         Ok(token) => {
             state.metrics.session_issued();
@@ -380,6 +372,7 @@ async fn issue_session(
                     ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", message)
                 }
                 IssueError::Invalid(_) => ApiError::bad_request("invalid_request", message),
+                IssueError::SeedNotAllowed => ApiError::bad_request("seed_not_allowed", message),
                 IssueError::Signing(_) => {
                     tracing::error!(error = %message, "cannot sign a session token");
                     ApiError::new(

@@ -66,6 +66,9 @@ pub struct VerifierConfig {
     pub calibrations: BTreeMap<String, CalibrationBundle>,
     /// Oldest `swversion` accepted (major, minor, patch).
     pub min_sdk_version: (u64, u64, u64),
+    /// Whether an issue request may fix the challenge seed. A caller-chosen seed fixes the
+    /// challenge, which a recording made for it could then match: tests and demos only.
+    pub allow_fixed_seed: bool,
 }
 
 impl VerifierConfig {
@@ -93,6 +96,7 @@ impl VerifierConfig {
             allowed_models: manifest_models()?,
             calibrations: default_calibrations()?,
             min_sdk_version: (0, 1, 0),
+            allow_fixed_seed: false,
         })
     }
 }
@@ -158,6 +162,8 @@ pub enum IssueError {
     Invalid(String),
     #[error("signing the token failed: {0}")]
     Signing(String),
+    #[error("seed_hex is refused: this verifier draws every challenge seed (fixed seeds are for tests and demos, `allow_fixed_seed`)")]
+    SeedNotAllowed,
 }
 
 /// Why a result was rejected: stable names (docs/trust.md), one per check outcome.
@@ -373,6 +379,7 @@ impl Verifier {
         let mut nonce = vec![0u8; 32];
         rng.fill_bytes(&mut nonce);
         let seed: [u8; 32] = match &req.seed_hex {
+            Some(_) if !self.config.allow_fixed_seed => return Err(IssueError::SeedNotAllowed),
             Some(h) => hex::decode(h)
                 .ok()
                 .and_then(|b| b.try_into().ok())

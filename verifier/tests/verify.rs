@@ -87,7 +87,10 @@ async fn a_valid_result_is_accepted_once_with_every_check_named() {
     let verdict = &first.verdict;
     assert!(verdict.accepted, "{verdict:#?}");
     assert_eq!(verdict.band, Some(Band::Pass));
-    assert_eq!(verdict.session_id.as_deref(), Some(issued.session_id.as_str()));
+    assert_eq!(
+        verdict.session_id.as_deref(),
+        Some(issued.session_id.as_str())
+    );
     assert_eq!(verdict.tenant.as_deref(), Some(TENANT));
     assert_eq!(verdict.device_key_trust, Some("registered"));
     let names: Vec<&str> = verdict.checks.iter().map(|c| c.name).collect();
@@ -127,7 +130,9 @@ async fn concurrent_verifications_of_one_result_accept_exactly_one() {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (v, b) = (v.clone(), bytes.clone());
-        tasks.push(tokio::spawn(async move { v.verify(&b, now()).await.verdict }));
+        tasks.push(tokio::spawn(
+            async move { v.verify(&b, now()).await.verdict },
+        ));
     }
     let mut accepted = 0;
     let mut replayed = 0;
@@ -154,13 +159,24 @@ async fn every_single_byte_flip_is_rejected_by_the_verifier() {
             accepted.push(i);
         }
     }
-    assert!(accepted.is_empty(), "accepted after flipping byte(s) {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "accepted after flipping byte(s) {accepted:?}"
+    );
     for bad in [&bytes[..bytes.len() - 1], &[][..]] {
-        rejected(&v.verify(bad, now()).await.verdict, RejectReason::Malformed, "cose_structure");
+        rejected(
+            &v.verify(bad, now()).await.verdict,
+            RejectReason::Malformed,
+            "cose_structure",
+        );
     }
     let mut longer = bytes.clone();
     longer.extend_from_slice(&[0, 0]);
-    rejected(&v.verify(&longer, now()).await.verdict, RejectReason::Malformed, "cose_structure");
+    rejected(
+        &v.verify(&longer, now()).await.verdict,
+        RejectReason::Malformed,
+        "cose_structure",
+    );
     // The original is still good: nothing above claimed its session.
     assert!(v.verify(&bytes, now()).await.verdict.accepted);
 }
@@ -170,12 +186,26 @@ async fn expiry_and_future_dating_are_rejected_beyond_the_skew() {
     let v = registered().await;
     let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
     // 180 s lifetime + 30 s skew.
-    let late = v.verify(&bytes, now() + Duration::from_secs(210)).await.verdict;
+    let late = v
+        .verify(&bytes, now() + Duration::from_secs(210))
+        .await
+        .verdict;
     rejected(&late, RejectReason::TokenExpired, "token_expiry");
-    assert!(late.retryable, "an expired session is retried with a new token");
-    let early = v.verify(&bytes, now() - Duration::from_secs(31)).await.verdict;
+    assert!(
+        late.retryable,
+        "an expired session is retried with a new token"
+    );
+    let early = v
+        .verify(&bytes, now() - Duration::from_secs(31))
+        .await
+        .verdict;
     rejected(&early, RejectReason::TokenNotYetValid, "token_expiry");
-    assert!(v.verify(&bytes, now() + Duration::from_secs(209)).await.verdict.accepted);
+    assert!(
+        v.verify(&bytes, now() + Duration::from_secs(209))
+            .await
+            .verdict
+            .accepted
+    );
 }
 
 #[tokio::test]
@@ -186,20 +216,33 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
     rejected(&wrong, RejectReason::WrongTenant, "tenant");
     // A verifier serving only another tenant.
     let other_tenant = verifier(
-        VerifierConfig::single_tenant(server_keys(), "globex", policy(DeviceKeyTrust::AllowUnverified))
-            .unwrap(),
+        VerifierConfig::single_tenant(
+            server_keys(),
+            "globex",
+            policy(DeviceKeyTrust::AllowUnverified),
+        )
+        .unwrap(),
     );
-    rejected(&other_tenant.verify(&bytes, now()).await.verdict, RejectReason::WrongTenant, "tenant");
+    rejected(
+        &other_tenant.verify(&bytes, now()).await.verdict,
+        RejectReason::WrongTenant,
+        "tenant",
+    );
     // Another server's keys: unknown kid.
     let stranger = verifier(
         VerifierConfig::single_tenant(
-            ServerKeySet::with_signer(SoftwareSigner::from_secret_bytes(&[0x12; 32]).unwrap()).unwrap(),
+            ServerKeySet::with_signer(SoftwareSigner::from_secret_bytes(&[0x12; 32]).unwrap())
+                .unwrap(),
             TENANT,
             policy(DeviceKeyTrust::AllowUnverified),
         )
         .unwrap(),
     );
-    rejected(&stranger.verify(&bytes, now()).await.verdict, RejectReason::UnknownKid, "token_signature");
+    rejected(
+        &stranger.verify(&bytes, now()).await.verdict,
+        RejectReason::UnknownKid,
+        "token_signature",
+    );
     // Rotation on disk: the first key issues, a second becomes active, the first is retired.
     let dir = std::env::temp_dir().join(format!("lp-verify-rotation-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -222,7 +265,10 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
         .unwrap(),
     );
     let during = rotating.verify(&old, now()).await.verdict;
-    assert!(during.accepted, "a verify-only key still verifies: {during:#?}");
+    assert!(
+        during.accepted,
+        "a verify-only key still verifies: {during:#?}"
+    );
     ServerKeySet::set_status(&dir, &k1, KeyStatus::Retired).unwrap();
     let (_, old2) = signed_sample(&v1, TENANT, &device(), PASSING_RAW, now()).unwrap();
     let after = verifier(
@@ -233,7 +279,11 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
         )
         .unwrap(),
     );
-    rejected(&after.verify(&old2, now()).await.verdict, RejectReason::RetiredKid, "token_signature");
+    rejected(
+        &after.verify(&old2, now()).await.verdict,
+        RejectReason::RetiredKid,
+        "token_signature",
+    );
     assert_ne!(k1, k2);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -243,25 +293,36 @@ async fn models_sdk_and_policy_hash_are_checked() {
     // A model digest not allowlisted.
     let mut cfg = config(DeviceKeyTrust::AllowUnverified);
     let manifest = liveproof_core::models::Manifest::embedded().unwrap();
-    cfg.allowed_models.remove(&manifest.model("face_landmark").unwrap().sha256);
+    cfg.allowed_models
+        .remove(&manifest.model("face_landmark").unwrap().sha256);
     let v = verifier(cfg);
     let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
     let verdict = v.verify(&bytes, now()).await.verdict;
     rejected(&verdict, RejectReason::ModelNotAllowed, "models");
-    assert!(verdict.checks.last().unwrap().detail.contains("face_landmark"));
+    assert!(verdict
+        .checks
+        .last()
+        .unwrap()
+        .detail
+        .contains("face_landmark"));
     // An SDK below the minimum.
     let mut cfg = config(DeviceKeyTrust::AllowUnverified);
     cfg.min_sdk_version = (99, 0, 0);
     let v = verifier(cfg);
     let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
-    rejected(&v.verify(&bytes, now()).await.verdict, RejectReason::SdkTooOld, "models");
+    rejected(
+        &v.verify(&bytes, now()).await.verdict,
+        RejectReason::SdkTooOld,
+        "models",
+    );
     // The tenant's policy changed after the token was issued.
     let issuing = verifier(config(DeviceKeyTrust::AllowUnverified));
     let (_, bytes) = signed_sample(&issuing, TENANT, &device(), PASSING_RAW, now()).unwrap();
     let mut p = policy(DeviceKeyTrust::AllowUnverified).policy;
     p.max_consecutive_failures += 1;
     let changed = verifier(
-        VerifierConfig::single_tenant(server_keys(), TENANT, LoadedPolicy::new(p).unwrap()).unwrap(),
+        VerifierConfig::single_tenant(server_keys(), TENANT, LoadedPolicy::new(p).unwrap())
+            .unwrap(),
     );
     let verdict = changed.verify(&bytes, now()).await.verdict;
     rejected(&verdict, RejectReason::PolicyMismatch, "policy_hash");
@@ -275,7 +336,11 @@ async fn a_forged_band_is_a_client_decision_mismatch() {
     let (_, honest) = signed_sample(&v, TENANT, &device(), 0.05, now()).unwrap();
     let honest_verdict = v.verify(&honest, now()).await.verdict;
     assert!(honest_verdict.accepted, "{honest_verdict:#?}");
-    assert_eq!(honest_verdict.band, Some(Band::Fail), "the low scores fail honestly");
+    assert_eq!(
+        honest_verdict.band,
+        Some(Band::Fail),
+        "the low scores fail honestly"
+    );
     let (_, forged) = signed_sample_with(
         &v,
         &IssueRequest {
@@ -293,7 +358,11 @@ async fn a_forged_band_is_a_client_decision_mismatch() {
     )
     .unwrap();
     let verdict = v.verify(&forged, now()).await.verdict;
-    rejected(&verdict, RejectReason::ClientDecisionMismatch, "policy_reapplied");
+    rejected(
+        &verdict,
+        RejectReason::ClientDecisionMismatch,
+        "policy_reapplied",
+    );
     assert_eq!(verdict.reasons, vec![ReasonCode::ClientDecisionMismatch]);
     // A forged LLR with an honest band is caught by recomputing it from the raw score.
     let (_, forged_llr) = signed_sample_with(
@@ -330,7 +399,12 @@ async fn a_challenge_order_other_than_the_seeds_is_rejected() {
         PASSING_RAW,
         now(),
         Vec::new(),
-        |r| assert!(!r.challenge_steps.is_empty(), "this flow and tier ask for a challenge"),
+        |r| {
+            assert!(
+                !r.challenge_steps.is_empty(),
+                "this flow and tier ask for a challenge"
+            )
+        },
     )
     .unwrap();
     assert!(v.verify(&honest, now()).await.verdict.accepted);
@@ -377,7 +451,11 @@ async fn device_key_trust_is_never_assumed() {
     // Unregistered under the default policy (registered_or_attested).
     let v = verifier(config(DeviceKeyTrust::RegisteredOrAttested));
     let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
-    rejected(&v.verify(&bytes, now()).await.verdict, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+    rejected(
+        &v.verify(&bytes, now()).await.verdict,
+        RejectReason::DeviceKeyUntrusted,
+        "device_key_trust",
+    );
     // A policy that allows unverified keys accepts and says so.
     let lab = verifier(config(DeviceKeyTrust::AllowUnverified));
     let (_, bytes) = signed_sample(&lab, TENANT, &device(), PASSING_RAW, now()).unwrap();
@@ -430,15 +508,23 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
             )
             .unwrap();
         let cfg = v.config();
-        let token = liveproof_core::trust::verify_token(&issued.token, &cfg.keys, 1_796_000_000, 30).unwrap();
+        let token =
+            liveproof_core::trust::verify_token(&issued.token, &cfg.keys, 1_796_000_000, 30)
+                .unwrap();
         let pol = token.policy().unwrap().unwrap();
         let cal = liveproof_core::calibration::CalibrationBundle::from_json(
             liveproof_core::defaults::CALIBRATION_JSON,
         )
         .unwrap();
-        let result = liveproof_core::trust::testkit::synthetic_result(&pol, &cal, &token.claims, PASSING_RAW);
+        let result = liveproof_core::trust::testkit::synthetic_result(
+            &pol,
+            &cal,
+            &token.claims,
+            PASSING_RAW,
+        );
         let evidence = attest(&token.claims.nonce, counter, by);
-        liveproof_core::trust::sign_result(&token, &result, &dev, vec![evidence], 1_796_000_000).unwrap()
+        liveproof_core::trust::sign_result(&token, &result, &dev, vec![evidence], 1_796_000_000)
+            .unwrap()
     };
     let ok = v.verify(&sign_with(7, &anchor), now()).await.verdict;
     assert!(ok.accepted, "{ok:#?}");
@@ -447,7 +533,10 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
     // The same counter again: refused (App Attest's strictly increasing counter).
     let again = v.verify(&sign_with(7, &anchor), now()).await.verdict;
     rejected(&again, RejectReason::DeviceKeyUntrusted, "device_key_trust");
-    assert!(again.checks.last().unwrap().detail.contains("counter"), "{again:#?}");
+    assert!(
+        again.checks.last().unwrap().detail.contains("counter"),
+        "{again:#?}"
+    );
     // Evidence from a key that is not an anchor.
     let rogue = SoftwareSigner::from_secret_bytes(&[0x56; 32]).unwrap();
     let bad = v.verify(&sign_with(8, &rogue), now()).await.verdict;
@@ -458,7 +547,11 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
         .await
         .unwrap();
     let (_, plain) = signed_sample(&v, TENANT, &dev, PASSING_RAW, now()).unwrap();
-    rejected(&v.verify(&plain, now()).await.verdict, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+    rejected(
+        &v.verify(&plain, now()).await.verdict,
+        RejectReason::DeviceKeyUntrusted,
+        "device_key_trust",
+    );
 }
 
 #[tokio::test]
@@ -479,6 +572,18 @@ async fn issuing_refuses_unknown_tenants_and_bad_lifetimes() {
             Err(liveproof_verifier::IssueError::Invalid(_))
         ));
     }
+    // A fixed seed only where the configuration allows it (tests and demos).
+    let seeded = IssueRequest {
+        seed_hex: Some("07".repeat(32)),
+        ..req(TENANT, None)
+    };
+    assert_eq!(
+        v.issue_session(&seeded, now()).unwrap_err(),
+        liveproof_verifier::IssueError::SeedNotAllowed
+    );
+    let mut cfg = config(DeviceKeyTrust::AllowUnverified);
+    cfg.allow_fixed_seed = true;
+    assert!(verifier(cfg).issue_session(&seeded, now()).is_ok());
     let a = v.issue_session(&req(TENANT, Some(600)), now()).unwrap();
     let b = v.issue_session(&req(TENANT, None), now()).unwrap();
     assert_ne!(a.session_id, b.session_id, "session ids are random");

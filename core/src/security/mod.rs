@@ -28,7 +28,7 @@ pub mod stream;
 mod tests;
 
 #[cfg(feature = "std")]
-pub use probes::{probe_device, NotMeasured, Probe, ProbeReport, ProbeSet};
+pub use probes::{probe_device, NotMeasured, Probe, ProbeReport, ProbeSet, ProcessFacts};
 #[cfg(feature = "std")]
 pub use source::{
     BuildPropFiles, EnvSource, FileSource, MapEnv, MapProperties, ProcessEnv, PropertySource,

@@ -61,7 +61,8 @@ impl Runner {
         &self.policy.policy.challenge.plan
     }
 
-    /// One session over `frames` (stops pushing once the session is done).
+    /// One session over `frames` from a (simulated) live camera: the stream injection
+    /// heuristics apply. Stops pushing once the session is done.
     pub fn run(
         &self,
         seed: [u8; 32],
@@ -69,6 +70,32 @@ impl Runner {
         tier: RiskTier,
         session_id: &str,
         frames: impl Iterator<Item = Result<(RgbImage, u64)>>,
+    ) -> Result<SessionResult> {
+        self.run_capture(seed, flow, tier, session_id, frames, true)
+    }
+
+    /// One session over recorded media (files, a decoded video): offline analysis, where the
+    /// stream injection heuristics are not run (`SessionConfig::live_capture`: a file is an
+    /// injected stream by construction, which would hide what the PAD signals say).
+    pub fn run_recorded(
+        &self,
+        seed: [u8; 32],
+        flow: FlowType,
+        tier: RiskTier,
+        session_id: &str,
+        frames: impl Iterator<Item = Result<(RgbImage, u64)>>,
+    ) -> Result<SessionResult> {
+        self.run_capture(seed, flow, tier, session_id, frames, false)
+    }
+
+    fn run_capture(
+        &self,
+        seed: [u8; 32],
+        flow: FlowType,
+        tier: RiskTier,
+        session_id: &str,
+        frames: impl Iterator<Item = Result<(RgbImage, u64)>>,
+        live_capture: bool,
     ) -> Result<SessionResult> {
         let mut s = Session::new(
             self.engine.clone(),
@@ -86,7 +113,10 @@ impl Runner {
                 template: None,
                 capture_device: "liveproof-eval".into(),
             },
-            SessionConfig::default(),
+            SessionConfig {
+                live_capture,
+                ..SessionConfig::default()
+            },
         )?;
         for f in frames {
             let (img, ts) = f?;
@@ -557,8 +587,10 @@ pub const REAL_STILLS: [(&str, bool); 5] = [
 
 /// REAL media: the five phone stills (each repeated for one second on a passive-only flow:
 /// a still cannot act out a challenge) and the decoded talking-face clip (passive-only, and
-/// with the challenge of `seed`, which it does not act out). Missing media are skipped and
-/// said in the returned notes.
+/// with the challenge of `seed`, which it does not act out), analysed offline
+/// ([`Runner::run_recorded`]: files are not a live camera, so the stream injection heuristics,
+/// which fail every file, are not run). Missing media are skipped and said in the returned
+/// notes.
 pub fn run_real(
     runner: &Runner,
     shared: Option<&Path>,
@@ -575,7 +607,7 @@ pub fn run_real(
                 let r = (|| -> Result<Outcome> {
                     let img = liveproof_core::frame::file::load_upright(&path)?.rgb;
                     let frames = (0..30u64).map(|k| Ok((img.clone(), k * 33_333_333)));
-                    let r = runner.run(seed, flow, tier, name, frames)?;
+                    let r = runner.run_recorded(seed, flow, tier, name, frames)?;
                     let species = if live {
                         BONA_FIDE.to_string()
                     } else {
@@ -633,7 +665,7 @@ pub fn run_real(
                         "challenge"
                     }
                 );
-                let r = runner.run(seed, flow, tier, &id, frames)?;
+                let r = runner.run_recorded(seed, flow, tier, &id, frames)?;
                 Ok(Outcome::from_result(
                     &id,
                     "talkingface",

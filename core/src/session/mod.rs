@@ -211,6 +211,12 @@ pub struct SessionConfig {
     /// frames they need; a turn's end waits for its score, `finish()` for the rest).
     /// `false`: on the caller's thread. The results are the same.
     pub off_path: bool,
+    /// The frames come from a live camera (the default): the stream injection heuristics
+    /// apply. `false` for offline analysis of recorded media (image files, a decoded video):
+    /// such frames are by construction not from a live sensor (exact container timestamps,
+    /// repeated stills), so the heuristics would call every file injected; they are then not
+    /// run and the result reports injection as not measured. A token session is always live.
+    pub live_capture: bool,
     /// Target oval for the face, normalised image coordinates: centre x, centre y, half
     /// width, half height.
     pub target_oval: [f32; 4],
@@ -229,6 +235,7 @@ impl Default for SessionConfig {
             continuity_every: 30,
             continuity_min_similarity: 0.5,
             off_path: true,
+            live_capture: true,
             target_oval: [0.5, 0.45, 0.3, 0.38],
         }
     }
@@ -482,7 +489,11 @@ impl Session {
 
     /// The device report (if any) and the stream heuristics, summarised for the policy.
     fn security_evidence(&self) -> SecurityEvidence {
-        let stream = self.stream.assess().report();
+        let stream = if self.cfg.live_capture {
+            self.stream.assess().report()
+        } else {
+            ProbeReport::default()
+        };
         let report = match &self.device {
             Some(d) => d.merged(&stream),
             None => stream,
@@ -520,8 +531,10 @@ impl Session {
         self.frame_chain = chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
         // Stream injection heuristics: the same digest, the buffer's geometry and the upright
         // image (a grid of 8×8 blocks, differenced with the previous frame for sensor noise).
-        self.stream
-            .observe(frame, &digest, Some(self.tracker.last_rgb()));
+        if self.cfg.live_capture {
+            self.stream
+                .observe(frame, &digest, Some(self.tracker.last_rgb()));
+        }
         let analysis = self.tracker.last_analysis();
         self.frames += 1;
         let ts = analysis.timestamp_ns;

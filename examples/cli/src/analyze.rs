@@ -43,6 +43,9 @@ pub struct AnalyzeArgs<'a> {
     pub flow: FlowType,
     pub tier: RiskTier,
     pub json: bool,
+    /// Recorded media (files, a decoded video): the stream injection heuristics are not run
+    /// (`SessionConfig::live_capture`). Never with a token: a token session is live.
+    pub offline: bool,
     pub trust: Option<TrustArgs<'a>>,
 }
 
@@ -154,7 +157,7 @@ pub fn analyze(
         },
     };
     let seed = params.seed;
-    let mut session = Session::new(
+    let session = Session::new(
         engine.clone(),
         models,
         Arc::new(policy),
@@ -162,9 +165,29 @@ pub fn analyze(
         params,
         SessionConfig {
             passive,
+            live_capture: !args.offline,
             ..SessionConfig::default()
         },
     )?;
+    // A token session is a device's: probe this host as an app would (docs/device-signals.md);
+    // the findings go into the signed result's security submodule.
+    let mut session = if token.is_some() {
+        use liveproof_core::security::{
+            probe_device, BuildPropFiles, ProbeSet, ProcessEnv, ProcessFacts, RootedFs,
+        };
+        let fs = RootedFs::new("/");
+        let props = BuildPropFiles::load(&fs);
+        let report = probe_device(
+            &ProbeSet::for_this_platform(),
+            &fs,
+            &props,
+            &ProcessEnv,
+            &ProcessFacts::default(),
+        );
+        session.with_security(report, None)
+    } else {
+        session
+    };
     let mut size: Option<(u32, u32)> = None;
     for (path, &ts) in frame_paths.iter().zip(stamps) {
         let d = crate::decode_frame(path, &mut size)?;

@@ -87,6 +87,10 @@ enum Cmd {
         /// Frame rate assumed when the folder has no capture.json.
         #[arg(long, default_value_t = 30.0)]
         fps: f64,
+        /// Recorded media (image files, a decoded video): analyse offline, without the stream
+        /// injection heuristics (which fail every file: a file is not a live camera).
+        #[arg(long, conflicts_with = "token")]
+        offline: bool,
         /// The server's session token (`liveproof-verifier issue`): the challenge seed, flow,
         /// tier, attempt and policy come from it, after its signature is checked against
         /// --server-key.
@@ -262,6 +266,7 @@ fn main() -> Result<()> {
             tier,
             json,
             fps,
+            offline,
             token,
             server_key,
             sign_key,
@@ -287,6 +292,7 @@ fn main() -> Result<()> {
                 flow: analyze::enum_arg("flow", flow)?,
                 tier: analyze::enum_arg("tier", tier)?,
                 json: *json,
+                offline: *offline,
                 trust,
             };
             let paths = frame_paths(frames)?;

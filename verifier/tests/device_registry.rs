@@ -122,12 +122,18 @@ async fn memory_registry_rejects_invalid() {
     assert_eq!(registry.len(), 0);
 }
 
-#[tokio::test]
-async fn redis_registry_registers_per_tenant() {
+/// A fresh Redis and a registry on it under the prefix `lp:`.
+async fn redis_registry() -> (TestRedis, RedisDeviceKeyRegistry) {
     let redis = TestRedis::start();
     let registry = RedisDeviceKeyRegistry::connect(&redis.url(), "lp:")
         .await
         .unwrap();
+    (redis, registry)
+}
+
+#[tokio::test]
+async fn redis_registry_registers_per_tenant() {
+    let (redis, registry) = redis_registry().await;
     assert_eq!(registry.kind(), "redis");
     registers_per_tenant(&registry).await;
     assert_eq!(redis.integer(&["DBSIZE"]), 3);
@@ -142,10 +148,7 @@ async fn redis_registry_registers_per_tenant() {
 
 #[tokio::test]
 async fn redis_registry_rejects_invalid() {
-    let redis = TestRedis::start();
-    let registry = RedisDeviceKeyRegistry::connect(&redis.url(), "lp:")
-        .await
-        .unwrap();
+    let (redis, registry) = redis_registry().await;
     rejects_invalid(&registry).await;
     assert_eq!(redis.integer(&["DBSIZE"]), 0);
 }

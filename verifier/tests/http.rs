@@ -72,6 +72,27 @@ impl TestServer {
             .expect("request")
     }
 
+    /// POSTs each `(content type, body)` to `path` and asserts the JSON error's status and
+    /// code.
+    async fn assert_errors(&self, path: &str, cases: &[(&str, &[u8], u16, &str)]) {
+        for &(content_type, body, status, code) in cases {
+            let answer = self.post(path, content_type, body).await;
+            assert_eq!(error_code(&answer, status), code, "{content_type} {body:?}");
+        }
+    }
+
+    /// The `/metrics` page.
+    async fn metrics(&self) -> String {
+        self.get("/metrics").await.text()
+    }
+
+    /// The `/metrics` page, asserted to contain `line`.
+    async fn metrics_containing(&self, line: &str) -> String {
+        let metrics = self.metrics().await;
+        assert!(metrics.contains(line), "{metrics}");
+        metrics
+    }
+
     /// The audit records written so far, parsed.
     fn audit_records(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.audit_path)
@@ -200,49 +221,49 @@ async fn sessions_issue_and_reject_bad_requests() {
     }
     assert!(token["expires_at"].as_u64().is_some());
 
-    let unknown = server
-        .post(
-            "/v1/sessions",
-            "application/json",
-            br#"{"tenant":"initech"}"#,
-        )
-        .await;
-    assert_eq!(error_code(&unknown, 404), "unknown_tenant");
-    let malformed = server
-        .post("/v1/sessions", "application/json", br#"{"tenant":"#)
-        .await;
-    assert_eq!(error_code(&malformed, 400), "malformed_json");
-    let unknown_field = server
-        .post(
-            "/v1/sessions",
-            "application/json",
-            br#"{"tenant":"acme","admin":true}"#,
-        )
-        .await;
-    assert_eq!(error_code(&unknown_field, 400), "malformed_json");
     let fixed_seed = format!(r#"{{"tenant":"acme","seed_hex":"{}"}}"#, "00".repeat(32));
-    let seeded = server
-        .post("/v1/sessions", "application/json", fixed_seed.as_bytes())
-        .await;
-    assert_eq!(error_code(&seeded, 400), "seed_not_allowed");
-    let bad_ttl = server
-        .post(
+    server
+        .assert_errors(
             "/v1/sessions",
-            "application/json",
-            br#"{"tenant":"acme","ttl_seconds":100000}"#,
+            &[
+                (
+                    "application/json",
+                    br#"{"tenant":"initech"}"#,
+                    404,
+                    "unknown_tenant",
+                ),
+                ("application/json", br#"{"tenant":"#, 400, "malformed_json"),
+                (
+                    "application/json",
+                    br#"{"tenant":"acme","admin":true}"#,
+                    400,
+                    "malformed_json",
+                ),
+                (
+                    "application/json",
+                    fixed_seed.as_bytes(),
+                    400,
+                    "seed_not_allowed",
+                ),
+                (
+                    "application/json",
+                    br#"{"tenant":"acme","ttl_seconds":100000}"#,
+                    400,
+                    "invalid_request",
+                ),
+                (
+                    "text/plain",
+                    br#"{"tenant":"acme"}"#,
+                    415,
+                    "unsupported_media_type",
+                ),
+            ],
         )
         .await;
-    assert_eq!(error_code(&bad_ttl, 400), "invalid_request");
-    let wrong_type = server
-        .post("/v1/sessions", "text/plain", br#"{"tenant":"acme"}"#)
-        .await;
-    assert_eq!(error_code(&wrong_type, 415), "unsupported_media_type");
 
-    let metrics = server.get("/metrics").await.text();
-    assert!(
-        metrics.contains("\nliveproof_sessions_issued_total 1\n"),
-        "{metrics}"
-    );
+    server
+        .metrics_containing("\nliveproof_sessions_issued_total 1\n")
+        .await;
     server.shutdown().await;
 }
 
@@ -278,11 +299,9 @@ async fn verify_garbage_is_a_rejection_not_an_error() {
     assert_eq!(records.len(), 3);
     assert!(records.iter().all(serde_json::Value::is_object));
 
-    let metrics = server.get("/metrics").await.text();
-    assert!(
-        metrics.contains("liveproof_verify_seconds_count 3\n"),
-        "{metrics}"
-    );
+    let metrics = server
+        .metrics_containing("liveproof_verify_seconds_count 3\n")
+        .await;
     let rejected: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("liveproof_verify_total{outcome=\"rejected\""))
@@ -340,17 +359,12 @@ async fn verify_bad_bodies_are_json_4xx() {
             "empty_result",
         ),
     ];
-    for (content_type, body, status, code) in cases {
-        let answer = server.post("/v1/verify", content_type, body).await;
-        assert_eq!(error_code(&answer, status), code, "{content_type} {body:?}");
-    }
+    server.assert_errors("/v1/verify", &cases).await;
     // None of them reached the verifier: no audit record, no verification counted.
     assert_eq!(server.audit_records().len(), 0);
-    let metrics = server.get("/metrics").await.text();
-    assert!(
-        metrics.contains("liveproof_verify_seconds_count 0\n"),
-        "{metrics}"
-    );
+    server
+        .metrics_containing("liveproof_verify_seconds_count 0\n")
+        .await;
     server.shutdown().await;
 }
 
@@ -442,7 +456,7 @@ async fn a_signed_result_is_accepted_once_then_replayed() {
     let server = TestServer::start(memory_verifier()).await;
     register_device(&server).await;
     let claims_before = series(
-        &server.get("/metrics").await.text(),
+        &server.metrics().await,
         "liveproof_replay_claim_seconds_count",
     );
     let (issued, signed) = signed_sample(
@@ -477,7 +491,7 @@ async fn a_signed_result_is_accepted_once_then_replayed() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["verdict"]["accepted"], true, "{}", records[0]);
     assert_eq!(records[1]["verdict"]["accepted"], false);
-    let metrics = server.get("/metrics").await.text();
+    let metrics = server.metrics().await;
     assert_eq!(
         series(&metrics, "liveproof_verify_total{outcome=\"accepted\""),
         1.0,
@@ -543,7 +557,7 @@ async fn a_replay_store_outage_is_503_with_the_verdict() {
     assert_eq!(retried.json()["accepted"], true);
     let replay = server.post("/v1/verify", "application/cose", &first).await;
     assert_eq!(replay.json()["reject_reason"], "replayed");
-    let metrics = server.get("/metrics").await.text();
+    let metrics = server.metrics().await;
     assert!(
         series(
             &metrics,
@@ -684,7 +698,7 @@ async fn an_audit_write_failure_is_counted_not_fatal() {
         assert_eq!(answer.status, 200, "{}", answer.text());
         assert_eq!(answer.json()["accepted"], false);
     }
-    let metrics = server.get("/metrics").await.text();
+    let metrics = server.metrics().await;
     assert_eq!(
         series(&metrics, "liveproof_audit_write_errors_total"),
         2.0,

@@ -323,6 +323,29 @@ async fn claim_while_down(store: &RedisReplayStore, key: &str) -> Result<bool, S
     result
 }
 
+/// With `redis` down: a claim of each of `down_keys` fails closed; then Redis restarts and a
+/// claim of `key` is won within 20 s (`what` names the recovery in the log) and a second one
+/// of it is lost.
+async fn fails_closed_then_recovers(
+    redis: &mut TestRedis,
+    store: &RedisReplayStore,
+    down_keys: &[&str],
+    key: &str,
+    what: &str,
+) {
+    for down_key in down_keys {
+        assert!(matches!(
+            claim_while_down(store, down_key).await,
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+    redis.restart();
+    let (won, failures) = claim_until_ok(store, key, Duration::from_secs(20)).await;
+    eprintln!("{what} after {failures} failed claims");
+    assert!(won);
+    assert!(!store.claim(key, Duration::from_secs(60)).await.unwrap());
+}
+
 #[tokio::test]
 async fn redis_outage_fails_closed_and_recovers_by_itself() {
     let mut redis = TestRedis::start();
@@ -333,19 +356,15 @@ async fn redis_outage_fails_closed_and_recovers_by_itself() {
         .unwrap());
 
     redis.kill();
-    for key in ["during-1", "during-2", "before"] {
-        assert!(matches!(
-            claim_while_down(&store, key).await,
-            Err(StoreError::Unavailable(_))
-        ));
-    }
-
-    redis.restart();
-    let (won, failures) = claim_until_ok(&store, "after", Duration::from_secs(20)).await;
-    eprintln!("recovered after {failures} failed claims");
-    assert!(won);
+    fails_closed_then_recovers(
+        &mut redis,
+        &store,
+        &["during-1", "during-2", "before"],
+        "after",
+        "recovered",
+    )
+    .await;
     // The same store object works again, and the claim made before the outage held (AOF).
-    assert!(!store.claim("after", Duration::from_secs(60)).await.unwrap());
     assert!(!store
         .claim("before", Duration::from_secs(60))
         .await
@@ -368,15 +387,7 @@ async fn redis_down_at_start_fails_closed_then_works() {
     let store = RedisReplayStore::connect_lazy(&redis.url(), "t:")
         .await
         .unwrap();
-    assert!(matches!(
-        claim_while_down(&store, "k").await,
-        Err(StoreError::Unavailable(_))
-    ));
-    redis.restart();
-    let (won, failures) = claim_until_ok(&store, "k", Duration::from_secs(20)).await;
-    eprintln!("lazy store recovered after {failures} failed claims");
-    assert!(won);
-    assert!(!store.claim("k", Duration::from_secs(60)).await.unwrap());
+    fails_closed_then_recovers(&mut redis, &store, &["k"], "k", "lazy store recovered").await;
     assert_eq!(redis.integer(&["DBSIZE"]), 1);
 }
 

@@ -128,6 +128,15 @@ pub trait PropertySource {
     fn available(&self) -> bool;
 }
 
+/// `(name, value)` pairs as an owned map (later pairs win), for [`MapProperties`] and
+/// [`MapEnv`].
+fn owned_map<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Properties the host app filled, from `android.os.Build` / `getprop` (core forbids
 /// `unsafe`, so it cannot call `__system_property_get` itself).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -136,12 +145,7 @@ pub struct MapProperties(pub BTreeMap<String, String>);
 impl MapProperties {
     /// From `(name, value)` pairs.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> MapProperties {
-        MapProperties(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        MapProperties(owned_map(pairs))
     }
 }
 
@@ -229,12 +233,7 @@ pub struct MapEnv(pub BTreeMap<String, String>);
 
 impl MapEnv {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> MapEnv {
-        MapEnv(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        MapEnv(owned_map(pairs))
     }
 }
 

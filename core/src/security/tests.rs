@@ -87,6 +87,11 @@ fn run(set: ProbeSet, t: &Tree, env: &MapEnv, facts: &ProcessFacts) -> ProbeRepo
     probe_device(&set, &fs, &props, env, facts)
 }
 
+/// [`run`] with an empty environment and no facts from the host.
+fn run_bare(set: ProbeSet, t: &Tree) -> ProbeReport {
+    run(set, t, &MapEnv::default(), &ProcessFacts::default())
+}
+
 /// `(probe id, severity)` of each finding, in order.
 fn found(r: &ProbeReport) -> Vec<(&str, f32)> {
     r.signals
@@ -103,27 +108,38 @@ fn evidence_of<'r>(r: &'r ProbeReport, probe: &str) -> &'r str {
         .evidence
 }
 
+/// Asserts the `(probe id, evidence)` of each listed finding.
+fn assert_evidence(r: &ProbeReport, expected: &[(&str, &str)]) {
+    for (probe, evidence) in expected {
+        assert_eq!(evidence_of(r, probe), *evidence, "{probe}");
+    }
+}
+
+/// The ids of the probes that could not read their inputs, in order.
+fn unmeasured(r: &ProbeReport) -> Vec<&str> {
+    r.not_measured.iter().map(|n| n.probe.as_str()).collect()
+}
+
+/// The summary of a report's findings and covered categories.
+fn summary(r: &ProbeReport) -> SecurityEvidence {
+    SecurityEvidence::from_probes(&r.signals, &r.categories_covered)
+}
+
 use SecurityCategory as C;
 
 #[test]
 fn clean_android_raises_nothing_and_covers_its_categories() {
     let t = Tree::new("android-clean");
     clean_android(&t);
-    let r = run(
-        ProbeSet::android(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::android(), &t);
     assert_eq!(found(&r), [], "{:?}", r.signals);
     assert_eq!(
         r.categories_covered,
         [C::RootOrJailbreak, C::Emulator, C::Hooking, C::Debugger]
     );
     // Only the capture device's name (not reported) is unmeasured.
-    let unmeasured: Vec<&str> = r.not_measured.iter().map(|n| n.probe.as_str()).collect();
-    assert_eq!(unmeasured, ["camera.virtual_name"]);
-    let e = SecurityEvidence::from_probes(&r.signals, &r.categories_covered);
+    assert_eq!(unmeasured(&r), ["camera.virtual_name"]);
+    let e = summary(&r);
     assert_eq!(e.device_risk, Some(0.0));
     assert_eq!((e.virtual_camera, e.injection), (None, None));
 }
@@ -154,23 +170,19 @@ fn rooted_android_su_magisk_test_keys() {
             ("android.root.selinux_permissive", 0.7),
         ]
     );
-    assert_eq!(
-        evidence_of(&r, "android.root.su_binary"),
-        "/system/xbin/su, /opt/tools/su"
-    );
-    assert_eq!(
-        evidence_of(&r, "android.root.magisk"),
-        "/data/adb/magisk, /data/adb/modules"
-    );
-    assert_eq!(
-        evidence_of(&r, "android.root.test_keys"),
-        "ro.build.tags=test-keys"
+    assert_evidence(
+        &r,
+        &[
+            ("android.root.su_binary", "/system/xbin/su, /opt/tools/su"),
+            ("android.root.magisk", "/data/adb/magisk, /data/adb/modules"),
+            ("android.root.test_keys", "ro.build.tags=test-keys"),
+        ],
     );
     assert!(r
         .signals
         .iter()
         .all(|s| s.version == 1 && s.category == C::RootOrJailbreak));
-    let e = SecurityEvidence::from_probes(&r.signals, &r.categories_covered);
+    let e = summary(&r);
     assert_eq!(e.device_risk, Some(0.95));
 }
 
@@ -209,13 +221,12 @@ fn android_emulator_from_properties_and_devices() {
             ("android.emulator.qemu_devices", 0.9),
         ]
     );
-    assert_eq!(
-        evidence_of(&r, "android.emulator.hardware"),
-        "ro.hardware=ranchu"
-    );
-    assert_eq!(
-        evidence_of(&r, "android.emulator.qemu_devices"),
-        "/dev/qemu_pipe"
+    assert_evidence(
+        &r,
+        &[
+            ("android.emulator.hardware", "ro.hardware=ranchu"),
+            ("android.emulator.qemu_devices", "/dev/qemu_pipe"),
+        ],
     );
 }
 
@@ -238,12 +249,7 @@ fn hooked_process_frida_and_lsposed() {
              1: 00000000:69A2 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0 0 2 1\n"
         ),
     );
-    let r = run(
-        ProbeSet::android(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::android(), &t);
     assert_eq!(
         found(&r),
         [
@@ -252,29 +258,23 @@ fn hooked_process_frida_and_lsposed() {
             ("android.hook.frida_port", 0.8),
         ]
     );
-    assert_eq!(
-        evidence_of(&r, "android.hook.frida_maps"),
-        "mapped: frida-agent-64.so"
-    );
-    assert_eq!(
-        evidence_of(&r, "android.hook.xposed_maps"),
-        "mapped: liblspd.so"
-    );
-    assert_eq!(
-        evidence_of(&r, "android.hook.frida_port"),
-        "/proc/net/tcp: LISTEN on 00000000:69A2"
+    assert_evidence(
+        &r,
+        &[
+            ("android.hook.frida_maps", "mapped: frida-agent-64.so"),
+            ("android.hook.xposed_maps", "mapped: liblspd.so"),
+            (
+                "android.hook.frida_port",
+                "/proc/net/tcp: LISTEN on 00000000:69A2",
+            ),
+        ],
     );
     // A connection (not LISTEN) to 27042 is not a listener.
     t.file(
         "/proc/net/tcp",
         format!("{TCP_HEADER}   0: 0100007F:8000 0100007F:69A2 01 00000000:00000000 00:00000000 00000000 10123 0 1 1\n"),
     );
-    let r = run(
-        ProbeSet::android(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::android(), &t);
     assert!(!found(&r)
         .iter()
         .any(|(p, _)| *p == "android.hook.frida_port"));
@@ -288,23 +288,13 @@ fn traced_process() {
         "/proc/self/status",
         "Name:\tapp\nTracerPid:\t4242\nUid:\t10123\n",
     );
-    let r = run(
-        ProbeSet::android(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::android(), &t);
     assert_eq!(found(&r), [("android.debug.tracer_pid", 0.7)]);
     assert_eq!(
         evidence_of(&r, "android.debug.tracer_pid"),
         "TracerPid 4242"
     );
-    let r = run(
-        ProbeSet::linux(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::linux(), &t);
     assert!(found(&r).contains(&("linux.debug.tracer_pid", 0.6)));
 }
 
@@ -347,7 +337,7 @@ fn clean_linux_raises_nothing() {
         [C::Debugger, C::VirtualCamera, C::Vm, C::Environment]
     );
     assert!(r.not_measured.is_empty(), "{:?}", r.not_measured);
-    let e = SecurityEvidence::from_probes(&r.signals, &r.categories_covered);
+    let e = summary(&r);
     assert_eq!(
         (e.virtual_camera, e.device_risk, e.injection),
         (Some(0.0), Some(0.0), None)
@@ -395,21 +385,23 @@ fn v4l2loopback_and_obs_virtual_cameras() {
             ("camera.virtual_name", 0.95),
         ]
     );
-    assert_eq!(
-        evidence_of(&r, "linux.vcam.v4l2_name"),
-        "video2: \"Dummy video device (0x0000)\", video3: \"OBS Virtual Camera\""
+    assert_evidence(
+        &r,
+        &[
+            (
+                "linux.vcam.v4l2_name",
+                "video2: \"Dummy video device (0x0000)\", video3: \"OBS Virtual Camera\"",
+            ),
+            (
+                "linux.vcam.v4l2_driver",
+                "video2: driver v4l2loopback, module v4l2loopback loaded",
+            ),
+            ("linux.vm.dmi", "/sys/class/dmi/id/sys_vendor = \"QEMU\""),
+            // The preloaded library's file name only: its path holds a user name.
+            ("env.preload", "LD_PRELOAD=libcamhook.so"),
+        ],
     );
-    assert_eq!(
-        evidence_of(&r, "linux.vcam.v4l2_driver"),
-        "video2: driver v4l2loopback, module v4l2loopback loaded"
-    );
-    assert_eq!(
-        evidence_of(&r, "linux.vm.dmi"),
-        "/sys/class/dmi/id/sys_vendor = \"QEMU\""
-    );
-    // The preloaded library's file name only: its path holds a user name.
-    assert_eq!(evidence_of(&r, "env.preload"), "LD_PRELOAD=libcamhook.so");
-    let e = SecurityEvidence::from_probes(&r.signals, &r.categories_covered);
+    let e = summary(&r);
     assert_eq!(e.virtual_camera, Some(0.95));
     // VM hints and LD_PRELOAD stay below the default veto (0.9).
     assert_eq!(e.device_risk, Some(0.5));
@@ -445,13 +437,18 @@ fn ios_jailbreak_tree_and_injected_dylibs() {
             ("ios.debug.p_traced", 0.7),
         ]
     );
-    assert_eq!(
-        evidence_of(&r, "ios.jailbreak.paths"),
-        "/Applications/Cydia.app, /bin/bash, /etc/apt, /var/jb"
-    );
-    assert_eq!(
-        evidence_of(&r, "ios.hook.injected_dylib"),
-        "loaded: MobileSubstrate.dylib, FridaGadget.dylib"
+    assert_evidence(
+        &r,
+        &[
+            (
+                "ios.jailbreak.paths",
+                "/Applications/Cydia.app, /bin/bash, /etc/apt, /var/jb",
+            ),
+            (
+                "ios.hook.injected_dylib",
+                "loaded: MobileSubstrate.dylib, FridaGadget.dylib",
+            ),
+        ],
     );
 }
 
@@ -485,12 +482,7 @@ fn clean_ios_and_the_simulator() {
     let r = run(ProbeSet::ios(), &t, &MapEnv::default(), &facts);
     assert_eq!(found(&r), [("ios.emulator.simulator", 0.9)]);
     // Nothing reported by the host: the fact probes are not measured, not clean.
-    let r = run(
-        ProbeSet::ios(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::ios(), &t);
     assert_eq!(r.categories_covered, [C::RootOrJailbreak]);
     assert_eq!(r.not_measured.len(), 5);
 }
@@ -513,12 +505,7 @@ fn unreadable_huge_and_binary_inputs_never_panic() {
         })
         .file("/sys/fs/selinux/enforce", b"\xff\x00garbage".as_slice())
         .file("/proc/net/tcp", "not a socket table\n\n  0: zz:zz 0A\n");
-    let r = run(
-        ProbeSet::android(),
-        &t,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::android(), &t);
     assert_eq!(
         found(&r),
         [
@@ -526,9 +513,8 @@ fn unreadable_huge_and_binary_inputs_never_panic() {
             ("android.debug.tracer_pid", 0.7)
         ]
     );
-    let unmeasured: Vec<&str> = r.not_measured.iter().map(|n| n.probe.as_str()).collect();
     assert_eq!(
-        unmeasured,
+        unmeasured(&r),
         ["android.root.selinux_permissive", "camera.virtual_name"]
     );
     // A path outside the root is refused, never read.
@@ -540,12 +526,7 @@ fn unreadable_huge_and_binary_inputs_never_panic() {
     assert!(!fs.exists("relative/path"));
     // An empty root: file probes clean, everything else not measured.
     let empty = Tree::new("empty");
-    let r = run(
-        ProbeSet::android(),
-        &empty,
-        &MapEnv::default(),
-        &ProcessFacts::default(),
-    );
+    let r = run_bare(ProbeSet::android(), &empty);
     assert_eq!(found(&r), []);
     assert_eq!(r.categories_covered, [C::RootOrJailbreak, C::Emulator]);
 }
@@ -690,14 +671,14 @@ fn regular_noise_free_stream_is_flagged_and_a_jittered_noisy_one_is_not() {
     assert_eq!(sev(&a.duplicates), Some(0.0));
     assert_eq!(sev(&a.geometry), Some(0.0));
     assert_eq!(a.declared, None);
-    let e = SecurityEvidence::from_probes(&a.report().signals, &a.report().categories_covered);
+    let e = summary(&a.report());
     assert_eq!(e.injection, Some(0.95));
     for h in [&b.timing, &b.noise, &b.combined, &b.duplicates, &b.geometry] {
         assert_eq!(sev(h), Some(0.0), "{h:?}");
     }
     let jitter = b.timing.as_ref().unwrap().statistic;
     assert!(jitter > 300.0, "MAD {jitter} µs");
-    let e = SecurityEvidence::from_probes(&b.report().signals, &b.report().categories_covered);
+    let e = summary(&b.report());
     assert_eq!(e.injection, Some(0.0));
 }
 
@@ -749,10 +730,7 @@ fn duplicates_geometry_and_declared_camera() {
     let mut m = StreamMonitor::new(None);
     let blank = RgbImage::new(320, 240);
     for k in 0..20u64 {
-        let f = Frame::contiguous(320, 240, PixelFormat::Rgb888, &blank.data)
-            .unwrap()
-            .with_timestamp_ns(k * 33_000_000 + (k % 3) * 1_000_000);
-        m.observe(&f, &f.content_sha256(), Some(&blank));
+        feed(&mut m, &blank, k * 33_000_000 + (k % 3) * 1_000_000);
     }
     assert_eq!(m.assess().duplicates, None);
 
@@ -771,10 +749,7 @@ fn duplicates_geometry_and_declared_camera() {
             RgbImage::new(160, 120)
         };
         let ts = k * 33_000_000 + (k % 4) * 700_000;
-        let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
-            .unwrap()
-            .with_timestamp_ns(ts);
-        m.observe(&f, &f.content_sha256(), Some(&img));
+        feed(&mut m, &img, ts);
     }
     let a = m.assess();
     let g = a.geometry.unwrap();

@@ -61,41 +61,15 @@ impl Runner {
         &self.policy.policy.challenge.plan
     }
 
-    /// One session over `frames` from a (simulated) live camera: the stream injection
-    /// heuristics apply. Stops pushing once the session is done.
+    /// One session over `frames` (stops pushing once the session is done).
     pub fn run(
         &self,
         seed: [u8; 32],
         flow: FlowType,
         tier: RiskTier,
         session_id: &str,
+        capture: Capture,
         frames: impl Iterator<Item = Result<(RgbImage, u64)>>,
-    ) -> Result<SessionResult> {
-        self.run_capture(seed, flow, tier, session_id, frames, true)
-    }
-
-    /// One session over recorded media (files, a decoded video): offline analysis, where the
-    /// stream injection heuristics are not run (`SessionConfig::live_capture`: a file is an
-    /// injected stream by construction, which would hide what the PAD signals say).
-    pub fn run_recorded(
-        &self,
-        seed: [u8; 32],
-        flow: FlowType,
-        tier: RiskTier,
-        session_id: &str,
-        frames: impl Iterator<Item = Result<(RgbImage, u64)>>,
-    ) -> Result<SessionResult> {
-        self.run_capture(seed, flow, tier, session_id, frames, false)
-    }
-
-    fn run_capture(
-        &self,
-        seed: [u8; 32],
-        flow: FlowType,
-        tier: RiskTier,
-        session_id: &str,
-        frames: impl Iterator<Item = Result<(RgbImage, u64)>>,
-        live_capture: bool,
     ) -> Result<SessionResult> {
         let mut s = Session::new(
             self.engine.clone(),
@@ -114,7 +88,7 @@ impl Runner {
                 capture_device: "liveproof-eval".into(),
             },
             SessionConfig {
-                live_capture,
+                live_capture: capture == Capture::Live,
                 ..SessionConfig::default()
             },
         )?;
@@ -131,6 +105,17 @@ impl Runner {
         }
         Ok(s.finish())
     }
+}
+
+/// Where a session's frames come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capture {
+    /// A (simulated) live camera: the stream injection heuristics apply.
+    Live,
+    /// Recorded media (files, a decoded video), analysed offline
+    /// (`SessionConfig::live_capture = false`): a file is an injected stream by construction,
+    /// so the heuristics are not run; otherwise they would hide what the PAD signals say.
+    Recorded,
 }
 
 /// A 32-byte seed derived from a label (FNV-1a, then splitmix64): deterministic and distinct
@@ -382,6 +367,7 @@ pub fn run_synthetic(
             flow,
             tier,
             &spec.id,
+            Capture::Live,
             gen.map(|f| Ok((f.image, f.timestamp_ns))),
         )?;
         Ok(Outcome::from_result(
@@ -569,7 +555,7 @@ pub fn run_folders(
                 .rgb;
             Ok((img, *ts))
         });
-        let r = runner.run(c.seed, flow, tier, &c.id, frames)?;
+        let r = runner.run(c.seed, flow, tier, &c.id, Capture::Live, frames)?;
         Ok(Outcome::from_result(
             &c.id, &c.person, c.origin, &c.species, flow, tier, &r, &c.note,
         ))
@@ -588,7 +574,7 @@ pub const REAL_STILLS: [(&str, bool); 5] = [
 /// REAL media: the five phone stills (each repeated for one second on a passive-only flow:
 /// a still cannot act out a challenge) and the decoded talking-face clip (passive-only, and
 /// with the challenge of `seed`, which it does not act out), analysed offline
-/// ([`Runner::run_recorded`]: files are not a live camera, so the stream injection heuristics,
+/// ([`Capture::Recorded`]: files are not a live camera, so the stream injection heuristics,
 /// which fail every file, are not run). Missing media are skipped and said in the returned
 /// notes.
 pub fn run_real(
@@ -607,7 +593,7 @@ pub fn run_real(
                 let r = (|| -> Result<Outcome> {
                     let img = liveproof_core::frame::file::load_upright(&path)?.rgb;
                     let frames = (0..30u64).map(|k| Ok((img.clone(), k * 33_333_333)));
-                    let r = runner.run_recorded(seed, flow, tier, name, frames)?;
+                    let r = runner.run(seed, flow, tier, name, Capture::Recorded, frames)?;
                     let species = if live {
                         BONA_FIDE.to_string()
                     } else {
@@ -665,7 +651,7 @@ pub fn run_real(
                         "challenge"
                     }
                 );
-                let r = runner.run_recorded(seed, flow, tier, &id, frames)?;
+                let r = runner.run(seed, flow, tier, &id, Capture::Recorded, frames)?;
                 Ok(Outcome::from_result(
                     &id,
                     "talkingface",

@@ -893,12 +893,6 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Standard base64 with padding; `None` on any bad character, length or trailing bits.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
-}
-
 /// One audit record: the device's ISO/IEC 30107-2 audit fields (never images, landmarks or
 /// embeddings) plus the verdict and a hash of the bytes verified.
 fn audit_record(

@@ -46,6 +46,28 @@ fn verifier(cfg: VerifierConfig) -> Verifier {
     )
 }
 
+/// A verifier of `keys` for the tenant, trusting any device key (lab mode: the key check is not
+/// what these tests are about).
+fn lab(keys: ServerKeySet) -> Verifier {
+    verifier(
+        VerifierConfig::single_tenant(keys, TENANT, policy(DeviceKeyTrust::AllowUnverified))
+            .unwrap(),
+    )
+}
+
+/// Issues `request` on `v` and signs a SYNTHETIC result of raw score `raw`, edited by `edit`
+/// before signing (what a tampered device would send).
+fn forged(
+    v: &Verifier,
+    request: &IssueRequest,
+    raw: f32,
+    edit: impl FnOnce(&mut liveproof_core::result::SessionResult),
+) -> Vec<u8> {
+    signed_sample_with(v, request, &device(), raw, now(), Vec::new(), edit)
+        .unwrap()
+        .1
+}
+
 fn device() -> SoftwareSigner {
     SoftwareSigner::from_secret_bytes(&[0x22; 32]).unwrap()
 }
@@ -68,6 +90,13 @@ fn rejected(v: &Verdict, reason: RejectReason, check: &str) {
     let last = v.checks.last().unwrap();
     assert!(!last.passed && last.name == check);
     assert!(v.checks[..v.checks.len() - 1].iter().all(|c| c.passed));
+}
+
+fn default_request() -> IssueRequest {
+    IssueRequest {
+        tenant: TENANT.into(),
+        ..IssueRequest::default()
+    }
 }
 
 fn challenge_request() -> IssueRequest {
@@ -229,15 +258,10 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
         "tenant",
     );
     // Another server's keys: unknown kid.
-    let stranger = verifier(
-        VerifierConfig::single_tenant(
-            ServerKeySet::with_signer(SoftwareSigner::from_secret_bytes(&[0x12; 32]).unwrap())
-                .unwrap(),
-            TENANT,
-            policy(DeviceKeyTrust::AllowUnverified),
-        )
-        .unwrap(),
-    );
+    let stranger = lab(ServerKeySet::with_signer(
+        SoftwareSigner::from_secret_bytes(&[0x12; 32]).unwrap(),
+    )
+    .unwrap());
     rejected(
         &stranger.verify(&bytes, now()).await.verdict,
         RejectReason::UnknownKid,
@@ -247,23 +271,10 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
     let dir = std::env::temp_dir().join(format!("lp-verify-rotation-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let k1 = ServerKeySet::generate(&dir).unwrap();
-    let cfg1 = VerifierConfig::single_tenant(
-        ServerKeySet::load(&dir).unwrap(),
-        TENANT,
-        policy(DeviceKeyTrust::AllowUnverified),
-    )
-    .unwrap();
-    let v1 = verifier(cfg1);
+    let v1 = lab(ServerKeySet::load(&dir).unwrap());
     let (_, old) = signed_sample(&v1, TENANT, &device(), PASSING_RAW, now()).unwrap();
     let k2 = ServerKeySet::generate(&dir).unwrap();
-    let rotating = verifier(
-        VerifierConfig::single_tenant(
-            ServerKeySet::load(&dir).unwrap(),
-            TENANT,
-            policy(DeviceKeyTrust::AllowUnverified),
-        )
-        .unwrap(),
-    );
+    let rotating = lab(ServerKeySet::load(&dir).unwrap());
     let during = rotating.verify(&old, now()).await.verdict;
     assert!(
         during.accepted,
@@ -271,14 +282,7 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
     );
     ServerKeySet::set_status(&dir, &k1, KeyStatus::Retired).unwrap();
     let (_, old2) = signed_sample(&v1, TENANT, &device(), PASSING_RAW, now()).unwrap();
-    let after = verifier(
-        VerifierConfig::single_tenant(
-            ServerKeySet::load(&dir).unwrap(),
-            TENANT,
-            policy(DeviceKeyTrust::AllowUnverified),
-        )
-        .unwrap(),
-    );
+    let after = lab(ServerKeySet::load(&dir).unwrap());
     rejected(
         &after.verify(&old2, now()).await.verdict,
         RejectReason::RetiredKid,
@@ -341,23 +345,11 @@ async fn a_forged_band_is_a_client_decision_mismatch() {
         Some(Band::Fail),
         "the low scores fail honestly"
     );
-    let (_, forged) = signed_sample_with(
-        &v,
-        &IssueRequest {
-            tenant: TENANT.into(),
-            ..IssueRequest::default()
-        },
-        &device(),
-        0.05,
-        now(),
-        Vec::new(),
-        |r| {
-            r.band = Band::Pass;
-            r.audit.pad_decision = Band::Pass;
-        },
-    )
-    .unwrap();
-    let verdict = v.verify(&forged, now()).await.verdict;
+    let forged_band = forged(&v, &default_request(), 0.05, |r| {
+        r.band = Band::Pass;
+        r.audit.pad_decision = Band::Pass;
+    });
+    let verdict = v.verify(&forged_band, now()).await.verdict;
     rejected(
         &verdict,
         RejectReason::ClientDecisionMismatch,
@@ -365,23 +357,11 @@ async fn a_forged_band_is_a_client_decision_mismatch() {
     );
     assert_eq!(verdict.reasons, vec![ReasonCode::ClientDecisionMismatch]);
     // A forged LLR with an honest band is caught by recomputing it from the raw score.
-    let (_, forged_llr) = signed_sample_with(
-        &v,
-        &IssueRequest {
-            tenant: TENANT.into(),
-            ..IssueRequest::default()
-        },
-        &device(),
-        PASSING_RAW,
-        now(),
-        Vec::new(),
-        |r| {
-            if let Some(c) = r.signals.iter_mut().find(|c| c.available) {
-                c.llr += 0.5;
-            }
-        },
-    )
-    .unwrap();
+    let forged_llr = forged(&v, &default_request(), PASSING_RAW, |r| {
+        if let Some(c) = r.signals.iter_mut().find(|c| c.available) {
+            c.llr += 0.5;
+        }
+    });
     rejected(
         &v.verify(&forged_llr, now()).await.verdict,
         RejectReason::ClientDecisionMismatch,
@@ -392,41 +372,23 @@ async fn a_forged_band_is_a_client_decision_mismatch() {
 #[tokio::test]
 async fn a_challenge_order_other_than_the_seeds_is_rejected() {
     let v = verifier(config(DeviceKeyTrust::AllowUnverified));
-    let (_, honest) = signed_sample_with(
-        &v,
-        &challenge_request(),
-        &device(),
-        PASSING_RAW,
-        now(),
-        Vec::new(),
-        |r| {
-            assert!(
-                !r.challenge_steps.is_empty(),
-                "this flow and tier ask for a challenge"
-            )
-        },
-    )
-    .unwrap();
+    let honest = forged(&v, &challenge_request(), PASSING_RAW, |r| {
+        assert!(
+            !r.challenge_steps.is_empty(),
+            "this flow and tier ask for a challenge"
+        )
+    });
     assert!(v.verify(&honest, now()).await.verdict.accepted);
-    let (_, reordered) = signed_sample_with(
-        &v,
-        &challenge_request(),
-        &device(),
-        PASSING_RAW,
-        now(),
-        Vec::new(),
-        |r| {
-            // Perform another first action than the seed's.
-            let first = r.challenge_steps[0].action.clone();
-            let other = if first == "BLINK" { "SMILE" } else { "BLINK" };
-            r.challenge_steps[0].action = other.into();
-            if let ChallengeEvidence::Passed { steps, .. } = &mut r.challenge {
-                steps[0] = other.into();
-            }
-            r.audit.challenge = r.challenge.clone();
-        },
-    )
-    .unwrap();
+    let reordered = forged(&v, &challenge_request(), PASSING_RAW, |r| {
+        // Perform another first action than the seed's.
+        let first = r.challenge_steps[0].action.clone();
+        let other = if first == "BLINK" { "SMILE" } else { "BLINK" };
+        r.challenge_steps[0].action = other.into();
+        if let ChallengeEvidence::Passed { steps, .. } = &mut r.challenge {
+            steps[0] = other.into();
+        }
+        r.audit.challenge = r.challenge.clone();
+    });
     let verdict = v.verify(&reordered, now()).await.verdict;
     rejected(&verdict, RejectReason::ChallengeMismatch, "challenge_plan");
 }

@@ -1,6 +1,8 @@
 //! The `liveproof` binary end to end: JSON schema of `inspect` and `inspect --track`, the human
 //! summary, `--draw`, and a clear error for a bad set-up.
 
+mod common;
+
 use std::process::Command;
 
 use liveproof_tests::{fixture, models_dir, ort_lib};
@@ -278,31 +280,11 @@ fn inspect_passive_rejects_bad_windows() {
 
 #[test]
 fn challenge_passes_the_performed_plan_and_fails_another_seed() {
-    use liveproof_core::active::{derive_plan, Action, PlanPolicy};
-    use liveproof_synth::{
-        generate, perform_plan, write_capture, Kind, Params, Source, SourceOptions,
-    };
+    use liveproof_core::active::{derive_plan, PlanPolicy};
     // A seed whose plan has no BLINK (FaceMesh's EAR misses some rendered blinks).
-    let (seed, plan) = (0u8..)
-        .map(|k| {
-            let s: [u8; 32] = core::array::from_fn(|i| k.wrapping_mul(7).wrapping_add(i as u8));
-            (s, derive_plan(&s, &PlanPolicy::default()).unwrap())
-        })
-        .find(|(_, p)| p.steps.iter().all(|s| s.action != Action::Blink))
-        .unwrap();
-    let engine = liveproof_tests::default_engine();
-    let source = Source::from_file(
-        &engine,
-        &fixture("astronaut.png"),
-        &SourceOptions::default(),
-    )
-    .unwrap();
-    let (script, end_s) = perform_plan(&plan, 5);
-    let mut params = Params::new(Kind::BonaFide, 5, ((end_s + 1.0) * 30.0) as u32, 30.0);
-    params.performance = script;
+    let (seed, plan) = common::seed_without_blink(&PlanPolicy::default());
     let dir = std::env::temp_dir().join(format!("lp-cli-challenge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    write_capture(&generate(&source, &params).unwrap(), &dir).unwrap();
+    common::performed_capture(&plan, 1.0, &dir);
 
     let hex_seed: String = seed.iter().map(|b| format!("{b:02x}")).collect();
     let v = json_of(&liveproof(&[

@@ -3,10 +3,12 @@
 //! `liveproof analyze --token --server-key --sign-key --out` → `liveproof-verifier verify`
 //! accepts; a flipped byte and a replay are rejected.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use liveproof_tests::{fixture, models_dir, ort_lib};
+use liveproof_tests::{models_dir, ort_lib};
 use serde_json::Value;
 
 /// `liveproof-verifier`, built beside `liveproof` by `cargo test --workspace`.
@@ -67,11 +69,7 @@ fn verify(result: &Path, keys: &Path, device_pub: &Path) -> (Option<i32>, Value)
 
 #[test]
 fn issue_analyze_sign_verify_and_tamper() {
-    use liveproof_core::active::{derive_plan, Action};
     use liveproof_core::policy::LoadedPolicy;
-    use liveproof_synth::{
-        generate, perform_plan, write_capture, Kind, Params, Source, SourceOptions,
-    };
 
     let dir = std::env::temp_dir().join(format!("lp-trust-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -91,17 +89,8 @@ fn issue_analyze_sign_verify_and_tamper() {
         "--out",
         device_key.to_str().unwrap(),
     ])));
-    // A seed whose plan (under the shipped policy) has no BLINK: FaceMesh's EAR misses some
-    // rendered blinks (docs/active.md).
     let policy = LoadedPolicy::from_json(liveproof_core::defaults::POLICY_JSON).unwrap();
-    let plan_policy = &policy.policy.challenge.plan;
-    let (seed, plan) = (0u8..)
-        .map(|k| {
-            let s: [u8; 32] = core::array::from_fn(|i| k.wrapping_mul(11).wrapping_add(i as u8));
-            (s, derive_plan(&s, plan_policy).unwrap())
-        })
-        .find(|(_, p)| p.steps.iter().all(|s| s.action != Action::Blink))
-        .unwrap();
+    let (seed, plan) = common::seed_without_blink(&policy.policy.challenge.plan);
     let seed_hex = hex::encode(seed);
     ok(&run(Command::new(verifier_bin()).args([
         "issue",
@@ -119,18 +108,8 @@ fn issue_analyze_sign_verify_and_tamper() {
         token.to_str().unwrap(),
     ])));
     // The SYNTHETIC capture acts out the seed's plan.
-    let engine = liveproof_tests::default_engine();
-    let source = Source::from_file(
-        &engine,
-        &fixture("astronaut.png"),
-        &SourceOptions::default(),
-    )
-    .unwrap();
-    let (script, end_s) = perform_plan(&plan, 5);
-    let mut params = Params::new(Kind::BonaFide, 5, ((end_s + 1.5) * 30.0) as u32, 30.0);
-    params.performance = script;
     let frames = dir.join("frames");
-    write_capture(&generate(&source, &params).unwrap(), &frames).unwrap();
+    common::performed_capture(&plan, 1.5, &frames);
 
     let out = run(Command::new(env!("CARGO_BIN_EXE_liveproof")).args([
         "--models-dir",

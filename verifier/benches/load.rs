@@ -75,7 +75,7 @@ fn raw_es256_per_second() -> f64 {
 /// (`testkit::signed_sample`).
 async fn verifier_and_results(
     replay: Arc<dyn ReplayStore>,
-) -> anyhow::Result<(Verifier, Vec<Vec<u8>>)> {
+) -> anyhow::Result<(Verifier, Vec<(String, Vec<u8>)>)> {
     let keys = ServerKeySet::with_signer(SoftwareSigner::from_secret_bytes(&[0x11; 32])?)?;
     let policy = config::load_policy(None)?;
     let config = VerifierConfig::single_tenant(keys, TENANT, policy)?;
@@ -88,8 +88,14 @@ async fn verifier_and_results(
     let now = SystemTime::now();
     let results = (0..RESULTS)
         .map(|_| {
-            testkit::signed_sample(&verifier, TENANT, &device, testkit::PASSING_RAW, now)
-                .map(|(_, signed)| signed)
+            testkit::signed_sample(&verifier, TENANT, &device, testkit::PASSING_RAW, now).map(
+                |(issued, signed)| {
+                    (
+                        format!("/v1/verify?session_id={}", issued.session_id),
+                        signed,
+                    )
+                },
+            )
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((verifier, results))
@@ -104,7 +110,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Posts every result once with [`CLIENTS`] concurrent connections.
-async fn post_all(addr: SocketAddr, results: Arc<Vec<Vec<u8>>>) -> (usize, usize, Vec<Duration>) {
+async fn post_all(
+    addr: SocketAddr,
+    results: Arc<Vec<(String, Vec<u8>)>>,
+) -> (usize, usize, Vec<Duration>) {
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + TIME_LIMIT;
     let clients: Vec<_> = (0..CLIENTS)
@@ -117,10 +126,12 @@ async fn post_all(addr: SocketAddr, results: Arc<Vec<Vec<u8>>>) -> (usize, usize
                 let mut conn = KeepAlive::connect(addr).await.ok();
                 while Instant::now() < deadline {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = results.get(i) else { break };
+                    let Some((path, body)) = results.get(i) else {
+                        break;
+                    };
                     let started = Instant::now();
                     let answer = match conn.as_mut() {
-                        Some(c) => c.post("/v1/verify", "application/cose", body).await,
+                        Some(c) => c.post(path, "application/cose", body).await,
                         None => Err(std::io::Error::other("not connected")),
                     };
                     latencies.push(started.elapsed());

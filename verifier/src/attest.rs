@@ -49,8 +49,9 @@ pub struct Binding<'a> {
     pub nonce: &'a [u8],
     /// The key in the result's `cnf`.
     pub device_key: &'a DevicePublicKey,
-    /// SHA-256 of the COSE `Sig_structure` the device signed (App Attest's clientDataHash).
-    pub signed_hash: [u8; 32],
+    /// `ResultClaims::attestation_binding`: the token's hash and the signed claims without the
+    /// evidence (App Attest's clientDataHash, a key attestation challenge).
+    pub result_binding: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -59,8 +60,8 @@ pub enum AttestError {
     Malformed(String),
     #[error("attestation does not chain to a trusted anchor")]
     Untrusted,
-    #[error("attestation is bound to another nonce, key or structure")]
-    Binding,
+    #[error("the attesting key or the device key is revoked")]
+    Revoked,
     #[error("attestation counter {got} is not above the last seen {last}")]
     Counter { got: u64, last: u64 },
     #[error("attestation store unavailable: {0}")]
@@ -110,26 +111,51 @@ impl CounterStore for MemoryCounterStore {
 /// The format [`TestAttestationVerifier`] reads.
 pub const TEST_FORMAT: &str = "liveproof_test_attestation";
 
+/// Keys (anchors or devices) whose attestations are no longer honoured.
+pub trait RevocationSource: Send + Sync {
+    fn is_revoked(&self, key: &DevicePublicKey) -> bool;
+}
+
+/// A fixed revocation list.
+#[derive(Debug, Default)]
+pub struct RevocationList(pub Vec<DevicePublicKey>);
+
+impl RevocationSource for RevocationList {
+    fn is_revoked(&self, key: &DevicePublicKey) -> bool {
+        self.0.contains(key)
+    }
+}
+
 /// A test attestation format, complete in every check a real one makes: an anchor key (the
-/// "hardware root") signs `SHA-256("liveproof-test-attestation" ‖ nonce ‖ device key SEC1 ‖
-/// counter (u64 BE))`; the evidence is `counter (8 bytes BE) ‖ signature (64 bytes r‖s)`.
-/// Anchors and the counter store are injected. For tests and labs only: nothing real attests
-/// this way.
+/// "hardware root") signs `SHA-256("liveproof-test-attestation" ‖ result binding ‖ device key
+/// SEC1 ‖ counter (u64 BE))`; the evidence is `counter (8 bytes BE) ‖ signature (64 bytes
+/// r‖s)`. The result binding ties it to this session's token and this result's claims.
+/// Anchors, revocation and the counter store are injected. For tests and labs only: nothing
+/// real attests this way.
 pub struct TestAttestationVerifier {
     anchors: Vec<DevicePublicKey>,
+    revoked: Box<dyn RevocationSource>,
     counters: Box<dyn CounterStore>,
 }
 
 impl TestAttestationVerifier {
-    pub fn new(anchors: Vec<DevicePublicKey>, counters: Box<dyn CounterStore>) -> Self {
-        TestAttestationVerifier { anchors, counters }
+    pub fn new(
+        anchors: Vec<DevicePublicKey>,
+        revoked: Box<dyn RevocationSource>,
+        counters: Box<dyn CounterStore>,
+    ) -> Self {
+        TestAttestationVerifier {
+            anchors,
+            revoked,
+            counters,
+        }
     }
 
     /// The message an anchor signs.
-    pub fn message(nonce: &[u8], device_key: &DevicePublicKey, counter: u64) -> Vec<u8> {
+    pub fn message(binding: &[u8; 32], device_key: &DevicePublicKey, counter: u64) -> Vec<u8> {
         let mut h = Sha256::new();
         h.update(b"liveproof-test-attestation");
-        h.update(nonce);
+        h.update(binding);
         h.update(device_key.sec1());
         h.update(counter.to_be_bytes());
         h.finalize().to_vec()
@@ -157,14 +183,20 @@ impl AttestationVerifier for TestAttestationVerifier {
         let mut c = [0u8; 8];
         c.copy_from_slice(&evidence.data[..8]);
         let counter = u64::from_be_bytes(c);
-        let msg = Self::message(binding.nonce, binding.device_key, counter);
-        if !self
+        if self.revoked.is_revoked(binding.device_key) {
+            return Err(AttestError::Revoked);
+        }
+        let msg = Self::message(&binding.result_binding, binding.device_key, counter);
+        let Some(anchor) = self
             .anchors
             .iter()
-            .any(|a| a.verifies(&msg, &evidence.data[8..]))
-        {
-            // Either another anchor or another binding: say which when we can tell.
+            .find(|a| a.verifies(&msg, &evidence.data[8..]))
+        else {
+            // Another anchor, or bound to another session, result or key.
             return Err(AttestError::Untrusted);
+        };
+        if self.revoked.is_revoked(anchor) {
+            return Err(AttestError::Revoked);
         }
         self.counters.advance(&binding.device_key.sec1(), counter)?;
         Ok(DeviceAssurance {

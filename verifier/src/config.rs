@@ -4,7 +4,8 @@
 //!
 //! ```json
 //! { "keys": "server-keys", "tenants": { "acme": { "policy": "acme-policy.json" } },
-//!   "skew_seconds": 30, "token_ttl_seconds": 180, "min_sdk_version": "0.1.0" }
+//!   "calibrations": ["acme-calibration.json"], "skew_seconds": 30,
+//!   "token_ttl_seconds": 180, "min_sdk_version": "0.1.0" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,6 +35,10 @@ struct File {
     extra_models: Vec<String>,
     #[serde(default)]
     min_sdk_version: Option<String>,
+    /// Calibration bundles (files) beyond the shipped one: every tenant policy's
+    /// `calibration_sha256` must be among them, so LLRs can be recomputed.
+    #[serde(default)]
+    calibrations: Vec<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +112,33 @@ pub fn load(path: &Path) -> Result<VerifierConfig> {
         }
         allowed_models.insert(m.to_ascii_lowercase());
     }
+    let mut calibrations = default_calibrations()?;
+    for p in &file.calibrations {
+        let p = base.join(p);
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let bundle = liveproof_core::calibration::CalibrationBundle::from_json(&text)
+            .with_context(|| format!("calibration bundle {}", p.display()))?;
+        calibrations.insert(bundle.sha256_hex()?, bundle);
+    }
+    for (name, t) in &tenants {
+        let want = &t.policy.policy.calibration_sha256;
+        if !calibrations.contains_key(want) {
+            bail!(
+                "tenant `{name}`: its policy was set on calibration {want}, which no bundle in \
+                 `calibrations` (nor the shipped one) has"
+            );
+        }
+    }
+    let skew_s = file
+        .skew_seconds
+        .unwrap_or(liveproof_core::trust::DEFAULT_SKEW_S);
+    if skew_s > crate::verify::MAX_SKEW_S {
+        bail!(
+            "config: skew_seconds {skew_s} exceeds {} s",
+            crate::verify::MAX_SKEW_S
+        );
+    }
     let token_ttl_s = file
         .token_ttl_seconds
         .unwrap_or(liveproof_core::trust::DEFAULT_TOKEN_TTL_S);
@@ -117,12 +149,10 @@ pub fn load(path: &Path) -> Result<VerifierConfig> {
         issuer: file.issuer,
         keys,
         tenants,
-        skew_s: file
-            .skew_seconds
-            .unwrap_or(liveproof_core::trust::DEFAULT_SKEW_S),
+        skew_s,
         token_ttl_s,
         allowed_models,
-        calibrations: default_calibrations()?,
+        calibrations,
         min_sdk_version: parse_min_version(file.min_sdk_version.as_deref().unwrap_or("0.1.0"))?,
         allow_fixed_seed: false,
     })

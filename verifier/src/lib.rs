@@ -14,8 +14,8 @@ pub mod testkit;
 pub mod verify;
 
 pub use verify::{
-    base64_encode, Check, IssueError, IssueRequest, IssuedToken, RejectReason, TenantConfig,
-    Verdict, Verification, Verifier, VerifierConfig,
+    base64_encode, Check, Expected, IssueError, IssueRequest, IssuedToken, RejectReason,
+    TenantConfig, Verdict, Verification, Verifier, VerifierConfig,
 };
 
 /// The verifier's version.

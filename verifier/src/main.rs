@@ -15,7 +15,7 @@ use liveproof_verifier::registry::{
 };
 use liveproof_verifier::server::{self, AuditSink};
 use liveproof_verifier::store::{MemoryReplayStore, RedisReplayStore, ReplayStore};
-use liveproof_verifier::{config, IssueRequest, Verifier, VerifierConfig};
+use liveproof_verifier::{config, Expected, IssueRequest, Verifier, VerifierConfig};
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +85,10 @@ enum Cmd {
         /// Require this tenant.
         #[arg(long)]
         tenant: Option<String>,
+        /// Require this session id (the one `issue` printed): a backend always passes it, or
+        /// a valid result of another session would pass too.
+        #[arg(long)]
+        session: Option<String>,
         /// Print the verdict as JSON.
         #[arg(long)]
         json: bool,
@@ -191,6 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config: config_path,
             policy,
             tenant,
+            session,
             json,
         } => {
             let bytes =
@@ -220,7 +225,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 anyhow::Ok(
                     verifier
-                        .verify_for(&bytes, SystemTime::now(), tenant.as_deref())
+                        .verify_for(
+                            &bytes,
+                            SystemTime::now(),
+                            &Expected {
+                                session_id: session,
+                                tenant,
+                            },
+                        )
                         .await
                         .verdict,
                 )
@@ -331,7 +343,9 @@ fn token_tenant(bytes: &[u8]) -> Option<String> {
 }
 
 /// The verification's configuration: the config file, or the key directory with the token's
-/// tenant and the policy given or carried in the (then verified) token.
+/// tenant and the policy given or carried in the (then verified) token. Without a config file
+/// the token itself names the tenant and policy (the server signed both), so the `policy_hash`
+/// check only compares the result with its token; `--tenant` and `--policy` pin them.
 fn verify_config(
     bytes: &[u8],
     key: Option<&Path>,

@@ -3,8 +3,8 @@
 //! | Route | Body | Answer |
 //! |---|---|---|
 //! | `POST /v1/sessions` | JSON [`IssueRequest`] (`seed_hex` only where the verifier allows fixed seeds: tests and demos) | 200 [`crate::IssuedToken`]; 404 unknown tenant; 400 invalid |
-//! | `POST /v1/verify` | the signed result's bytes (`application/cose` or `application/octet-stream`), or JSON `{"result_b64": ".."}` | 200 with the verdict, accepted or not; 503 with the verdict when the replay store is down (fail closed, retryable) |
-//! | `POST /v1/device-keys` | JSON `{"tenant", "public_key_b64" (SEC1, 65 bytes), "label"}` | 201; 400 bad key |
+//! | `POST /v1/verify?session_id=..[&tenant=..]` | the signed result's bytes (`application/cose` or `application/octet-stream`), or JSON `{"result_b64", "session_id", "tenant"}`; `session_id` required (400 `session_id_required`) | 200 with the verdict, accepted or not; 503 with the verdict when the replay store is down (fail closed, retryable) |
+//! | `POST /v1/device-keys` | JSON `{"tenant", "public_key_b64" (SEC1, 65 bytes), "label"}` | 201; 400 bad key; 404 unknown tenant |
 //! | `GET /healthz` | | 200 `{"status":"ok","replay_store":"memory"\|"redis"}` |
 //! | `GET /metrics` | | Prometheus text ([`crate::metrics`]) |
 //!
@@ -21,6 +21,7 @@
 //! The service does not authenticate its callers: deploy it behind something that does (the
 //! tenant's backend issues sessions and registers device keys, not the device).
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::Write;
@@ -29,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::metrics::Metrics;
 use crate::store::StoreError;
-use crate::{IssueError, IssueRequest, RejectReason, Verifier};
+use crate::{Expected, IssueError, IssueRequest, RejectReason, Verifier};
 
 /// Largest request body, bytes: a signed result is a few KiB; 64 KiB leaves room and bounds
 /// the memory an attacker can make us buffer.
@@ -391,17 +392,34 @@ async fn issue_session(
 #[serde(deny_unknown_fields)]
 struct VerifyJson {
     result_b64: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
 }
 
-/// The signed result's bytes from a verify request: raw (`application/cose`,
-/// `application/octet-stream`) or base64 in JSON.
-fn result_bytes(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+/// The signed result's bytes and what the caller expects of it: raw bytes
+/// (`application/cose`, `application/octet-stream`) with `?session_id=..&tenant=..`, or JSON
+/// `{"result_b64", "session_id", "tenant"}`. The session id is required: a backend verifies
+/// the result of the session it issued to this user, else an attacker's own valid result of
+/// another session would pass.
+fn verify_request(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: Bytes,
+) -> Result<(Bytes, Expected), ApiError> {
     let media = media_type(headers);
+    let mut expected = Expected {
+        session_id: query.get("session_id").cloned(),
+        tenant: query.get("tenant").cloned(),
+    };
     let bytes =
         match media.as_str() {
             "application/cose" | "application/octet-stream" => body,
             "application/json" => {
                 let request: VerifyJson = parse_json(headers, &body)?;
+                expected.session_id = request.session_id.or(expected.session_id);
+                expected.tenant = request.tenant.or(expected.tenant);
                 Bytes::from(decode_base64(&request.result_b64).ok_or_else(|| {
                     ApiError::bad_request("bad_base64", "result_b64 is not base64")
                 })?)
@@ -424,7 +442,14 @@ fn result_bytes(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
             "the signed result is empty",
         ));
     }
-    Ok(bytes)
+    if expected.session_id.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "session_id_required",
+            "say which session this result must belong to: ?session_id=.. (or \"session_id\" \
+             in JSON), the session_id POST /v1/sessions returned",
+        ));
+    }
+    Ok((bytes, expected))
 }
 
 /// Whether a verdict is a rejection because the replay store could not answer (the request
@@ -453,12 +478,16 @@ fn reason_label(verdict: &crate::Verdict) -> String {
 
 async fn verify(
     State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let bytes = result_bytes(&headers, body)?;
+    let (bytes, expected) = verify_request(&headers, &query, body)?;
     let started = Instant::now();
-    let verification = state.verifier.verify(&bytes, SystemTime::now()).await;
+    let verification = state
+        .verifier
+        .verify_for(&bytes, SystemTime::now(), &expected)
+        .await;
     let elapsed = started.elapsed();
     let verdict = &verification.verdict;
     let outage = replay_store_outage(verdict);
@@ -522,6 +551,20 @@ async fn register_device_key(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: DeviceKeyRequest = parse_json(&headers, &body)?;
+    crate::store::validate_key("tenant", &request.tenant)
+        .map_err(|e| ApiError::bad_request("invalid_device_key", e.to_string()))?;
+    if !state
+        .verifier
+        .config()
+        .tenants
+        .contains_key(&request.tenant)
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            format!("unknown tenant `{}`", truncate(&request.tenant, 64)),
+        ));
+    }
     let key = decode_base64(&request.public_key_b64)
         .ok_or_else(|| ApiError::bad_request("bad_base64", "public_key_b64 is not base64"))?;
     let registry = state.verifier.registry();

@@ -40,6 +40,10 @@ use crate::attest::{AttestationVerifier, Binding, DeviceAssurance};
 use crate::registry::DeviceKeyRegistry;
 use crate::store::{ReplayStore, StoreError};
 
+/// Largest clock skew a configuration may allow, seconds: a replay claim lives until
+/// `exp + skew`, and a day-long skew would defeat the lifetime.
+pub const MAX_SKEW_S: u64 = 300;
+
 /// A tenant this verifier serves.
 #[derive(Clone, Debug)]
 pub struct TenantConfig {
@@ -56,7 +60,7 @@ pub struct VerifierConfig {
     pub issuer: String,
     pub keys: ServerKeySet,
     pub tenants: BTreeMap<String, TenantConfig>,
-    /// Clock skew allowed each way, seconds.
+    /// Clock skew allowed each way, seconds (at most [`MAX_SKEW_S`]).
     pub skew_s: u64,
     /// Token lifetime when a request names none, seconds (≤ 600).
     pub token_ttl_s: u64,
@@ -79,6 +83,14 @@ impl VerifierConfig {
         tenant: &str,
         policy: LoadedPolicy,
     ) -> anyhow::Result<VerifierConfig> {
+        let calibrations = default_calibrations()?;
+        if !calibrations.contains_key(&policy.policy.calibration_sha256) {
+            anyhow::bail!(
+                "the policy was set on calibration {}, which is not the shipped bundle: \
+                 use a config file that lists it (`calibrations`)",
+                policy.policy.calibration_sha256
+            );
+        }
         let mut tenants = BTreeMap::new();
         tenants.insert(
             tenant.to_string(),
@@ -94,7 +106,7 @@ impl VerifierConfig {
             skew_s: DEFAULT_SKEW_S,
             token_ttl_s: DEFAULT_TOKEN_TTL_S,
             allowed_models: manifest_models()?,
-            calibrations: default_calibrations()?,
+            calibrations,
             min_sdk_version: (0, 1, 0),
             allow_fixed_seed: false,
         })
@@ -175,6 +187,7 @@ pub enum RejectReason {
     UnknownKid,
     RetiredKid,
     TokenSignatureInvalid,
+    WrongIssuer,
     TokenExpired,
     TokenNotYetValid,
     BindingMismatch,
@@ -225,6 +238,11 @@ pub struct Verdict {
     pub reasons: Vec<ReasonCode>,
     pub session_id: Option<String>,
     pub tenant: Option<String>,
+    /// The token's flow, risk tier and attempt (a backend checks them against the
+    /// transaction it started).
+    pub flow: Option<FlowType>,
+    pub tier: Option<RiskTier>,
+    pub attempt: Option<u32>,
     /// The first check that failed.
     pub failed_check: Option<&'static str>,
     pub reject_reason: Option<RejectReason>,
@@ -234,6 +252,17 @@ pub struct Verdict {
     pub device_key_trust: Option<&'static str>,
     pub attestation: Option<DeviceAssurance>,
     pub checks: Vec<Check>,
+}
+
+/// What the caller expects of a result: the session it issued to this user (the
+/// `session_id` of [`IssuedToken`]) and its tenant.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 /// A verdict and its audit record (#8's audit fields plus the verdict), one per verification.
@@ -427,18 +456,21 @@ impl Verifier {
         })
     }
 
-    /// Verifies a signed result (module docs for the order). Never panics; every failure is a
+    /// Verifies a signed result (module docs for the order) without saying which session the
+    /// caller expects: only for tools that look at a result on its own. A backend must use
+    /// [`Self::verify_for`] with the session it issued to this user, or an attacker's own
+    /// valid result from another session would pass. Never panics; every failure is a
     /// rejection naming its check.
     pub async fn verify(&self, bytes: &[u8], now: SystemTime) -> Verification {
-        self.verify_for(bytes, now, None).await
+        self.verify_for(bytes, now, &Expected::default()).await
     }
 
-    /// As [`Self::verify`], also requiring the token's tenant to be `expected_tenant`.
+    /// As [`Self::verify`], also requiring the session and tenant the caller expects.
     pub async fn verify_for(
         &self,
         bytes: &[u8],
         now: SystemTime,
-        expected_tenant: Option<&str>,
+        expected: &Expected,
     ) -> Verification {
         let mut run = Run { checks: Vec::new() };
         let mut verdict = Verdict {
@@ -447,6 +479,9 @@ impl Verifier {
             reasons: Vec::new(),
             session_id: None,
             tenant: None,
+            flow: None,
+            tier: None,
+            attempt: None,
             failed_check: None,
             reject_reason: None,
             retryable: false,
@@ -459,7 +494,7 @@ impl Verifier {
             .checks(
                 bytes,
                 now,
-                expected_tenant,
+                expected,
                 &mut run,
                 &mut verdict,
                 &mut result_for_audit,
@@ -488,7 +523,7 @@ impl Verifier {
         &self,
         bytes: &[u8],
         now: SystemTime,
-        expected_tenant: Option<&str>,
+        expected: &Expected,
         run: &mut Run,
         verdict: &mut Verdict,
         audit_result: &mut Option<SessionResult>,
@@ -511,6 +546,16 @@ impl Verifier {
             self.config.skew_s,
         )
         .map_err(token_rejection)?;
+        if token.claims.issuer != self.config.issuer {
+            return Err(reject(
+                "token_signature",
+                RejectReason::WrongIssuer,
+                format!(
+                    "the token was issued by `{}`, this verifier is `{}`",
+                    token.claims.issuer, self.config.issuer
+                ),
+            ));
+        }
         run.pass("token_signature", format!("kid {}", token.kid));
         run.pass(
             "token_expiry",
@@ -519,11 +564,25 @@ impl Verifier {
         let session_id = token.claims.session_id_hex();
         verdict.session_id = Some(session_id.clone());
         verdict.tenant = Some(token.claims.tenant.clone());
-        // 4. Binding to the token's session.
-        self.check_binding(&signed, &token)?;
+        verdict.flow = Some(token.claims.flow);
+        verdict.tier = Some(token.claims.tier);
+        verdict.attempt = Some(token.claims.attempt);
+        // 4. Binding to the token's session, and to the session the caller expects.
+        self.check_binding(&signed, &token, now_s)?;
+        if let Some(want) = expected.session_id.as_deref().filter(|w| *w != session_id) {
+            return Err(reject(
+                "binding",
+                RejectReason::BindingMismatch,
+                format!("the result is of session `{session_id}`, the caller expects `{want}`"),
+            ));
+        }
         run.pass("binding", "");
         // 5. Tenant.
-        if let Some(t) = expected_tenant.filter(|t| *t != token.claims.tenant) {
+        if let Some(t) = expected
+            .tenant
+            .as_deref()
+            .filter(|t| *t != token.claims.tenant)
+        {
             return Err(reject(
                 "tenant",
                 RejectReason::WrongTenant,
@@ -629,11 +688,24 @@ impl Verifier {
         Ok(())
     }
 
-    fn check_binding(&self, signed: &SignedResult, token: &VerifiedToken) -> Result<(), Rejection> {
+    fn check_binding(
+        &self,
+        signed: &SignedResult,
+        token: &VerifiedToken,
+        now_s: u64,
+    ) -> Result<(), Rejection> {
         let r = &signed.claims.result;
         let bad = |why: String| reject("binding", RejectReason::BindingMismatch, why);
         if signed.claims.nonce != token.claims.nonce {
             return Err(bad("the result's eat_nonce is not the token's".into()));
+        }
+        let skew = self.config.skew_s;
+        let iat = signed.claims.issued_at;
+        if iat.saturating_add(skew) < token.claims.issued_at || iat > now_s.saturating_add(skew) {
+            return Err(bad(format!(
+                "the result was signed at {iat}, outside the token's {} .. now {now_s} (skew {skew} s)",
+                token.claims.issued_at
+            )));
         }
         if r.audit.session_id != token.claims.session_id_hex() {
             return Err(bad(format!(
@@ -675,11 +747,15 @@ impl Verifier {
                 attest_errors.push(format!("no verifier for `{}`", evidence.format));
                 continue;
             };
+            let result_binding = signed
+                .claims
+                .attestation_binding()
+                .map_err(|e| reject("device_key_trust", RejectReason::Malformed, e.to_string()))?;
             let binding = Binding {
                 tenant: &token.claims.tenant,
                 nonce: &token.claims.nonce,
                 device_key: key,
-                signed_hash: Sha256::digest(signed.signed_bytes()).into(),
+                result_binding,
             };
             match v.verify(evidence, &binding, now).await {
                 Ok(a) if a.key_sec1 == key.sec1() => return Ok(("attested", Some(a))),
@@ -723,6 +799,13 @@ impl Verifier {
 
     fn check_models(&self, signed: &SignedResult, tenant: &TenantConfig) -> Result<(), Rejection> {
         let m = &signed.claims.measurements;
+        if m.models.is_empty() {
+            return Err(reject(
+                "models",
+                RejectReason::ModelNotAllowed,
+                "the result measures no model",
+            ));
+        }
         for model in &m.models {
             if !self.config.allowed_models.contains(&model.sha256) {
                 return Err(reject(
@@ -775,8 +858,23 @@ impl Verifier {
             )
         };
         let (evidence, mut calibrated) = result.evidence();
-        // Recompute each LLR from its raw score where this verifier has the bundle.
-        if let Some(bundle) = self.config.calibrations.get(&result.calibration_sha256) {
+        // Recompute each LLR from its raw score with the bundle the policy was set on (the
+        // configuration holds one for every tenant's calibration; fail closed without it).
+        let bundle = self
+            .config
+            .calibrations
+            .get(&result.calibration_sha256)
+            .ok_or_else(|| {
+                reject(
+                    "policy_reapplied",
+                    RejectReason::ModelNotAllowed,
+                    format!(
+                        "no calibration bundle {} here to recompute the LLRs",
+                        short(&result.calibration_sha256)
+                    ),
+                )
+            })?;
+        {
             for c in &mut calibrated {
                 let Some(raw) = c.raw else { continue };
                 let model = (!c.model.is_empty()).then_some(c.model.as_str());
@@ -807,10 +905,19 @@ impl Verifier {
             (None, None) => true,
             _ => false,
         };
+        // The audit record the device signed must tell the same story.
+        let a = &result.audit;
+        let audit_agrees = a.pad_decision == result.band
+            && a.reason_codes == result.reasons
+            && a.pad_score == result.fused
+            && a.thresholds == result.bands
+            && a.flow == token.claims.flow
+            && a.risk_level == token.claims.tier;
         if d.band != result.band
             || d.reasons != result.reasons
             || !same_score
             || d.bands != result.bands
+            || !audit_agrees
         {
             return Err(mismatch(format!(
                 "the policy gives {:?} {:?} (score {:?}); the device reported {:?} {:?} (score {:?})",
@@ -831,7 +938,13 @@ fn check_challenge(
     let p = &tenant.policy.policy;
     let steps = &result.challenge_steps;
     if !p.challenge_required(token.claims.flow, token.claims.tier) {
-        if !steps.is_empty() || result.challenge != ChallengeEvidence::NotRequired {
+        // No challenge: nothing performed. A passive-only capture cancelled before its window
+        // filled reads `incomplete`, with no steps.
+        let no_challenge = matches!(
+            result.challenge,
+            ChallengeEvidence::NotRequired | ChallengeEvidence::Incomplete { .. }
+        );
+        if !steps.is_empty() || !no_challenge {
             return Err(bad(
                 "a challenge is reported where the policy asks for none".into(),
             ));

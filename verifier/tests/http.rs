@@ -274,15 +274,27 @@ async fn verify_garbage_is_a_rejection_not_an_error() {
     let mut answers = Vec::new();
     answers.push(
         server
-            .post("/v1/verify", "application/cose", &garbage)
+            .post(
+                "/v1/verify?session_id=00000000000000000000000000000000",
+                "application/cose",
+                &garbage,
+            )
             .await,
     );
     answers.push(
         server
-            .post("/v1/verify", "application/octet-stream", b"\xd2\x84")
+            .post(
+                "/v1/verify?session_id=00000000000000000000000000000000",
+                "application/octet-stream",
+                b"\xd2\x84",
+            )
             .await,
     );
-    let json_body = serde_json::json!({ "result_b64": b64(&garbage) }).to_string();
+    let json_body = serde_json::json!({
+        "result_b64": b64(&garbage),
+        "session_id": "00000000000000000000000000000000",
+    })
+    .to_string();
     answers.push(
         server
             .post("/v1/verify", "application/json", json_body.as_bytes())
@@ -360,6 +372,11 @@ async fn verify_bad_bodies_are_json_4xx() {
         ),
     ];
     server.assert_errors("/v1/verify", &cases).await;
+    // A result without the session it must belong to.
+    let unbound = server
+        .post("/v1/verify", "application/cose", b"\xd2\x84\x40")
+        .await;
+    assert_eq!(error_code(&unbound, 400), "session_id_required");
     // None of them reached the verifier: no audit record, no verification counted.
     assert_eq!(server.audit_records().len(), 0);
     server
@@ -419,6 +436,16 @@ async fn device_keys_register_and_reject_bad_keys() {
         )
         .await;
     assert_eq!(error_code(&bad_b64, 400), "bad_base64");
+    // A well-formed tenant this verifier does not serve.
+    let stranger = serde_json::json!({"tenant": "globex", "public_key_b64": b64(&key)});
+    let answer = server
+        .post(
+            "/v1/device-keys",
+            "application/json",
+            stranger.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(error_code(&answer, 404), "unknown_tenant");
     server.shutdown().await;
 }
 
@@ -468,7 +495,8 @@ async fn a_signed_result_is_accepted_once_then_replayed() {
     )
     .expect("signed sample");
 
-    let first = server.post("/v1/verify", "application/cose", &signed).await;
+    let path = format!("/v1/verify?session_id={}", issued.session_id);
+    let first = server.post(&path, "application/cose", &signed).await;
     assert_eq!(first.status, 200, "{}", first.text());
     let verdict = first.json();
     assert_eq!(verdict["accepted"], true, "{verdict}");
@@ -477,7 +505,12 @@ async fn a_signed_result_is_accepted_once_then_replayed() {
     assert_eq!(verdict["tenant"], TENANT);
 
     // The same bytes again, as JSON this time: a replay.
-    let json_body = serde_json::json!({ "result_b64": b64(&signed) }).to_string();
+    let json_body = serde_json::json!({
+        "result_b64": b64(&signed),
+        "session_id": issued.session_id,
+        "tenant": TENANT,
+    })
+    .to_string();
     let again = server
         .post("/v1/verify", "application/json", json_body.as_bytes())
         .await;
@@ -525,16 +558,20 @@ async fn a_replay_store_outage_is_503_with_the_verdict() {
     let health = server.get("/healthz").await.json();
     assert_eq!(health["replay_store"], "redis");
     let now = SystemTime::now();
-    let (_, first) = signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
-        .expect("signed sample");
-    let (_, second) = signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
-        .expect("signed sample");
-    let ok = server.post("/v1/verify", "application/cose", &first).await;
+    let (first_issued, first) =
+        signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
+            .expect("signed sample");
+    let (second_issued, second) =
+        signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
+            .expect("signed sample");
+    let first_path = format!("/v1/verify?session_id={}", first_issued.session_id);
+    let second_path = format!("/v1/verify?session_id={}", second_issued.session_id);
+    let ok = server.post(&first_path, "application/cose", &first).await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.json()["accepted"], true, "{}", ok.text());
 
     redis.kill();
-    let down = server.post("/v1/verify", "application/cose", &second).await;
+    let down = server.post(&second_path, "application/cose", &second).await;
     assert_eq!(down.status, 503, "{}", down.text());
     let verdict = down.json();
     assert_eq!(verdict["accepted"], false);
@@ -547,7 +584,7 @@ async fn a_replay_store_outage_is_503_with_the_verdict() {
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(20);
     let retried = loop {
-        let answer = server.post("/v1/verify", "application/cose", &second).await;
+        let answer = server.post(&second_path, "application/cose", &second).await;
         if answer.status != 503 || Instant::now() > deadline {
             break answer;
         }
@@ -555,7 +592,7 @@ async fn a_replay_store_outage_is_503_with_the_verdict() {
     };
     assert_eq!(retried.status, 200, "{}", retried.text());
     assert_eq!(retried.json()["accepted"], true);
-    let replay = server.post("/v1/verify", "application/cose", &first).await;
+    let replay = server.post(&first_path, "application/cose", &first).await;
     assert_eq!(replay.json()["reject_reason"], "replayed");
     let metrics = server.metrics().await;
     assert!(
@@ -633,7 +670,7 @@ async fn serve_stops_gracefully_on_sigterm() {
     let garbage = request(
         addr,
         "POST",
-        "/v1/verify",
+        "/v1/verify?session_id=00000000000000000000000000000000",
         Some("application/cose"),
         b"\x01\x02",
     )
@@ -693,7 +730,11 @@ async fn an_audit_write_failure_is_counted_not_fatal() {
     let server = TestServer::start_with_audit(memory_verifier(), PathBuf::from("/dev/full")).await;
     for _ in 0..2 {
         let answer = server
-            .post("/v1/verify", "application/cose", b"\xd2\x84\x40")
+            .post(
+                "/v1/verify?session_id=00000000000000000000000000000000",
+                "application/cose",
+                b"\xd2\x84\x40",
+            )
             .await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         assert_eq!(answer.json()["accepted"], false);

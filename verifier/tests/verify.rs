@@ -7,10 +7,12 @@ use std::time::{Duration, SystemTime};
 use liveproof_core::evidence::ChallengeEvidence;
 use liveproof_core::policy::{Band, DeviceKeyTrust, FlowType, LoadedPolicy, ReasonCode, RiskTier};
 use liveproof_core::trust::{
-    AttestationEvidence, DevicePublicKey, KeyStatus, ServerKeySet, SignatureBytes, Signer,
-    SoftwareSigner, TrustError,
+    AttestationEvidence, DevicePublicKey, KeyStatus, ResultClaims, ServerKeySet, SignatureBytes,
+    Signer, SoftwareSigner, TrustError,
 };
-use liveproof_verifier::attest::{MemoryCounterStore, TestAttestationVerifier, TEST_FORMAT};
+use liveproof_verifier::attest::{
+    MemoryCounterStore, RevocationList, TestAttestationVerifier, TEST_FORMAT,
+};
 use liveproof_verifier::registry::MemoryDeviceKeyRegistry;
 use liveproof_verifier::store::MemoryReplayStore;
 use liveproof_verifier::testkit::{signed_sample, signed_sample_with, PASSING_RAW};
@@ -240,9 +242,31 @@ async fn expiry_and_future_dating_are_rejected_beyond_the_skew() {
 #[tokio::test]
 async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
     let v = registered().await;
-    let (_, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
-    let wrong = v.verify_for(&bytes, now(), Some("globex")).await.verdict;
+    let (issued, bytes) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let expect = |session: &str, tenant: &str| liveproof_verifier::Expected {
+        session_id: Some(session.into()),
+        tenant: Some(tenant.into()),
+    };
+    let wrong = v
+        .verify_for(&bytes, now(), &expect(&issued.session_id, "globex"))
+        .await
+        .verdict;
     rejected(&wrong, RejectReason::WrongTenant, "tenant");
+    // A valid result of another session than the one the caller issued to this user.
+    let (other, _) = signed_sample(&v, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let moved = v
+        .verify_for(&bytes, now(), &expect(&other.session_id, TENANT))
+        .await
+        .verdict;
+    rejected(&moved, RejectReason::BindingMismatch, "binding");
+    let right = v
+        .verify_for(&bytes, now(), &expect(&issued.session_id, TENANT))
+        .await
+        .verdict;
+    assert!(right.accepted, "{right:#?}");
+    assert_eq!(right.flow, Some(FlowType::Login));
+    assert_eq!(right.tier, Some(RiskTier::Medium));
+    assert_eq!(right.attempt, Some(1));
     // A verifier serving only another tenant.
     let other_tenant = verifier(
         VerifierConfig::single_tenant(
@@ -256,6 +280,14 @@ async fn wrong_tenant_unknown_and_rotated_out_kids_are_rejected() {
         &other_tenant.verify(&bytes, now()).await.verdict,
         RejectReason::WrongTenant,
         "tenant",
+    );
+    // The same keys configured under another issuer name.
+    let mut cfg = config(DeviceKeyTrust::AllowUnverified);
+    cfg.issuer = "another-verifier".into();
+    rejected(
+        &verifier(cfg).verify(&bytes, now()).await.verdict,
+        RejectReason::WrongIssuer,
+        "token_signature",
     );
     // Another server's keys: unknown kid.
     let stranger = lab(ServerKeySet::with_signer(
@@ -440,35 +472,18 @@ async fn device_key_trust_is_never_assumed() {
 #[tokio::test]
 async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
     let anchor = SoftwareSigner::from_secret_bytes(&[0x55; 32]).unwrap();
+    let revoked_anchor = SoftwareSigner::from_secret_bytes(&[0x57; 32]).unwrap();
     let attester = Arc::new(TestAttestationVerifier::new(
-        vec![anchor.public().unwrap()],
+        vec![anchor.public().unwrap(), revoked_anchor.public().unwrap()],
+        Box::new(RevocationList(vec![revoked_anchor.public().unwrap()])),
         Box::new(MemoryCounterStore::default()),
     ));
     let v = verifier(config(DeviceKeyTrust::Attested)).with_attestation(attester);
     let dev = device();
-    // The evidence binds the anchor's signature to the session nonce and the device key; the
-    // nonce is only known once the token is issued, so sign inside the edit hook's twin: issue,
-    // read the nonce, then sign the result with the evidence.
-    let attest = |nonce: &[u8], counter: u64, by: &SoftwareSigner| {
-        let msg = TestAttestationVerifier::message(nonce, &dev.public().unwrap(), counter);
-        let sig = by.sign(&msg).unwrap().into_raw().unwrap();
-        let mut data = counter.to_be_bytes().to_vec();
-        data.extend_from_slice(&sig);
-        AttestationEvidence {
-            format: TEST_FORMAT.into(),
-            data,
-        }
-    };
+    // The host's flow: issue, build the claims, ask the "platform" (an anchor here) to attest
+    // their binding, then sign the claims with the evidence attached.
     let sign_with = |counter: u64, by: &SoftwareSigner| {
-        let issued = v
-            .issue_session(
-                &IssueRequest {
-                    tenant: TENANT.into(),
-                    ..IssueRequest::default()
-                },
-                now(),
-            )
-            .unwrap();
+        let issued = v.issue_session(&default_request(), now()).unwrap();
         let cfg = v.config();
         let token =
             liveproof_core::trust::verify_token(&issued.token, &cfg.keys, 1_796_000_000, 30)
@@ -484,9 +499,23 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
             &token.claims,
             PASSING_RAW,
         );
-        let evidence = attest(&token.claims.nonce, counter, by);
-        liveproof_core::trust::sign_result(&token, &result, &dev, vec![evidence], 1_796_000_000)
-            .unwrap()
+        let mut claims = ResultClaims::new(
+            &token,
+            &result,
+            dev.public().unwrap(),
+            Vec::new(),
+            1_796_000_000,
+        )
+        .unwrap();
+        let binding = claims.attestation_binding().unwrap();
+        let msg = TestAttestationVerifier::message(&binding, &dev.public().unwrap(), counter);
+        let mut data = counter.to_be_bytes().to_vec();
+        data.extend_from_slice(&by.sign(&msg).unwrap().into_raw().unwrap());
+        claims.attestation = vec![AttestationEvidence {
+            format: TEST_FORMAT.into(),
+            data,
+        }];
+        liveproof_core::trust::sign_claims(&token, &claims, &dev).unwrap()
     };
     let ok = v.verify(&sign_with(7, &anchor), now()).await.verdict;
     assert!(ok.accepted, "{ok:#?}");
@@ -503,6 +532,17 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
     let rogue = SoftwareSigner::from_secret_bytes(&[0x56; 32]).unwrap();
     let bad = v.verify(&sign_with(8, &rogue), now()).await.verdict;
     rejected(&bad, RejectReason::DeviceKeyUntrusted, "device_key_trust");
+    // Evidence from a revoked anchor.
+    let revoked = v
+        .verify(&sign_with(9, &revoked_anchor), now())
+        .await
+        .verdict;
+    rejected(
+        &revoked,
+        RejectReason::DeviceKeyUntrusted,
+        "device_key_trust",
+    );
+    assert!(revoked.checks.last().unwrap().detail.contains("revoked"));
     // No evidence under a policy that requires attestation, even when registered.
     v.registry()
         .register(TENANT, &dev.public().unwrap().sec1(), "registered")
@@ -551,4 +591,54 @@ async fn issuing_refuses_unknown_tenants_and_bad_lifetimes() {
     assert_ne!(a.session_id, b.session_id, "session ids are random");
     assert_eq!(a.session_id.len(), 32);
     assert_eq!(b.expires_at, 1_796_000_000 + 180);
+}
+
+#[tokio::test]
+async fn a_cancelled_passive_only_capture_is_an_honest_retry_not_tampering() {
+    // Login at low risk is passive-only under the shipped policy; a capture cancelled before
+    // its window filled reports the challenge as incomplete, with no steps.
+    let v = verifier(config(DeviceKeyTrust::AllowUnverified));
+    let request = IssueRequest {
+        tenant: TENANT.into(),
+        flow: Some(FlowType::Login),
+        tier: Some(RiskTier::Low),
+        ..IssueRequest::default()
+    };
+    let cancelled = forged(&v, &request, PASSING_RAW, |r| {
+        assert!(r.passive_only && r.challenge_steps.is_empty());
+        r.challenge = ChallengeEvidence::Incomplete {
+            detail: "cancelled by the app".into(),
+        };
+        r.audit.challenge = r.challenge.clone();
+    });
+    let verdict = v.verify(&cancelled, now()).await.verdict;
+    assert!(verdict.accepted, "{verdict:#?}");
+}
+
+#[test]
+fn config_files_are_checked() {
+    let dir = std::env::temp_dir().join(format!("lp-verify-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    ServerKeySet::generate(&dir.join("keys")).unwrap();
+    let write = |text: &str| {
+        let p = dir.join("verifier.json");
+        std::fs::write(&p, text).unwrap();
+        liveproof_verifier::config::load(&p)
+    };
+    let ok = write(r#"{"keys": "keys", "tenants": {"acme": {}}}"#).unwrap();
+    assert_eq!(ok.skew_s, 30);
+    assert!(ok.tenants.contains_key("acme"));
+    let e =
+        write(r#"{"keys": "keys", "tenants": {"acme": {}}, "skew_seconds": 3600}"#).unwrap_err();
+    assert!(format!("{e:#}").contains("skew_seconds"), "{e:#}");
+    // A policy set on a calibration bundle the verifier does not have.
+    let mut p = policy(DeviceKeyTrust::AllowUnverified).policy;
+    p.calibration_sha256 = "ab".repeat(32);
+    std::fs::write(dir.join("other.json"), serde_json::to_string(&p).unwrap()).unwrap();
+    let e =
+        write(r#"{"keys": "keys", "tenants": {"acme": {"policy": "other.json"}}}"#).unwrap_err();
+    assert!(format!("{e:#}").contains("calibration"), "{e:#}");
+    let e = write(r#"{"keys": "keys", "tenants": {"acme": {}}, "colour": 1}"#).unwrap_err();
+    assert!(format!("{e:#}").contains("colour"), "{e:#}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

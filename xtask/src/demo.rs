@@ -119,26 +119,28 @@ pub fn demo() -> Result<()> {
             &result_path,
         )?;
         let signed = std::fs::read(&result_path)?;
-        let verdict = server.post_bytes("/v1/verify", &signed)?;
+        // The backend verifies the result of the session it issued (never just any result).
+        let verify_path = format!(
+            "/v1/verify?session_id={}",
+            issued["session_id"].as_str().unwrap_or_default()
+        );
+        let verdict = server.post_bytes(&verify_path, &signed)?;
         if kind == "bona_fide" {
-            bona_fide_result = Some(signed);
+            bona_fide_result = Some((verify_path, signed));
         }
         rows.push((kind, analysis, verdict));
     }
     // Tampering and replay, over HTTP too.
     let mut attempts = Vec::new();
-    if let Some(signed) = bona_fide_result {
+    if let Some((path, signed)) = bona_fide_result {
         let mut tampered = signed.clone();
         let mid = tampered.len() / 2;
         tampered[mid] ^= 0x01;
         attempts.push((
             "bona_fide, one bit flipped",
-            server.post_bytes("/v1/verify", &tampered)?,
+            server.post_bytes(&path, &tampered)?,
         ));
-        attempts.push((
-            "bona_fide, sent again",
-            server.post_bytes("/v1/verify", &signed)?,
-        ));
+        attempts.push(("bona_fide, sent again", server.post_bytes(&path, &signed)?));
     }
     server.stop()?;
     println!(

@@ -30,20 +30,27 @@ pub enum SignatureBytes {
 }
 
 impl SignatureBytes {
-    /// The raw `r‖s` form, converting DER (the one conversion point).
+    /// The raw `r‖s` form with a low `s` (the one conversion point): DER is converted, and a
+    /// high `s` (which some platform signers return) becomes `n − s`, the same signature's
+    /// other form, so that each signed message has exactly one signature form on the wire.
     pub fn into_raw(self) -> Result<[u8; 64], TrustError> {
-        match self {
-            SignatureBytes::Raw(r) => Ok(r),
-            SignatureBytes::Der(d) => der_to_raw(&d),
-        }
+        let sig = match self {
+            SignatureBytes::Raw(r) => Signature::from_slice(&r).map_err(|e| {
+                TrustError::Signer(alloc::format!("not a P-256 ECDSA signature: {e}"))
+            })?,
+            SignatureBytes::Der(d) => Signature::from_der(&d).map_err(|e| {
+                TrustError::Signer(alloc::format!("not a DER P-256 ECDSA signature: {e}"))
+            })?,
+        };
+        let sig = sig.normalize_s().unwrap_or(sig);
+        Ok(sig.to_bytes().into())
     }
 }
 
-/// DER `ECDSA-Sig-Value` → raw `r‖s` (RFC 9053 §2.1). Errors name what was wrong.
+/// DER `ECDSA-Sig-Value` → raw `r‖s` with a low `s` (RFC 9053 §2.1). Errors name what was
+/// wrong.
 pub fn der_to_raw(der: &[u8]) -> Result<[u8; 64], TrustError> {
-    let sig = Signature::from_der(der)
-        .map_err(|e| TrustError::Signer(alloc::format!("not a DER P-256 ECDSA signature: {e}")))?;
-    Ok(sig.to_bytes().into())
+    SignatureBytes::Der(der.to_vec()).into_raw()
 }
 
 /// Signs with ECDSA P-256 over SHA-256 of the message (ES256). The core hands over the COSE
@@ -248,9 +255,12 @@ impl DevicePublicKey {
         }
     }
 
-    /// Whether `signature` (raw `r‖s`, 64 bytes) is a valid ES256 signature of `message`.
+    /// Whether `signature` (raw `r‖s`, 64 bytes, low `s`) is a valid ES256 signature of
+    /// `message`. A high `s` is refused: every signer here emits the low form, so a high one
+    /// is a malleated copy.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        Signature::from_slice(signature).is_ok_and(|sig| self.key.verify(message, &sig).is_ok())
+        Signature::from_slice(signature)
+            .is_ok_and(|sig| sig.normalize_s().is_none() && self.key.verify(message, &sig).is_ok())
     }
 }
 

@@ -33,7 +33,8 @@ pub use keys::{
     SoftwareSigner,
 };
 pub use signed::{
-    sign_result, AttestationEvidence, Measurements, ResultClaims, SignedResult, EAT_PROFILE,
+    sign_claims, sign_result, AttestationEvidence, Measurements, ResultClaims, SignedResult,
+    EAT_PROFILE,
 };
 pub use token::{issue_token, verify_token, TokenClaims, VerifiedToken};
 

@@ -128,6 +128,60 @@ pub struct ResultClaims {
 }
 
 impl ResultClaims {
+    /// The claims the device signs for `result` under `token`.
+    pub fn new(
+        token: &VerifiedToken,
+        result: &SessionResult,
+        device_key: DevicePublicKey,
+        attestation: Vec<AttestationEvidence>,
+        now: u64,
+    ) -> Result<ResultClaims, TrustError> {
+        if result.audit.session_id != token.claims.session_id_hex() {
+            return Err(TrustError::Claim {
+                claim: "cti",
+                why: alloc::format!(
+                    "the result is of session `{}`, the token of `{}`",
+                    result.audit.session_id,
+                    token.claims.session_id_hex()
+                ),
+            });
+        }
+        if result.policy_sha256 != hex::encode(token.claims.policy_sha256) {
+            return Err(TrustError::Claim {
+                claim: "policy_sha256",
+                why: "the session ran another policy than the token names".into(),
+            });
+        }
+        Ok(ResultClaims {
+            nonce: token.claims.nonce.clone(),
+            issued_at: now,
+            swname: SWNAME.to_string(),
+            swversion: env!("CARGO_PKG_VERSION").to_string(),
+            measurements: Measurements::of(result),
+            device_key,
+            token: token.bytes.clone(),
+            result: result.clone(),
+            attestation,
+        })
+    }
+
+    /// What the host's attestation evidence must be bound to (App Attest's `clientDataHash`,
+    /// a key attestation challenge): SHA-256 of a domain tag, SHA-256 of the token, and these
+    /// claims' encoding **without** the attestation claim (evidence cannot cover itself). The
+    /// host computes it from [`ResultClaims::new`] before it asks the platform, the verifier
+    /// from the claims it received.
+    pub fn attestation_binding(&self) -> Result<[u8; 32], TrustError> {
+        let bare = ResultClaims {
+            attestation: Vec::new(),
+            ..self.clone()
+        };
+        let mut h = Sha256::new();
+        h.update(b"liveproof-attestation-binding/1");
+        h.update(Sha256::digest(&self.token));
+        h.update(cbor::to_vec(&bare.to_value()?)?);
+        Ok(h.finalize().into())
+    }
+
     fn to_value(&self) -> Result<Value, TrustError> {
         let cose_key = self
             .device_key
@@ -273,7 +327,8 @@ fn measurements_shape() -> TrustError {
 
 /// Signs a session's result for the server: the EAT with the token's nonce, `external_aad` =
 /// SHA-256 of the token. Refuses a result that is not this token's session (another session
-/// id or policy).
+/// id or policy). With attestation, build the claims with [`ResultClaims::new`], bind the
+/// evidence to [`ResultClaims::attestation_binding`], then [`sign_claims`].
 pub fn sign_result(
     token: &VerifiedToken,
     result: &SessionResult,
@@ -281,34 +336,22 @@ pub fn sign_result(
     attestation: Vec<AttestationEvidence>,
     now: u64,
 ) -> Result<Vec<u8>, TrustError> {
-    if result.audit.session_id != token.claims.session_id_hex() {
-        return Err(TrustError::Claim {
-            claim: "cti",
-            why: alloc::format!(
-                "the result is of session `{}`, the token of `{}`",
-                result.audit.session_id,
-                token.claims.session_id_hex()
-            ),
-        });
-    }
-    if result.policy_sha256 != hex::encode(token.claims.policy_sha256) {
-        return Err(TrustError::Claim {
-            claim: "policy_sha256",
-            why: "the session ran another policy than the token names".into(),
-        });
-    }
+    let claims = ResultClaims::new(token, result, signer.public_key()?, attestation, now)?;
+    sign_claims(token, &claims, signer)
+}
+
+/// Signs prepared claims (their `cnf` must be the signer's key).
+pub fn sign_claims(
+    token: &VerifiedToken,
+    claims: &ResultClaims,
+    signer: &dyn Signer,
+) -> Result<Vec<u8>, TrustError> {
     let device_key = signer.public_key()?;
-    let claims = ResultClaims {
-        nonce: token.claims.nonce.clone(),
-        issued_at: now,
-        swname: SWNAME.to_string(),
-        swversion: env!("CARGO_PKG_VERSION").to_string(),
-        measurements: Measurements::of(result),
-        device_key: device_key.clone(),
-        token: token.bytes.clone(),
-        result: result.clone(),
-        attestation,
-    };
+    if device_key != claims.device_key {
+        return Err(TrustError::Key(
+            "the claims name another device key than the signer's".into(),
+        ));
+    }
     let payload = cbor::to_vec(&claims.to_value()?)?;
     token::seal(
         payload,
@@ -360,12 +403,5 @@ impl SignedResult {
                 })
             }
         })
-    }
-
-    /// The COSE `Sig_structure` bytes the device signed (App Attest binds its assertion to
-    /// their SHA-256).
-    pub fn signed_bytes(&self) -> Vec<u8> {
-        let aad: [u8; 32] = Sha256::digest(&self.claims.token).into();
-        self.sign1.tbs_data(&aad)
     }
 }

@@ -67,9 +67,23 @@ fn der_and_raw_signatures_are_the_same_signature() {
         "DER length {}",
         der.len()
     );
-    let raw: [u8; 64] = sig.to_bytes().into();
+    let low = sig.normalize_s().unwrap_or(sig);
+    let raw: [u8; 64] = low.to_bytes().into();
     assert_eq!(der_to_raw(&der).unwrap(), raw);
     assert_eq!(SignatureBytes::Der(der).into_raw().unwrap(), raw);
+    // The high-s form of the same signature: normalised on the way out, refused on the way in.
+    let (r, s) = low.split_scalars();
+    let high = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+    assert!(high.normalize_s().is_some(), "the other form is high");
+    let high_raw: [u8; 64] = high.to_bytes().into();
+    assert_eq!(SignatureBytes::Raw(high_raw).into_raw().unwrap(), raw);
+    let public =
+        DevicePublicKey::from_sec1(key.verifying_key().to_encoded_point(false).as_bytes()).unwrap();
+    assert!(public.verifies(b"message", &raw));
+    assert!(
+        !public.verifies(b"message", &high_raw),
+        "a malleated high-s copy verified"
+    );
     let e = der_to_raw(&[0x30, 0x02, 0x02, 0x00]).unwrap_err();
     assert!(e.to_string().contains("not a DER"), "{e}");
 }
@@ -368,6 +382,10 @@ fn golden_vectors_are_byte_stable_and_verify() {
     assert_eq!(v.claims, claims(&policy()));
     let parsed = SignedResult::parse(&golden_result).unwrap();
     parsed.verify_device_signature().unwrap();
+    // docs/trust.md shows them (the result on lines of 128 hex digits).
+    let page = std::fs::read_to_string(dir.join("../trust.md")).unwrap().replace('\n', "");
+    assert!(page.contains(&hex::encode(&golden_token)), "docs/trust.md lacks the token");
+    assert!(page.contains(&hex::encode(&golden_result)), "docs/trust.md lacks the result");
     // ...and this build still makes exactly them.
     assert_eq!(
         hex::encode(&token),

@@ -221,6 +221,28 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
+    /// The session parameters this token asks for: its seed, flow, tier, attempt, failures
+    /// so far and session id (hex), so that every host builds them the same way (a drift in
+    /// any of them shows up at the verifier as a binding or decision mismatch).
+    pub fn session_params(
+        &self,
+        template: Option<crate::matching::FaceTemplate>,
+        capture_device: &str,
+    ) -> crate::session::SessionParams {
+        let c = &self.claims;
+        crate::session::SessionParams {
+            seed: c.seed,
+            flow: c.flow,
+            tier: c.tier,
+            attempt: c.attempt,
+            consecutive_failures: c.consecutive_failures,
+            request_id: String::new(),
+            session_id: c.session_id_hex(),
+            template,
+            capture_device: capture_device.into(),
+        }
+    }
+
     /// The policy the token carries, parsed, validated and checked against its hash. `None`
     /// when the server sent only the hash (the app then supplies the policy beside it).
     pub fn policy(&self) -> Result<Option<LoadedPolicy>, TrustError> {

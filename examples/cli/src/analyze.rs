@@ -133,17 +133,7 @@ pub fn analyze(
     let passive = PassiveConfig::default();
     let models = Arc::new(SessionModels::load(config, &passive, &embedding));
     let params = match &token {
-        Some((t, _)) => SessionParams {
-            seed: t.claims.seed,
-            flow: t.claims.flow,
-            tier: t.claims.tier,
-            attempt: t.claims.attempt,
-            consecutive_failures: t.claims.consecutive_failures,
-            request_id: String::new(),
-            session_id: t.claims.session_id_hex(),
-            template,
-            capture_device: String::new(),
-        },
+        Some((t, _)) => t.session_params(template, ""),
         None => SessionParams {
             seed: parse_seed(args.seed)?,
             flow: args.flow,

@@ -383,9 +383,17 @@ fn golden_vectors_are_byte_stable_and_verify() {
     let parsed = SignedResult::parse(&golden_result).unwrap();
     parsed.verify_device_signature().unwrap();
     // docs/trust.md shows them (the result on lines of 128 hex digits).
-    let page = std::fs::read_to_string(dir.join("../trust.md")).unwrap().replace('\n', "");
-    assert!(page.contains(&hex::encode(&golden_token)), "docs/trust.md lacks the token");
-    assert!(page.contains(&hex::encode(&golden_result)), "docs/trust.md lacks the result");
+    let page = std::fs::read_to_string(dir.join("../trust.md"))
+        .unwrap()
+        .replace('\n', "");
+    assert!(
+        page.contains(&hex::encode(&golden_token)),
+        "docs/trust.md lacks the token"
+    );
+    assert!(
+        page.contains(&hex::encode(&golden_result)),
+        "docs/trust.md lacks the result"
+    );
     // ...and this build still makes exactly them.
     assert_eq!(
         hex::encode(&token),

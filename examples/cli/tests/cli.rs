@@ -155,18 +155,9 @@ fn missing_runtime_is_a_clear_error() {
 /// A SYNTHETIC bona fide capture (liveproof-synth) of the astronaut, written as a frame folder
 /// with its `capture.json`.
 fn synthetic_capture(name: &str, frames: u32) -> std::path::PathBuf {
-    use liveproof_synth::{generate, write_capture, Kind, Params, Source, SourceOptions};
+    use liveproof_synth::{Kind, Params};
     let dir = std::env::temp_dir().join(format!("lp-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let engine = liveproof_tests::default_engine();
-    let source = Source::from_file(
-        &engine,
-        &fixture("astronaut.png"),
-        &SourceOptions::default(),
-    )
-    .unwrap();
-    let capture = generate(&source, &Params::new(Kind::BonaFide, 3, frames, 30.0)).unwrap();
-    write_capture(&capture, &dir).unwrap();
+    common::write_astronaut_capture(&Params::new(Kind::BonaFide, 3, frames, 30.0), &dir);
     dir
 }
 

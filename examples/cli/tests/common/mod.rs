@@ -20,9 +20,9 @@ pub fn seed_without_blink(policy: &PlanPolicy) -> ([u8; 32], ChallengePlan) {
         .unwrap()
 }
 
-/// A SYNTHETIC bona fide capture of the astronaut acting out `plan` (synth seed 5, 30 fps,
-/// `tail_s` seconds after the last step), written to `dir` with its capture.json.
-pub fn performed_capture(plan: &ChallengePlan, tail_s: f64, dir: &Path) {
+/// Renders `params` (SYNTHETIC) from the astronaut portrait and writes the capture, frames
+/// and capture.json, to `dir` (replacing it).
+pub fn write_astronaut_capture(params: &Params, dir: &Path) {
     let engine = liveproof_tests::default_engine();
     let source = Source::from_file(
         &engine,
@@ -30,9 +30,15 @@ pub fn performed_capture(plan: &ChallengePlan, tail_s: f64, dir: &Path) {
         &SourceOptions::default(),
     )
     .unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+    write_capture(&generate(&source, params).unwrap(), dir).unwrap();
+}
+
+/// A SYNTHETIC bona fide capture of the astronaut acting out `plan` (synth seed 5, 30 fps,
+/// `tail_s` seconds after the last step), written to `dir` with its capture.json.
+pub fn performed_capture(plan: &ChallengePlan, tail_s: f64, dir: &Path) {
     let (script, end_s) = perform_plan(plan, 5);
     let mut params = Params::new(Kind::BonaFide, 5, ((end_s + tail_s) * 30.0) as u32, 30.0);
     params.performance = script;
-    let _ = std::fs::remove_dir_all(dir);
-    write_capture(&generate(&source, &params).unwrap(), dir).unwrap();
+    write_astronaut_capture(&params, dir);
 }

@@ -71,15 +71,8 @@ pub fn load_policy(path: Option<&Path>) -> Result<LoadedPolicy> {
 
 /// `"1.2.3"` → `(1, 2, 3)`.
 pub fn parse_min_version(v: &str) -> Result<(u64, u64, u64)> {
-    let parts: Vec<u64> = v
-        .split('.')
-        .map(|p| p.parse::<u64>())
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("version `{v}`: expected MAJOR.MINOR.PATCH"))?;
-    match parts.as_slice() {
-        [a, b, c] => Ok((*a, *b, *c)),
-        _ => bail!("version `{v}`: expected MAJOR.MINOR.PATCH"),
-    }
+    crate::verify::parse_version(v)
+        .with_context(|| format!("version `{v}`: expected MAJOR.MINOR.PATCH"))
 }
 
 /// Loads a configuration file.

@@ -58,9 +58,11 @@ enum Cmd {
         /// Fixes the challenge seed (64 hex digits): tests and demos only.
         #[arg(long)]
         seed: Option<String>,
-        #[arg(long, value_parser = parse_flow)]
+        /// account_opening | login | transaction | recovery.
+        #[arg(long)]
         flow: Option<FlowType>,
-        #[arg(long, value_parser = parse_tier)]
+        /// low | medium | high.
+        #[arg(long)]
         tier: Option<RiskTier>,
         #[arg(long)]
         out: PathBuf,
@@ -119,16 +121,6 @@ enum Cmd {
         #[arg(long)]
         allow_fixed_seed: bool,
     },
-}
-
-fn parse_flow(s: &str) -> Result<FlowType, String> {
-    serde_json::from_value(serde_json::Value::String(s.into()))
-        .map_err(|_| format!("`{s}`: expected account_opening, login, transaction or recovery"))
-}
-
-fn parse_tier(s: &str) -> Result<RiskTier, String> {
-    serde_json::from_value(serde_json::Value::String(s.into()))
-        .map_err(|_| format!("`{s}`: expected low, medium or high"))
 }
 
 fn main() -> ExitCode {

@@ -53,10 +53,7 @@ pub fn signed_sample_with(
     let issued = verifier
         .issue_session(request, now)
         .context("issuing the token")?;
-    let now_s = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now_s = liveproof_core::trust::unix_seconds(now);
     let cfg = verifier.config();
     let token = verify_token(&issued.token, &cfg.keys, now_s, cfg.skew_s)?;
     let policy = token.policy()?.context("the token carries no policy")?;

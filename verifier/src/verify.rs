@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use liveproof_core::active::derive_plan;
 use liveproof_core::calibration::CalibrationBundle;
@@ -290,11 +290,7 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use liveproof_core::trust::unix_seconds as unix;
 
 /// Running record of the checks; the first failure ends the verification.
 struct Run {
@@ -344,7 +340,7 @@ fn token_rejection(e: TrustError) -> Rejection {
 }
 
 /// `major.minor.patch` (a pre-release suffix is ignored).
-fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     let core = v.split(['-', '+']).next()?;
     let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
     let (a, b, c) = (it.next()??, it.next()??, it.next()??);

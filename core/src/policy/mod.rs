@@ -59,6 +59,23 @@ pub enum RiskTier {
     High,
 }
 
+/// `FlowType` and `RiskTier` from their stable snake_case names (`login`, `high`), as
+/// serialised: for command lines and configuration.
+#[cfg(feature = "std")]
+macro_rules! from_name {
+    ($($t:ty),*) => {$(
+        impl core::str::FromStr for $t {
+            type Err = PolicyError;
+            fn from_str(s: &str) -> Result<Self, PolicyError> {
+                serde_json::from_value(serde_json::Value::String(s.into()))
+                    .map_err(|e| field_err(stringify!($t), alloc::format!("`{s}`: {e}")))
+            }
+        }
+    )*};
+}
+#[cfg(feature = "std")]
+from_name!(FlowType, RiskTier);
+
 /// The outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 //! does not do is sort map keys, and its own canonical module is length-first (§4.2.3). Here
 //! [`canonical`] sorts every map's entries bytewise by the key's encoding, recursively.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use ciborium::value::{Integer, Value};
@@ -164,9 +164,4 @@ pub fn key(k: i64) -> Value {
 /// A text value.
 pub fn text(s: &str) -> Value {
     Value::Text(s.to_string())
-}
-
-/// A short hex rendering for messages.
-pub fn hex_prefix(bytes: &[u8]) -> String {
-    hex::encode(&bytes[..bytes.len().min(8)])
 }

@@ -88,8 +88,12 @@ pub enum TrustError {
 
 /// Seconds since the Unix epoch on this machine's clock.
 pub fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    unix_seconds(std::time::SystemTime::now())
+}
+
+/// `t` in seconds since the Unix epoch (0 before it): the unit of every time claim.
+pub fn unix_seconds(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }

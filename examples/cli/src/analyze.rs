@@ -62,12 +62,6 @@ fn load_token(t: &TrustArgs<'_>) -> Result<(VerifiedToken, LoadedPolicy)> {
     Ok((token, policy))
 }
 
-/// A snake_case option value (`--flow login`, `--tier high`) as the core enum it names.
-pub fn enum_arg<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_string()))
-        .map_err(|_| anyhow::anyhow!("--{what} `{v}` is not one of the documented values"))
-}
-
 fn read(path: Option<&Path>, default: &str) -> Result<String> {
     match path {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())),

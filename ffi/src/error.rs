@@ -37,6 +37,18 @@ pub enum ApiError {
     /// A model answered out of its contract at run time (a broken or mismatched model file).
     #[error("model output: {message}")]
     ModelOutput { message: String },
+    /// The server's session token failed a check on the device (signature, unknown or
+    /// retired key, expired, malformed, policy hash); the message names the check. Ask the
+    /// server for a new token.
+    #[error("token rejected: {message}")]
+    TokenRejected { message: String },
+    /// The host's signer failed (a hardware key refused, the user dismissed the prompt); the
+    /// session keeps its decision and `finish()` may be called again to sign it.
+    #[error("signer failed: {message}")]
+    Signer { message: String },
+    /// A call the object's state does not allow: a finished, cancelled or closed session.
+    #[error("session state: {message}")]
+    SessionState { message: String },
     /// A bug: a panic was caught at the boundary. Please report it.
     #[error("internal error: {message}")]
     Internal { message: String },
@@ -56,6 +68,9 @@ impl ApiError {
             | ApiError::ModelInvalid { message }
             | ApiError::Processing { message }
             | ApiError::ModelOutput { message }
+            | ApiError::TokenRejected { message }
+            | ApiError::Signer { message }
+            | ApiError::SessionState { message }
             | ApiError::Internal { message }
             | ApiError::Invariant { message } => message,
         }

@@ -6,6 +6,7 @@
 pub mod c_api;
 mod error;
 pub mod logging;
+pub mod session;
 pub mod uniffi_api;
 
 pub use error::ApiError;

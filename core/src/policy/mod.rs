@@ -85,6 +85,20 @@ pub enum Band {
     Fail,
 }
 
+impl Band {
+    /// Every band, in order.
+    pub const ALL: [Band; 3] = [Band::Pass, Band::Retry, Band::Fail];
+
+    /// The stable name, as the JSON spells it (`pass`, `retry`, `fail`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Band::Pass => "pass",
+            Band::Retry => "retry",
+            Band::Fail => "fail",
+        }
+    }
+}
+
 /// Bands on the fused LLR: `fused ≥ pass_at` passes, `fused < fail_below` fails, between is
 /// retry (the uncertain band). `fail_below ≤ pass_at`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -308,6 +308,11 @@ pub struct FrameFeedback {
     pub hints: Vec<Hint>,
     /// Progress of the whole capture, 0..1.
     pub progress: f32,
+    /// The challenge step under way, 0-based (equal to `step_count` once every step ran;
+    /// 0 without a challenge).
+    pub step_index: u32,
+    /// Steps in the challenge plan (0 without a challenge).
+    pub step_count: u32,
     /// The face box, normalised `[x_min, y_min, x_max, y_max]`; `None` without a face.
     pub face_box: Option<[f32; 4]>,
     /// Where the face should be (see [`SessionConfig::target_oval`]).
@@ -598,6 +603,7 @@ impl Session {
         // Challenge: every frame once it started (its own baseline and quality pauses).
         let mut prompt = UserPrompt::None;
         let mut challenge_progress = 1.0;
+        let (mut step_index, mut step_count) = (0u32, 0u32);
         if let Some(c) = self.challenge.as_mut() {
             if c.outcome().is_none() {
                 let t = Instant::now();
@@ -629,6 +635,13 @@ impl Session {
                 };
                 challenge_progress = update.progress;
             }
+            let runner = c.runner();
+            step_count = runner.plan().steps.len() as u32;
+            step_index = if c.outcome().is_some() {
+                step_count
+            } else {
+                (runner.step_index() as u32).min(step_count)
+            };
         }
         let passive_progress = ((self.offpath.plan().frames() * self.cfg.passive_stride) as f32
             / self.cfg.passive_frames as f32)
@@ -655,6 +668,8 @@ impl Session {
             prompt,
             hints,
             progress,
+            step_index,
+            step_count,
             face_box,
             target_oval: self.cfg.target_oval,
             used: usable,

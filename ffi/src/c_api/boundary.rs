@@ -29,6 +29,9 @@ pub(super) fn result_of(e: &ApiError) -> lp_result {
         ApiError::ModelInvalid { .. } => lp_result::LP_MODEL_INVALID,
         ApiError::Processing { .. } => lp_result::LP_PROCESSING,
         ApiError::ModelOutput { .. } => lp_result::LP_MODEL_OUTPUT,
+        ApiError::TokenRejected { .. } => lp_result::LP_TOKEN_REJECTED,
+        ApiError::Signer { .. } => lp_result::LP_SIGNER_FAILED,
+        ApiError::SessionState { .. } => lp_result::LP_SESSION_STATE,
         ApiError::Internal { .. } => lp_result::LP_PANIC,
         ApiError::Invariant { .. } => lp_result::LP_INTERNAL,
     }

@@ -35,6 +35,9 @@ pub enum lp_result {
     LP_BUFFER_TOO_SMALL = 3,
     /// A face index is not below the analysis' face count.
     LP_INDEX_OUT_OF_RANGE = 4,
+    /// The call is not allowed in the object's state: a finished, cancelled or closed session
+    /// (the message says which).
+    LP_SESSION_STATE = 5,
     /// The ONNX Runtime shared library is missing or cannot be loaded.
     LP_RUNTIME_UNAVAILABLE = 100,
     /// A model file is missing from `models_dir`.
@@ -43,11 +46,17 @@ pub enum lp_result {
     LP_MODEL_INTEGRITY = 102,
     /// A model file is corrupt or its inputs/outputs differ from the manifest.
     LP_MODEL_INVALID = 103,
+    /// The server's session token failed a check on the device (signature, unknown or
+    /// retired key, expiry, malformed, policy hash); the message names the check.
+    LP_TOKEN_REJECTED = 104,
     /// Inference or processing failed at run time.
     LP_PROCESSING = 200,
     /// A model answered out of its contract at run time (wrong output length, non-finite
     /// values): a broken or mismatched model file.
     LP_MODEL_OUTPUT = 201,
+    /// The host's signer failed (its callback returned an error); the session keeps its
+    /// decision and `lp_session_finish` may be called again to sign it.
+    LP_SIGNER_FAILED = 202,
     /// A bug: a Rust panic was caught at the boundary. The handle passed in may be in an
     /// unspecified (but memory-safe) state; free it. Please report the message.
     LP_PANIC = 900,

@@ -146,6 +146,16 @@ impl From<liveproof_core::frame::FrameError> for ApiError {
     }
 }
 
+/// A foreign callback (a `Signer`, a `LogSink`) threw something other than an `ApiException`:
+/// the one point where such failures enter the public error.
+impl From<uniffi::UnexpectedUniFFICallbackError> for ApiError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ApiError::Signer {
+            message: format!("the host's callback failed: {}", e.reason),
+        }
+    }
+}
+
 /// Runs `f`, turning a panic into [`ApiError::Internal`] (never an unwind across the FFI).
 pub fn catch_panic<T>(f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {

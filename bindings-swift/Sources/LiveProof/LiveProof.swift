@@ -460,7 +460,29 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -800,6 +822,1116 @@ public func FfiConverterTypeEngine_lower(_ value: Engine) -> UInt64 {
 
 
 /**
+ * The engine for whole sessions: models loaded once (sha256-checked), shared by every thread
+ * and session.
+ */
+public protocol LivenessEngineProtocol: AnyObject, Sendable {
+    
+    /**
+     * Starts a local session without a server (development, offline kiosks): decided on the
+     * device under `policy_json` (`None`: the shipped default), never signed. `seed`: 32
+     * bytes that pick the challenge.
+     */
+    func startLocalSession(seed: Data, flow: FlowType, tier: RiskTier, policyJson: String?, options: SessionOptions) throws  -> LivenessSession
+    
+    /**
+     * Starts the server's session: the token's seed, flow, tier and policy; the result is
+     * signed with `signer` at `finish()`.
+     */
+    func startSession(token: SessionToken, signer: Signer, options: SessionOptions) throws  -> LivenessSession
+    
+    /**
+     * Checks the server's token against the pinned server public keys (SPKI PEM texts).
+     * `policy_json` only when the token carries its policy's hash alone. Errors:
+     * `TokenRejected` (naming the failed check), `InvalidArgument` (a malformed key).
+     */
+    func verifyToken(token: Data, serverKeysPem: [String], policyJson: String?) throws  -> SessionToken
+    
+}
+/**
+ * The engine for whole sessions: models loaded once (sha256-checked), shared by every thread
+ * and session.
+ */
+open class LivenessEngine: LivenessEngineProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_livenessengine(self.handle, $0) }
+    }
+    /**
+     * Loads ONNX Runtime, the detector and FaceMesh (required), and the session's optional
+     * models (passive signals, eye state, embedding; a missing one is logged and its signal
+     * reports "not available").
+     */
+public convenience init(config: EngineConfig)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_constructor_livenessengine_new(
+        FfiConverterTypeEngineConfig_lower(config),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_liveproof_ffi_fn_free_livenessengine(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Starts a local session without a server (development, offline kiosks): decided on the
+     * device under `policy_json` (`None`: the shipped default), never signed. `seed`: 32
+     * bytes that pick the challenge.
+     */
+open func startLocalSession(seed: Data, flow: FlowType, tier: RiskTier, policyJson: String?, options: SessionOptions)throws  -> LivenessSession  {
+    return try  FfiConverterTypeLivenessSession_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenessengine_start_local_session(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(seed),
+        FfiConverterTypeFlowType_lower(flow),
+        FfiConverterTypeRiskTier_lower(tier),
+        FfiConverterOptionString.lower(policyJson),
+        FfiConverterTypeSessionOptions_lower(options),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Starts the server's session: the token's seed, flow, tier and policy; the result is
+     * signed with `signer` at `finish()`.
+     */
+open func startSession(token: SessionToken, signer: Signer, options: SessionOptions)throws  -> LivenessSession  {
+    return try  FfiConverterTypeLivenessSession_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenessengine_start_session(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSessionToken_lower(token),
+        FfiConverterTypeSigner_lower(signer),
+        FfiConverterTypeSessionOptions_lower(options),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Checks the server's token against the pinned server public keys (SPKI PEM texts).
+     * `policy_json` only when the token carries its policy's hash alone. Errors:
+     * `TokenRejected` (naming the failed check), `InvalidArgument` (a malformed key).
+     */
+open func verifyToken(token: Data, serverKeysPem: [String], policyJson: String?)throws  -> SessionToken  {
+    return try  FfiConverterTypeSessionToken_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenessengine_verify_token(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(token),
+        FfiConverterSequenceString.lower(serverKeysPem),
+        FfiConverterOptionString.lower(policyJson),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLivenessEngine: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = LivenessEngine
+
+    public static func lift(_ handle: UInt64) throws -> LivenessEngine {
+        return LivenessEngine(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: LivenessEngine) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LivenessEngine {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LivenessEngine, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLivenessEngine_lift(_ handle: UInt64) throws -> LivenessEngine {
+    return try FfiConverterTypeLivenessEngine.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLivenessEngine_lower(_ value: LivenessEngine) -> UInt64 {
+    return FfiConverterTypeLivenessEngine.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One capture (one attempt). Calls are serialised; use it from the camera's analyzer thread.
+ * `finish()` may block on the signer (user presence): call it off the UI thread.
+ */
+public protocol LivenessSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * a server session so the server counts the attempt.
+     */
+    func cancel() throws  -> Outcome
+    
+    /**
+     * Decides and, for a server session, signs (may wait for the signer). After a signer
+     * failure the decision is kept: call `finish()` again to sign it.
+     */
+    func finish() throws  -> Outcome
+    
+    /**
+     * Consumes one frame given as a record (its bytes cross the boundary as a copy). Errors:
+     * a malformed frame (`InvalidArgument`; the session goes on), a finished or closed
+     * session (`SessionState`).
+     */
+    func pushFrame(frame: Frame) throws  -> FrameFeedback
+    
+    /**
+     * Consumes one frame from borrowed planes, without copying them (Kotlin: direct
+     * `ByteBuffer`s; pass an empty buffer for a plane the format does not use).
+     */
+    func pushPlanes(plane0: Data, plane1: Data, plane2: Data, layout: PlaneLayout) throws  -> FrameFeedback
+    
+    /**
+     * Consumes one `YUV_420_888` frame as CameraX's `ImageProxy` exposes it: the Y, U and V
+     * plane buffers with their strides. No copy when U and V are planar (pixel stride 1) or
+     * one interleaved buffer (pixel stride 2, V one byte before U as Android delivers NV21,
+     * or U before V); otherwise the chroma is gathered once into a reused buffer.
+     */
+    func pushYuv420888(y: Data, u: Data, v: Data, layout: Yuv420Layout) throws  -> FrameFeedback
+    
+    /**
+     * Releases the models' session state and the worker now (idempotent); later calls fail
+     * with `SessionState`. Dropping the object does the same.
+     */
+    func release() 
+    
+    /**
+     * The session id (the token's for a server session).
+     */
+    func sessionId()  -> String
+    
+}
+/**
+ * One capture (one attempt). Calls are serialised; use it from the camera's analyzer thread.
+ * `finish()` may block on the signer (user presence): call it off the UI thread.
+ */
+open class LivenessSession: LivenessSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_livenesssession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_liveproof_ffi_fn_free_livenesssession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * a server session so the server counts the attempt.
+     */
+open func cancel()throws  -> Outcome  {
+    return try  FfiConverterTypeOutcome_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenesssession_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Decides and, for a server session, signs (may wait for the signer). After a signer
+     * failure the decision is kept: call `finish()` again to sign it.
+     */
+open func finish()throws  -> Outcome  {
+    return try  FfiConverterTypeOutcome_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenesssession_finish(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Consumes one frame given as a record (its bytes cross the boundary as a copy). Errors:
+     * a malformed frame (`InvalidArgument`; the session goes on), a finished or closed
+     * session (`SessionState`).
+     */
+open func pushFrame(frame: Frame)throws  -> FrameFeedback  {
+    return try  FfiConverterTypeFrameFeedback_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenesssession_push_frame(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeFrame_lower(frame),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Consumes one frame from borrowed planes, without copying them (Kotlin: direct
+     * `ByteBuffer`s; pass an empty buffer for a plane the format does not use).
+     */
+open func pushPlanes(plane0: Data, plane1: Data, plane2: Data, layout: PlaneLayout)throws  -> FrameFeedback  {
+    return try  FfiConverterTypeFrameFeedback_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(plane0) { plane0Fb in
+        FfiConverterByRefBytes.lower(plane1) { plane1Fb in
+        FfiConverterByRefBytes.lower(plane2) { plane2Fb in
+    uniffi_liveproof_ffi_fn_method_livenesssession_push_planes(
+            self.uniffiCloneHandle(),
+        plane0Fb,
+        plane1Fb,
+        plane2Fb,
+        FfiConverterTypePlaneLayout_lower(layout),uniffiCallStatus
+    )
+        }
+        }
+        }
+})
+}
+    
+    /**
+     * Consumes one `YUV_420_888` frame as CameraX's `ImageProxy` exposes it: the Y, U and V
+     * plane buffers with their strides. No copy when U and V are planar (pixel stride 1) or
+     * one interleaved buffer (pixel stride 2, V one byte before U as Android delivers NV21,
+     * or U before V); otherwise the chroma is gathered once into a reused buffer.
+     */
+open func pushYuv420888(y: Data, u: Data, v: Data, layout: Yuv420Layout)throws  -> FrameFeedback  {
+    return try  FfiConverterTypeFrameFeedback_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+        FfiConverterByRefBytes.lower(y) { yFb in
+        FfiConverterByRefBytes.lower(u) { uFb in
+        FfiConverterByRefBytes.lower(v) { vFb in
+    uniffi_liveproof_ffi_fn_method_livenesssession_push_yuv_420_888(
+            self.uniffiCloneHandle(),
+        yFb,
+        uFb,
+        vFb,
+        FfiConverterTypeYuv420Layout_lower(layout),uniffiCallStatus
+    )
+        }
+        }
+        }
+})
+}
+    
+    /**
+     * Releases the models' session state and the worker now (idempotent); later calls fail
+     * with `SessionState`. Dropping the object does the same.
+     */
+open func release()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenesssession_release(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The session id (the token's for a server session).
+     */
+open func sessionId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_livenesssession_session_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLivenessSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = LivenessSession
+
+    public static func lift(_ handle: UInt64) throws -> LivenessSession {
+        return LivenessSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: LivenessSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LivenessSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LivenessSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLivenessSession_lift(_ handle: UInt64) throws -> LivenessSession {
+    return try FfiConverterTypeLivenessSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLivenessSession_lower(_ value: LivenessSession) -> UInt64 {
+    return FfiConverterTypeLivenessSession.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The server's session token, checked on this device. Immutable.
+ */
+public protocol SessionTokenProtocol: AnyObject, Sendable {
+    
+    /**
+     * The attempt number this token is for (1 = first).
+     */
+    func attempt()  -> UInt32
+    
+    /**
+     * Expiry, Unix seconds.
+     */
+    func expiresAt()  -> UInt64
+    
+    func flow()  -> FlowType
+    
+    /**
+     * The tenant policy in force (JSON).
+     */
+    func policyJson() throws  -> String
+    
+    /**
+     * The session id (hex) the server looks the result up by.
+     */
+    func sessionId()  -> String
+    
+    func tier()  -> RiskTier
+    
+}
+/**
+ * The server's session token, checked on this device. Immutable.
+ */
+open class SessionToken: SessionTokenProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_sessiontoken(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_liveproof_ffi_fn_free_sessiontoken(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The attempt number this token is for (1 = first).
+     */
+open func attempt() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_sessiontoken_attempt(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Expiry, Unix seconds.
+     */
+open func expiresAt() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_sessiontoken_expires_at(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func flow() -> FlowType  {
+    return try!  FfiConverterTypeFlowType_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_sessiontoken_flow(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The tenant policy in force (JSON).
+     */
+open func policyJson()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_sessiontoken_policy_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The session id (hex) the server looks the result up by.
+     */
+open func sessionId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_sessiontoken_session_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func tier() -> RiskTier  {
+    return try!  FfiConverterTypeRiskTier_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_sessiontoken_tier(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionToken: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SessionToken
+
+    public static func lift(_ handle: UInt64) throws -> SessionToken {
+        return SessionToken(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SessionToken) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionToken {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SessionToken, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionToken_lift(_ handle: UInt64) throws -> SessionToken {
+    return try FfiConverterTypeSessionToken.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionToken_lower(_ value: SessionToken) -> UInt64 {
+    return FfiConverterTypeSessionToken.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
+ * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ */
+public protocol Signer: AnyObject, Sendable {
+    
+    /**
+     * The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
+     */
+    func publicKey() throws  -> Data
+    
+    /**
+     * Signs `message` (hash it with SHA-256 and sign: the platform APIs do both). Returns
+     * the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
+     */
+    func sign(message: Data) throws  -> Data
+    
+}
+/**
+ * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
+ * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ */
+open class SignerImpl: Signer, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_signer(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_liveproof_ffi_fn_free_signer(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
+     */
+open func publicKey()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_signer_public_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Signs `message` (hash it with SHA-256 and sign: the platform APIs do both). Returns
+     * the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
+     */
+open func sign(message: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_signer_sign(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSigner {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSigner = UniffiVTableCallbackInterfaceSigner(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSigner.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface Signer: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSigner.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface Signer: handle missing in uniffiClone")
+            }
+        },
+        publicKey: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeSigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.publicKey(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeApiError_lower
+            )
+        },
+        sign: { (
+            uniffiHandle: UInt64,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeSigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.sign(
+                     message: try FfiConverterData.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeApiError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSigner> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSigner>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSigner() {
+    uniffi_liveproof_ffi_fn_init_callback_vtable_signer(UniffiCallbackInterfaceSigner.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSigner: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<Signer>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = Signer
+
+    public static func lift(_ handle: UInt64) throws -> Signer {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SignerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: Signer) -> UInt64 {
+         if let rustImpl = value as? SignerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Signer {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Signer, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSigner_lift(_ handle: UInt64) throws -> Signer {
+    return try FfiConverterTypeSigner.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSigner_lower(_ value: Signer) -> UInt64 {
+    return FfiConverterTypeSigner.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A software P-256 signer from a PKCS#8 PEM (tests, servers, desktop apps; on phones prefer
+ * the platform keystore). Its `public_key` and `sign` follow the [`Signer`] contract.
+ */
+public protocol SoftwareSignerProtocol: AnyObject, Sendable {
+    
+    func publicKey() throws  -> Data
+    
+    func sign(message: Data) throws  -> Data
+    
+    /**
+     * The key as PKCS#8 PEM, to persist.
+     */
+    func toPem() throws  -> String
+    
+}
+/**
+ * A software P-256 signer from a PKCS#8 PEM (tests, servers, desktop apps; on phones prefer
+ * the platform keystore). Its `public_key` and `sign` follow the [`Signer`] contract.
+ */
+open class SoftwareSigner: SoftwareSignerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_liveproof_ffi_fn_clone_softwaresigner(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_liveproof_ffi_fn_free_softwaresigner(handle, $0) }
+    }
+
+    
+    /**
+     * Loads a PKCS#8 PEM private key (as `liveproof keygen` writes).
+     */
+public static func fromPem(pem: String)throws  -> SoftwareSigner  {
+    return try  FfiConverterTypeSoftwareSigner_lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_constructor_softwaresigner_from_pem(
+        FfiConverterString.lower(pem),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A new random key.
+     */
+public static func generate() -> SoftwareSigner  {
+    return try!  FfiConverterTypeSoftwareSigner_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_constructor_softwaresigner_generate(uniffiCallStatus
+    )
+})
+}
+    
+
+    
+open func publicKey()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_softwaresigner_public_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func sign(message: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_softwaresigner_sign(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The key as PKCS#8 PEM, to persist.
+     */
+open func toPem()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_method_softwaresigner_to_pem(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSoftwareSigner: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SoftwareSigner
+
+    public static func lift(_ handle: UInt64) throws -> SoftwareSigner {
+        return SoftwareSigner(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SoftwareSigner) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SoftwareSigner {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SoftwareSigner, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+extension SoftwareSigner: Signer {}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSoftwareSigner_lift(_ handle: UInt64) throws -> SoftwareSigner {
+    return try FfiConverterTypeSoftwareSigner.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSoftwareSigner_lower(_ value: SoftwareSigner) -> UInt64 {
+    return FfiConverterTypeSoftwareSigner.lower(value)
+}
+
+
+
+
+
+
+/**
  * One camera stream in tracking mode: the face found on one frame seeds the next frame's
  * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
  * stream are processed one at a time, in order; use one stream per camera.
@@ -1013,6 +2145,72 @@ public func FfiConverterTypeBoundingBox_lift(_ buf: RustBuffer) throws -> Boundi
 #endif
 public func FfiConverterTypeBoundingBox_lower(_ value: BoundingBox) -> RustBuffer {
     return FfiConverterTypeBoundingBox.lower(value)
+}
+
+
+/**
+ * The camera configuration the frames should match (stream injection heuristics); unknown
+ * fields `None`.
+ */
+public struct DeclaredCameraConfig: Equatable, Hashable {
+    public var width: UInt32?
+    public var height: UInt32?
+    public var fps: Float?
+    public var format: PixelFormat?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(width: UInt32? = nil, height: UInt32? = nil, fps: Float? = nil, format: PixelFormat? = nil) {
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.format = format
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeclaredCameraConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeclaredCameraConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeclaredCameraConfig {
+        return
+            try DeclaredCameraConfig(
+                width: FfiConverterOptionUInt32.read(from: &buf), 
+                height: FfiConverterOptionUInt32.read(from: &buf), 
+                fps: FfiConverterOptionFloat.read(from: &buf), 
+                format: FfiConverterOptionTypePixelFormat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeclaredCameraConfig, into buf: inout [UInt8]) {
+        FfiConverterOptionUInt32.write(value.width, into: &buf)
+        FfiConverterOptionUInt32.write(value.height, into: &buf)
+        FfiConverterOptionFloat.write(value.fps, into: &buf)
+        FfiConverterOptionTypePixelFormat.write(value.format, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeclaredCameraConfig_lift(_ buf: RustBuffer) throws -> DeclaredCameraConfig {
+    return try FfiConverterTypeDeclaredCameraConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeclaredCameraConfig_lower(_ value: DeclaredCameraConfig) -> RustBuffer {
+    return FfiConverterTypeDeclaredCameraConfig.lower(value)
 }
 
 
@@ -1350,6 +2548,80 @@ public func FfiConverterTypeFaceQuality_lower(_ value: FaceQuality) -> RustBuffe
 
 
 /**
+ * An enrolled face template (made by `liveproof enroll` or the server); compares only with
+ * the embedding model it names.
+ */
+public struct FaceTemplate: Equatable, Hashable {
+    public var format: UInt32
+    public var model: String
+    public var modelSha256: String
+    public var embedding: [Float]
+    public var quality: Float
+    public var frames: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(format: UInt32, model: String, modelSha256: String, embedding: [Float], quality: Float, frames: UInt32) {
+        self.format = format
+        self.model = model
+        self.modelSha256 = modelSha256
+        self.embedding = embedding
+        self.quality = quality
+        self.frames = frames
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FaceTemplate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFaceTemplate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FaceTemplate {
+        return
+            try FaceTemplate(
+                format: FfiConverterUInt32.read(from: &buf), 
+                model: FfiConverterString.read(from: &buf), 
+                modelSha256: FfiConverterString.read(from: &buf), 
+                embedding: FfiConverterSequenceFloat.read(from: &buf), 
+                quality: FfiConverterFloat.read(from: &buf), 
+                frames: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FaceTemplate, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.format, into: &buf)
+        FfiConverterString.write(value.model, into: &buf)
+        FfiConverterString.write(value.modelSha256, into: &buf)
+        FfiConverterSequenceFloat.write(value.embedding, into: &buf)
+        FfiConverterFloat.write(value.quality, into: &buf)
+        FfiConverterUInt32.write(value.frames, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFaceTemplate_lift(_ buf: RustBuffer) throws -> FaceTemplate {
+    return try FfiConverterTypeFaceTemplate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFaceTemplate_lower(_ value: FaceTemplate) -> RustBuffer {
+    return FfiConverterTypeFaceTemplate.lower(value)
+}
+
+
+/**
  * A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
  */
 public struct Frame: Equatable, Hashable {
@@ -1580,6 +2852,220 @@ public func FfiConverterTypeFrameAnalysis_lower(_ value: FrameAnalysis) -> RustB
 
 
 /**
+ * The per-frame feedback: codes, never text.
+ */
+public struct FrameFeedback: Equatable, Hashable {
+    public var phase: Phase
+    public var prompt: UserPrompt
+    /**
+     * Quality hints for this frame, most important first.
+     */
+    public var hints: [Hint]
+    /**
+     * Progress of the whole capture, 0..1.
+     */
+    public var progress: Float
+    /**
+     * The challenge step under way, 0-based (= `step_count` once all ran; 0 without one).
+     */
+    public var stepIndex: UInt32
+    public var stepCount: UInt32
+    /**
+     * The face box, normalised to the upright frame; `None` without a face.
+     */
+    public var faceBox: BoundingBox?
+    /**
+     * Where the face should be, normalised.
+     */
+    public var targetOval: Oval
+    /**
+     * Whether the frame was used as evidence.
+     */
+    public var used: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(phase: Phase, prompt: UserPrompt, 
+        /**
+         * Quality hints for this frame, most important first.
+         */hints: [Hint], 
+        /**
+         * Progress of the whole capture, 0..1.
+         */progress: Float, 
+        /**
+         * The challenge step under way, 0-based (= `step_count` once all ran; 0 without one).
+         */stepIndex: UInt32, stepCount: UInt32, 
+        /**
+         * The face box, normalised to the upright frame; `None` without a face.
+         */faceBox: BoundingBox?, 
+        /**
+         * Where the face should be, normalised.
+         */targetOval: Oval, 
+        /**
+         * Whether the frame was used as evidence.
+         */used: Bool) {
+        self.phase = phase
+        self.prompt = prompt
+        self.hints = hints
+        self.progress = progress
+        self.stepIndex = stepIndex
+        self.stepCount = stepCount
+        self.faceBox = faceBox
+        self.targetOval = targetOval
+        self.used = used
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FrameFeedback: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFrameFeedback: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FrameFeedback {
+        return
+            try FrameFeedback(
+                phase: FfiConverterTypePhase.read(from: &buf), 
+                prompt: FfiConverterTypeUserPrompt.read(from: &buf), 
+                hints: FfiConverterSequenceTypeHint.read(from: &buf), 
+                progress: FfiConverterFloat.read(from: &buf), 
+                stepIndex: FfiConverterUInt32.read(from: &buf), 
+                stepCount: FfiConverterUInt32.read(from: &buf), 
+                faceBox: FfiConverterOptionTypeBoundingBox.read(from: &buf), 
+                targetOval: FfiConverterTypeOval.read(from: &buf), 
+                used: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FrameFeedback, into buf: inout [UInt8]) {
+        FfiConverterTypePhase.write(value.phase, into: &buf)
+        FfiConverterTypeUserPrompt.write(value.prompt, into: &buf)
+        FfiConverterSequenceTypeHint.write(value.hints, into: &buf)
+        FfiConverterFloat.write(value.progress, into: &buf)
+        FfiConverterUInt32.write(value.stepIndex, into: &buf)
+        FfiConverterUInt32.write(value.stepCount, into: &buf)
+        FfiConverterOptionTypeBoundingBox.write(value.faceBox, into: &buf)
+        FfiConverterTypeOval.write(value.targetOval, into: &buf)
+        FfiConverterBool.write(value.used, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameFeedback_lift(_ buf: RustBuffer) throws -> FrameFeedback {
+    return try FfiConverterTypeFrameFeedback.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFrameFeedback_lower(_ value: FrameFeedback) -> RustBuffer {
+    return FfiConverterTypeFrameFeedback.lower(value)
+}
+
+
+/**
+ * Facts only the host can read, for the device probes (each `None` when not measured).
+ */
+public struct HostFacts: Equatable, Hashable {
+    /**
+     * Images loaded in the process (iOS `_dyld_get_image_name`).
+     */
+    public var loadedImages: [String]?
+    /**
+     * A debugger or tracer is attached (iOS `P_TRACED`).
+     */
+    public var traced: Bool?
+    public var simulator: Bool?
+    /**
+     * The host tried a write outside its sandbox and it succeeded.
+     */
+    public var sandboxWriteSucceeded: Bool?
+    /**
+     * The camera's name as the OS reports it.
+     */
+    public var cameraName: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Images loaded in the process (iOS `_dyld_get_image_name`).
+         */loadedImages: [String]? = nil, 
+        /**
+         * A debugger or tracer is attached (iOS `P_TRACED`).
+         */traced: Bool? = nil, simulator: Bool? = nil, 
+        /**
+         * The host tried a write outside its sandbox and it succeeded.
+         */sandboxWriteSucceeded: Bool? = nil, 
+        /**
+         * The camera's name as the OS reports it.
+         */cameraName: String? = nil) {
+        self.loadedImages = loadedImages
+        self.traced = traced
+        self.simulator = simulator
+        self.sandboxWriteSucceeded = sandboxWriteSucceeded
+        self.cameraName = cameraName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HostFacts: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHostFacts: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HostFacts {
+        return
+            try HostFacts(
+                loadedImages: FfiConverterOptionSequenceString.read(from: &buf), 
+                traced: FfiConverterOptionBool.read(from: &buf), 
+                simulator: FfiConverterOptionBool.read(from: &buf), 
+                sandboxWriteSucceeded: FfiConverterOptionBool.read(from: &buf), 
+                cameraName: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HostFacts, into buf: inout [UInt8]) {
+        FfiConverterOptionSequenceString.write(value.loadedImages, into: &buf)
+        FfiConverterOptionBool.write(value.traced, into: &buf)
+        FfiConverterOptionBool.write(value.simulator, into: &buf)
+        FfiConverterOptionBool.write(value.sandboxWriteSucceeded, into: &buf)
+        FfiConverterOptionString.write(value.cameraName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostFacts_lift(_ buf: RustBuffer) throws -> HostFacts {
+    return try FfiConverterTypeHostFacts.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHostFacts_lower(_ value: HostFacts) -> RustBuffer {
+    return FfiConverterTypeHostFacts.lower(value)
+}
+
+
+/**
  * A FaceMesh landmark: x, y in upright-image pixels, z in the same scale (negative = towards
  * the camera).
  */
@@ -1638,6 +3124,189 @@ public func FfiConverterTypeLandmark_lift(_ buf: RustBuffer) throws -> Landmark 
 #endif
 public func FfiConverterTypeLandmark_lower(_ value: Landmark) -> RustBuffer {
     return FfiConverterTypeLandmark.lower(value)
+}
+
+
+/**
+ * What a finished (or cancelled) session decided. A spoof, a timeout or a cancel is an
+ * outcome, never an exception.
+ */
+public struct Outcome: Equatable, Hashable {
+    public var decision: Band
+    /**
+     * Most decisive first.
+     */
+    public var reasons: [ReasonCode]
+    /**
+     * The fused log-likelihood ratio; `None` when a veto decided first.
+     */
+    public var fusedScore: Double?
+    /**
+     * The signed result (COSE_Sign1 EAT) to send to the server; `None` for a local session.
+     */
+    public var signedResult: Data?
+    public var cancelled: Bool
+    public var sessionId: String
+    /**
+     * Device and stream findings that went into the decision.
+     */
+    public var securitySignals: [SecuritySignal]
+    /**
+     * The whole result (signals, quality, challenge steps, audit record) as JSON.
+     */
+    public var resultJson: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(decision: Band, 
+        /**
+         * Most decisive first.
+         */reasons: [ReasonCode], 
+        /**
+         * The fused log-likelihood ratio; `None` when a veto decided first.
+         */fusedScore: Double?, 
+        /**
+         * The signed result (COSE_Sign1 EAT) to send to the server; `None` for a local session.
+         */signedResult: Data?, cancelled: Bool, sessionId: String, 
+        /**
+         * Device and stream findings that went into the decision.
+         */securitySignals: [SecuritySignal], 
+        /**
+         * The whole result (signals, quality, challenge steps, audit record) as JSON.
+         */resultJson: String) {
+        self.decision = decision
+        self.reasons = reasons
+        self.fusedScore = fusedScore
+        self.signedResult = signedResult
+        self.cancelled = cancelled
+        self.sessionId = sessionId
+        self.securitySignals = securitySignals
+        self.resultJson = resultJson
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Outcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Outcome {
+        return
+            try Outcome(
+                decision: FfiConverterTypeBand.read(from: &buf), 
+                reasons: FfiConverterSequenceTypeReasonCode.read(from: &buf), 
+                fusedScore: FfiConverterOptionDouble.read(from: &buf), 
+                signedResult: FfiConverterOptionData.read(from: &buf), 
+                cancelled: FfiConverterBool.read(from: &buf), 
+                sessionId: FfiConverterString.read(from: &buf), 
+                securitySignals: FfiConverterSequenceTypeSecuritySignal.read(from: &buf), 
+                resultJson: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Outcome, into buf: inout [UInt8]) {
+        FfiConverterTypeBand.write(value.decision, into: &buf)
+        FfiConverterSequenceTypeReasonCode.write(value.reasons, into: &buf)
+        FfiConverterOptionDouble.write(value.fusedScore, into: &buf)
+        FfiConverterOptionData.write(value.signedResult, into: &buf)
+        FfiConverterBool.write(value.cancelled, into: &buf)
+        FfiConverterString.write(value.sessionId, into: &buf)
+        FfiConverterSequenceTypeSecuritySignal.write(value.securitySignals, into: &buf)
+        FfiConverterString.write(value.resultJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutcome_lift(_ buf: RustBuffer) throws -> Outcome {
+    return try FfiConverterTypeOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutcome_lower(_ value: Outcome) -> RustBuffer {
+    return FfiConverterTypeOutcome.lower(value)
+}
+
+
+/**
+ * A point in normalised image coordinates (0..1 of the upright frame).
+ */
+public struct Oval: Equatable, Hashable {
+    public var centerX: Float
+    public var centerY: Float
+    /**
+     * Half width and half height, normalised.
+     */
+    public var radiusX: Float
+    public var radiusY: Float
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(centerX: Float, centerY: Float, 
+        /**
+         * Half width and half height, normalised.
+         */radiusX: Float, radiusY: Float) {
+        self.centerX = centerX
+        self.centerY = centerY
+        self.radiusX = radiusX
+        self.radiusY = radiusY
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Oval: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOval: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Oval {
+        return
+            try Oval(
+                centerX: FfiConverterFloat.read(from: &buf), 
+                centerY: FfiConverterFloat.read(from: &buf), 
+                radiusX: FfiConverterFloat.read(from: &buf), 
+                radiusY: FfiConverterFloat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Oval, into buf: inout [UInt8]) {
+        FfiConverterFloat.write(value.centerX, into: &buf)
+        FfiConverterFloat.write(value.centerY, into: &buf)
+        FfiConverterFloat.write(value.radiusX, into: &buf)
+        FfiConverterFloat.write(value.radiusY, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOval_lift(_ buf: RustBuffer) throws -> Oval {
+    return try FfiConverterTypeOval.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOval_lower(_ value: Oval) -> RustBuffer {
+    return FfiConverterTypeOval.lower(value)
 }
 
 
@@ -1703,6 +3372,95 @@ public func FfiConverterTypePlane_lift(_ buf: RustBuffer) throws -> Plane {
 #endif
 public func FfiConverterTypePlane_lower(_ value: Plane) -> RustBuffer {
     return FfiConverterTypePlane.lower(value)
+}
+
+
+/**
+ * How borrowed planes are laid out ([`LivenessSession::push_planes`]).
+ */
+public struct PlaneLayout: Equatable, Hashable {
+    /**
+     * Buffer size before rotation, pixels.
+     */
+    public var width: UInt32
+    public var height: UInt32
+    public var format: PixelFormat
+    /**
+     * Row stride of each plane the format uses, bytes (unused planes: 0).
+     */
+    public var rowStrides: [UInt32]
+    public var rotationDegrees: Int32
+    public var mirrored: Bool
+    public var timestampNs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Buffer size before rotation, pixels.
+         */width: UInt32, height: UInt32, format: PixelFormat, 
+        /**
+         * Row stride of each plane the format uses, bytes (unused planes: 0).
+         */rowStrides: [UInt32], rotationDegrees: Int32 = 0, mirrored: Bool = false, timestampNs: UInt64 = UInt64(0)) {
+        self.width = width
+        self.height = height
+        self.format = format
+        self.rowStrides = rowStrides
+        self.rotationDegrees = rotationDegrees
+        self.mirrored = mirrored
+        self.timestampNs = timestampNs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PlaneLayout: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlaneLayout: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlaneLayout {
+        return
+            try PlaneLayout(
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                format: FfiConverterTypePixelFormat.read(from: &buf), 
+                rowStrides: FfiConverterSequenceUInt32.read(from: &buf), 
+                rotationDegrees: FfiConverterInt32.read(from: &buf), 
+                mirrored: FfiConverterBool.read(from: &buf), 
+                timestampNs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PlaneLayout, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterTypePixelFormat.write(value.format, into: &buf)
+        FfiConverterSequenceUInt32.write(value.rowStrides, into: &buf)
+        FfiConverterInt32.write(value.rotationDegrees, into: &buf)
+        FfiConverterBool.write(value.mirrored, into: &buf)
+        FfiConverterUInt64.write(value.timestampNs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlaneLayout_lift(_ buf: RustBuffer) throws -> PlaneLayout {
+    return try FfiConverterTypePlaneLayout.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlaneLayout_lower(_ value: PlaneLayout) -> RustBuffer {
+    return FfiConverterTypePlaneLayout.lower(value)
 }
 
 
@@ -1861,6 +3619,164 @@ public func FfiConverterTypeQualityCheck_lower(_ value: QualityCheck) -> RustBuf
 
 
 /**
+ * One device or stream finding (evidence is never personal data).
+ */
+public struct SecuritySignal: Equatable, Hashable {
+    /**
+     * Stable probe id, e.g. `android.root.su_binary`, `stream.timing.regular`.
+     */
+    public var probe: String
+    public var version: UInt32
+    public var category: SecurityCategory
+    /**
+     * 0..1.
+     */
+    public var severity: Float
+    public var evidence: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable probe id, e.g. `android.root.su_binary`, `stream.timing.regular`.
+         */probe: String, version: UInt32, category: SecurityCategory, 
+        /**
+         * 0..1.
+         */severity: Float, evidence: String) {
+        self.probe = probe
+        self.version = version
+        self.category = category
+        self.severity = severity
+        self.evidence = evidence
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SecuritySignal: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSecuritySignal: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SecuritySignal {
+        return
+            try SecuritySignal(
+                probe: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt32.read(from: &buf), 
+                category: FfiConverterTypeSecurityCategory.read(from: &buf), 
+                severity: FfiConverterFloat.read(from: &buf), 
+                evidence: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SecuritySignal, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.probe, into: &buf)
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterTypeSecurityCategory.write(value.category, into: &buf)
+        FfiConverterFloat.write(value.severity, into: &buf)
+        FfiConverterString.write(value.evidence, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecuritySignal_lift(_ buf: RustBuffer) throws -> SecuritySignal {
+    return try FfiConverterTypeSecuritySignal.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecuritySignal_lower(_ value: SecuritySignal) -> RustBuffer {
+    return FfiConverterTypeSecuritySignal.lower(value)
+}
+
+
+/**
+ * Options of a session.
+ */
+public struct SessionOptions: Equatable, Hashable {
+    /**
+     * The enrolled template to compare against (face match), if any.
+     */
+    public var template: FaceTemplate?
+    /**
+     * Free text about the camera, for the audit record.
+     */
+    public var captureDevice: String
+    public var declaredCamera: DeclaredCameraConfig?
+    public var hostFacts: HostFacts?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The enrolled template to compare against (face match), if any.
+         */template: FaceTemplate? = nil, 
+        /**
+         * Free text about the camera, for the audit record.
+         */captureDevice: String = "", declaredCamera: DeclaredCameraConfig? = nil, hostFacts: HostFacts? = nil) {
+        self.template = template
+        self.captureDevice = captureDevice
+        self.declaredCamera = declaredCamera
+        self.hostFacts = hostFacts
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SessionOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionOptions {
+        return
+            try SessionOptions(
+                template: FfiConverterOptionTypeFaceTemplate.read(from: &buf), 
+                captureDevice: FfiConverterString.read(from: &buf), 
+                declaredCamera: FfiConverterOptionTypeDeclaredCameraConfig.read(from: &buf), 
+                hostFacts: FfiConverterOptionTypeHostFacts.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SessionOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeFaceTemplate.write(value.template, into: &buf)
+        FfiConverterString.write(value.captureDevice, into: &buf)
+        FfiConverterOptionTypeDeclaredCameraConfig.write(value.declaredCamera, into: &buf)
+        FfiConverterOptionTypeHostFacts.write(value.hostFacts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionOptions_lift(_ buf: RustBuffer) throws -> SessionOptions {
+    return try FfiConverterTypeSessionOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSessionOptions_lower(_ value: SessionOptions) -> RustBuffer {
+    return FfiConverterTypeSessionOptions.lower(value)
+}
+
+
+/**
  * Wall time per stage of one frame, milliseconds.
  */
 public struct StageTimings: Equatable, Hashable {
@@ -1930,6 +3846,100 @@ public func FfiConverterTypeStageTimings_lower(_ value: StageTimings) -> RustBuf
 
 
 /**
+ * Android's `YUV_420_888` as CameraX's `ImageProxy` exposes it: three planes, each with a row
+ * stride; U and V share a pixel stride (1: planar; 2: interleaved, the usual case).
+ */
+public struct Yuv420Layout: Equatable, Hashable {
+    public var width: UInt32
+    public var height: UInt32
+    public var yRowStride: UInt32
+    public var uvRowStride: UInt32
+    public var uvPixelStride: UInt32
+    /**
+     * `ImageInfo.rotationDegrees`.
+     */
+    public var rotationDegrees: Int32
+    public var mirrored: Bool
+    /**
+     * `ImageInfo.timestamp` (nanoseconds, monotonic).
+     */
+    public var timestampNs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(width: UInt32, height: UInt32, yRowStride: UInt32, uvRowStride: UInt32, uvPixelStride: UInt32, 
+        /**
+         * `ImageInfo.rotationDegrees`.
+         */rotationDegrees: Int32 = 0, mirrored: Bool = false, 
+        /**
+         * `ImageInfo.timestamp` (nanoseconds, monotonic).
+         */timestampNs: UInt64 = UInt64(0)) {
+        self.width = width
+        self.height = height
+        self.yRowStride = yRowStride
+        self.uvRowStride = uvRowStride
+        self.uvPixelStride = uvPixelStride
+        self.rotationDegrees = rotationDegrees
+        self.mirrored = mirrored
+        self.timestampNs = timestampNs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Yuv420Layout: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeYuv420Layout: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Yuv420Layout {
+        return
+            try Yuv420Layout(
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf), 
+                yRowStride: FfiConverterUInt32.read(from: &buf), 
+                uvRowStride: FfiConverterUInt32.read(from: &buf), 
+                uvPixelStride: FfiConverterUInt32.read(from: &buf), 
+                rotationDegrees: FfiConverterInt32.read(from: &buf), 
+                mirrored: FfiConverterBool.read(from: &buf), 
+                timestampNs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Yuv420Layout, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+        FfiConverterUInt32.write(value.yRowStride, into: &buf)
+        FfiConverterUInt32.write(value.uvRowStride, into: &buf)
+        FfiConverterUInt32.write(value.uvPixelStride, into: &buf)
+        FfiConverterInt32.write(value.rotationDegrees, into: &buf)
+        FfiConverterBool.write(value.mirrored, into: &buf)
+        FfiConverterUInt64.write(value.timestampNs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeYuv420Layout_lift(_ buf: RustBuffer) throws -> Yuv420Layout {
+    return try FfiConverterTypeYuv420Layout.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeYuv420Layout_lower(_ value: Yuv420Layout) -> RustBuffer {
+    return FfiConverterTypeYuv420Layout.lower(value)
+}
+
+
+/**
  * What went wrong, in a form each platform can branch on; `message` is core's full sentence
  * (what was wrong and what was expected).
  *
@@ -1977,6 +3987,24 @@ enum ApiError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * A model answered out of its contract at run time (a broken or mismatched model file).
      */
     case ModelOutput(message: String)
+    
+    /**
+     * The server's session token failed a check on the device (signature, unknown or
+     * retired key, expired, malformed, policy hash); the message names the check. Ask the
+     * server for a new token.
+     */
+    case TokenRejected(message: String)
+    
+    /**
+     * The host's signer failed (a hardware key refused, the user dismissed the prompt); the
+     * session keeps its decision and `finish()` may be called again to sign it.
+     */
+    case Signer(message: String)
+    
+    /**
+     * A call the object's state does not allow: a finished, cancelled or closed session.
+     */
+    case SessionState(message: String)
     
     /**
      * A bug: a panic was caught at the boundary. Please report it.
@@ -2045,11 +4073,23 @@ public struct FfiConverterTypeApiError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 8: return .Internal(
+        case 8: return .TokenRejected(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 9: return .Invariant(
+        case 9: return .Signer(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 10: return .SessionState(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 11: return .Internal(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 12: return .Invariant(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -2078,10 +4118,16 @@ public struct FfiConverterTypeApiError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         case .ModelOutput(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
-        case .Internal(_ /* message is ignored*/):
+        case .TokenRejected(_ /* message is ignored*/):
             writeInt(&buf, Int32(8))
-        case .Invariant(_ /* message is ignored*/):
+        case .Signer(_ /* message is ignored*/):
             writeInt(&buf, Int32(9))
+        case .SessionState(_ /* message is ignored*/):
+            writeInt(&buf, Int32(10))
+        case .Internal(_ /* message is ignored*/):
+            writeInt(&buf, Int32(11))
+        case .Invariant(_ /* message is ignored*/):
+            writeInt(&buf, Int32(12))
 
         
         }
@@ -2102,6 +4148,82 @@ public func FfiConverterTypeApiError_lift(_ buf: RustBuffer) throws -> ApiError 
 public func FfiConverterTypeApiError_lower(_ value: ApiError) -> RustBuffer {
     return FfiConverterTypeApiError.lower(value)
 }
+
+
+/**
+ * The decision: pass, retry (capture again: quality, incomplete, uncertain) or fail.
+ */
+
+public enum Band: Equatable, Hashable {
+    
+    case pass
+    case retry
+    case fail
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Band: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBand: FfiConverterRustBuffer {
+    typealias SwiftType = Band
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Band {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pass
+        
+        case 2: return .retry
+        
+        case 3: return .fail
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Band, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pass:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .retry:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .fail:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBand_lift(_ buf: RustBuffer) throws -> Band {
+    return try FfiConverterTypeBand.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBand_lower(_ value: Band) -> RustBuffer {
+    return FfiConverterTypeBand.lower(value)
+}
+
 
 
 /**
@@ -2185,6 +4307,89 @@ public func FfiConverterTypeDetectorKind_lift(_ buf: RustBuffer) throws -> Detec
 #endif
 public func FfiConverterTypeDetectorKind_lower(_ value: DetectorKind) -> RustBuffer {
     return FfiConverterTypeDetectorKind.lower(value)
+}
+
+
+
+/**
+ * What the capture is for (the server's token names it).
+ */
+
+public enum FlowType: Equatable, Hashable {
+    
+    case accountOpening
+    case login
+    case transaction
+    case recovery
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FlowType: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFlowType: FfiConverterRustBuffer {
+    typealias SwiftType = FlowType
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FlowType {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .accountOpening
+        
+        case 2: return .login
+        
+        case 3: return .transaction
+        
+        case 4: return .recovery
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FlowType, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .accountOpening:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .login:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .transaction:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .recovery:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlowType_lift(_ buf: RustBuffer) throws -> FlowType {
+    return try FfiConverterTypeFlowType.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFlowType_lower(_ value: FlowType) -> RustBuffer {
+    return FfiConverterTypeFlowType.lower(value)
 }
 
 
@@ -2498,6 +4703,89 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
+ * Where the capture is.
+ */
+
+public enum Phase: Equatable, Hashable {
+    
+    case positioning
+    case passive
+    case challenge
+    case done
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Phase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhase: FfiConverterRustBuffer {
+    typealias SwiftType = Phase
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Phase {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .positioning
+        
+        case 2: return .passive
+        
+        case 3: return .challenge
+        
+        case 4: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Phase, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .positioning:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .passive:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .challenge:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhase_lift(_ buf: RustBuffer) throws -> Phase {
+    return try FfiConverterTypePhase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhase_lower(_ value: Phase) -> RustBuffer {
+    return FfiConverterTypePhase.lower(value)
+}
+
+
+
+/**
  * Pixel layout of a camera buffer.
  */
 
@@ -2621,6 +4909,524 @@ public func FfiConverterTypePixelFormat_lower(_ value: PixelFormat) -> RustBuffe
 }
 
 
+
+/**
+ * Why a capture got its decision; stable (docs/decision.md has the catalogue).
+ */
+
+public enum ReasonCode: Equatable, Hashable {
+    
+    case passiveScoreHigh
+    case passiveScoreUncertain
+    case passiveScoreLow
+    case challengePassed
+    case challengeFailed
+    case challengeTimeout
+    case faceChanged
+    case qualityOk
+    case qualityPoorRetry
+    case noFace
+    case signalUnavailable
+    case matchPassed
+    case matchFailed
+    case matchUncertain
+    case virtualCameraDetected
+    case injectionDetected
+    case deviceRiskDetected
+    case passiveOnly
+    case captureIncomplete
+    case maxAttemptsReached
+    case clientDecisionMismatch
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReasonCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReasonCode: FfiConverterRustBuffer {
+    typealias SwiftType = ReasonCode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReasonCode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .passiveScoreHigh
+        
+        case 2: return .passiveScoreUncertain
+        
+        case 3: return .passiveScoreLow
+        
+        case 4: return .challengePassed
+        
+        case 5: return .challengeFailed
+        
+        case 6: return .challengeTimeout
+        
+        case 7: return .faceChanged
+        
+        case 8: return .qualityOk
+        
+        case 9: return .qualityPoorRetry
+        
+        case 10: return .noFace
+        
+        case 11: return .signalUnavailable
+        
+        case 12: return .matchPassed
+        
+        case 13: return .matchFailed
+        
+        case 14: return .matchUncertain
+        
+        case 15: return .virtualCameraDetected
+        
+        case 16: return .injectionDetected
+        
+        case 17: return .deviceRiskDetected
+        
+        case 18: return .passiveOnly
+        
+        case 19: return .captureIncomplete
+        
+        case 20: return .maxAttemptsReached
+        
+        case 21: return .clientDecisionMismatch
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReasonCode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .passiveScoreHigh:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .passiveScoreUncertain:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .passiveScoreLow:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .challengePassed:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .challengeFailed:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .challengeTimeout:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .faceChanged:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .qualityOk:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .qualityPoorRetry:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .noFace:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .signalUnavailable:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .matchPassed:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .matchFailed:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .matchUncertain:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .virtualCameraDetected:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .injectionDetected:
+            writeInt(&buf, Int32(16))
+        
+        
+        case .deviceRiskDetected:
+            writeInt(&buf, Int32(17))
+        
+        
+        case .passiveOnly:
+            writeInt(&buf, Int32(18))
+        
+        
+        case .captureIncomplete:
+            writeInt(&buf, Int32(19))
+        
+        
+        case .maxAttemptsReached:
+            writeInt(&buf, Int32(20))
+        
+        
+        case .clientDecisionMismatch:
+            writeInt(&buf, Int32(21))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReasonCode_lift(_ buf: RustBuffer) throws -> ReasonCode {
+    return try FfiConverterTypeReasonCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReasonCode_lower(_ value: ReasonCode) -> RustBuffer {
+    return FfiConverterTypeReasonCode.lower(value)
+}
+
+
+
+/**
+ * The tenant's risk tier for this capture.
+ */
+
+public enum RiskTier: Equatable, Hashable {
+    
+    case low
+    case medium
+    case high
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RiskTier: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRiskTier: FfiConverterRustBuffer {
+    typealias SwiftType = RiskTier
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RiskTier {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .low
+        
+        case 2: return .medium
+        
+        case 3: return .high
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RiskTier, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .low:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .medium:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .high:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRiskTier_lift(_ buf: RustBuffer) throws -> RiskTier {
+    return try FfiConverterTypeRiskTier.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRiskTier_lower(_ value: RiskTier) -> RustBuffer {
+    return FfiConverterTypeRiskTier.lower(value)
+}
+
+
+
+/**
+ * What a device or stream finding indicates.
+ */
+
+public enum SecurityCategory: Equatable, Hashable {
+    
+    case rootOrJailbreak
+    case emulator
+    case hooking
+    case debugger
+    case virtualCamera
+    case injection
+    case vm
+    case environment
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SecurityCategory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSecurityCategory: FfiConverterRustBuffer {
+    typealias SwiftType = SecurityCategory
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SecurityCategory {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .rootOrJailbreak
+        
+        case 2: return .emulator
+        
+        case 3: return .hooking
+        
+        case 4: return .debugger
+        
+        case 5: return .virtualCamera
+        
+        case 6: return .injection
+        
+        case 7: return .vm
+        
+        case 8: return .environment
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SecurityCategory, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .rootOrJailbreak:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .emulator:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .hooking:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .debugger:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .virtualCamera:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .injection:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .vm:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .environment:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecurityCategory_lift(_ buf: RustBuffer) throws -> SecurityCategory {
+    return try FfiConverterTypeSecurityCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSecurityCategory_lower(_ value: SecurityCategory) -> RustBuffer {
+    return FfiConverterTypeSecurityCategory.lower(value)
+}
+
+
+
+/**
+ * What the capture UI asks of the user now (text and localisation are the app's; English
+ * defaults ship as a resource).
+ */
+
+public enum UserPrompt: Equatable, Hashable {
+    
+    case none
+    case holdStill
+    case blink
+    case turnLeft
+    case turnRight
+    case nod
+    case smile
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension UserPrompt: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserPrompt: FfiConverterRustBuffer {
+    typealias SwiftType = UserPrompt
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserPrompt {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .none
+        
+        case 2: return .holdStill
+        
+        case 3: return .blink
+        
+        case 4: return .turnLeft
+        
+        case 5: return .turnRight
+        
+        case 6: return .nod
+        
+        case 7: return .smile
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: UserPrompt, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .none:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .holdStill:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .blink:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .turnLeft:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .turnRight:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .nod:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .smile:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserPrompt_lift(_ buf: RustBuffer) throws -> UserPrompt {
+    return try FfiConverterTypeUserPrompt.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserPrompt_lower(_ value: UserPrompt) -> RustBuffer {
+    return FfiConverterTypeUserPrompt.lower(value)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2640,6 +5446,54 @@ fileprivate struct FfiConverterOptionFloat: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterFloat.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
+    typealias SwiftType = Double?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDouble.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2672,6 +5526,126 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeBoundingBox: FfiConverterRustBuffer {
+    typealias SwiftType = BoundingBox?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeBoundingBox.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeBoundingBox.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeDeclaredCameraConfig: FfiConverterRustBuffer {
+    typealias SwiftType = DeclaredCameraConfig?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDeclaredCameraConfig.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDeclaredCameraConfig.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeFaceTemplate: FfiConverterRustBuffer {
+    typealias SwiftType = FaceTemplate?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFaceTemplate.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFaceTemplate.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHostFacts: FfiConverterRustBuffer {
+    typealias SwiftType = HostFacts?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHostFacts.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHostFacts.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeHint: FfiConverterRustBuffer {
     typealias SwiftType = Hint?
 
@@ -2690,6 +5664,129 @@ fileprivate struct FfiConverterOptionTypeHint: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeHint.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePixelFormat: FfiConverterRustBuffer {
+    typealias SwiftType = PixelFormat?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePixelFormat.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePixelFormat.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]
+
+    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt32]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceFloat: FfiConverterRustBuffer {
+    typealias SwiftType = [Float]
+
+    public static func write(_ value: [Float], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterFloat.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Float] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Float]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterFloat.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -2821,6 +5918,31 @@ fileprivate struct FfiConverterSequenceTypeQualityCheck: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeSecuritySignal: FfiConverterRustBuffer {
+    typealias SwiftType = [SecuritySignal]
+
+    public static func write(_ value: [SecuritySignal], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSecuritySignal.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SecuritySignal] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SecuritySignal]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSecuritySignal.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeFrameNote: FfiConverterRustBuffer {
     typealias SwiftType = [FrameNote]
 
@@ -2867,6 +5989,31 @@ fileprivate struct FfiConverterSequenceTypeHint: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReasonCode: FfiConverterRustBuffer {
+    typealias SwiftType = [ReasonCode]
+
+    public static func write(_ value: [ReasonCode], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReasonCode.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReasonCode] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReasonCode]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReasonCode.read(from: &buf))
+        }
+        return seq
+    }
+}
 /**
  * Routes the SDK's log records to the platform logger (logcat on Android, unified logging on
  * Apple with the `oslog` feature, stderr elsewhere). Only the first call has an effect.
@@ -2885,6 +6032,40 @@ public func version() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_liveproof_ffi_fn_func_version(uniffiCallStatus
+    )
+})
+}
+/**
+ * The stable snake_case name of a reason code (as the result JSON spells it).
+ */
+public func reasonCodeName(code: ReasonCode) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_func_reason_code_name(
+        FfiConverterTypeReasonCode_lower(code),uniffiCallStatus
+    )
+})
+}
+/**
+ * The stable number of a reason code (C ABI, logs, the server's records).
+ */
+public func reasonCodeNumber(code: ReasonCode) -> UInt16  {
+    return try!  FfiConverterUInt16.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_func_reason_code_number(
+        FfiConverterTypeReasonCode_lower(code),uniffiCallStatus
+    )
+})
+}
+/**
+ * A DER `ECDSA-Sig-Value` (what JCA and `SecKeyCreateSignature` return) as raw `r‖s` with a
+ * low `s` (64 bytes): the one conversion, shared by every platform.
+ */
+public func signatureFromDer(der: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+        uniffiCallStatus in
+    uniffi_liveproof_ffi_fn_func_signature_from_der(
+        FfiConverterData.lower(der),uniffiCallStatus
     )
 })
 }
@@ -2910,6 +6091,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_func_version() != 60633) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_liveproof_ffi_checksum_func_reason_code_name() != 34653) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_func_reason_code_number() != 34380) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_func_signature_from_der() != 54987) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_liveproof_ffi_checksum_method_engine_analyze_frame() != 21272) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2922,10 +6112,83 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_method_tracker_reset() != 54394) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_liveproof_ffi_checksum_method_livenessengine_start_local_session() != 8508) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenessengine_start_session() != 47347) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenessengine_verify_token() != 43216) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_cancel() != 31954) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_finish() != 11117) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_push_frame() != 52469) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_push_planes() != 60275) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_push_yuv_420_888() != 5741) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_release() != 23393) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_session_id() != 23) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_sessiontoken_attempt() != 20247) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_sessiontoken_expires_at() != 5904) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_sessiontoken_flow() != 40348) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_sessiontoken_policy_json() != 12724) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_sessiontoken_session_id() != 16428) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_sessiontoken_tier() != 56800) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_signer_public_key() != 4917) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_signer_sign() != 62164) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key() != 19181) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_sign() != 21485) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_to_pem() != 64769) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_liveproof_ffi_checksum_constructor_engine_new() != 46390) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_liveproof_ffi_checksum_constructor_livenessengine_new() != 33301) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_constructor_softwaresigner_from_pem() != 22597) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_liveproof_ffi_checksum_constructor_softwaresigner_generate() != 25543) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitSigner()
     return InitializationResult.ok
 }()
 

@@ -243,6 +243,30 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD0
+typedef void (*UniffiCallbackInterfaceSignerMethod0)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD1
+typedef void (*UniffiCallbackInterfaceSignerMethod1)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGNER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGNER
+typedef struct UniffiVTableCallbackInterfaceSigner {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSignerMethod0 _Nonnull publicKey;
+    UniffiCallbackInterfaceSignerMethod1 _Nonnull sign;
+} UniffiVTableCallbackInterfaceSigner;
+
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_ENGINE
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_ENGINE
 uint64_t uniffi_liveproof_ffi_fn_clone_engine(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -288,6 +312,182 @@ RustBuffer uniffi_liveproof_ffi_fn_method_tracker_process(uint64_t ptr, RustBuff
 void uniffi_liveproof_ffi_fn_method_tracker_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_LIVENESSENGINE
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_LIVENESSENGINE
+uint64_t uniffi_liveproof_ffi_fn_clone_livenessengine(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_LIVENESSENGINE
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_LIVENESSENGINE
+void uniffi_liveproof_ffi_fn_free_livenessengine(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_NEW
+uint64_t uniffi_liveproof_ffi_fn_constructor_livenessengine_new(RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSENGINE_START_LOCAL_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSENGINE_START_LOCAL_SESSION
+uint64_t uniffi_liveproof_ffi_fn_method_livenessengine_start_local_session(uint64_t ptr, RustBuffer seed, RustBuffer flow, RustBuffer tier, RustBuffer policy_json, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSENGINE_START_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSENGINE_START_SESSION
+uint64_t uniffi_liveproof_ffi_fn_method_livenessengine_start_session(uint64_t ptr, uint64_t token, uint64_t signer, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSENGINE_VERIFY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSENGINE_VERIFY_TOKEN
+uint64_t uniffi_liveproof_ffi_fn_method_livenessengine_verify_token(uint64_t ptr, RustBuffer token, RustBuffer server_keys_pem, RustBuffer policy_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_LIVENESSSESSION
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_LIVENESSSESSION
+uint64_t uniffi_liveproof_ffi_fn_clone_livenesssession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_LIVENESSSESSION
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_LIVENESSSESSION
+void uniffi_liveproof_ffi_fn_free_livenesssession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_CANCEL
+RustBuffer uniffi_liveproof_ffi_fn_method_livenesssession_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_FINISH
+RustBuffer uniffi_liveproof_ffi_fn_method_livenesssession_finish(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_PUSH_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_PUSH_FRAME
+RustBuffer uniffi_liveproof_ffi_fn_method_livenesssession_push_frame(uint64_t ptr, RustBuffer frame, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_PUSH_PLANES
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_PUSH_PLANES
+RustBuffer uniffi_liveproof_ffi_fn_method_livenesssession_push_planes(uint64_t ptr, ForeignBytes plane0, ForeignBytes plane1, ForeignBytes plane2, RustBuffer layout, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_PUSH_YUV_420_888
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_PUSH_YUV_420_888
+RustBuffer uniffi_liveproof_ffi_fn_method_livenesssession_push_yuv_420_888(uint64_t ptr, ForeignBytes y, ForeignBytes u, ForeignBytes v, RustBuffer layout, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_RELEASE
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_RELEASE
+void uniffi_liveproof_ffi_fn_method_livenesssession_release(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_SESSION_ID
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LIVENESSSESSION_SESSION_ID
+RustBuffer uniffi_liveproof_ffi_fn_method_livenesssession_session_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_SESSIONTOKEN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_SESSIONTOKEN
+uint64_t uniffi_liveproof_ffi_fn_clone_sessiontoken(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_SESSIONTOKEN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_SESSIONTOKEN
+void uniffi_liveproof_ffi_fn_free_sessiontoken(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_ATTEMPT
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_ATTEMPT
+uint32_t uniffi_liveproof_ffi_fn_method_sessiontoken_attempt(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_EXPIRES_AT
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_EXPIRES_AT
+uint64_t uniffi_liveproof_ffi_fn_method_sessiontoken_expires_at(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_FLOW
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_FLOW
+RustBuffer uniffi_liveproof_ffi_fn_method_sessiontoken_flow(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_POLICY_JSON
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_POLICY_JSON
+RustBuffer uniffi_liveproof_ffi_fn_method_sessiontoken_policy_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_SESSION_ID
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_SESSION_ID
+RustBuffer uniffi_liveproof_ffi_fn_method_sessiontoken_session_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_TIER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SESSIONTOKEN_TIER
+RustBuffer uniffi_liveproof_ffi_fn_method_sessiontoken_tier(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_SIGNER
+uint64_t uniffi_liveproof_ffi_fn_clone_signer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_SIGNER
+void uniffi_liveproof_ffi_fn_free_signer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_INIT_CALLBACK_VTABLE_SIGNER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_INIT_CALLBACK_VTABLE_SIGNER
+void uniffi_liveproof_ffi_fn_init_callback_vtable_signer(const UniffiVTableCallbackInterfaceSigner* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SIGNER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SIGNER_PUBLIC_KEY
+RustBuffer uniffi_liveproof_ffi_fn_method_signer_public_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SIGNER_SIGN
+RustBuffer uniffi_liveproof_ffi_fn_method_signer_sign(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_SOFTWARESIGNER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_SOFTWARESIGNER
+uint64_t uniffi_liveproof_ffi_fn_clone_softwaresigner(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_SOFTWARESIGNER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_SOFTWARESIGNER
+void uniffi_liveproof_ffi_fn_free_softwaresigner(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CONSTRUCTOR_SOFTWARESIGNER_FROM_PEM
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CONSTRUCTOR_SOFTWARESIGNER_FROM_PEM
+uint64_t uniffi_liveproof_ffi_fn_constructor_softwaresigner_from_pem(RustBuffer pem, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CONSTRUCTOR_SOFTWARESIGNER_GENERATE
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CONSTRUCTOR_SOFTWARESIGNER_GENERATE
+uint64_t uniffi_liveproof_ffi_fn_constructor_softwaresigner_generate(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SOFTWARESIGNER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SOFTWARESIGNER_PUBLIC_KEY
+RustBuffer uniffi_liveproof_ffi_fn_method_softwaresigner_public_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SOFTWARESIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SOFTWARESIGNER_SIGN
+RustBuffer uniffi_liveproof_ffi_fn_method_softwaresigner_sign(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SOFTWARESIGNER_TO_PEM
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_SOFTWARESIGNER_TO_PEM
+RustBuffer uniffi_liveproof_ffi_fn_method_softwaresigner_to_pem(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_INIT_LOGGING
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_INIT_LOGGING
 void uniffi_liveproof_ffi_fn_func_init_logging(RustBuffer level, RustCallStatus *_Nonnull out_status
@@ -297,6 +497,21 @@ void uniffi_liveproof_ffi_fn_func_init_logging(RustBuffer level, RustCallStatus 
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_VERSION
 RustBuffer uniffi_liveproof_ffi_fn_func_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_REASON_CODE_NAME
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_REASON_CODE_NAME
+RustBuffer uniffi_liveproof_ffi_fn_func_reason_code_name(RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_REASON_CODE_NUMBER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_REASON_CODE_NUMBER
+uint16_t uniffi_liveproof_ffi_fn_func_reason_code_number(RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_SIGNATURE_FROM_DER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_SIGNATURE_FROM_DER
+RustBuffer uniffi_liveproof_ffi_fn_func_signature_from_der(RustBuffer der, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_LIVEPROOF_FFI_RUSTBUFFER_ALLOC
@@ -571,6 +786,24 @@ uint16_t uniffi_liveproof_ffi_checksum_func_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_REASON_CODE_NAME
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_REASON_CODE_NAME
+uint16_t uniffi_liveproof_ffi_checksum_func_reason_code_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_REASON_CODE_NUMBER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_REASON_CODE_NUMBER
+uint16_t uniffi_liveproof_ffi_checksum_func_reason_code_number(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_SIGNATURE_FROM_DER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_SIGNATURE_FROM_DER
+uint16_t uniffi_liveproof_ffi_checksum_func_signature_from_der(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_ENGINE_ANALYZE_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_ENGINE_ANALYZE_FRAME
 uint16_t uniffi_liveproof_ffi_checksum_method_engine_analyze_frame(void
@@ -595,9 +828,153 @@ uint16_t uniffi_liveproof_ffi_checksum_method_tracker_reset(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSENGINE_START_LOCAL_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSENGINE_START_LOCAL_SESSION
+uint16_t uniffi_liveproof_ffi_checksum_method_livenessengine_start_local_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSENGINE_START_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSENGINE_START_SESSION
+uint16_t uniffi_liveproof_ffi_checksum_method_livenessengine_start_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSENGINE_VERIFY_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSENGINE_VERIFY_TOKEN
+uint16_t uniffi_liveproof_ffi_checksum_method_livenessengine_verify_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_CANCEL
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_FINISH
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_finish(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_FRAME
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_push_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_PLANES
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_PLANES
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_push_planes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_YUV_420_888
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_YUV_420_888
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_push_yuv_420_888(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_RELEASE
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_RELEASE
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_release(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_SESSION_ID
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LIVENESSSESSION_SESSION_ID
+uint16_t uniffi_liveproof_ffi_checksum_method_livenesssession_session_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_ATTEMPT
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_ATTEMPT
+uint16_t uniffi_liveproof_ffi_checksum_method_sessiontoken_attempt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_EXPIRES_AT
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_EXPIRES_AT
+uint16_t uniffi_liveproof_ffi_checksum_method_sessiontoken_expires_at(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_FLOW
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_FLOW
+uint16_t uniffi_liveproof_ffi_checksum_method_sessiontoken_flow(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_POLICY_JSON
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_POLICY_JSON
+uint16_t uniffi_liveproof_ffi_checksum_method_sessiontoken_policy_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_SESSION_ID
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_SESSION_ID
+uint16_t uniffi_liveproof_ffi_checksum_method_sessiontoken_session_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_TIER
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SESSIONTOKEN_TIER
+uint16_t uniffi_liveproof_ffi_checksum_method_sessiontoken_tier(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SIGNER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SIGNER_PUBLIC_KEY
+uint16_t uniffi_liveproof_ffi_checksum_method_signer_public_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SIGNER_SIGN
+uint16_t uniffi_liveproof_ffi_checksum_method_signer_sign(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SOFTWARESIGNER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SOFTWARESIGNER_PUBLIC_KEY
+uint16_t uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SOFTWARESIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SOFTWARESIGNER_SIGN
+uint16_t uniffi_liveproof_ffi_checksum_method_softwaresigner_sign(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SOFTWARESIGNER_TO_PEM
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_SOFTWARESIGNER_TO_PEM
+uint16_t uniffi_liveproof_ffi_checksum_method_softwaresigner_to_pem(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_ENGINE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_ENGINE_NEW
 uint16_t uniffi_liveproof_ffi_checksum_constructor_engine_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_LIVENESSENGINE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_LIVENESSENGINE_NEW
+uint16_t uniffi_liveproof_ffi_checksum_constructor_livenessengine_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_SOFTWARESIGNER_FROM_PEM
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_SOFTWARESIGNER_FROM_PEM
+uint16_t uniffi_liveproof_ffi_checksum_constructor_softwaresigner_from_pem(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_SOFTWARESIGNER_GENERATE
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_CONSTRUCTOR_SOFTWARESIGNER_GENERATE
+uint16_t uniffi_liveproof_ffi_checksum_constructor_softwaresigner_generate(void
     
 );
 #endif

@@ -650,6 +650,34 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceSignerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceSignerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "publicKey", "sign")
+internal open class UniffiVTableCallbackInterfaceSigner(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `publicKey`: UniffiCallbackInterfaceSignerMethod0? = null,
+    @JvmField internal var `sign`: UniffiCallbackInterfaceSignerMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `publicKey`: UniffiCallbackInterfaceSignerMethod0? = null,
+        `sign`: UniffiCallbackInterfaceSignerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceSigner(`uniffiFree`,`uniffiClone`,`publicKey`,`sign`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSigner) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `publicKey` = other.`publicKey`
+        `sign` = other.`sign`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -679,6 +707,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_liveproof_ffi_checksum_func_version(
     ): Int
+    external fun uniffi_liveproof_ffi_checksum_func_reason_code_name(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_func_reason_code_number(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_func_signature_from_der(
+    ): Int
     external fun uniffi_liveproof_ffi_checksum_method_engine_analyze_frame(
     ): Int
     external fun uniffi_liveproof_ffi_checksum_method_engine_new_tracker(
@@ -687,7 +721,55 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_liveproof_ffi_checksum_method_tracker_reset(
     ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenessengine_start_local_session(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenessengine_start_session(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenessengine_verify_token(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_cancel(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_finish(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_push_frame(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_push_planes(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_push_yuv_420_888(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_release(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_livenesssession_session_id(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_sessiontoken_attempt(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_sessiontoken_expires_at(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_sessiontoken_flow(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_sessiontoken_policy_json(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_sessiontoken_session_id(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_sessiontoken_tier(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_signer_public_key(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_signer_sign(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_softwaresigner_sign(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_method_softwaresigner_to_pem(
+    ): Int
     external fun uniffi_liveproof_ffi_checksum_constructor_engine_new(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_constructor_livenessengine_new(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_constructor_softwaresigner_from_pem(
+    ): Int
+    external fun uniffi_liveproof_ffi_checksum_constructor_softwaresigner_generate(
     ): Int
     external fun ffi_liveproof_ffi_uniffi_contract_version(
     ): Int
@@ -705,6 +787,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "liveproof_ffi"))
+        uniffiCallbackInterfaceSigner.register(this)
         
     }
 
@@ -727,9 +810,85 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_liveproof_ffi_fn_method_tracker_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_liveproof_ffi_fn_clone_livenessengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_free_livenessengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_constructor_livenessengine_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_livenessengine_start_local_session(`ptr`: Long,`seed`: RustBuffer.ByValue,`flow`: RustBuffer.ByValue,`tier`: RustBuffer.ByValue,`policyJson`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_livenessengine_start_session(`ptr`: Long,`token`: Long,`signer`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_livenessengine_verify_token(`ptr`: Long,`token`: RustBuffer.ByValue,`serverKeysPem`: RustBuffer.ByValue,`policyJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_clone_livenesssession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_free_livenesssession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_finish(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_push_frame(`ptr`: Long,`frame`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_push_planes(`ptr`: Long,`plane0`: ForeignBytes.ByValue,`plane1`: ForeignBytes.ByValue,`plane2`: ForeignBytes.ByValue,`layout`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_push_yuv_420_888(`ptr`: Long,`y`: ForeignBytes.ByValue,`u`: ForeignBytes.ByValue,`v`: ForeignBytes.ByValue,`layout`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_release(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_method_livenesssession_session_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_clone_sessiontoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_free_sessiontoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_method_sessiontoken_attempt(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_liveproof_ffi_fn_method_sessiontoken_expires_at(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_sessiontoken_flow(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_sessiontoken_policy_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_sessiontoken_session_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_sessiontoken_tier(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_clone_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_free_signer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_init_callback_vtable_signer(`vtable`: UniffiVTableCallbackInterfaceSigner,
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_method_signer_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_signer_sign(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_clone_softwaresigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_free_softwaresigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_liveproof_ffi_fn_constructor_softwaresigner_from_pem(`pem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_constructor_softwaresigner_generate(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_liveproof_ffi_fn_method_softwaresigner_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_softwaresigner_sign(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_method_softwaresigner_to_pem(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_liveproof_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_liveproof_ffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_func_reason_code_name(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_liveproof_ffi_fn_func_reason_code_number(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_liveproof_ffi_fn_func_signature_from_der(`der`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_liveproof_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -856,6 +1015,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_func_version() and 0xFFFF) != 60633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_liveproof_ffi_checksum_func_reason_code_name() and 0xFFFF) != 34653) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_func_reason_code_number() and 0xFFFF) != 34380) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_func_signature_from_der() and 0xFFFF) != 54987) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_liveproof_ffi_checksum_method_engine_analyze_frame() and 0xFFFF) != 21272) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -868,7 +1036,79 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_method_tracker_reset() and 0xFFFF) != 54394) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenessengine_start_local_session() and 0xFFFF) != 8508) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenessengine_start_session() and 0xFFFF) != 47347) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenessengine_verify_token() and 0xFFFF) != 43216) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_cancel() and 0xFFFF) != 31954) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_finish() and 0xFFFF) != 11117) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_push_frame() and 0xFFFF) != 52469) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_push_planes() and 0xFFFF) != 60275) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_push_yuv_420_888() and 0xFFFF) != 5741) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_release() and 0xFFFF) != 23393) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_session_id() and 0xFFFF) != 23) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_attempt() and 0xFFFF) != 20247) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_expires_at() and 0xFFFF) != 5904) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_flow() and 0xFFFF) != 40348) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_policy_json() and 0xFFFF) != 12724) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_session_id() and 0xFFFF) != 16428) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_tier() and 0xFFFF) != 56800) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_signer_public_key() and 0xFFFF) != 4917) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_signer_sign() and 0xFFFF) != 62164) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key() and 0xFFFF) != 19181) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_sign() and 0xFFFF) != 21485) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_to_pem() and 0xFFFF) != 64769) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_liveproof_ffi_checksum_constructor_engine_new() and 0xFFFF) != 46390) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_constructor_livenessengine_new() and 0xFFFF) != 33301) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_constructor_softwaresigner_from_pem() and 0xFFFF) != 22597) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_liveproof_ffi_checksum_constructor_softwaresigner_generate() and 0xFFFF) != 25543) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -962,7 +1202,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1026,6 +1297,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
 }
 
 /**
@@ -1648,6 +1946,1850 @@ public object FfiConverterTypeEngine: FfiConverter<Engine, Long> {
 
 
 /**
+ * The engine for whole sessions: models loaded once (sha256-checked), shared by every thread
+ * and session.
+ */
+public interface LivenessEngineInterface {
+    
+    /**
+     * Starts a local session without a server (development, offline kiosks): decided on the
+     * device under `policy_json` (`None`: the shipped default), never signed. `seed`: 32
+     * bytes that pick the challenge.
+     */
+    fun `startLocalSession`(`seed`: kotlin.ByteArray, `flow`: FlowType, `tier`: RiskTier, `policyJson`: kotlin.String?, `options`: SessionOptions): LivenessSession
+    
+    /**
+     * Starts the server's session: the token's seed, flow, tier and policy; the result is
+     * signed with `signer` at `finish()`.
+     */
+    fun `startSession`(`token`: SessionToken, `signer`: Signer, `options`: SessionOptions): LivenessSession
+    
+    /**
+     * Checks the server's token against the pinned server public keys (SPKI PEM texts).
+     * `policy_json` only when the token carries its policy's hash alone. Errors:
+     * `TokenRejected` (naming the failed check), `InvalidArgument` (a malformed key).
+     */
+    fun `verifyToken`(`token`: kotlin.ByteArray, `serverKeysPem`: List<kotlin.String>, `policyJson`: kotlin.String?): SessionToken
+    
+    companion object
+}
+
+/**
+ * The engine for whole sessions: models loaded once (sha256-checked), shared by every thread
+ * and session.
+ */
+open class LivenessEngine: Disposable, AutoCloseable, LivenessEngineInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * Loads ONNX Runtime, the detector and FaceMesh (required), and the session's optional
+     * models (passive signals, eye state, embedding; a missing one is logged and its signal
+     * reports "not available").
+     */
+    constructor(`config`: EngineConfig) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_constructor_livenessengine_new(
+    
+        
+        FfiConverterTypeEngineConfig.lower(`config`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_liveproof_ffi_fn_free_livenessengine(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_livenessengine(handle, status)
+        }
+    }
+
+    
+    /**
+     * Starts a local session without a server (development, offline kiosks): decided on the
+     * device under `policy_json` (`None`: the shipped default), never signed. `seed`: 32
+     * bytes that pick the challenge.
+     */
+    @Throws(ApiException::class)override fun `startLocalSession`(`seed`: kotlin.ByteArray, `flow`: FlowType, `tier`: RiskTier, `policyJson`: kotlin.String?, `options`: SessionOptions): LivenessSession {
+            return FfiConverterTypeLivenessSession.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenessengine_start_local_session(
+        it,
+        
+        FfiConverterByteArray.lower(`seed`),
+        FfiConverterTypeFlowType.lower(`flow`),
+        FfiConverterTypeRiskTier.lower(`tier`),
+        FfiConverterOptionalString.lower(`policyJson`),
+        FfiConverterTypeSessionOptions.lower(`options`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Starts the server's session: the token's seed, flow, tier and policy; the result is
+     * signed with `signer` at `finish()`.
+     */
+    @Throws(ApiException::class)override fun `startSession`(`token`: SessionToken, `signer`: Signer, `options`: SessionOptions): LivenessSession {
+            return FfiConverterTypeLivenessSession.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenessengine_start_session(
+        it,
+        
+        FfiConverterTypeSessionToken.lower(`token`),
+        FfiConverterTypeSigner.lower(`signer`),
+        FfiConverterTypeSessionOptions.lower(`options`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Checks the server's token against the pinned server public keys (SPKI PEM texts).
+     * `policy_json` only when the token carries its policy's hash alone. Errors:
+     * `TokenRejected` (naming the failed check), `InvalidArgument` (a malformed key).
+     */
+    @Throws(ApiException::class)override fun `verifyToken`(`token`: kotlin.ByteArray, `serverKeysPem`: List<kotlin.String>, `policyJson`: kotlin.String?): SessionToken {
+            return FfiConverterTypeSessionToken.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenessengine_verify_token(
+        it,
+        
+        FfiConverterByteArray.lower(`token`),
+        FfiConverterSequenceString.lower(`serverKeysPem`),
+        FfiConverterOptionalString.lower(`policyJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLivenessEngine: FfiConverter<LivenessEngine, Long> {
+    override fun lower(value: LivenessEngine): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): LivenessEngine {
+        return LivenessEngine(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): LivenessEngine {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LivenessEngine) = 8UL
+
+    override fun write(value: LivenessEngine, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One capture (one attempt). Calls are serialised; use it from the camera's analyzer thread.
+ * `finish()` may block on the signer (user presence): call it off the UI thread.
+ */
+public interface LivenessSessionInterface {
+    
+    /**
+     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * a server session so the server counts the attempt.
+     */
+    fun `cancel`(): Outcome
+    
+    /**
+     * Decides and, for a server session, signs (may wait for the signer). After a signer
+     * failure the decision is kept: call `finish()` again to sign it.
+     */
+    fun `finish`(): Outcome
+    
+    /**
+     * Consumes one frame given as a record (its bytes cross the boundary as a copy). Errors:
+     * a malformed frame (`InvalidArgument`; the session goes on), a finished or closed
+     * session (`SessionState`).
+     */
+    fun `pushFrame`(`frame`: Frame): FrameFeedback
+    
+    /**
+     * Consumes one frame from borrowed planes, without copying them (Kotlin: direct
+     * `ByteBuffer`s; pass an empty buffer for a plane the format does not use).
+     */
+    fun `pushPlanes`(`plane0`: java.nio.ByteBuffer, `plane1`: java.nio.ByteBuffer, `plane2`: java.nio.ByteBuffer, `layout`: PlaneLayout): FrameFeedback
+    
+    /**
+     * Consumes one `YUV_420_888` frame as CameraX's `ImageProxy` exposes it: the Y, U and V
+     * plane buffers with their strides. No copy when U and V are planar (pixel stride 1) or
+     * one interleaved buffer (pixel stride 2, V one byte before U as Android delivers NV21,
+     * or U before V); otherwise the chroma is gathered once into a reused buffer.
+     */
+    fun `pushYuv420888`(`y`: java.nio.ByteBuffer, `u`: java.nio.ByteBuffer, `v`: java.nio.ByteBuffer, `layout`: Yuv420Layout): FrameFeedback
+    
+    /**
+     * Releases the models' session state and the worker now (idempotent); later calls fail
+     * with `SessionState`. Dropping the object does the same.
+     */
+    fun `release`()
+    
+    /**
+     * The session id (the token's for a server session).
+     */
+    fun `sessionId`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * One capture (one attempt). Calls are serialised; use it from the camera's analyzer thread.
+ * `finish()` may block on the signer (user presence): call it off the UI thread.
+ */
+open class LivenessSession: Disposable, AutoCloseable, LivenessSessionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_liveproof_ffi_fn_free_livenesssession(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_livenesssession(handle, status)
+        }
+    }
+
+    
+    /**
+     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * a server session so the server counts the attempt.
+     */
+    @Throws(ApiException::class)override fun `cancel`(): Outcome {
+            return FfiConverterTypeOutcome.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_cancel(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Decides and, for a server session, signs (may wait for the signer). After a signer
+     * failure the decision is kept: call `finish()` again to sign it.
+     */
+    @Throws(ApiException::class)override fun `finish`(): Outcome {
+            return FfiConverterTypeOutcome.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_finish(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Consumes one frame given as a record (its bytes cross the boundary as a copy). Errors:
+     * a malformed frame (`InvalidArgument`; the session goes on), a finished or closed
+     * session (`SessionState`).
+     */
+    @Throws(ApiException::class)override fun `pushFrame`(`frame`: Frame): FrameFeedback {
+            return FfiConverterTypeFrameFeedback.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_push_frame(
+        it,
+        
+        FfiConverterTypeFrame.lower(`frame`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Consumes one frame from borrowed planes, without copying them (Kotlin: direct
+     * `ByteBuffer`s; pass an empty buffer for a plane the format does not use).
+     */
+    @Throws(ApiException::class)override fun `pushPlanes`(`plane0`: java.nio.ByteBuffer, `plane1`: java.nio.ByteBuffer, `plane2`: java.nio.ByteBuffer, `layout`: PlaneLayout): FrameFeedback {
+            return FfiConverterTypeFrameFeedback.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_push_planes(
+        it,
+        
+        FfiConverterByRefBytes.lower(`plane0`),
+        FfiConverterByRefBytes.lower(`plane1`),
+        FfiConverterByRefBytes.lower(`plane2`),
+        FfiConverterTypePlaneLayout.lower(`layout`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Consumes one `YUV_420_888` frame as CameraX's `ImageProxy` exposes it: the Y, U and V
+     * plane buffers with their strides. No copy when U and V are planar (pixel stride 1) or
+     * one interleaved buffer (pixel stride 2, V one byte before U as Android delivers NV21,
+     * or U before V); otherwise the chroma is gathered once into a reused buffer.
+     */
+    @Throws(ApiException::class)override fun `pushYuv420888`(`y`: java.nio.ByteBuffer, `u`: java.nio.ByteBuffer, `v`: java.nio.ByteBuffer, `layout`: Yuv420Layout): FrameFeedback {
+            return FfiConverterTypeFrameFeedback.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_push_yuv_420_888(
+        it,
+        
+        FfiConverterByRefBytes.lower(`y`),
+        FfiConverterByRefBytes.lower(`u`),
+        FfiConverterByRefBytes.lower(`v`),
+        FfiConverterTypeYuv420Layout.lower(`layout`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Releases the models' session state and the worker now (idempotent); later calls fail
+     * with `SessionState`. Dropping the object does the same.
+     */override fun `release`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_release(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The session id (the token's for a server session).
+     */override fun `sessionId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_livenesssession_session_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLivenessSession: FfiConverter<LivenessSession, Long> {
+    override fun lower(value: LivenessSession): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): LivenessSession {
+        return LivenessSession(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): LivenessSession {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LivenessSession) = 8UL
+
+    override fun write(value: LivenessSession, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The server's session token, checked on this device. Immutable.
+ */
+public interface SessionTokenInterface {
+    
+    /**
+     * The attempt number this token is for (1 = first).
+     */
+    fun `attempt`(): kotlin.UInt
+    
+    /**
+     * Expiry, Unix seconds.
+     */
+    fun `expiresAt`(): kotlin.ULong
+    
+    fun `flow`(): FlowType
+    
+    /**
+     * The tenant policy in force (JSON).
+     */
+    fun `policyJson`(): kotlin.String
+    
+    /**
+     * The session id (hex) the server looks the result up by.
+     */
+    fun `sessionId`(): kotlin.String
+    
+    fun `tier`(): RiskTier
+    
+    companion object
+}
+
+/**
+ * The server's session token, checked on this device. Immutable.
+ */
+open class SessionToken: Disposable, AutoCloseable, SessionTokenInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_liveproof_ffi_fn_free_sessiontoken(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_sessiontoken(handle, status)
+        }
+    }
+
+    
+    /**
+     * The attempt number this token is for (1 = first).
+     */override fun `attempt`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_sessiontoken_attempt(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Expiry, Unix seconds.
+     */override fun `expiresAt`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_sessiontoken_expires_at(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `flow`(): FlowType {
+            return FfiConverterTypeFlowType.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_sessiontoken_flow(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The tenant policy in force (JSON).
+     */
+    @Throws(ApiException::class)override fun `policyJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_sessiontoken_policy_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The session id (hex) the server looks the result up by.
+     */override fun `sessionId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_sessiontoken_session_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `tier`(): RiskTier {
+            return FfiConverterTypeRiskTier.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_sessiontoken_tier(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionToken: FfiConverter<SessionToken, Long> {
+    override fun lower(value: SessionToken): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SessionToken {
+        return SessionToken(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SessionToken {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SessionToken) = 8UL
+
+    override fun write(value: SessionToken, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
+ * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ */
+public interface Signer {
+    
+    /**
+     * The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
+     */
+    fun `publicKey`(): kotlin.ByteArray
+    
+    /**
+     * Signs `message` (hash it with SHA-256 and sign: the platform APIs do both). Returns
+     * the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
+     */
+    fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
+ * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ */
+open class SignerImpl: Disposable, AutoCloseable, Signer
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_liveproof_ffi_fn_free_signer(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_signer(handle, status)
+        }
+    }
+
+    
+    /**
+     * The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
+     */
+    @Throws(ApiException::class)override fun `publicKey`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_signer_public_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Signs `message` (hash it with SHA-256 and sign: the platform APIs do both). Returns
+     * the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
+     */
+    @Throws(ApiException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_signer_sign(
+        it,
+        
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSigner {
+    internal object `publicKey`: UniffiCallbackInterfaceSignerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`publicKey`(
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ApiException -> FfiConverterTypeApiError.lower(e) }
+            )
+        }
+    }
+    internal object `sign`: UniffiCallbackInterfaceSignerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`sign`(
+                    FfiConverterByteArray.lift(`message`),
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: ApiException -> FfiConverterTypeApiError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSigner.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSigner.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSigner.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `publicKey`,
+        `sign`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_liveproof_ffi_fn_init_callback_vtable_signer(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSigner: FfiConverter<Signer, Long> {
+    internal val handleMap = UniffiHandleMap<Signer>()
+
+    override fun lower(value: Signer): Long {
+        if (value is SignerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): Signer {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SignerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): Signer {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Signer) = 8UL
+
+    override fun write(value: Signer, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A software P-256 signer from a PKCS#8 PEM (tests, servers, desktop apps; on phones prefer
+ * the platform keystore). Its `public_key` and `sign` follow the [`Signer`] contract.
+ */
+public interface SoftwareSignerInterface {
+    
+    fun `publicKey`(): kotlin.ByteArray
+    
+    fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray
+    
+    /**
+     * The key as PKCS#8 PEM, to persist.
+     */
+    fun `toPem`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * A software P-256 signer from a PKCS#8 PEM (tests, servers, desktop apps; on phones prefer
+ * the platform keystore). Its `public_key` and `sign` follow the [`Signer`] contract.
+ */
+open class SoftwareSigner: Disposable, AutoCloseable, SoftwareSignerInterface
+, Signer
+
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_liveproof_ffi_fn_free_softwaresigner(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_liveproof_ffi_fn_clone_softwaresigner(handle, status)
+        }
+    }
+
+    
+    @Throws(ApiException::class)override fun `publicKey`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_softwaresigner_public_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    @Throws(ApiException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_softwaresigner_sign(
+        it,
+        
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The key as PKCS#8 PEM, to persist.
+     */
+    @Throws(ApiException::class)override fun `toPem`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_method_softwaresigner_to_pem(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Loads a PKCS#8 PEM private key (as `liveproof keygen` writes).
+     */
+    @Throws(ApiException::class) fun `fromPem`(`pem`: kotlin.String): SoftwareSigner {
+            return FfiConverterTypeSoftwareSigner.lift(
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_constructor_softwaresigner_from_pem(
+    
+        
+        FfiConverterString.lower(`pem`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * A new random key.
+     */ fun `generate`(): SoftwareSigner {
+            return FfiConverterTypeSoftwareSigner.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_constructor_softwaresigner_generate(
+    
+        _status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSoftwareSigner: FfiConverter<SoftwareSigner, Long> {
+    override fun lower(value: SoftwareSigner): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SoftwareSigner {
+        return SoftwareSigner(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SoftwareSigner {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SoftwareSigner) = 8UL
+
+    override fun write(value: SoftwareSigner, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * One camera stream in tracking mode: the face found on one frame seeds the next frame's
  * landmarks (the detector re-runs when the track is lost). Thread-safe, but frames of one
  * stream are processed one at a time, in order; use one stream per camera.
@@ -1902,6 +4044,58 @@ public object FfiConverterTypeBoundingBox: FfiConverterRustBuffer<BoundingBox> {
 
 
 /**
+ * The camera configuration the frames should match (stream injection heuristics); unknown
+ * fields `None`.
+ */
+data class DeclaredCameraConfig (
+    var `width`: kotlin.UInt? = null 
+    , 
+    var `height`: kotlin.UInt? = null 
+    , 
+    var `fps`: kotlin.Float? = null 
+    , 
+    var `format`: PixelFormat? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeclaredCameraConfig: FfiConverterRustBuffer<DeclaredCameraConfig> {
+    override fun read(buf: ByteBuffer): DeclaredCameraConfig {
+        return DeclaredCameraConfig(
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalFloat.read(buf),
+            FfiConverterOptionalTypePixelFormat.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeclaredCameraConfig) = (
+            FfiConverterOptionalUInt.allocationSize(value.`width`) +
+            FfiConverterOptionalUInt.allocationSize(value.`height`) +
+            FfiConverterOptionalFloat.allocationSize(value.`fps`) +
+            FfiConverterOptionalTypePixelFormat.allocationSize(value.`format`)
+    )
+
+    override fun write(value: DeclaredCameraConfig, buf: ByteBuffer) {
+            FfiConverterOptionalUInt.write(value.`width`, buf)
+            FfiConverterOptionalUInt.write(value.`height`, buf)
+            FfiConverterOptionalFloat.write(value.`fps`, buf)
+            FfiConverterOptionalTypePixelFormat.write(value.`format`, buf)
+    }
+}
+
+
+
+/**
  * How to load the engine.
  */
 data class EngineConfig (
@@ -2145,6 +4339,68 @@ public object FfiConverterTypeFaceQuality: FfiConverterRustBuffer<FaceQuality> {
 
 
 /**
+ * An enrolled face template (made by `liveproof enroll` or the server); compares only with
+ * the embedding model it names.
+ */
+data class FaceTemplate (
+    var `format`: kotlin.UInt
+    , 
+    var `model`: kotlin.String
+    , 
+    var `modelSha256`: kotlin.String
+    , 
+    var `embedding`: List<kotlin.Float>
+    , 
+    var `quality`: kotlin.Float
+    , 
+    var `frames`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFaceTemplate: FfiConverterRustBuffer<FaceTemplate> {
+    override fun read(buf: ByteBuffer): FaceTemplate {
+        return FaceTemplate(
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FaceTemplate) = (
+            FfiConverterUInt.allocationSize(value.`format`) +
+            FfiConverterString.allocationSize(value.`model`) +
+            FfiConverterString.allocationSize(value.`modelSha256`) +
+            FfiConverterSequenceFloat.allocationSize(value.`embedding`) +
+            FfiConverterFloat.allocationSize(value.`quality`) +
+            FfiConverterUInt.allocationSize(value.`frames`)
+    )
+
+    override fun write(value: FaceTemplate, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`format`, buf)
+            FfiConverterString.write(value.`model`, buf)
+            FfiConverterString.write(value.`modelSha256`, buf)
+            FfiConverterSequenceFloat.write(value.`embedding`, buf)
+            FfiConverterFloat.write(value.`quality`, buf)
+            FfiConverterUInt.write(value.`frames`, buf)
+    }
+}
+
+
+
+/**
  * A camera frame as delivered: buffer size before rotation, planes, and how to make it upright.
  */
 data class Frame (
@@ -2321,6 +4577,168 @@ public object FfiConverterTypeFrameAnalysis: FfiConverterRustBuffer<FrameAnalysi
 
 
 /**
+ * The per-frame feedback: codes, never text.
+ */
+data class FrameFeedback (
+    var `phase`: Phase
+    , 
+    var `prompt`: UserPrompt
+    , 
+    /**
+     * Quality hints for this frame, most important first.
+     */
+    var `hints`: List<Hint>
+    , 
+    /**
+     * Progress of the whole capture, 0..1.
+     */
+    var `progress`: kotlin.Float
+    , 
+    /**
+     * The challenge step under way, 0-based (= `step_count` once all ran; 0 without one).
+     */
+    var `stepIndex`: kotlin.UInt
+    , 
+    var `stepCount`: kotlin.UInt
+    , 
+    /**
+     * The face box, normalised to the upright frame; `None` without a face.
+     */
+    var `faceBox`: BoundingBox?
+    , 
+    /**
+     * Where the face should be, normalised.
+     */
+    var `targetOval`: Oval
+    , 
+    /**
+     * Whether the frame was used as evidence.
+     */
+    var `used`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFrameFeedback: FfiConverterRustBuffer<FrameFeedback> {
+    override fun read(buf: ByteBuffer): FrameFeedback {
+        return FrameFeedback(
+            FfiConverterTypePhase.read(buf),
+            FfiConverterTypeUserPrompt.read(buf),
+            FfiConverterSequenceTypeHint.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalTypeBoundingBox.read(buf),
+            FfiConverterTypeOval.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FrameFeedback) = (
+            FfiConverterTypePhase.allocationSize(value.`phase`) +
+            FfiConverterTypeUserPrompt.allocationSize(value.`prompt`) +
+            FfiConverterSequenceTypeHint.allocationSize(value.`hints`) +
+            FfiConverterFloat.allocationSize(value.`progress`) +
+            FfiConverterUInt.allocationSize(value.`stepIndex`) +
+            FfiConverterUInt.allocationSize(value.`stepCount`) +
+            FfiConverterOptionalTypeBoundingBox.allocationSize(value.`faceBox`) +
+            FfiConverterTypeOval.allocationSize(value.`targetOval`) +
+            FfiConverterBoolean.allocationSize(value.`used`)
+    )
+
+    override fun write(value: FrameFeedback, buf: ByteBuffer) {
+            FfiConverterTypePhase.write(value.`phase`, buf)
+            FfiConverterTypeUserPrompt.write(value.`prompt`, buf)
+            FfiConverterSequenceTypeHint.write(value.`hints`, buf)
+            FfiConverterFloat.write(value.`progress`, buf)
+            FfiConverterUInt.write(value.`stepIndex`, buf)
+            FfiConverterUInt.write(value.`stepCount`, buf)
+            FfiConverterOptionalTypeBoundingBox.write(value.`faceBox`, buf)
+            FfiConverterTypeOval.write(value.`targetOval`, buf)
+            FfiConverterBoolean.write(value.`used`, buf)
+    }
+}
+
+
+
+/**
+ * Facts only the host can read, for the device probes (each `None` when not measured).
+ */
+data class HostFacts (
+    /**
+     * Images loaded in the process (iOS `_dyld_get_image_name`).
+     */
+    var `loadedImages`: List<kotlin.String>? = null 
+    , 
+    /**
+     * A debugger or tracer is attached (iOS `P_TRACED`).
+     */
+    var `traced`: kotlin.Boolean? = null 
+    , 
+    var `simulator`: kotlin.Boolean? = null 
+    , 
+    /**
+     * The host tried a write outside its sandbox and it succeeded.
+     */
+    var `sandboxWriteSucceeded`: kotlin.Boolean? = null 
+    , 
+    /**
+     * The camera's name as the OS reports it.
+     */
+    var `cameraName`: kotlin.String? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHostFacts: FfiConverterRustBuffer<HostFacts> {
+    override fun read(buf: ByteBuffer): HostFacts {
+        return HostFacts(
+            FfiConverterOptionalSequenceString.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HostFacts) = (
+            FfiConverterOptionalSequenceString.allocationSize(value.`loadedImages`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`traced`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`simulator`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`sandboxWriteSucceeded`) +
+            FfiConverterOptionalString.allocationSize(value.`cameraName`)
+    )
+
+    override fun write(value: HostFacts, buf: ByteBuffer) {
+            FfiConverterOptionalSequenceString.write(value.`loadedImages`, buf)
+            FfiConverterOptionalBoolean.write(value.`traced`, buf)
+            FfiConverterOptionalBoolean.write(value.`simulator`, buf)
+            FfiConverterOptionalBoolean.write(value.`sandboxWriteSucceeded`, buf)
+            FfiConverterOptionalString.write(value.`cameraName`, buf)
+    }
+}
+
+
+
+/**
  * A FaceMesh landmark: x, y in upright-image pixels, z in the same scale (negative = towards
  * the camera).
  */
@@ -2368,6 +4786,147 @@ public object FfiConverterTypeLandmark: FfiConverterRustBuffer<Landmark> {
 
 
 /**
+ * What a finished (or cancelled) session decided. A spoof, a timeout or a cancel is an
+ * outcome, never an exception.
+ */
+data class Outcome (
+    var `decision`: Band
+    , 
+    /**
+     * Most decisive first.
+     */
+    var `reasons`: List<ReasonCode>
+    , 
+    /**
+     * The fused log-likelihood ratio; `None` when a veto decided first.
+     */
+    var `fusedScore`: kotlin.Double?
+    , 
+    /**
+     * The signed result (COSE_Sign1 EAT) to send to the server; `None` for a local session.
+     */
+    var `signedResult`: kotlin.ByteArray?
+    , 
+    var `cancelled`: kotlin.Boolean
+    , 
+    var `sessionId`: kotlin.String
+    , 
+    /**
+     * Device and stream findings that went into the decision.
+     */
+    var `securitySignals`: List<SecuritySignal>
+    , 
+    /**
+     * The whole result (signals, quality, challenge steps, audit record) as JSON.
+     */
+    var `resultJson`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutcome: FfiConverterRustBuffer<Outcome> {
+    override fun read(buf: ByteBuffer): Outcome {
+        return Outcome(
+            FfiConverterTypeBand.read(buf),
+            FfiConverterSequenceTypeReasonCode.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalByteArray.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeSecuritySignal.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Outcome) = (
+            FfiConverterTypeBand.allocationSize(value.`decision`) +
+            FfiConverterSequenceTypeReasonCode.allocationSize(value.`reasons`) +
+            FfiConverterOptionalDouble.allocationSize(value.`fusedScore`) +
+            FfiConverterOptionalByteArray.allocationSize(value.`signedResult`) +
+            FfiConverterBoolean.allocationSize(value.`cancelled`) +
+            FfiConverterString.allocationSize(value.`sessionId`) +
+            FfiConverterSequenceTypeSecuritySignal.allocationSize(value.`securitySignals`) +
+            FfiConverterString.allocationSize(value.`resultJson`)
+    )
+
+    override fun write(value: Outcome, buf: ByteBuffer) {
+            FfiConverterTypeBand.write(value.`decision`, buf)
+            FfiConverterSequenceTypeReasonCode.write(value.`reasons`, buf)
+            FfiConverterOptionalDouble.write(value.`fusedScore`, buf)
+            FfiConverterOptionalByteArray.write(value.`signedResult`, buf)
+            FfiConverterBoolean.write(value.`cancelled`, buf)
+            FfiConverterString.write(value.`sessionId`, buf)
+            FfiConverterSequenceTypeSecuritySignal.write(value.`securitySignals`, buf)
+            FfiConverterString.write(value.`resultJson`, buf)
+    }
+}
+
+
+
+/**
+ * A point in normalised image coordinates (0..1 of the upright frame).
+ */
+data class Oval (
+    var `centerX`: kotlin.Float
+    , 
+    var `centerY`: kotlin.Float
+    , 
+    /**
+     * Half width and half height, normalised.
+     */
+    var `radiusX`: kotlin.Float
+    , 
+    var `radiusY`: kotlin.Float
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOval: FfiConverterRustBuffer<Oval> {
+    override fun read(buf: ByteBuffer): Oval {
+        return Oval(
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Oval) = (
+            FfiConverterFloat.allocationSize(value.`centerX`) +
+            FfiConverterFloat.allocationSize(value.`centerY`) +
+            FfiConverterFloat.allocationSize(value.`radiusX`) +
+            FfiConverterFloat.allocationSize(value.`radiusY`)
+    )
+
+    override fun write(value: Oval, buf: ByteBuffer) {
+            FfiConverterFloat.write(value.`centerX`, buf)
+            FfiConverterFloat.write(value.`centerY`, buf)
+            FfiConverterFloat.write(value.`radiusX`, buf)
+            FfiConverterFloat.write(value.`radiusY`, buf)
+    }
+}
+
+
+
+/**
  * One plane of a camera buffer.
  */
 data class Plane (
@@ -2407,6 +4966,78 @@ public object FfiConverterTypePlane: FfiConverterRustBuffer<Plane> {
     override fun write(value: Plane, buf: ByteBuffer) {
             FfiConverterByteArray.write(value.`bytes`, buf)
             FfiConverterUInt.write(value.`rowStride`, buf)
+    }
+}
+
+
+
+/**
+ * How borrowed planes are laid out ([`LivenessSession::push_planes`]).
+ */
+data class PlaneLayout (
+    /**
+     * Buffer size before rotation, pixels.
+     */
+    var `width`: kotlin.UInt
+    , 
+    var `height`: kotlin.UInt
+    , 
+    var `format`: PixelFormat
+    , 
+    /**
+     * Row stride of each plane the format uses, bytes (unused planes: 0).
+     */
+    var `rowStrides`: List<kotlin.UInt>
+    , 
+    var `rotationDegrees`: kotlin.Int = 0 
+    , 
+    var `mirrored`: kotlin.Boolean = false 
+    , 
+    var `timestampNs`: kotlin.ULong = 0uL 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlaneLayout: FfiConverterRustBuffer<PlaneLayout> {
+    override fun read(buf: ByteBuffer): PlaneLayout {
+        return PlaneLayout(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypePixelFormat.read(buf),
+            FfiConverterSequenceUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PlaneLayout) = (
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`) +
+            FfiConverterTypePixelFormat.allocationSize(value.`format`) +
+            FfiConverterSequenceUInt.allocationSize(value.`rowStrides`) +
+            FfiConverterInt.allocationSize(value.`rotationDegrees`) +
+            FfiConverterBoolean.allocationSize(value.`mirrored`) +
+            FfiConverterULong.allocationSize(value.`timestampNs`)
+    )
+
+    override fun write(value: PlaneLayout, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+            FfiConverterTypePixelFormat.write(value.`format`, buf)
+            FfiConverterSequenceUInt.write(value.`rowStrides`, buf)
+            FfiConverterInt.write(value.`rotationDegrees`, buf)
+            FfiConverterBoolean.write(value.`mirrored`, buf)
+            FfiConverterULong.write(value.`timestampNs`, buf)
     }
 }
 
@@ -2527,6 +5158,125 @@ public object FfiConverterTypeQualityCheck: FfiConverterRustBuffer<QualityCheck>
 
 
 /**
+ * One device or stream finding (evidence is never personal data).
+ */
+data class SecuritySignal (
+    /**
+     * Stable probe id, e.g. `android.root.su_binary`, `stream.timing.regular`.
+     */
+    var `probe`: kotlin.String
+    , 
+    var `version`: kotlin.UInt
+    , 
+    var `category`: SecurityCategory
+    , 
+    /**
+     * 0..1.
+     */
+    var `severity`: kotlin.Float
+    , 
+    var `evidence`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSecuritySignal: FfiConverterRustBuffer<SecuritySignal> {
+    override fun read(buf: ByteBuffer): SecuritySignal {
+        return SecuritySignal(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeSecurityCategory.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SecuritySignal) = (
+            FfiConverterString.allocationSize(value.`probe`) +
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterTypeSecurityCategory.allocationSize(value.`category`) +
+            FfiConverterFloat.allocationSize(value.`severity`) +
+            FfiConverterString.allocationSize(value.`evidence`)
+    )
+
+    override fun write(value: SecuritySignal, buf: ByteBuffer) {
+            FfiConverterString.write(value.`probe`, buf)
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterTypeSecurityCategory.write(value.`category`, buf)
+            FfiConverterFloat.write(value.`severity`, buf)
+            FfiConverterString.write(value.`evidence`, buf)
+    }
+}
+
+
+
+/**
+ * Options of a session.
+ */
+data class SessionOptions (
+    /**
+     * The enrolled template to compare against (face match), if any.
+     */
+    var `template`: FaceTemplate? = null 
+    , 
+    /**
+     * Free text about the camera, for the audit record.
+     */
+    var `captureDevice`: kotlin.String = "" 
+    , 
+    var `declaredCamera`: DeclaredCameraConfig? = null 
+    , 
+    var `hostFacts`: HostFacts? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSessionOptions: FfiConverterRustBuffer<SessionOptions> {
+    override fun read(buf: ByteBuffer): SessionOptions {
+        return SessionOptions(
+            FfiConverterOptionalTypeFaceTemplate.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeDeclaredCameraConfig.read(buf),
+            FfiConverterOptionalTypeHostFacts.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SessionOptions) = (
+            FfiConverterOptionalTypeFaceTemplate.allocationSize(value.`template`) +
+            FfiConverterString.allocationSize(value.`captureDevice`) +
+            FfiConverterOptionalTypeDeclaredCameraConfig.allocationSize(value.`declaredCamera`) +
+            FfiConverterOptionalTypeHostFacts.allocationSize(value.`hostFacts`)
+    )
+
+    override fun write(value: SessionOptions, buf: ByteBuffer) {
+            FfiConverterOptionalTypeFaceTemplate.write(value.`template`, buf)
+            FfiConverterString.write(value.`captureDevice`, buf)
+            FfiConverterOptionalTypeDeclaredCameraConfig.write(value.`declaredCamera`, buf)
+            FfiConverterOptionalTypeHostFacts.write(value.`hostFacts`, buf)
+    }
+}
+
+
+
+/**
  * Wall time per stage of one frame, milliseconds.
  */
 data class StageTimings (
@@ -2582,6 +5332,84 @@ public object FfiConverterTypeStageTimings: FfiConverterRustBuffer<StageTimings>
 
 
 
+/**
+ * Android's `YUV_420_888` as CameraX's `ImageProxy` exposes it: three planes, each with a row
+ * stride; U and V share a pixel stride (1: planar; 2: interleaved, the usual case).
+ */
+data class Yuv420Layout (
+    var `width`: kotlin.UInt
+    , 
+    var `height`: kotlin.UInt
+    , 
+    var `yRowStride`: kotlin.UInt
+    , 
+    var `uvRowStride`: kotlin.UInt
+    , 
+    var `uvPixelStride`: kotlin.UInt
+    , 
+    /**
+     * `ImageInfo.rotationDegrees`.
+     */
+    var `rotationDegrees`: kotlin.Int = 0 
+    , 
+    var `mirrored`: kotlin.Boolean = false 
+    , 
+    /**
+     * `ImageInfo.timestamp` (nanoseconds, monotonic).
+     */
+    var `timestampNs`: kotlin.ULong = 0uL 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeYuv420Layout: FfiConverterRustBuffer<Yuv420Layout> {
+    override fun read(buf: ByteBuffer): Yuv420Layout {
+        return Yuv420Layout(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Yuv420Layout) = (
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`) +
+            FfiConverterUInt.allocationSize(value.`yRowStride`) +
+            FfiConverterUInt.allocationSize(value.`uvRowStride`) +
+            FfiConverterUInt.allocationSize(value.`uvPixelStride`) +
+            FfiConverterInt.allocationSize(value.`rotationDegrees`) +
+            FfiConverterBoolean.allocationSize(value.`mirrored`) +
+            FfiConverterULong.allocationSize(value.`timestampNs`)
+    )
+
+    override fun write(value: Yuv420Layout, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+            FfiConverterUInt.write(value.`yRowStride`, buf)
+            FfiConverterUInt.write(value.`uvRowStride`, buf)
+            FfiConverterUInt.write(value.`uvPixelStride`, buf)
+            FfiConverterInt.write(value.`rotationDegrees`, buf)
+            FfiConverterBoolean.write(value.`mirrored`, buf)
+            FfiConverterULong.write(value.`timestampNs`, buf)
+    }
+}
+
+
+
 
 
 /**
@@ -2631,6 +5459,24 @@ sealed class ApiException(message: String): kotlin.Exception(message) {
         class ModelOutput(message: String) : ApiException(message)
         
     /**
+     * The server's session token failed a check on the device (signature, unknown or
+     * retired key, expired, malformed, policy hash); the message names the check. Ask the
+     * server for a new token.
+     */
+        class TokenRejected(message: String) : ApiException(message)
+        
+    /**
+     * The host's signer failed (a hardware key refused, the user dismissed the prompt); the
+     * session keeps its decision and `finish()` may be called again to sign it.
+     */
+        class Signer(message: String) : ApiException(message)
+        
+    /**
+     * A call the object's state does not allow: a finished, cancelled or closed session.
+     */
+        class SessionState(message: String) : ApiException(message)
+        
+    /**
      * A bug: a panic was caught at the boundary. Please report it.
      */
         class Internal(message: String) : ApiException(message)
@@ -2660,8 +5506,11 @@ public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
             5 -> ApiException.ModelInvalid(FfiConverterString.read(buf))
             6 -> ApiException.Processing(FfiConverterString.read(buf))
             7 -> ApiException.ModelOutput(FfiConverterString.read(buf))
-            8 -> ApiException.Internal(FfiConverterString.read(buf))
-            9 -> ApiException.Invariant(FfiConverterString.read(buf))
+            8 -> ApiException.TokenRejected(FfiConverterString.read(buf))
+            9 -> ApiException.Signer(FfiConverterString.read(buf))
+            10 -> ApiException.SessionState(FfiConverterString.read(buf))
+            11 -> ApiException.Internal(FfiConverterString.read(buf))
+            12 -> ApiException.Invariant(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -2701,18 +5550,68 @@ public object FfiConverterTypeApiError : FfiConverterRustBuffer<ApiException> {
                 buf.putInt(7)
                 Unit
             }
-            is ApiException.Internal -> {
+            is ApiException.TokenRejected -> {
                 buf.putInt(8)
                 Unit
             }
-            is ApiException.Invariant -> {
+            is ApiException.Signer -> {
                 buf.putInt(9)
+                Unit
+            }
+            is ApiException.SessionState -> {
+                buf.putInt(10)
+                Unit
+            }
+            is ApiException.Internal -> {
+                buf.putInt(11)
+                Unit
+            }
+            is ApiException.Invariant -> {
+                buf.putInt(12)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
 }
+
+
+
+/**
+ * The decision: pass, retry (capture again: quality, incomplete, uncertain) or fail.
+ */
+
+enum class Band {
+    
+    PASS,
+    RETRY,
+    FAIL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBand: FfiConverterRustBuffer<Band> {
+    override fun read(buf: ByteBuffer) = try {
+        Band.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Band) = 4UL
+
+    override fun write(value: Band, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -2755,6 +5654,45 @@ public object FfiConverterTypeDetectorKind: FfiConverterRustBuffer<DetectorKind>
     override fun allocationSize(value: DetectorKind) = 4UL
 
     override fun write(value: DetectorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the capture is for (the server's token names it).
+ */
+
+enum class FlowType {
+    
+    ACCOUNT_OPENING,
+    LOGIN,
+    TRANSACTION,
+    RECOVERY;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFlowType: FfiConverterRustBuffer<FlowType> {
+    override fun read(buf: ByteBuffer) = try {
+        FlowType.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FlowType) = 4UL
+
+    override fun write(value: FlowType, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -2898,6 +5836,45 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 /**
+ * Where the capture is.
+ */
+
+enum class Phase {
+    
+    POSITIONING,
+    PASSIVE,
+    CHALLENGE,
+    DONE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhase: FfiConverterRustBuffer<Phase> {
+    override fun read(buf: ByteBuffer) = try {
+        Phase.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Phase) = 4UL
+
+    override fun write(value: Phase, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Pixel layout of a camera buffer.
  */
 
@@ -2960,6 +5937,218 @@ public object FfiConverterTypePixelFormat: FfiConverterRustBuffer<PixelFormat> {
 
 
 
+/**
+ * Why a capture got its decision; stable (docs/decision.md has the catalogue).
+ */
+
+enum class ReasonCode {
+    
+    PASSIVE_SCORE_HIGH,
+    PASSIVE_SCORE_UNCERTAIN,
+    PASSIVE_SCORE_LOW,
+    CHALLENGE_PASSED,
+    CHALLENGE_FAILED,
+    CHALLENGE_TIMEOUT,
+    FACE_CHANGED,
+    QUALITY_OK,
+    QUALITY_POOR_RETRY,
+    NO_FACE,
+    SIGNAL_UNAVAILABLE,
+    MATCH_PASSED,
+    MATCH_FAILED,
+    MATCH_UNCERTAIN,
+    VIRTUAL_CAMERA_DETECTED,
+    INJECTION_DETECTED,
+    DEVICE_RISK_DETECTED,
+    PASSIVE_ONLY,
+    CAPTURE_INCOMPLETE,
+    MAX_ATTEMPTS_REACHED,
+    CLIENT_DECISION_MISMATCH;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReasonCode: FfiConverterRustBuffer<ReasonCode> {
+    override fun read(buf: ByteBuffer) = try {
+        ReasonCode.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReasonCode) = 4UL
+
+    override fun write(value: ReasonCode, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The tenant's risk tier for this capture.
+ */
+
+enum class RiskTier {
+    
+    LOW,
+    MEDIUM,
+    HIGH;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRiskTier: FfiConverterRustBuffer<RiskTier> {
+    override fun read(buf: ByteBuffer) = try {
+        RiskTier.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RiskTier) = 4UL
+
+    override fun write(value: RiskTier, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What a device or stream finding indicates.
+ */
+
+enum class SecurityCategory {
+    
+    ROOT_OR_JAILBREAK,
+    EMULATOR,
+    HOOKING,
+    DEBUGGER,
+    VIRTUAL_CAMERA,
+    INJECTION,
+    VM,
+    ENVIRONMENT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSecurityCategory: FfiConverterRustBuffer<SecurityCategory> {
+    override fun read(buf: ByteBuffer) = try {
+        SecurityCategory.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SecurityCategory) = 4UL
+
+    override fun write(value: SecurityCategory, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the capture UI asks of the user now (text and localisation are the app's; English
+ * defaults ship as a resource).
+ */
+
+enum class UserPrompt {
+    
+    NONE,
+    HOLD_STILL,
+    BLINK,
+    TURN_LEFT,
+    TURN_RIGHT,
+    NOD,
+    SMILE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserPrompt: FfiConverterRustBuffer<UserPrompt> {
+    override fun read(buf: ByteBuffer) = try {
+        UserPrompt.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: UserPrompt) = 4UL
+
+    override fun write(value: UserPrompt, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
 
 /**
  * @suppress
@@ -2986,6 +6175,70 @@ public object FfiConverterOptionalFloat: FfiConverterRustBuffer<kotlin.Float?> {
         } else {
             buf.put(1)
             FfiConverterFloat.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
+    override fun read(buf: ByteBuffer): kotlin.Double? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterDouble.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Double?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterDouble.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Double?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterDouble.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
         }
     }
 }
@@ -3028,6 +6281,166 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeBoundingBox: FfiConverterRustBuffer<BoundingBox?> {
+    override fun read(buf: ByteBuffer): BoundingBox? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeBoundingBox.read(buf)
+    }
+
+    override fun allocationSize(value: BoundingBox?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeBoundingBox.allocationSize(value)
+        }
+    }
+
+    override fun write(value: BoundingBox?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeBoundingBox.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeDeclaredCameraConfig: FfiConverterRustBuffer<DeclaredCameraConfig?> {
+    override fun read(buf: ByteBuffer): DeclaredCameraConfig? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeDeclaredCameraConfig.read(buf)
+    }
+
+    override fun allocationSize(value: DeclaredCameraConfig?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeDeclaredCameraConfig.allocationSize(value)
+        }
+    }
+
+    override fun write(value: DeclaredCameraConfig?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeDeclaredCameraConfig.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeFaceTemplate: FfiConverterRustBuffer<FaceTemplate?> {
+    override fun read(buf: ByteBuffer): FaceTemplate? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeFaceTemplate.read(buf)
+    }
+
+    override fun allocationSize(value: FaceTemplate?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeFaceTemplate.allocationSize(value)
+        }
+    }
+
+    override fun write(value: FaceTemplate?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeFaceTemplate.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHostFacts: FfiConverterRustBuffer<HostFacts?> {
+    override fun read(buf: ByteBuffer): HostFacts? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHostFacts.read(buf)
+    }
+
+    override fun allocationSize(value: HostFacts?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHostFacts.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HostFacts?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHostFacts.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeHint: FfiConverterRustBuffer<Hint?> {
     override fun read(buf: ByteBuffer): Hint? {
         if (buf.get().toInt() == 0) {
@@ -3050,6 +6463,154 @@ public object FfiConverterOptionalTypeHint: FfiConverterRustBuffer<Hint?> {
         } else {
             buf.put(1)
             FfiConverterTypeHint.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePixelFormat: FfiConverterRustBuffer<PixelFormat?> {
+    override fun read(buf: ByteBuffer): PixelFormat? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePixelFormat.read(buf)
+    }
+
+    override fun allocationSize(value: PixelFormat?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePixelFormat.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PixelFormat?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePixelFormat.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceString.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+        val len = buf.getInt()
+        return List<kotlin.UInt>(len) {
+            FfiConverterUInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterUInt.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceFloat: FfiConverterRustBuffer<List<kotlin.Float>> {
+    override fun read(buf: ByteBuffer): List<kotlin.Float> {
+        val len = buf.getInt()
+        return List<kotlin.Float>(len) {
+            FfiConverterFloat.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.Float>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterFloat.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.Float>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterFloat.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
         }
     }
 }
@@ -3200,6 +6761,34 @@ public object FfiConverterSequenceTypeQualityCheck: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeSecuritySignal: FfiConverterRustBuffer<List<SecuritySignal>> {
+    override fun read(buf: ByteBuffer): List<SecuritySignal> {
+        val len = buf.getInt()
+        return List<SecuritySignal>(len) {
+            FfiConverterTypeSecuritySignal.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SecuritySignal>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSecuritySignal.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SecuritySignal>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSecuritySignal.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeFrameNote: FfiConverterRustBuffer<List<FrameNote>> {
     override fun read(buf: ByteBuffer): List<FrameNote> {
         val len = buf.getInt()
@@ -3249,6 +6838,34 @@ public object FfiConverterSequenceTypeHint: FfiConverterRustBuffer<List<Hint>> {
         }
     }
 }
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReasonCode: FfiConverterRustBuffer<List<ReasonCode>> {
+    override fun read(buf: ByteBuffer): List<ReasonCode> {
+        val len = buf.getInt()
+        return List<ReasonCode>(len) {
+            FfiConverterTypeReasonCode.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReasonCode>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReasonCode.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReasonCode>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReasonCode.write(it, buf)
+        }
+    }
+}
         /**
          * Routes the SDK's log records to the platform logger (logcat on Android, unified logging on
          * Apple with the `oslog` feature, stderr elsewhere). Only the first call has an effect.
@@ -3271,6 +6888,50 @@ public object FfiConverterSequenceTypeHint: FfiConverterRustBuffer<List<Hint>> {
     UniffiLib.uniffi_liveproof_ffi_fn_func_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * The stable snake_case name of a reason code (as the result JSON spells it).
+         */ fun `reasonCodeName`(`code`: ReasonCode): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_func_reason_code_name(
+    
+        
+        FfiConverterTypeReasonCode.lower(`code`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The stable number of a reason code (C ABI, logs, the server's records).
+         */ fun `reasonCodeNumber`(`code`: ReasonCode): kotlin.UShort {
+            return FfiConverterUShort.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_func_reason_code_number(
+    
+        
+        FfiConverterTypeReasonCode.lower(`code`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * A DER `ECDSA-Sig-Value` (what JCA and `SecKeyCreateSignature` return) as raw `r‖s` with a
+         * low `s` (64 bytes): the one conversion, shared by every platform.
+         */
+    @Throws(ApiException::class) fun `signatureFromDer`(`der`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    uniffiRustCallWithError(ApiException) { _status ->
+    UniffiLib.uniffi_liveproof_ffi_fn_func_signature_from_der(
+    
+        
+        FfiConverterByteArray.lower(`der`),_status)
 }
     )
     }

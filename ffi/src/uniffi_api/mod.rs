@@ -23,6 +23,9 @@ use liveproof_core::quality::{self, Check, FaceChecks, QualityReport};
 use crate::error::catch_panic;
 use crate::ApiError;
 
+mod session;
+pub use session::*;
+
 // ---------------------------------------------------------------------------------------------
 // Configuration.
 

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SIGNER_METHOD0
 typedef void (*UniffiCallbackInterfaceSignerMethod0)(uint64_t, RustBuffer* _Nonnull, 
@@ -255,6 +262,15 @@ typedef void (*UniffiCallbackInterfaceSignerMethod0)(uint64_t, RustBuffer* _Nonn
 typedef void (*UniffiCallbackInterfaceSignerMethod1)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+typedef struct UniffiVTableCallbackInterfaceLogSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogSink;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SIGNER
@@ -290,6 +306,26 @@ RustBuffer uniffi_liveproof_ffi_fn_method_engine_analyze_frame(uint64_t ptr, Rus
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_ENGINE_NEW_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_ENGINE_NEW_TRACKER
 uint64_t uniffi_liveproof_ffi_fn_method_engine_new_tracker(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_LOGSINK
+uint64_t uniffi_liveproof_ffi_fn_clone_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FREE_LOGSINK
+void uniffi_liveproof_ffi_fn_free_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+void uniffi_liveproof_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_METHOD_LOGSINK_LOG
+void uniffi_liveproof_ffi_fn_method_logsink_log(uint64_t ptr, RustBuffer level, RustBuffer target, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_CLONE_TRACKER
@@ -491,6 +527,11 @@ RustBuffer uniffi_liveproof_ffi_fn_method_softwaresigner_to_pem(uint64_t ptr, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_INIT_LOGGING
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_INIT_LOGGING
 void uniffi_liveproof_ffi_fn_func_init_logging(RustBuffer level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_SET_LOG_SINK
+void uniffi_liveproof_ffi_fn_func_set_log_sink(RustBuffer sink, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_FN_FUNC_VERSION
@@ -780,6 +821,12 @@ uint16_t uniffi_liveproof_ffi_checksum_func_init_logging(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_SET_LOG_SINK
+uint16_t uniffi_liveproof_ffi_checksum_func_set_log_sink(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_FUNC_VERSION
 uint16_t uniffi_liveproof_ffi_checksum_func_version(void
@@ -813,6 +860,12 @@ uint16_t uniffi_liveproof_ffi_checksum_method_engine_analyze_frame(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_ENGINE_NEW_TRACKER
 #define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_ENGINE_NEW_TRACKER
 uint16_t uniffi_liveproof_ffi_checksum_method_engine_new_tracker(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_LIVEPROOF_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+uint16_t uniffi_liveproof_ffi_checksum_method_logsink_log(void
     
 );
 #endif

@@ -102,14 +102,46 @@ impl From<LogLevel> for log::LevelFilter {
     }
 }
 
+impl From<log::Level> for LogLevel {
+    fn from(l: log::Level) -> Self {
+        match l {
+            log::Level::Error => LogLevel::Error,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Trace => LogLevel::Trace,
+        }
+    }
+}
+
 /// Routes the SDK's log records to the platform logger (logcat on Android, unified logging on
-/// Apple with the `oslog` feature, stderr elsewhere). Only the first call has an effect.
+/// Apple with the `oslog` feature, stderr elsewhere) and the [`LogSink`], at `level` and above.
+/// Idempotent: the first call installs the logger, every call sets the level. At `Info` the
+/// SDK logs the session's course only (no face data, landmarks or scores: those are `Debug`).
 #[uniffi::export]
 pub fn init_logging(level: LogLevel) {
     let _ = catch_panic(|| {
         crate::logging::init_logging(level.into());
         Ok(())
     });
+}
+
+/// The app's own log destination (its logging framework, a crash reporter's breadcrumbs).
+#[uniffi::export(with_foreign)]
+pub trait LogSink: Send + Sync {
+    /// One record: level, target (the Rust module) and the message.
+    fn log(&self, level: LogLevel, target: String, message: String);
+}
+
+/// Sets (or with `None` removes) the app's [`LogSink`]; records reach it once [`init_logging`]
+/// ran, at the level set there.
+#[uniffi::export]
+pub fn set_log_sink(sink: Option<Arc<dyn LogSink>>) {
+    crate::logging::set_sink(sink.map(|s| {
+        Arc::new(move |level: log::Level, target: &str, message: &str| {
+            s.log(level.into(), target.to_string(), message.to_string())
+        }) as crate::logging::Sink
+    }));
 }
 
 /// The library version (the workspace version, e.g. "0.1.0").

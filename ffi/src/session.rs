@@ -368,8 +368,8 @@ impl LiveSession {
         self.conclude(false)
     }
 
-    /// Ends the capture early: the outcome is retry (`capture_incomplete`), signed for a
-    /// token session so the server can count the attempt.
+    /// Ends the capture early: the outcome is retry (`capture_incomplete`, or `no_face` when no
+    /// face was seen), signed for a token session so the server can count the attempt.
     pub fn cancel(&self) -> Result<Outcome, ApiError> {
         self.conclude(true)
     }

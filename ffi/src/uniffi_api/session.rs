@@ -734,7 +734,7 @@ impl LivenessSession {
         catch_panic(|| self.session.finish().and_then(Outcome::try_from))
     }
 
-    /// Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+    /// Ends the capture early (the user cancelled): retry (`CaptureIncomplete`, or `NoFace` before any face), signed for
     /// a server session so the server counts the attempt.
     pub fn cancel(&self) -> Result<Outcome, ApiError> {
         catch_panic(|| self.session.cancel().and_then(Outcome::try_from))

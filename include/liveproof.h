@@ -66,6 +66,54 @@
 #define LP_MAX_PLANES 3
 
 /**
+ * Number of distinct reason codes: an `lp_reason` array of this length always holds
+ * `lp_outcome_reasons`' output.
+ */
+#define LP_REASON_COUNT 21
+
+/**
+ * Bytes of a session id as text: 32 hex digits and the NUL (`lp_token_session_id`,
+ * `lp_outcome_session_id`).
+ */
+#define LP_SESSION_ID_SIZE 33
+
+/**
+ * Bytes of a P-256 public key in SEC1 uncompressed form (`0x04 ‖ x ‖ y`).
+ */
+#define LP_PUBLIC_KEY_SIZE 65
+
+/**
+ * Bytes of the seed a local session takes.
+ */
+#define LP_SEED_SIZE 32
+
+/**
+ * Capacity of the signature buffer a signer callback writes into: a DER ECDSA P-256
+ * signature is at most 72 bytes, a raw one 64.
+ */
+#define LP_SIGNATURE_MAX_SIZE 72
+
+/**
+ * `sizeof(lp_engine_config)` of version 1 (liveproof 0.1.0 before `preload_session`).
+ */
+#define LP_ENGINE_CONFIG_SIZE_V1 48
+
+/**
+ * `sizeof(lp_engine_config)` of version 2 (adds `preload_session`): the current one.
+ */
+#define LP_ENGINE_CONFIG_SIZE_V2 56
+
+/**
+ * `sizeof(lp_session_config)` of version 1: the current one.
+ */
+#define LP_SESSION_CONFIG_SIZE_V1 40
+
+/**
+ * `sizeof(lp_feedback)` of version 1: the current one.
+ */
+#define LP_FEEDBACK_SIZE_V1 72
+
+/**
  * What a fallible function did. `LP_OK` is 0; every other value is an error whose message
  * `lp_last_error_message` copies out. Numbers are grouped (1–99: the call's arguments,
  * 100–199: set-up, 200–299: run time, 900: a bug) and never reused: a removed code stays
@@ -100,6 +148,11 @@ enum lp_result
    */
   LP_INDEX_OUT_OF_RANGE = 4,
   /**
+   * The call is not allowed in the object's state: a finished, cancelled or closed session
+   * (the message says which).
+   */
+  LP_SESSION_STATE = 5,
+  /**
    * The ONNX Runtime shared library is missing or cannot be loaded.
    */
   LP_RUNTIME_UNAVAILABLE = 100,
@@ -116,6 +169,11 @@ enum lp_result
    */
   LP_MODEL_INVALID = 103,
   /**
+   * The server's session token failed a check on the device (signature, unknown or
+   * retired key, expiry, malformed, policy hash); the message names the check.
+   */
+  LP_TOKEN_REJECTED = 104,
+  /**
    * Inference or processing failed at run time.
    */
   LP_PROCESSING = 200,
@@ -124,6 +182,11 @@ enum lp_result
    * values): a broken or mismatched model file.
    */
   LP_MODEL_OUTPUT = 201,
+  /**
+   * The host's signer failed (its callback returned an error); the session keeps its
+   * decision and `lp_session_finish` may be called again to sign it.
+   */
+  LP_SIGNER_FAILED = 202,
   /**
    * A bug: a Rust panic was caught at the boundary. The handle passed in may be in an
    * unspecified (but memory-safe) state; free it. Please report the message.
@@ -235,6 +298,283 @@ typedef uint32_t lp_frame_note;
 #endif // __cplusplus
 
 /**
+ * What a capture is for (the token's flow; `lp_session_new_local`'s `flow`). 0 is not a
+ * flow. `lp_flow_name` spells them as the JSON and the policy.
+ */
+enum lp_flow
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Opening an account (onboarding).
+   */
+  LP_FLOW_ACCOUNT_OPENING = 1,
+  /**
+   * Logging in.
+   */
+  LP_FLOW_LOGIN = 2,
+  /**
+   * Confirming a transaction.
+   */
+  LP_FLOW_TRANSACTION = 3,
+  /**
+   * Recovering an account.
+   */
+  LP_FLOW_RECOVERY = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_flow lp_flow;
+#else
+typedef uint32_t lp_flow;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The tenant's risk tier for a capture (the token's tier; `lp_session_new_local`'s `tier`).
+ * 0 is not a tier. `lp_tier_name` spells them as the JSON and the policy.
+ */
+enum lp_tier
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Low risk.
+   */
+  LP_TIER_LOW = 1,
+  /**
+   * Medium risk.
+   */
+  LP_TIER_MEDIUM = 2,
+  /**
+   * High risk.
+   */
+  LP_TIER_HIGH = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_tier lp_tier;
+#else
+typedef uint32_t lp_tier;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Where a capture is (`lp_feedback.phase`). `lp_phase_name` spells them as the JSON.
+ */
+enum lp_phase
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No usable face yet: show the hints.
+   */
+  LP_PHASE_POSITIONING = 0,
+  /**
+   * Collecting the passive window: the user holds still.
+   */
+  LP_PHASE_PASSIVE = 1,
+  /**
+   * The active challenge is running: show the prompt.
+   */
+  LP_PHASE_CHALLENGE = 2,
+  /**
+   * Enough evidence: call `lp_session_finish`.
+   */
+  LP_PHASE_DONE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_phase lp_phase;
+#else
+typedef uint32_t lp_phase;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What the capture UI asks of the user now (`lp_feedback.prompt`). `lp_prompt_name` spells
+ * them as the JSON.
+ */
+enum lp_prompt
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Nothing to ask (positioning: show the hints instead).
+   */
+  LP_PROMPT_NONE = 0,
+  /**
+   * Hold still.
+   */
+  LP_PROMPT_HOLD_STILL = 1,
+  /**
+   * Blink.
+   */
+  LP_PROMPT_BLINK = 2,
+  /**
+   * Turn the head to the user's left.
+   */
+  LP_PROMPT_TURN_LEFT = 3,
+  /**
+   * Turn the head to the user's right.
+   */
+  LP_PROMPT_TURN_RIGHT = 4,
+  /**
+   * Nod.
+   */
+  LP_PROMPT_NOD = 5,
+  /**
+   * Smile.
+   */
+  LP_PROMPT_SMILE = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_prompt lp_prompt;
+#else
+typedef uint32_t lp_prompt;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The decision of a session (the value `lp_outcome_band` writes). 0 is not a band, so a
+ * zero-initialised variable never reads as a pass. `lp_band_name` spells them as the JSON.
+ */
+enum lp_band
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Live and (with a template) matching: accept.
+   */
+  LP_BAND_PASS = 1,
+  /**
+   * Not enough evidence either way (poor quality, timeout, cancel): capture again.
+   */
+  LP_BAND_RETRY = 2,
+  /**
+   * An attack, a failed challenge or a mismatch: refuse.
+   */
+  LP_BAND_FAIL = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_band lp_band;
+#else
+typedef uint32_t lp_band;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a session got its band: core's reason-code catalogue, each value its stable number
+ * (never reused). `lp_reason_name` spells them as the JSON (`docs/decision.md` explains
+ * each).
+ */
+enum lp_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The fused passive evidence was at or above the pass threshold.
+   */
+  LP_REASON_PASSIVE_SCORE_HIGH = 1,
+  /**
+   * The fused passive evidence was between the bands.
+   */
+  LP_REASON_PASSIVE_SCORE_UNCERTAIN = 2,
+  /**
+   * The fused passive evidence was at or below the fail threshold.
+   */
+  LP_REASON_PASSIVE_SCORE_LOW = 3,
+  /**
+   * Every challenge step was performed.
+   */
+  LP_REASON_CHALLENGE_PASSED = 4,
+  /**
+   * A challenge step was performed wrongly, or moved like a flat surface.
+   */
+  LP_REASON_CHALLENGE_FAILED = 5,
+  /**
+   * A challenge step was not performed in time.
+   */
+  LP_REASON_CHALLENGE_TIMEOUT = 6,
+  /**
+   * The face changed, or was lost too long, during the capture.
+   */
+  LP_REASON_FACE_CHANGED = 7,
+  /**
+   * The capture quality was good enough to decide.
+   */
+  LP_REASON_QUALITY_OK = 8,
+  /**
+   * The capture quality was too poor to decide: retry.
+   */
+  LP_REASON_QUALITY_POOR_RETRY = 9,
+  /**
+   * No usable face was seen.
+   */
+  LP_REASON_NO_FACE = 10,
+  /**
+   * A signal the policy requires, or the minimum number of signals, was not available.
+   */
+  LP_REASON_SIGNAL_UNAVAILABLE = 11,
+  /**
+   * The face matched the enrolled template.
+   */
+  LP_REASON_MATCH_PASSED = 12,
+  /**
+   * The face did not match the enrolled template.
+   */
+  LP_REASON_MATCH_FAILED = 13,
+  /**
+   * The match was uncertain: retry.
+   */
+  LP_REASON_MATCH_UNCERTAIN = 14,
+  /**
+   * The frames came from a virtual camera.
+   */
+  LP_REASON_VIRTUAL_CAMERA_DETECTED = 15,
+  /**
+   * The frames were injected into the capture pipeline.
+   */
+  LP_REASON_INJECTION_DETECTED = 16,
+  /**
+   * The device reported a severe risk (rooted, emulated, tampered).
+   */
+  LP_REASON_DEVICE_RISK_DETECTED = 17,
+  /**
+   * The policy asked for passive liveness only on this flow and risk tier.
+   */
+  LP_REASON_PASSIVE_ONLY = 18,
+  /**
+   * The capture was cancelled or ended before the challenge could finish.
+   */
+  LP_REASON_CAPTURE_INCOMPLETE = 19,
+  /**
+   * This failure reached the policy's limit of consecutive failures.
+   */
+  LP_REASON_MAX_ATTEMPTS_REACHED = 20,
+  /**
+   * The server reached another band than the device reported (a verifier's verdict,
+   * never a device's).
+   */
+  LP_REASON_CLIENT_DECISION_MISMATCH = 21,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_reason lp_reason;
+#else
+typedef uint32_t lp_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Pixel layout of a camera buffer (the value of `lp_frame.format`). 0 is not a format, so a
  * zero-initialised frame is rejected.
  */
@@ -310,6 +650,31 @@ typedef uint32_t lp_detector;
 #endif // __cplusplus
 
 /**
+ * How a signer callback encoded its signature (`*out_format`).
+ */
+enum lp_signature_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `r ‖ s`, 32 bytes each, big-endian (64 bytes): COSE's form, CryptoKit's `rawRepresentation`.
+   */
+  LP_SIGNATURE_RAW = 1,
+  /**
+   * ASN.1 DER `ECDSA-Sig-Value` (at most 72 bytes): Android Keystore, `SecKeyCreateSignature`.
+   */
+  LP_SIGNATURE_DER = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum lp_signature_format lp_signature_format;
+#else
+typedef uint32_t lp_signature_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The immutable result of analysing one frame. Any number of threads may read it at once.
  */
 typedef struct lp_analysis lp_analysis;
@@ -320,6 +685,33 @@ typedef struct lp_analysis lp_analysis;
  * same time as others on the same engine.
  */
 typedef struct lp_engine lp_engine;
+
+/**
+ * A session's outcome: the decision, its reasons, the full result and, for a token session,
+ * the signed result to send to the server. Immutable: any number of threads may read it at
+ * once. It stays valid after its session is freed.
+ */
+typedef struct lp_outcome lp_outcome;
+
+/**
+ * One capture: one attempt. Calls on it are serialised by a lock inside, so it may be used
+ * from any thread (one call at a time is the intended use: frames arrive in order).
+ */
+typedef struct lp_session lp_session;
+
+/**
+ * A device key. Immutable and thread-safe: any number of sessions, on any threads, may
+ * share one; each keeps its own reference, so it may be freed while they run.
+ */
+typedef struct lp_signer lp_signer;
+
+/**
+ * A session token that passed every check on the device (signature by a pinned server key,
+ * algorithm, lifetime ±60 s, claims, the policy against its hash). Immutable: any number of
+ * threads may use it at once, and sessions keep their own reference, so it may be freed
+ * while they run.
+ */
+typedef struct lp_token lp_token;
 
 /**
  * One camera stream's tracking state. Use from one thread at a time (it may move between
@@ -372,6 +764,13 @@ typedef struct lp_engine_config {
    * FaceMesh presence at or below this drops the face, 0..=1 (default 0.5).
    */
   float min_presence;
+  /**
+   * Version 2. 1 = `lp_engine_new` also loads what sessions need (the passive-signal,
+   * eye-state and embedding models, the shipped calibration and policy: about 0.5 s more);
+   * 0 (the default, and what a version-1 struct gets) = the first `lp_session_new*` on the
+   * engine loads them once. Other values are `LP_INVALID_ARGUMENT`.
+   */
+  uint32_t preload_session;
 } lp_engine_config;
 
 /**
@@ -530,6 +929,124 @@ typedef struct lp_face {
   uint32_t hints;
 } lp_face;
 
+/**
+ * Signs one message with the host's key (Android Keystore / StrongBox, the Secure Enclave,
+ * an HSM): ECDSA P-256 over **SHA-256 of** `message[0..message_len]` (ES256; the platform
+ * APIs `SHA256withECDSA` and `ecdsaSignatureMessageX962SHA256` hash for you). `message` is
+ * the COSE `Sig_structure` of the result. Write the signature into
+ * `out_sig[0..sig_capacity]` (`sig_capacity` is `LP_SIGNATURE_MAX_SIZE`), its length to
+ * `*out_sig_len` and its encoding (an `lp_signature_format` value) to `*out_format`, and
+ * return 0. Any other return value is a failure (the user dismissed the prompt, the key is
+ * gone): `lp_session_finish` then returns `LP_SIGNER_FAILED` with the value in the message,
+ * and the session keeps its decision so that `lp_session_finish` can be called again.
+ *
+ * Called on the thread that calls `lp_session_finish` or `lp_session_cancel`, possibly
+ * from several threads at once when several sessions share the signer; the pointers are
+ * valid only during the call. It must not call back into the session being finished, and
+ * must return (no `longjmp`, no C++ exception).
+ */
+typedef int32_t (*lp_sign_callback)(void *user_data,
+                                    const uint8_t *message,
+                                    size_t message_len,
+                                    uint8_t *out_sig,
+                                    size_t sig_capacity,
+                                    size_t *out_sig_len,
+                                    uint32_t *out_format);
+
+/**
+ * Releases a signer callback's `user_data`, called once when the last reference to the
+ * signer goes (its `lp_signer_free`, or the last session using it being freed), on that
+ * thread.
+ */
+typedef void (*lp_free_callback)(void *user_data);
+
+/**
+ * Session settings. Fill it with `lp_session_config_init(sizeof(lp_session_config), &c)`,
+ * then change what you need. Optional: `lp_session_new*` take NULL for the defaults. Later
+ * versions append fields and keep accepting the sizes of earlier ones.
+ */
+typedef struct lp_session_config {
+  /**
+   * `sizeof(lp_session_config)` as the caller compiled it; set by `lp_session_config_init`.
+   */
+  size_t struct_size;
+  /**
+   * NUL-terminated free text about the camera for the audit record (e.g. "front, 640x480
+   * NV21"), copied; NULL = none.
+   */
+  const char *capture_device;
+  /**
+   * 1 (default) = run the passive signals, face continuity and parallax on a worker thread
+   * of the session's own, off the frame path; 0 = on the calling thread (same results).
+   */
+  uint8_t off_path;
+  /**
+   * 1 (default) = the frames come from a live camera, so the stream-injection heuristics
+   * run; 0 = recorded media (local sessions only: a token session is always live).
+   */
+  uint8_t live_capture;
+  /**
+   * Target oval for the face, normalised image coordinates: centre x, centre y, half
+   * width, half height (default: core's).
+   */
+  float target_oval[4];
+} lp_session_config;
+
+/**
+ * Feedback on one frame, written by `lp_session_push_frame` into a struct the caller owns
+ * (set `struct_size = sizeof(lp_feedback)` once; reuse it for every frame). The library
+ * writes exactly `struct_size` bytes; later versions append fields.
+ */
+typedef struct lp_feedback {
+  /**
+   * `sizeof(lp_feedback)` as the caller compiled it: the caller sets it, the library
+   * reads it and leaves it unchanged.
+   */
+  size_t struct_size;
+  /**
+   * Where the capture is: an `lp_phase` value.
+   */
+  lp_phase phase;
+  /**
+   * What to ask of the user now: an `lp_prompt` value.
+   */
+  lp_prompt prompt;
+  /**
+   * This frame's quality hints as a bitmask (bit `h` for `lp_hint` `h`); the lowest set
+   * bit is the one to show.
+   */
+  uint32_t hints;
+  /**
+   * Progress of the whole capture, 0..=1.
+   */
+  float progress;
+  /**
+   * The challenge step under way, 0-based (equal to `step_count` once every step ran;
+   * 0 without a challenge).
+   */
+  uint32_t step_index;
+  /**
+   * Steps in the challenge (0 without a challenge).
+   */
+  uint32_t step_count;
+  /**
+   * Whether `face_box` holds a face (else it is all 0).
+   */
+  bool has_face_box;
+  /**
+   * The face box, normalised `[x_min, y_min, x_max, y_max]` of the upright frame.
+   */
+  float face_box[4];
+  /**
+   * Where the face should be: centre x, centre y, half width, half height (normalised).
+   */
+  float target_oval[4];
+  /**
+   * Whether the frame was used as evidence (a face and no blocking hint).
+   */
+  bool used;
+} lp_feedback;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -558,6 +1075,89 @@ const char *lp_result_name(uint32_t result);
  * Thread-safety: any thread, any time.
  */
 const char *lp_hint_name(uint32_t hint);
+
+/**
+ * The name of an `lp_reason` value as the JSON spells it, e.g. `"injection_detected"`, as a
+ * static NUL-terminated string; `"unknown"` for a value that is not a reason code. Never
+ * NULL; do not free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_reason_name(uint32_t reason);
+
+/**
+ * The name of an `lp_band` value as the JSON spells it (`"pass"`, `"retry"`, `"fail"`), as a
+ * static NUL-terminated string; `"unknown"` for a value that is not a band. Never NULL; do
+ * not free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_band_name(uint32_t band);
+
+/**
+ * The name of an `lp_phase` value as the JSON spells it (`"positioning"`, `"passive"`,
+ * `"challenge"`, `"done"`), as a static NUL-terminated string; `"unknown"` otherwise. Never
+ * NULL; do not free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_phase_name(uint32_t phase);
+
+/**
+ * The name of an `lp_prompt` value as the JSON spells it (`"none"`, `"hold_still"`,
+ * `"blink"`, `"turn_left"`, …), as a static NUL-terminated string; `"unknown"` otherwise.
+ * Never NULL; do not free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_prompt_name(uint32_t prompt);
+
+/**
+ * The name of an `lp_flow` value as the JSON and the policy spell it (`"account_opening"`,
+ * `"login"`, `"transaction"`, `"recovery"`), as a static NUL-terminated string; `"unknown"`
+ * otherwise. Never NULL; do not free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_flow_name(uint32_t flow);
+
+/**
+ * The name of an `lp_tier` value as the JSON and the policy spell it (`"low"`, `"medium"`,
+ * `"high"`), as a static NUL-terminated string; `"unknown"` otherwise. Never NULL; do not
+ * free.
+ *
+ * Thread-safety: any thread, any time.
+ */
+const char *lp_tier_name(uint32_t tier);
+
+/**
+ * Writes the buffer size `lp_policy_default_json` needs, in bytes *including* the NUL, to
+ * `*out_size`. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread, any time.
+ *
+ * # Safety
+ * `out_size` is NULL or writable.
+ */
+lp_result lp_policy_default_json_size(size_t *out_size);
+
+/**
+ * Copies the shipped default policy (`models/policy_default.json`, the policy a local
+ * session without its own policy JSON decides under) into `buf`, NUL-terminated. `len` must
+ * be at least the size from `lp_policy_default_json_size`, else `LP_BUFFER_TOO_SMALL` and
+ * nothing is written. `*out_n` receives the bytes written without the NUL. A token session
+ * decides under the policy its token carries (`lp_token_policy_json`).
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread, any time.
+ *
+ * # Safety
+ * `buf` is NULL or writable for `len` bytes; `out_n` is NULL or writable.
+ */
+lp_result lp_policy_default_json(char *buf,
+                                 size_t len,
+                                 size_t *out_n);
 
 /**
  * The name of an `lp_frame_note` value as the JSON's `notes` spells it, e.g.
@@ -605,13 +1205,13 @@ lp_result lp_log_init(uint32_t level);
 /**
  * Fills `*out_config` with the defaults: `struct_size` = the given size, `models_dir = NULL`
  * (set it), `ort_library_path = NULL` ($ORT_DYLIB_PATH), BlazeFace front, 1 thread, 4 faces,
- * recount every 15 frames, scores 0.5. Call it as
+ * recount every 15 frames, scores 0.5, `preload_session = 0`. Call it as
  * `lp_engine_config_init(sizeof(lp_engine_config), &config)`.
  *
  * `struct_size` is the caller's `sizeof(lp_engine_config)`; the library writes exactly that
  * many bytes, so a program built against an older header stays safe with a newer library.
- * A size this library does not know (today only the current size) is
- * `LP_INVALID_ARGUMENT`, and nothing is written.
+ * Known sizes: `LP_ENGINE_CONFIG_SIZE_V1` (48) and `LP_ENGINE_CONFIG_SIZE_V2` (56, the
+ * current one); any other is `LP_INVALID_ARGUMENT`, and nothing is written.
  *
  * Errors: `LP_NULL_ARGUMENT`, `LP_INVALID_ARGUMENT`.
  *
@@ -626,10 +1226,13 @@ lp_result lp_engine_config_init(size_t struct_size,
 /**
  * Loads ONNX Runtime and the detector and FaceMesh models (each checked against its pinned
  * sha256 and tensor shapes) and writes a new engine to `*out_engine`; free it with
- * `lp_engine_free`. Takes about 100 ms. `config` is only read during the call.
+ * `lp_engine_free`. Takes about 100 ms; with `preload_session = 1` also the session's
+ * models, calibration and policy (about 0.5 s more), which otherwise the first
+ * `lp_session_new*` on this engine loads once. `config` is only read during the call.
  *
- * `config->struct_size` must equal the `sizeof(lp_engine_config)` of this header (use
- * `lp_engine_config_init`); later versions will also accept the sizes of earlier ones.
+ * `config->struct_size` is read first; it must be a known version's size (use
+ * `lp_engine_config_init`): exactly that many bytes are read, and the fields a version-1
+ * struct lacks take their defaults.
  *
  * Errors: `LP_NULL_ARGUMENT` (config, config->models_dir, out_engine),
  * `LP_INVALID_ARGUMENT` (struct_size, detector, a value out of range),
@@ -639,8 +1242,9 @@ lp_result lp_engine_config_init(size_t struct_size,
  * Thread-safety: any thread; engines may be created concurrently.
  *
  * # Safety
- * `config` is NULL or points to an initialised `lp_engine_config` whose strings are NULL or
- * NUL-terminated; `out_engine` is NULL or writable.
+ * `config` is NULL or points to an initialised `lp_engine_config` of the size its
+ * `struct_size` declares, whose strings are NULL or NUL-terminated; `out_engine` is NULL or
+ * writable.
  */
 lp_result lp_engine_new(const struct lp_engine_config *config,
                         struct lp_engine **out_engine);
@@ -877,6 +1481,495 @@ lp_result lp_analysis_json(const struct lp_analysis *analysis,
  * not yet freed.
  */
 void lp_analysis_free(struct lp_analysis *analysis);
+
+/**
+ * Checks the server's session token `token[0..token_len]` against the pinned server public
+ * keys (`server_keys_pem[0..key_count]`: NUL-terminated SPKI PEM texts, the
+ * `<kid>.pub.pem` files `liveproof-verifier keygen` writes) at the current time, and writes
+ * the verified token to `*out_token`; free it with `lp_token_free`. `policy_json` (NULL when
+ * not needed) is the policy's JSON for a token that names its policy by hash only.
+ *
+ * Errors: `LP_NULL_ARGUMENT` (token with `token_len > 0`, server_keys_pem, a key, out_token),
+ * `LP_INVALID_ARGUMENT` (`token_len` or `key_count` 0, a key that is not a P-256 SPKI PEM,
+ * text that is not UTF-8, a policy JSON that does not parse, a by-hash token without it),
+ * `LP_TOKEN_REJECTED` (the token fails a check: the message names it, e.g. "signature",
+ * "unknown key id", "expired"; ask the server for a new token).
+ *
+ * Thread-safety: any thread, any time.
+ *
+ * # Safety
+ * `token` is NULL or readable for `token_len` bytes; `server_keys_pem` is NULL or points to
+ * `key_count` pointers, each NULL or a NUL-terminated string; `policy_json` is NULL or
+ * NUL-terminated; `out_token` is NULL or writable. All are only read during the call.
+ */
+lp_result lp_token_verify(const uint8_t *token,
+                          size_t token_len,
+                          const char *const *server_keys_pem,
+                          size_t key_count,
+                          const char *policy_json,
+                          struct lp_token **out_token);
+
+/**
+ * Copies the token's session id (32 hex digits, the id the server looks the result up by)
+ * and a NUL into `buf`; `len` must be at least `LP_SESSION_ID_SIZE` (33), else
+ * `LP_BUFFER_TOO_SMALL` and nothing is written. `*out_n` receives 32.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; tokens are immutable.
+ *
+ * # Safety
+ * `token` is NULL or a live token; `buf` is NULL or writable for `len` bytes; `out_n` is
+ * NULL or writable.
+ */
+lp_result lp_token_session_id(const struct lp_token *token,
+                              char *buf,
+                              size_t len,
+                              size_t *out_n);
+
+/**
+ * Writes the token's expiry (`exp`, Unix seconds) to `*out_unix_s`. A session should start
+ * before it; the device allows 60 s of clock skew. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; tokens are immutable.
+ *
+ * # Safety
+ * `token` is NULL or a live token; `out_unix_s` is NULL or writable.
+ */
+lp_result lp_token_expires_at(const struct lp_token *token,
+                              uint64_t *out_unix_s);
+
+/**
+ * Writes the token's flow and risk tier (which decide the challenge and the bands) to
+ * `*out_flow` and `*out_tier`. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; tokens are immutable.
+ *
+ * # Safety
+ * `token` is NULL or a live token; `out_flow` and `out_tier` are NULL or writable.
+ */
+lp_result lp_token_flow_tier(const struct lp_token *token,
+                             lp_flow *out_flow,
+                             lp_tier *out_tier);
+
+/**
+ * Writes the buffer size `lp_token_policy_json` needs, in bytes *including* the NUL, to
+ * `*out_size`. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; tokens are immutable.
+ *
+ * # Safety
+ * `token` is NULL or a live token; `out_size` is NULL or writable.
+ */
+lp_result lp_token_policy_json_size(const struct lp_token *token,
+                                    size_t *out_size);
+
+/**
+ * Copies the policy in force for the token's session (as canonical JSON: the text whose
+ * SHA-256 the token and the signed result name) into `buf`, NUL-terminated. `len` must be at
+ * least the size from `lp_token_policy_json_size`, else `LP_BUFFER_TOO_SMALL` and nothing is
+ * written. `*out_n` receives the bytes written without the NUL.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; tokens are immutable.
+ *
+ * # Safety
+ * `token` is NULL or a live token; `buf` is NULL or writable for `len` bytes; `out_n` is
+ * NULL or writable.
+ */
+lp_result lp_token_policy_json(const struct lp_token *token,
+                               char *buf,
+                               size_t len,
+                               size_t *out_n);
+
+/**
+ * Frees a token. NULL is a no-op. Sessions started on it keep their own reference.
+ *
+ * Thread-safety: no other call may use `token` during or after this one.
+ *
+ * # Safety
+ * `token` is NULL or a handle from `lp_token_verify` not yet freed.
+ */
+void lp_token_free(struct lp_token *token);
+
+/**
+ * A signer around the host's own key: `public_key[0..public_key_len]` is its public half,
+ * SEC1 uncompressed (`LP_PUBLIC_KEY_SIZE` = 65 bytes, `0x04 ‖ x ‖ y`; checked to be on
+ * P-256), `sign` signs (see `lp_sign_callback`), `user_data` is passed to it, and
+ * `free_user_data` (may be NULL) releases `user_data` when the last reference to the signer
+ * goes. Each signature is checked against the public key before it is used. Free the signer
+ * with `lp_signer_free`.
+ *
+ * On failure nothing is kept: `free_user_data` is *not* called, `user_data` stays the
+ * caller's.
+ *
+ * Errors: `LP_NULL_ARGUMENT` (public_key, sign, out_signer), `LP_INVALID_ARGUMENT` (not a
+ * P-256 SEC1 point).
+ *
+ * Thread-safety: any thread. `sign` and `free_user_data` may be called on any thread, and
+ * `sign` concurrently when several sessions finish at once: `user_data` must allow it.
+ *
+ * # Safety
+ * `public_key` is NULL or readable for `public_key_len` bytes; `sign` and `free_user_data`
+ * follow their contracts for `user_data` until `free_user_data` is called (or, without it,
+ * until the last session using the signer is freed); `out_signer` is NULL or writable.
+ */
+lp_result lp_signer_new_callback(const uint8_t *public_key,
+                                 size_t public_key_len,
+                                 lp_sign_callback sign,
+                                 void *user_data,
+                                 lp_free_callback free_user_data,
+                                 struct lp_signer **out_signer);
+
+/**
+ * A signer with a software P-256 key from its PKCS#8 PEM text (`-----BEGIN PRIVATE
+ * KEY-----`, as `liveproof keygen` writes it): for development, tests and hosts without a
+ * hardware key. The text is only read during the call. Free it with `lp_signer_free`.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_INVALID_ARGUMENT` (not UTF-8, not a PKCS#8 P-256 key).
+ *
+ * Thread-safety: any thread, any time.
+ *
+ * # Safety
+ * `pkcs8_pem` is NULL or NUL-terminated; `out_signer` is NULL or writable.
+ */
+lp_result lp_signer_new_software(const char *pkcs8_pem,
+                                 struct lp_signer **out_signer);
+
+/**
+ * Copies the signer's public key, SEC1 uncompressed (65 bytes), into `buf`; `len` must be
+ * at least `LP_PUBLIC_KEY_SIZE`, else `LP_BUFFER_TOO_SMALL` and nothing is written.
+ * `*out_n` receives 65. Register this key with the verifier for the tenant.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; signers are immutable.
+ *
+ * # Safety
+ * `signer` is NULL or a live signer; `buf` is NULL or writable for `len` bytes; `out_n` is
+ * NULL or writable.
+ */
+lp_result lp_signer_public_key(const struct lp_signer *signer,
+                               uint8_t *buf,
+                               size_t len,
+                               size_t *out_n);
+
+/**
+ * Frees a signer. NULL is a no-op. Sessions started with it keep their own reference; a
+ * callback signer's `free_user_data` runs when the last reference goes.
+ *
+ * Thread-safety: no other call may use `signer` during or after this one.
+ *
+ * # Safety
+ * `signer` is NULL or a handle from `lp_signer_new_*` not yet freed.
+ */
+void lp_signer_free(struct lp_signer *signer);
+
+/**
+ * Fills `*out_config` with the defaults: `capture_device = NULL`, `off_path = 1`,
+ * `live_capture = 1`, core's target oval; `struct_size` = the given size. Exactly
+ * `struct_size` bytes are written; a size this library does not know
+ * (`LP_SESSION_CONFIG_SIZE_V1` is the only one so far) is `LP_INVALID_ARGUMENT` and nothing
+ * is written. Call it as `lp_session_config_init(sizeof(lp_session_config), &c)`.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_INVALID_ARGUMENT`.
+ *
+ * Thread-safety: any thread.
+ *
+ * # Safety
+ * `out_config` is NULL or writable for `struct_size` bytes.
+ */
+lp_result lp_session_config_init(size_t struct_size,
+                                 struct lp_session_config *out_config);
+
+/**
+ * Starts a production capture on `engine` for a verified `token`: the token fixes the
+ * challenge seed, flow, tier, attempt and policy, the device probes run, and the outcome is
+ * signed with `signer` for the verifier. `config` may be NULL (defaults; a token session is
+ * always a live capture whatever `live_capture` says). Writes the session to
+ * `*out_session`; free it with `lp_session_free`.
+ *
+ * The first session on an engine also loads the session's models, calibration and policy
+ * (about 0.5 s, once per engine) unless the engine was made with `preload_session = 1`.
+ * The engine, token and signer may be freed while the session runs: it keeps its own
+ * references.
+ *
+ * Errors: `LP_NULL_ARGUMENT` (engine, token, signer, out_session), `LP_INVALID_ARGUMENT`
+ * (config: struct_size, a flag not 0/1, a non-finite oval, text not UTF-8; a policy that
+ * does not fit the engine's calibration), `LP_MODEL_MISSING`, `LP_MODEL_INTEGRITY`,
+ * `LP_MODEL_INVALID` (loading the session's models).
+ *
+ * Thread-safety: any thread, concurrently with other calls on the same engine, token and
+ * signer.
+ *
+ * # Safety
+ * `engine`, `token` and `signer` are NULL or live handles; `config` is NULL or a readable
+ * `lp_session_config` of the size it declares; `out_session` is NULL or writable.
+ */
+lp_result lp_session_new(const struct lp_engine *engine,
+                         const struct lp_token *token,
+                         const struct lp_signer *signer,
+                         const struct lp_session_config *config,
+                         struct lp_session **out_session);
+
+/**
+ * Starts a local capture without a server (development, kiosks without a backend): decided
+ * on the device and **never signed**. `seed[0..seed_len]` (`LP_SEED_SIZE` = 32 bytes) fixes
+ * the challenge; `flow` and `tier` are `lp_flow` and `lp_tier` values; `policy_json` is the
+ * policy to decide under (NULL: the shipped default, `lp_policy_default_json`); `config` may
+ * be NULL. Writes the session to `*out_session`; free it with `lp_session_free`. As
+ * `lp_session_new`, the first session on an engine loads the session's models once.
+ *
+ * Errors: `LP_NULL_ARGUMENT` (engine, seed, out_session), `LP_INVALID_ARGUMENT` (seed_len,
+ * flow, tier, a policy that does not parse or validate, config), `LP_MODEL_MISSING`,
+ * `LP_MODEL_INTEGRITY`, `LP_MODEL_INVALID`.
+ *
+ * Thread-safety: any thread, concurrently with other calls on the same engine.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine; `seed` is NULL or readable for `seed_len` bytes;
+ * `policy_json` is NULL or NUL-terminated; `config` as for `lp_session_new`; `out_session` is
+ * NULL or writable.
+ */
+lp_result lp_session_new_local(const struct lp_engine *engine,
+                               const uint8_t *seed,
+                               size_t seed_len,
+                               uint32_t flow,
+                               uint32_t tier,
+                               const char *policy_json,
+                               const struct lp_session_config *config,
+                               struct lp_session **out_session);
+
+/**
+ * Consumes the next camera frame and writes what the UI should show into `*out_feedback`,
+ * a struct the caller owns: set `out_feedback->struct_size = sizeof(lp_feedback)` once and
+ * pass the same struct for every frame (no allocation per frame). Exactly `struct_size`
+ * bytes are written, and only on success. The frame's planes are only read during the call.
+ * Frames must come in capture order with increasing `timestamp_ns` (the stream heuristics
+ * use them). When `phase` becomes `LP_PHASE_DONE`, call `lp_session_finish`.
+ *
+ * A bad frame (`LP_INVALID_ARGUMENT`) or a failure on one frame (`LP_PROCESSING`) leaves the
+ * session open for the next frame.
+ *
+ * Errors: `LP_NULL_ARGUMENT` (session, frame, a used plane's data, out_feedback),
+ * `LP_INVALID_ARGUMENT` (the frame as for `lp_engine_analyze_frame`; an unknown
+ * `out_feedback->struct_size`), `LP_PROCESSING`, `LP_SESSION_STATE` (the session finished,
+ * was cancelled or owes its signature: the message says which).
+ *
+ * Thread-safety: any thread; calls on one session are serialised (send frames from one
+ * thread). Different sessions run concurrently.
+ *
+ * # Safety
+ * `session` is NULL or a live session; `frame` as for `lp_engine_analyze_frame`;
+ * `out_feedback` is NULL or an aligned `lp_feedback` readable and writable for the
+ * `struct_size` it declares.
+ */
+lp_result lp_session_push_frame(struct lp_session *session,
+                                const struct lp_frame *frame,
+                                struct lp_feedback *out_feedback);
+
+/**
+ * Decides and, for a token session, signs: writes the outcome to `*out_outcome` (free it
+ * with `lp_outcome_free`). A spoof, a timeout or too few frames is an outcome (band fail or
+ * retry with its reasons), not an error.
+ *
+ * When the signer fails (`LP_SIGNER_FAILED`: a callback returned non-zero, or its signature
+ * did not verify), nothing is written and the session keeps its decision: call
+ * `lp_session_finish` again (after the user confirms the prompt) to sign it; the capture is
+ * not repeated. After a successful finish the session is over: another finish, cancel or
+ * frame is `LP_SESSION_STATE`.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_SIGNER_FAILED`, `LP_SESSION_STATE`.
+ *
+ * Thread-safety: as `lp_session_push_frame`. A callback signer is called on this thread.
+ *
+ * # Safety
+ * `session` is NULL or a live session; `out_outcome` is NULL or writable.
+ */
+lp_result lp_session_finish(struct lp_session *session,
+                            struct lp_outcome **out_outcome);
+
+/**
+ * Ends the capture early (the user left, the app went to the background): the outcome is
+ * retry with `capture_incomplete` and `lp_outcome_cancelled` true, signed for a token session
+ * so the server can count the attempt. Otherwise as `lp_session_finish`: a signer failure
+ * keeps the cancelled decision and the next `lp_session_finish` signs it. On a session whose
+ * signature is owed (a signer failed), it signs the kept decision, as `lp_session_finish`.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_SIGNER_FAILED`, `LP_SESSION_STATE` (already finished or
+ * cancelled).
+ *
+ * Thread-safety: as `lp_session_push_frame`.
+ *
+ * # Safety
+ * `session` is NULL or a live session; `out_outcome` is NULL or writable.
+ */
+lp_result lp_session_cancel(struct lp_session *session,
+                            struct lp_outcome **out_outcome);
+
+/**
+ * Frees a session (and its worker thread). NULL is a no-op. An unfinished session is
+ * dropped without an outcome; outcomes already made stay valid.
+ *
+ * Thread-safety: no other call may use `session` during or after this one.
+ *
+ * # Safety
+ * `session` is NULL or a handle from `lp_session_new*` not yet freed.
+ */
+void lp_session_free(struct lp_session *session);
+
+/**
+ * Writes the band (an `lp_band` value: pass, retry or fail) to `*out_band`.
+ * Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `out_band` is NULL or writable.
+ */
+lp_result lp_outcome_band(const struct lp_outcome *outcome,
+                          lp_band *out_band);
+
+/**
+ * Writes whether the decision has a fused score to `*out_has_fused` and the score (the
+ * fused log-likelihood ratio, natural log, bona fide vs attack; NaN when there is none) to
+ * `*out_fused`. There is none when a veto (no face, injection, a failed challenge, …)
+ * decided first. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `out_has_fused` and `out_fused` are NULL or writable.
+ */
+lp_result lp_outcome_fused(const struct lp_outcome *outcome,
+                           bool *out_has_fused,
+                           double *out_fused);
+
+/**
+ * Writes whether the session was cancelled (`lp_session_cancel`) to `*out_cancelled`.
+ * Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `out_cancelled` is NULL or writable.
+ */
+lp_result lp_outcome_cancelled(const struct lp_outcome *outcome,
+                               bool *out_cancelled);
+
+/**
+ * Copies the reasons for the band, most decisive first, into `reasons`; `*out_n` receives
+ * how many. `len` is the capacity of `reasons`: `LP_REASON_COUNT` always suffices; a smaller
+ * array that cannot hold them all gives `LP_BUFFER_TOO_SMALL` (nothing written; the message
+ * gives the count needed). `reasons` may be NULL when `len` is 0. `lp_reason_name` spells
+ * each as the JSON does.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `reasons` is NULL or writable for `len` values;
+ * `out_n` is NULL or writable.
+ */
+lp_result lp_outcome_reasons(const struct lp_outcome *outcome,
+                             lp_reason *reasons,
+                             size_t len,
+                             size_t *out_n);
+
+/**
+ * Copies the session id (32 hex digits: the token's for a token session) and a NUL into
+ * `buf`; `len` must be at least `LP_SESSION_ID_SIZE` (33), else `LP_BUFFER_TOO_SMALL` and
+ * nothing is written. `*out_n` receives 32.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `buf` is NULL or writable for `len` bytes; `out_n`
+ * is NULL or writable.
+ */
+lp_result lp_outcome_session_id(const struct lp_outcome *outcome,
+                                char *buf,
+                                size_t len,
+                                size_t *out_n);
+
+/**
+ * Writes the buffer size `lp_outcome_json` needs, in bytes *including* the NUL, to
+ * `*out_size`. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; outcomes are immutable (the JSON is rendered once, on first
+ * use).
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `out_size` is NULL or writable.
+ */
+lp_result lp_outcome_json_size(const struct lp_outcome *outcome,
+                               size_t *out_size);
+
+/**
+ * Copies the full session result as JSON (UTF-8, NUL-terminated: band, fused, reasons,
+ * every signal, quality, challenge steps, match, security, timings, audit record; the
+ * shape `liveproof analyze --json` prints as `result`) into `buf`. `len` must be at least
+ * the size from `lp_outcome_json_size`, else `LP_BUFFER_TOO_SMALL` and nothing is written.
+ * `*out_n` receives the bytes written without the NUL.
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `buf` is NULL or writable for `len` bytes; `out_n`
+ * is NULL or writable.
+ */
+lp_result lp_outcome_json(const struct lp_outcome *outcome,
+                          char *buf,
+                          size_t len,
+                          size_t *out_n);
+
+/**
+ * Writes the length of the signed result (bytes; no NUL: it is binary) to `*out_size`: 0 for
+ * a local session, whose outcome is never signed. Errors: `LP_NULL_ARGUMENT`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `out_size` is NULL or writable.
+ */
+lp_result lp_outcome_signed_size(const struct lp_outcome *outcome,
+                                 size_t *out_size);
+
+/**
+ * Copies the signed result (a COSE_Sign1 EAT; send these bytes to the server, which checks
+ * them with `liveproof-verifier`) into `buf`. `len` must be at least the size from
+ * `lp_outcome_signed_size`, else `LP_BUFFER_TOO_SMALL` and nothing is written. `*out_n`
+ * receives the bytes written (0 for a local session; `buf` may then be NULL with `len` 0).
+ *
+ * Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+ *
+ * Thread-safety: any thread; outcomes are immutable.
+ *
+ * # Safety
+ * `outcome` is NULL or a live outcome; `buf` is NULL or writable for `len` bytes; `out_n`
+ * is NULL or writable.
+ */
+lp_result lp_outcome_signed(const struct lp_outcome *outcome,
+                            uint8_t *buf,
+                            size_t len,
+                            size_t *out_n);
+
+/**
+ * Frees an outcome. NULL is a no-op.
+ *
+ * Thread-safety: no other call may use `outcome` during or after this one.
+ *
+ * # Safety
+ * `outcome` is NULL or a handle from `lp_session_finish` / `lp_session_cancel` not yet
+ * freed.
+ */
+void lp_outcome_free(struct lp_outcome *outcome);
 
 #ifdef __cplusplus
 }  // extern "C"

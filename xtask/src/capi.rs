@@ -342,8 +342,8 @@ fn first_difference(fresh: &str, current: &str) -> Option<(usize, String, String
 // ---------------------------------------------------------------------------------------------
 // C toolchain and valgrind.
 
-/// Installs what the C build and run need (cc, make, pkg-config, libpng-dev, valgrind) with
-/// apt-get when missing.
+/// Installs what the C build and run need (cc, make, pkg-config, libpng-dev, libssl-dev,
+/// valgrind) with apt-get when missing.
 fn ensure_c_toolchain() -> Result<()> {
     let mut missing: Vec<&str> = Vec::new();
     if find_on_path("cc").is_none() {
@@ -358,13 +358,15 @@ fn ensure_c_toolchain() -> Result<()> {
             missing.push(package);
         }
     }
-    let png = Command::new("dpkg")
-        .args(["-s", "libpng-dev"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !png.is_ok_and(|s| s.success()) {
-        missing.push("libpng-dev");
+    for package in ["libpng-dev", "libssl-dev"] {
+        let installed = Command::new("dpkg")
+            .args(["-s", package])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !installed.is_ok_and(|s| s.success()) {
+            missing.push(package);
+        }
     }
     if missing.is_empty() {
         return Ok(());

@@ -192,3 +192,163 @@ pub(super) unsafe fn copy_c_string(
     }
     Ok(bytes.len())
 }
+
+/// A `#[repr(C)]` struct whose first field is `size_t struct_size` and which grows only by
+/// appending fields (`lp_engine_config`, `lp_session_config`, `lp_feedback`).
+///
+/// # Safety
+/// The implementor is `#[repr(C)]`, starts with `struct_size: usize`, and `SIZES` lists the
+/// sizes of its versions, oldest first, each a prefix of the next, the last
+/// `size_of::<Self>()`.
+pub(super) unsafe trait Versioned: Copy {
+    /// The C type name, for messages.
+    const NAME: &'static str;
+    /// Every version's `sizeof`, oldest first.
+    const SIZES: &'static [usize];
+}
+
+/// A [`Versioned`] struct that the caller fills and the library reads.
+///
+/// # Safety
+/// Every bit pattern is a valid value of every field (integers, floats, raw pointers and
+/// arrays of them: no `bool`, enum or reference), so bytes copied from C memory are a valid
+/// value.
+pub(super) unsafe trait VersionedInput: Versioned {}
+
+/// `LP_INVALID_ARGUMENT` unless `size` is one of `T`'s versions.
+pub(super) fn check_struct_size<T: Versioned>(size: usize, func: &str) -> Result<(), Failure> {
+    if T::SIZES.contains(&size) {
+        return Ok(());
+    }
+    let sizes: Vec<String> = T::SIZES.iter().map(|s| s.to_string()).collect();
+    Err(invalid(format!(
+        "{func}: {name} struct_size is {size}; expected one of {sizes} (sizeof({name}) of \
+         liveproof {version} is {current}, the others are earlier versions): set it to \
+         sizeof({name}) or fill the struct with {name}_init(sizeof({name}), &c)",
+        name = T::NAME,
+        sizes = sizes.join(", "),
+        version = crate::VERSION,
+        current = std::mem::size_of::<T>(),
+    )))
+}
+
+/// Reads the caller's `struct_size` through the raw pointer, before any reference to the
+/// caller's struct exists.
+///
+/// # Safety
+/// `p` is non-NULL, aligned, and readable for at least a `usize` (every version of `T`
+/// starts with `struct_size`).
+unsafe fn read_struct_size<T: Versioned>(p: *const T) -> usize {
+    // SAFETY: by the caller's contract; `struct_size` is the first field of every version.
+    unsafe { p.cast::<usize>().read() }
+}
+
+/// Copies the caller's versioned input struct over `defaults`: reads `struct_size` first,
+/// rejects an unknown size, then copies exactly `struct_size` bytes (an older, shorter
+/// version leaves the later fields at their defaults; nothing past its end is read).
+///
+/// # Safety
+/// `p` is NULL or points to a readable, aligned struct of at least the `struct_size` it
+/// declares.
+pub(super) unsafe fn read_versioned<T: VersionedInput>(
+    p: *const T,
+    defaults: T,
+    func: &str,
+    arg: &str,
+) -> Result<T, Failure> {
+    if p.is_null() {
+        return Err(null(func, arg));
+    }
+    // SAFETY: non-NULL; the caller's contract.
+    let size = unsafe { read_struct_size(p) };
+    check_struct_size::<T>(size, func)?;
+    let mut out = defaults;
+    let n = size.min(std::mem::size_of::<T>());
+    // SAFETY: the source is readable for `size ≥ n` bytes (the caller's contract, the size
+    // checked to be a known version); the destination is our own `T`, `n ≤ size_of::<T>()`;
+    // every bit pattern is a valid field value (`VersionedInput`), and the copy cannot
+    // overlap our local.
+    unsafe {
+        std::ptr::copy_nonoverlapping(p.cast::<u8>(), std::ptr::addr_of_mut!(out).cast::<u8>(), n)
+    };
+    Ok(out)
+}
+
+/// Checks a versioned output struct before any work: not NULL, and its `struct_size` (set
+/// by the caller) a known version. Returns that size.
+///
+/// # Safety
+/// `p` is NULL or points to an aligned struct readable and writable for the `struct_size` it
+/// declares.
+pub(super) unsafe fn check_versioned_out<T: Versioned>(
+    p: *mut T,
+    func: &str,
+    arg: &str,
+) -> Result<usize, Failure> {
+    if p.is_null() {
+        return Err(null(func, arg));
+    }
+    // SAFETY: non-NULL; the caller's contract.
+    let size = unsafe { read_struct_size(p.cast_const()) };
+    check_struct_size::<T>(size, func)?;
+    Ok(size)
+}
+
+/// Writes the first `size` bytes of `value` (a size [`check_versioned_out`] or
+/// [`check_struct_size`] accepted) to `p`, with `struct_size = size`: nothing past the
+/// caller's version of the struct is written.
+///
+/// # Safety
+/// `p` is non-NULL, aligned and writable for `size` bytes; `size` is one of `T::SIZES`.
+pub(super) unsafe fn write_versioned<T: Versioned>(p: *mut T, value: T, size: usize) {
+    let value = std::mem::MaybeUninit::new(value);
+    let n = size.min(std::mem::size_of::<T>());
+    // SAFETY: `p` is writable for `size ≥ n` bytes by the caller's contract; the source is
+    // our own `T` of `size_of::<T>() ≥ n` bytes. Padding bytes copied this way are
+    // unspecified in the caller's struct, as in C.
+    unsafe {
+        std::ptr::copy_nonoverlapping(value.as_ptr().cast::<u8>(), p.cast::<u8>(), n);
+        p.cast::<usize>().write(size);
+    }
+}
+
+/// `p[..len]` as a byte slice; `p` may be NULL only when `len` is 0.
+///
+/// # Safety
+/// `p` is NULL or readable for `len` bytes, unchanged during `'a`.
+pub(super) unsafe fn byte_slice<'a>(
+    p: *const u8,
+    len: usize,
+    func: &str,
+    arg: &str,
+) -> Result<&'a [u8], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(null(func, arg));
+    }
+    if len > isize::MAX as usize {
+        return Err(invalid(format!(
+            "{func}: `{arg}` length {len} exceeds isize::MAX"
+        )));
+    }
+    // SAFETY: non-NULL, `len` ≤ isize::MAX, readable and unchanged for `'a` by the caller's
+    // contract; u8 needs no alignment.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A NUL-terminated UTF-8 C string, copied.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string readable during the call.
+pub(super) unsafe fn utf8_arg(p: *const c_char, func: &str, arg: &str) -> Result<String, Failure> {
+    if p.is_null() {
+        return Err(null(func, arg));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str()
+        .map(str::to_owned)
+        .map_err(|_| invalid(format!("{func}: `{arg}` is not UTF-8")))
+}

@@ -35,19 +35,7 @@ pub(super) fn detector_from_c(v: u32) -> Result<DetectorKind, Failure> {
 }
 
 pub(super) fn hint_to_c(h: Hint) -> lp_hint {
-    match h {
-        Hint::NoFace => lp_hint::LP_HINT_NO_FACE,
-        Hint::MultipleFaces => lp_hint::LP_HINT_MULTIPLE_FACES,
-        Hint::FaceOccluded => lp_hint::LP_HINT_FACE_OCCLUDED,
-        Hint::TooDark => lp_hint::LP_HINT_TOO_DARK,
-        Hint::TooBright => lp_hint::LP_HINT_TOO_BRIGHT,
-        Hint::MoveCloser => lp_hint::LP_HINT_MOVE_CLOSER,
-        Hint::MoveAway => lp_hint::LP_HINT_MOVE_AWAY,
-        Hint::CenterFace => lp_hint::LP_HINT_CENTER_FACE,
-        Hint::LookStraight => lp_hint::LP_HINT_LOOK_STRAIGHT,
-        Hint::Blurry => lp_hint::LP_HINT_BLURRY,
-        Hint::HoldStill => lp_hint::LP_HINT_HOLD_STILL,
-    }
+    lp_hint::from_core(h)
 }
 
 pub(super) fn note_to_c(n: FrameNote) -> lp_frame_note {
@@ -104,21 +92,41 @@ pub(super) unsafe fn frame_from_c<'a>(f: &'a lp_frame, func: &str) -> Result<Fra
         .with_timestamp_ns(f.timestamp_ns))
 }
 
-/// The `lp_engine_config` sizes this library reads and writes: today only its own. A later
-/// version that appends fields keeps accepting the earlier sizes (and fills the rest with
-/// defaults).
+// SAFETY: `#[repr(C)]`, `struct_size: usize` first; version 1 is the prefix up to
+// `min_presence` (48 bytes), version 2 appends `preload_session` (checked below).
+unsafe impl Versioned for lp_engine_config {
+    const NAME: &'static str = "lp_engine_config";
+    const SIZES: &'static [usize] = &[LP_ENGINE_CONFIG_SIZE_V1, LP_ENGINE_CONFIG_SIZE_V2];
+}
+// SAFETY: pointers, integers and floats only.
+unsafe impl VersionedInput for lp_engine_config {}
+
+// SAFETY: `#[repr(C)]`, `struct_size: usize` first; one version so far.
+unsafe impl Versioned for lp_session_config {
+    const NAME: &'static str = "lp_session_config";
+    const SIZES: &'static [usize] = &[LP_SESSION_CONFIG_SIZE_V1];
+}
+// SAFETY: a pointer, integers and floats only (the flags are `u8`, not `bool`).
+unsafe impl VersionedInput for lp_session_config {}
+
+// SAFETY: `#[repr(C)]`, `struct_size: usize` first; one version so far. Output only.
+unsafe impl Versioned for lp_feedback {
+    const NAME: &'static str = "lp_feedback";
+    const SIZES: &'static [usize] = &[LP_FEEDBACK_SIZE_V1];
+}
+
+// The version sizes are the layouts: a field moved or resized fails the build.
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(lp_engine_config, preload_session) == LP_ENGINE_CONFIG_SIZE_V1);
+    assert!(size_of::<lp_engine_config>() == LP_ENGINE_CONFIG_SIZE_V2);
+    assert!(size_of::<lp_session_config>() == LP_SESSION_CONFIG_SIZE_V1);
+    assert!(size_of::<lp_feedback>() == LP_FEEDBACK_SIZE_V1);
+};
+
+/// `LP_INVALID_ARGUMENT` unless `struct_size` is a known `lp_engine_config` version.
 pub(super) fn check_config_size(struct_size: usize, func: &str) -> Result<(), Failure> {
-    let expected = std::mem::size_of::<lp_engine_config>();
-    if struct_size == expected {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "{func}: lp_engine_config struct_size is {struct_size}; expected {expected} \
-             (sizeof(lp_engine_config) of liveproof {}): fill the struct with \
-             lp_engine_config_init(sizeof(lp_engine_config), &config)",
-            crate::VERSION
-        )))
-    }
+    check_struct_size::<lp_engine_config>(struct_size, func)
 }
 
 pub(super) fn config_defaults() -> lp_engine_config {
@@ -133,15 +141,18 @@ pub(super) fn config_defaults() -> lp_engine_config {
         recount_faces_every: d.recount_faces_every,
         min_detection_score: d.min_detection_score,
         min_presence: d.min_presence,
+        preload_session: 0,
     }
 }
 
+/// The engine configuration and whether to load the session's models now.
+///
 /// # Safety
 /// `c.models_dir` and `c.ort_library_path` are NULL or NUL-terminated strings.
 pub(super) unsafe fn config_from_c(
     c: &lp_engine_config,
     func: &str,
-) -> Result<EngineConfig, Failure> {
+) -> Result<(EngineConfig, bool), Failure> {
     check_config_size(c.struct_size, func)?;
     // SAFETY: the caller's contract on both strings.
     let models_dir = unsafe { path_arg(c.models_dir, func, "config->models_dir") }?;
@@ -151,17 +162,97 @@ pub(super) unsafe fn config_from_c(
         // SAFETY: the caller's contract; non-NULL here.
         Some(unsafe { path_arg(c.ort_library_path, func, "config->ort_library_path") }?)
     };
-    Ok(EngineConfig {
-        models_dir,
-        runtime_path,
-        intra_op_threads: c.intra_op_threads as usize,
-        detector: detector_from_c(c.detector)?,
-        min_detection_score: c.min_detection_score,
-        min_presence: c.min_presence,
-        max_faces: c.max_faces as usize,
-        recount_faces_every: c.recount_faces_every,
-        ..EngineConfig::default()
-    })
+    let preload = flag(c.preload_session.into(), "config->preload_session")?;
+    Ok((
+        EngineConfig {
+            models_dir,
+            runtime_path,
+            intra_op_threads: c.intra_op_threads as usize,
+            detector: detector_from_c(c.detector)?,
+            min_detection_score: c.min_detection_score,
+            min_presence: c.min_presence,
+            max_faces: c.max_faces as usize,
+            recount_faces_every: c.recount_faces_every,
+            ..EngineConfig::default()
+        },
+        preload,
+    ))
+}
+
+/// A 0/1 flag; anything else is `LP_INVALID_ARGUMENT` naming `what`.
+pub(super) fn flag(v: u64, what: &str) -> Result<bool, Failure> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(invalid(format!("{what} is {other}; expected 0 or 1"))),
+    }
+}
+
+pub(super) fn session_config_defaults() -> lp_session_config {
+    let d = SessionConfig::default();
+    lp_session_config {
+        struct_size: std::mem::size_of::<lp_session_config>(),
+        capture_device: std::ptr::null(),
+        off_path: u8::from(d.off_path),
+        live_capture: u8::from(d.live_capture),
+        target_oval: d.target_oval,
+    }
+}
+
+/// The session configuration and the capture-device text of a C config (NULL: defaults).
+///
+/// # Safety
+/// `config` is NULL or points to a readable `lp_session_config` of the size it declares,
+/// whose `capture_device` is NULL or NUL-terminated.
+pub(super) unsafe fn session_config_from_c(
+    config: *const lp_session_config,
+    func: &str,
+) -> Result<(SessionConfig, String), Failure> {
+    let c = if config.is_null() {
+        session_config_defaults()
+    } else {
+        // SAFETY: the caller's contract on `config`.
+        unsafe { read_versioned(config, session_config_defaults(), func, "config") }?
+    };
+    let capture_device = if c.capture_device.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+        let s = unsafe { CStr::from_ptr(c.capture_device) };
+        s.to_str()
+            .map_err(|_| invalid(format!("{func}: config->capture_device is not UTF-8")))?
+            .to_owned()
+    };
+    if c.target_oval.iter().any(|v| !v.is_finite()) {
+        return Err(invalid(format!(
+            "{func}: config->target_oval {:?} has a value that is not finite",
+            c.target_oval
+        )));
+    }
+    let cfg = SessionConfig {
+        off_path: flag(c.off_path.into(), "config->off_path")?,
+        live_capture: flag(c.live_capture.into(), "config->live_capture")?,
+        target_oval: c.target_oval,
+        ..SessionConfig::default()
+    };
+    Ok((cfg, capture_device))
+}
+
+/// The feedback struct of core's per-frame feedback (`struct_size` is set on writing).
+pub(super) fn feedback_to_c(f: &FrameFeedback) -> lp_feedback {
+    lp_feedback {
+        struct_size: std::mem::size_of::<lp_feedback>(),
+        phase: lp_phase::from_core(f.phase),
+        prompt: lp_prompt::from_core(f.prompt),
+        hints: hint_mask(&f.hints),
+        progress: f.progress,
+        step_index: f.step_index,
+        step_count: f.step_count,
+        has_face_box: f.face_box.is_some(),
+        face_box: f.face_box.unwrap_or([0.0; 4]),
+        target_oval: f.target_oval,
+        used: f.used,
+    }
 }
 
 pub(super) fn face_to_c(f: &liveproof_core::engine::FaceAnalysis) -> lp_face {

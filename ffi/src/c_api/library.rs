@@ -1,5 +1,5 @@
-//! Library-wide functions: the version, result and hint names, the last error message,
-//! logging.
+//! Library-wide functions: the version, the names of every C enum, the last error message,
+//! logging, the shipped default policy.
 
 use super::*;
 
@@ -22,27 +22,8 @@ pub extern "C" fn lp_version() -> *const c_char {
 /// Thread-safety: any thread, any time.
 #[no_mangle]
 pub extern "C" fn lp_result_name(result: u32) -> *const c_char {
-    let mut out = c"LP_UNKNOWN_RESULT".as_ptr();
-    boundary_void(|| {
-        let s: &CStr = match result {
-            0 => c"LP_OK",
-            1 => c"LP_NULL_ARGUMENT",
-            2 => c"LP_INVALID_ARGUMENT",
-            3 => c"LP_BUFFER_TOO_SMALL",
-            4 => c"LP_INDEX_OUT_OF_RANGE",
-            100 => c"LP_RUNTIME_UNAVAILABLE",
-            101 => c"LP_MODEL_MISSING",
-            102 => c"LP_MODEL_INTEGRITY",
-            103 => c"LP_MODEL_INVALID",
-            200 => c"LP_PROCESSING",
-            201 => c"LP_MODEL_OUTPUT",
-            900 => c"LP_PANIC",
-            901 => c"LP_INTERNAL",
-            _ => c"LP_UNKNOWN_RESULT",
-        };
-        out = s.as_ptr();
-    });
-    out
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, result, result_names, c"LP_UNKNOWN_RESULT")
 }
 
 /// The name of an `lp_hint` value as the JSON spells it, e.g. `"TOO_DARK"`, as a static
@@ -51,25 +32,133 @@ pub extern "C" fn lp_result_name(result: u32) -> *const c_char {
 /// Thread-safety: any thread, any time.
 #[no_mangle]
 pub extern "C" fn lp_hint_name(hint: u32) -> *const c_char {
-    let mut out = c"UNKNOWN".as_ptr();
-    boundary_void(|| {
-        let s: &CStr = match hint {
-            0 => c"NO_FACE",
-            1 => c"MULTIPLE_FACES",
-            2 => c"FACE_OCCLUDED",
-            3 => c"TOO_DARK",
-            4 => c"TOO_BRIGHT",
-            5 => c"MOVE_CLOSER",
-            6 => c"MOVE_AWAY",
-            7 => c"CENTER_FACE",
-            8 => c"LOOK_STRAIGHT",
-            9 => c"BLURRY",
-            10 => c"HOLD_STILL",
-            _ => c"UNKNOWN",
-        };
-        out = s.as_ptr();
-    });
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, hint, hint_names, c"UNKNOWN")
+}
+
+/// The name of an `lp_reason` value as the JSON spells it, e.g. `"injection_detected"`, as a
+/// static NUL-terminated string; `"unknown"` for a value that is not a reason code. Never
+/// NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_reason_name(reason: u32) -> *const c_char {
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, reason, reason_names, c"unknown")
+}
+
+/// The name of an `lp_band` value as the JSON spells it (`"pass"`, `"retry"`, `"fail"`), as a
+/// static NUL-terminated string; `"unknown"` for a value that is not a band. Never NULL; do
+/// not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_band_name(band: u32) -> *const c_char {
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, band, band_names, c"unknown")
+}
+
+/// The name of an `lp_phase` value as the JSON spells it (`"positioning"`, `"passive"`,
+/// `"challenge"`, `"done"`), as a static NUL-terminated string; `"unknown"` otherwise. Never
+/// NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_phase_name(phase: u32) -> *const c_char {
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, phase, phase_names, c"unknown")
+}
+
+/// The name of an `lp_prompt` value as the JSON spells it (`"none"`, `"hold_still"`,
+/// `"blink"`, `"turn_left"`, …), as a static NUL-terminated string; `"unknown"` otherwise.
+/// Never NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_prompt_name(prompt: u32) -> *const c_char {
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, prompt, prompt_names, c"unknown")
+}
+
+/// The name of an `lp_flow` value as the JSON and the policy spell it (`"account_opening"`,
+/// `"login"`, `"transaction"`, `"recovery"`), as a static NUL-terminated string; `"unknown"`
+/// otherwise. Never NULL; do not free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_flow_name(flow: u32) -> *const c_char {
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, flow, flow_names, c"unknown")
+}
+
+/// The name of an `lp_tier` value as the JSON and the policy spell it (`"low"`, `"medium"`,
+/// `"high"`), as a static NUL-terminated string; `"unknown"` otherwise. Never NULL; do not
+/// free.
+///
+/// Thread-safety: any thread, any time.
+#[no_mangle]
+pub extern "C" fn lp_tier_name(tier: u32) -> *const c_char {
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, tier, tier_names, c"unknown")
+}
+
+/// A name look-up inside the panic boundary (a panic gives `unknown`).
+fn name_of(
+    table: &'static NameTable,
+    value: u32,
+    build: fn() -> Vec<(u32, String)>,
+    unknown: &'static CStr,
+) -> *const c_char {
+    let mut out = unknown.as_ptr();
+    boundary_void(|| out = table.lookup(value, build, unknown));
     out
+}
+
+/// Writes the buffer size `lp_policy_default_json` needs, in bytes *including* the NUL, to
+/// `*out_size`. Errors: `LP_NULL_ARGUMENT`.
+///
+/// Thread-safety: any thread, any time.
+///
+/// # Safety
+/// `out_size` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn lp_policy_default_json_size(out_size: *mut usize) -> lp_result {
+    boundary(|| {
+        out_ptr(out_size, "lp_policy_default_json_size", "out_size")?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { write_out(out_size, liveproof_core::defaults::POLICY_JSON.len() + 1) };
+        Ok(())
+    })
+}
+
+/// Copies the shipped default policy (`models/policy_default.json`, the policy a local
+/// session without its own policy JSON decides under) into `buf`, NUL-terminated. `len` must
+/// be at least the size from `lp_policy_default_json_size`, else `LP_BUFFER_TOO_SMALL` and
+/// nothing is written. `*out_n` receives the bytes written without the NUL. A token session
+/// decides under the policy its token carries (`lp_token_policy_json`).
+///
+/// Errors: `LP_NULL_ARGUMENT`, `LP_BUFFER_TOO_SMALL`.
+///
+/// Thread-safety: any thread, any time.
+///
+/// # Safety
+/// `buf` is NULL or writable for `len` bytes; `out_n` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn lp_policy_default_json(
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> lp_result {
+    const F: &str = "lp_policy_default_json";
+    boundary(|| {
+        out_ptr(out_n, F, "out_n")?;
+        let json = liveproof_core::defaults::POLICY_JSON.as_bytes();
+        // SAFETY: the caller's contract on `buf`.
+        let n = unsafe { copy_c_string(json, buf, len, F) }?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { write_out(out_n, n) };
+        Ok(())
+    })
 }
 
 /// The name of an `lp_frame_note` value as the JSON's `notes` spells it, e.g.

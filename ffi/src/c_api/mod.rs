@@ -20,18 +20,25 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use liveproof_core::engine::{
     DetectorKind, Engine, EngineConfig, FrameAnalysis, FrameNote, StillAnalyzer, Tracker,
 };
 use liveproof_core::frame::{Frame, PixelFormat, Plane, Rotation};
+use liveproof_core::policy::LoadedPolicy;
 use liveproof_core::quality::Hint;
+use liveproof_core::session::{FrameFeedback, SessionConfig};
+use liveproof_core::trust::Signer;
 
 use crate::error::{catch_panic, ApiError};
+use crate::session::{
+    DeviceToken, LiveSession, Outcome, SessionEngine, SessionKind, SessionOptions,
+};
 
 // One module per handle. cbindgen writes the header in this order (types, library-wide
-// functions, then each handle's functions), so the groups are kept apart from rustfmt's sort.
+// functions, then each handle's functions, a session's in the order an app calls them), so
+// the groups are kept apart from rustfmt's sort.
 mod types;
 
 mod library;
@@ -42,15 +49,30 @@ mod tracker;
 
 mod analysis;
 
-// Internal: the panic boundary and pointer helpers, and the conversions to and from core.
+mod token;
+
+mod signer;
+
+mod session;
+
+mod outcome;
+
+// Internal: the panic boundary, pointer and versioned-struct helpers, the conversions to and
+// from core, and the enums' value lists and names.
 mod boundary;
 mod convert;
+mod names;
 
 pub use self::analysis::*;
 use self::boundary::*;
 use self::convert::*;
 pub use self::engine::*;
 pub use self::library::*;
+use self::names::*;
+pub use self::outcome::*;
+pub use self::session::*;
+pub use self::signer::*;
+pub use self::token::*;
 pub use self::tracker::*;
 pub use self::types::*;
 

@@ -67,21 +67,26 @@ fn result_numbers_are_fixed_and_named() {
         (LP_INVALID_ARGUMENT, 2, "LP_INVALID_ARGUMENT"),
         (LP_BUFFER_TOO_SMALL, 3, "LP_BUFFER_TOO_SMALL"),
         (LP_INDEX_OUT_OF_RANGE, 4, "LP_INDEX_OUT_OF_RANGE"),
+        (LP_SESSION_STATE, 5, "LP_SESSION_STATE"),
         (LP_RUNTIME_UNAVAILABLE, 100, "LP_RUNTIME_UNAVAILABLE"),
         (LP_MODEL_MISSING, 101, "LP_MODEL_MISSING"),
         (LP_MODEL_INTEGRITY, 102, "LP_MODEL_INTEGRITY"),
         (LP_MODEL_INVALID, 103, "LP_MODEL_INVALID"),
+        (LP_TOKEN_REJECTED, 104, "LP_TOKEN_REJECTED"),
         (LP_PROCESSING, 200, "LP_PROCESSING"),
         (LP_MODEL_OUTPUT, 201, "LP_MODEL_OUTPUT"),
+        (LP_SIGNER_FAILED, 202, "LP_SIGNER_FAILED"),
         (LP_PANIC, 900, "LP_PANIC"),
         (LP_INTERNAL, 901, "LP_INTERNAL"),
     ];
+    assert_eq!(all.len(), lp_result::ALL.len());
     for (code, number, name) in all {
         assert_eq!(code as u32, number, "{name}");
         assert_eq!(cstr(lp_result_name(number)), name);
         assert_eq!(format!("{code:?}"), name);
+        assert_eq!(lp_result::from_u32(number), Some(code));
     }
-    assert_eq!(cstr(lp_result_name(5)), "LP_UNKNOWN_RESULT");
+    assert_eq!(cstr(lp_result_name(6)), "LP_UNKNOWN_RESULT");
     assert_eq!(cstr(lp_result_name(u32::MAX)), "LP_UNKNOWN_RESULT");
 }
 
@@ -119,6 +124,18 @@ fn every_api_error_maps_to_its_code() {
             lp_result::LP_MODEL_OUTPUT,
         ),
         (ApiError::Invariant { message: m() }, lp_result::LP_INTERNAL),
+        (
+            ApiError::TokenRejected { message: m() },
+            lp_result::LP_TOKEN_REJECTED,
+        ),
+        (
+            ApiError::Signer { message: m() },
+            lp_result::LP_SIGNER_FAILED,
+        ),
+        (
+            ApiError::SessionState { message: m() },
+            lp_result::LP_SESSION_STATE,
+        ),
     ];
     for (e, code) in cases {
         let f = Failure::from(e.clone());
@@ -475,6 +492,7 @@ fn engine_config_errors_come_before_any_loading() {
         recount_faces_every: 0,
         min_detection_score: 0.0,
         min_presence: 0.0,
+        preload_session: 0,
     };
     // SAFETY: a valid out pointer.
     assert_eq!(
@@ -488,7 +506,7 @@ fn engine_config_errors_come_before_any_loading() {
     let r = unsafe { lp_engine_config_init(40, &mut cfg) };
     assert_eq!(r, lp_result::LP_INVALID_ARGUMENT);
     let want = format!(
-        "struct_size is 40; expected {}",
+        "struct_size is 40; expected one of {LP_ENGINE_CONFIG_SIZE_V1}, {}",
         std::mem::size_of::<lp_engine_config>()
     );
     assert!(last_error().contains(&want));

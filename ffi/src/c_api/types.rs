@@ -14,6 +14,27 @@ pub const LP_HINT_COUNT: usize = 11;
 pub const LP_FRAME_NOTE_COUNT: usize = 2;
 /// Capacity of `lp_frame.planes` (I420 uses all three).
 pub const LP_MAX_PLANES: usize = 3;
+/// Number of distinct reason codes: an `lp_reason` array of this length always holds
+/// `lp_outcome_reasons`' output.
+pub const LP_REASON_COUNT: usize = 21;
+/// Bytes of a session id as text: 32 hex digits and the NUL (`lp_token_session_id`,
+/// `lp_outcome_session_id`).
+pub const LP_SESSION_ID_SIZE: usize = 33;
+/// Bytes of a P-256 public key in SEC1 uncompressed form (`0x04 ‖ x ‖ y`).
+pub const LP_PUBLIC_KEY_SIZE: usize = 65;
+/// Bytes of the seed a local session takes.
+pub const LP_SEED_SIZE: usize = 32;
+/// Capacity of the signature buffer a signer callback writes into: a DER ECDSA P-256
+/// signature is at most 72 bytes, a raw one 64.
+pub const LP_SIGNATURE_MAX_SIZE: usize = 72;
+/// `sizeof(lp_engine_config)` of version 1 (liveproof 0.1.0 before `preload_session`).
+pub const LP_ENGINE_CONFIG_SIZE_V1: usize = 48;
+/// `sizeof(lp_engine_config)` of version 2 (adds `preload_session`): the current one.
+pub const LP_ENGINE_CONFIG_SIZE_V2: usize = 56;
+/// `sizeof(lp_session_config)` of version 1: the current one.
+pub const LP_SESSION_CONFIG_SIZE_V1: usize = 40;
+/// `sizeof(lp_feedback)` of version 1: the current one.
+pub const LP_FEEDBACK_SIZE_V1: usize = 72;
 
 /// What a fallible function did. `LP_OK` is 0; every other value is an error whose message
 /// `lp_last_error_message` copies out. Numbers are grouped (1–99: the call's arguments,
@@ -141,6 +162,143 @@ pub enum lp_hint {
     LP_HINT_HOLD_STILL = 10,
 }
 
+/// The decision of a session (the value `lp_outcome_band` writes). 0 is not a band, so a
+/// zero-initialised variable never reads as a pass. `lp_band_name` spells them as the JSON.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_band {
+    /// Live and (with a template) matching: accept.
+    LP_BAND_PASS = 1,
+    /// Not enough evidence either way (poor quality, timeout, cancel): capture again.
+    LP_BAND_RETRY = 2,
+    /// An attack, a failed challenge or a mismatch: refuse.
+    LP_BAND_FAIL = 3,
+}
+
+/// Where a capture is (`lp_feedback.phase`). `lp_phase_name` spells them as the JSON.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_phase {
+    /// No usable face yet: show the hints.
+    LP_PHASE_POSITIONING = 0,
+    /// Collecting the passive window: the user holds still.
+    LP_PHASE_PASSIVE = 1,
+    /// The active challenge is running: show the prompt.
+    LP_PHASE_CHALLENGE = 2,
+    /// Enough evidence: call `lp_session_finish`.
+    LP_PHASE_DONE = 3,
+}
+
+/// What the capture UI asks of the user now (`lp_feedback.prompt`). `lp_prompt_name` spells
+/// them as the JSON.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_prompt {
+    /// Nothing to ask (positioning: show the hints instead).
+    LP_PROMPT_NONE = 0,
+    /// Hold still.
+    LP_PROMPT_HOLD_STILL = 1,
+    /// Blink.
+    LP_PROMPT_BLINK = 2,
+    /// Turn the head to the user's left.
+    LP_PROMPT_TURN_LEFT = 3,
+    /// Turn the head to the user's right.
+    LP_PROMPT_TURN_RIGHT = 4,
+    /// Nod.
+    LP_PROMPT_NOD = 5,
+    /// Smile.
+    LP_PROMPT_SMILE = 6,
+}
+
+/// What a capture is for (the token's flow; `lp_session_new_local`'s `flow`). 0 is not a
+/// flow. `lp_flow_name` spells them as the JSON and the policy.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_flow {
+    /// Opening an account (onboarding).
+    LP_FLOW_ACCOUNT_OPENING = 1,
+    /// Logging in.
+    LP_FLOW_LOGIN = 2,
+    /// Confirming a transaction.
+    LP_FLOW_TRANSACTION = 3,
+    /// Recovering an account.
+    LP_FLOW_RECOVERY = 4,
+}
+
+/// The tenant's risk tier for a capture (the token's tier; `lp_session_new_local`'s `tier`).
+/// 0 is not a tier. `lp_tier_name` spells them as the JSON and the policy.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_tier {
+    /// Low risk.
+    LP_TIER_LOW = 1,
+    /// Medium risk.
+    LP_TIER_MEDIUM = 2,
+    /// High risk.
+    LP_TIER_HIGH = 3,
+}
+
+/// Why a session got its band: core's reason-code catalogue, each value its stable number
+/// (never reused). `lp_reason_name` spells them as the JSON (`docs/decision.md` explains
+/// each).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_reason {
+    /// The fused passive evidence was at or above the pass threshold.
+    LP_REASON_PASSIVE_SCORE_HIGH = 1,
+    /// The fused passive evidence was between the bands.
+    LP_REASON_PASSIVE_SCORE_UNCERTAIN = 2,
+    /// The fused passive evidence was at or below the fail threshold.
+    LP_REASON_PASSIVE_SCORE_LOW = 3,
+    /// Every challenge step was performed.
+    LP_REASON_CHALLENGE_PASSED = 4,
+    /// A challenge step was performed wrongly, or moved like a flat surface.
+    LP_REASON_CHALLENGE_FAILED = 5,
+    /// A challenge step was not performed in time.
+    LP_REASON_CHALLENGE_TIMEOUT = 6,
+    /// The face changed, or was lost too long, during the capture.
+    LP_REASON_FACE_CHANGED = 7,
+    /// The capture quality was good enough to decide.
+    LP_REASON_QUALITY_OK = 8,
+    /// The capture quality was too poor to decide: retry.
+    LP_REASON_QUALITY_POOR_RETRY = 9,
+    /// No usable face was seen.
+    LP_REASON_NO_FACE = 10,
+    /// A signal the policy requires, or the minimum number of signals, was not available.
+    LP_REASON_SIGNAL_UNAVAILABLE = 11,
+    /// The face matched the enrolled template.
+    LP_REASON_MATCH_PASSED = 12,
+    /// The face did not match the enrolled template.
+    LP_REASON_MATCH_FAILED = 13,
+    /// The match was uncertain: retry.
+    LP_REASON_MATCH_UNCERTAIN = 14,
+    /// The frames came from a virtual camera.
+    LP_REASON_VIRTUAL_CAMERA_DETECTED = 15,
+    /// The frames were injected into the capture pipeline.
+    LP_REASON_INJECTION_DETECTED = 16,
+    /// The device reported a severe risk (rooted, emulated, tampered).
+    LP_REASON_DEVICE_RISK_DETECTED = 17,
+    /// The policy asked for passive liveness only on this flow and risk tier.
+    LP_REASON_PASSIVE_ONLY = 18,
+    /// The capture was cancelled or ended before the challenge could finish.
+    LP_REASON_CAPTURE_INCOMPLETE = 19,
+    /// This failure reached the policy's limit of consecutive failures.
+    LP_REASON_MAX_ATTEMPTS_REACHED = 20,
+    /// The server reached another band than the device reported (a verifier's verdict,
+    /// never a device's).
+    LP_REASON_CLIENT_DECISION_MISMATCH = 21,
+}
+
+/// How a signer callback encoded its signature (`*out_format`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum lp_signature_format {
+    /// `r ‖ s`, 32 bytes each, big-endian (64 bytes): COSE's form, CryptoKit's `rawRepresentation`.
+    LP_SIGNATURE_RAW = 1,
+    /// ASN.1 DER `ECDSA-Sig-Value` (at most 72 bytes): Android Keystore, `SecKeyCreateSignature`.
+    LP_SIGNATURE_DER = 2,
+}
+
 /// One plane of a camera buffer. The bytes are only read during the call that takes the
 /// frame, never retained, and must not change during it.
 #[repr(C)]
@@ -207,6 +365,11 @@ pub struct lp_engine_config {
     pub min_detection_score: f32,
     /// FaceMesh presence at or below this drops the face, 0..=1 (default 0.5).
     pub min_presence: f32,
+    /// Version 2. 1 = `lp_engine_new` also loads what sessions need (the passive-signal,
+    /// eye-state and embedding models, the shipped calibration and policy: about 0.5 s more);
+    /// 0 (the default, and what a version-1 struct gets) = the first `lp_session_new*` on the
+    /// engine loads them once. Other values are `LP_INVALID_ARGUMENT`.
+    pub preload_session: u32,
 }
 
 /// One analysed face, copied out by `lp_analysis_face`. All coordinates are pixels of the
@@ -264,4 +427,59 @@ pub struct lp_analysis_info {
     pub hints: u32,
     /// Wall time of the whole frame, milliseconds.
     pub total_ms: f64,
+}
+
+/// Session settings. Fill it with `lp_session_config_init(sizeof(lp_session_config), &c)`,
+/// then change what you need. Optional: `lp_session_new*` take NULL for the defaults. Later
+/// versions append fields and keep accepting the sizes of earlier ones.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct lp_session_config {
+    /// `sizeof(lp_session_config)` as the caller compiled it; set by `lp_session_config_init`.
+    pub struct_size: usize,
+    /// NUL-terminated free text about the camera for the audit record (e.g. "front, 640x480
+    /// NV21"), copied; NULL = none.
+    pub capture_device: *const c_char,
+    /// 1 (default) = run the passive signals, face continuity and parallax on a worker thread
+    /// of the session's own, off the frame path; 0 = on the calling thread (same results).
+    pub off_path: u8,
+    /// 1 (default) = the frames come from a live camera, so the stream-injection heuristics
+    /// run; 0 = recorded media (local sessions only: a token session is always live).
+    pub live_capture: u8,
+    /// Target oval for the face, normalised image coordinates: centre x, centre y, half
+    /// width, half height (default: core's).
+    pub target_oval: [f32; 4],
+}
+
+/// Feedback on one frame, written by `lp_session_push_frame` into a struct the caller owns
+/// (set `struct_size = sizeof(lp_feedback)` once; reuse it for every frame). The library
+/// writes exactly `struct_size` bytes; later versions append fields.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct lp_feedback {
+    /// `sizeof(lp_feedback)` as the caller compiled it: the caller sets it, the library
+    /// reads it and leaves it unchanged.
+    pub struct_size: usize,
+    /// Where the capture is: an `lp_phase` value.
+    pub phase: lp_phase,
+    /// What to ask of the user now: an `lp_prompt` value.
+    pub prompt: lp_prompt,
+    /// This frame's quality hints as a bitmask (bit `h` for `lp_hint` `h`); the lowest set
+    /// bit is the one to show.
+    pub hints: u32,
+    /// Progress of the whole capture, 0..=1.
+    pub progress: f32,
+    /// The challenge step under way, 0-based (equal to `step_count` once every step ran;
+    /// 0 without a challenge).
+    pub step_index: u32,
+    /// Steps in the challenge (0 without a challenge).
+    pub step_count: u32,
+    /// Whether `face_box` holds a face (else it is all 0).
+    pub has_face_box: bool,
+    /// The face box, normalised `[x_min, y_min, x_max, y_max]` of the upright frame.
+    pub face_box: [f32; 4],
+    /// Where the face should be: centre x, centre y, half width, half height (normalised).
+    pub target_oval: [f32; 4],
+    /// Whether the frame was used as evidence (a face and no blocking hint).
+    pub used: bool,
 }

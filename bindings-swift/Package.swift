@@ -1,33 +1,57 @@
 // swift-tools-version:5.9
 //
-// LiveProof's Swift package: the UniFFI-generated `LiveProof` module (Sources/LiveProof) over
-// the C module `LiveProofFFI` (Sources/LiveProofFFI: header + module.modulemap), both written by
-// `cargo xtask gen` and checked for freshness by `cargo xtask test`.
+// LiveProof's Swift package.
 //
-// NOT BUILT HERE: no Swift compiler or Apple SDK exists on the machines that build LiveProof
-// (see docs/platforms.md). To use it on a Mac, build the Rust static library for the target,
-//   cargo build --release -p liveproof-ffi --target aarch64-apple-ios
-// and put target/aarch64-apple-ios/release on the linker search path
-// (`swift build -Xlinker -L<that folder>`, or an Xcode "Library Search Paths" entry);
-// a later milestone packages it as an XCFramework binary target instead.
+// - `LiveProofFFI`: the Rust library `libliveproof_ffi.a` with its C header and module map, as
+//   the XCFramework `cargo xtask xcframework` builds on a Mac (device arm64, simulator
+//   arm64 + x86_64, macOS arm64 + x86_64). The header and module map are the generated
+//   Sources/LiveProofFFI/ files (`cargo xtask gen`), copied into each slice.
+// - `LiveProof`: the UniFFI-generated API (Sources/LiveProof/LiveProof.swift, generated: never
+//   edit it) and the hand-written layer beside it (CaptureSession, the CVPixelBuffer adapter,
+//   SecureEnclaveSigner), with the English strings and the privacy manifest as resources.
+// - `LiveProofTests`: XCTest over a synthetic capture (see Tests/LiveProofTests and
+//   docs/platforms.md, "iOS").
+//
+// NOT BUILT HERE: the machines that build LiveProof have no Swift compiler and no Xcode.
+//
+// Released builds: replace the local binary target by the released archive, e.g.
+//   .binaryTarget(
+//       name: "LiveProofFFI",
+//       url: "https://<your release host>/LiveProofFFI.xcframework.zip",
+//       checksum: "<the sha256 `cargo xtask xcframework` prints (swift package compute-checksum)>"
+//   ),
+// Never commit a placeholder url or checksum: SwiftPM refuses a wrong checksum, and the local
+// `path:` form below is what a checkout builds.
 
 import PackageDescription
 
 let package = Package(
     name: "LiveProof",
+    defaultLocalization: "en",
     platforms: [.iOS(.v15), .macOS(.v12)],
     products: [
         .library(name: "LiveProof", targets: ["LiveProof"]),
     ],
     targets: [
-        // The C declarations of the Rust library's UniFFI symbols (generated header + modulemap).
-        .systemLibrary(name: "LiveProofFFI", path: "Sources/LiveProofFFI"),
-        // The generated Swift API, linked against libliveproof_ffi.a.
+        // Made by `cargo xtask xcframework` (macOS with Xcode); not checked in.
+        .binaryTarget(name: "LiveProofFFI", path: "LiveProofFFI.xcframework"),
         .target(
             name: "LiveProof",
             dependencies: ["LiveProofFFI"],
             path: "Sources/LiveProof",
-            linkerSettings: [.linkedLibrary("liveproof_ffi")]
+            resources: [
+                .process("Resources"),
+                .copy("PrivacyInfo.xcprivacy"),
+            ],
+            linkerSettings: [
+                // What the Rust static library needs beyond libSystem (getrandom, the keychain).
+                .linkedFramework("Security"),
+            ]
+        ),
+        .testTarget(
+            name: "LiveProofTests",
+            dependencies: ["LiveProof"],
+            path: "Tests/LiveProofTests"
         ),
     ]
 )

@@ -17,11 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_test.h"
 #include "liveproof.h"
 #include "png_rgba.h"
 
-static int g_passed, g_failed;
-static int g_case_failed;
 static const char *g_models, *g_ort, *g_fixtures;
 static png_rgba g_astronaut;
 static lp_engine *g_engine;
@@ -31,60 +30,6 @@ static lp_engine *g_engine;
  * coordinate-convention slip, which moves the box by tens of pixels). */
 static const float ASTRONAUT_BOX[4] = {178.0f, 83.0f, 273.0f, 178.0f};
 static const float BOX_TOLERANCE_PX = 2.0f;
-
-#define EXPECT(cond)                                                                   \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            printf("    line %d: expected %s\n", __LINE__, #cond);                     \
-            g_case_failed = 1;                                                         \
-        }                                                                              \
-    } while (0)
-
-static void last_error(char *buf, size_t len) {
-    size_t n = 0;
-    if (lp_last_error_message(buf, len, &n) != LP_OK) {
-        snprintf(buf, len, "<lp_last_error_message failed>");
-    }
-}
-
-/* Checks a result code and that the thread's last message contains each of `words`. */
-static void expect_error(int line, lp_result got, lp_result want, const char *const *words) {
-    char msg[2048];
-    last_error(msg, sizeof msg);
-    if (got != want) {
-        printf("    line %d: got %s (%u), expected %s (%u): %s\n", line, lp_result_name(got),
-               (unsigned)got, lp_result_name(want), (unsigned)want, msg);
-        g_case_failed = 1;
-        return;
-    }
-    for (; words && *words; words++) {
-        if (strstr(msg, *words) == NULL) {
-            printf("    line %d: message lacks \"%s\": %s\n", line, *words, msg);
-            g_case_failed = 1;
-        }
-    }
-    printf("    %s: %s\n", lp_result_name(got), msg);
-}
-#define EXPECT_ERROR(got, want, ...)                                                   \
-    do {                                                                               \
-        const char *const words_[] = {__VA_ARGS__, NULL};                              \
-        expect_error(__LINE__, (got), (want), words_);                                 \
-    } while (0)
-
-static void run(const char *name, void (*f)(void)) {
-    g_case_failed = 0;
-    printf("case %s\n", name);
-    fflush(stdout);
-    f();
-    if (g_case_failed) {
-        g_failed++;
-        printf("FAIL %s\n", name);
-    } else {
-        g_passed++;
-        printf("ok   %s\n", name);
-    }
-    fflush(stdout);
-}
 
 static lp_engine_config config_with(const char *models, const char *ort) {
     lp_engine_config c;

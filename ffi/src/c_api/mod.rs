@@ -77,4 +77,6 @@ pub use self::tracker::*;
 pub use self::types::*;
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod tests;

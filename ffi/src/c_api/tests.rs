@@ -788,7 +788,7 @@ fn a_face_without_pose_reports_nan_angles() {
 
 /// The set-up's paths (always set under `cargo xtask test`). A missing environment fails the
 /// test with what to do: a real-engine test never passes without running.
-fn setup_env() -> (CString, CString) {
+pub(super) fn setup_env() -> (CString, CString) {
     const HOW: &str =
         "run `cargo xtask setup`, then `eval \"$(cargo xtask env)\"` (cargo xtask test does both)";
     let models = std::env::var("LIVEPROOF_MODELS_DIR")

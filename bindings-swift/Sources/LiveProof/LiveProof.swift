@@ -1028,7 +1028,7 @@ public func FfiConverterTypeLivenessEngine_lower(_ value: LivenessEngine) -> UIn
 public protocol LivenessSessionProtocol: AnyObject, Sendable {
     
     /**
-     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * Ends the capture early (the user cancelled): retry (`CaptureIncomplete`, or `NoFace` before any face), signed for
      * a server session so the server counts the attempt.
      */
     func cancel() throws  -> Outcome
@@ -1130,7 +1130,7 @@ open class LivenessSession: LivenessSessionProtocol, @unchecked Sendable {
 
     
     /**
-     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * Ends the capture early (the user cancelled): retry (`CaptureIncomplete`, or `NoFace` before any face), signed for
      * a server session so the server counts the attempt.
      */
 open func cancel()throws  -> Outcome  {
@@ -6380,7 +6380,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_method_livenessengine_verify_token() != 43216) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_livenesssession_cancel() != 31954) {
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_cancel() != 17193) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_liveproof_ffi_checksum_method_livenesssession_finish() != 11117) {

@@ -18,7 +18,12 @@ use liveproof_core::frame::{self as core_frame, Rotation};
 use liveproof_core::perception::{
     self as core_perception, Engine as CoreEngine, StillAnalyzer, Tracker as CoreTracker,
 };
-use liveproof_core::quality::{self, Check, FaceChecks, QualityReport};
+use liveproof_core::quality::{Check, FaceChecks, QualityReport};
+// Core's enums cross the boundary as they are: mirrored below with `uniffi::remote`, so no
+// hand-written conversion can drift from them.
+pub use liveproof_core::frame::PixelFormat;
+pub use liveproof_core::perception::DetectorKind;
+pub use liveproof_core::quality::Hint;
 
 use crate::error::catch_panic;
 use crate::ApiError;
@@ -30,7 +35,7 @@ pub use session::*;
 // Configuration.
 
 /// Which face detector the engine runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum DetectorKind {
     /// MediaPipe BlazeFace short-range, 128×128: selfie distance (the default).
     BlazeFaceFront,
@@ -38,16 +43,6 @@ pub enum DetectorKind {
     BlazeFaceBack,
     /// InsightFace SCRFD 640×640 (optional; non-commercial weights, see models/README.md).
     Scrfd,
-}
-
-impl From<DetectorKind> for core_perception::DetectorKind {
-    fn from(d: DetectorKind) -> Self {
-        match d {
-            DetectorKind::BlazeFaceFront => core_perception::DetectorKind::BlazeFaceFront,
-            DetectorKind::BlazeFaceBack => core_perception::DetectorKind::BlazeFaceBack,
-            DetectorKind::Scrfd => core_perception::DetectorKind::Scrfd,
-        }
-    }
 }
 
 /// How to load the engine.
@@ -72,7 +67,7 @@ impl EngineConfig {
             models_dir: PathBuf::from(&self.models_dir),
             runtime_path: self.ort_library_path.as_ref().map(PathBuf::from),
             intra_op_threads: self.intra_op_threads as usize,
-            detector: self.detector.into(),
+            detector: self.detector,
             ..core_perception::EngineConfig::default()
         }
     }
@@ -154,7 +149,7 @@ pub fn version() -> String {
 // Frames.
 
 /// Pixel layout of a camera buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum PixelFormat {
     /// Packed R, G, B, A bytes (Android `Bitmap.Config.ARGB_8888` memory order). 1 plane.
     Rgba8888,
@@ -170,21 +165,6 @@ pub enum PixelFormat {
     I420,
     /// One luma byte per pixel. 1 plane.
     Gray8,
-}
-
-impl From<PixelFormat> for core_frame::PixelFormat {
-    fn from(f: PixelFormat) -> Self {
-        use core_frame::PixelFormat as P;
-        match f {
-            PixelFormat::Rgba8888 => P::Rgba8888,
-            PixelFormat::Bgra8888 => P::Bgra8888,
-            PixelFormat::Rgb888 => P::Rgb888,
-            PixelFormat::Nv21 => P::Nv21,
-            PixelFormat::Nv12 => P::Nv12,
-            PixelFormat::I420 => P::I420,
-            PixelFormat::Gray8 => P::Gray8,
-        }
-    }
 }
 
 /// One plane of a camera buffer.
@@ -228,7 +208,7 @@ impl Frame {
         }
         let rotation = Rotation::from_degrees(self.rotation_degrees)?;
         Ok(
-            core_frame::Frame::new(self.width, self.height, self.format.into(), &planes)?
+            core_frame::Frame::new(self.width, self.height, self.format, &planes)?
                 .with_rotation(rotation)
                 .with_mirrored(self.mirrored)
                 .with_timestamp_ns(self.timestamp_ns),
@@ -241,7 +221,7 @@ impl Frame {
 
 /// What the capture UI should tell the user; mirrors core's `quality::Hint`. Declaration order
 /// is the priority order: show the first one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Hint {
     NoFace,
     MultipleFaces,
@@ -254,25 +234,6 @@ pub enum Hint {
     LookStraight,
     Blurry,
     HoldStill,
-}
-
-impl From<quality::Hint> for Hint {
-    fn from(h: quality::Hint) -> Self {
-        use quality::Hint as H;
-        match h {
-            H::NoFace => Hint::NoFace,
-            H::MultipleFaces => Hint::MultipleFaces,
-            H::FaceOccluded => Hint::FaceOccluded,
-            H::TooDark => Hint::TooDark,
-            H::TooBright => Hint::TooBright,
-            H::MoveCloser => Hint::MoveCloser,
-            H::MoveAway => Hint::MoveAway,
-            H::CenterFace => Hint::CenterFace,
-            H::LookStraight => Hint::LookStraight,
-            H::Blurry => Hint::Blurry,
-            H::HoldStill => Hint::HoldStill,
-        }
-    }
 }
 
 /// Axis-aligned box, upright-image pixels.
@@ -412,7 +373,7 @@ fn check(name: &str, c: &Check) -> QualityCheck {
         min: c.min,
         max: c.max,
         passed: c.verdict.passed(),
-        hint: c.verdict.hint().map(Hint::from),
+        hint: c.verdict.hint(),
     }
 }
 
@@ -431,7 +392,7 @@ impl TryFrom<&QualityReport> for FaceQuality {
         })?;
         Ok(FaceQuality {
             passed: r.passed,
-            hints: r.hints.iter().map(|&h| h.into()).collect(),
+            hints: r.hints.clone(),
             yaw_deg: c.yaw.value,
             pitch_deg: c.pitch.value,
             roll_deg: c.roll.value,
@@ -493,7 +454,7 @@ impl TryFrom<&core_perception::FrameAnalysis> for FrameAnalysis {
                 .iter()
                 .map(FaceAnalysis::try_from)
                 .collect::<Result<_, _>>()?,
-            hints: a.hints.iter().map(|&h| h.into()).collect(),
+            hints: a.hints.clone(),
             notes: a.notes.iter().map(|&n| n.into()).collect(),
             timings: StageTimings {
                 convert_ms: t.convert,
@@ -684,34 +645,6 @@ mod tests {
     }
 
     #[test]
-    fn every_core_hint_maps_to_the_variant_of_the_same_name_and_rank() {
-        let ours = [
-            Hint::NoFace,
-            Hint::MultipleFaces,
-            Hint::FaceOccluded,
-            Hint::TooDark,
-            Hint::TooBright,
-            Hint::MoveCloser,
-            Hint::MoveAway,
-            Hint::CenterFace,
-            Hint::LookStraight,
-            Hint::Blurry,
-            Hint::HoldStill,
-        ];
-        assert_eq!(ours.len(), CoreHint::ALL.len());
-        for (core, ours) in CoreHint::ALL.iter().zip(ours) {
-            assert_eq!(Hint::from(*core), ours);
-            // Same name: NO_FACE ↔ NoFace.
-            let camel: String = core
-                .as_str()
-                .split('_')
-                .map(|w| w[..1].to_string() + &w[1..].to_ascii_lowercase())
-                .collect();
-            assert_eq!(format!("{ours:?}"), camel);
-        }
-    }
-
-    #[test]
     fn enums_and_options_map_onto_core() {
         let o = EngineConfig {
             models_dir: "/m".into(),
@@ -727,10 +660,6 @@ mod tests {
         assert_eq!(
             c.max_faces,
             core_perception::EngineConfig::default().max_faces
-        );
-        assert_eq!(
-            core_frame::PixelFormat::from(PixelFormat::I420),
-            core_frame::PixelFormat::I420
         );
         assert_eq!(
             log::LevelFilter::from(LogLevel::Warn),

@@ -164,7 +164,7 @@ impl From<CoreFeedback> for FrameFeedback {
         FrameFeedback {
             phase: f.phase,
             prompt: f.prompt,
-            hints: f.hints.into_iter().map(Hint::from).collect(),
+            hints: f.hints,
             progress: f.progress,
             step_index: f.step_index,
             step_count: f.step_count,
@@ -280,7 +280,7 @@ impl SessionOptions {
                 width: d.width,
                 height: d.height,
                 fps: d.fps,
-                format: d.format.map(Into::into),
+                format: d.format,
             }),
             process_facts: ProcessFacts {
                 loaded_images: facts.loaded_images,
@@ -684,7 +684,7 @@ impl LivenessSession {
         layout: PlaneLayout,
     ) -> Result<FrameFeedback, ApiError> {
         catch_panic(|| {
-            let format: core_frame::PixelFormat = layout.format.into();
+            let format = layout.format;
             let n = format.plane_count();
             if layout.row_strides.len() < n {
                 return Err(ApiError::invalid(format!(

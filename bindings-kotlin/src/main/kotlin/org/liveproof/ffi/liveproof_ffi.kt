@@ -1088,7 +1088,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_method_livenessengine_verify_token() and 0xFFFF) != 43216) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_cancel() and 0xFFFF) != 31954) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_cancel() and 0xFFFF) != 17193) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_finish() and 0xFFFF) != 11117) {
@@ -2344,7 +2344,7 @@ public object FfiConverterTypeLivenessEngine: FfiConverter<LivenessEngine, Long>
 public interface LivenessSessionInterface {
     
     /**
-     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * Ends the capture early (the user cancelled): retry (`CaptureIncomplete`, or `NoFace` before any face), signed for
      * a server session so the server counts the attempt.
      */
     fun `cancel`(): Outcome
@@ -2497,7 +2497,7 @@ open class LivenessSession: Disposable, AutoCloseable, LivenessSessionInterface
 
     
     /**
-     * Ends the capture early (the user cancelled): retry with `CaptureIncomplete`, signed for
+     * Ends the capture early (the user cancelled): retry (`CaptureIncomplete`, or `NoFace` before any face), signed for
      * a server session so the server counts the attempt.
      */
     @Throws(ApiException::class)override fun `cancel`(): Outcome {

@@ -44,8 +44,10 @@ let package = Package(
                 .copy("PrivacyInfo.xcprivacy"),
             ],
             linkerSettings: [
-                // What the Rust static library needs beyond libSystem (getrandom, the keychain).
-                .linkedFramework("Security"),
+                // `rustc --print native-static-libs` for aarch64-apple-ios (checked here):
+                // -liconv -lSystem -lc -lm; the last three are linked by default on Apple.
+                // Security, CoreVideo and CoreMedia come with the layer's imports (autolinking).
+                .linkedLibrary("iconv"),
             ]
         ),
         .testTarget(

@@ -411,7 +411,15 @@ final class LiveProofTests: XCTestCase {
             _ = try await session.finish()
             XCTFail("expected ApiError.Signer")
         } catch ApiError.Signer(let message) {
-            XCTAssertTrue(message.contains("dismissed"), message)
+            XCTAssertTrue(message.contains("the user dismissed the prompt"), message)
+        }
+        // The decision waits for its signature: frames are refused until finish() signs it.
+        let frame = try Fixture.frames(limit: 1)[0]
+        do {
+            try session.push(frame.pixelBuffer, timestampNs: frame.timestampNs + 1)
+            XCTFail("expected ApiError.SessionState")
+        } catch ApiError.SessionState(let message) {
+            XCTAssertTrue(message.contains("call finish() again to sign it"), message)
         }
         let outcome = try await session.finish()
         XCTAssertNotNil(outcome.signedResult)
@@ -431,7 +439,8 @@ final class LiveProofTests: XCTestCase {
             try session.push(bad)
             XCTFail("expected ApiError.InvalidArgument")
         } catch ApiError.InvalidArgument(let message) {
-            XCTAssertEqual(message, "frame plane 0 stride 100 < width 64 × 3 bytes")
+            // A flat UniFFI error: the case carries Rust's Display text, kind first (as C gets it).
+            XCTAssertEqual(message, "invalid argument: frame plane 0 stride 100 < width 64 × 3 bytes")
         }
         let empty = Frame(width: 0, height: h, format: .rgb888, planes: [Plane(bytes: Data(), rowStride: 0)])
         XCTAssertThrowsError(try session.push(empty)) { error in

@@ -6,6 +6,7 @@ mod demo;
 mod eval;
 mod setup;
 mod synth;
+mod xcframework;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -112,6 +113,7 @@ fn run() -> Result<()> {
             gen(flag("--check"))
         }
         "synth" => synth::run(rest),
+        "xcframework" => xcframework::xcframework(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -5,9 +5,13 @@
 //! - `gen`: builds `liveproof-ffi` (debug), runs `uniffi-bindgen generate --library` for Kotlin
 //!   and Swift into a scratch folder with `uniffi-bindgen/uniffi.toml`, and copies each file to
 //!   its checked-in place ([`GENERATED`]); `--check` fails naming the first stale file instead.
-//! - `test`: builds the library and the CLI, runs `mvn -B test` in `bindings-kotlin/` (the JUnit
-//!   counts are read from surefire's XML reports), then `cargo check` of core + ffi for
-//!   `aarch64-linux-android` and `aarch64-apple-ios` (see `docs/platforms.md`).
+//! - `test`: builds the library, the CLI, the verifier and the synthetic capture generator,
+//!   makes the session tests' inputs once under `<cache>/kotlin-test` (a SYNTHETIC capture
+//!   acting out [`TEST_SEED`]'s challenge, a server key folder), runs `mvn -B test` in
+//!   `bindings-kotlin/` (the JUnit counts are read from surefire's XML reports), checks the
+//!   AAR (`crate::aar`), then `cargo check` of core + ffi for `aarch64-linux-android` and
+//!   `aarch64-apple-ios` (see `docs/platforms.md`).
+//! - `bench`: the JVM boundary benchmark (`cargo xtask bench --kotlin`).
 
 use std::ffi::OsString;
 use std::fs;
@@ -214,6 +218,8 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
         counts.ignored,
         t0.elapsed().as_secs_f64()
     );
+    let mut counts = counts;
+    counts.add(crate::aar::test(paths)?);
     cross_checks(paths)?;
     Ok(counts)
 }
@@ -259,9 +265,26 @@ fn ensure_jvm_tools() -> Result<()> {
     )
 }
 
-fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
-    ensure_jvm_tools()?;
-    for package in ["liveproof-ffi", "liveproof-cli"] {
+/// The session tests' seed (any 32 bytes; the capture acts out its challenge plan).
+pub(crate) const TEST_SEED: &str =
+    "6c6976656f726f6f662064656d6f2073656564202d2066697865642062797465";
+
+/// What the JVM session tests read (`LIVEPROOF_TEST_*`): a SYNTHETIC bona fide capture acting
+/// out [`TEST_SEED`]'s challenge and a server key folder, made once under the cache.
+struct SessionInputs {
+    capture: PathBuf,
+    server_keys: PathBuf,
+}
+
+/// Builds the Rust side the JVM tests call: the library, the CLI, the verifier and the
+/// synthetic capture generator (debug; one package per build, see [`gen`]).
+fn build_for_jvm(paths: &Paths) -> Result<PathBuf> {
+    for package in [
+        "liveproof-ffi",
+        "liveproof-cli",
+        "liveproof-verifier",
+        "liveproof-synth",
+    ] {
         crate::step(
             &format!("bindings: build {package}"),
             paths,
@@ -269,25 +292,106 @@ fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
             &os(&["build", "-q", "-p", package]),
         )?;
     }
-    let debug = crate::setup::target_dir().join("debug");
+    Ok(crate::setup::target_dir().join("debug"))
+}
+
+/// Makes the session tests' inputs under `<cache>/kotlin-test` when missing (reused after).
+fn session_inputs(paths: &Paths, bin: &Path) -> Result<SessionInputs> {
+    let dir = paths.cache.join("kotlin-test");
+    let capture = dir.join("capture");
+    let server_keys = dir.join("server-keys");
+    if !capture.join("capture.json").is_file() {
+        let _ = fs::remove_dir_all(&capture);
+        let mut args = os(&["--image"]);
+        args.push(paths.fixtures.join("newton.png").into_os_string());
+        args.extend(os(&[
+            "--kind",
+            "bona_fide",
+            "--seed",
+            "7",
+            "--fps",
+            "30",
+            "--perform",
+            TEST_SEED,
+            "--out",
+        ]));
+        args.push(capture.clone().into_os_string());
+        crate::step(
+            "bindings: synthetic capture for the session tests",
+            paths,
+            bin.join("liveproof-synth"),
+            &args,
+        )?;
+    }
+    if !server_keys.join("keys.json").is_file() {
+        let mut args = os(&["keygen", "--out"]);
+        args.push(server_keys.clone().into_os_string());
+        crate::step(
+            "bindings: server key for the session tests",
+            paths,
+            bin.join("liveproof-verifier"),
+            &args,
+        )?;
+    }
+    Ok(SessionInputs {
+        capture,
+        server_keys,
+    })
+}
+
+/// `mvn -B -ntp <goals>` in `bindings-kotlin/` with the library folder (the debug build, or
+/// with `release` the release build of `liveproof-ffi`), the cache environment and the session
+/// inputs.
+fn mvn(
+    paths: &Paths,
+    goals: &[&str],
+    extra: &[String],
+    release: bool,
+) -> Result<std::process::ExitStatus> {
+    ensure_jvm_tools()?;
+    let bin = build_for_jvm(paths)?;
+    let inputs = session_inputs(paths, &bin)?;
+    let lib_dir = if release {
+        crate::step(
+            "bindings: build liveproof-ffi (release)",
+            paths,
+            crate::cargo(),
+            &os(&["build", "--release", "-q", "-p", "liveproof-ffi"]),
+        )?;
+        crate::setup::target_dir().join("release")
+    } else {
+        bin.clone()
+    };
     let project = workspace_root().join("bindings-kotlin");
-    let reports = project.join("target").join("surefire-reports");
-    let _ = fs::remove_dir_all(&reports);
-    let args = vec![
-        OsString::from("-B"),
-        OsString::from("-ntp"),
-        OsString::from("test"),
-        OsString::from(format!("-Dliveproof.library.dir={}", debug.display())),
-    ];
-    eprintln!("\n==> bindings: mvn -B -ntp test (bindings-kotlin)");
-    let t0 = Instant::now();
-    let status = Command::new("mvn")
+    let mut args = os(&["-B", "-ntp"]);
+    args.extend(goals.iter().map(OsString::from));
+    args.push(OsString::from(format!(
+        "-Dliveproof.library.dir={}",
+        lib_dir.display()
+    )));
+    args.extend(extra.iter().map(OsString::from));
+    eprintln!("\n==> bindings: mvn {}", crate::join(&args));
+    Command::new("mvn")
         .args(&args)
         .envs(paths.env())
-        .env("LIVEPROOF_CLI", debug.join("liveproof"))
+        .env("LIVEPROOF_CLI", bin.join("liveproof"))
+        .env("LIVEPROOF_VERIFIER", bin.join("liveproof-verifier"))
+        .env("LIVEPROOF_TEST_CAPTURE", &inputs.capture)
+        .env("LIVEPROOF_TEST_KEYS", &inputs.server_keys)
+        .env("LIVEPROOF_TEST_SEED", TEST_SEED)
         .current_dir(&project)
         .status()
-        .context("starting mvn")?;
+        .context("starting mvn")
+}
+
+fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
+    let reports = workspace_root()
+        .join("bindings-kotlin")
+        .join("target")
+        .join("surefire-reports");
+    let _ = fs::remove_dir_all(&reports);
+    let t0 = Instant::now();
+    let status = mvn(paths, &["test"], &[], false)?;
     let counts = surefire_counts(&reports).unwrap_or_default();
     if !status.success() {
         bail!(
@@ -309,6 +413,24 @@ fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
         t0.elapsed().as_secs_f64()
     );
     Ok(counts)
+}
+
+/// `cargo xtask bench --kotlin`: the JVM boundary benchmark (`BoundaryBench`, JUnit tag
+/// `bench`, left out of `mvn test`) against the release library; it prints its table.
+pub fn bench(paths: &Paths) -> Result<()> {
+    let status = mvn(
+        paths,
+        &["test"],
+        &[
+            "-Dliveproof.excludedGroups=none".to_string(),
+            "-Dliveproof.groups=bench".to_string(),
+        ],
+        true,
+    )?;
+    if !status.success() {
+        bail!("the Kotlin boundary benchmark failed ({status})");
+    }
+    Ok(())
 }
 
 /// Sums the `<testsuite tests= failures= errors= skipped=>` attributes of surefire's

@@ -1,5 +1,6 @@
 //! LiveProof's single entry point: `cargo xtask <command>`. CI and people run the same commands.
 
+mod aar;
 mod bindings;
 mod capi;
 mod demo;
@@ -40,7 +41,13 @@ commands:
                        writes models/fusion_logistic.json (`liveproof-eval train-fusion --help`)
   bench                setup --reference, criterion benches, then MediaPipe's FaceMesh graph
                        and ours side by side on the same frames (ratio);
-                       --compare-only runs just the side-by-side part
+                       --compare-only runs just the side-by-side part; --kotlin runs just the
+                       JVM frame-boundary benchmark (pushFrame vs pushYuv420888)
+  aar [--out DIR] [--check]
+                       the Android archive of the Kotlin bindings (classes.jar, jni/<abi>/,
+                       manifest, consumer rules, POM) into DIR (default <target>/aar); the
+                       NDK's ABIs with ANDROID_NDK_HOME set, else the HOST library, labelled;
+                       --check unzips it and checks its entries, manifest and POM
   gen [--check]        regenerate the C header, the Kotlin and the Swift sources; --check fails
                        if any checked-in file would change
   synth --image IMG --kind K --seed N --frames K --fps F --out DIR [...]
@@ -105,8 +112,35 @@ fn run() -> Result<()> {
         "eval" => eval::eval(rest),
         "train-fusion" => eval::train_fusion(rest),
         "bench" => {
-            allow(&["--compare-only"])?;
+            allow(&["--compare-only", "--kotlin"])?;
+            if flag("--kotlin") {
+                let paths = setup::ensure_setup(false)?;
+                return bindings::bench(&paths);
+            }
             bench(flag("--compare-only"))
+        }
+        "aar" => {
+            let mut out = None;
+            let mut check = false;
+            let mut args = rest.iter();
+            while let Some(a) = args.next() {
+                match (a.as_str(), args.as_slice().first()) {
+                    ("--out", Some(dir)) => {
+                        out = Some(PathBuf::from(dir));
+                        args.next();
+                    }
+                    ("--check", _) => check = true,
+                    _ => bail!("`aar`: usage: cargo xtask aar [--out DIR] [--check]\n\n{USAGE}"),
+                }
+            }
+            let paths = setup::ensure_setup(false)?;
+            let aar = aar::aar(&paths, out.as_deref(), true)?;
+            if check {
+                for c in aar::check_aar(&aar)? {
+                    eprintln!("  aar check: {c}");
+                }
+            }
+            Ok(())
         }
         "gen" => {
             allow(&["--check"])?;

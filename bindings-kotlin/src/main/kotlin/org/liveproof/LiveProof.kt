@@ -100,23 +100,11 @@ val ApiException.reason: String
     get() = message?.substringAfter(": ") ?: ""
 
 /**
- * What to show the user for this hint (English; apps localise by the enum name). The `when` is
- * exhaustive, so a hint added in Rust fails this build until it has a text.
+ * What to show the user for this hint, from [LiveProofTexts.default] (English, replaceable: see
+ * [LiveProofTexts]).
  */
 val Hint.userMessage: String
-    get() = when (this) {
-        Hint.NO_FACE -> "Look at the camera"
-        Hint.MULTIPLE_FACES -> "Only one person in the picture, please"
-        Hint.FACE_OCCLUDED -> "Make sure nothing covers your face"
-        Hint.TOO_DARK -> "Find more light"
-        Hint.TOO_BRIGHT -> "Too bright: move away from direct light"
-        Hint.MOVE_CLOSER -> "Move closer"
-        Hint.MOVE_AWAY -> "Move a little further away"
-        Hint.CENTER_FACE -> "Center your face in the frame"
-        Hint.LOOK_STRAIGHT -> "Look straight at the camera"
-        Hint.BLURRY -> "Hold the phone steady: the picture is blurry"
-        Hint.HOLD_STILL -> "Hold still"
-    }
+    get() = LiveProofTexts.default.hint(this)
 
 /** The hint to show now (highest priority first), or null when the frame is good. */
 val FrameAnalysis.topHint: Hint?

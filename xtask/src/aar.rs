@@ -1,0 +1,656 @@
+//! `cargo xtask aar`: the Android library archive (AAR) of the Kotlin bindings.
+//!
+//! Entries: `classes.jar` (the `org.liveproof` layer, the generated `org.liveproof.ffi` sources
+//! and the English texts, from `mvn package`), `jni/<abi>/libliveproof_ffi.so`,
+//! `AndroidManifest.xml` (package `org.liveproof`, minSdk 24), `proguard.txt` (the consumer
+//! rules, `bindings-kotlin/consumer-rules.pro`), an empty `R.txt`, and
+//! `META-INF/maven/org.liveproof/liveproof-android/pom.xml`; the same POM is written beside the
+//! `.aar`. It declares ONNX Runtime's own Android artifact (which carries `libonnxruntime.so`
+//! per ABI) and JNA's AAR (which carries `libjnidispatch.so`) for the app's build to resolve,
+//! rather than bundling either.
+//!
+//! - With `ANDROID_NDK_HOME` set: `cargo build --release -p liveproof-ffi` for
+//!   `aarch64-linux-android`, `armv7-linux-androideabi` and `x86_64-linux-android` with the
+//!   NDK's clang (API [`MIN_SDK`]) as linker and `-Wl,-z,max-page-size=16384` (16 KB pages,
+//!   required by Google Play for Android 15+) → `jni/arm64-v8a`, `jni/armeabi-v7a`,
+//!   `jni/x86_64`. **Untested here** (no NDK is obtainable on these machines).
+//! - Without it (these machines): the HOST library (Linux glibc x86_64) under `jni/x86_64`, the
+//!   archive named `…-HOST-linux-x86_64.aar` and a `HOST-BUILD.txt` entry saying it will not
+//!   load on Android: it exercises the packaging, not a device.
+//!
+//! Zipping and listing use the JDK's `jar` (a JDK is needed for `classes.jar` anyway).
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::setup::{workspace_root, Paths};
+use crate::TestCounts;
+
+/// Maven coordinates of the AAR.
+pub const GROUP: &str = "org.liveproof";
+pub const ARTIFACT: &str = "liveproof-android";
+
+/// Android API level the AAR's manifest and the NDK linker target.
+pub const MIN_SDK: u32 = 24;
+
+/// ONNX Runtime's Android artifact. The same version as the host runtime the library is
+/// tested against (`models/manifest.toml` `[runtime]`): `ort` is built with `api-31`, so the
+/// runtime must be ≥ 1.31. Maven Central's `onnxruntime-android` is not served to these
+/// machines, so the version's presence there is not checked here (see docs/platforms.md).
+pub const ORT_ANDROID: (&str, &str, &str) =
+    ("com.microsoft.onnxruntime", "onnxruntime-android", "1.31.1");
+
+/// JNA, as `bindings-kotlin/pom.xml` pins it; on Android its `aar` type (with
+/// `libjnidispatch.so` per ABI).
+pub const JNA: (&str, &str, &str) = ("net.java.dev.jna", "jna", "5.19.1");
+
+/// The Kotlin runtime libraries the layer needs (as in `bindings-kotlin/pom.xml`).
+pub const KOTLIN_STDLIB: (&str, &str, &str) = ("org.jetbrains.kotlin", "kotlin-stdlib", "2.4.20");
+pub const COROUTINES: (&str, &str, &str) =
+    ("org.jetbrains.kotlinx", "kotlinx-coroutines-core", "1.11.0");
+
+/// Android ABI → Rust target → the NDK clang's target prefix.
+pub const ANDROID_ABIS: &[(&str, &str, &str)] = &[
+    (
+        "arm64-v8a",
+        "aarch64-linux-android",
+        "aarch64-linux-android",
+    ),
+    (
+        "armeabi-v7a",
+        "armv7-linux-androideabi",
+        "armv7a-linux-androideabi",
+    ),
+    ("x86_64", "x86_64-linux-android", "x86_64-linux-android"),
+];
+
+/// The 16 KB page alignment linker flag.
+pub const PAGE_SIZE_FLAG: &str = "-Wl,-z,max-page-size=16384";
+
+/// `cargo xtask aar [--out DIR] [--check]`: builds the AAR (and with `check`, runs
+/// [`check_aar`] on it); returns its path.
+///
+/// `release: false` packs the debug host library the JVM tests already built (what
+/// `cargo xtask test` checks: the packaging, quickly); the NDK path always builds release.
+pub fn aar(paths: &Paths, out_dir: Option<&Path>, release: bool) -> Result<PathBuf> {
+    let version = workspace_version()?;
+    let out_dir = out_dir
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| crate::setup::target_dir().join("aar"));
+    let staging = out_dir.join("staging");
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+
+    // classes.jar: the compiled layer + generated sources + resources.
+    let jar = kotlin_jar()?;
+    fs::copy(&jar, staging.join("classes.jar"))
+        .with_context(|| format!("copying {}", jar.display()))?;
+
+    // jni/<abi>/libliveproof_ffi.so
+    let ndk = std::env::var_os("ANDROID_NDK_HOME").filter(|v| !v.is_empty());
+    let host = ndk.is_none();
+    let libs = match &ndk {
+        Some(ndk) => ndk_libraries(paths, Path::new(ndk))?,
+        None => vec![("x86_64", host_library(paths, release)?)],
+    };
+    for (abi, lib) in &libs {
+        let dir = staging.join("jni").join(abi);
+        fs::create_dir_all(&dir)?;
+        fs::copy(lib, dir.join("libliveproof_ffi.so"))
+            .with_context(|| format!("copying {}", lib.display()))?;
+    }
+    if host {
+        fs::write(staging.join("HOST-BUILD.txt"), HOST_NOTE)?;
+    }
+
+    fs::write(staging.join("AndroidManifest.xml"), manifest())?;
+    let rules = workspace_root()
+        .join("bindings-kotlin")
+        .join("consumer-rules.pro");
+    fs::copy(&rules, staging.join("proguard.txt"))
+        .with_context(|| format!("copying {}", rules.display()))?;
+    fs::write(staging.join("R.txt"), "")?;
+    let pom = pom(&version);
+    let meta = staging.join("META-INF/maven").join(GROUP).join(ARTIFACT);
+    fs::create_dir_all(&meta)?;
+    fs::write(meta.join("pom.xml"), &pom)?;
+
+    let stem = if host {
+        format!("{ARTIFACT}-{version}-HOST-linux-x86_64")
+    } else {
+        format!("{ARTIFACT}-{version}")
+    };
+    let aar = out_dir.join(format!("{stem}.aar"));
+    let _ = fs::remove_file(&aar);
+    run(
+        Command::new("jar")
+            .arg("--create")
+            .arg("--no-manifest")
+            .arg("--file")
+            .arg(&aar)
+            .arg("-C")
+            .arg(&staging)
+            .arg("."),
+        "jar --create (the AAR)",
+    )?;
+    fs::write(out_dir.join(format!("{stem}.pom")), &pom)?;
+    let _ = fs::remove_dir_all(&staging);
+    eprintln!(
+        "  aar: {} ({}; {} bytes)",
+        aar.display(),
+        if host {
+            "HOST library only: packaging check, not loadable on Android"
+        } else {
+            "arm64-v8a, armeabi-v7a, x86_64"
+        },
+        fs::metadata(&aar).map(|m| m.len()).unwrap_or(0)
+    );
+    Ok(aar)
+}
+
+const HOST_NOTE: &str = "\
+HOST BUILD: jni/x86_64/libliveproof_ffi.so in this archive is the Linux (glibc) x86_64 library
+of the machine that ran `cargo xtask aar` without ANDROID_NDK_HOME. It is NOT an Android library
+and will not load on a device or emulator. It shows the archive's layout only. Build with
+ANDROID_NDK_HOME set (docs/platforms.md, \"Android packaging\") for arm64-v8a, armeabi-v7a
+and x86_64.
+";
+
+/// The workspace version (`[workspace.package] version`).
+fn workspace_version() -> Result<String> {
+    let text = fs::read_to_string(workspace_root().join("Cargo.toml"))?;
+    let doc: toml::Value = text.parse().context("parsing Cargo.toml")?;
+    doc.get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .context("no [workspace.package] version in Cargo.toml")
+}
+
+/// `mvn package` (tests skipped: `cargo xtask test` runs them) → the jar.
+fn kotlin_jar() -> Result<PathBuf> {
+    let project = workspace_root().join("bindings-kotlin");
+    eprintln!("\n==> aar: mvn -B -ntp -q -DskipTests package (bindings-kotlin)");
+    run(
+        Command::new("mvn")
+            .args(["-B", "-ntp", "-q", "-DskipTests", "package"])
+            .current_dir(&project),
+        "mvn package",
+    )?;
+    // The Maven project's own version, not the workspace's; find the one jar it made.
+    let target = project.join("target");
+    let jar = fs::read_dir(&target)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("liveproof-kotlin-") && n.ends_with(".jar"))
+        })
+        .with_context(|| {
+            format!(
+                "mvn package made no liveproof-kotlin jar in {}",
+                target.display()
+            )
+        })?;
+    Ok(jar)
+}
+
+/// The host's `libliveproof_ffi.so` (release or debug).
+fn host_library(paths: &Paths, release: bool) -> Result<PathBuf> {
+    let (profile, args) = if release {
+        (
+            "release",
+            &["build", "--release", "-q", "-p", "liveproof-ffi"][..],
+        )
+    } else {
+        ("debug", &["build", "-q", "-p", "liveproof-ffi"][..])
+    };
+    crate::step(
+        &format!("aar: build liveproof-ffi (host, {profile})"),
+        paths,
+        crate::cargo(),
+        &crate::os(args),
+    )?;
+    Ok(crate::setup::target_dir()
+        .join(profile)
+        .join("libliveproof_ffi.so"))
+}
+
+/// The NDK's prebuilt LLVM folder for this host (`linux-x86_64`, `darwin-x86_64`).
+pub fn ndk_bin(ndk: &Path) -> PathBuf {
+    let host = if cfg!(target_os = "macos") {
+        "darwin-x86_64"
+    } else if cfg!(target_os = "windows") {
+        "windows-x86_64"
+    } else {
+        "linux-x86_64"
+    };
+    ndk.join("toolchains/llvm/prebuilt").join(host).join("bin")
+}
+
+/// The environment that makes cargo link `target` with the NDK's clang at [`MIN_SDK`] and 16 KB
+/// pages: `CARGO_TARGET_<T>_LINKER`, `CARGO_TARGET_<T>_RUSTFLAGS`, and `CC_`/`AR_<target>` for
+/// crates with C parts.
+pub fn ndk_env(ndk: &Path, target: &str, clang_prefix: &str) -> Vec<(String, OsString)> {
+    let bin = ndk_bin(ndk);
+    let clang = bin.join(format!("{clang_prefix}{MIN_SDK}-clang"));
+    let upper = target.to_uppercase().replace('-', "_");
+    let under = target.replace('-', "_");
+    vec![
+        (
+            format!("CARGO_TARGET_{upper}_LINKER"),
+            clang.clone().into_os_string(),
+        ),
+        (
+            format!("CARGO_TARGET_{upper}_RUSTFLAGS"),
+            OsString::from(format!("-C link-arg={PAGE_SIZE_FLAG}")),
+        ),
+        (format!("CC_{under}"), clang.into_os_string()),
+        (format!("AR_{under}"), bin.join("llvm-ar").into_os_string()),
+    ]
+}
+
+/// Cross-builds the library for every ABI with the NDK (untested here: no NDK).
+fn ndk_libraries(paths: &Paths, ndk: &Path) -> Result<Vec<(&'static str, PathBuf)>> {
+    if !ndk_bin(ndk).is_dir() {
+        bail!(
+            "ANDROID_NDK_HOME={} has no {}: point it at an NDK (r27 or later)",
+            ndk.display(),
+            ndk_bin(ndk).display()
+        );
+    }
+    let targets: Vec<&str> = ANDROID_ABIS.iter().map(|a| a.1).collect();
+    let mut add = crate::os(&["target", "add"]);
+    add.extend(targets.iter().map(OsString::from));
+    crate::step("aar: rustup targets", paths, "rustup", &add)?;
+    let mut out = Vec::new();
+    for (abi, target, prefix) in ANDROID_ABIS {
+        eprintln!("\n==> aar: cargo build --release -p liveproof-ffi --target {target} ({abi})");
+        let status = Command::new(crate::cargo())
+            .args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "liveproof-ffi",
+                "--target",
+                target,
+            ])
+            .envs(paths.env())
+            .envs(ndk_env(ndk, target, prefix))
+            .current_dir(workspace_root())
+            .status()
+            .context("starting cargo")?;
+        if !status.success() {
+            bail!("building liveproof-ffi for {target} failed ({status})");
+        }
+        out.push((
+            *abi,
+            crate::setup::target_dir()
+                .join(target)
+                .join("release")
+                .join("libliveproof_ffi.so"),
+        ));
+    }
+    Ok(out)
+}
+
+/// `AndroidManifest.xml` of the library.
+pub fn manifest() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<manifest xmlns:android="http://schemas.android.com/apk/res/android"
+    package="{GROUP}">
+    <!-- LiveProof asks for no permission: the host app owns the camera. -->
+    <uses-sdk android:minSdkVersion="{MIN_SDK}" />
+</manifest>
+"#
+    )
+}
+
+/// The AAR's POM: the runtime dependencies the app's build resolves.
+pub fn pom(version: &str) -> String {
+    // Compile scope for what the layer's public API exposes (Kotlin, coroutines, JNA's types
+    // in the generated code); runtime for ONNX Runtime, which only the native library loads.
+    let dep = |(g, a, v): (&str, &str, &str), typ: Option<&str>, scope: &str, why: &str| {
+        let typ = typ
+            .map(|t| format!("\n      <type>{t}</type>"))
+            .unwrap_or_default();
+        format!(
+            "    <!-- {why} -->\n    <dependency>\n      <groupId>{g}</groupId>\n      <artifactId>{a}</artifactId>\n      <version>{v}</version>{typ}\n      <scope>{scope}</scope>\n    </dependency>\n"
+        )
+    };
+    let mut deps = String::new();
+    deps += &dep(
+        ORT_ANDROID,
+        Some("aar"),
+        "runtime",
+        "ONNX Runtime's own Android library: libonnxruntime.so per ABI",
+    );
+    deps += &dep(
+        JNA,
+        Some("aar"),
+        "compile",
+        "JNA for Android: libjnidispatch.so per ABI",
+    );
+    deps += &dep(KOTLIN_STDLIB, None, "compile", "the Kotlin layer");
+    deps += &dep(COROUTINES, None, "compile", "suspend finish() / cancel()");
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0"
+         xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+         xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 https://maven.apache.org/xsd/maven-4.0.0.xsd">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>{GROUP}</groupId>
+  <artifactId>{ARTIFACT}</artifactId>
+  <version>{version}</version>
+  <packaging>aar</packaging>
+  <name>LiveProof for Android</name>
+  <description>On-device face liveness: the Kotlin bindings and the native library.</description>
+  <licenses>
+    <license>
+      <name>Apache-2.0</name>
+    </license>
+  </licenses>
+  <dependencies>
+{deps}  </dependencies>
+</project>
+"#
+    )
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The checks `cargo xtask test` runs on a freshly built AAR; returns one passed count per
+/// check.
+pub fn test(paths: &Paths) -> Result<TestCounts> {
+    let out = crate::setup::target_dir().join("tmp").join("aar-test");
+    let _ = fs::remove_dir_all(&out);
+    let aar = aar(paths, Some(&out), false)?;
+    let checks = check_aar(&aar)?;
+    for c in &checks {
+        eprintln!("  aar check: {c}");
+    }
+    let _ = fs::remove_dir_all(&out);
+    Ok(TestCounts {
+        passed: checks.len() as u64,
+        failed: 0,
+        ignored: 0,
+    })
+}
+
+/// Unzips `aar` (with `jar`) and checks its entries, the manifest, the rules, the library and
+/// the POM beside it; returns what was checked, or the first failure.
+pub fn check_aar(aar: &Path) -> Result<Vec<String>> {
+    let dir = aar.with_extension("unzipped");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    run(
+        Command::new("jar")
+            .arg("--extract")
+            .arg("--file")
+            .arg(aar)
+            .current_dir(&dir),
+        "jar --extract (the AAR)",
+    )?;
+    let mut done = Vec::new();
+    for entry in [
+        "classes.jar",
+        "AndroidManifest.xml",
+        "proguard.txt",
+        "R.txt",
+        "jni/x86_64/libliveproof_ffi.so",
+    ] {
+        if !dir.join(entry).is_file() {
+            bail!("{} lacks {entry}", aar.display());
+        }
+    }
+    done.push("entries: classes.jar, AndroidManifest.xml, proguard.txt, R.txt, jni/x86_64/libliveproof_ffi.so".to_string());
+
+    // classes.jar holds both packages and the texts.
+    let listing = Command::new("jar")
+        .arg("--list")
+        .arg("--file")
+        .arg(dir.join("classes.jar"))
+        .output()
+        .context("jar --list")?;
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for class in [
+        "org/liveproof/LivenessEngine.class",
+        "org/liveproof/LivenessSession.class",
+        "org/liveproof/Feedback$Challenge.class",
+        "org/liveproof/CameraFrame.class",
+        "org/liveproof/JcaSigner.class",
+        "org/liveproof/LiveProofTexts.properties",
+        "org/liveproof/ffi/LivenessSession.class",
+        "org/liveproof/ffi/UniffiLib.class",
+    ] {
+        if !listing.lines().any(|l| l.trim() == class) {
+            bail!("classes.jar lacks {class}");
+        }
+    }
+    if listing.lines().any(|l| l.contains("Test")) {
+        bail!("classes.jar holds test classes");
+    }
+    done.push("classes.jar: org.liveproof layer, org.liveproof.ffi, texts; no tests".to_string());
+
+    let manifest = fs::read_to_string(dir.join("AndroidManifest.xml"))?;
+    if manifest_min_sdk(&manifest) != Some(MIN_SDK) {
+        bail!("AndroidManifest.xml: minSdkVersion is not {MIN_SDK}:\n{manifest}");
+    }
+    if !manifest.contains(&format!("package=\"{GROUP}\"")) {
+        bail!("AndroidManifest.xml: package is not {GROUP}");
+    }
+    done.push(format!(
+        "AndroidManifest.xml: package {GROUP}, minSdkVersion {MIN_SDK}"
+    ));
+
+    let rules = fs::read_to_string(dir.join("proguard.txt"))?;
+    let ours = fs::read_to_string(workspace_root().join("bindings-kotlin/consumer-rules.pro"))?;
+    if rules != ours {
+        bail!("proguard.txt differs from bindings-kotlin/consumer-rules.pro");
+    }
+    for keep in [
+        "-keep class com.sun.jna.* { *; }",
+        "-keep class org.liveproof.ffi.** { *; }",
+    ] {
+        if !rules.contains(keep) {
+            bail!("proguard.txt lacks `{keep}`");
+        }
+    }
+    done.push("proguard.txt: the consumer rules, keeping JNA and org.liveproof.ffi".to_string());
+
+    if fs::metadata(dir.join("R.txt"))?.len() != 0 {
+        bail!("R.txt is not empty");
+    }
+    done.push("R.txt: empty".to_string());
+
+    let lib = fs::read(dir.join("jni/x86_64/libliveproof_ffi.so"))?;
+    if elf_machine(&lib) != Some(0x3E) {
+        bail!("jni/x86_64/libliveproof_ffi.so is not an x86-64 ELF shared library");
+    }
+    let host = dir.join("HOST-BUILD.txt").is_file();
+    if host != aar.to_string_lossy().contains("-HOST-") {
+        bail!("a host build must be named -HOST- and carry HOST-BUILD.txt (and only a host build)");
+    }
+    done.push(format!(
+        "jni/x86_64/libliveproof_ffi.so: x86-64 ELF ({})",
+        if host {
+            "HOST build, labelled"
+        } else {
+            "Android"
+        }
+    ));
+
+    let pom_path = aar.with_extension("pom");
+    let pom =
+        fs::read_to_string(&pom_path).with_context(|| format!("reading {}", pom_path.display()))?;
+    let inner = fs::read_to_string(
+        dir.join("META-INF/maven")
+            .join(GROUP)
+            .join(ARTIFACT)
+            .join("pom.xml"),
+    )?;
+    if pom != inner {
+        bail!("the POM beside the AAR differs from the one inside it");
+    }
+    let deps = pom_dependencies(&pom);
+    for (want, typ) in [
+        (ORT_ANDROID, Some("aar")),
+        (JNA, Some("aar")),
+        (KOTLIN_STDLIB, None),
+        (COROUTINES, None),
+    ] {
+        let found = deps.iter().find(|d| d.0 == want.0 && d.1 == want.1);
+        match found {
+            Some(d) if d.2 == want.2 && d.3.as_deref() == typ => {}
+            Some(d) => bail!(
+                "POM: {}:{} is {}/{:?}; expected {}/{typ:?}",
+                d.0,
+                d.1,
+                d.2,
+                d.3,
+                want.2
+            ),
+            None => bail!("POM lacks {}:{}", want.0, want.1),
+        }
+    }
+    if !pom.contains("<packaging>aar</packaging>") {
+        bail!("POM packaging is not aar");
+    }
+    done.push(format!(
+        "POM: {}:{}:{}@aar, {}:{}:{}@aar, kotlin-stdlib, kotlinx-coroutines-core",
+        ORT_ANDROID.0, ORT_ANDROID.1, ORT_ANDROID.2, JNA.0, JNA.1, JNA.2
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    Ok(done)
+}
+
+/// `android:minSdkVersion="N"` of a manifest.
+pub fn manifest_min_sdk(manifest: &str) -> Option<u32> {
+    let key = "android:minSdkVersion=\"";
+    let at = manifest.find(key)? + key.len();
+    manifest[at..].split('"').next()?.parse().ok()
+}
+
+/// `(groupId, artifactId, version, type)` of each `<dependency>` of a POM.
+pub fn pom_dependencies(pom: &str) -> Vec<(String, String, String, Option<String>)> {
+    let tag = |block: &str, name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let s = block.find(&open)? + open.len();
+        let e = block[s..].find(&close)? + s;
+        Some(block[s..e].trim().to_string())
+    };
+    pom.split("<dependency>")
+        .skip(1)
+        .filter_map(|b| {
+            let b = &b[..b.find("</dependency>")?];
+            Some((
+                tag(b, "groupId")?,
+                tag(b, "artifactId")?,
+                tag(b, "version")?,
+                tag(b, "type"),
+            ))
+        })
+        .collect()
+}
+
+/// The `e_machine` of a 64-bit little-endian ELF shared object (0x3E x86-64, 0xB7 AArch64).
+pub fn elf_machine(bytes: &[u8]) -> Option<u16> {
+    if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+        return None;
+    }
+    // e_type 3 = ET_DYN.
+    if u16::from_le_bytes([bytes[16], bytes[17]]) != 3 {
+        return None;
+    }
+    Some(u16::from_le_bytes([bytes[18], bytes[19]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_declares_min_sdk_24_and_the_package() {
+        let m = manifest();
+        assert_eq!(manifest_min_sdk(&m), Some(24));
+        assert!(m.contains("package=\"org.liveproof\""));
+        assert_eq!(manifest_min_sdk("<uses-sdk/>"), None);
+    }
+
+    #[test]
+    fn pom_declares_onnxruntime_android_and_jna_aar() {
+        let deps = pom_dependencies(&pom("1.2.3"));
+        let find = |a: &str| deps.iter().find(|d| d.1 == a).cloned().unwrap();
+        assert_eq!(
+            find("onnxruntime-android"),
+            (
+                "com.microsoft.onnxruntime".into(),
+                "onnxruntime-android".into(),
+                "1.31.1".into(),
+                Some("aar".into())
+            )
+        );
+        assert_eq!(find("jna").3.as_deref(), Some("aar"));
+        assert_eq!(find("kotlin-stdlib").3, None);
+        let text = pom("1.2.3");
+        let ort_block = &text[text.find("onnxruntime-android").unwrap()..];
+        assert!(ort_block[..ort_block.find("</dependency>").unwrap()]
+            .contains("<scope>runtime</scope>"));
+        assert_eq!(deps.len(), 4);
+        assert!(pom("1.2.3").contains("<version>1.2.3</version>"));
+    }
+
+    #[test]
+    fn ndk_env_uses_clang_at_min_sdk_with_16k_pages() {
+        let env = ndk_env(
+            Path::new("/ndk"),
+            "armv7-linux-androideabi",
+            "armv7a-linux-androideabi",
+        );
+        let get = |k: &str| {
+            env.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.to_string_lossy().into_owned())
+                .unwrap()
+        };
+        assert!(
+            get("CARGO_TARGET_ARMV7_LINUX_ANDROIDEABI_LINKER").ends_with(
+                "/toolchains/llvm/prebuilt/linux-x86_64/bin/armv7a-linux-androideabi24-clang"
+            )
+        );
+        assert_eq!(
+            get("CARGO_TARGET_ARMV7_LINUX_ANDROIDEABI_RUSTFLAGS"),
+            "-C link-arg=-Wl,-z,max-page-size=16384"
+        );
+        assert!(get("AR_armv7_linux_androideabi").ends_with("/bin/llvm-ar"));
+        assert_eq!(ANDROID_ABIS.len(), 3);
+    }
+
+    #[test]
+    fn elf_machine_reads_shared_objects_only() {
+        let mut so = vec![0u8; 64];
+        so[..4].copy_from_slice(b"\x7fELF");
+        so[4] = 2;
+        so[5] = 1;
+        so[16] = 3;
+        so[18] = 0x3E;
+        assert_eq!(elf_machine(&so), Some(0x3E));
+        so[16] = 2; // ET_EXEC
+        assert_eq!(elf_machine(&so), None);
+        assert_eq!(elf_machine(b"PK\x03\x04"), None);
+    }
+}

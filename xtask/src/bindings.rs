@@ -424,6 +424,8 @@ pub fn bench(paths: &Paths) -> Result<()> {
         &[
             "-Dliveproof.excludedGroups=none".to_string(),
             "-Dliveproof.groups=bench".to_string(),
+            // Not a `*Test` class: Surefire's default includes leave it out.
+            "-Dtest=BoundaryBench".to_string(),
         ],
         true,
     )?;

@@ -418,6 +418,7 @@ fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
 /// `cargo xtask bench --kotlin`: the JVM boundary benchmark (`BoundaryBench`, JUnit tag
 /// `bench`, left out of `mvn test`) against the release library; it prints its table.
 pub fn bench(paths: &Paths) -> Result<()> {
+    let _ = fs::remove_dir_all(workspace_root().join("bindings-kotlin/target/surefire-reports"));
     let status = mvn(
         paths,
         &["test"],
@@ -431,6 +432,13 @@ pub fn bench(paths: &Paths) -> Result<()> {
     )?;
     if !status.success() {
         bail!("the Kotlin boundary benchmark failed ({status})");
+    }
+    let reports = workspace_root().join("bindings-kotlin/target/surefire-reports");
+    if surefire_counts(&reports).unwrap_or_default().passed == 0 {
+        bail!(
+            "the Kotlin boundary benchmark did not run (no passed test in {})",
+            reports.display()
+        );
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ import org.liveproof.ffi.Frame
  * call + refusal overhead alone. (b) a real frame's whole push (the SYNTHETIC capture's first
  * frame scaled onto the canvas) on a live local session.
  *
- * Medians and p95 over N calls after a warm-up. Run by `cargo xtask bench --kotlin` (JUnit tag
+ * Medians and p95 over N calls (1000 for (a), 200 for (b)) after a warm-up of every path. Run by `cargo xtask bench --kotlin` (JUnit tag
  * `bench`, left out of `mvn test`); it prints `liveproof-bench:` lines and asserts nothing
  * about speed.
  */
@@ -99,9 +99,19 @@ class BoundaryBench {
                     error("a finished session took a frame")
                 } catch (e: ApiException.SessionState) {
                 }
+                // Warm every path first (JIT), so that the order of the runs does not count.
+                repeat(3) {
+                    time(warmup) { refused { done.push(tiny) } }
+                    time(warmup) { refused { done.push(record) } }
+                    time(warmup) { refused { done.push(camera) } }
+                }
                 val baseline = time(nBoundary) { refused { done.push(tiny) } }
                 val recordA = time(nBoundary) { refused { done.push(record) } }
                 val directA = time(nBoundary) { refused { done.push(camera) } }
+                // The record's Kotlin half alone: lowering into a RustBuffer (alloc + copy), freed.
+                val lowerOnly = time(nBoundary) {
+                    org.liveproof.ffi.RustBuffer.free(org.liveproof.ffi.FfiConverterTypeFrame.lower(record))
+                }
                 done.close()
 
                 // (b) A real frame's whole push on a live session.
@@ -128,6 +138,7 @@ class BoundaryBench {
                 println("liveproof-bench:   call + refusal only (2x2 frame)      : $baseline")
                 println("liveproof-bench:   (a) boundary, pushFrame(ByteArray)   : $recordA")
                 println("liveproof-bench:   (a) boundary, pushYuv420888(direct)  : $directA")
+                println("liveproof-bench:       of which the record's Kotlin lowering: $lowerOnly")
                 println("liveproof-bench:   (b) whole push, pushFrame(ByteArray) : $recordB")
                 println("liveproof-bench:   (b) whole push, pushYuv420888(direct): $directB")
                 println(

@@ -476,22 +476,41 @@ pub fn check_aar(aar: &Path) -> Result<Vec<String>> {
     }
     done.push("R.txt: empty".to_string());
 
-    let lib = fs::read(dir.join("jni/x86_64/libliveproof_ffi.so"))?;
-    if elf_machine(&lib) != Some(0x3E) {
-        bail!("jni/x86_64/libliveproof_ffi.so is not an x86-64 ELF shared library");
-    }
     let host = dir.join("HOST-BUILD.txt").is_file();
     if host != aar.to_string_lossy().contains("-HOST-") {
         bail!("a host build must be named -HOST- and carry HOST-BUILD.txt (and only a host build)");
     }
-    done.push(format!(
-        "jni/x86_64/libliveproof_ffi.so: x86-64 ELF ({})",
-        if host {
-            "HOST build, labelled"
-        } else {
-            "Android"
+    // Each ABI's library: the right machine; an Android build also every ABI and 16 KB pages.
+    let abis: &[&str] = if host {
+        &["x86_64"]
+    } else {
+        &["arm64-v8a", "armeabi-v7a", "x86_64"]
+    };
+    for abi in abis {
+        let path = format!("jni/{abi}/libliveproof_ffi.so");
+        let lib =
+            fs::read(dir.join(&path)).with_context(|| format!("{} lacks {path}", aar.display()))?;
+        let elf =
+            Elf::parse(&lib).with_context(|| format!("{path} is not an ELF shared object"))?;
+        if Some(elf.machine) != abi_machine(abi) {
+            bail!("{path} is for ELF machine {:#x}, not {abi}", elf.machine);
         }
-    ));
+        if !host && elf.min_load_align < 16384 {
+            bail!(
+                "{path}: a LOAD segment is aligned to {} bytes; Google Play needs 16 KB pages ({PAGE_SIZE_FLAG})",
+                elf.min_load_align
+            );
+        }
+        done.push(format!(
+            "{path}: ELF for {abi}, LOAD segments aligned to {} bytes ({})",
+            elf.min_load_align,
+            if host {
+                "HOST build, labelled"
+            } else {
+                "Android"
+            }
+        ));
+    }
 
     let pom_path = aar.with_extension("pom");
     let pom =
@@ -567,16 +586,72 @@ pub fn pom_dependencies(pom: &str) -> Vec<(String, String, String, Option<String
         .collect()
 }
 
-/// The `e_machine` of a 64-bit little-endian ELF shared object (0x3E x86-64, 0xB7 AArch64).
-pub fn elf_machine(bytes: &[u8]) -> Option<u16> {
-    if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
-        return None;
+/// The ELF `e_machine` an Android ABI's libraries carry.
+pub fn abi_machine(abi: &str) -> Option<u16> {
+    match abi {
+        "arm64-v8a" => Some(0xB7),
+        "armeabi-v7a" => Some(0x28),
+        "x86_64" => Some(0x3E),
+        "x86" => Some(0x03),
+        _ => None,
     }
-    // e_type 3 = ET_DYN.
-    if u16::from_le_bytes([bytes[16], bytes[17]]) != 3 {
-        return None;
+}
+
+/// What the AAR check reads of a little-endian ELF shared object (32- or 64-bit).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Elf {
+    pub machine: u16,
+    /// The smallest `p_align` of the `PT_LOAD` segments (the page size it was linked for).
+    pub min_load_align: u64,
+}
+
+impl Elf {
+    /// None unless `bytes` is a little-endian `ET_DYN` ELF with its program headers inside.
+    pub fn parse(bytes: &[u8]) -> Option<Elf> {
+        let u16_at = |o: usize| Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?));
+        let u32_at = |o: usize| Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?));
+        let u64_at = |o: usize| Some(u64::from_le_bytes(bytes.get(o..o + 8)?.try_into().ok()?));
+        if bytes.get(..4)? != b"\x7fELF" || bytes.get(5)? != &1 || u16_at(16)? != 3 {
+            return None;
+        }
+        let wide = match bytes.get(4)? {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let machine = u16_at(18)?;
+        // e_phoff, e_phentsize, e_phnum; then per header p_type and p_align.
+        let (phoff, phentsize, phnum) = if wide {
+            (
+                u64_at(32)? as usize,
+                u16_at(54)? as usize,
+                u16_at(56)? as usize,
+            )
+        } else {
+            (
+                u32_at(28)? as usize,
+                u16_at(42)? as usize,
+                u16_at(44)? as usize,
+            )
+        };
+        let mut min_load_align = u64::MAX;
+        for i in 0..phnum {
+            let h = phoff.checked_add(i.checked_mul(phentsize)?)?;
+            if u32_at(h)? != 1 {
+                continue; // not PT_LOAD
+            }
+            let align = if wide {
+                u64_at(h + 48)?
+            } else {
+                u64::from(u32_at(h + 28)?)
+            };
+            min_load_align = min_load_align.min(align);
+        }
+        (min_load_align != u64::MAX).then_some(Elf {
+            machine,
+            min_load_align,
+        })
     }
-    Some(u16::from_le_bytes([bytes[18], bytes[19]]))
 }
 
 #[cfg(test)]
@@ -640,17 +715,72 @@ mod tests {
         assert_eq!(ANDROID_ABIS.len(), 3);
     }
 
+    /// A minimal ELF shared object: header + `loads` PT_LOAD program headers with `align`.
+    fn elf(wide: bool, machine: u16, aligns: &[u64]) -> Vec<u8> {
+        let (ehsize, phentsize) = if wide { (64, 56) } else { (52, 32) };
+        let mut b = vec![0u8; ehsize + phentsize * aligns.len()];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = if wide { 2 } else { 1 };
+        b[5] = 1;
+        b[16] = 3;
+        b[18..20].copy_from_slice(&machine.to_le_bytes());
+        if wide {
+            b[32..40].copy_from_slice(&(ehsize as u64).to_le_bytes());
+            b[54..56].copy_from_slice(&(phentsize as u16).to_le_bytes());
+            b[56..58].copy_from_slice(&(aligns.len() as u16).to_le_bytes());
+        } else {
+            b[28..32].copy_from_slice(&(ehsize as u32).to_le_bytes());
+            b[42..44].copy_from_slice(&(phentsize as u16).to_le_bytes());
+            b[44..46].copy_from_slice(&(aligns.len() as u16).to_le_bytes());
+        }
+        for (i, a) in aligns.iter().enumerate() {
+            let h = ehsize + i * phentsize;
+            b[h..h + 4].copy_from_slice(&1u32.to_le_bytes());
+            if wide {
+                b[h + 48..h + 56].copy_from_slice(&a.to_le_bytes());
+            } else {
+                b[h + 28..h + 32].copy_from_slice(&(*a as u32).to_le_bytes());
+            }
+        }
+        b
+    }
+
     #[test]
-    fn elf_machine_reads_shared_objects_only() {
-        let mut so = vec![0u8; 64];
-        so[..4].copy_from_slice(b"\x7fELF");
-        so[4] = 2;
-        so[5] = 1;
-        so[16] = 3;
-        so[18] = 0x3E;
-        assert_eq!(elf_machine(&so), Some(0x3E));
-        so[16] = 2; // ET_EXEC
-        assert_eq!(elf_machine(&so), None);
-        assert_eq!(elf_machine(b"PK\x03\x04"), None);
+    fn elf_parse_reads_machine_and_load_alignment() {
+        assert_eq!(
+            Elf::parse(&elf(true, 0xB7, &[16384, 65536])),
+            Some(Elf {
+                machine: 0xB7,
+                min_load_align: 16384
+            })
+        );
+        assert_eq!(
+            Elf::parse(&elf(false, 0x28, &[4096, 16384])),
+            Some(Elf {
+                machine: 0x28,
+                min_load_align: 4096
+            })
+        );
+        let mut exec = elf(true, 0x3E, &[4096]);
+        exec[16] = 2; // ET_EXEC
+        assert_eq!(Elf::parse(&exec), None);
+        assert_eq!(Elf::parse(b"PK\x03\x04"), None);
+        assert_eq!(abi_machine("armeabi-v7a"), Some(0x28));
+        for (abi, _, _) in ANDROID_ABIS {
+            assert!(abi_machine(abi).is_some(), "{abi}");
+        }
+    }
+
+    #[test]
+    fn the_host_library_parses() {
+        // The library this build just made (if present): x86-64, LOAD segments page-aligned.
+        let lib = crate::setup::target_dir()
+            .join("debug")
+            .join("libliveproof_ffi.so");
+        if let Ok(bytes) = fs::read(&lib) {
+            let e = Elf::parse(&bytes).expect("the host library parses");
+            assert_eq!(e.machine, 0x3E);
+            assert!(e.min_load_align >= 4096, "{e:?}");
+        }
     }
 }

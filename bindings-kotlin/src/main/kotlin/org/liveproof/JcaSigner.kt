@@ -68,7 +68,13 @@ class JcaSigner @JvmOverloads constructor(
         } catch (e: GeneralSecurityException) {
             throw SignerException("$ALGORITHM failed: ${e.javaClass.simpleName}: ${e.message}")
         }
-        return signatureFromDer(der)
+        // Thrown inside the library's callback: an ApiException must not cross back (see
+        // forLibrary), so a malformed DER from the provider becomes a SignerException too.
+        return try {
+            signatureFromDer(der)
+        } catch (e: ApiException) {
+            throw SignerException("the $ALGORITHM signature from JCA: ${e.message}")
+        }
     }
 
     /** The public key as an SPKI PEM text (what the verifier's device-key registry takes). */

@@ -183,6 +183,25 @@ class SessionTest {
         }
     }
 
+    /**
+     * A JCA failure (an RSA private key behind an EC public key: `initSign` refuses it) reaches
+     * the app as ApiException.Signer naming the JCA exception; the decision stays owed.
+     */
+    @Test
+    fun jcaFailureIsASignerError() {
+        val ec = JcaSigner.generate()
+        val rsa = java.security.KeyPairGenerator.getInstance("RSA").apply { initialize(2048) }.generateKeyPair()
+        val broken = JcaSigner(rsa.private, ec.publicKey)
+        val token = engine.verifyToken(TestCapture.issueToken(tmp), TestCapture.serverKeysPem())
+        engine.startSession(token, broken).use { s ->
+            for (i in 0 until 10) pushRgb(s, i)
+            val e = assertThrows(ApiException.Signer::class.java) { s.finishBlocking() }
+            println("liveproof-figure: JCA failure: ${e.message}")
+            assertTrue(e.message!!.contains("SHA256withECDSA failed: InvalidKeyException"), e.message)
+            assertThrows(ApiException.Signer::class.java) { s.finishBlocking() }
+        }
+    }
+
     /** A token that fails verification: a flipped byte, and the right token under another server key. */
     @Test
     fun badTokensAreRejected() {

@@ -388,9 +388,15 @@ class SessionTest {
             val id = run.outcome.sessionId
             val snapshot = lines.toList()
             println("liveproof-figure: INFO log of a whole session (${snapshot.size} lines):\n  " + snapshot.joinToString("\n  "))
-            assertTrue(snapshot.any { it.contains("session started: local session $id") }, "$snapshot")
             val band = run.outcome.decision.name.lowercase(Locale.ROOT)
-            assertTrue(snapshot.any { it.contains("session $id finished: $band (") }, "$snapshot")
+            val reasons = run.outcome.reasons.joinToString(", ") { org.liveproof.ffi.reasonCodeName(it) }
+            assertEquals(
+                listOf(
+                    "INFO liveproof_ffi::session: session started: local session $id",
+                    "INFO liveproof_ffi::session: session $id finished: $band ($reasons)",
+                ),
+                snapshot,
+            )
             val decimal = Regex("""\d\.\d""")
             assertEquals(emptyList<String>(), snapshot.filter { decimal.containsMatchIn(it) }, "lines with a decimal number")
             assertTrue(snapshot.all { it.startsWith("INFO ") || it.startsWith("WARN ") || it.startsWith("ERROR ") }, "$snapshot")

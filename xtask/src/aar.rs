@@ -378,7 +378,18 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
     let out = crate::setup::target_dir().join("tmp").join("aar-test");
     let _ = fs::remove_dir_all(&out);
     let aar = aar(paths, Some(&out), false)?;
-    let checks = check_aar(&aar)?;
+    let mut checks = check_aar(&aar)?;
+    let mut ignored = 0;
+    match ndk_probe(&out.join("ndk-probe"))? {
+        Some(c) => checks.push(c),
+        None => {
+            ignored = 1;
+            eprintln!(
+                "  aar check: skipped the NDK plumbing probe ({} or rust-lld not installed)",
+                ANDROID_ABIS[0].1
+            );
+        }
+    }
     for c in &checks {
         eprintln!("  aar check: {c}");
     }
@@ -386,8 +397,108 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
     Ok(TestCounts {
         passed: checks.len() as u64,
         failed: 0,
-        ignored: 0,
+        ignored,
     })
+}
+
+/// The NDK path's plumbing, without an NDK: a stand-in NDK folder whose
+/// `aarch64-linux-android24-clang` logs its arguments and links with the toolchain's
+/// `rust-lld` (no sysroot: `-l` libraries are dropped), used through [`ndk_env`] to build a
+/// one-function cdylib for `aarch64-linux-android`. Checks that cargo called that linker with
+/// [`PAGE_SIZE_FLAG`] and that the result is an AArch64 ELF whose `LOAD` segments are aligned
+/// to 16 KB. `Ok(None)` (skipped) when the target or `rust-lld` is not installed.
+pub fn ndk_probe(work: &Path) -> Result<Option<String>> {
+    let (abi, target, prefix) = ANDROID_ABIS[0];
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let host = Command::new("rustc").arg("-vV").output()?;
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV names no host")?;
+    let lld = sysroot.join("lib/rustlib").join(&host).join("bin/rust-lld");
+    let std = sysroot.join("lib/rustlib").join(target);
+    if !lld.is_file() || !std.is_dir() {
+        return Ok(None);
+    }
+    let _ = fs::remove_dir_all(work);
+    let ndk = work.join("ndk");
+    let bin = ndk_bin(&ndk);
+    fs::create_dir_all(&bin)?;
+    let log = bin.join("last-link-args.txt");
+    let clang = bin.join(format!("{prefix}{MIN_SDK}-clang"));
+    fs::write(
+        &clang,
+        format!(
+            r#"#!/bin/sh
+# Stand-in for the NDK's clang as a linker (xtask aar's probe): logs the arguments, links
+# with rust-lld; -l libraries are dropped (no sysroot), their symbols stay undefined.
+printf '%s
+' "$@" > '{log}'
+args=""
+for a in "$@"; do
+  case "$a" in
+    -Wl,*) args="$args $(printf '%s' "${{a#-Wl,}}" | tr ',' ' ')";;
+    -l*|-m*|-f*|-nodefaultlibs|-nostartfiles|--target=*) ;;
+    *) args="$args $a";;
+  esac
+done
+exec '{lld}' -flavor gnu $args
+"#,
+            log = log.display(),
+            lld = lld.display()
+        ),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&clang, fs::Permissions::from_mode(0o755))?;
+    }
+    let krate = work.join("probe");
+    fs::create_dir_all(krate.join("src"))?;
+    fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"lp-ndk-probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[workspace]\n",
+    )?;
+    fs::write(
+        krate.join("src/lib.rs"),
+        "#[no_mangle]\npub extern \"C\" fn lp_probe_add(a: u32, b: u32) -> u32 {\n    a.wrapping_add(b)\n}\n",
+    )?;
+    let out = Command::new(crate::cargo())
+        .args(["build", "--release", "-q", "--target", target])
+        .env("CARGO_TARGET_DIR", work.join("target"))
+        .env_remove("RUSTFLAGS")
+        .envs(ndk_env(&ndk, target, prefix))
+        .current_dir(&krate)
+        .output()
+        .context("starting cargo for the NDK probe")?;
+    if !out.status.success() {
+        bail!(
+            "the NDK probe did not build ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let args = fs::read_to_string(&log).context("the stand-in linker was not called")?;
+    if !args.lines().any(|a| a == PAGE_SIZE_FLAG) {
+        bail!("the linker was called without {PAGE_SIZE_FLAG}: {args}");
+    }
+    let so = work
+        .join("target")
+        .join(target)
+        .join("release/liblp_ndk_probe.so");
+    let elf = Elf::parse(&fs::read(&so)?).context("the probe is not an ELF shared object")?;
+    if Some(elf.machine) != abi_machine(abi) || elf.min_load_align < 16384 {
+        bail!("the probe is {elf:?}; expected {abi} with 16 KB LOAD alignment");
+    }
+    let _ = fs::remove_dir_all(work);
+    Ok(Some(format!(
+        "NDK plumbing (stand-in clang → rust-lld): cargo linked {target} with {} and {PAGE_SIZE_FLAG}; {abi} ELF, LOAD aligned to {} bytes",
+        clang.file_name().unwrap_or_default().to_string_lossy(),
+        elf.min_load_align
+    )))
 }
 
 /// Unzips `aar` (with `jar`) and checks its entries, the manifest, the rules, the library and

@@ -218,9 +218,11 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
         counts.ignored,
         t0.elapsed().as_secs_f64()
     );
+    // The cross checks first: they install the aarch64-linux-android target the AAR's NDK
+    // plumbing probe links for.
+    cross_checks(paths)?;
     let mut counts = counts;
     counts.add(crate::aar::test(paths)?);
-    cross_checks(paths)?;
     Ok(counts)
 }
 

@@ -139,6 +139,11 @@ fn run() -> Result<()> {
                 for c in aar::check_aar(&aar)? {
                     eprintln!("  aar check: {c}");
                 }
+                let probe = setup::target_dir().join("tmp").join("aar-ndk-probe");
+                match aar::ndk_probe(&probe)? {
+                    Some(c) => eprintln!("  aar check: {c}"),
+                    None => eprintln!("  aar check: skipped the NDK plumbing probe"),
+                }
             }
             Ok(())
         }

@@ -65,8 +65,12 @@ pub fn gen(paths: &Paths, check: bool) -> Result<()> {
     Ok(())
 }
 
-/// Builds the cdylib, then the C example and C tests; runs both under valgrind; returns the
-/// C tests' counts. Fails on a failed case, a valgrind error or a definite leak.
+/// Builds the cdylib, then the C examples and C tests twice (plain for valgrind, and with
+/// ASan + UBSan); makes a trust-chain fixture (server keys, a device key, tokens, synthetic
+/// captures); runs the C tests and the session example under valgrind and under the
+/// sanitizers, and has the verifier CLI accept each signed result. Returns the C tests'
+/// counts (the valgrind runs; the sanitizer runs of the same tests must pass too). Fails on a
+/// failed case, a valgrind error or definite leak, a sanitizer report, or a rejected result.
 pub fn test(paths: &Paths) -> Result<TestCounts> {
     let t0 = Instant::now();
     let root = workspace_root();
@@ -79,39 +83,61 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
     )?;
     let target_dir = crate::setup::target_dir();
     let lib_dir = target_dir.join("debug");
-    let mut make_args = crate::os(&["-C", "examples/c", "PROFILE=debug"]);
-    make_args.push(OsString::from(format!("LIB_DIR={}", lib_dir.display())));
-    crate::step("capi: make", paths, "make", &make_args)?;
-
     let build = root.join("examples/c/build");
-    let tests = run_under_valgrind(paths, &build.join("test_errors"), &[])?;
-    let counts = parse_c_counts(&tests.stdout).with_context(|| {
-        format!(
-            "test_errors printed no `c tests: N passed, M failed` line (status {})",
-            tests.status
-        )
-    })?;
-    // The example on one picture: valgrind makes each analysis take seconds.
-    let images = vec![paths.fixtures.join("astronaut.png").into_os_string()];
-    let inspect = run_under_valgrind(paths, &build.join("inspect"), &images)?;
+    let asan_build = root.join("examples/c/build-asan");
+    for (dir, sanitize) in [(&build, false), (&asan_build, true)] {
+        let mut make_args = crate::os(&["-C", "examples/c", "PROFILE=debug"]);
+        make_args.push(OsString::from(format!("LIB_DIR={}", lib_dir.display())));
+        make_args.push(OsString::from(format!("BUILD={}", dir.display())));
+        if sanitize {
+            make_args.push(OsString::from("SANITIZE=1"));
+        }
+        crate::step(
+            if sanitize {
+                "capi: make (ASan + UBSan)"
+            } else {
+                "capi: make"
+            },
+            paths,
+            "make",
+            &make_args,
+        )?;
+    }
+    let fx = SessionFixture::make(paths)?;
 
-    for run in [&tests, &inspect] {
+    // Valgrind: the C tests, the example on one picture, the session example on the short
+    // capture (valgrind makes each frame take about a second).
+    let images = vec![paths.fixtures.join("astronaut.png").into_os_string()];
+    let mut runs = vec![
+        run_under_valgrind(paths, &build.join("test_errors"), &[])?,
+        run_under_valgrind(paths, &build.join("inspect"), &images)?,
+        run_under_valgrind(paths, &build.join("test_session"), &fx.test_args())?,
+    ];
+    let vg_result = fx.dir.join("valgrind.result.cose");
+    runs.push(run_under_valgrind(
+        paths,
+        &build.join("session"),
+        &fx.session_args(
+            &fx.short_capture,
+            &fx.token(paths, "valgrind")?,
+            "--device-key",
+            &vg_result,
+        ),
+    )?);
+    for run in &runs {
         eprintln!(
             "capi: valgrind {}: {} errors; definitely lost {} B, indirectly lost {} B, \
-             possibly lost {} B, still reachable {} B",
+             possibly lost {} B, still reachable {} B ({:.1} s)",
             run.name,
             run.leaks.errors,
             run.leaks.definite,
             run.leaks.indirect,
             run.leaks.possible,
-            run.leaks.reachable
+            run.leaks.reachable,
+            run.seconds
         );
     }
-    println!(
-        "c tests: {} passed, {} failed",
-        counts.passed, counts.failed
-    );
-    for run in [&tests, &inspect] {
+    for run in &runs {
         if run.status == VALGRIND_ERROR_EXIT || run.leaks.errors > 0 || run.leaks.definite > 0 {
             bail!(
                 "valgrind found errors in {} (exit {}):\n{}",
@@ -121,14 +147,16 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
             );
         }
     }
-    if counts.failed > 0 || tests.status != 0 {
-        bail!(
-            "C tests failed: {} passed, {} failed (exit {})",
-            counts.passed,
-            counts.failed,
-            tests.status
+    let mut counts = TestCounts::default();
+    for run in [&runs[0], &runs[2]] {
+        let c = checked_counts(run)?;
+        println!(
+            "c tests ({}): {} passed, {} failed",
+            run.name, c.passed, c.failed
         );
+        counts.add(c);
     }
+    let inspect = &runs[1];
     if inspect.status != 0 || inspect.stdout.matches("1 face(s)").count() != images.len() {
         bail!(
             "examples/c inspect failed (exit {}):\n{}{}",
@@ -137,8 +165,290 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
             tail(&inspect.stderr, 30)
         );
     }
+    check_session_run(&runs[3])?;
+    fx.verify(&vg_result, "valgrind, short capture, software signer")?;
+
+    // AddressSanitizer + UndefinedBehaviorSanitizer on the C side: the C tests and the
+    // session example on the full capture with the callback signer.
+    let asan_result = fx.dir.join("asan.result.cose");
+    let asan_runs = vec![
+        run_sanitized(paths, &asan_build.join("test_errors"), &[])?,
+        run_sanitized(paths, &asan_build.join("test_session"), &fx.test_args())?,
+        run_sanitized(
+            paths,
+            &asan_build.join("session"),
+            &fx.session_args(
+                &fx.full_capture,
+                &fx.token(paths, "asan")?,
+                "--callback-key",
+                &asan_result,
+            ),
+        )?,
+    ];
+    for run in &asan_runs {
+        eprintln!(
+            "capi: ASan+UBSan {}: exit {}, no report ({:.1} s)",
+            run.name, run.status, run.seconds
+        );
+    }
+    for run in &asan_runs[..2] {
+        let c = checked_counts(run)?;
+        println!(
+            "c tests ({}, ASan+UBSan): {} passed, {} failed",
+            run.name, c.passed, c.failed
+        );
+    }
+    check_session_run(&asan_runs[2])?;
+    fx.verify(&asan_result, "ASan, full capture, callback signer")?;
+
+    println!(
+        "c tests: {} passed, {} failed",
+        counts.passed, counts.failed
+    );
     eprintln!("capi: ok ({:.1} s)", t0.elapsed().as_secs_f64());
     Ok(counts)
+}
+
+/// The counts of a C test run; an error when a case failed or the program did not exit 0.
+fn checked_counts(run: &Run) -> Result<TestCounts> {
+    let counts = parse_c_counts(&run.stdout).with_context(|| {
+        format!(
+            "{} printed no `c tests: N passed, M failed` line (status {}):\n{}",
+            run.name,
+            run.status,
+            tail(&run.stderr, 40)
+        )
+    })?;
+    if counts.failed > 0 || run.status != 0 {
+        bail!(
+            "C tests failed in {}: {} passed, {} failed (exit {}):\n{}",
+            run.name,
+            counts.passed,
+            counts.failed,
+            run.status,
+            tail(&run.stderr, 40)
+        );
+    }
+    Ok(counts)
+}
+
+fn check_session_run(run: &Run) -> Result<()> {
+    if run.status != 0 || !run.stdout.contains("signed result: ") {
+        bail!(
+            "examples/c session failed (exit {}):\n{}{}",
+            run.name,
+            run.stdout,
+            tail(&run.stderr, 40)
+        );
+    }
+    Ok(())
+}
+
+/// A fixed challenge seed the synthetic captures act out (any 32 bytes; a server draws a
+/// fresh one per session).
+const FIXTURE_SEED: &str = "6c6976656f726f6f662064656d6f2073656564202d2066697865642062797465";
+/// Frames of the capture the session example runs under valgrind, where a frame of a session
+/// takes about 3 s (the full capture's 118 frames took 382 s): enough for a decision, not
+/// the challenge. It does not act the challenge out (`liveproof-synth` lengthens a performed
+/// capture to cover the whole challenge), so the session decides retry.
+const SHORT_CAPTURE_FRAMES: &str = "40";
+
+/// The trust chain for the C session runs, made fresh in `<cache>/capi-test`: the verifier's
+/// keys, a device key, synthetic captures of the Newton portrait (the full one acting out the
+/// seed's challenge, a short one for valgrind), and tokens issued by the verifier CLI.
+struct SessionFixture {
+    dir: PathBuf,
+    verifier: PathBuf,
+    server_keys: PathBuf,
+    server_pub: PathBuf,
+    device_key: PathBuf,
+    full_capture: PathBuf,
+    short_capture: PathBuf,
+}
+
+impl SessionFixture {
+    fn make(paths: &Paths) -> Result<SessionFixture> {
+        let t0 = Instant::now();
+        crate::step(
+            "capi: build the verifier, CLI and synth",
+            paths,
+            crate::cargo(),
+            &crate::os(&[
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "liveproof-verifier",
+                "-p",
+                "liveproof-cli",
+                "-p",
+                "liveproof-synth",
+            ]),
+        )?;
+        let bin = crate::setup::target_dir().join("release");
+        let dir = paths.cache.join("capi-test");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let verifier = bin.join("liveproof-verifier");
+        let server_keys = dir.join("server-keys");
+        let kid = output_of(
+            Command::new(&verifier)
+                .arg("keygen")
+                .arg("--out")
+                .arg(&server_keys),
+        )?;
+        let server_pub = server_keys.join(format!("{}.pub.pem", kid.trim()));
+        let device_key = dir.join("device.key");
+        output_of(
+            Command::new(bin.join("liveproof"))
+                .arg("keygen")
+                .arg("--out")
+                .arg(&device_key),
+        )?;
+        let face = paths.fixtures.join("newton.png");
+        let full_capture = dir.join("capture-full");
+        let short_capture = dir.join("capture-short");
+        for (out, length) in [
+            (&full_capture, ["--perform", FIXTURE_SEED]),
+            (&short_capture, ["--frames", SHORT_CAPTURE_FRAMES]),
+        ] {
+            output_of(
+                Command::new(bin.join("liveproof-synth"))
+                    .arg("--image")
+                    .arg(&face)
+                    .args(["--kind", "bona_fide", "--seed", "7", "--fps", "30"])
+                    .args(length)
+                    .arg("--out")
+                    .arg(out),
+            )?;
+        }
+        let fx = SessionFixture {
+            dir,
+            verifier,
+            server_keys,
+            server_pub,
+            device_key,
+            full_capture,
+            short_capture,
+        };
+        fx.token(paths, "tests")?;
+        eprintln!(
+            "capi: fixture in {} ({:.1} s)",
+            fx.dir.display(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok(fx)
+    }
+
+    /// A fresh token for one run (the longest lifetime the verifier issues: a run under
+    /// valgrind takes minutes).
+    fn token(&self, paths: &Paths, name: &str) -> Result<PathBuf> {
+        let path = self.dir.join(format!("{name}.token"));
+        output_of(
+            Command::new(&self.verifier)
+                .arg("issue")
+                .arg("--key")
+                .arg(&self.server_keys)
+                .args(["--tenant", "capi", "--seed", FIXTURE_SEED])
+                .args([
+                    "--flow",
+                    "account_opening",
+                    "--tier",
+                    "medium",
+                    "--ttl",
+                    "600",
+                ])
+                .arg("--out")
+                .arg(&path)
+                .envs(paths.env()),
+        )?;
+        Ok(path)
+    }
+
+    /// `test_session CAPTURE TOKEN SERVER_PUB DEVICE_KEY` (the short capture's first frames;
+    /// the token issued by `make`).
+    fn test_args(&self) -> Vec<OsString> {
+        let token = self.dir.join("tests.token");
+        vec![
+            self.short_capture.clone().into_os_string(),
+            token.into_os_string(),
+            self.server_pub.clone().into_os_string(),
+            self.device_key.clone().into_os_string(),
+        ]
+    }
+
+    fn session_args(
+        &self,
+        capture: &Path,
+        token: &Path,
+        signer_flag: &str,
+        out: &Path,
+    ) -> Vec<OsString> {
+        vec![
+            capture.into(),
+            "--token".into(),
+            token.into(),
+            "--server-key".into(),
+            self.server_pub.clone().into_os_string(),
+            signer_flag.into(),
+            self.device_key.clone().into_os_string(),
+            "--out".into(),
+            out.into(),
+        ]
+    }
+
+    /// The verifier CLI must accept `result` (signature, token, device key, policy re-applied
+    /// to the same band).
+    fn verify(&self, result: &Path, what: &str) -> Result<()> {
+        let out = Command::new(&self.verifier)
+            .arg("verify")
+            .arg(result)
+            .arg("--key")
+            .arg(&self.server_keys)
+            .arg("--device-key")
+            .arg(self.device_key.with_extension("key.pub"))
+            .arg("--json")
+            .stdin(Stdio::null())
+            .output()
+            .context("running liveproof-verifier verify")?;
+        let verdict: serde_json::Value =
+            serde_json::from_slice(&out.stdout).with_context(|| {
+                format!(
+                    "liveproof-verifier verify printed no JSON (exit {}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?;
+        if verdict["accepted"] != true || !out.status.success() {
+            bail!(
+                "the verifier rejected the C session's result ({what}): failed check {}, {}",
+                verdict["failed_check"],
+                verdict["reject_reason"]
+            );
+        }
+        eprintln!(
+            "capi: verifier accepted the C session's result ({what}): band {}, reasons {}",
+            verdict["band"], verdict["reasons"]
+        );
+        Ok(())
+    }
+}
+
+/// Runs a command, failing with its output when it fails; returns its stdout.
+fn output_of(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +729,7 @@ struct Run {
     stdout: String,
     stderr: String,
     leaks: LeakSummary,
+    seconds: f64,
 }
 
 fn run_under_valgrind(paths: &Paths, program: &Path, args: &[OsString]) -> Result<Run> {
@@ -461,6 +772,68 @@ fn run_under_valgrind(paths: &Paths, program: &Path, args: &[OsString]) -> Resul
         stdout,
         stderr,
         leaks,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Exit code of a sanitizer report (ASan's `exitcode`; UBSan, built with
+/// `-fno-sanitize-recover`, reports through the same runtime), distinct from the test
+/// programs' 1 and 2.
+const SANITIZER_ERROR_EXIT: i32 = 98;
+
+/// Runs a program built with `SANITIZE=1` (ASan + UBSan on the C side), stopping at the
+/// first report; fails when a report appears, whatever the exit code.
+fn run_sanitized(paths: &Paths, program: &Path, args: &[OsString]) -> Result<Run> {
+    let name = program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    eprintln!("\n==> capi: ASan+UBSan {name}");
+    let t0 = Instant::now();
+    let out = Command::new(program)
+        .args(args)
+        .envs(paths.env())
+        // LeakSanitizer is on: a leak is a report. No suppressions: none were needed.
+        .env(
+            "ASAN_OPTIONS",
+            format!(
+                "halt_on_error=1:detect_leaks=1:exitcode={SANITIZER_ERROR_EXIT}:\
+                 strict_string_checks=1:detect_stack_use_after_return=1"
+            ),
+        )
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    print!("{stdout}");
+    let status = out.status.code().unwrap_or(-1);
+    eprintln!(
+        "==> capi: ASan+UBSan {name}: exit {status} ({:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    let reported = [
+        "ERROR: AddressSanitizer",
+        "ERROR: LeakSanitizer",
+        "runtime error:",
+    ]
+    .iter()
+    .any(|m| stderr.contains(m));
+    if reported || status == SANITIZER_ERROR_EXIT {
+        bail!(
+            "a sanitizer reported in {name} (exit {status}):\n{}",
+            tail(&stderr, 80)
+        );
+    }
+    Ok(Run {
+        name,
+        status,
+        stdout,
+        stderr,
+        leaks: LeakSummary::default(),
+        seconds: t0.elapsed().as_secs_f64(),
     })
 }
 

@@ -146,30 +146,53 @@ impl From<liveproof_core::frame::FrameError> for ApiError {
     }
 }
 
-/// A foreign callback (a `Signer`, a `LogSink`) threw something other than an `ApiException`:
-/// the one point where such failures enter the public error.
-impl From<uniffi::UnexpectedUniFFICallbackError> for ApiError {
+/// What a host's callback (a Kotlin or Swift `Signer`) throws: one case with the host's
+/// message. Not flat, so UniFFI can carry it from the host back into Rust (a flat error only
+/// travels the other way). It becomes [`ApiError::Signer`] at one point, the `From` below.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum CallbackError {
+    /// The callback could not do its work (a keystore refused, the user dismissed a prompt).
+    /// (`reason`, not `message`: Kotlin exceptions already have a `message`.)
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+/// Anything else a callback threw (an unchecked exception, a Swift error of another type).
+impl From<uniffi::UnexpectedUniFFICallbackError> for CallbackError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        ApiError::Signer {
-            message: format!("the host's callback failed: {}", e.reason),
+        CallbackError::Failed {
+            reason: format!("the host's callback threw: {}", e.reason),
         }
     }
+}
+
+impl From<CallbackError> for ApiError {
+    fn from(e: CallbackError) -> Self {
+        ApiError::Signer {
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A panic's message (`&str` or `String` payloads; anything else is "unknown panic").
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Runs `f`, turning a panic into [`ApiError::Internal`] (never an unwind across the FFI).
 pub fn catch_panic<T>(f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(ApiError::Internal {
-                message: format!("panic caught at the FFI boundary: {what}"),
-            })
-        }
+        Err(payload) => Err(ApiError::Internal {
+            message: format!(
+                "panic caught at the FFI boundary: {}",
+                panic_message(payload.as_ref())
+            ),
+        }),
     }
 }
 

@@ -9,7 +9,7 @@ pub mod logging;
 pub mod session;
 pub mod uniffi_api;
 
-pub use error::ApiError;
+pub use error::{ApiError, CallbackError};
 
 uniffi::setup_scaffolding!();
 

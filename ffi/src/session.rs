@@ -368,8 +368,9 @@ impl LiveSession {
         self.conclude(false)
     }
 
-    /// Ends the capture early: the outcome is retry (`capture_incomplete`, or `no_face` when no
-    /// face was seen), signed for a token session so the server can count the attempt.
+    /// Ends the capture early: the outcome is retry (its reasons say what was missing:
+    /// `capture_incomplete`, `no_face`, `quality_poor_retry`), signed for a token session so
+    /// the server can count the attempt.
     pub fn cancel(&self) -> Result<Outcome, ApiError> {
         self.conclude(true)
     }
@@ -406,13 +407,24 @@ impl LiveSession {
         let signed = match &self.kind {
             SessionKind::Local { .. } => None,
             SessionKind::Token { token, signer } => {
-                match sign_result(
-                    &token.verified,
-                    &result,
-                    signer.as_ref(),
-                    Vec::new(),
-                    now_unix(),
-                ) {
+                // The signer is the host's code (a keystore, a callback across an FFI): even a
+                // panic in it must leave the decision in place for the next `finish()`.
+                let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    sign_result(
+                        &token.verified,
+                        &result,
+                        signer.as_ref(),
+                        Vec::new(),
+                        now_unix(),
+                    )
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(TrustError::Signer(format!(
+                        "the signer panicked: {}",
+                        crate::error::panic_message(panic.as_ref())
+                    )))
+                });
+                match signed {
                     Ok(bytes) => Some(bytes),
                     Err(e) => {
                         *state = State::Decided { result, cancelled };

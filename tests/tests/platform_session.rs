@@ -19,7 +19,7 @@ use liveproof_ffi::uniffi_api::{
     init_logging, set_log_sink, EngineConfig, Frame, LivenessEngine, LivenessSession, LogLevel,
     LogSink, PixelFormat, Plane, SessionOptions, Signer, SoftwareSigner, Yuv420Layout,
 };
-use liveproof_ffi::ApiError;
+use liveproof_ffi::{ApiError, CallbackError};
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
 use liveproof_tests::{default_engine, fixture, models_dir, ort_lib, rgb_to_yuv420};
 
@@ -136,17 +136,17 @@ struct Flaky {
 }
 
 impl Signer for Flaky {
-    fn public_key(&self) -> Result<Vec<u8>, ApiError> {
+    fn public_key(&self) -> Result<Vec<u8>, CallbackError> {
         self.key.public_key()
     }
-    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, CallbackError> {
         if self
             .fails
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(ApiError::Signer {
-                message: "the user dismissed the biometric prompt".into(),
+            return Err(CallbackError::Failed {
+                reason: "the user dismissed the biometric prompt".into(),
             });
         }
         self.key.sign(message)
@@ -295,13 +295,37 @@ fn a_failing_signer_keeps_the_decision_and_finish_signs_it_again() {
     assert_eq!(outcome.reasons.first(), Some(&CoreReason::NoFace));
     let signed = SignedResult::parse(outcome.signed_result.as_deref().unwrap()).unwrap();
     signed.verify_device_signature().unwrap();
+    // A signer that panics (a bug in the host's code) loses nothing either.
+    struct Panicky(Arc<SoftwareSigner>, AtomicUsize);
+    impl Signer for Panicky {
+        fn public_key(&self) -> Result<Vec<u8>, CallbackError> {
+            self.0.public_key()
+        }
+        fn sign(&self, m: Vec<u8>) -> Result<Vec<u8>, CallbackError> {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("keystore bug");
+            }
+            self.0.sign(m)
+        }
+    }
+    let session = token_session(
+        [0x13; 32],
+        Arc::new(Panicky(SoftwareSigner::generate(), AtomicUsize::new(0))),
+    );
+    match session.finish() {
+        Err(ApiError::Signer { message }) => {
+            assert!(message.contains("panicked: keystore bug"), "{message}")
+        }
+        other => panic!("expected a signer error, got {other:?}"),
+    }
+    assert!(session.finish().unwrap().signed_result.is_some());
     // A signer that hands back the wrong form is named.
     struct Der(Arc<SoftwareSigner>);
     impl Signer for Der {
-        fn public_key(&self) -> Result<Vec<u8>, ApiError> {
+        fn public_key(&self) -> Result<Vec<u8>, CallbackError> {
             self.0.public_key()
         }
-        fn sign(&self, _m: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        fn sign(&self, _m: Vec<u8>) -> Result<Vec<u8>, CallbackError> {
             Ok(vec![0x30; 70])
         }
     }

@@ -1713,7 +1713,10 @@ public func FfiConverterTypeSessionToken_lower(_ value: SessionToken) -> UInt64 
 /**
  * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
  * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
- * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user. A failure is
+ * thrown as `CallbackError.Failed(reason)` (Kotlin `CallbackException.Failed`); `finish()`
+ * then fails with `ApiError.Signer` carrying that message, and keeps the decision for the
+ * next `finish()`.
  */
 public protocol Signer: AnyObject, Sendable {
     
@@ -1732,7 +1735,10 @@ public protocol Signer: AnyObject, Sendable {
 /**
  * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
  * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
- * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user. A failure is
+ * thrown as `CallbackError.Failed(reason)` (Kotlin `CallbackException.Failed`); `finish()`
+ * then fails with `ApiError.Signer` carrying that message, and keeps the decision for the
+ * next `finish()`.
  */
 open class SignerImpl: Signer, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1791,7 +1797,7 @@ open class SignerImpl: Signer, @unchecked Sendable {
      * The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
      */
 open func publicKey()throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCallbackError_lift) {
         uniffiCallStatus in
     uniffi_liveproof_ffi_fn_method_signer_public_key(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1804,7 +1810,7 @@ open func publicKey()throws  -> Data  {
      * the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
      */
 open func sign(message: Data)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCallbackError_lift) {
         uniffiCallStatus in
     uniffi_liveproof_ffi_fn_method_signer_sign(
             self.uniffiCloneHandle(),
@@ -1861,7 +1867,7 @@ fileprivate struct UniffiCallbackInterfaceSigner {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeApiError_lower
+                lowerError: FfiConverterTypeCallbackError_lower
             )
         },
         sign: { (
@@ -1886,7 +1892,7 @@ fileprivate struct UniffiCallbackInterfaceSigner {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeApiError_lower
+                lowerError: FfiConverterTypeCallbackError_lower
             )
         }
     )
@@ -2065,7 +2071,7 @@ public static func generate() -> SoftwareSigner  {
 
     
 open func publicKey()throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCallbackError_lift) {
         uniffiCallStatus in
     uniffi_liveproof_ffi_fn_method_softwaresigner_public_key(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2074,7 +2080,7 @@ open func publicKey()throws  -> Data  {
 }
     
 open func sign(message: Data)throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeApiError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCallbackError_lift) {
         uniffiCallStatus in
     uniffi_liveproof_ffi_fn_method_softwaresigner_sign(
             self.uniffiCloneHandle(),
@@ -4443,6 +4449,90 @@ public func FfiConverterTypeBand_lower(_ value: Band) -> RustBuffer {
 
 
 /**
+ * What a host's callback (a Kotlin or Swift `Signer`) throws: one case with the host's
+ * message. Not flat, so UniFFI can carry it from the host back into Rust (a flat error only
+ * travels the other way). It becomes [`ApiError::Signer`] at one point, the `From` below.
+ */
+public 
+enum CallbackError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The callback could not do its work (a keystore refused, the user dismissed a prompt).
+     * (`reason`, not `message`: Kotlin exceptions already have a `message`.)
+     */
+    case Failed(reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension CallbackError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCallbackError: FfiConverterRustBuffer {
+    typealias SwiftType = CallbackError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CallbackError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Failed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CallbackError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Failed(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallbackError_lift(_ buf: RustBuffer) throws -> CallbackError {
+    return try FfiConverterTypeCallbackError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallbackError_lower(_ value: CallbackError) -> RustBuffer {
+    return FfiConverterTypeCallbackError.lower(value)
+}
+
+
+/**
  * Which face detector the engine runs.
  */
 
@@ -6419,16 +6509,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_method_sessiontoken_tier() != 56800) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_signer_public_key() != 4917) {
+    if (uniffi_liveproof_ffi_checksum_method_signer_public_key() != 9524) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_signer_sign() != 62164) {
+    if (uniffi_liveproof_ffi_checksum_method_signer_sign() != 10538) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key() != 19181) {
+    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key() != 5567) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_sign() != 21485) {
+    if (uniffi_liveproof_ffi_checksum_method_softwaresigner_sign() != 5029) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_liveproof_ffi_checksum_method_softwaresigner_to_pem() != 64769) {

@@ -12,8 +12,9 @@ import CryptoKit
 /// A `Signer` backed by a `SecKey`: `publicKey()` is `SecKeyCopyExternalRepresentation` of the
 /// public key (already SEC1 uncompressed, 65 bytes); `sign(message:)` is `SecKeyCreateSignature`
 /// with `.ecdsaSignatureMessageX962SHA256` (hashes with SHA-256 and signs; DER out), converted
-/// to the raw `r‖s` the core wants by the generated `signatureFromDer(der:)`. Failures are
-/// `ApiError.Signer`: the session keeps its decision and `finish()` may be called again.
+/// to the raw `r‖s` the core wants by the generated `signatureFromDer(der:)`. Failures inside
+/// `publicKey()` and `sign(message:)` are thrown as `CallbackError.Failed`; `finish()` reports
+/// them as `ApiError.Signer`, the session keeps its decision and `finish()` may be called again.
 ///
 /// `@unchecked Sendable`: the only stored property is an immutable `SecKey` reference, and the
 /// Security framework's key operations may be called from any thread (the session calls `sign`
@@ -142,15 +143,15 @@ public final class SecureEnclaveSigner: Signer, @unchecked Sendable {
     /// The public key, SEC1 uncompressed (`0x04‖x‖y`, 65 bytes).
     public func publicKey() throws -> Data {
         guard let publicKey = SecKeyCopyPublicKey(privateKey) else {
-            throw ApiError.Signer(message: "SecKeyCopyPublicKey returned no public key")
+            throw CallbackError.Failed(reason: "SecKeyCopyPublicKey returned no public key")
         }
         var error: Unmanaged<CFError>?
         guard let sec1 = SecKeyCopyExternalRepresentation(publicKey, &error) as Data? else {
             throw Self.failure("SecKeyCopyExternalRepresentation", error)
         }
         guard sec1.count == 65, sec1.first == 0x04 else {
-            throw ApiError.Signer(
-                message: "the public key is \(sec1.count) bytes; expected SEC1 uncompressed P-256 (65)")
+            throw CallbackError.Failed(
+                reason: "the public key is \(sec1.count) bytes; expected SEC1 uncompressed P-256 (65)")
         }
         return sec1
     }
@@ -165,12 +166,18 @@ public final class SecureEnclaveSigner: Signer, @unchecked Sendable {
         else {
             throw Self.failure("SecKeyCreateSignature", error)
         }
-        return try signatureFromDer(der: der)
+        do {
+            return try signatureFromDer(der: der)
+        } catch {
+            throw CallbackError.Failed(reason: "the signature SecKeyCreateSignature returned: \(error)")
+        }
     }
 
-    private static func failure(_ call: String, _ error: Unmanaged<CFError>?) -> ApiError {
+    /// A failure inside the callback: `CallbackError` is what UniFFI carries back into Rust
+    /// (the library then reports `ApiError.Signer` with this message from `finish()`).
+    private static func failure(_ call: String, _ error: Unmanaged<CFError>?) -> CallbackError {
         let detail = error.map { ($0.takeRetainedValue() as Error).localizedDescription }
-        return ApiError.Signer(message: "\(call) failed: \(detail ?? "no detail")")
+        return CallbackError.Failed(reason: "\(call) failed: \(detail ?? "no detail")")
     }
 }
 #endif

@@ -340,7 +340,7 @@ final class FlakySigner: Signer, @unchecked Sendable {
         }
         lock.unlock()
         if fail {
-            throw ApiError.Signer(message: "the user dismissed the prompt")
+            throw CallbackError.Failed(reason: "the user dismissed the prompt")
         }
         return try inner.sign(message: message)
     }

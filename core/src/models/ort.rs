@@ -53,8 +53,13 @@ impl OrtRuntime {
             },
         };
         // The requested file must exist even when a runtime is already loaded: a caller
-        // pointing at a missing library has a set-up problem worth reporting.
-        check_library_file(&path)?;
+        // pointing at a missing library has a set-up problem worth reporting. A bare file name
+        // (`libonnxruntime.so`, no directory) is the dynamic loader's to find on its search
+        // path: that is how an Android app reaches the library ONNX Runtime's AAR installs
+        // beside its own; a name it cannot find fails in `dlopen` as `RuntimeLoad`.
+        if !is_bare_name(&path) {
+            check_library_file(&path)?;
+        }
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((loaded, env)) = RUNTIME.get() {
             if loaded != &path {
@@ -94,6 +99,11 @@ impl OrtRuntime {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// A file name without any directory: left to the dynamic loader's search path.
+fn is_bare_name(path: &Path) -> bool {
+    path.parent().is_some_and(|p| p.as_os_str().is_empty()) && path.file_name().is_some()
 }
 
 /// Rejects a missing, empty or non-shared-library file before handing it to `dlopen`.
@@ -252,5 +262,24 @@ impl ModelRunner for OrtRunner {
             out.data.extend_from_slice(data);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_file_name_without_a_directory_is_left_to_the_loader() {
+        assert!(is_bare_name(Path::new("libonnxruntime.so")));
+        for p in [
+            "./libonnxruntime.so",
+            "/lib/libonnxruntime.so",
+            "lib/x.so",
+            "",
+            "/",
+        ] {
+            assert!(!is_bare_name(Path::new(p)), "{p}");
+        }
     }
 }

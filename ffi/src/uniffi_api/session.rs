@@ -21,6 +21,7 @@ use liveproof_core::trust::{
 
 use super::{BoundingBox, Frame, Hint, PixelFormat};
 use crate::error::catch_panic;
+use crate::error::CallbackError;
 use crate::session::{self as live, LiveSession, SessionEngine, SessionKind};
 use crate::ApiError;
 
@@ -384,14 +385,17 @@ pub struct Yuv420Layout {
 
 /// The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
 /// key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
-/// `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+/// `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user. A failure is
+/// thrown as `CallbackError.Failed(reason)` (Kotlin `CallbackException.Failed`); `finish()`
+/// then fails with `ApiError.Signer` carrying that message, and keeps the decision for the
+/// next `finish()`.
 #[uniffi::export(with_foreign)]
 pub trait Signer: Send + Sync {
     /// The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
-    fn public_key(&self) -> Result<Vec<u8>, ApiError>;
+    fn public_key(&self) -> Result<Vec<u8>, CallbackError>;
     /// Signs `message` (hash it with SHA-256 and sign: the platform APIs do both). Returns
     /// the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
-    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, ApiError>;
+    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, CallbackError>;
 }
 
 /// A DER `ECDSA-Sig-Value` (what JCA and `SecKeyCreateSignature` return) as raw `r‖s` with a
@@ -448,26 +452,27 @@ impl std::fmt::Debug for SoftwareSigner {
 
 #[uniffi::export]
 impl Signer for SoftwareSigner {
-    fn public_key(&self) -> Result<Vec<u8>, ApiError> {
-        self.inner
-            .public()
-            .map(|k| k.sec1())
-            .map_err(|e| ApiError::invalid(e.to_string()))
+    fn public_key(&self) -> Result<Vec<u8>, CallbackError> {
+        self.inner.public().map(|k| k.sec1()).map_err(failed)
     }
 
-    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, CallbackError> {
         CoreSigner::sign(&self.inner, &message)
             .and_then(SignatureBytes::into_raw)
             .map(|r| r.to_vec())
-            .map_err(|e| ApiError::Signer {
-                message: e.to_string(),
-            })
+            .map_err(failed)
+    }
+}
+
+fn failed(e: TrustError) -> CallbackError {
+    CallbackError::Failed {
+        reason: e.to_string(),
     }
 }
 
 /// A foreign [`Signer`] as core's: the one place a callback's answer is checked and its error
-/// mapped (a foreign exception that is not an `ApiException` arrives as
-/// `ApiError::Internal` through UniFFI's unexpected-error path, see `error.rs`).
+/// mapped (any other exception a host throws arrives through UniFFI's unexpected-error path
+/// as a [`CallbackError`] too, see `error.rs`).
 struct ForeignSigner(Arc<dyn Signer>);
 
 impl CoreSigner for ForeignSigner {
@@ -489,8 +494,8 @@ impl CoreSigner for ForeignSigner {
     }
 }
 
-fn callback_error(e: ApiError) -> TrustError {
-    TrustError::Signer(e.message().to_string())
+fn callback_error(e: CallbackError) -> TrustError {
+    TrustError::Signer(e.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,8 +15,7 @@ import java.security.spec.AlgorithmParameterSpec
 import java.security.spec.ECGenParameterSpec
 import java.util.Base64
 import org.liveproof.ffi.ApiException
-import org.liveproof.ffi.SignerImpl
-import org.liveproof.ffi.SoftwareSigner
+import org.liveproof.ffi.CallbackException
 import org.liveproof.ffi.Signer
 import org.liveproof.ffi.signatureFromDer
 
@@ -30,8 +29,8 @@ import org.liveproof.ffi.signatureFromDer
  * [signatureProvider] names the JCA provider for `Signature.getInstance` (`null`: the first
  * provider that accepts the key, which is right for AndroidKeyStore keys too).
  *
- * Failures throw [SignerException] and reach the app as [ApiException.Signer] from
- * `finish()`; the decision is kept and `finish()` can be called again.
+ * Failures throw [CallbackException.Failed] and reach the app as [ApiException.Signer] from
+ * `finish()` with that message; the decision is kept and `finish()` can be called again.
  */
 class JcaSigner @JvmOverloads constructor(
     private val privateKey: PrivateKey,
@@ -54,7 +53,7 @@ class JcaSigner @JvmOverloads constructor(
     }
 
     /** ECDSA P-256 over SHA-256 of [message], as raw `r‖s` (64 bytes). */
-    @Throws(SignerException::class)
+    @Throws(CallbackException::class)
     override fun sign(message: ByteArray): ByteArray {
         val der = try {
             val s = if (signatureProvider == null) {
@@ -66,14 +65,12 @@ class JcaSigner @JvmOverloads constructor(
             s.update(message)
             s.sign()
         } catch (e: GeneralSecurityException) {
-            throw SignerException("$ALGORITHM failed: ${e.javaClass.simpleName}: ${e.message}")
+            throw CallbackException.Failed("$ALGORITHM failed: ${e.javaClass.simpleName}: ${e.message}")
         }
-        // Thrown inside the library's callback: an ApiException must not cross back (see
-        // forLibrary), so a malformed DER from the provider becomes a SignerException too.
         return try {
             signatureFromDer(der)
         } catch (e: ApiException) {
-            throw SignerException("the $ALGORITHM signature from JCA: ${e.message}")
+            throw CallbackException.Failed("the $ALGORITHM signature from JCA: ${e.message}")
         }
     }
 
@@ -183,35 +180,3 @@ class JcaSigner @JvmOverloads constructor(
         }
     }
 }
-
-/**
- * A signer's failure (a keystore error, the user dismissed the biometric prompt). Throw this
- * (or any exception other than [ApiException]) from a [Signer]; `finish()` reports it as
- * [ApiException.Signer] carrying this message, and keeps the decision for the next `finish()`.
- * It carries no stack trace: its text is what crosses into the library.
- */
-class SignerException(message: String) : RuntimeException(message, null, false, false)
-
-/**
- * The app's [Signer] as the library should call it: an [ApiException] thrown by [inner] becomes
- * a [SignerException] with its message (the generated bindings cannot pass a thrown
- * `ApiException` back into Rust), and every other failure passes through as is. Signers
- * implemented in Rust ([SoftwareSigner]) need no wrapping.
- */
-internal fun forLibrary(inner: Signer): Signer =
-    if (inner is SoftwareSigner || inner is SignerImpl || inner is JcaSigner) {
-        inner
-    } else {
-        object : Signer {
-            override fun publicKey(): ByteArray = guard { inner.publicKey() }
-
-            override fun sign(message: ByteArray): ByteArray = guard { inner.sign(message) }
-
-            private inline fun <T> guard(call: () -> T): T =
-                try {
-                    call()
-                } catch (e: ApiException) {
-                    throw SignerException(e.message ?: e.javaClass.simpleName)
-                }
-        }
-    }

@@ -107,7 +107,8 @@ class LivenessEngine private constructor(private val engine: FfiLivenessEngine) 
     /**
      * Starts the server's session for [token]; the result is signed with [signer] at
      * [LivenessSession.finish] (see [JcaSigner]). A signer reports failure by throwing
-     * ([SignerException], or any exception); `finish()` then throws [ApiException.Signer].
+     * `CallbackException.Failed(message)` (any other exception arrives too, as its class and
+     * message); `finish()` then throws [ApiException.Signer] and keeps the decision.
      */
     @JvmOverloads
     @Throws(ApiException::class)
@@ -115,7 +116,7 @@ class LivenessEngine private constructor(private val engine: FfiLivenessEngine) 
         token: SessionToken,
         signer: Signer,
         options: SessionOptions = SessionOptions(),
-    ): LivenessSession = LivenessSession(engine.startSession(token, forLibrary(signer), options))
+    ): LivenessSession = LivenessSession(engine.startSession(token, signer, options))
 
     /**
      * Starts a local session without a server (development, offline kiosks): decided on the

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import org.liveproof.TestCapture.direct
 import org.liveproof.ffi.ApiException
+import org.liveproof.ffi.CallbackException
 import org.liveproof.ffi.Hint
 import org.liveproof.ffi.LogLevel
 import org.liveproof.ffi.Signer
@@ -163,7 +164,7 @@ class SessionTest {
         val flaky = object : Signer {
             override fun publicKey() = inner.publicKey()
             override fun sign(message: ByteArray): ByteArray {
-                if (calls.incrementAndGet() == 1) throw ApiException.Signer("user dismissed the biometric prompt")
+                if (calls.incrementAndGet() == 1) throw CallbackException.Failed("user dismissed the biometric prompt")
                 return inner.sign(message)
             }
         }

@@ -1127,16 +1127,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_method_sessiontoken_tier() and 0xFFFF) != 56800) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_signer_public_key() and 0xFFFF) != 4917) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_signer_public_key() and 0xFFFF) != 9524) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_signer_sign() and 0xFFFF) != 62164) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_signer_sign() and 0xFFFF) != 10538) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key() and 0xFFFF) != 19181) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_public_key() and 0xFFFF) != 5567) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_sign() and 0xFFFF) != 21485) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_sign() and 0xFFFF) != 5029) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_liveproof_ffi_checksum_method_softwaresigner_to_pem() and 0xFFFF) != 64769) {
@@ -3454,7 +3454,10 @@ public object FfiConverterTypeSessionToken: FfiConverter<SessionToken, Long> {
 /**
  * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
  * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
- * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user. A failure is
+ * thrown as `CallbackError.Failed(reason)` (Kotlin `CallbackException.Failed`); `finish()`
+ * then fails with `ApiError.Signer` carrying that message, and keeps the decision for the
+ * next `finish()`.
  */
 public interface Signer {
     
@@ -3475,7 +3478,10 @@ public interface Signer {
 /**
  * The host's signing key: ECDSA P-256 over SHA-256 (ES256). Android: an `AndroidKeyStore`
  * key (StrongBox when available) with `SHA256withECDSA`; iOS: a Secure Enclave key with
- * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user.
+ * `ecdsaSignatureMessageX962SHA256`. `sign` may be slow or wait for the user. A failure is
+ * thrown as `CallbackError.Failed(reason)` (Kotlin `CallbackException.Failed`); `finish()`
+ * then fails with `ApiError.Signer` carrying that message, and keeps the decision for the
+ * next `finish()`.
  */
 open class SignerImpl: Disposable, AutoCloseable, Signer
 {
@@ -3582,10 +3588,10 @@ open class SignerImpl: Disposable, AutoCloseable, Signer
     /**
      * The public key, SEC1 uncompressed (65 bytes, `0x04‖x‖y`).
      */
-    @Throws(ApiException::class)override fun `publicKey`(): kotlin.ByteArray {
+    @Throws(CallbackException::class)override fun `publicKey`(): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(ApiException) { _status ->
+    uniffiRustCallWithError(CallbackException) { _status ->
     UniffiLib.uniffi_liveproof_ffi_fn_method_signer_public_key(
         it,
         _status)
@@ -3600,10 +3606,10 @@ open class SignerImpl: Disposable, AutoCloseable, Signer
      * Signs `message` (hash it with SHA-256 and sign: the platform APIs do both). Returns
      * the raw `r‖s` form (64 bytes); convert a DER signature with `signature_from_der`.
      */
-    @Throws(ApiException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
+    @Throws(CallbackException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(ApiException) { _status ->
+    uniffiRustCallWithError(CallbackException) { _status ->
     UniffiLib.uniffi_liveproof_ffi_fn_method_signer_sign(
         it,
         
@@ -3644,7 +3650,7 @@ internal object uniffiCallbackInterfaceSigner {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: ApiException -> FfiConverterTypeApiError.lower(e) }
+                { e: CallbackException -> FfiConverterTypeCallbackError.lower(e) }
             )
         }
     }
@@ -3661,7 +3667,7 @@ internal object uniffiCallbackInterfaceSigner {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: ApiException -> FfiConverterTypeApiError.lower(e) }
+                { e: CallbackException -> FfiConverterTypeCallbackError.lower(e) }
             )
         }
     }
@@ -3952,10 +3958,10 @@ open class SoftwareSigner: Disposable, AutoCloseable, SoftwareSignerInterface
     }
 
     
-    @Throws(ApiException::class)override fun `publicKey`(): kotlin.ByteArray {
+    @Throws(CallbackException::class)override fun `publicKey`(): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(ApiException) { _status ->
+    uniffiRustCallWithError(CallbackException) { _status ->
     UniffiLib.uniffi_liveproof_ffi_fn_method_softwaresigner_public_key(
         it,
         _status)
@@ -3966,10 +3972,10 @@ open class SoftwareSigner: Disposable, AutoCloseable, SoftwareSignerInterface
     
 
     
-    @Throws(ApiException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
+    @Throws(CallbackException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(ApiException) { _status ->
+    uniffiRustCallWithError(CallbackException) { _status ->
     UniffiLib.uniffi_liveproof_ffi_fn_method_softwaresigner_sign(
         it,
         
@@ -5982,6 +5988,77 @@ public object FfiConverterTypeBand: FfiConverterRustBuffer<Band> {
 }
 
 
+
+
+
+
+
+/**
+ * What a host's callback (a Kotlin or Swift `Signer`) throws: one case with the host's
+ * message. Not flat, so UniFFI can carry it from the host back into Rust (a flat error only
+ * travels the other way). It becomes [`ApiError::Signer`] at one point, the `From` below.
+ */
+sealed class CallbackException: kotlin.Exception() {
+    
+    /**
+     * The callback could not do its work (a keystore refused, the user dismissed a prompt).
+     * (`reason`, not `message`: Kotlin exceptions already have a `message`.)
+     */
+    class Failed(
+        
+        val `reason`: kotlin.String
+        ) : CallbackException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<CallbackException> {
+        override fun lift(error_buf: RustBuffer.ByValue): CallbackException = FfiConverterTypeCallbackError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCallbackError : FfiConverterRustBuffer<CallbackException> {
+    override fun read(buf: ByteBuffer): CallbackException {
+        
+
+        return when(buf.getInt()) {
+            1 -> CallbackException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CallbackException): ULong {
+        return when(value) {
+            is CallbackException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: CallbackException, buf: ByteBuffer) {
+        when(value) {
+            is CallbackException.Failed -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 

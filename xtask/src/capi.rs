@@ -235,8 +235,9 @@ fn checked_counts(run: &Run) -> Result<TestCounts> {
 fn check_session_run(run: &Run) -> Result<()> {
     if run.status != 0 || !run.stdout.contains("signed result: ") {
         bail!(
-            "examples/c session failed (exit {}):\n{}{}",
+            "examples/c {} failed (exit {}):\n{}{}",
             run.name,
+            run.status,
             run.stdout,
             tail(&run.stderr, 40)
         );
@@ -654,7 +655,7 @@ fn first_difference(fresh: &str, current: &str) -> Option<(usize, String, String
 
 /// Installs what the C build and run need (cc, make, pkg-config, libpng-dev, libssl-dev,
 /// valgrind) with apt-get when missing.
-fn ensure_c_toolchain() -> Result<()> {
+pub(crate) fn ensure_c_toolchain() -> Result<()> {
     let mut missing: Vec<&str> = Vec::new();
     if find_on_path("cc").is_none() {
         missing.push("gcc");

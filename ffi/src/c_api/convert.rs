@@ -39,10 +39,7 @@ pub(super) fn hint_to_c(h: Hint) -> lp_hint {
 }
 
 pub(super) fn note_to_c(n: FrameNote) -> lp_frame_note {
-    match n {
-        FrameNote::RepeatedTimestamp => lp_frame_note::LP_FRAME_NOTE_REPEATED_TIMESTAMP,
-        FrameNote::ClockWentBackwards => lp_frame_note::LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS,
-    }
+    lp_frame_note::from_core(n)
 }
 
 pub(super) fn hint_mask(hints: &[Hint]) -> u32 {

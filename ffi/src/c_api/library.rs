@@ -168,16 +168,8 @@ pub unsafe extern "C" fn lp_policy_default_json(
 /// Thread-safety: any thread, any time.
 #[no_mangle]
 pub extern "C" fn lp_frame_note_name(note: u32) -> *const c_char {
-    let mut out = c"unknown".as_ptr();
-    boundary_void(|| {
-        let s: &CStr = match note {
-            0 => c"repeated_timestamp",
-            1 => c"clock_went_backwards",
-            _ => c"unknown",
-        };
-        out = s.as_ptr();
-    });
-    out
+    static NAMES: NameTable = NameTable::new();
+    name_of(&NAMES, note, frame_note_names, c"unknown")
 }
 
 /// Copies the calling thread's last error message into `buf`: the message of the last

@@ -95,6 +95,11 @@ c_enum_core!(lp_hint <=> Hint {
     LP_HINT_HOLD_STILL = HoldStill,
 });
 
+c_enum_core!(lp_frame_note <=> FrameNote {
+    LP_FRAME_NOTE_REPEATED_TIMESTAMP = RepeatedTimestamp,
+    LP_FRAME_NOTE_CLOCK_WENT_BACKWARDS = ClockWentBackwards,
+});
+
 c_enum_core!(lp_band <=> Band {
     LP_BAND_PASS = Pass,
     LP_BAND_RETRY = Retry,
@@ -209,6 +214,13 @@ pub(super) fn hint_names() -> Vec<(u32, String)> {
     lp_hint::ALL
         .iter()
         .map(|h| (*h as u32, h.to_core().as_str().to_owned()))
+        .collect()
+}
+
+pub(super) fn frame_note_names() -> Vec<(u32, String)> {
+    lp_frame_note::ALL
+        .iter()
+        .map(|n| (*n as u32, serde_name(n.to_core())))
         .collect()
 }
 

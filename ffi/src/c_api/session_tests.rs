@@ -44,6 +44,11 @@ fn every_enum_round_trips_through_its_one_list() {
         assert_eq!(cstr(lp_hint_name(*h as u32)), h.to_core().as_str());
     }
     assert_eq!(lp_hint::ALL.len(), Hint::ALL.len());
+    assert_eq!(lp_frame_note::ALL.len(), LP_FRAME_NOTE_COUNT);
+    for n in lp_frame_note::ALL {
+        assert_eq!(lp_frame_note::from_core(n.to_core()), *n);
+        assert_eq!(cstr(lp_frame_note_name(*n as u32)), serde_name(n.to_core()));
+    }
     for b in Band::ALL {
         let c = lp_band::from_core(b);
         assert_eq!(c.to_core(), b);
@@ -95,6 +100,7 @@ fn every_enum_round_trips_through_its_one_list() {
     assert_eq!(cstr(lp_result_name(6)), "LP_UNKNOWN_RESULT");
     assert_eq!(cstr(lp_hint_name(11)), "UNKNOWN");
     for name in [
+        lp_frame_note_name(2),
         lp_reason_name(0),
         lp_reason_name(22),
         lp_band_name(0),

@@ -111,7 +111,11 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
     let mut runs = vec![
         run_under_valgrind(paths, &build.join("test_errors"), &[])?,
         run_under_valgrind(paths, &build.join("inspect"), &images)?,
-        run_under_valgrind(paths, &build.join("test_session"), &fx.test_args())?,
+        run_under_valgrind(
+            paths,
+            &build.join("test_session"),
+            &fx.test_args(&fx.token(paths, "tests-valgrind")?),
+        )?,
     ];
     let vg_result = fx.dir.join("valgrind.result.cose");
     runs.push(run_under_valgrind(
@@ -173,7 +177,11 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
     let asan_result = fx.dir.join("asan.result.cose");
     let asan_runs = vec![
         run_sanitized(paths, &asan_build.join("test_errors"), &[])?,
-        run_sanitized(paths, &asan_build.join("test_session"), &fx.test_args())?,
+        run_sanitized(
+            paths,
+            &asan_build.join("test_session"),
+            &fx.test_args(&fx.token(paths, "tests-asan")?),
+        )?,
         run_sanitized(
             paths,
             &asan_build.join("session"),
@@ -332,7 +340,6 @@ impl SessionFixture {
             full_capture,
             short_capture,
         };
-        fx.token(paths, "tests")?;
         eprintln!(
             "capi: fixture in {} ({:.1} s)",
             fx.dir.display(),
@@ -341,8 +348,8 @@ impl SessionFixture {
         Ok(fx)
     }
 
-    /// A fresh token for one run (the longest lifetime the verifier issues: a run under
-    /// valgrind takes minutes).
+    /// A fresh token for one run, issued just before it (the longest lifetime the verifier
+    /// issues, 600 s: a run under valgrind takes minutes).
     fn token(&self, paths: &Paths, name: &str) -> Result<PathBuf> {
         let path = self.dir.join(format!("{name}.token"));
         output_of(
@@ -366,13 +373,11 @@ impl SessionFixture {
         Ok(path)
     }
 
-    /// `test_session CAPTURE TOKEN SERVER_PUB DEVICE_KEY` (the short capture's first frames;
-    /// the token issued by `make`).
-    fn test_args(&self) -> Vec<OsString> {
-        let token = self.dir.join("tests.token");
+    /// `test_session CAPTURE TOKEN SERVER_PUB DEVICE_KEY` (the short capture's first frames).
+    fn test_args(&self, token: &Path) -> Vec<OsString> {
         vec![
             self.short_capture.clone().into_os_string(),
-            token.into_os_string(),
+            token.into(),
             self.server_pub.clone().into_os_string(),
             self.device_key.clone().into_os_string(),
         ]

@@ -349,6 +349,7 @@ fn mvn(
     goals: &[&str],
     extra: &[String],
     release: bool,
+    env: &[(&str, &std::ffi::OsStr)],
 ) -> Result<std::process::ExitStatus> {
     ensure_jvm_tools()?;
     let bin = build_for_jvm(paths)?;
@@ -381,6 +382,7 @@ fn mvn(
         .env("LIVEPROOF_TEST_CAPTURE", &inputs.capture)
         .env("LIVEPROOF_TEST_KEYS", &inputs.server_keys)
         .env("LIVEPROOF_TEST_SEED", TEST_SEED)
+        .envs(env.iter().copied())
         .current_dir(&project)
         .status()
         .context("starting mvn")
@@ -393,7 +395,7 @@ fn kotlin_tests(paths: &Paths) -> Result<TestCounts> {
         .join("surefire-reports");
     let _ = fs::remove_dir_all(&reports);
     let t0 = Instant::now();
-    let status = mvn(paths, &["test"], &[], false)?;
+    let status = mvn(paths, &["test"], &[], false, &[])?;
     let counts = surefire_counts(&reports).unwrap_or_default();
     if !status.success() {
         bail!(
@@ -431,6 +433,7 @@ pub fn bench(paths: &Paths) -> Result<()> {
             "-Dtest=BoundaryBench".to_string(),
         ],
         true,
+        &[],
     )?;
     if !status.success() {
         bail!("the Kotlin boundary benchmark failed ({status})");
@@ -609,6 +612,41 @@ fn header_functions(header: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The Kotlin path of `cargo xtask demo`: `DemoSessions` (JUnit tag `demo`, left out of
+/// `mvn test`) runs the sessions `plan` lists (capture folder, token, result file per line)
+/// through the idiomatic layer against the release library, signing with `device_key`.
+pub(crate) fn kotlin_demo(
+    paths: &Paths,
+    plan: &Path,
+    server_key: &Path,
+    device_key: &Path,
+) -> Result<()> {
+    let status = mvn(
+        paths,
+        &["test", "-q"],
+        &[
+            "-Dliveproof.excludedGroups=none".to_string(),
+            "-Dliveproof.groups=demo".to_string(),
+            "-Dtest=DemoSessions".to_string(),
+        ],
+        true,
+        &[
+            ("LIVEPROOF_DEMO_PLAN", plan.as_os_str()),
+            ("LIVEPROOF_DEMO_SERVER_KEY", server_key.as_os_str()),
+            ("LIVEPROOF_DEMO_DEVICE_KEY", device_key.as_os_str()),
+        ],
+    )?;
+    if !status.success() {
+        bail!("the Kotlin demo sessions failed ({status})");
+    }
+    Ok(())
+}
+
+/// Whether the Kotlin path can run: Java 17 and Maven (installed from apt when missing).
+pub(crate) fn kotlin_ready() -> Result<()> {
+    ensure_jvm_tools()
 }
 
 #[cfg(test)]

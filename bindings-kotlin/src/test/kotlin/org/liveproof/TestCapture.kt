@@ -77,12 +77,15 @@ object TestCapture {
     }
 
     /** Every frame of the capture, decoded once by javax.imageio. */
-    val frames: List<RgbFrame> by lazy {
-        val meta = JSONObject(File(captureDir, "capture.json").readText())
+    val frames: List<RgbFrame> by lazy { load(captureDir) }
+
+    /** Every frame of a capture folder (`capture.json` + frame files), decoded by javax.imageio. */
+    fun load(dir: File): List<RgbFrame> {
+        val meta = JSONObject(File(dir, "capture.json").readText())
         val list = meta.getJSONArray("frames")
-        (0 until list.length()).map { i ->
+        return (0 until list.length()).map { i ->
             val f = list.getJSONObject(i)
-            val img = ImageIO.read(File(captureDir, f.getString("file")))
+            val img = ImageIO.read(File(dir, f.getString("file")))
             val rgb = ByteArray(img.width * img.height * 3)
             var k = 0
             for (y in 0 until img.height) for (x in 0 until img.width) {

@@ -527,7 +527,10 @@ fn cross_checks(paths: &Paths) -> Result<()> {
             ]),
         )?;
     }
-    ios_staticlib_symbols(paths)
+    ios_staticlib_symbols(paths)?;
+    let summary = crate::xcframework::check_swift_sources(&workspace_root())?;
+    eprintln!("  bindings: swift: {summary}");
+    Ok(())
 }
 
 /// Builds the iOS static library (what the Swift package links; a staticlib needs no Apple

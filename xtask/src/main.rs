@@ -48,6 +48,10 @@ commands:
                        manifest, consumer rules, POM) into DIR (default <target>/aar); the
                        NDK's ABIs with ANDROID_NDK_HOME set, else the HOST library, labelled;
                        --check unzips it and checks its entries, manifest and POM
+  xcframework [--no-oslog]
+                       macOS with Xcode: bindings-swift/LiveProofFFI.xcframework (device,
+                       simulator and macOS slices), its zip and checksum; elsewhere prints the
+                       steps and fails
   gen [--check]        regenerate the C header, the Kotlin and the Swift sources; --check fails
                        if any checked-in file would change
   synth --image IMG --kind K --seed N --frames K --fps F --out DIR [...]

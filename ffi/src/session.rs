@@ -19,9 +19,7 @@ use liveproof_core::matching::FaceTemplate;
 use liveproof_core::passive::analyzer::PassiveConfig;
 use liveproof_core::policy::{FlowType, LoadedPolicy, RiskTier};
 use liveproof_core::result::SessionResult;
-use liveproof_core::security::{
-    probe_device, BuildPropFiles, DeclaredCamera, ProbeSet, ProcessEnv, ProcessFacts, RootedFs,
-};
+use liveproof_core::security::{probe_this_device, DeclaredCamera, ProcessFacts};
 use liveproof_core::session::{
     FrameFeedback, LoadedCalibration, Session, SessionConfig, SessionError, SessionModels,
     SessionParams,
@@ -312,15 +310,7 @@ impl LiveSession {
         )
         .map_err(session_error)?;
         let session = if probe || options.declared_camera.is_some() {
-            let fs = RootedFs::new("/");
-            let props = BuildPropFiles::load(&fs);
-            let report = probe_device(
-                &ProbeSet::for_this_platform(),
-                &fs,
-                &props,
-                &ProcessEnv,
-                &options.process_facts,
-            );
+            let report = probe_this_device(&options.process_facts);
             session.with_security(report, options.declared_camera)
         } else {
             session

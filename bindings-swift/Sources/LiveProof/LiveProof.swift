@@ -2771,7 +2771,7 @@ public func FfiConverterTypeFaceQuality_lower(_ value: FaceQuality) -> RustBuffe
 
 /**
  * An enrolled face template (made by `liveproof enroll` or the server); compares only with
- * the embedding model it names.
+ * the embedding model it names. Core's type, mirrored.
  */
 public struct FaceTemplate: Equatable, Hashable {
     public var format: UInt32

@@ -28,7 +28,9 @@ pub mod stream;
 mod tests;
 
 #[cfg(feature = "std")]
-pub use probes::{probe_device, NotMeasured, Probe, ProbeReport, ProbeSet, ProcessFacts};
+pub use probes::{
+    probe_device, probe_this_device, NotMeasured, Probe, ProbeReport, ProbeSet, ProcessFacts,
+};
 #[cfg(feature = "std")]
 pub use source::{
     BuildPropFiles, EnvSource, FileSource, MapEnv, MapProperties, ProcessEnv, PropertySource,

@@ -302,6 +302,21 @@ struct Inputs<'a> {
     facts: &'a ProcessFacts,
 }
 
+/// This platform's probes over this process and its file system (`/`, the build properties,
+/// the environment) and the facts only the host can read: what an app runs at the start of a
+/// session. Never panics.
+pub fn probe_this_device(facts: &ProcessFacts) -> ProbeReport {
+    let fs = super::source::RootedFs::new("/");
+    let props = super::source::BuildPropFiles::load(&fs);
+    probe_device(
+        &ProbeSet::for_this_platform(),
+        &fs,
+        &props,
+        &super::source::ProcessEnv,
+        facts,
+    )
+}
+
 /// Runs every probe of `set`. Never panics; unreadable inputs are reported in
 /// `not_measured`.
 pub fn probe_device(

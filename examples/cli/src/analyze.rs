@@ -156,17 +156,8 @@ pub fn analyze(
     // A token session is a device's: probe this host as an app would (docs/device-signals.md);
     // the findings go into the signed result's security submodule.
     let mut session = if token.is_some() {
-        use liveproof_core::security::{
-            probe_device, BuildPropFiles, ProbeSet, ProcessEnv, ProcessFacts, RootedFs,
-        };
-        let fs = RootedFs::new("/");
-        let props = BuildPropFiles::load(&fs);
-        let report = probe_device(
-            &ProbeSet::for_this_platform(),
-            &fs,
-            &props,
-            &ProcessEnv,
-            &ProcessFacts::default(),
+        let report = liveproof_core::security::probe_this_device(
+            &liveproof_core::security::ProcessFacts::default(),
         );
         session.with_security(report, None)
     } else {

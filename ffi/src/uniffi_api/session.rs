@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use liveproof_core::frame::{self as core_frame, Rotation};
-use liveproof_core::matching::FaceTemplate as CoreTemplate;
+use liveproof_core::matching::FaceTemplate;
 use liveproof_core::policy::{Band, FlowType, ReasonCode, RiskTier};
 use liveproof_core::security::{DeclaredCamera, ProcessFacts, SecurityCategory};
 use liveproof_core::session::{FrameFeedback as CoreFeedback, Phase, SessionConfig, UserPrompt};
@@ -199,8 +199,8 @@ pub struct SecuritySignal {
 }
 
 /// An enrolled face template (made by `liveproof enroll` or the server); compares only with
-/// the embedding model it names.
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+/// the embedding model it names. Core's type, mirrored.
+#[uniffi::remote(Record)]
 pub struct FaceTemplate {
     pub format: u32,
     pub model: String,
@@ -208,19 +208,6 @@ pub struct FaceTemplate {
     pub embedding: Vec<f32>,
     pub quality: f32,
     pub frames: u32,
-}
-
-impl From<FaceTemplate> for CoreTemplate {
-    fn from(t: FaceTemplate) -> Self {
-        CoreTemplate {
-            format: t.format,
-            model: t.model,
-            model_sha256: t.model_sha256,
-            embedding: t.embedding,
-            quality: t.quality,
-            frames: t.frames,
-        }
-    }
 }
 
 /// The camera configuration the frames should match (stream injection heuristics); unknown
@@ -275,7 +262,7 @@ impl SessionOptions {
     fn into_live(self) -> live::SessionOptions {
         let facts = self.host_facts.unwrap_or_default();
         live::SessionOptions {
-            template: self.template.map(CoreTemplate::from),
+            template: self.template,
             capture_device: self.capture_device,
             declared_camera: self.declared_camera.map(|d| DeclaredCamera {
                 width: d.width,

@@ -40,14 +40,7 @@ class Engine private constructor(private val engine: FfiEngine) : Closeable {
             detector: DetectorKind = DetectorKind.BLAZE_FACE_FRONT,
             threads: Int = 1,
         ): Engine {
-            require(threads >= 0) { "threads must be 1..64, got $threads" }
-            val config = EngineConfig(
-                modelsDir = modelsDir.path,
-                detector = detector,
-                ortLibraryPath = ortLibrary?.path,
-                intraOpThreads = threads.toUInt(),
-            )
-            return Engine(FfiEngine(config))
+            return Engine(FfiEngine(engineConfig(modelsDir, ortLibrary?.path, detector, threads)))
         }
 
         /** The native library's version, e.g. "0.1.0". */
@@ -195,4 +188,15 @@ object Frames {
     private fun checkSize(width: Int, height: Int) {
         require(width >= 0 && height >= 0) { "frame size ${width}×$height is negative" }
     }
+}
+
+/** The engine settings both entry points ([Engine.open], [LivenessEngine.open]) build. */
+internal fun engineConfig(modelsDir: File, ortLibrary: String?, detector: DetectorKind, threads: Int): EngineConfig {
+    require(threads >= 0) { "threads must be 1..64, got $threads" }
+    return EngineConfig(
+        modelsDir = modelsDir.path,
+        detector = detector,
+        ortLibraryPath = ortLibrary,
+        intraOpThreads = threads.toUInt(),
+    )
 }

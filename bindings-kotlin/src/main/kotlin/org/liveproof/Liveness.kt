@@ -11,7 +11,6 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
 import org.liveproof.ffi.ApiException
 import org.liveproof.ffi.DetectorKind
-import org.liveproof.ffi.EngineConfig
 import org.liveproof.ffi.FlowType
 import org.liveproof.ffi.Frame
 import org.liveproof.ffi.PlaneLayout
@@ -78,14 +77,7 @@ class LivenessEngine private constructor(private val engine: FfiLivenessEngine) 
             detector: DetectorKind = DetectorKind.BLAZE_FACE_FRONT,
             threads: Int = 1,
         ): LivenessEngine {
-            require(threads >= 0) { "threads must be 1..64, got $threads" }
-            val config = EngineConfig(
-                modelsDir = modelsDir.path,
-                detector = detector,
-                ortLibraryPath = ortLibrary,
-                intraOpThreads = threads.toUInt(),
-            )
-            return LivenessEngine(FfiLivenessEngine(config))
+            return LivenessEngine(FfiLivenessEngine(engineConfig(modelsDir, ortLibrary, detector, threads)))
         }
     }
 

@@ -4716,7 +4716,7 @@ public object FfiConverterTypeFaceQuality: FfiConverterRustBuffer<FaceQuality> {
 
 /**
  * An enrolled face template (made by `liveproof enroll` or the server); compares only with
- * the embedding model it names.
+ * the embedding model it names. Core's type, mirrored.
  */
 data class FaceTemplate (
     var `format`: kotlin.UInt

@@ -104,9 +104,16 @@
 #define LP_ENGINE_CONFIG_SIZE_V2 56
 
 /**
- * `sizeof(lp_session_config)` of version 1: the current one.
+ * `sizeof(lp_session_config)` of version 1 (before the template, camera name and declared
+ * camera).
  */
 #define LP_SESSION_CONFIG_SIZE_V1 40
+
+/**
+ * `sizeof(lp_session_config)` of version 2 (adds `template_json`, `camera_name` and the
+ * declared camera): the current one.
+ */
+#define LP_SESSION_CONFIG_SIZE_V2 72
 
 /**
  * `sizeof(lp_feedback)` of version 1: the current one.
@@ -990,6 +997,25 @@ typedef struct lp_session_config {
    * width, half height (default: core's).
    */
   float target_oval[4];
+  /**
+   * Version 2. NUL-terminated JSON of the enrolled face template to match (as `liveproof
+   * enroll` or the server writes it), copied; NULL = no face match.
+   */
+  const char *template_json;
+  /**
+   * Version 2. NUL-terminated camera name as the OS reports it (a device probe looks for
+   * virtual cameras in it), copied; NULL = not known.
+   */
+  const char *camera_name;
+  /**
+   * Version 2. The camera configuration the frames should match (stream-injection
+   * heuristics): buffer width and height in pixels, frame rate, and an `lp_pixel_format`;
+   * 0 = not known (the default for each).
+   */
+  uint32_t declared_width;
+  uint32_t declared_height;
+  float declared_fps;
+  uint32_t declared_format;
 } lp_session_config;
 
 /**
@@ -1668,10 +1694,10 @@ void lp_signer_free(struct lp_signer *signer);
 
 /**
  * Fills `*out_config` with the defaults: `capture_device = NULL`, `off_path = 1`,
- * `live_capture = 1`, core's target oval; `struct_size` = the given size. Exactly
- * `struct_size` bytes are written; a size this library does not know
- * (`LP_SESSION_CONFIG_SIZE_V1` is the only one so far) is `LP_INVALID_ARGUMENT` and nothing
- * is written. Call it as `lp_session_config_init(sizeof(lp_session_config), &c)`.
+ * `live_capture = 1`, core's target oval, no template, no camera name, nothing declared;
+ * `struct_size` = the given size. Exactly `struct_size` bytes are written; a size this
+ * library does not know (it knows `LP_SESSION_CONFIG_SIZE_V1` and `_V2`) is
+ * `LP_INVALID_ARGUMENT` and nothing is written. Call it as `lp_session_config_init(sizeof(lp_session_config), &c)`.
  *
  * Errors: `LP_NULL_ARGUMENT`, `LP_INVALID_ARGUMENT`.
  *

@@ -227,13 +227,15 @@ static void case_session_config(void) {
     lp_session_config c;
     memset(&c, 0x5A, sizeof c);
     EXPECT_ERROR(lp_session_config_init(sizeof c + 8, &c), LP_INVALID_ARGUMENT,
-                 "lp_session_config struct_size is", "expected one of 40");
+                 "lp_session_config struct_size is", "expected one of 40, 72");
     EXPECT(c.off_path == 0x5A);
     EXPECT_ERROR(lp_session_config_init(sizeof c, NULL), LP_NULL_ARGUMENT, "`out_config`");
-    EXPECT(LP_SESSION_CONFIG_SIZE_V1 == sizeof c);
+    EXPECT(LP_SESSION_CONFIG_SIZE_V2 == sizeof c);
     EXPECT(lp_session_config_init(sizeof c, &c) == LP_OK);
     EXPECT(c.struct_size == sizeof c && c.off_path == 1 && c.live_capture == 1);
     EXPECT(c.capture_device == NULL && c.target_oval[2] > 0 && c.target_oval[3] > 0);
+    EXPECT(c.template_json == NULL && c.camera_name == NULL && c.declared_width == 0 &&
+           c.declared_fps == 0.0f && c.declared_format == 0);
     lp_session *s = SENTINEL_SESSION;
     lp_session_config bad = c;
     bad.off_path = 2;
@@ -243,6 +245,27 @@ static void case_session_config(void) {
     bad.target_oval[0] = NAN;
     EXPECT_ERROR(lp_session_new(g_engine, g_token, g_signer, &bad, &s), LP_INVALID_ARGUMENT,
                  "target_oval", "not finite");
+    bad = c;
+    bad.template_json = "{\"format\": 1}";
+    EXPECT_ERROR(lp_session_new(g_engine, g_token, g_signer, &bad, &s), LP_INVALID_ARGUMENT,
+                 "config->template_json is not a LiveProof face template");
+    bad = c;
+    bad.declared_fps = -30.0f;
+    EXPECT_ERROR(lp_session_new(g_engine, g_token, g_signer, &bad, &s), LP_INVALID_ARGUMENT,
+                 "config->declared_fps is -30");
+    bad = c;
+    bad.declared_format = 99;
+    EXPECT_ERROR(lp_session_new(g_engine, g_token, g_signer, &bad, &s), LP_INVALID_ARGUMENT,
+                 "config->declared_format", "frame format 99");
+    /* A version-1 struct (the first 40 bytes) is still accepted: its later fields are never
+     * read, so garbage after it changes nothing. */
+    bad = c;
+    bad.struct_size = LP_SESSION_CONFIG_SIZE_V1;
+    bad.template_json = "not json";
+    bad.declared_format = 99;
+    lp_session *v1 = NULL;
+    EXPECT(lp_session_new(g_engine, g_token, g_signer, &bad, &v1) == LP_OK && v1 != NULL);
+    lp_session_free(v1);
     bad = c;
     bad.struct_size = 16;
     EXPECT_ERROR(lp_session_new(g_engine, g_token, g_signer, &bad, &s), LP_INVALID_ARGUMENT,

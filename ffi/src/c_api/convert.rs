@@ -101,7 +101,7 @@ unsafe impl VersionedInput for lp_engine_config {}
 // SAFETY: `#[repr(C)]`, `struct_size: usize` first; one version so far.
 unsafe impl Versioned for lp_session_config {
     const NAME: &'static str = "lp_session_config";
-    const SIZES: &'static [usize] = &[LP_SESSION_CONFIG_SIZE_V1];
+    const SIZES: &'static [usize] = &[LP_SESSION_CONFIG_SIZE_V1, LP_SESSION_CONFIG_SIZE_V2];
 }
 // SAFETY: a pointer, integers and floats only (the flags are `u8`, not `bool`).
 unsafe impl VersionedInput for lp_session_config {}
@@ -117,7 +117,8 @@ const _: () = {
     use std::mem::{offset_of, size_of};
     assert!(offset_of!(lp_engine_config, preload_session) == LP_ENGINE_CONFIG_SIZE_V1);
     assert!(size_of::<lp_engine_config>() == LP_ENGINE_CONFIG_SIZE_V2);
-    assert!(size_of::<lp_session_config>() == LP_SESSION_CONFIG_SIZE_V1);
+    assert!(offset_of!(lp_session_config, template_json) == LP_SESSION_CONFIG_SIZE_V1);
+    assert!(size_of::<lp_session_config>() == LP_SESSION_CONFIG_SIZE_V2);
     assert!(size_of::<lp_feedback>() == LP_FEEDBACK_SIZE_V1);
 };
 
@@ -193,46 +194,108 @@ pub(super) fn session_config_defaults() -> lp_session_config {
         off_path: u8::from(d.off_path),
         live_capture: u8::from(d.live_capture),
         target_oval: d.target_oval,
+        template_json: std::ptr::null(),
+        camera_name: std::ptr::null(),
+        declared_width: 0,
+        declared_height: 0,
+        declared_fps: 0.0,
+        declared_format: 0,
     }
 }
 
-/// The session configuration and the capture-device text of a C config (NULL: defaults).
+/// An optional NUL-terminated UTF-8 string argument (NULL: `None`), copied.
 ///
 /// # Safety
-/// `config` is NULL or points to a readable `lp_session_config` of the size it declares,
-/// whose `capture_device` is NULL or NUL-terminated.
+/// `p` is NULL or points to a NUL-terminated string readable during the call.
+unsafe fn opt_string(p: *const c_char, func: &str, arg: &str) -> Result<Option<String>, Failure> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str()
+        .map(|s| Some(s.to_owned()))
+        .map_err(|_| invalid(format!("{func}: {arg} is not UTF-8")))
+}
+
+/// The session configuration and options of a C config (NULL: defaults). Fields a version-1
+/// struct lacks keep their defaults.
+///
+/// # Safety
+/// `config` is NULL or points to a readable `lp_session_config` of the size it declares, whose
+/// strings are NULL or NUL-terminated.
 pub(super) unsafe fn session_config_from_c(
     config: *const lp_session_config,
     func: &str,
-) -> Result<(SessionConfig, String), Failure> {
+) -> Result<(SessionConfig, SessionOptions), Failure> {
     let c = if config.is_null() {
         session_config_defaults()
     } else {
         // SAFETY: the caller's contract on `config`.
         unsafe { read_versioned(config, session_config_defaults(), func, "config") }?
     };
-    let capture_device = if c.capture_device.is_null() {
-        String::new()
-    } else {
-        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
-        let s = unsafe { CStr::from_ptr(c.capture_device) };
-        s.to_str()
-            .map_err(|_| invalid(format!("{func}: config->capture_device is not UTF-8")))?
-            .to_owned()
-    };
+    // SAFETY (all three): the caller's contract on the config's strings.
+    let capture_device = unsafe { opt_string(c.capture_device, func, "config->capture_device") }?;
+    let template_json = unsafe { opt_string(c.template_json, func, "config->template_json") }?;
+    let camera_name = unsafe { opt_string(c.camera_name, func, "config->camera_name") }?;
     if c.target_oval.iter().any(|v| !v.is_finite()) {
         return Err(invalid(format!(
             "{func}: config->target_oval {:?} has a value that is not finite",
             c.target_oval
         )));
     }
+    if !c.declared_fps.is_finite() || c.declared_fps < 0.0 {
+        return Err(invalid(format!(
+            "{func}: config->declared_fps is {}; expected 0 (not known) or a positive rate",
+            c.declared_fps
+        )));
+    }
+    let template = template_json
+        .map(|j| {
+            serde_json::from_str::<liveproof_core::matching::FaceTemplate>(&j).map_err(|e| {
+                invalid(format!(
+                    "{func}: config->template_json is not a LiveProof face template: {e}"
+                ))
+            })
+        })
+        .transpose()?;
+    let known = |v: u32| (v != 0).then_some(v);
+    let declared = liveproof_core::security::DeclaredCamera {
+        width: known(c.declared_width),
+        height: known(c.declared_height),
+        fps: (c.declared_fps > 0.0).then_some(c.declared_fps),
+        format: known(c.declared_format)
+            .map(|v| {
+                pixel_format_from_c(v).map_err(|e| Failure {
+                    message: format!(
+                        "invalid argument: {func}: config->declared_format: {}",
+                        e.message.trim_start_matches("invalid argument: ")
+                    ),
+                    ..e
+                })
+            })
+            .transpose()?,
+    };
+    let any_declared = declared.width.is_some()
+        || declared.height.is_some()
+        || declared.fps.is_some()
+        || declared.format.is_some();
     let cfg = SessionConfig {
         off_path: flag(c.off_path.into(), "config->off_path")?,
         live_capture: flag(c.live_capture.into(), "config->live_capture")?,
         target_oval: c.target_oval,
         ..SessionConfig::default()
     };
-    Ok((cfg, capture_device))
+    let options = SessionOptions {
+        template,
+        capture_device: capture_device.unwrap_or_default(),
+        declared_camera: any_declared.then_some(declared),
+        process_facts: liveproof_core::security::ProcessFacts {
+            camera_name,
+            ..Default::default()
+        },
+    };
+    Ok((cfg, options))
 }
 
 /// The feedback struct of core's per-frame feedback (`struct_size` is set on writing).

@@ -9,10 +9,10 @@ pub struct lp_session {
 }
 
 /// Fills `*out_config` with the defaults: `capture_device = NULL`, `off_path = 1`,
-/// `live_capture = 1`, core's target oval; `struct_size` = the given size. Exactly
-/// `struct_size` bytes are written; a size this library does not know
-/// (`LP_SESSION_CONFIG_SIZE_V1` is the only one so far) is `LP_INVALID_ARGUMENT` and nothing
-/// is written. Call it as `lp_session_config_init(sizeof(lp_session_config), &c)`.
+/// `live_capture = 1`, core's target oval, no template, no camera name, nothing declared;
+/// `struct_size` = the given size. Exactly `struct_size` bytes are written; a size this
+/// library does not know (it knows `LP_SESSION_CONFIG_SIZE_V1` and `_V2`) is
+/// `LP_INVALID_ARGUMENT` and nothing is written. Call it as `lp_session_config_init(sizeof(lp_session_config), &c)`.
 ///
 /// Errors: `LP_NULL_ARGUMENT`, `LP_INVALID_ARGUMENT`.
 ///
@@ -74,12 +74,12 @@ pub unsafe extern "C" fn lp_session_new(
         let signer = unsafe { arg_ref(signer, F, "signer") }?;
         out_ptr(out_session, F, "out_session")?;
         // SAFETY: the caller's contract on `config`.
-        let (config, capture_device) = unsafe { session_config_from_c(config, F) }?;
+        let (config, options) = unsafe { session_config_from_c(config, F) }?;
         let kind = SessionKind::Token {
             token: token.token.clone(),
             signer: signer.signer.clone(),
         };
-        let handle = start(engine, kind, config, capture_device)?;
+        let handle = start(engine, kind, config, options)?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_session, handle) };
         Ok(())
@@ -150,14 +150,14 @@ pub unsafe extern "C" fn lp_session_new_local(
             Some(Arc::new(policy))
         };
         // SAFETY: the caller's contract on `config`.
-        let (config, capture_device) = unsafe { session_config_from_c(config, F) }?;
+        let (config, options) = unsafe { session_config_from_c(config, F) }?;
         let kind = SessionKind::Local {
             seed,
             flow: flow.to_core(),
             tier: tier.to_core(),
             policy,
         };
-        let handle = start(engine, kind, config, capture_device)?;
+        let handle = start(engine, kind, config, options)?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_session, handle) };
         Ok(())
@@ -168,13 +168,9 @@ fn start(
     engine: &lp_engine,
     kind: SessionKind,
     config: SessionConfig,
-    capture_device: String,
+    options: SessionOptions,
 ) -> Result<*mut lp_session, Failure> {
     let session_engine = engine.session_engine()?;
-    let options = SessionOptions {
-        capture_device,
-        ..SessionOptions::default()
-    };
     let session = LiveSession::start(&session_engine, kind, options, config)?;
     Ok(Box::into_raw(Box::new(lp_session { session })))
 }

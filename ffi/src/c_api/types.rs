@@ -31,8 +31,12 @@ pub const LP_SIGNATURE_MAX_SIZE: usize = 72;
 pub const LP_ENGINE_CONFIG_SIZE_V1: usize = 48;
 /// `sizeof(lp_engine_config)` of version 2 (adds `preload_session`): the current one.
 pub const LP_ENGINE_CONFIG_SIZE_V2: usize = 56;
-/// `sizeof(lp_session_config)` of version 1: the current one.
+/// `sizeof(lp_session_config)` of version 1 (before the template, camera name and declared
+/// camera).
 pub const LP_SESSION_CONFIG_SIZE_V1: usize = 40;
+/// `sizeof(lp_session_config)` of version 2 (adds `template_json`, `camera_name` and the
+/// declared camera): the current one.
+pub const LP_SESSION_CONFIG_SIZE_V2: usize = 72;
 /// `sizeof(lp_feedback)` of version 1: the current one.
 pub const LP_FEEDBACK_SIZE_V1: usize = 72;
 
@@ -449,6 +453,19 @@ pub struct lp_session_config {
     /// Target oval for the face, normalised image coordinates: centre x, centre y, half
     /// width, half height (default: core's).
     pub target_oval: [f32; 4],
+    /// Version 2. NUL-terminated JSON of the enrolled face template to match (as `liveproof
+    /// enroll` or the server writes it), copied; NULL = no face match.
+    pub template_json: *const c_char,
+    /// Version 2. NUL-terminated camera name as the OS reports it (a device probe looks for
+    /// virtual cameras in it), copied; NULL = not known.
+    pub camera_name: *const c_char,
+    /// Version 2. The camera configuration the frames should match (stream-injection
+    /// heuristics): buffer width and height in pixels, frame rate, and an `lp_pixel_format`;
+    /// 0 = not known (the default for each).
+    pub declared_width: u32,
+    pub declared_height: u32,
+    pub declared_fps: f32,
+    pub declared_format: u32,
 }
 
 /// Feedback on one frame, written by `lp_session_push_frame` into a struct the caller owns

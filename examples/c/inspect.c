@@ -47,14 +47,7 @@ static int inspect(const lp_engine *engine, const char *path, int json) {
     if (png_rgba_load(path, &img) != 0) {
         return -1;
     }
-    lp_frame frame;
-    memset(&frame, 0, sizeof frame);
-    frame.planes[0].data = img.data;
-    frame.planes[0].len = (size_t)img.width * img.height * 4;
-    frame.planes[0].row_stride = (size_t)img.width * 4;
-    frame.format = LP_PIXEL_FORMAT_RGBA8888;
-    frame.width = img.width;
-    frame.height = img.height;
+    lp_frame frame = png_rgba_frame(&img, 0);
 
     lp_analysis *analysis = NULL;
     lp_result r = lp_engine_analyze_frame(engine, &frame, &analysis);

@@ -53,4 +53,19 @@ static void png_rgba_free(png_rgba *img) {
     img->data = NULL;
 }
 
+/* The image as an lp_frame (one RGBA8888 plane, upright, not mirrored) taken at
+ * `timestamp_ns`; the frame borrows `img->data`. Needs liveproof.h included first. */
+static inline lp_frame png_rgba_frame(const png_rgba *img, uint64_t timestamp_ns) {
+    lp_frame f;
+    memset(&f, 0, sizeof f);
+    f.planes[0].data = img->data;
+    f.planes[0].len = (size_t)img->width * img->height * 4;
+    f.planes[0].row_stride = (size_t)img->width * 4;
+    f.format = LP_PIXEL_FORMAT_RGBA8888;
+    f.width = img->width;
+    f.height = img->height;
+    f.timestamp_ns = timestamp_ns;
+    return f;
+}
+
 #endif /* LIVEPROOF_EXAMPLES_PNG_RGBA_H */

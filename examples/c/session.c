@@ -254,15 +254,7 @@ int main(int argc, char **argv) {
         if (png_rgba_load(path, &img) != 0) {
             goto done;
         }
-        lp_frame f;
-        memset(&f, 0, sizeof f);
-        f.planes[0].data = img.data;
-        f.planes[0].len = (size_t)img.width * img.height * 4;
-        f.planes[0].row_stride = (size_t)img.width * 4;
-        f.format = LP_PIXEL_FORMAT_RGBA8888;
-        f.width = img.width;
-        f.height = img.height;
-        f.timestamp_ns = frames[i].timestamp_ns;
+        lp_frame f = png_rgba_frame(&img, frames[i].timestamp_ns);
         r = lp_session_push_frame(session, &f, &fb);
         png_rgba_free(&img);
         if (r != LP_OK) {

@@ -39,17 +39,6 @@ static lp_engine_config config_with(const char *models, const char *ort) {
     return c;
 }
 
-static lp_frame rgba_frame(const png_rgba *img) {
-    lp_frame f;
-    memset(&f, 0, sizeof f);
-    f.planes[0].data = img->data;
-    f.planes[0].len = (size_t)img->width * img->height * 4;
-    f.planes[0].row_stride = (size_t)img->width * 4;
-    f.format = LP_PIXEL_FORMAT_RGBA8888;
-    f.width = img->width;
-    f.height = img->height;
-    return f;
-}
 
 static lp_analysis *const SENTINEL_ANALYSIS = (lp_analysis *)(uintptr_t)0x5EED;
 static lp_engine *const SENTINEL_ENGINE = (lp_engine *)(uintptr_t)0x5EED;
@@ -177,7 +166,7 @@ static void expect_frame_error(int line, lp_frame f, lp_result want, const char 
     } while (0)
 
 static void case_null_handles(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     lp_analysis *a = SENTINEL_ANALYSIS;
     EXPECT_ERROR(lp_engine_analyze_frame(NULL, &f, &a), LP_NULL_ARGUMENT, "`engine`",
                  "lp_engine_analyze_frame");
@@ -199,25 +188,25 @@ static void case_null_handles(void) {
 }
 
 static void case_zero_width(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.width = 0;
     EXPECT_FRAME_ERROR(f, LP_INVALID_ARGUMENT, "0×512", "zero side");
 }
 
 static void case_stride_smaller_than_row(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.planes[0].row_stride = 100;
     EXPECT_FRAME_ERROR(f, LP_INVALID_ARGUMENT, "stride 100 < width 512 × 4 bytes");
 }
 
 static void case_buffer_too_short(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.planes[0].len = 1000;
     EXPECT_FRAME_ERROR(f, LP_INVALID_ARGUMENT, "has 1000 bytes", "at least 1048576");
 }
 
 static void case_unknown_format(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.format = 42;
     EXPECT_FRAME_ERROR(f, LP_INVALID_ARGUMENT, "format 42", "lp_pixel_format");
     lp_frame zeroed;
@@ -226,11 +215,11 @@ static void case_unknown_format(void) {
 }
 
 static void case_null_plane(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.planes[0].data = NULL;
     EXPECT_FRAME_ERROR(f, LP_NULL_ARGUMENT, "frame->planes[0].data");
     /* NV21 needs plane 1 (interleaved chroma). */
-    f = rgba_frame(&g_astronaut);
+    f = png_rgba_frame(&g_astronaut, 0);
     f.format = LP_PIXEL_FORMAT_NV21;
     f.planes[0].row_stride = 512;
     EXPECT_FRAME_ERROR(f, LP_NULL_ARGUMENT, "frame->planes[1].data");
@@ -246,16 +235,16 @@ static void case_null_plane(void) {
 }
 
 static void case_rotation_and_mirroring_values(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.rotation_degrees = 45;
     EXPECT_FRAME_ERROR(f, LP_INVALID_ARGUMENT, "rotation 45");
-    f = rgba_frame(&g_astronaut);
+    f = png_rgba_frame(&g_astronaut, 0);
     f.mirrored = 2;
     EXPECT_FRAME_ERROR(f, LP_INVALID_ARGUMENT, "mirrored is 2");
 }
 
 static void case_error_message_buffer(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.planes[0].row_stride = 100;
     lp_analysis *a = NULL;
     EXPECT(lp_engine_analyze_frame(g_engine, &f, &a) == LP_INVALID_ARGUMENT);
@@ -296,7 +285,7 @@ static int box_near(const float *box, const float *want, float tol) {
 }
 
 static void case_astronaut_still(void) {
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     f.timestamp_ns = 1000;
     lp_analysis *a = NULL;
     EXPECT_ERROR(lp_engine_analyze_frame(g_engine, &f, &a), LP_OK, "");
@@ -404,7 +393,7 @@ static void case_rotated_buffer(void) {
             memcpy(b + ((size_t)by * bw + bx) * 4, u->data + ((size_t)y * u->width + x) * 4, 4);
         }
     }
-    lp_frame f = rgba_frame(u);
+    lp_frame f = png_rgba_frame(u, 0);
     f.planes[0].data = b;
     f.planes[0].row_stride = (size_t)bw * 4;
     f.width = bw;
@@ -447,7 +436,7 @@ static void case_tracking(void) {
     if (t == NULL) {
         return;
     }
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     float extent0[4] = {0};
     for (int i = 0; i < 3; i++) {
         f.timestamp_ns = (uint64_t)i * 33333333u;
@@ -489,7 +478,7 @@ static void case_frame_notes(void) {
     if (t == NULL) {
         return;
     }
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     /* Timestamps (ms) and the note each frame must carry (-1: none). */
     const uint64_t ts_ms[4] = {100, 133, 133, 50};
     const int want[4] = {-1, -1, LP_FRAME_NOTE_REPEATED_TIMESTAMP,
@@ -541,7 +530,7 @@ typedef struct {
 
 static void *analyse_in_thread(void *arg) {
     thread_out *out = arg;
-    lp_frame f = rgba_frame(&g_astronaut);
+    lp_frame f = png_rgba_frame(&g_astronaut, 0);
     if (out->bad_call) {
         /* A failure on this thread must not show in the other thread's message. */
         lp_frame bad = f;
@@ -561,7 +550,7 @@ static void *analyse_in_thread(void *arg) {
 
 static void case_two_threads_share_the_engine(void) {
     /* This thread's message, to check the threads do not touch it. */
-    lp_frame bad = rgba_frame(&g_astronaut);
+    lp_frame bad = png_rgba_frame(&g_astronaut, 0);
     bad.format = 77;
     lp_analysis *unused = NULL;
     EXPECT(lp_engine_analyze_frame(g_engine, &bad, &unused) == LP_INVALID_ARGUMENT);

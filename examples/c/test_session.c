@@ -70,18 +70,6 @@ static char *read_file(const char *path, size_t *out_len) {
     return data;
 }
 
-static lp_frame frame_of(const png_rgba *img, uint64_t timestamp_ns) {
-    lp_frame f;
-    memset(&f, 0, sizeof f);
-    f.planes[0].data = img->data;
-    f.planes[0].len = (size_t)img->width * img->height * 4;
-    f.planes[0].row_stride = (size_t)img->width * 4;
-    f.format = LP_PIXEL_FORMAT_RGBA8888;
-    f.width = img->width;
-    f.height = img->height;
-    f.timestamp_ns = timestamp_ns;
-    return f;
-}
 
 static lp_feedback new_feedback(void) {
     lp_feedback fb;
@@ -94,7 +82,7 @@ static lp_feedback new_feedback(void) {
 static int push_frames(lp_session *s, lp_feedback *fb) {
     int ok = 0;
     for (int i = 0; i < FRAMES; i++) {
-        lp_frame f = frame_of(&g_frames[i], 1000000000ull + (uint64_t)i * 33333333ull);
+        lp_frame f = png_rgba_frame(&g_frames[i], 1000000000ull + (uint64_t)i * 33333333ull);
         ok += lp_session_push_frame(s, &f, fb) == LP_OK;
     }
     return ok;
@@ -453,7 +441,7 @@ static void case_push_frame_bad_input(void) {
         return;
     }
     lp_feedback fb = new_feedback();
-    lp_frame f = frame_of(&g_frames[0], 1000000000ull);
+    lp_frame f = png_rgba_frame(&g_frames[0], 1000000000ull);
     EXPECT_ERROR(lp_session_push_frame(NULL, &f, &fb), LP_NULL_ARGUMENT, "`session`");
     EXPECT_ERROR(lp_session_push_frame(s, NULL, &fb), LP_NULL_ARGUMENT, "`frame`");
     EXPECT_ERROR(lp_session_push_frame(s, &f, NULL), LP_NULL_ARGUMENT, "`out_feedback`");
@@ -524,7 +512,7 @@ static void case_finish_then_misuse(void) {
     bool cancelled = true;
     EXPECT(lp_outcome_band(o, &band) == LP_OK && band == LP_BAND_RETRY);
     EXPECT(lp_outcome_cancelled(o, &cancelled) == LP_OK && !cancelled);
-    lp_frame f = frame_of(&g_frames[0], 5000000000ull);
+    lp_frame f = png_rgba_frame(&g_frames[0], 5000000000ull);
     fb.progress = -1.0f;
     EXPECT_ERROR(lp_session_push_frame(s, &f, &fb), LP_SESSION_STATE, "push_frame",
                  "already finished");
@@ -640,7 +628,7 @@ static void case_failing_signer_then_refinish(void) {
                  "the signer callback returned -7");
     EXPECT(o == SENTINEL_OUTCOME && st.calls == 1);
     /* Decided, its signature owed: no more frames. */
-    lp_frame f = frame_of(&g_frames[0], 9000000000ull);
+    lp_frame f = png_rgba_frame(&g_frames[0], 9000000000ull);
     EXPECT_ERROR(lp_session_push_frame(s, &f, &fb), LP_SESSION_STATE,
                  "signature is owed");
     /* A signature that does not verify, and an unknown format, are signer failures too. */

@@ -13,24 +13,13 @@ use liveproof_core::trust::{
     issue_token, now_unix, ServerKeySet, SignatureBytes, SoftwareSigner, TokenClaims,
 };
 
+use super::tests::last_error;
 use super::*;
 
 fn cstr(p: *const c_char) -> String {
     assert!(!p.is_null());
     // SAFETY: the library returns static NUL-terminated strings.
     unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned()
-}
-
-fn last_error() -> String {
-    let mut buf = [0 as c_char; 1024];
-    let mut n = 0usize;
-    // SAFETY: a 1024-byte buffer and a valid out pointer.
-    let r = unsafe { lp_last_error_message(buf.as_mut_ptr(), buf.len(), &mut n) };
-    assert_eq!(r, lp_result::LP_OK);
-    // SAFETY: NUL-terminated within the buffer.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[test]

@@ -12,7 +12,8 @@ use liveproof_core::quality::{HeadPose, Hint, QualityReport};
 
 use super::*;
 
-fn last_error() -> String {
+/// The calling thread's last error message (shared with `session_tests`).
+pub(super) fn last_error() -> String {
     let mut buf = [0 as c_char; 1024];
     let mut n = 0usize;
     // SAFETY: a 1024-byte buffer and a valid out pointer.

@@ -94,7 +94,8 @@
 #define LP_SIGNATURE_MAX_SIZE 72
 
 /**
- * `sizeof(lp_engine_config)` of version 1 (liveproof 0.1.0 before `preload_session`).
+ * `sizeof(lp_engine_config)` of version 1 (liveproof 0.1.0 before `preload_session`), on
+ * 64-bit targets.
  */
 #define LP_ENGINE_CONFIG_SIZE_V1 48
 

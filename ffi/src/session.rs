@@ -10,6 +10,7 @@
 //!   [`Outcome`] (the decision and, for a token session, the signed result). A spoof, a
 //!   timeout or a cancel is an outcome; only misuse and infrastructure failures are errors.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use liveproof_core::calibration::CalibrationBundle;
@@ -229,12 +230,17 @@ enum State {
     },
     Finished,
     Closed,
+    /// A call panicked inside the pipeline (a bug): the session is unusable.
+    Broken,
 }
 
 /// One capture: one attempt, one thread at a time (calls are serialised by a lock, so a
 /// misuse from two threads is safe, only slower).
 pub struct LiveSession {
     state: Mutex<State>,
+    /// `close()` came while a call held the session (a signer waiting for the user): the
+    /// session closes when that call ends, and `close()` never waits for it.
+    close_requested: AtomicBool,
     kind: SessionKind,
     session_id: String,
 }
@@ -325,6 +331,7 @@ impl LiveSession {
         );
         Ok(LiveSession {
             state: Mutex::new(State::Open(Box::new(session))),
+            close_requested: AtomicBool::new(false),
             kind,
             session_id,
         })
@@ -336,9 +343,21 @@ impl LiveSession {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic inside a call poisons the lock; the state itself is always consistent (each
-        // transition is one assignment), so carry on with it.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        let mut guard = match self.state.lock() {
+            Ok(g) => g,
+            // A panic inside a call (reported to that caller as an internal error) may have
+            // left the pipeline's state half-updated: nothing more is decided or signed on it.
+            Err(poisoned) => {
+                let mut g = poisoned.into_inner();
+                *g = State::Broken;
+                self.state.clear_poison();
+                g
+            }
+        };
+        if self.close_requested.load(Ordering::Acquire) {
+            *guard = State::Closed;
+        }
+        guard
     }
 
     /// Consumes one camera frame. Errors: a malformed frame or a pipeline failure on it (the
@@ -432,9 +451,15 @@ impl LiveSession {
     }
 
     /// Releases the session's models and worker; every later call is a `SessionState` error.
-    /// Idempotent.
+    /// Idempotent, and never waits: during a running call (a signer waiting for the user)
+    /// the session is released when that call ends.
     pub fn close(&self) {
-        *self.lock() = State::Closed;
+        self.close_requested.store(true, Ordering::Release);
+        // Free it now when no call holds the session; otherwise the running call's end (or the
+        // next call) does, so a `close()` on the UI thread never waits for a signer.
+        if let Ok(mut state) = self.state.try_lock() {
+            *state = State::Closed;
+        }
     }
 }
 
@@ -460,6 +485,10 @@ fn state_error(state: &State, call: &str) -> ApiError {
             "{call}: the session already finished; start a new session for the next attempt"
         ),
         State::Closed => format!("{call}: the session was closed"),
+        State::Broken => format!(
+            "{call}: an earlier call on this session failed with an internal error; start a new \
+             session"
+        ),
     };
     ApiError::SessionState { message }
 }

@@ -319,6 +319,69 @@ fn a_failing_signer_keeps_the_decision_and_finish_signs_it_again() {
         other => panic!("expected a signer error, got {other:?}"),
     }
     assert!(session.finish().unwrap().signed_result.is_some());
+    // A signature by another key than the one the signer names is refused on the device (the
+    // server would refuse it after the session had ended), and the decision stays owed.
+    struct WrongKey(Arc<SoftwareSigner>, Arc<SoftwareSigner>);
+    impl Signer for WrongKey {
+        fn public_key(&self) -> Result<Vec<u8>, CallbackError> {
+            self.0.public_key()
+        }
+        fn sign(&self, m: Vec<u8>) -> Result<Vec<u8>, CallbackError> {
+            self.1.sign(m)
+        }
+    }
+    let session = token_session(
+        [0x14; 32],
+        Arc::new(WrongKey(
+            SoftwareSigner::generate(),
+            SoftwareSigner::generate(),
+        )),
+    );
+    for _ in 0..2 {
+        match session.finish() {
+            Err(ApiError::Signer { message }) => {
+                assert!(
+                    message.contains("does not verify under its own public key"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected a signer error, got {other:?}"),
+        }
+    }
+    // close() while a signer waits for the user returns at once; the running finish() still
+    // hands over its outcome, and the session is closed afterwards.
+    struct Waiting(Arc<SoftwareSigner>, Mutex<std::sync::mpsc::Receiver<()>>);
+    impl Signer for Waiting {
+        fn public_key(&self) -> Result<Vec<u8>, CallbackError> {
+            self.0.public_key()
+        }
+        fn sign(&self, m: Vec<u8>) -> Result<Vec<u8>, CallbackError> {
+            self.1.lock().unwrap().recv().unwrap();
+            self.0.sign(m)
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let session = token_session(
+        [0x15; 32],
+        Arc::new(Waiting(SoftwareSigner::generate(), Mutex::new(rx))),
+    );
+    std::thread::scope(|scope| {
+        let finishing = scope.spawn(|| session.finish());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let t = std::time::Instant::now();
+        session.release();
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(100),
+            "close waited"
+        );
+        tx.send(()).unwrap();
+        let outcome = finishing.join().unwrap().unwrap();
+        assert!(outcome.signed_result.is_some());
+    });
+    assert!(matches!(
+        session.cancel(),
+        Err(ApiError::SessionState { message }) if message.contains("closed")
+    ));
     // A signer that hands back the wrong form is named.
     struct Der(Arc<SoftwareSigner>);
     impl Signer for Der {

@@ -51,6 +51,8 @@ const GENERATED: &[(&str, &str, &str)] = &[
 
 /// The targets `test` checks core + ffi for (rustup std only: no NDK, no Xcode here).
 const ANDROID_TARGET: &str = "aarch64-linux-android";
+/// The AAR's one 32-bit ABI (armeabi-v7a).
+const ANDROID_TARGET_32: &str = "armv7-linux-androideabi";
 const IOS_TARGET: &str = "aarch64-apple-ios";
 
 fn os(args: &[&str]) -> Vec<OsString> {
@@ -501,7 +503,7 @@ fn cross_checks(paths: &Paths) -> Result<()> {
         .output()
         .context("running rustup (the cross-target checks need rustup)")?;
     let installed = String::from_utf8_lossy(&installed.stdout).into_owned();
-    let missing: Vec<&str> = [ANDROID_TARGET, IOS_TARGET]
+    let missing: Vec<&str> = [ANDROID_TARGET, ANDROID_TARGET_32, IOS_TARGET]
         .into_iter()
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
@@ -510,7 +512,8 @@ fn cross_checks(paths: &Paths) -> Result<()> {
         args.extend(missing.iter().map(OsString::from));
         crate::step("bindings: rustup targets", paths, "rustup", &args)?;
     }
-    for target in [ANDROID_TARGET, IOS_TARGET] {
+    // armeabi-v7a too: the one 32-bit ABI the AAR ships (pointer-sized fields in the C structs).
+    for target in [ANDROID_TARGET, ANDROID_TARGET_32, IOS_TARGET] {
         crate::step(
             &format!("cross check {target}"),
             paths,

@@ -1061,8 +1061,9 @@ public protocol LivenessSessionProtocol: AnyObject, Sendable {
     func pushYuv420888(y: Data, u: Data, v: Data, layout: Yuv420Layout) throws  -> FrameFeedback
     
     /**
-     * Releases the models' session state and the worker now (idempotent); later calls fail
-     * with `SessionState`. Dropping the object does the same.
+     * Releases the models' session state and the worker (idempotent); later calls fail with
+     * `SessionState`. Never waits: during a running call (a signer waiting for the user) the
+     * session is released when that call ends. Dropping the object does the same.
      */
     func release() 
     
@@ -1219,8 +1220,9 @@ open func pushYuv420888(y: Data, u: Data, v: Data, layout: Yuv420Layout)throws  
 }
     
     /**
-     * Releases the models' session state and the worker now (idempotent); later calls fail
-     * with `SessionState`. Dropping the object does the same.
+     * Releases the models' session state and the worker (idempotent); later calls fail with
+     * `SessionState`. Never waits: during a running call (a signer waiting for the user) the
+     * session is released when that call ends. Dropping the object does the same.
      */
 open func release()  {try! rustCall() {
         uniffiCallStatus in
@@ -6485,7 +6487,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_liveproof_ffi_checksum_method_livenesssession_push_yuv_420_888() != 5741) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_liveproof_ffi_checksum_method_livenesssession_release() != 23393) {
+    if (uniffi_liveproof_ffi_checksum_method_livenesssession_release() != 63371) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_liveproof_ffi_checksum_method_livenesssession_session_id() != 23) {

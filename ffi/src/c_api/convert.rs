@@ -89,19 +89,29 @@ pub(super) unsafe fn frame_from_c<'a>(f: &'a lp_frame, func: &str) -> Result<Fra
         .with_timestamp_ns(f.timestamp_ns))
 }
 
+// The versions' sizes come from the layouts, so they hold on 32-bit targets too (the header's
+// `LP_*_SIZE_V*` constants are the 64-bit values, checked below).
+//
 // SAFETY: `#[repr(C)]`, `struct_size: usize` first; version 1 is the prefix up to
-// `min_presence` (48 bytes), version 2 appends `preload_session` (checked below).
+// `min_presence`, version 2 appends `preload_session`.
 unsafe impl Versioned for lp_engine_config {
     const NAME: &'static str = "lp_engine_config";
-    const SIZES: &'static [usize] = &[LP_ENGINE_CONFIG_SIZE_V1, LP_ENGINE_CONFIG_SIZE_V2];
+    const SIZES: &'static [usize] = &[
+        std::mem::offset_of!(lp_engine_config, preload_session),
+        std::mem::size_of::<lp_engine_config>(),
+    ];
 }
 // SAFETY: pointers, integers and floats only.
 unsafe impl VersionedInput for lp_engine_config {}
 
-// SAFETY: `#[repr(C)]`, `struct_size: usize` first; one version so far.
+// SAFETY: `#[repr(C)]`, `struct_size: usize` first; version 1 is the prefix up to
+// `target_oval`, version 2 appends the template, camera name and declared camera.
 unsafe impl Versioned for lp_session_config {
     const NAME: &'static str = "lp_session_config";
-    const SIZES: &'static [usize] = &[LP_SESSION_CONFIG_SIZE_V1, LP_SESSION_CONFIG_SIZE_V2];
+    const SIZES: &'static [usize] = &[
+        std::mem::offset_of!(lp_session_config, template_json),
+        std::mem::size_of::<lp_session_config>(),
+    ];
 }
 // SAFETY: a pointer, integers and floats only (the flags are `u8`, not `bool`).
 unsafe impl VersionedInput for lp_session_config {}
@@ -109,10 +119,11 @@ unsafe impl VersionedInput for lp_session_config {}
 // SAFETY: `#[repr(C)]`, `struct_size: usize` first; one version so far. Output only.
 unsafe impl Versioned for lp_feedback {
     const NAME: &'static str = "lp_feedback";
-    const SIZES: &'static [usize] = &[LP_FEEDBACK_SIZE_V1];
+    const SIZES: &'static [usize] = &[std::mem::size_of::<lp_feedback>()];
 }
 
-// The version sizes are the layouts: a field moved or resized fails the build.
+// The header's size constants are the 64-bit layouts: a field moved or resized fails the build.
+#[cfg(target_pointer_width = "64")]
 const _: () = {
     use std::mem::{offset_of, size_of};
     assert!(offset_of!(lp_engine_config, preload_session) == LP_ENGINE_CONFIG_SIZE_V1);

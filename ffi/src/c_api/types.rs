@@ -27,7 +27,11 @@ pub const LP_SEED_SIZE: usize = 32;
 /// Capacity of the signature buffer a signer callback writes into: a DER ECDSA P-256
 /// signature is at most 72 bytes, a raw one 64.
 pub const LP_SIGNATURE_MAX_SIZE: usize = 72;
-/// `sizeof(lp_engine_config)` of version 1 (liveproof 0.1.0 before `preload_session`).
+// The `LP_*_SIZE_V*` sizes are those of 64-bit targets (x86-64, aarch64); on a 32-bit target
+// use `offsetof` / `sizeof` instead (the library takes its sizes from the layouts).
+
+/// `sizeof(lp_engine_config)` of version 1 (liveproof 0.1.0 before `preload_session`), on
+/// 64-bit targets.
 pub const LP_ENGINE_CONFIG_SIZE_V1: usize = 48;
 /// `sizeof(lp_engine_config)` of version 2 (adds `preload_session`): the current one.
 pub const LP_ENGINE_CONFIG_SIZE_V2: usize = 56;

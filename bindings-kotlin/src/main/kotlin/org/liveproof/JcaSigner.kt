@@ -129,7 +129,9 @@ class JcaSigner @JvmOverloads constructor(
             fromKeyStore(ks, alias)?.let { return it }
             val pair = try {
                 generateAndroidKey(alias, strongBox)
-            } catch (e: GeneralSecurityException) {
+            } catch (e: java.security.ProviderException) {
+                // StrongBoxUnavailableException is a ProviderException (a RuntimeException), not
+                // a GeneralSecurityException: most devices have no StrongBox.
                 if (strongBox && e.javaClass.name == "android.security.keystore.StrongBoxUnavailableException") {
                     generateAndroidKey(alias, false)
                 } else {

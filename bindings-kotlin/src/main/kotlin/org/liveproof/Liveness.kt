@@ -247,7 +247,9 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * again to sign it; the capture need not be repeated.
      */
     @Throws(ApiException::class)
-    suspend fun finish(): Outcome = withContext(Dispatchers.IO) { finishBlocking() }
+    suspend fun finish(): Outcome =
+        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { finishBlocking().also { unclaimed.set(it) } }
+            .also { unclaimed.set(null) }
 
     /** [finish] on the calling thread (not the UI thread: it may block on the signer). */
     @Throws(ApiException::class)
@@ -258,11 +260,20 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * for a server session so the server counts the attempt. Runs on [Dispatchers.IO].
      */
     @Throws(ApiException::class)
-    suspend fun cancel(): Outcome = withContext(Dispatchers.IO) { cancelBlocking() }
+    suspend fun cancel(): Outcome =
+        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { cancelBlocking().also { unclaimed.set(it) } }
+            .also { unclaimed.set(null) }
 
     /** [cancel] on the calling thread. */
     @Throws(ApiException::class)
     fun cancelBlocking(): Outcome = session.cancel()
+
+    /**
+     * An outcome the library returned to a [finish] or [cancel] whose caller was cancelled
+     * meanwhile (`withContext` then throws instead of returning it): the next [finish] or
+     * [cancel] hands it over, so a signed result is never lost to a screen rotation.
+     */
+    private val unclaimed = java.util.concurrent.atomic.AtomicReference<Outcome?>(null)
 
     /** Releases the session now; later calls throw. Safe to call twice. */
     override fun close() {

@@ -1103,7 +1103,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_push_yuv_420_888() and 0xFFFF) != 5741) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_release() and 0xFFFF) != 23393) {
+    if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_release() and 0xFFFF) != 63371) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_liveproof_ffi_checksum_method_livenesssession_session_id() and 0xFFFF) != 23) {
@@ -2377,8 +2377,9 @@ public interface LivenessSessionInterface {
     fun `pushYuv420888`(`y`: java.nio.ByteBuffer, `u`: java.nio.ByteBuffer, `v`: java.nio.ByteBuffer, `layout`: Yuv420Layout): FrameFeedback
     
     /**
-     * Releases the models' session state and the worker now (idempotent); later calls fail
-     * with `SessionState`. Dropping the object does the same.
+     * Releases the models' session state and the worker (idempotent); later calls fail with
+     * `SessionState`. Never waits: during a running call (a signer waiting for the user) the
+     * session is released when that call ends. Dropping the object does the same.
      */
     fun `release`()
     
@@ -2599,8 +2600,9 @@ open class LivenessSession: Disposable, AutoCloseable, LivenessSessionInterface
 
     
     /**
-     * Releases the models' session state and the worker now (idempotent); later calls fail
-     * with `SessionState`. Dropping the object does the same.
+     * Releases the models' session state and the worker (idempotent); later calls fail with
+     * `SessionState`. Never waits: during a running call (a signer waiting for the user) the
+     * session is released when that call ends. Dropping the object does the same.
      */override fun `release`()
         = 
     callWithHandle {

@@ -1819,8 +1819,7 @@ lp_result lp_session_finish(struct lp_session *session,
 
 /**
  * Ends the capture early (the user left, the app went to the background): the outcome is
- * retry (its reasons say what was missing: `capture_incomplete`, `no_face`,
- * `quality_poor_retry`) and `lp_outcome_cancelled` true, signed for a token session
+ * retry with `capture_incomplete` and `lp_outcome_cancelled` true, signed for a token session
  * so the server can count the attempt. Otherwise as `lp_session_finish`: a signer failure
  * keeps the cancelled decision and the next `lp_session_finish` signs it. On a session whose
  * signature is owed (a signer failed), it signs the kept decision, as `lp_session_finish`.

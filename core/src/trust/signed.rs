@@ -358,7 +358,6 @@ pub fn sign_claims(
         kid_of(&device_key).as_bytes(),
         &token.sha256,
         signer,
-        &device_key,
     )
 }
 

@@ -115,33 +115,6 @@ fn a_der_signer_signs_results_the_verifier_accepts() {
 }
 
 #[test]
-fn a_signature_by_another_key_than_the_signers_is_refused_when_signing() {
-    /// Names one key and signs with another (a keystore alias mix-up, a re-created key).
-    struct WrongKey(SoftwareSigner, SoftwareSigner);
-    impl Signer for WrongKey {
-        fn public_key(&self) -> Result<DevicePublicKey, TrustError> {
-            self.0.public()
-        }
-        fn sign(&self, message: &[u8]) -> Result<SignatureBytes, TrustError> {
-            Signer::sign(&self.1, message)
-        }
-    }
-    let policy = policy();
-    let keys = server();
-    let token = issue_token(&claims(&policy), &keys).unwrap();
-    let verified = verify_token(&token, &keys, NOW, DEFAULT_SKEW_S).unwrap();
-    let result = synthetic_result(&policy, &calibration(), &verified.claims, 0.9);
-    let signer = WrongKey(SoftwareSigner::generate(), SoftwareSigner::generate());
-    let e = sign_result(&verified, &result, &signer, Vec::new(), NOW).unwrap_err();
-    assert!(matches!(e, TrustError::Signer(_)), "{e:?}");
-    assert!(
-        e.to_string()
-            .contains("does not verify under the signer's public key"),
-        "{e}"
-    );
-}
-
-#[test]
 fn keys_round_trip_through_pem_files_and_never_overwrite() {
     let dir = std::env::temp_dir().join(alloc::format!("lp-trust-keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -15,7 +15,7 @@ use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use sha2::{Digest, Sha256};
 
 use super::cbor::{self, key, text, Claims};
-use super::keys::{DevicePublicKey, ServerKeySet, Signer};
+use super::keys::{ServerKeySet, Signer};
 use super::{TrustError, MAX_MESSAGE_BYTES, MAX_TOKEN_TTL_S};
 use crate::policy::{FlowType, LoadedPolicy, RiskTier};
 
@@ -285,7 +285,7 @@ pub fn issue_token(claims: &TokenClaims, keys: &ServerKeySet) -> Result<Vec<u8>,
     claims.validate()?;
     let (kid, signer) = keys.signer()?;
     let payload = cbor::to_vec(&claims.to_value()?)?;
-    seal(payload, kid.as_bytes(), &[], signer, &signer.public()?)
+    seal(payload, kid.as_bytes(), &[], signer)
 }
 
 /// Checks a token's structure, algorithm, `kid`, signature, lifetime (with `skew_s` seconds of
@@ -332,16 +332,11 @@ pub fn verify_token(
 
 /// A tagged COSE_Sign1 over `payload`: protected header `{alg: ES256, kid}`, empty
 /// unprotected header, `aad` as the external AAD.
-///
-/// The signature is checked against `key` (the signer's public key) before it is used: a host
-/// signer with a wrong key or hash would otherwise produce a message every verifier refuses,
-/// after the session that made it had ended.
 pub(crate) fn seal(
     payload: Vec<u8>,
     kid: &[u8],
     aad: &[u8],
     signer: &dyn Signer,
-    key: &DevicePublicKey,
 ) -> Result<Vec<u8>, TrustError> {
     let protected = HeaderBuilder::new()
         .algorithm(coset::iana::Algorithm::ES256)
@@ -351,16 +346,7 @@ pub(crate) fn seal(
         .protected(protected)
         .payload(payload)
         .try_create_signature(aad, |tbs| {
-            let raw = signer.sign(tbs)?.into_raw()?;
-            if !key.verifies(tbs, &raw) {
-                return Err(TrustError::Signer(
-                    "the signer's signature does not verify under the signer's public key \
-                     (expected ECDSA P-256 over SHA-256 of the message, by the key whose public \
-                     half the signer gives)"
-                        .into(),
-                ));
-            }
-            Ok(raw.to_vec())
+            signer.sign(tbs)?.into_raw().map(|raw| raw.to_vec())
         })?
         .build();
     sign1.to_tagged_vec().map_err(|e| TrustError::Malformed {

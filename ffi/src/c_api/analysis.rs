@@ -304,6 +304,10 @@ pub unsafe extern "C" fn lp_analysis_json(
 /// not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_analysis_free(analysis: *mut lp_analysis) {
-    // SAFETY: the caller's contract: a live handle from `Box::into_raw` in `new_analysis`, freed once.
-    unsafe { free_handle(analysis) }
+    boundary_void(|| {
+        if !analysis.is_null() {
+            // SAFETY: a live handle from `Box::into_raw` in `new_analysis`, freed once.
+            drop(unsafe { Box::from_raw(analysis) });
+        }
+    });
 }

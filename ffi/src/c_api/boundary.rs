@@ -93,20 +93,6 @@ pub(super) fn boundary_void(f: impl FnOnce()) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
 }
 
-/// Frees a handle made by `Box::into_raw` (NULL: nothing), inside the panic boundary: the
-/// body of every `_free` function.
-///
-/// # Safety
-/// `p` is NULL or a live handle from `Box::into_raw`, freed once, used by no other call.
-pub(super) unsafe fn free_handle<T>(p: *mut T) {
-    boundary_void(|| {
-        if !p.is_null() {
-            // SAFETY: the caller's contract: a live `Box` handle, freed this once.
-            drop(unsafe { Box::from_raw(p) });
-        }
-    });
-}
-
 /// `&*p`, or `LP_NULL_ARGUMENT` naming `arg`.
 ///
 /// # Safety

@@ -128,8 +128,12 @@ pub unsafe extern "C" fn lp_engine_new(
 /// `engine` is NULL or a handle from `lp_engine_new` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_engine_free(engine: *mut lp_engine) {
-    // SAFETY: the caller's contract: a live handle from `Box::into_raw` in `lp_engine_new`, freed once.
-    unsafe { free_handle(engine) }
+    boundary_void(|| {
+        if !engine.is_null() {
+            // SAFETY: a live handle from `Box::into_raw` in `lp_engine_new`, freed once.
+            drop(unsafe { Box::from_raw(engine) });
+        }
+    });
 }
 
 /// Analyses one still image: runs the detector, then FaceMesh and the quality gate on up to

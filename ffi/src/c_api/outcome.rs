@@ -317,6 +317,10 @@ pub unsafe extern "C" fn lp_outcome_signed(
 /// freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_outcome_free(outcome: *mut lp_outcome) {
-    // SAFETY: the caller's contract: a live handle from `Box::into_raw` in `new_outcome`, freed once.
-    unsafe { free_handle(outcome) }
+    boundary_void(|| {
+        if !outcome.is_null() {
+            // SAFETY: a live handle from `Box::into_raw` in `new_outcome`, freed once.
+            drop(unsafe { Box::from_raw(outcome) });
+        }
+    });
 }

@@ -241,20 +241,20 @@ pub unsafe extern "C" fn lp_session_finish(
     session: *mut lp_session,
     out_outcome: *mut *mut lp_outcome,
 ) -> lp_result {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        conclude(
-            session,
-            out_outcome,
-            "lp_session_finish",
-            LiveSession::finish,
-        )
-    }
+    const F: &str = "lp_session_finish";
+    boundary(|| {
+        // SAFETY: the caller's contract on `session`.
+        let s = unsafe { arg_ref(session.cast_const(), F, "session") }?;
+        out_ptr(out_outcome, F, "out_outcome")?;
+        let outcome = s.session.finish()?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { write_out(out_outcome, new_outcome(outcome)) };
+        Ok(())
+    })
 }
 
 /// Ends the capture early (the user left, the app went to the background): the outcome is
-/// retry (its reasons say what was missing: `capture_incomplete`, `no_face`,
-/// `quality_poor_retry`) and `lp_outcome_cancelled` true, signed for a token session
+/// retry with `capture_incomplete` and `lp_outcome_cancelled` true, signed for a token session
 /// so the server can count the attempt. Otherwise as `lp_session_finish`: a signer failure
 /// keeps the cancelled decision and the next `lp_session_finish` signs it. On a session whose
 /// signature is owed (a signer failed), it signs the kept decision, as `lp_session_finish`.
@@ -271,33 +271,12 @@ pub unsafe extern "C" fn lp_session_cancel(
     session: *mut lp_session,
     out_outcome: *mut *mut lp_outcome,
 ) -> lp_result {
-    // SAFETY: the caller's contract, passed on.
-    unsafe {
-        conclude(
-            session,
-            out_outcome,
-            "lp_session_cancel",
-            LiveSession::cancel,
-        )
-    }
-}
-
-/// The body of `lp_session_finish` and `lp_session_cancel`: `end` decides (and signs), the
-/// outcome goes to `*out_outcome`.
-///
-/// # Safety
-/// `session` is NULL or a live session; `out_outcome` is NULL or writable.
-unsafe fn conclude(
-    session: *mut lp_session,
-    out_outcome: *mut *mut lp_outcome,
-    func: &str,
-    end: fn(&LiveSession) -> Result<Outcome, ApiError>,
-) -> lp_result {
+    const F: &str = "lp_session_cancel";
     boundary(|| {
         // SAFETY: the caller's contract on `session`.
-        let s = unsafe { arg_ref(session.cast_const(), func, "session") }?;
-        out_ptr(out_outcome, func, "out_outcome")?;
-        let outcome = end(&s.session)?;
+        let s = unsafe { arg_ref(session.cast_const(), F, "session") }?;
+        out_ptr(out_outcome, F, "out_outcome")?;
+        let outcome = s.session.cancel()?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_outcome, new_outcome(outcome)) };
         Ok(())
@@ -313,6 +292,11 @@ unsafe fn conclude(
 /// `session` is NULL or a handle from `lp_session_new*` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_session_free(session: *mut lp_session) {
-    // SAFETY: the caller's contract: a live handle from `Box::into_raw` in `start`, freed once.
-    unsafe { free_handle(session) }
+    boundary_void(|| {
+        if !session.is_null() {
+            // SAFETY: a live handle from `Box::into_raw` in `start`, freed once.
+            let s = unsafe { Box::from_raw(session) };
+            s.session.close();
+        }
+    });
 }

@@ -232,6 +232,10 @@ pub unsafe extern "C" fn lp_token_policy_json(
 /// `token` is NULL or a handle from `lp_token_verify` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_token_free(token: *mut lp_token) {
-    // SAFETY: the caller's contract: a live handle from `Box::into_raw` in `lp_token_verify`, freed once.
-    unsafe { free_handle(token) }
+    boundary_void(|| {
+        if !token.is_null() {
+            // SAFETY: a live handle from `Box::into_raw` in `lp_token_verify`, freed once.
+            drop(unsafe { Box::from_raw(token) });
+        }
+    });
 }

@@ -477,6 +477,18 @@ impl CoreSigner for ForeignSigner {
                 sig.len()
             ))
         })?;
+        // A signature that does not verify (a key from another alias, another hash) would be
+        // refused by the server after the session had finished: refuse it here, so that the
+        // decision stays owed and `finish()` can try again.
+        // (Low `s` first: `verifies` takes only that form, as the verifier does.)
+        let raw = SignatureBytes::Raw(raw).into_raw()?;
+        if !self.public_key()?.verifies(message, &raw) {
+            return Err(TrustError::Signer(
+                "the signer's signature does not verify under its own public key (expected \
+                 ECDSA P-256 over SHA-256 of the message, by the key public_key() returns)"
+                    .into(),
+            ));
+        }
         Ok(SignatureBytes::Raw(raw))
     }
 }

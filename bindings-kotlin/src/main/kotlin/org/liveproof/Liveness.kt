@@ -247,7 +247,9 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * again to sign it; the capture need not be repeated.
      */
     @Throws(ApiException::class)
-    suspend fun finish(): Outcome = concludeOnIo { finishBlocking() }
+    suspend fun finish(): Outcome =
+        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { finishBlocking().also { unclaimed.set(it) } }
+            .also { unclaimed.set(null) }
 
     /** [finish] on the calling thread (not the UI thread: it may block on the signer). */
     @Throws(ApiException::class)
@@ -258,7 +260,9 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * for a server session so the server counts the attempt. Runs on [Dispatchers.IO].
      */
     @Throws(ApiException::class)
-    suspend fun cancel(): Outcome = concludeOnIo { cancelBlocking() }
+    suspend fun cancel(): Outcome =
+        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { cancelBlocking().also { unclaimed.set(it) } }
+            .also { unclaimed.set(null) }
 
     /** [cancel] on the calling thread. */
     @Throws(ApiException::class)
@@ -270,11 +274,6 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * [cancel] hands it over, so a signed result is never lost to a screen rotation.
      */
     private val unclaimed = java.util.concurrent.atomic.AtomicReference<Outcome?>(null)
-
-    /** [end] on [Dispatchers.IO], or the [unclaimed] outcome of an earlier, cancelled caller. */
-    private suspend fun concludeOnIo(end: () -> Outcome): Outcome =
-        unclaimed.getAndSet(null)
-            ?: withContext(Dispatchers.IO) { end().also { unclaimed.set(it) } }.also { unclaimed.set(null) }
 
     /** Releases the session now; later calls throw. Safe to call twice. */
     override fun close() {

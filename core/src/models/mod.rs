@@ -1,5 +1,5 @@
-//! Model runner: the manifest, file verification, a small runner trait, and the ONNX Runtime
-//! backend (feature `ort`, `load-dynamic`).
+//! Model runner: the manifest, file verification, a small runner trait, and two backends: ONNX
+//! Runtime (feature `ort`, `load-dynamic`) and tract (feature `tract`, pure Rust, linked in).
 //!
 //! Every model file is checked against the sha256 pinned in `models/manifest.toml` (embedded
 //! in the binary at build time) and its input/output names and shapes are checked against the
@@ -13,6 +13,8 @@ mod manifest;
 mod ort;
 mod runner;
 mod store;
+#[cfg(feature = "tract")]
+mod tract;
 mod verify;
 
 use std::path::PathBuf;
@@ -28,7 +30,9 @@ pub use self::manifest::{
 #[cfg(feature = "ort")]
 pub use self::ort::{OrtOptions, OrtRunner, OrtRuntime};
 pub use self::runner::{validate_inputs, ModelRunner, TensorIn, TensorOut};
-pub use self::store::{resolve, Loader, ModelOverride, ModelStore, StoreConfig};
+pub use self::store::{resolve, Backend, Loader, ModelOverride, ModelStore, StoreConfig};
+#[cfg(feature = "tract")]
+pub use self::tract::TractRunner;
 pub use self::verify::{sha256_file, verify_model_file};
 
 /// The manifest as shipped with this build (`models/manifest.toml`).

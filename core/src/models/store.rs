@@ -23,6 +23,41 @@ pub struct ModelOverride {
     pub sha256: String,
 }
 
+/// Which inference engine runs the models.
+///
+/// ONNX Runtime is the default; tract is pure Rust, linked into our own library, so an app
+/// ships no separate runtime library (per-model times, parity and package sizes of the two in
+/// docs/performance.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// ONNX Runtime, loaded from its shared library at run time (feature `ort`).
+    #[default]
+    Ort,
+    /// tract (feature `tract`).
+    Tract,
+}
+
+impl Backend {
+    /// The loader of this backend, or a typed error naming the feature it needs when this
+    /// build was made without it.
+    pub fn loader(self) -> Result<Box<Loader>, ModelError> {
+        match self {
+            #[cfg(feature = "ort")]
+            Backend::Ort => Ok(Box::new(ort_loader)),
+            #[cfg(feature = "tract")]
+            Backend::Tract => Ok(Box::new(tract_loader)),
+            #[allow(unreachable_patterns)]
+            other => Err(ModelError::Manifest(format!(
+                "the {other:?} backend is not in this build (enable core's feature `{}`)",
+                match other {
+                    Backend::Ort => "ort",
+                    Backend::Tract => "tract",
+                }
+            ))),
+        }
+    }
+}
+
 /// What a store needs to find and load models: the model-loading part of an `EngineConfig`.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -121,6 +156,15 @@ impl ModelStore {
         Self::with_loader(config.into(), Manifest::embedded()?, Box::new(ort_loader))
     }
 
+    /// A store over the embedded manifest that loads through `backend` and keeps every model
+    /// it loaded until it is dropped.
+    pub fn with_backend(
+        config: impl Into<StoreConfig>,
+        backend: Backend,
+    ) -> Result<ModelStore, ModelError> {
+        Self::with_loader(config.into(), Manifest::embedded()?, backend.loader()?)
+    }
+
     /// A store over `manifest` with another loader (another backend, or a test double).
     pub fn with_loader(
         config: StoreConfig,
@@ -215,6 +259,17 @@ fn ort_loader(
         intra_op_threads: config.intra_op_threads,
     };
     Ok(Arc::new(OrtRunner::load(&runtime, spec, path, &opts)?))
+}
+
+/// The tract loader: the model (sha256, interface), typed and optimised for the manifest's
+/// input shapes. Needs no runtime library.
+#[cfg(feature = "tract")]
+fn tract_loader(
+    _config: &StoreConfig,
+    spec: &ModelSpec,
+    path: &std::path::Path,
+) -> Result<Arc<dyn ModelRunner>, ModelError> {
+    Ok(Arc::new(super::TractRunner::load(spec, path)?))
 }
 
 #[cfg(test)]

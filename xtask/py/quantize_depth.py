@@ -7,6 +7,11 @@ how fast it runs, never anything about real depth quality).
 Usage:
     python quantize_depth.py FP32.onnx --out-dir DIR [--variants dynamic,qdq,mixed]
         [--size 252] [--calib 8] [--seed 0]
+    python quantize_depth.py FP32.onnx --profile MODEL.onnx [MODEL.onnx ...]
+        (ORT's profiler, 1 thread: each model's time per operator type, as shares)
+    python quantize_depth.py FP32.onnx --conv-groups
+        (which DPT-head convolutions cost the QDQ model its agreement: each group of Conv
+        quantised alone, Pearson of the output with fp32 on held-out SYNTHETIC inputs)
 
 Writes `DIR/<fp32 stem>_int8_<variant>.onnx` for each variant (under a `.partial` name, then
 renamed) and prints each file's sha256. Needs onnx, numpy and onnxruntime (the quantisation
@@ -238,10 +243,91 @@ def finish(tmp, final):
     os.replace(partial, final)
 
 
+def _session(path, profile_prefix=None):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def profile(paths, size, runs=4):
+    """Per-operator-type time shares from ORT's profiler (1 thread, `runs` runs after one
+    warm-up, one SYNTHETIC input). Timing for ratios belongs to the Rust bench; this says
+    where the time goes."""
+    import collections
+    import json
+
+    x = calibration_set(1, size, 12345)
+    with tempfile.TemporaryDirectory(prefix="depthprof_") as work:
+        for p in paths:
+            s = _session(p, os.path.join(work, "prof"))
+            for _ in range(runs + 1):
+                s.run(None, {INPUT: x})
+            with open(s.end_profiling()) as f:
+                events = json.load(f)
+            kernels = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+            per_run = len(kernels) // (runs + 1)
+            agg = collections.Counter()
+            for e in kernels[per_run:]:  # the first run is a warm-up
+                agg[e["args"]["op_name"]] += e["dur"]
+            total = sum(agg.values())
+            print(f"{p}: {total / runs / 1e3:.1f} ms per run in kernels (1 thread, {runs} runs)")
+            for op, us in agg.most_common(16):
+                print(f"   {op:<28} {us / runs / 1e3:8.1f} ms {100.0 * us / total:5.1f} %")
+
+
+def conv_groups(fp32, size, calib_count, seed):
+    """Pearson (mean over 3 held-out SYNTHETIC inputs) of the output with fp32 when only one
+    group of convolutions is quantised (static QDQ as in `qdq`), and when all are."""
+    import onnx
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    calib = calibration_set(calib_count, size, seed)
+    test = calibration_set(3, size, seed + 99)
+    ref_s = _session(fp32)
+    ref = [ref_s.run(None, {INPUT: test[i : i + 1]})[0].ravel() for i in range(len(test))]
+
+    def agreement(path):
+        s = _session(path)
+        outs = [s.run(None, {INPUT: test[i : i + 1]})[0].ravel() for i in range(len(test))]
+        return float(np.mean([np.corrcoef(r, o)[0, 1] for r, o in zip(ref, outs)]))
+
+    with tempfile.TemporaryDirectory(prefix="depthgroups_") as work:
+        pre = os.path.join(work, "pre.onnx")
+        quant_pre_process(fp32, pre, skip_symbolic_shape=True)
+        m = onnx.load(pre)
+        inits = {t.name: list(t.dims) for t in m.graph.initializer}
+        convs = [n for n in m.graph.node if n.op_type == "Conv"]
+        names = [n.name for n in convs]
+        # Graph order of make_depth_vits_dpt.py: patch embedding, then per tap projection
+        # (1x1 from 384) and resize conv, the four layerN_rn (3x3 to 64, no bias), the
+        # refinenets (64 -> 64), and the three output convs at the end.
+        head_out = names[-3:]
+        patch = names[:1]
+        proj = [n.name for n in convs[1:] if inits[n.input[1]][1] == 384 and n.name not in head_out
+                and inits[n.input[1]][0] != 64]
+        rn = [n.name for n in convs if inits[n.input[1]][0] == 64 and inits[n.input[1]][1] != 64]
+        refine = [x for x in names if x not in set(patch + proj + rn + head_out)]
+        groups = [("patch embedding", patch), ("projections + resize", proj), ("layerN_rn", rn),
+                  ("refinenets", refine), ("output convs", head_out), ("all convolutions", names)]
+        for label, only in groups:
+            out = os.path.join(work, "g.onnx")
+            static_qdq(pre, out, calib, ("Conv",), [x for x in names if x not in only], work)
+            print(f"{label:<22} ({len(only):2d} Conv) quantised alone: Pearson {agreement(out):.5f}", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("fp32", help="the fp32 stand-in (make_depth_vits_dpt.py OUT --size 252)")
-    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--out-dir", help="where the int8 models go")
+    ap.add_argument("--profile", nargs="+", metavar="MODEL", help="profile these models and exit")
+    ap.add_argument("--conv-groups", action="store_true", help="Conv-group sensitivity, then exit")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--size", type=int, default=252, help="calibration input side (the depth stage's)")
     ap.add_argument("--calib", type=int, default=8, help="number of SYNTHETIC calibration images")
@@ -253,6 +339,15 @@ def main(argv=None):
         ap.error(f"unknown variants {bad}: expected some of {list(VARIANTS)}")
     if args.size % 14 or args.size <= 0:
         ap.error(f"--size {args.size}: expected a positive multiple of 14")
+
+    if args.profile:
+        profile(args.profile, args.size)
+        return 0
+    if args.conv_groups:
+        conv_groups(args.fp32, args.size, args.calib, args.seed)
+        return 0
+    if not args.out_dir:
+        ap.error("--out-dir is required to write int8 models")
 
     import onnx
     import onnxruntime

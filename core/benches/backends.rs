@@ -214,6 +214,10 @@ fn main() {
             .map(|(d, s)| TensorIn { data: d, shape: s })
             .collect();
         let (mut out_o, mut out_t) = (Vec::new(), Vec::new());
+        if let Err(e) = t.run(&ins, &mut out_t) {
+            println!("| {name} | {label} | – | – | – | – | tract cannot run it: {e} | – |");
+            continue;
+        }
         let r = alternate(
             budget,
             || o.run(&ins, &mut out_o).unwrap(),

@@ -5,13 +5,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use ort::memory::Allocator;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::TensorRef;
+use ort::session::{
+    HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue, SessionOutputs,
+};
+use ort::value::{Tensor, TensorRef};
 
+use super::runner::{check_finite, copy_checking_finite, validate_input_shapes};
 use super::{
-    check_interface, validate_inputs, verify_model_file, ModelError, ModelRunner, ModelSpec,
-    TensorIn, TensorOut, ANY_NAME,
+    check_interface, verify_model_file, ModelError, ModelRunner, ModelSpec, TensorIn, TensorOut,
+    ANY_NAME,
 };
 
 static RUNTIME: OnceLock<(PathBuf, ::ort::environment::Environment)> = OnceLock::new();
@@ -157,10 +161,43 @@ impl Default for OrtOptions {
 
 /// A model loaded into an ONNX Runtime session. `Session::run` needs `&mut`, so the
 /// session sits behind a mutex; the engine keeps one runner per model.
+///
+/// Runs allocate nothing on Rust's heap once the input shapes repeat: the first run with a
+/// set of input shapes goes through `ort`'s ordinary path (which builds its input and output
+/// handles per run) and learns the output shapes; the runner then keeps input tensors of its
+/// own (the caller's data is copied in) and pre-allocated outputs bound through
+/// [`RunOptions`], and later runs with the same shapes reuse them. A model whose output shapes
+/// change between runs with the same input shapes stays on the ordinary path.
 pub struct OrtRunner {
     spec: ModelSpec,
-    session: Mutex<Session>,
+    state: Mutex<State>,
 }
+
+struct State {
+    session: Session,
+    bound: Bound,
+}
+
+/// The reused run buffers (see [`OrtRunner`]).
+enum Bound {
+    /// Not yet learnt (or the input shapes changed).
+    None,
+    Ready(Box<Buffers>),
+    /// The outputs did not fit their pre-allocated shapes: ordinary runs only.
+    Never,
+}
+
+struct Buffers {
+    /// The input shapes these buffers are for.
+    shapes: Vec<Vec<usize>>,
+    /// One tensor per declared input; each run copies the caller's data in.
+    inputs: Vec<Tensor<f32>>,
+    /// Every output pre-allocated to the shape of the learning run.
+    options: RunOptions<HasSelectedOutputs>,
+}
+
+/// Inputs the reused path takes (a stack array of views per run; every model here has one).
+const MAX_BOUND_INPUTS: usize = 4;
 
 impl std::fmt::Debug for OrtRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,7 +255,10 @@ impl OrtRunner {
         }
         Ok(OrtRunner {
             spec,
-            session: Mutex::new(session),
+            state: Mutex::new(State {
+                session,
+                bound: Bound::None,
+            }),
         })
     }
 }
@@ -232,36 +272,184 @@ fn outlet_shape(o: &::ort::value::Outlet) -> (String, Vec<i64>) {
     (o.name().to_string(), shape)
 }
 
-impl ModelRunner for OrtRunner {
-    fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    fn run(&self, inputs: &[TensorIn<'_>], outputs: &mut Vec<TensorOut>) -> Result<(), ModelError> {
-        validate_inputs(&self.spec, inputs)?;
-        let err = |e: &dyn std::fmt::Display| ModelError::Inference {
+impl OrtRunner {
+    fn inference_error(&self, e: &dyn std::fmt::Display) -> ModelError {
+        ModelError::Inference {
             name: self.spec.name.clone(),
             reason: e.to_string(),
-        };
+        }
+    }
+
+    /// Runs with the count, shape and length checked, and, when `check` is set, every input
+    /// value checked finite (`NonFiniteInput` names the first that is not).
+    fn run_checked(
+        &self,
+        inputs: &[TensorIn<'_>],
+        outputs: &mut Vec<TensorOut>,
+        check: bool,
+    ) -> Result<(), ModelError> {
+        validate_input_shapes(&self.spec, inputs)?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let State { session, bound } = &mut *state;
+        let mut refused = false;
+        if let Bound::Ready(b) = bound {
+            if b.fits(inputs) {
+                // The copy into the runner's own tensors doubles as the finiteness scan.
+                let mut finite = true;
+                for (t, dst) in inputs.iter().zip(b.inputs.iter_mut()) {
+                    let (_, dst) = dst
+                        .try_extract_tensor_mut::<f32>()
+                        .map_err(|e| self.inference_error(&e))?;
+                    if check {
+                        finite &= copy_checking_finite(dst, t.data);
+                    } else {
+                        dst.copy_from_slice(t.data);
+                    }
+                }
+                if !finite {
+                    check_finite(&self.spec, inputs)?;
+                }
+                match run_bound(session, b) {
+                    Ok(result) => return self.read_outputs(&result, outputs),
+                    Err(e) => {
+                        // Output shapes that change with the data: the ordinary path from now
+                        // on (its own run below reports a real failure).
+                        log::debug!(
+                            "model `{}`: pre-allocated outputs refused ({e}); ordinary runs",
+                            self.spec.name
+                        );
+                        refused = true;
+                    }
+                }
+            }
+        }
+        if refused {
+            *bound = Bound::Never;
+        }
+        if check {
+            check_finite(&self.spec, inputs)?;
+        }
         let mut values = Vec::with_capacity(inputs.len());
         for (d, t) in self.spec.inputs.iter().zip(inputs) {
-            let v = TensorRef::from_array_view((t.shape, t.data)).map_err(|e| err(&e))?;
+            let v = TensorRef::from_array_view((t.shape, t.data))
+                .map_err(|e| self.inference_error(&e))?;
             values.push((d.name.as_str(), v));
         }
-        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        let result = session.run(values).map_err(|e| err(&e))?;
+        let result = session.run(values).map_err(|e| self.inference_error(&e))?;
+        self.read_outputs(&result, outputs)?;
+        if !matches!(bound, Bound::Never) && inputs.len() <= MAX_BOUND_INPUTS {
+            // Learn the buffers for the next run with these shapes (a failure only means
+            // ordinary runs).
+            *bound = match Buffers::new(&self.spec, inputs, outputs) {
+                Ok(b) => Bound::Ready(Box::new(b)),
+                Err(e) => {
+                    log::debug!(
+                        "model `{}`: run buffers not kept ({e}); ordinary runs",
+                        self.spec.name
+                    );
+                    Bound::Never
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// Copies every declared output of `result` into `outputs`, reusing their allocations.
+    fn read_outputs(
+        &self,
+        result: &SessionOutputs<'_>,
+        outputs: &mut Vec<TensorOut>,
+    ) -> Result<(), ModelError> {
         outputs.resize_with(self.spec.outputs.len(), TensorOut::default);
         for (d, out) in self.spec.outputs.iter().zip(outputs.iter_mut()) {
-            let value = result
-                .get(&d.name)
-                .ok_or_else(|| err(&format_args!("output `{}` missing from the run", d.name)))?;
-            let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| err(&e))?;
+            let value = result.get(&d.name).ok_or_else(|| {
+                self.inference_error(&format_args!("output `{}` missing from the run", d.name))
+            })?;
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| self.inference_error(&e))?;
             out.shape.clear();
             out.shape.extend(shape.iter().map(|&s| s.max(0) as usize));
             out.data.clear();
             out.data.extend_from_slice(data);
         }
         Ok(())
+    }
+}
+
+impl Buffers {
+    /// Input tensors shaped as `inputs`, and outputs pre-allocated as the run that just
+    /// produced `outputs`.
+    fn new(
+        spec: &ModelSpec,
+        inputs: &[TensorIn<'_>],
+        outputs: &[TensorOut],
+    ) -> Result<Buffers, ::ort::Error> {
+        let alloc = Allocator::default();
+        let tensors = inputs
+            .iter()
+            .map(|t| Tensor::<f32>::new(&alloc, t.shape))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut selector = OutputSelector::default();
+        for (d, out) in spec.outputs.iter().zip(outputs) {
+            selector = selector.preallocate(
+                d.name.as_str(),
+                Tensor::<f32>::new(&alloc, out.shape.as_slice())?,
+            );
+        }
+        Ok(Buffers {
+            shapes: inputs.iter().map(|t| t.shape.to_vec()).collect(),
+            inputs: tensors,
+            options: RunOptions::new()?.with_outputs(selector),
+        })
+    }
+
+    fn fits(&self, inputs: &[TensorIn<'_>]) -> bool {
+        self.shapes.len() == inputs.len()
+            && self
+                .shapes
+                .iter()
+                .zip(inputs)
+                .all(|(s, t)| s.as_slice() == t.shape)
+    }
+}
+
+/// One run on the kept buffers: views of the input tensors in a stack array (no allocation
+/// in `ort` either for a model of up to 6 inputs and 4 outputs with short names).
+fn run_bound<'r>(
+    session: &'r mut Session,
+    b: &'r Buffers,
+) -> Result<SessionOutputs<'r>, ::ort::Error> {
+    fn feed<const N: usize>(b: &Buffers) -> [SessionInputValue<'_>; N] {
+        core::array::from_fn(|i| SessionInputValue::from(b.inputs[i].view()))
+    }
+    match b.inputs.len() {
+        1 => session.run_with_options(feed::<1>(b), &b.options),
+        2 => session.run_with_options(feed::<2>(b), &b.options),
+        3 => session.run_with_options(feed::<3>(b), &b.options),
+        4 => session.run_with_options(feed::<4>(b), &b.options),
+        n => Err(::ort::Error::new(format!(
+            "{n} inputs: more than the reused path takes"
+        ))),
+    }
+}
+
+impl ModelRunner for OrtRunner {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn run(&self, inputs: &[TensorIn<'_>], outputs: &mut Vec<TensorOut>) -> Result<(), ModelError> {
+        self.run_checked(inputs, outputs, true)
+    }
+
+    /// Skips only the finiteness scan (the count, shape and length checks stay).
+    fn run_prechecked(
+        &self,
+        inputs: &[TensorIn<'_>],
+        outputs: &mut Vec<TensorOut>,
+    ) -> Result<(), ModelError> {
+        self.run_checked(inputs, outputs, false)
     }
 }
 

@@ -10,9 +10,13 @@
 //! queue is bounded: a worker that falls behind makes `push_frame` wait rather than grow the
 //! memory.
 //!
+//! The frame copies are reused: the worker hands each copy back when done with it (a bounded
+//! return queue), and `push_frame` copies the next frame into a returned buffer, so that a
+//! session in its steady state allocates no image per frame and its memory stays flat.
+//!
 //! If the thread cannot be started, the same work runs inline on the caller's thread.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -33,29 +37,51 @@ pub(super) const WORKER_FAILED: &str = "the session's worker thread failed";
 
 /// Frames the queue holds before `push_frame` waits (each a copy of one upright image).
 const QUEUE: usize = 6;
+/// Returned copies kept for reuse: at least as many as can be out at once (the queue, the
+/// worker's job, the one being filled), so that none is dropped in a steady state.
+const POOL: usize = QUEUE + 2;
+
+/// A frame's image (and landmarks) copied for the worker; handed back for reuse.
+#[derive(Default)]
+struct FrameCopy {
+    rgb: RgbImage,
+    landmarks: Option<Landmarks>,
+}
+
+impl FrameCopy {
+    /// Copies into this copy's own buffers (no allocation once they have the frame's size).
+    fn fill(&mut self, rgb: &RgbImage, landmarks: Option<&Landmarks>) {
+        self.rgb.width = rgb.width;
+        self.rgb.height = rgb.height;
+        self.rgb.data.clear();
+        self.rgb.data.extend_from_slice(&rgb.data);
+        match (landmarks, self.landmarks.as_mut()) {
+            (Some(src), Some(dst)) => dst.clone_from(src),
+            (src, _) => self.landmarks = src.cloned(),
+        }
+    }
+}
 
 enum Job {
     Passive {
         u: FrameUse,
-        rgb: RgbImage,
-        landmarks: Landmarks,
+        copy: FrameCopy,
         bbox: Rect,
         timestamp_ns: u64,
     },
     Embed {
-        rgb: RgbImage,
+        copy: FrameCopy,
         points: FivePoints,
         timestamp_ns: u64,
     },
     TurnReset,
     TurnFrame {
         halve: bool,
-        rgb: RgbImage,
-        landmarks: Landmarks,
+        copy: FrameCopy,
         timestamp_ns: u64,
     },
-    /// Score the turn's frames, forget them, and answer.
-    ScoreTurn(SyncSender<SignalReport>),
+    /// Score the turn's frames, forget them, and answer (on the worker's reply queue).
+    ScoreTurn,
 }
 
 /// Face continuity's state: the embedder and the check against the first face.
@@ -82,6 +108,10 @@ struct Worker {
     face_changed: Option<(u64, String)>,
     passive_ms: f64,
     challenge_ms: f64,
+    /// Where used frame copies go back to the frame thread.
+    returns: SyncSender<FrameCopy>,
+    /// Where a turn's score goes (threaded mode).
+    turn_reply: Option<SyncSender<SignalReport>>,
 }
 
 impl Worker {
@@ -89,40 +119,31 @@ impl Worker {
         match job {
             Job::Passive {
                 u,
-                rgb,
-                landmarks,
+                copy,
                 bbox,
                 timestamp_ns,
             } => {
-                let t = Instant::now();
-                // A frame a signal cannot use adds nothing to it; the signal reports why
-                // if it ends up unavailable.
-                if let Err(e) = self.window.process(u, &rgb, &landmarks, bbox, timestamp_ns) {
-                    log::debug!("passive window: frame at {timestamp_ns} ns skipped: {e}");
+                if let Some(landmarks) = copy.landmarks.as_ref() {
+                    let t = Instant::now();
+                    // A frame a signal cannot use adds nothing to it; the signal reports why
+                    // if it ends up unavailable.
+                    if let Err(e) = self
+                        .window
+                        .process(u, &copy.rgb, landmarks, bbox, timestamp_ns)
+                    {
+                        log::debug!("passive window: frame at {timestamp_ns} ns skipped: {e}");
+                    }
+                    self.passive_ms += super::ms_since(t);
                 }
-                self.passive_ms += super::ms_since(t);
+                self.give_back(copy);
             }
             Job::Embed {
-                rgb,
+                copy,
                 points,
                 timestamp_ns,
             } => {
-                let (Some(c), None) = (self.continuity.as_mut(), &self.face_changed) else {
-                    return;
-                };
-                let t = Instant::now();
-                match c
-                    .embedder
-                    .embed(&rgb, &points)
-                    .and_then(|e| c.check.check(&e))
-                {
-                    Ok(Some(why)) => self.face_changed = Some((timestamp_ns, why)),
-                    Ok(None) => {}
-                    Err(e) => {
-                        log::debug!("face continuity: frame at {timestamp_ns} ns skipped: {e}")
-                    }
-                }
-                self.challenge_ms += super::ms_since(t);
+                self.embed(&copy.rgb, &points, timestamp_ns);
+                self.give_back(copy);
             }
             Job::TurnReset => {
                 if let Some(r) = self.turn.as_mut() {
@@ -131,25 +152,49 @@ impl Worker {
             }
             Job::TurnFrame {
                 halve,
-                rgb,
-                landmarks,
+                copy,
                 timestamp_ns,
             } => {
-                let Some(r) = self.turn.as_mut() else {
-                    return;
-                };
-                let t = Instant::now();
-                if let Err(e) = r.offer_admitted(halve, |cfg| {
-                    parallax::frame_features_with_image(&rgb, &landmarks, timestamp_ns, cfg)
-                }) {
-                    log::debug!("turn parallax: frame at {timestamp_ns} ns skipped: {e}");
+                if let (Some(r), Some(landmarks)) = (self.turn.as_mut(), copy.landmarks.as_ref()) {
+                    let t = Instant::now();
+                    if let Err(e) = r.offer_admitted(halve, |cfg| {
+                        parallax::frame_features_with_image(&copy.rgb, landmarks, timestamp_ns, cfg)
+                    }) {
+                        log::debug!("turn parallax: frame at {timestamp_ns} ns skipped: {e}");
+                    }
+                    self.challenge_ms += super::ms_since(t);
                 }
-                self.challenge_ms += super::ms_since(t);
+                self.give_back(copy);
             }
-            Job::ScoreTurn(reply) => {
-                let _ = reply.send(self.score_turn());
+            Job::ScoreTurn => {
+                let report = self.score_turn();
+                if let Some(reply) = &self.turn_reply {
+                    let _ = reply.send(report);
+                }
             }
         }
+    }
+
+    /// Hands a copy back for reuse (dropped if the pool is full or the session is gone).
+    fn give_back(&self, copy: FrameCopy) {
+        let _ = self.returns.try_send(copy);
+    }
+
+    fn embed(&mut self, rgb: &RgbImage, points: &FivePoints, timestamp_ns: u64) {
+        let (Some(c), None) = (self.continuity.as_mut(), &self.face_changed) else {
+            return;
+        };
+        let t = Instant::now();
+        match c
+            .embedder
+            .embed(rgb, points)
+            .and_then(|e| c.check.check(&e))
+        {
+            Ok(Some(why)) => self.face_changed = Some((timestamp_ns, why)),
+            Ok(None) => {}
+            Err(e) => log::debug!("face continuity: frame at {timestamp_ns} ns skipped: {e}"),
+        }
+        self.challenge_ms += super::ms_since(t);
     }
 
     fn score_turn(&mut self) -> SignalReport {
@@ -192,6 +237,10 @@ pub(super) struct OffPath {
     /// `None` once finished.
     mode: Option<Mode>,
     plan: WindowPlan,
+    /// Frame copies the worker is done with, for reuse.
+    returned: Receiver<FrameCopy>,
+    /// A turn's score from the worker thread (one queue for the whole session).
+    turn_answer: Option<Receiver<SignalReport>>,
 }
 
 impl OffPath {
@@ -203,6 +252,13 @@ impl OffPath {
         threaded: bool,
     ) -> OffPath {
         let plan = window.plan();
+        let (returns, returned) = sync_channel::<FrameCopy>(POOL);
+        let (turn_reply, turn_answer) = if threaded {
+            let (tx, rx) = sync_channel::<SignalReport>(1);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let worker = Worker {
             window,
             continuity,
@@ -210,6 +266,8 @@ impl OffPath {
             face_changed: None,
             passive_ms: 0.0,
             challenge_ms: 0.0,
+            returns,
+            turn_reply,
         };
         let mode = if threaded {
             let (tx, rx) = sync_channel::<Job>(QUEUE);
@@ -227,7 +285,12 @@ impl OffPath {
                     match slot.lock().ok().and_then(|mut s| s.take()) {
                         Some(w) => Mode::Inline(Box::new(w)),
                         None => {
-                            return OffPath { mode: None, plan };
+                            return OffPath {
+                                mode: None,
+                                plan,
+                                returned,
+                                turn_answer,
+                            };
                         }
                     }
                 }
@@ -238,7 +301,20 @@ impl OffPath {
         OffPath {
             mode: Some(mode),
             plan,
+            returned,
+            turn_answer,
         }
+    }
+
+    /// A copy of `rgb` (and `landmarks`) in a buffer the worker handed back, or a new one
+    /// while the pool is still growing.
+    fn copy(&mut self, rgb: &RgbImage, landmarks: Option<&Landmarks>) -> FrameCopy {
+        let mut copy = match self.returned.try_recv() {
+            Ok(c) => c,
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => FrameCopy::default(),
+        };
+        copy.fill(rgb, landmarks);
+        copy
     }
 
     /// Counts a usable frame in the window's plan; what the window will do with it.
@@ -268,10 +344,10 @@ impl OffPath {
 
     /// Hands a frame the window admitted (`u`), with its face, to the passive signals.
     pub fn passive(&mut self, u: FrameUse, rgb: &RgbImage, face: &FaceAnalysis, timestamp_ns: u64) {
+        let copy = self.copy(rgb, Some(&face.landmarks));
         self.send(Job::Passive {
             u,
-            rgb: rgb.clone(),
-            landmarks: face.landmarks.clone(),
+            copy,
             bbox: face.detection.bbox,
             timestamp_ns,
         });
@@ -279,8 +355,9 @@ impl OffPath {
 
     /// Hands a frame to face continuity.
     pub fn embed(&mut self, rgb: &RgbImage, points: FivePoints, timestamp_ns: u64) {
+        let copy = self.copy(rgb, None);
         self.send(Job::Embed {
-            rgb: rgb.clone(),
+            copy,
             points,
             timestamp_ns,
         });
@@ -299,10 +376,10 @@ impl OffPath {
         face: &FaceAnalysis,
         timestamp_ns: u64,
     ) {
+        let copy = self.copy(rgb, Some(&face.landmarks));
         self.send(Job::TurnFrame {
             halve,
-            rgb: rgb.clone(),
-            landmarks: face.landmarks.clone(),
+            copy,
             timestamp_ns,
         });
     }
@@ -312,8 +389,10 @@ impl OffPath {
         let lost = || SignalReport::unavailable(WORKER_FAILED);
         match self.mode.as_mut() {
             Some(Mode::Thread { tx, .. }) => {
-                let (reply, answer) = sync_channel(1);
-                if tx.send(Job::ScoreTurn(reply)).is_err() {
+                let Some(answer) = self.turn_answer.as_ref() else {
+                    return lost();
+                };
+                if tx.send(Job::ScoreTurn).is_err() {
                     return lost();
                 }
                 answer.recv().unwrap_or_else(|_| lost())

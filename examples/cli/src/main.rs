@@ -7,10 +7,13 @@
 //! `liveproof inspect --passive FRAMES_DIR [--json]` runs the passive-liveness signals over
 //! such a folder (timestamps from its `capture.json` when present, else `--fps`);
 //! `liveproof analyze FRAMES_DIR [--policy P.json] [--seed HEX] [--template T.json] [--json]`
-//! runs one whole session over such a folder and prints the decision and its audit record.
+//! runs one whole session over such a folder and prints the decision and its audit record;
+//! `liveproof perf ...` runs the fixed workloads of the performance guard and the peak-memory
+//! bench (`perf.rs`).
 
 mod analyze;
 mod draw;
+mod perf;
 
 use liveproof_core::models::cache;
 use std::path::{Path, PathBuf};
@@ -106,6 +109,10 @@ enum Cmd {
         #[arg(long, requires = "token")]
         out: Option<PathBuf>,
     },
+    /// Fixed workloads for `cargo xtask bench --check` (instruction counts under callgrind)
+    /// and the peak-memory bench.
+    #[command(subcommand)]
+    Perf(perf::PerfCmd),
     /// Make a device signing key (P-256, PKCS#8 PEM) in FILE and its public key in FILE.pub.
     Keygen {
         #[arg(long)]
@@ -254,6 +261,10 @@ fn main() -> Result<()> {
         );
         return Ok(());
     }
+    if let Cmd::Perf(cmd) = &cli.cmd {
+        // The workloads load their own engine (the memory bench measures it loading).
+        return perf::run(cmd, engine_config(&cli));
+    }
     let engine = Arc::new(Engine::new(engine_config(&cli)).context("loading the engine")?);
     match &cli.cmd {
         Cmd::Analyze {
@@ -318,7 +329,7 @@ fn main() -> Result<()> {
             json,
             fps,
         } => challenge(&engine, seed, frames, *json, *fps),
-        Cmd::Keygen { .. } => unreachable!("handled before the engine loads"),
+        Cmd::Keygen { .. } | Cmd::Perf(_) => unreachable!("handled before the engine loads"),
         Cmd::Inspect {
             images,
             track,

@@ -162,7 +162,7 @@ fn print_traces() {
             None => sites.push((site, 1, size)),
         }
     }
-    sites.sort_by(|a, b| b.1.cmp(&a.1));
+    sites.sort_by_key(|s| std::cmp::Reverse(s.1));
     for (site, n, largest) in sites {
         println!("-- {n} allocation(s), largest {largest} bytes:\n{site}");
     }

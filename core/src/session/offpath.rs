@@ -16,7 +16,7 @@
 //!
 //! If the thread cannot be started, the same work runs inline on the caller's thread.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -309,10 +309,7 @@ impl OffPath {
     /// A copy of `rgb` (and `landmarks`) in a buffer the worker handed back, or a new one
     /// while the pool is still growing.
     fn copy(&mut self, rgb: &RgbImage, landmarks: Option<&Landmarks>) -> FrameCopy {
-        let mut copy = match self.returned.try_recv() {
-            Ok(c) => c,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => FrameCopy::default(),
-        };
+        let mut copy = self.returned.try_recv().unwrap_or_default();
         copy.fill(rgb, landmarks);
         copy
     }

@@ -210,10 +210,15 @@ fn run_callgrind(paths: &Paths, cli: &Path, frames: &Path, work: &Path) -> Resul
             std::fs::remove_file(e.path())?;
         }
     }
-    let mut args: Vec<OsString> = vec!["--tool=callgrind".into(), "--collect-atstart=no".into()];
-    // Exact names (callgrind 3.19 matched no `--dump-after` wildcard here).
+    // Collection on inside `lp_perf_phases` only (with valgrind 3.19 a second
+    // `--toggle-collect` did not take effect, and a `--dump-after` wildcard matched nothing),
+    // one dump as each phase returns (exact names).
+    let mut args: Vec<OsString> = vec![
+        "--tool=callgrind".into(),
+        "--collect-atstart=no".into(),
+        "--toggle-collect=lp_perf_phases".into(),
+    ];
     for p in PHASES {
-        args.push(format!("--toggle-collect=lp_perf_phase_{p}").into());
         args.push(format!("--dump-after=lp_perf_phase_{p}").into());
     }
     args.extend::<[OsString; 6]>([

@@ -311,6 +311,22 @@ fn lp_perf_phase_session_finish(s: Session) -> SessionResult {
     s.finish()
 }
 
+/// The three phases back to back: callgrind's collection is switched on inside this one
+/// function (a second `--toggle-collect` did not take effect with valgrind 3.19), and each
+/// phase's `--dump-after` splits the counts.
+#[no_mangle]
+#[inline(never)]
+fn lp_perf_phases(
+    fx: &Fixture,
+    track_frames: &mut FrameReader,
+    frames: &mut FrameReader,
+) -> Result<(usize, usize, SessionResult)> {
+    let tracked = lp_perf_phase_track(&fx.engine, track_frames)?;
+    let (session, pushed) = lp_perf_phase_session_push(fx, frames)?;
+    let result = lp_perf_phase_session_finish(session);
+    Ok((tracked, pushed, result))
+}
+
 fn session_fixture(
     config: EngineConfig,
     passive: PassiveConfig,
@@ -351,11 +367,9 @@ fn run_phases(config: EngineConfig, frames_file: &Path) -> Result<()> {
         ..PassiveConfig::default()
     };
     let fx = session_fixture(config, passive, false, None)?;
+    let mut track_frames = FrameReader::open(frames_file)?;
     let mut frames = FrameReader::open(frames_file)?;
-    let tracked = lp_perf_phase_track(&fx.engine, &mut frames)?;
-    let mut frames = FrameReader::open(frames_file)?;
-    let (session, pushed) = lp_perf_phase_session_push(&fx, &mut frames)?;
-    let result = lp_perf_phase_session_finish(session);
+    let (tracked, pushed, result) = lp_perf_phases(&fx, &mut track_frames, &mut frames)?;
     let used: Vec<_> = fx
         .models
         .used

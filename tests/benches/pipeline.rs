@@ -76,13 +76,17 @@ fn whole_frame(c: &mut Criterion) {
     let nv21 = rgb_to_nv21(&img);
     let mut g = c.benchmark_group("frame");
     // The phone path: NV21 640×480 in, tracking mode, with the periodic face recount (15) and
-    // as pure tracking (0), the configuration MediaPipe's graph runs.
+    // as pure tracking (0), the configuration MediaPipe's graph runs; the buffer read in place,
+    // and (`_with_rgb`) also converted whole, as before issue #15 and for callers of
+    // `Tracker::last_rgb`.
     let mut ts = 0u64;
-    for (name, recount) in [
-        ("tracking_nv21_640x480", 15),
-        ("tracking_only_nv21_640x480", 0),
+    for (name, recount, keep_rgb) in [
+        ("tracking_nv21_640x480", 15, false),
+        ("tracking_only_nv21_640x480", 0, false),
+        ("tracking_only_nv21_640x480_with_rgb", 0, true),
     ] {
         let mut tracker = Tracker::new(engine(recount));
+        tracker.set_keep_rgb(keep_rgb);
         g.bench_function(name, |b| {
             b.iter(|| {
                 ts += 33_333_333;

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::frame::RgbImage;
+use crate::frame::Upright;
 use crate::geometry::Point3;
 use crate::mesh::Landmarks;
 use crate::models::{ModelRunner, TensorOut};
@@ -101,15 +101,32 @@ impl EyeStateModel {
     /// Closed-eye probabilities for the face with these landmarks on `rgb`. Errors: a buffer
     /// that does not match its size, eyes too small to crop (corner distance under 2 pixels),
     /// the model's errors.
-    pub fn predict(&self, rgb: &RgbImage, landmarks: &Landmarks) -> Result<EyeState> {
-        check_eye_input("eye state", rgb)?;
-        let mut input = Vec::with_capacity(SIDE * SIDE);
-        let mut outputs: Vec<TensorOut> = Vec::new();
+    pub fn predict<'a>(
+        &self,
+        rgb: impl Into<Upright<'a>>,
+        landmarks: &Landmarks,
+    ) -> Result<EyeState> {
+        self.predict_with(rgb, landmarks, &mut EyeScratch::default())
+    }
+
+    /// [`Self::predict`] with the crop and output buffers of `scratch`, reused from call to
+    /// call (no allocation once they have grown).
+    pub fn predict_with<'a>(
+        &self,
+        rgb: impl Into<Upright<'a>>,
+        landmarks: &Landmarks,
+        scratch: &mut EyeScratch,
+    ) -> Result<EyeState> {
+        let rgb = rgb.into();
+        check_eye_input("eye state", &rgb)?;
+        let EyeScratch { input, outputs } = scratch;
         let mut closed = [0.0f32; 2];
         for (k, eye) in [RIGHT_EYE, LEFT_EYE].iter().enumerate() {
-            eye_crop(rgb, landmarks, eye, &mut input)?;
+            eye_crop(rgb, landmarks, eye, input)?;
+            // The crop is finite by construction (8-bit luma / 255 at finite positions,
+            // `eye_crop` refuses non-finite landmarks): no finiteness scan.
             self.runner
-                .run_one(&input, &[1, 1, SIDE, SIDE], &mut outputs)?;
+                .run_one_prechecked(input, &[1, 1, SIDE, SIDE], outputs)?;
             let out = outputs.first().map(|o| o.data.as_slice()).unwrap_or(&[]);
             if out.len() != 2 || !out.iter().all(|v| v.is_finite()) {
                 return Err(Error::ModelOutput(alloc::format!(
@@ -128,10 +145,17 @@ impl EyeStateModel {
     }
 }
 
+/// The reusable buffers of [`EyeStateModel::predict_with`].
+#[derive(Clone, Debug, Default)]
+pub struct EyeScratch {
+    input: Vec<f32>,
+    outputs: Vec<TensorOut>,
+}
+
 /// The 24×24 luma crop of one eye, in [0, 1], row-major, into `out`. Errors (never panics)
 /// when an index of `eye` is not a FaceMesh landmark index.
-pub fn eye_crop(
-    rgb: &RgbImage,
+pub fn eye_crop<'a>(
+    rgb: impl Into<Upright<'a>>,
     landmarks: &Landmarks,
     eye: &[usize; 4],
     out: &mut Vec<f32>,
@@ -148,6 +172,11 @@ pub fn eye_crop(
     let cx = p.iter().map(|q| q.x).sum::<f32>() / 4.0;
     let cy = p.iter().map(|q| q.y).sum::<f32>() / 4.0;
     let corner = libm::hypotf(p[1].x - p[0].x, p[1].y - p[0].y);
+    if !(cx.is_finite() && cy.is_finite() && corner.is_finite()) {
+        return Err(Error::InvalidInput(
+            "eye state: non-finite eye landmarks".into(),
+        ));
+    }
     if corner < 2.0 {
         return Err(Error::InvalidInput(alloc::format!(
             "eye state: eye {corner:.1} px wide is too small to classify"
@@ -156,12 +185,10 @@ pub fn eye_crop(
     let side = corner * PADDING;
     let (x0, y0) = (cx - 0.5 * side, cy - 0.5 * side);
     let scale = side / SIDE as f32;
-    let (w, h) = (rgb.width as i64, rgb.height as i64);
+    let rgb = rgb.into();
     let luma = |x: i64, y: i64| -> f32 {
-        let (x, y) = (x.clamp(0, w - 1) as usize, y.clamp(0, h - 1) as usize);
-        let i = 3 * (y * w as usize + x);
-        let d = &rgb.data;
-        0.299 * d[i] as f32 + 0.587 * d[i + 1] as f32 + 0.114 * d[i + 2] as f32
+        let [r, g, b] = rgb.rgb_clamped(x, y);
+        0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32
     };
     out.clear();
     for j in 0..SIDE {
@@ -181,16 +208,19 @@ pub fn eye_crop(
 
 /// The check every eye model's input needs: an RGB buffer that matches its size. `what` names
 /// the model in the message.
-pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage) -> Result<()> {
-    let expected = (rgb.width as usize)
-        .checked_mul(rgb.height as usize)
+pub(crate) fn check_eye_input(what: &str, rgb: &Upright<'_>) -> Result<()> {
+    let Some(img) = rgb.image() else {
+        return Ok(()); // a frame was checked when it was built
+    };
+    let expected = (img.width as usize)
+        .checked_mul(img.height as usize)
         .and_then(|v| v.checked_mul(3));
-    if expected != Some(rgb.data.len()) || rgb.width == 0 || rgb.height == 0 {
+    if expected != Some(img.data.len()) || img.width == 0 || img.height == 0 {
         return Err(Error::InvalidInput(alloc::format!(
             "{what}: RGB image {}×{} has {} bytes",
-            rgb.width,
-            rgb.height,
-            rgb.data.len()
+            img.width,
+            img.height,
+            img.data.len()
         )));
     }
     Ok(())
@@ -199,6 +229,7 @@ pub(crate) fn check_eye_input(what: &str, rgb: &RgbImage) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::RgbImage;
 
     #[test]
     fn crop_is_bilinear_centred_and_border_repeating() {

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::frame::RgbImage;
+use crate::frame::Upright;
 use crate::geometry::Point3;
 use crate::mesh::Landmarks;
 use crate::models::{ModelRunner, TensorOut};
@@ -96,8 +96,13 @@ impl IrisEyeModel {
 
     /// Eye openness for the face with these landmarks on `rgb`. Errors: a buffer that does
     /// not match its size, eyes too small to crop (corner distance under 2 pixels), a degenerate contour, the model's errors.
-    pub fn predict(&self, rgb: &RgbImage, landmarks: &Landmarks) -> Result<EyeOpenness> {
-        super::eyes::check_eye_input("iris", rgb)?;
+    pub fn predict<'a>(
+        &self,
+        rgb: impl Into<Upright<'a>>,
+        landmarks: &Landmarks,
+    ) -> Result<EyeOpenness> {
+        let rgb = rgb.into();
+        super::eyes::check_eye_input("iris", &rgb)?;
         let mut input = Vec::with_capacity(3 * SIDE * SIDE);
         let mut outputs: Vec<TensorOut> = Vec::new();
         let mut open = [0.0f32; 2];
@@ -147,8 +152,8 @@ pub fn openness_from_contour(contour: &[f32]) -> Option<f32> {
 /// The 64×64 RGB crop of one eye in [0, 1], NCHW (planes R, G, B), into `out`: centred on the
 /// corners `start` and `end`, side [`ROI_SCALE`] × their distance, x along start → end,
 /// mirrored when asked.
-pub fn iris_crop(
-    rgb: &RgbImage,
+pub fn iris_crop<'a>(
+    rgb: impl Into<Upright<'a>>,
     start: Point3,
     end: Point3,
     mirrored: bool,
@@ -170,11 +175,7 @@ pub fn iris_crop(
     let (ex, ey) = (dx / corner, dy / corner);
     let (cx, cy) = (0.5 * (start.x + end.x), 0.5 * (start.y + end.y));
     let side = corner * ROI_SCALE;
-    let (w, h) = (rgb.width as i64, rgb.height as i64);
-    let px = |x: i64, y: i64, c: usize| -> f32 {
-        let (x, y) = (x.clamp(0, w - 1) as usize, y.clamp(0, h - 1) as usize);
-        rgb.data[3 * (y * w as usize + x) + c] as f32
-    };
+    let rgb = rgb.into();
     out.clear();
     out.resize(3 * SIDE * SIDE, 0.0);
     for j in 0..SIDE {
@@ -189,9 +190,11 @@ pub fn iris_crop(
             let sy = cy + u * ey + v * ex - 0.5;
             let (xi, fx) = (libm::floorf(sx) as i64, sx - libm::floorf(sx));
             let (yi, fy) = (libm::floorf(sy) as i64, sy - libm::floorf(sy));
+            let (p00, p01) = (rgb.rgb_clamped(xi, yi), rgb.rgb_clamped(xi + 1, yi));
+            let (p10, p11) = (rgb.rgb_clamped(xi, yi + 1), rgb.rgb_clamped(xi + 1, yi + 1));
             for c in 0..3 {
-                let top = px(xi, yi, c) * (1.0 - fx) + px(xi + 1, yi, c) * fx;
-                let bottom = px(xi, yi + 1, c) * (1.0 - fx) + px(xi + 1, yi + 1, c) * fx;
+                let top = p00[c] as f32 * (1.0 - fx) + p01[c] as f32 * fx;
+                let bottom = p10[c] as f32 * (1.0 - fx) + p11[c] as f32 * fx;
                 out[c * SIDE * SIDE + j * SIDE + i] = (top * (1.0 - fy) + bottom * fy) / 255.0;
             }
         }
@@ -202,6 +205,7 @@ pub fn iris_crop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::RgbImage;
 
     #[test]
     fn openness_is_the_mean_lid_gap_over_the_width() {

@@ -19,7 +19,7 @@ pub mod plan;
 pub mod runner;
 pub mod session;
 
-pub use eyes::{EyeState, EyeStateModel};
+pub use eyes::{EyeScratch, EyeState, EyeStateModel};
 pub use iris::{EyeOpenness, IrisEyeModel};
 pub use observe::{observation_from, observe, FaceObservation};
 pub use plan::{derive_plan, Action, ChallengePlan, PlanPolicy, PlanStep};

@@ -28,13 +28,13 @@
 //! against the turn's first frame as it arrives; the end of the turn fits the pairs left
 //! (against the middle and last frames). Cost: docs/performance.md ("The whole session").
 
-use super::eyes::EyeStateModel;
+use super::eyes::{EyeScratch, EyeStateModel};
 use super::iris::IrisEyeModel;
 use super::observe::observation_from;
 use super::plan::{Action, ChallengePlan};
 use super::runner::{ChallengeOutcome, ChallengeRunner, Prompt, RunnerConfig, Update};
 use crate::error::{Error, Result};
-use crate::frame::RgbImage;
+use crate::frame::Upright;
 use crate::passive::parallax::{self, ParallaxConfig};
 use crate::perception::FrameAnalysis;
 
@@ -49,6 +49,8 @@ pub struct ChallengeCapture {
     /// Whether the plan has a blink step (the eye-state model runs only for it).
     blinks: bool,
     eyes: Option<EyeStateModel>,
+    /// The eye-state model's crop and output buffers, reused frame to frame.
+    eye_scratch: EyeScratch,
     iris: Option<IrisEyeModel>,
     continuity: Option<Continuity>,
 }
@@ -137,6 +139,7 @@ impl ChallengeCapture {
             turn_step: None,
             blinks,
             eyes: None,
+            eye_scratch: EyeScratch::default(),
             iris: None,
             continuity: None,
         })
@@ -269,20 +272,33 @@ impl ChallengeCapture {
         self.runner.face_changed(why)
     }
 
-    /// Consumes the next frame: its analysis (from the tracker) and the upright RGB image the
-    /// analysis was made on ([`crate::perception::Tracker::last_rgb`]). Errors: the image's size
-    /// differs from the analysis's, the runner's errors (timestamps that do not increase), and
-    /// malformed landmarks.
-    pub fn push(&mut self, analysis: &FrameAnalysis, rgb: &RgbImage) -> Result<Update> {
-        if rgb.width != analysis.width || rgb.height != analysis.height {
+    /// Consumes the next frame: its analysis (from the tracker) and the upright picture the
+    /// analysis was made on (the RGB image, [`crate::perception::Tracker::last_rgb`], or the
+    /// frame itself, read in place by the eye models). The inline turn and continuity work
+    /// (`off_path` off) need the converted image. Errors: the picture's size differs from the
+    /// analysis's, the runner's errors (timestamps that do not increase), and malformed
+    /// landmarks.
+    pub fn push<'a>(
+        &mut self,
+        analysis: &FrameAnalysis,
+        rgb: impl Into<Upright<'a>>,
+    ) -> Result<Update> {
+        let rgb = rgb.into();
+        let (w, h) = rgb.size();
+        if w != analysis.width || h != analysis.height {
             return Err(Error::InvalidInput(alloc::format!(
-                "challenge session: image {}×{} is not the analysed frame's {}×{}",
-                rgb.width,
-                rgb.height,
+                "challenge session: image {w}×{h} is not the analysed frame's {}×{}",
                 analysis.width,
                 analysis.height
             )));
         }
+        let image = || {
+            rgb.image().ok_or_else(|| {
+                Error::InvalidInput(
+                    "challenge session: inline turn or continuity work needs the RGB image".into(),
+                )
+            })
+        };
         let turning = matches!(
             self.runner.prompt(),
             Prompt::Do(Action::TurnLeft | Action::TurnRight)
@@ -306,7 +322,7 @@ impl ChallengeCapture {
             obs.face.as_mut(),
         ) {
             // An eye too small to classify leaves the frame to the eye aspect ratio.
-            o.eyes_closed = match model.predict(rgb, &face.landmarks) {
+            o.eyes_closed = match model.predict_with(rgb, &face.landmarks, &mut self.eye_scratch) {
                 Ok(state) => Some(state.closed()),
                 Err(Error::Model(e)) => return Err(Error::Model(e)),
                 Err(Error::ModelOutput(m)) => {
@@ -344,7 +360,7 @@ impl ChallengeCapture {
                 TurnFrames::Inline(r) => {
                     r.offer(|cfg| {
                         parallax::frame_features_with_image(
-                            rgb,
+                            image()?,
                             &face.landmarks,
                             analysis.timestamp_ns,
                             cfg,
@@ -372,7 +388,7 @@ impl ChallengeCapture {
                 match c.inline.as_mut() {
                     None => c.request = Some(pts),
                     Some((embedder, check)) => {
-                        let e = embedder.embed(rgb, &pts)?;
+                        let e = embedder.embed(image()?, &pts)?;
                         if let Some(why) = check.check(&e)? {
                             let out = self.runner.face_changed(&why);
                             self.reset_turn(None);

@@ -15,15 +15,15 @@ use super::{Frame, FrameError, GrayImage, PixelFormat, Plane, RgbImage, Rotation
 const SHIFT: u32 = 16;
 const ROUND: i32 = 1 << (SHIFT - 1);
 /// 255/219 × 65536.
-const Y_GAIN: i32 = 76309;
+pub(super) const Y_GAIN: i32 = 76309;
 /// 255/224 × 1.402 × 65536.
-const R_V: i32 = 104597;
+pub(super) const R_V: i32 = 104597;
 /// 255/224 × 1.772 × 0.114/0.587 × 65536.
-const G_U: i32 = 25675;
+pub(super) const G_U: i32 = 25675;
 /// 255/224 × 1.402 × 0.299/0.587 × 65536.
-const G_V: i32 = 53279;
+pub(super) const G_V: i32 = 53279;
 /// 255/224 × 1.772 × 65536.
-const B_U: i32 = 132201;
+pub(super) const B_U: i32 = 132201;
 
 // BT.601 luma from full-range RGB, 16-bit fixed point: 0.299 R + 0.587 G + 0.114 B
 // (weights sum to exactly 65536, so grey stays grey).
@@ -32,7 +32,7 @@ const L_G: u32 = 38470;
 const L_B: u32 = 7471;
 
 /// Video-range Y (16–235) → full-range luma (0–255): `round((Y − 16) × 255/219)`, clamped.
-const Y_FULL: [u8; 256] = {
+pub(super) const Y_FULL: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
@@ -138,7 +138,7 @@ fn gray_to_rgb_row(src: &[u8], out: &mut [u8]) {
 }
 
 #[inline(always)]
-fn luma_of(r: u8, g: u8, b: u8) -> u8 {
+pub(super) fn luma_of(r: u8, g: u8, b: u8) -> u8 {
     ((L_R * r as u32 + L_G * g as u32 + L_B * b as u32 + (1 << 15)) >> 16) as u8
 }
 

@@ -22,12 +22,14 @@ mod convert;
 #[cfg(feature = "image-io")]
 pub mod file;
 mod image;
+mod source;
 mod warp;
 
 pub use image::{GrayImage, RgbImage};
+pub use source::{Region, Upright};
 pub use warp::{
     crop_into, letterbox_transform, resize_bilinear_into, rgb_to_luma_into, warp_affine_into,
-    warp_affine_to_tensor, Border, Normalize, TensorLayout,
+    warp_affine_to_tensor, warp_frame_to_tensor, Border, Normalize, TensorLayout,
 };
 
 /// Largest accepted frame or output side, pixels. Larger values are taken as corrupt input.

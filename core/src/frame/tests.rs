@@ -708,3 +708,212 @@ fn content_digest_ignores_padding_and_timestamp_but_not_pixels() {
     .unwrap();
     assert_ne!(tight.content_sha256(), as_nv12.content_sha256());
 }
+
+/// A `w × h` buffer of `format` with padded rows and smooth, textured content (a pseudo-random
+/// walk, so neighbouring pixels differ but not wildly), and its planes.
+fn textured(format: PixelFormat, w: usize, h: usize, seed: u32) -> (Vec<Vec<u8>>, Vec<usize>) {
+    let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let mut next = move || {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 24) as u8
+    };
+    let mut planes = Vec::new();
+    let mut strides = Vec::new();
+    for p in 0..format.plane_count() {
+        let (pw, rows, bpp) = format.plane_geometry(p, w, h).unwrap();
+        let stride = pw * bpp + 5;
+        let mut data = vec![P; stride * rows];
+        for r in 0..rows {
+            for i in 0..pw * bpp {
+                let smooth = ((r * 7 + i * 3) % 200) as u8;
+                data[r * stride + i] = smooth.wrapping_add(next() % 40);
+            }
+        }
+        planes.push(data);
+        strides.push(stride);
+    }
+    (planes, strides)
+}
+
+const ALL_FORMATS: [PixelFormat; 7] = [
+    PixelFormat::Rgba8888,
+    PixelFormat::Bgra8888,
+    PixelFormat::Rgb888,
+    PixelFormat::Nv21,
+    PixelFormat::Nv12,
+    PixelFormat::I420,
+    PixelFormat::Gray8,
+];
+
+const ALL_ORIENTATIONS: [(Rotation, bool); 8] = [
+    (Rotation::Deg0, false),
+    (Rotation::Deg0, true),
+    (Rotation::Deg90, false),
+    (Rotation::Deg90, true),
+    (Rotation::Deg180, false),
+    (Rotation::Deg180, true),
+    (Rotation::Deg270, false),
+    (Rotation::Deg270, true),
+];
+
+#[test]
+fn in_place_reads_equal_the_converted_image_for_every_format_and_orientation() {
+    use crate::geometry::Affine2;
+    let (w, h) = (38usize, 26usize);
+    let mut worst_tensor = 0.0f32;
+    for format in ALL_FORMATS {
+        let (data, strides) = textured(format, w, h, format as u32);
+        let planes: Vec<Plane> = data
+            .iter()
+            .zip(&strides)
+            .map(|(d, &s)| Plane::new(d, s))
+            .collect();
+        for (rot, mir) in ALL_ORIENTATIONS {
+            let frame = Frame::new(w as u32, h as u32, format, &planes)
+                .unwrap()
+                .with_rotation(rot)
+                .with_mirrored(mir);
+            let (img, lum) = (rgb(&frame), luma(&frame));
+            let (uw, uh) = frame.upright_size();
+            // Single pixels.
+            for v in 0..uh {
+                for u in 0..uw {
+                    let i = (v * uw + u) as usize * 3;
+                    assert_eq!(
+                        frame.upright_rgb_at(u, v),
+                        Some([img.data[i], img.data[i + 1], img.data[i + 2]]),
+                        "{format:?} {rot:?} {mir} ({u}, {v})"
+                    );
+                }
+            }
+            assert_eq!(frame.upright_rgb_at(uw, 0), None);
+            // Luma of a region: exactly the converted luma inside, untouched outside.
+            let mut part = GrayImage::default();
+            part.reshape(uw, uh);
+            part.data.fill(7);
+            let region = Region {
+                x0: 3,
+                y0: 5,
+                x1: uw - 4,
+                y1: uh - 2,
+            };
+            frame.luma_region_into(&mut part, region);
+            for v in 0..uh {
+                for u in 0..uw {
+                    let i = (v * uw + u) as usize;
+                    let inside =
+                        (region.x0..region.x1).contains(&u) && (region.y0..region.y1).contains(&v);
+                    let want = if inside { lum.data[i] } else { 7 };
+                    assert_eq!(part.data[i], want, "{format:?} {rot:?} {mir} ({u}, {v})");
+                }
+            }
+            // A rotated, scaled warp reaching past every border, both border kinds, both
+            // layouts: the in-place tensor equals the converted image's.
+            let (c, s) = (libm::cosf(0.3), libm::sinf(0.3));
+            let m = Affine2::new([1.3 * c, -1.3 * s, -4.0, 1.3 * s, 1.3 * c, -3.0]);
+            for border in [Border::Replicate, Border::Constant([10, 200, 30])] {
+                for layout in [TensorLayout::Nhwc, TensorLayout::Nchw] {
+                    let n = Normalize::UNIT;
+                    let (tw, th) = (31, 29);
+                    let mut want = vec![0.0; 3 * tw * th];
+                    let mut got = vec![0.0; 3 * tw * th];
+                    warp_affine_to_tensor(
+                        &img, &m, tw as u32, th as u32, border, layout, &n, &mut want,
+                    )
+                    .unwrap();
+                    warp_frame_to_tensor(
+                        &frame, &m, tw as u32, th as u32, border, layout, &n, &mut got,
+                    )
+                    .unwrap();
+                    let tol = 1e-6;
+                    for (k, (a, b)) in want.iter().zip(&got).enumerate() {
+                        let d = (a - b).abs();
+                        worst_tensor = worst_tensor.max(d * 255.0);
+                        assert!(
+                            d <= tol,
+                            "{format:?} {rot:?} mirrored {mir} {border:?} {layout:?} [{k}]: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    std::println!("largest in-place tensor difference: {worst_tensor} levels");
+}
+
+#[test]
+fn in_place_warp_refuses_bad_transforms_and_lengths() {
+    use crate::geometry::Affine2;
+    let data = vec![0u8; 16 * 16 * 3];
+    let frame = Frame::contiguous(16, 16, PixelFormat::Rgb888, &data).unwrap();
+    let mut out = vec![0.0; 3 * 8 * 8];
+    let n = Normalize::UNIT;
+    let nan = Affine2::new([f32::NAN, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let r = |m: &Affine2, w: u32, out: &mut [f32]| {
+        warp_frame_to_tensor(
+            &frame,
+            m,
+            w,
+            8,
+            Border::Replicate,
+            TensorLayout::Nhwc,
+            &n,
+            out,
+        )
+    };
+    assert!(matches!(
+        r(&nan, 8, &mut out),
+        Err(FrameError::NonFiniteTransform { .. })
+    ));
+    assert!(matches!(
+        r(&Affine2::IDENTITY, 9, &mut out),
+        Err(FrameError::TensorLength { .. })
+    ));
+    assert!(matches!(
+        r(&Affine2::IDENTITY, 0, &mut out),
+        Err(FrameError::ZeroSize { .. })
+    ));
+    // Far outside and huge coordinates read the border, never out of bounds.
+    let far = Affine2::new([1e30, 0.0, -1e30, 0.0, 1e30, 1e30]);
+    r(&far, 8, &mut out).unwrap();
+    let bad_norm = Normalize::from_mean_std([0.0; 3], [0.0; 3]);
+    assert!(warp_frame_to_tensor(
+        &frame,
+        &Affine2::IDENTITY,
+        8,
+        8,
+        Border::Replicate,
+        TensorLayout::Nhwc,
+        &bad_norm,
+        &mut out
+    )
+    .is_err());
+}
+
+#[test]
+fn regions_cover_clamp_and_join() {
+    let r = Region::covering(10.4, 20.6, 30.2, 40.0, 2, 100, 50);
+    assert_eq!(
+        r,
+        Region {
+            x0: 8,
+            y0: 18,
+            x1: 34,
+            y1: 43
+        }
+    );
+    assert!(Region::covering(-50.0, -50.0, -20.0, -20.0, 2, 100, 50).is_empty());
+    assert!(Region::covering(f32::NAN, 0.0, 5.0, 5.0, 0, 100, 50).x0 == 0);
+    let edge = Region::covering(-5.0, 45.0, 10.0, 80.0, 0, 100, 50);
+    assert_eq!((edge.x0, edge.y1), (0, 50));
+    assert_eq!(r.union(&Region::default()), r);
+    assert_eq!(
+        r.union(&Region::full(5, 5)),
+        Region {
+            x0: 0,
+            y0: 0,
+            x1: 34,
+            y1: 43
+        }
+    );
+}

@@ -10,7 +10,8 @@
 use crate::geometry::Affine2;
 
 use super::convert::rgb_to_luma_row;
-use super::{check_size, FrameError, GrayImage, RgbImage};
+use super::source::{lerp, with_taps, Orient, RgbTaps, Taps, TapsFn, WBITS, WONE};
+use super::{check_size, Frame, FrameError, GrayImage, RgbImage};
 
 /// What a sample outside the source image reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,30 +89,32 @@ impl Normalize {
     }
 }
 
-/// Bits of the bilinear weights.
-const WBITS: u32 = 11;
-const WONE: u32 = 1 << WBITS;
-
-/// Bilinear RGB sampler over a validated image.
-struct Sampler<'a> {
-    data: &'a [u8],
+/// Bilinear RGB sampler over a validated image in buffer coordinates, with a border.
+struct Sampler<'a, S: Taps> {
+    taps: &'a S,
     w: usize,
     h: usize,
     /// `w + 1`, `h + 1`: coordinates are clamped to `[-2, side + 1]`, where every tap is
     /// already outside, so huge or NaN coordinates become plain border samples.
     wmax: f32,
     hmax: f32,
+    /// The largest coordinate whose upper tap is still inside, less a margin for rounding.
+    x_in: f32,
+    y_in: f32,
     border: Border,
 }
 
-impl<'a> Sampler<'a> {
-    fn new(img: &'a RgbImage, border: Border) -> Self {
+impl<'a, S: Taps> Sampler<'a, S> {
+    fn new(taps: &'a S, border: Border) -> Self {
+        let (w, h) = taps.size();
         Sampler {
-            data: &img.data,
-            w: img.width as usize,
-            h: img.height as usize,
-            wmax: img.width as f32 + 1.0,
-            hmax: img.height as f32 + 1.0,
+            taps,
+            w,
+            h,
+            wmax: w as f32 + 1.0,
+            hmax: h as f32 + 1.0,
+            x_in: w as f32 - 1.0 - 1.0 / 512.0,
+            y_in: h as f32 - 1.0 - 1.0 / 512.0,
             border,
         }
     }
@@ -144,8 +147,7 @@ impl<'a> Sampler<'a> {
                 (x as usize, y as usize)
             }
         };
-        let i = (y * self.w + x) * 3;
-        [self.data[i], self.data[i + 1], self.data[i + 2]]
+        self.taps.rgb(x, y)
     }
 
     #[inline(always)]
@@ -153,40 +155,58 @@ impl<'a> Sampler<'a> {
         let (qx, qy) = (Self::fixed(sx, self.wmax), Self::fixed(sy, self.hmax));
         let (x0, y0) = ((qx >> WBITS) as isize, (qy >> WBITS) as isize);
         let (wx, wy) = ((qx as u32) & (WONE - 1), (qy as u32) & (WONE - 1));
-        let (ix, iy) = (WONE - wx, WONE - wy);
-        let lerp = |p00: u8, p01: u8, p10: u8, p11: u8| -> u8 {
-            let top = p00 as u32 * ix + p01 as u32 * wx;
-            let bot = p10 as u32 * ix + p11 as u32 * wx;
-            ((top * iy + bot * wy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
-        };
         // Negative taps wrap to huge values, so one unsigned compare per axis.
         if (x0 as usize) < self.w - 1 && (y0 as usize) < self.h - 1 {
-            let i = (y0 as usize * self.w + x0 as usize) * 3;
-            let r0 = &self.data[i..i + 6];
-            let r1 = &self.data[i + self.w * 3..i + self.w * 3 + 6];
-            [
-                lerp(r0[0], r0[3], r1[0], r1[3]),
-                lerp(r0[1], r0[4], r1[1], r1[4]),
-                lerp(r0[2], r0[5], r1[2], r1[5]),
-            ]
+            self.taps.bilinear(x0 as usize, y0 as usize, wx, wy)
         } else {
             let p00 = self.tap(x0, y0);
             let p01 = self.tap(x0 + 1, y0);
             let p10 = self.tap(x0, y0 + 1);
             let p11 = self.tap(x0 + 1, y0 + 1);
-            [
-                lerp(p00[0], p01[0], p10[0], p11[0]),
-                lerp(p00[1], p01[1], p10[1], p11[1]),
-                lerp(p00[2], p01[2], p10[2], p11[2]),
-            ]
+            core::array::from_fn(|c| lerp(p00[c], p01[c], p10[c], p11[c], wx, wy))
         }
     }
 
+    /// True when `(x, y)` and all its bilinear taps are inside the image.
+    #[inline(always)]
+    fn inside(&self, x: f32, y: f32) -> bool {
+        x >= 0.0 && y >= 0.0 && x <= self.x_in && y <= self.y_in
+    }
+
     /// Samples destination row `j`, columns `i0 .. i0 + out.len()/3`, into `out` (RGB).
+    ///
+    /// A segment whose two ends are inside the image is inside all along (the map is affine),
+    /// so it needs no border tests. (Stepping the coordinates in fixed point instead of
+    /// computing each one moved some samples by one level and flipped a borderline synthetic
+    /// parallax decision: the results here stay bit-identical to the per-pixel path.)
     #[inline(always)]
     fn row(&self, m: &[f32; 6], j: usize, i0: usize, out: &mut [u8]) {
+        let n = out.len() / 3;
+        if n == 0 {
+            return;
+        }
         let jf = j as f32;
         let (bx, by) = (m[1] * jf + m[2], m[4] * jf + m[5]);
+        let (first, last) = (i0 as f32, (i0 + n - 1) as f32);
+        let (xa, ya) = (m[0] * first + bx, m[3] * first + by);
+        if self.inside(xa, ya) && self.inside(m[0] * last + bx, m[3] * last + by) {
+            // The same coordinates and rounding as `sample` (bit-identical results), without
+            // its clamps and border branch.
+            for (k, o) in out.chunks_exact_mut(3).enumerate() {
+                let i = (i0 + k) as f32;
+                let (qx, qy) = (
+                    Self::fixed(m[0] * i + bx, self.wmax) as u32,
+                    Self::fixed(m[3] * i + by, self.hmax) as u32,
+                );
+                o.copy_from_slice(&self.taps.bilinear(
+                    (qx >> WBITS) as usize,
+                    (qy >> WBITS) as usize,
+                    qx & (WONE - 1),
+                    qy & (WONE - 1),
+                ));
+            }
+            return;
+        }
         for (k, o) in out.chunks_exact_mut(3).enumerate() {
             let i = (i0 + k) as f32;
             o.copy_from_slice(&self.sample(m[0] * i + bx, m[3] * i + by));
@@ -223,7 +243,8 @@ pub fn warp_affine_into(
 ) -> Result<(), FrameError> {
     check_warp(src, src_from_dst, dst_w, dst_h)?;
     out.reshape(dst_w, dst_h);
-    let s = Sampler::new(src, border);
+    let taps = RgbTaps::of(src);
+    let s = Sampler::new(&taps, border);
     let row_bytes = dst_w as usize * 3;
     for (j, row) in out.data.chunks_exact_mut(row_bytes).enumerate() {
         s.row(&src_from_dst.m, j, 0, row);
@@ -252,6 +273,87 @@ pub fn warp_affine_to_tensor(
     out: &mut [f32],
 ) -> Result<(), FrameError> {
     check_warp(src, src_from_dst, dst_w, dst_h)?;
+    let taps = RgbTaps::of(src);
+    warp_to_tensor(
+        &taps,
+        &src_from_dst.m,
+        (dst_w, dst_h),
+        border,
+        layout,
+        norm,
+        out,
+    )
+}
+
+/// [`warp_affine_to_tensor`] reading a camera frame in place: `src_from_dst` maps tensor
+/// pixels to the frame's UPRIGHT image (rotation and mirroring applied, as
+/// [`Frame::to_rgb_into`] gives it), but the upright image is never built. Each sample is
+/// the one the upright image would give (see `source.rs` for the rounding of YUV samples).
+#[allow(clippy::too_many_arguments)] // warp_affine_to_tensor's, with a frame for the image
+pub fn warp_frame_to_tensor(
+    frame: &Frame<'_>,
+    src_from_dst: &Affine2,
+    dst_w: u32,
+    dst_h: u32,
+    border: Border,
+    layout: TensorLayout,
+    norm: &Normalize,
+    out: &mut [f32],
+) -> Result<(), FrameError> {
+    check_size("output", dst_w, dst_h)?;
+    if !src_from_dst.is_finite() {
+        return Err(FrameError::NonFiniteTransform { m: src_from_dst.m });
+    }
+    let orient = Orient::new(
+        frame.width() as usize,
+        frame.height() as usize,
+        frame.rotation(),
+        frame.mirrored(),
+    );
+    struct Job<'a> {
+        m: [f32; 6],
+        size: (u32, u32),
+        border: Border,
+        layout: TensorLayout,
+        norm: &'a Normalize,
+        out: &'a mut [f32],
+    }
+    impl TapsFn<Result<(), FrameError>> for Job<'_> {
+        fn call<S: Taps>(self, taps: &S) -> Result<(), FrameError> {
+            warp_to_tensor(
+                taps,
+                &self.m,
+                self.size,
+                self.border,
+                self.layout,
+                self.norm,
+                self.out,
+            )
+        }
+    }
+    with_taps(
+        frame,
+        Job {
+            m: orient.compose(&src_from_dst.m),
+            size: (dst_w, dst_h),
+            border,
+            layout,
+            norm,
+            out,
+        },
+    )
+}
+
+/// The tensor warp over any source, `m` in the source's buffer coordinates.
+fn warp_to_tensor<S: Taps>(
+    taps: &S,
+    m: &[f32; 6],
+    (dst_w, dst_h): (u32, u32),
+    border: Border,
+    layout: TensorLayout,
+    norm: &Normalize,
+    out: &mut [f32],
+) -> Result<(), FrameError> {
     norm.check()?;
     let (w, h) = (dst_w as usize, dst_h as usize);
     let expected = 3 * w * h;
@@ -264,7 +366,7 @@ pub fn warp_affine_to_tensor(
         });
     }
     let lut = norm.table();
-    let s = Sampler::new(src, border);
+    let s = Sampler::new(taps, border);
     let mut buf = [0u8; SEG * 3];
     let plane = w * h;
     for j in 0..h {
@@ -272,7 +374,7 @@ pub fn warp_affine_to_tensor(
         while i0 < w {
             let n = SEG.min(w - i0);
             let px = &mut buf[..n * 3];
-            s.row(&src_from_dst.m, j, i0, px);
+            s.row(m, j, i0, px);
             let at = j * w + i0;
             match layout {
                 TensorLayout::Nhwc => {
@@ -561,16 +663,18 @@ mod tests {
     #[test]
     fn nan_and_infinite_coordinates_sample_the_border() {
         let src = img(2, 2, &[1, 2, 3, 4]);
-        let s = Sampler::new(&src, Border::Constant([7, 8, 9]));
-        assert_eq!(Sampler::fixed(f32::NAN, 3.0), -2 * 2048);
-        assert_eq!(Sampler::fixed(-0.25, 3.0), -512);
-        assert_eq!(Sampler::fixed(1e30, 3.0), 3 * 2048);
+        let taps = RgbTaps::of(&src);
+        let s = Sampler::new(&taps, Border::Constant([7, 8, 9]));
+        type S<'a> = Sampler<'a, RgbTaps<'a>>;
+        assert_eq!(S::fixed(f32::NAN, 3.0), -2 * 2048);
+        assert_eq!(S::fixed(-0.25, 3.0), -512);
+        assert_eq!(S::fixed(1e30, 3.0), 3 * 2048);
         assert_eq!(s.sample(f32::NAN, 0.0), [7, 8, 9]);
         assert_eq!(s.sample(0.0, f32::NAN), [7, 8, 9]);
         assert_eq!(s.sample(f32::INFINITY, 1.0), [7, 8, 9]);
         assert_eq!(s.sample(f32::NEG_INFINITY, 1.0), [7, 8, 9]);
         assert_eq!(s.sample(1.0, 1.0), [4, 5, 251]);
-        let r = Sampler::new(&src, Border::Replicate);
+        let r = Sampler::new(&taps, Border::Replicate);
         assert_eq!(r.sample(f32::INFINITY, 0.0), [2, 3, 253]);
         assert_eq!(r.sample(-1e30, 1e30), [3, 4, 252]);
     }

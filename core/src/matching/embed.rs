@@ -172,7 +172,7 @@ impl Embedder {
         }
         let shape = [self.batch, 3, CROP as usize, CROP as usize];
         self.runner
-            .run_one(&self.input, &shape, &mut self.outputs)?;
+            .run_one_prechecked(&self.input, &shape, &mut self.outputs)?;
         let out = &self.outputs[0].data;
         if out.len() != self.batch * self.dim {
             return Err(MatchError::Model {

@@ -803,7 +803,7 @@ impl DepthEstimator {
         let n = self.cfg.input_size as usize;
         let shape = [1, 3, n, n];
         self.runner
-            .run_one(&self.input, &shape, &mut self.outputs)?;
+            .run_one_prechecked(&self.input, &shape, &mut self.outputs)?;
         let out = self.outputs.first().ok_or(DepthError::OutputCount {
             got: self.outputs.len(),
         })?;

@@ -637,7 +637,7 @@ impl TextureClassifier {
             )?;
             let n = m.fmt.size as usize;
             m.runner
-                .run_one(&m.input, &[1, 3, n, n], &mut self.outputs)?;
+                .run_one_prechecked(&m.input, &[1, 3, n, n], &mut self.outputs)?;
             let out = self.outputs.first().ok_or(TextureError::OutputCount {
                 got: self.outputs.len(),
             })?;

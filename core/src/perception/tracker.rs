@@ -8,7 +8,9 @@ use super::engine::DetectorDecoder;
 use super::{Engine, FaceAnalysis, FrameAnalysis, FrameNote, StageTimings, MESH_INPUT};
 use crate::detect::{self, Detection};
 use crate::error::{Error, Result};
-use crate::frame::{self, Frame, GrayImage, Normalize, RgbImage, TensorLayout};
+use crate::frame::{
+    self, Frame, GrayImage, Normalize, PixelFormat, Region, RgbImage, TensorLayout,
+};
 use crate::geometry::{Affine2, Point3, Rect, RotatedRect};
 use crate::mesh::{self, Landmarks};
 use crate::models::{ModelRunner, TensorIn, TensorOut};
@@ -19,7 +21,11 @@ use crate::quality;
 pub struct Tracker {
     engine: Arc<Engine>,
     scratch: Scratch,
+    /// The upright RGB image of the last frame (when `keep_rgb`).
     rgb: RgbImage,
+    /// Convert every frame to `rgb` (see [`Tracker::set_keep_rgb`]).
+    keep_rgb: bool,
+    /// Upright luma; only the region the quality gate reads is written each frame.
     luma: GrayImage,
     /// ROIs for FaceMesh this frame, with the detection that placed each (`None` when the
     /// ROI comes from the tracked landmarks: the face summary is then made from the new ones).
@@ -59,7 +65,8 @@ impl Tracker {
             decoder: engine.decoder.clone(),
             det_input: Vec::new(),
             mesh_input: vec![0.0; (3 * MESH_INPUT * MESH_INPUT) as usize],
-            outputs: Vec::new(),
+            det_outputs: Vec::new(),
+            mesh_outputs: Vec::new(),
             detections: Vec::new(),
             mesh_landmarks: None,
         };
@@ -67,6 +74,7 @@ impl Tracker {
             engine,
             scratch,
             rgb: RgbImage::default(),
+            keep_rgb: true,
             luma: GrayImage::default(),
             rois: Vec::with_capacity(4),
             faces: Vec::with_capacity(4),
@@ -85,9 +93,20 @@ impl Tracker {
     }
 
     /// The upright RGB image of the last processed frame (what the landmarks refer to), for
-    /// the stages that read pixels after perception (passive liveness).
+    /// the stages that read pixels after perception (passive liveness). Empty unless
+    /// [`Tracker::set_keep_rgb`] is on (the default).
     pub fn last_rgb(&self) -> &RgbImage {
         &self.rgb
+    }
+
+    /// Whether every processed frame is also converted to the upright RGB image
+    /// ([`Tracker::last_rgb`]); on by default. Perception itself reads the camera buffer in
+    /// place (the models' warps and the quality gate's face region), so a caller that reads
+    /// pixels only on some frames turns this off and converts those frames itself
+    /// ([`Frame::to_rgb_into`]): the whole-frame conversion is most of a frame's cost outside
+    /// the models.
+    pub fn set_keep_rgb(&mut self, keep: bool) {
+        self.keep_rgb = keep;
     }
 
     /// The analysis of the last processed frame (what [`Tracker::process`] returned), to use
@@ -163,10 +182,12 @@ impl Tracker {
                 self.analysis.notes.push(FrameNote::RepeatedTimestamp);
             }
         }
-        frame.to_rgb_into(&mut self.rgb)?;
-        frame.to_luma_into(&mut self.luma)?;
-        self.analysis.width = self.rgb.width;
-        self.analysis.height = self.rgb.height;
+        // The models and the quality gate read the buffer in place; the whole upright image
+        // is made only for a caller who asked for it.
+        if self.keep_rgb {
+            frame.to_rgb_into(&mut self.rgb)?;
+        }
+        (self.analysis.width, self.analysis.height) = frame.upright_size();
         self.analysis.timestamp_ns = frame.timestamp_ns();
         self.analysis.timings = StageTimings {
             convert: ms_since(t0),
@@ -186,7 +207,7 @@ impl Tracker {
         }
         let detector_ran = self.rois.is_empty();
         if detector_ran {
-            self.analysis.timings.detect = detect(&self.engine, &mut self.scratch, &self.rgb)?;
+            self.analysis.timings.detect = detect(&self.engine, &mut self.scratch, frame)?;
             self.analysis.faces_detected = self.scratch.detections.len();
             if recount {
                 // Counting faces only: keep following the tracked face rather than jumping to
@@ -208,37 +229,38 @@ impl Tracker {
             self.frames_since_detection + 1
         };
 
-        self.mesh_rois()?;
+        self.mesh_rois(frame)?;
         // A tracked face that vanished: look again with the detector on this same frame.
         if tracking && !detector_ran && self.faces.is_empty() {
             self.tracked = None;
-            self.analysis.timings.detect += detect(&self.engine, &mut self.scratch, &self.rgb)?;
+            self.analysis.timings.detect += detect(&self.engine, &mut self.scratch, frame)?;
             self.analysis.detector_ran = true;
             self.frames_since_detection = 0;
             self.analysis.faces_detected = self.scratch.detections.len();
             if let Some(d) = self.scratch.detections.first().copied() {
                 self.rois.clear();
                 self.rois.push((Some(d), mesh::roi_from_detection(&d)?));
-                self.mesh_rois()?;
+                self.mesh_rois(frame)?;
             }
         }
-        self.finish(tracking, t0)
+        self.finish(frame, tracking, t0)
     }
 
     /// FaceMesh on every ROI of `self.rois` into `self.faces` (faces below the presence
     /// threshold are dropped).
-    fn mesh_rois(&mut self) -> Result<()> {
+    fn mesh_rois(&mut self, frame: &Frame<'_>) -> Result<()> {
         let tm = Instant::now();
         let refines = self.engine.config.detector.refines_roi();
         for (det, roi) in self.rois.iter() {
             let buf = self.spare_landmarks.pop().unwrap_or_default();
             let mut roi = *roi;
-            let (engine, scratch, rgb) = (&self.engine, &mut self.scratch, &self.rgb);
-            let (mut landmarks, mut presence) = run_mesh(engine, scratch, rgb, &roi, buf)?;
+            let (engine, scratch) = (&self.engine, &mut self.scratch);
+            let (mut landmarks, mut presence) = run_mesh(engine, scratch, frame, &roi, buf)?;
             // Only a ROI placed from a detector box that FaceMesh was not tuned for.
             if refines && det.is_some() && presence > engine.config.min_presence {
                 roi = mesh::roi_from_landmarks(&landmarks)?;
-                (landmarks, presence) = run_mesh(engine, scratch, rgb, &roi, landmarks.into_vec())?;
+                (landmarks, presence) =
+                    run_mesh(engine, scratch, frame, &roi, landmarks.into_vec())?;
             }
             // Strictly above, as MediaPipe's ThresholdingCalculator.
             if presence <= self.engine.config.min_presence {
@@ -252,9 +274,29 @@ impl Tracker {
         Ok(())
     }
 
-    fn finish(&mut self, tracking: bool, t0: Instant) -> Result<()> {
+    fn finish(&mut self, frame: &Frame<'_>, tracking: bool, t0: Instant) -> Result<()> {
         let tq = Instant::now();
-        let (w, h) = (self.rgb.width, self.rgb.height);
+        let (w, h) = (self.analysis.width, self.analysis.height);
+        // Luma where the gate reads it: each face's landmark box (its crop is resampled from
+        // there), or the central half of the frame when there is no face.
+        let region = if self.faces.is_empty() {
+            Region {
+                x0: w / 4,
+                y0: h / 4,
+                x1: w - w / 4,
+                y1: h - h / 4,
+            }
+        } else {
+            self.faces
+                .iter()
+                .fold(Region::default(), |r, (d, _, lm, _)| {
+                    let b = Rect::bounding(lm.iter().map(|p| p.xy())).unwrap_or(d.bbox);
+                    r.union(&Region::covering(
+                        b.x_min, b.y_min, b.x_max, b.y_max, 2, w, h,
+                    ))
+                })
+        };
+        frame.luma_region_into(&mut self.luma, region);
         if !self.analysis.detector_ran {
             // Tracking carried the face: the count is what the last detection saw, at least 1.
             self.analysis.faces_detected = self.analysis.faces_detected.max(self.faces.len());
@@ -334,7 +376,7 @@ impl Tracker {
     /// Runs only the face detector on an upright RGB image; detections best first, in image
     /// pixels. For callers that schedule stages themselves (and for the benchmarks).
     pub fn detect_rgb(&mut self, img: &RgbImage) -> Result<&[Detection]> {
-        detect(&self.engine, &mut self.scratch, img)?;
+        detect(&self.engine, &mut self.scratch, &rgb_frame(img)?)?;
         Ok(&self.scratch.detections)
     }
 
@@ -345,7 +387,7 @@ impl Tracker {
         let (lm, presence) = run_mesh(
             &self.engine,
             &mut self.scratch,
-            img,
+            &rgb_frame(img)?,
             roi,
             buf.unwrap_or_default(),
         )?;
@@ -353,12 +395,25 @@ impl Tracker {
     }
 }
 
+/// An upright RGB image as a frame.
+fn rgb_frame(img: &RgbImage) -> Result<Frame<'_>> {
+    Ok(Frame::contiguous(
+        img.width,
+        img.height,
+        PixelFormat::Rgb888,
+        &img.data,
+    )?)
+}
+
 /// Buffers the model stages reuse from frame to frame.
 struct Scratch {
     decoder: DetectorDecoder,
     det_input: Vec<f32>,
     mesh_input: Vec<f32>,
-    outputs: Vec<TensorOut>,
+    /// The detector's and FaceMesh's outputs, apart: sharing one list made each model resize
+    /// the other's buffers on the frames where both run.
+    det_outputs: Vec<TensorOut>,
+    mesh_outputs: Vec<TensorOut>,
     detections: Vec<Detection>,
     mesh_landmarks: Option<Landmarks>,
 }
@@ -378,13 +433,14 @@ fn pick<'a>(outputs: &'a [TensorOut], idx: &[usize]) -> Result<[&'a [f32]; 3]> {
     Ok(out)
 }
 
-/// Warps `img` through `src_from_dst` into the model's `w`×`h` input tensor (laid out and
-/// normalised as its manifest says) and runs it; outputs land in `outputs`.
+/// Warps the upright `frame` through `src_from_dst` into the model's `w`×`h` input tensor
+/// (laid out and normalised as its manifest says, read from the buffer in place) and runs it;
+/// outputs land in `outputs`.
 #[allow(clippy::too_many_arguments)]
 fn warp_and_run(
     runner: &dyn ModelRunner,
     (layout, norm): (TensorLayout, Normalize),
-    img: &RgbImage,
+    frame: &Frame<'_>,
     src_from_dst: &Affine2,
     (w, h): (u32, u32),
     border: frame::Border,
@@ -392,13 +448,13 @@ fn warp_and_run(
     outputs: &mut Vec<TensorOut>,
 ) -> Result<()> {
     input.resize((3 * w * h) as usize, 0.0);
-    frame::warp_affine_to_tensor(img, src_from_dst, w, h, border, layout, &norm, input)?;
+    frame::warp_frame_to_tensor(frame, src_from_dst, w, h, border, layout, &norm, input)?;
     let (w, h) = (w as usize, h as usize);
     let shape = match layout {
         TensorLayout::Nhwc => [1, h, w, 3],
         TensorLayout::Nchw => [1, 3, h, w],
     };
-    runner.run(
+    runner.run_prechecked(
         &[TensorIn {
             data: input,
             shape: &shape,
@@ -408,10 +464,11 @@ fn warp_and_run(
     Ok(())
 }
 
-/// Runs the detector on `img` into `s.detections` (best first); returns the wall time in ms.
-fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
+/// Runs the detector on the upright `frame` into `s.detections` (best first); returns the wall
+/// time in ms.
+fn detect(engine: &Engine, s: &mut Scratch, frame: &Frame<'_>) -> Result<f64> {
     let t = Instant::now();
-    let (w, h) = (img.width, img.height);
+    let (w, h) = frame.upright_size();
     let min_score = engine.config.min_detection_score;
     let runner = engine.detector.as_ref();
     match &mut s.decoder {
@@ -426,15 +483,18 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
             warp_and_run(
                 runner,
                 engine.detector_input,
-                img,
+                frame,
                 &tf,
                 (*size, *size),
                 border,
                 &mut s.det_input,
-                &mut s.outputs,
+                &mut s.det_outputs,
             )?;
             let n = scores.len();
-            let (sc, rg) = (pick(&s.outputs, scores)?, pick(&s.outputs, regressors)?);
+            let (sc, rg) = (
+                pick(&s.det_outputs, scores)?,
+                pick(&s.det_outputs, regressors)?,
+            );
             decoder.decode(&sc[..n], &rg[..n], &tf, min_score, &mut s.detections)?;
         }
         DetectorDecoder::Scrfd {
@@ -448,18 +508,18 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
             warp_and_run(
                 runner,
                 engine.detector_input,
-                img,
+                frame,
                 &tf,
                 size,
                 detect::SCRFD_BORDER,
                 &mut s.det_input,
-                &mut s.outputs,
+                &mut s.det_outputs,
             )?;
             let n = scores.len();
             let (sc, bb, kp) = (
-                pick(&s.outputs, scores)?,
-                pick(&s.outputs, bboxes)?,
-                pick(&s.outputs, kps)?,
+                pick(&s.det_outputs, scores)?,
+                pick(&s.det_outputs, bboxes)?,
+                pick(&s.det_outputs, kps)?,
             );
             decoder.decode(
                 &sc[..n],
@@ -474,12 +534,12 @@ fn detect(engine: &Engine, s: &mut Scratch, img: &RgbImage) -> Result<f64> {
     Ok(ms_since(t))
 }
 
-/// Runs FaceMesh on `roi` of `img`: the landmarks (image pixels, decoded into `buf`'s
-/// allocation) and the presence.
+/// Runs FaceMesh on `roi` of the upright `frame`: the landmarks (image pixels, decoded into
+/// `buf`'s allocation) and the presence.
 fn run_mesh(
     engine: &Engine,
     s: &mut Scratch,
-    img: &RgbImage,
+    frame: &Frame<'_>,
     roi: &RotatedRect,
     buf: Vec<Point3>,
 ) -> Result<(Landmarks, f32)> {
@@ -488,15 +548,15 @@ fn run_mesh(
     warp_and_run(
         engine.mesh.as_ref(),
         engine.mesh_input,
-        img,
+        frame,
         &tf,
         size,
         mesh::INPUT_BORDER,
         &mut s.mesh_input,
-        &mut s.outputs,
+        &mut s.mesh_outputs,
     )?;
-    let landmarks = mesh::decode_landmarks(&s.outputs[0].data, &tf, buf)?;
-    let logit = s.outputs[1]
+    let landmarks = mesh::decode_landmarks(&s.mesh_outputs[0].data, &tf, buf)?;
+    let logit = s.mesh_outputs[1]
         .data
         .first()
         .copied()

@@ -24,7 +24,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::frame::{Frame, PixelFormat, RgbImage, Rotation};
+use crate::frame::{Frame, PixelFormat, Rotation, Upright};
 
 use super::probes::ProbeReport;
 use super::{SecurityCategory, SecuritySignal};
@@ -50,6 +50,8 @@ pub const EXACT_JITTER_US: f64 = 0.01;
 pub const NOISE_MIN_DN: f32 = 0.5;
 /// Intervals / noise samples kept (the first ones: ≈ 68 s at 30 fps).
 const MAX_KEPT: usize = 2048;
+/// Values reserved when a monitor starts: 20 s at 30 fps.
+const RESERVED: usize = 600;
 
 /// Heuristic ids, all version 1.
 pub const TIMING: &str = "stream.timing.regular";
@@ -85,28 +87,32 @@ pub struct NoiseSample {
 #[derive(Clone, Debug, Default)]
 pub struct NoiseGrid {
     previous: Vec<f32>,
+    /// This frame's samples (its allocation reused: no allocation per frame).
+    current: Vec<f32>,
     size: (u32, u32),
 }
 
 impl NoiseGrid {
-    /// Samples `rgb` (upright RGB, at least 16 × 16) and compares it with the previous frame.
-    pub fn sample(&mut self, rgb: &RgbImage) -> Option<NoiseSample> {
-        let (w, h) = (rgb.width as usize, rgb.height as usize);
-        if w < 2 * BLOCK || h < 2 * BLOCK || rgb.data.len() < w * h * 3 {
+    /// Samples the upright picture (an RGB image, or a frame read in place; at least
+    /// 16 × 16) and compares it with the previous frame.
+    pub fn sample<'a>(&mut self, rgb: impl Into<Upright<'a>>) -> Option<NoiseSample> {
+        let rgb = rgb.into();
+        let (uw, uh) = rgb.size();
+        let (w, h) = (uw as usize, uh as usize);
+        if w < 2 * BLOCK || h < 2 * BLOCK || rgb.check().is_err() {
             self.previous.clear();
             return None;
         }
         let origin = |i: usize, n: usize| (n - BLOCK) * (2 * i + 1) / (2 * GRID);
-        let mut current = Vec::with_capacity(GRID * GRID * BLOCK * BLOCK);
+        let mut current = core::mem::take(&mut self.current);
+        current.clear();
         for by in 0..GRID {
             for bx in 0..GRID {
                 let (x0, y0) = (origin(bx, w), origin(by, h));
                 for y in y0..y0 + BLOCK {
-                    let row = &rgb.data[(y * w + x0) * 3..(y * w + x0 + BLOCK) * 3];
-                    for px in row.chunks_exact(3) {
-                        current.push(
-                            0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32,
-                        );
+                    for x in x0..x0 + BLOCK {
+                        let [r, g, b] = rgb.rgb_clamped(x as i64, y as i64);
+                        current.push(0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32);
                     }
                 }
             }
@@ -114,9 +120,10 @@ impl NoiseGrid {
         let n = current.len() as f32;
         let mean = current.iter().sum::<f32>() / n;
         let texture_dn = (current.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
-        let same = self.size == (rgb.width, rgb.height) && self.previous.len() == current.len();
+        let same = self.size == (uw, uh) && self.previous.len() == current.len();
         let temporal_dn = if same {
-            let mut blocks: Vec<f32> = Vec::with_capacity(GRID * GRID);
+            let mut blocks = [0f32; GRID * GRID];
+            let mut kept = 0;
             let px = BLOCK * BLOCK;
             for (cur, prev) in current.chunks_exact(px).zip(self.previous.chunks_exact(px)) {
                 let level = cur.iter().sum::<f32>() / px as f32;
@@ -131,15 +138,17 @@ impl NoiseGrid {
                     .zip(prev)
                     .map(|(c, p)| (c - p - shift).abs())
                     .sum::<f32>();
-                blocks.push(abs / px as f32);
+                blocks[kept] = abs / px as f32;
+                kept += 1;
             }
-            blocks.sort_by(f32::total_cmp);
+            let blocks = &mut blocks[..kept];
+            blocks.sort_unstable_by(f32::total_cmp);
             blocks.get(blocks.len() / 4).copied()
         } else {
             None
         };
-        self.previous = current;
-        self.size = (rgb.width, rgb.height);
+        self.current = core::mem::replace(&mut self.previous, current);
+        self.size = (uw, uh);
         Some(NoiseSample {
             temporal_dn,
             texture_dn,
@@ -260,16 +269,19 @@ pub struct StreamMonitor {
 
 impl StreamMonitor {
     pub fn new(declared: Option<DeclaredCamera>) -> StreamMonitor {
+        // Room for a long capture up front: growing these per frame would allocate on the
+        // frame path (MAX_KEPT bounds them either way).
         StreamMonitor {
             declared,
+            intervals: Vec::with_capacity(RESERVED),
+            noise: Vec::with_capacity(RESERVED),
             ..StreamMonitor::default()
         }
     }
 
-    /// Feeds one frame: its content digest (`Frame::content_sha256`, computed once by the
-    /// caller) and its upright RGB image for the noise grid (`None`: no noise judgement, and
-    /// duplicates are judged only between frames whose image shows texture).
-    pub fn observe(&mut self, frame: &Frame<'_>, digest: &[u8; 32], rgb: Option<&RgbImage>) {
+    /// Feeds one frame and its content digest (`Frame::content_sha256`, computed once by the
+    /// caller). The noise grid reads the frame in place.
+    pub fn observe(&mut self, frame: &Frame<'_>, digest: &[u8; 32]) {
         self.frames = self.frames.saturating_add(1);
         let ts = frame.timestamp_ns();
         if let Some(prev) = self.last_ts {
@@ -282,7 +294,7 @@ impl StreamMonitor {
             }
         }
         self.last_ts = Some(ts);
-        let noise = rgb.and_then(|img| self.grid.sample(img));
+        let noise = self.grid.sample(*frame);
         // Duplicates: only between frames with texture (a covered lens gives identical
         // black frames legitimately).
         let textured = noise.is_some_and(|n| n.texture_dn >= 2.0);

@@ -33,7 +33,7 @@ use crate::evidence::{
     ChallengeEvidence, ChallengeFailure, Evidence, MatchBand, MatchEvidence, QualitySummary,
     SecurityEvidence, SignalEvidence, SignalId,
 };
-use crate::frame::Frame;
+use crate::frame::{Frame, RgbImage};
 use crate::fusion::CalibratedSignal;
 use crate::matching::{
     five_points_from_mesh, Embedder, FaceContinuity, FaceTemplate, MatchThresholds,
@@ -321,9 +321,26 @@ pub struct FrameFeedback {
     pub used: bool,
 }
 
+/// The upright RGB image of `frame` in `buf`, converted on the first call per frame.
+fn upright<'b>(
+    frame: &Frame<'_>,
+    buf: &'b mut RgbImage,
+    ready: &mut bool,
+) -> Result<&'b RgbImage, SessionError> {
+    if !*ready {
+        frame.to_rgb_into(buf).map_err(crate::error::Error::from)?;
+        *ready = true;
+    }
+    Ok(buf)
+}
+
 /// One capture. Not shared between threads; create one per attempt.
 pub struct Session {
     tracker: Tracker,
+    /// The upright RGB image of the current frame, made only when a stage needs the whole
+    /// picture (`rgb_ready`): perception and the eye models read the frame in place.
+    rgb: RgbImage,
+    rgb_ready: bool,
     /// The passive window, face continuity and the turns' parallax, off the frame path.
     offpath: OffPath,
     challenge: Option<ChallengeCapture>,
@@ -443,8 +460,12 @@ impl Session {
             .as_ref()
             .map(|t| t.model.clone())
             .unwrap_or_default();
+        let mut tracker = Tracker::new(engine);
+        tracker.set_keep_rgb(false);
         Ok(Session {
-            tracker: Tracker::new(engine),
+            tracker,
+            rgb: RgbImage::default(),
+            rgb_ready: false,
             offpath: OffPath::start(
                 PassiveWindow::new(models.passive.clone(), &cfg)?,
                 continuity,
@@ -461,10 +482,12 @@ impl Session {
             frames: 0,
             frames_with_face: 0,
             usable: 0,
-            hint_counts: Vec::new(),
-            sharpness: Vec::new(),
-            luma: Vec::new(),
-            face_px: Vec::new(),
+            // Reserved so that the frame path does not grow them (20 s at 30 fps; longer
+            // captures grow them once).
+            hint_counts: Vec::with_capacity(16),
+            sharpness: Vec::with_capacity(600),
+            luma: Vec::with_capacity(600),
+            face_px: Vec::with_capacity(600),
             similarities: Vec::new(),
             match_model,
             match_error,
@@ -528,6 +551,7 @@ impl Session {
             return Err(SessionError::Finished);
         }
         let t = Instant::now();
+        self.rgb_ready = false;
         self.tracker.process(frame)?;
         self.timings.tracking_ms += ms_since(t);
         // The running frame hash: every frame the session consumed, in order, with its
@@ -537,8 +561,7 @@ impl Session {
         // Stream injection heuristics: the same digest, the buffer's geometry and the upright
         // image (a grid of 8×8 blocks, differenced with the previous frame for sensor noise).
         if self.cfg.live_capture {
-            self.stream
-                .observe(frame, &digest, Some(self.tracker.last_rgb()));
+            self.stream.observe(frame, &digest);
         }
         let analysis = self.tracker.last_analysis();
         self.frames += 1;
@@ -575,7 +598,8 @@ impl Session {
             self.usable += 1;
             if let Some(u) = self.offpath.admit() {
                 let t = Instant::now();
-                self.offpath.passive(u, self.tracker.last_rgb(), f, ts);
+                let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
+                self.offpath.passive(u, rgb, f, ts);
                 self.timings.passive_ms += ms_since(t);
             }
             // Template match: a few good frames, spread over the capture.
@@ -584,8 +608,9 @@ impl Session {
                     && (self.similarities.len() as u32) < self.cfg.match_samples
                 {
                     let t = Instant::now();
-                    let sample = five_points_from_mesh(&f.landmarks)
-                        .and_then(|pts| e.embed(self.tracker.last_rgb(), &pts));
+                    let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
+                    let sample =
+                        five_points_from_mesh(&f.landmarks).and_then(|pts| e.embed(rgb, &pts));
                     match (sample, &self.params.template) {
                         (Ok(emb), Some(tpl)) => match tpl.similarity(&emb) {
                             Ok(s) => self.similarities.push(s),
@@ -607,9 +632,18 @@ impl Session {
         if let Some(c) = self.challenge.as_mut() {
             if c.outcome().is_none() {
                 let t = Instant::now();
-                let rgb = self.tracker.last_rgb();
-                let mut update = c.push(analysis, rgb)?;
+                // Off the path, the challenge reads the frame in place (the eye models); inline,
+                // its turn and continuity work need the whole image.
+                let mut update = if self.cfg.off_path {
+                    c.push(analysis, *frame)?
+                } else {
+                    c.push(
+                        analysis,
+                        upright(frame, &mut self.rgb, &mut self.rgb_ready)?,
+                    )?
+                };
                 if let Some(points) = c.take_continuity_request() {
+                    let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
                     self.offpath.embed(rgb, points, ts);
                 }
                 let turn = c.take_turn_requests();
@@ -617,6 +651,7 @@ impl Session {
                     self.offpath.turn_reset();
                 }
                 if let (Some(halve), Some(f)) = (turn.keep, face) {
+                    let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
                     self.offpath.turn_frame(halve, rgb, f, ts);
                 }
                 // The turn's end waits for its score (the worker's CPU is counted at finish).

@@ -135,6 +135,8 @@ fn session(c: &mut Criterion) {
     };
     let track_all = || {
         let mut t = Tracker::new(engine.clone());
+        // Plain tracking, as the CLI and the C tracker run it: the buffer read in place.
+        t.set_keep_rgb(false);
         for (img, ts) in &seq {
             let f = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
                 .unwrap()

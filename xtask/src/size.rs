@@ -274,8 +274,8 @@ fn measure(variant: &'static str, lib: &Path, o: &Options) -> Result<SizeReport>
         symbols.push((size, name.to_string()));
     }
     let mut by_crate: Vec<(String, u64)> = by_crate.into_iter().collect();
-    by_crate.sort_by(|a, b| b.1.cmp(&a.1));
-    symbols.sort_by(|a, b| b.0.cmp(&a.0));
+    by_crate.sort_by_key(|c| std::cmp::Reverse(c.1));
+    symbols.sort_by_key(|s| std::cmp::Reverse(s.0));
     symbols.truncate(o.top);
     Ok(SizeReport {
         variant,

@@ -403,77 +403,101 @@ impl Frame<'_> {
             return None;
         }
         let (x, y) = self.orient().buffer(u as usize, v as usize);
-        struct At(usize, usize);
-        impl TapsFn<[u8; 3]> for At {
-            fn call<S: Taps>(self, taps: &S) -> [u8; 3] {
-                taps.rgb(self.0, self.1)
-            }
-        }
-        Some(with_taps(self, At(x, y)))
+        Some(buffer_rgb(self, x, y))
     }
 }
 
 /// The upright picture a stage reads pixels from: a converted image, or a camera frame read in
 /// place. The eye crops read a few thousand pixels of a frame, far fewer than converting it.
 #[derive(Clone, Copy, Debug)]
-pub enum Upright<'a> {
+pub struct Upright<'a>(Source<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
     Image(&'a RgbImage),
-    Frame(Frame<'a>),
+    /// The frame and its upright → buffer map, computed once.
+    Frame(Frame<'a>, Orient),
 }
 
 impl<'a> From<&'a RgbImage> for Upright<'a> {
     fn from(img: &'a RgbImage) -> Self {
-        Upright::Image(img)
+        Upright(Source::Image(img))
     }
 }
 
 impl<'a> From<Frame<'a>> for Upright<'a> {
     fn from(frame: Frame<'a>) -> Self {
-        Upright::Frame(frame)
+        Upright(Source::Frame(frame, frame.orient()))
     }
 }
 
 impl<'a> Upright<'a> {
     /// Upright width and height, pixels.
     pub fn size(&self) -> (u32, u32) {
-        match self {
-            Upright::Image(img) => (img.width, img.height),
-            Upright::Frame(f) => f.upright_size(),
+        match &self.0 {
+            Source::Image(img) => (img.width, img.height),
+            Source::Frame(f, _) => f.upright_size(),
         }
     }
 
     /// The converted image, when that is what this is.
     pub fn image(&self) -> Option<&'a RgbImage> {
-        match self {
-            Upright::Image(img) => Some(img),
-            Upright::Frame(_) => None,
+        match self.0 {
+            Source::Image(img) => Some(img),
+            Source::Frame(..) => None,
         }
     }
 
     /// Checks that an image's buffer matches its size (a frame was checked when built).
     pub fn check(&self) -> Result<(), super::FrameError> {
-        match self {
-            Upright::Image(img) => img.check(),
-            Upright::Frame(_) => Ok(()),
+        match &self.0 {
+            Source::Image(img) => img.check(),
+            Source::Frame(..) => Ok(()),
         }
     }
 
     /// The RGB bytes of upright pixel `(x, y)`, coordinates clamped into the picture (so the
-    /// edge pixels repeat outward). A picture that fails [`Upright::check`] reads black.
+    /// edge pixels repeat outward). An image that fails [`Upright::check`] reads black.
+    #[inline]
     pub fn rgb_clamped(&self, x: i64, y: i64) -> [u8; 3] {
         let (w, h) = self.size();
         let (x, y) = (
-            x.clamp(0, w.max(1) as i64 - 1) as u32,
-            y.clamp(0, h.max(1) as i64 - 1) as u32,
+            x.clamp(0, w.max(1) as i64 - 1) as usize,
+            y.clamp(0, h.max(1) as i64 - 1) as usize,
         );
-        match self {
-            Upright::Image(img) => {
-                let i = 3 * (y as usize * img.width as usize + x as usize);
+        match &self.0 {
+            Source::Image(img) => {
+                let i = 3 * (y * img.width as usize + x);
                 img.data
                     .get(i..i + 3)
                     .map_or([0; 3], |p| [p[0], p[1], p[2]])
             }
-            Upright::Frame(f) => f.upright_rgb_at(x, y).unwrap_or([0; 3]),
+            Source::Frame(f, o) => {
+                let (bx, by) = o.buffer(x, y);
+                buffer_rgb(f, bx, by)
+            }
         }
+    }
+}
+
+/// The RGB bytes of buffer pixel `(x, y)` (inside the buffer) of any format.
+#[inline]
+fn buffer_rgb(frame: &Frame<'_>, x: usize, y: usize) -> [u8; 3] {
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let p = &frame.planes;
+    let yuv = |chroma| Yuv420 {
+        y: p[0],
+        chroma,
+        w,
+        h,
+    };
+    match frame.format {
+        PixelFormat::Rgb888 => Packed::<3, 0, 2>::new(&p[0], w, h).rgb(x, y),
+        PixelFormat::Rgba8888 => Packed::<4, 0, 2>::new(&p[0], w, h).rgb(x, y),
+        PixelFormat::Bgra8888 => Packed::<4, 2, 0>::new(&p[0], w, h).rgb(x, y),
+        PixelFormat::Gray8 => Packed::<1, 0, 0>::new(&p[0], w, h).rgb(x, y),
+        PixelFormat::Nv21 => yuv(Chroma::Interleaved { plane: p[1], u: 1 }).rgb(x, y),
+        PixelFormat::Nv12 => yuv(Chroma::Interleaved { plane: p[1], u: 0 }).rgb(x, y),
+        PixelFormat::I420 => yuv(Chroma::Planar { u: p[1], v: p[2] }).rgb(x, y),
     }
 }

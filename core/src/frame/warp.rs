@@ -288,7 +288,7 @@ pub fn warp_affine_to_tensor(
 /// [`warp_affine_to_tensor`] reading a camera frame in place: `src_from_dst` maps tensor
 /// pixels to the frame's UPRIGHT image (rotation and mirroring applied, as
 /// [`Frame::to_rgb_into`] gives it), but the upright image is never built. Each sample is
-/// the one the upright image would give (see `source.rs` for the rounding of YUV samples).
+/// bit-identical to the one the upright image would give, for every format.
 #[allow(clippy::too_many_arguments)] // warp_affine_to_tensor's, with a frame for the image
 pub fn warp_frame_to_tensor(
     frame: &Frame<'_>,

@@ -122,6 +122,7 @@ pub fn check_finite(spec: &ModelSpec, inputs: &[TensorIn<'_>]) -> Result<(), Mod
 
 /// Copies `src` into `dst` (same length) and says whether every value was finite, in one
 /// pass: the finiteness check of an untrusted input costs no more than reading it once.
+#[cfg_attr(not(feature = "ort"), allow(dead_code))]
 pub fn copy_checking_finite(dst: &mut [f32], src: &[f32]) -> bool {
     const EXP: u32 = 0x7f80_0000;
     let mut bad = 0u32;

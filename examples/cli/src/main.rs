@@ -613,6 +613,8 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
     let paths = frame_paths(dir)?;
     let stamps = timestamps(dir, &paths, fps)?;
     let mut tracker = Tracker::new(engine.clone());
+    // Tracking reads the buffer in place; nothing here reads the whole picture afterwards.
+    tracker.set_keep_rgb(false);
     let mut frames = Vec::with_capacity(paths.len());
     let mut wall_ms = Vec::with_capacity(paths.len());
     let mut detections = 0usize;

@@ -485,47 +485,14 @@ fn sha256_of(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// The random-weight ViT-S/DPT at the depth stage's input side (252), built once into the
-/// cache with `xtask/py/make_depth_vits_dpt.py` (the converter venv's onnx + numpy): the depth
-/// STAND-IN of the memory bench (the real weights are not obtainable here).
-fn depth_standin_vits(paths: &Paths) -> Result<PathBuf> {
-    let out = paths
-        .cache
-        .join("bench-models")
-        .join("depth_vits_dpt_random_seed0_252.onnx");
-    if !out.is_file() {
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let tmp = out.with_extension("onnx.partial");
-        crate::step(
-            "bench rss: build random-weight ViT-S/DPT at 252 (a depth STAND-IN)",
-            paths,
-            &paths.venv_python,
-            &[
-                setup::workspace_root()
-                    .join("xtask/py/make_depth_vits_dpt.py")
-                    .into_os_string(),
-                tmp.clone().into_os_string(),
-                "--size".into(),
-                "252".into(),
-                "--seed".into(),
-                "0".into(),
-            ],
-        )?;
-        std::fs::rename(&tmp, &out)
-            .with_context(|| format!("moving {} to {}", tmp.display(), out.display()))?;
-    }
-    Ok(out)
-}
-
 /// `cargo xtask bench --rss`: peak RSS of one whole session with every model loaded, the
 /// random-weight ViT-S/DPT standing in for depth.
 pub fn rss(paths: &Paths) -> Result<()> {
     let work = setup::target_dir().join("tmp").join("perf-guard");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let (cli, frames) = prepare(paths, &work)?;
-    let depth = depth_standin_vits(paths)?;
+    // The depth stage's input side.
+    let depth = crate::depth_bench_model(paths, 252)?;
     let sha = sha256_of(&depth)?;
     crate::step(
         "bench rss: one whole session, every model loaded",

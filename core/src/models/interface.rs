@@ -6,6 +6,29 @@ use super::{ModelError, TensorSpec};
 /// their tensors freely, e.g. InsightFace's `input.1` → `683` or `516`).
 pub const ANY_NAME: &str = "*";
 
+/// `spec` with each declared name `*` replaced by the file's own name for that tensor (user
+/// supplied exports name their tensors freely), so that runs address tensors by their real
+/// names. `inputs` / `outputs` are the file's `(name, shape)` in declared order, as given to
+/// [`check_interface`].
+pub fn resolve_any_names(
+    spec: &super::ModelSpec,
+    inputs: &[(String, Vec<i64>)],
+    outputs: &[(String, Vec<i64>)],
+) -> super::ModelSpec {
+    let mut spec = spec.clone();
+    let named = spec
+        .inputs
+        .iter_mut()
+        .zip(inputs)
+        .chain(spec.outputs.iter_mut().zip(outputs));
+    for (d, (name, _)) in named {
+        if d.name == ANY_NAME {
+            d.name = name.clone();
+        }
+    }
+    spec
+}
+
 /// Checks actual tensor names and shapes against the declared ones. `-1` on either side
 /// matches any size. `kind` is "input" or "output". An output may also differ from its
 /// declaration by dimensions of size 1 (exports differ there: Depth Anything V2's

@@ -20,7 +20,7 @@ mod verify;
 use std::path::PathBuf;
 
 pub use self::interface::{
-    check_file_interface, check_interface, onnx_dtype, FileTensor, ANY_NAME,
+    check_file_interface, check_interface, onnx_dtype, resolve_any_names, FileTensor, ANY_NAME,
 };
 pub use self::manifest::is_sha256_hex;
 pub use self::manifest::{

@@ -14,8 +14,8 @@ use ort::value::{Tensor, TensorRef};
 
 use super::runner::{check_finite, copy_checking_finite, validate_input_shapes};
 use super::{
-    check_interface, verify_model_file, ModelError, ModelRunner, ModelSpec, TensorIn, TensorOut,
-    ANY_NAME,
+    check_interface, resolve_any_names, verify_model_file, ModelError, ModelRunner, ModelSpec,
+    TensorIn, TensorOut,
 };
 
 static RUNTIME: OnceLock<(PathBuf, ::ort::environment::Environment)> = OnceLock::new();
@@ -240,19 +240,7 @@ impl OrtRunner {
         let outs: Vec<(String, Vec<i64>)> = session.outputs().iter().map(outlet_shape).collect();
         check_interface(&spec.name, "input", &spec.inputs, &ins)?;
         check_interface(&spec.name, "output", &spec.outputs, &outs)?;
-        // A declared name `*` (user-supplied exports name their tensors freely) takes the
-        // file's own name, so runs address the tensors by their real names.
-        let mut spec = spec.clone();
-        for (d, (name, _)) in spec.inputs.iter_mut().zip(&ins) {
-            if d.name == ANY_NAME {
-                d.name = name.clone();
-            }
-        }
-        for (d, (name, _)) in spec.outputs.iter_mut().zip(&outs) {
-            if d.name == ANY_NAME {
-                d.name = name.clone();
-            }
-        }
+        let spec = resolve_any_names(spec, &ins, &outs);
         Ok(OrtRunner {
             spec,
             state: Mutex::new(State {

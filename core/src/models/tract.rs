@@ -15,8 +15,8 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::{
-    check_interface, validate_inputs, verify_model_file, ModelError, ModelRunner, ModelSpec,
-    TensorIn, TensorOut, ANY_NAME,
+    check_interface, resolve_any_names, validate_inputs, verify_model_file, ModelError,
+    ModelRunner, ModelSpec, TensorIn, TensorOut,
 };
 
 /// A model optimised by tract. A tract state needs `&mut` to run, so it sits behind a mutex;
@@ -199,18 +199,7 @@ impl TractRunner {
             .map_err(|e| unsupported("plan", &e))?;
         let state = plan.spawn().map_err(|e| unsupported("plan", &e))?;
 
-        // A declared name `*` takes the file's own name, as in the ORT backend.
-        let mut spec = spec.clone();
-        for (d, (name, _)) in spec.inputs.iter_mut().zip(&ins) {
-            if d.name == ANY_NAME {
-                d.name = name.clone();
-            }
-        }
-        for (d, (name, _)) in spec.outputs.iter_mut().zip(&outs) {
-            if d.name == ANY_NAME {
-                d.name = name.clone();
-            }
-        }
+        let spec = resolve_any_names(spec, &ins, &outs);
         Ok(TractRunner {
             spec,
             plan,

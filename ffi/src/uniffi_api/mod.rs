@@ -521,8 +521,11 @@ impl Engine {
 
     /// A new camera stream in tracking mode over this engine.
     pub fn new_tracker(&self) -> Arc<Tracker> {
+        let mut tracker = CoreTracker::new(self.engine.clone());
+        // Only analyses leave this object: frames are read in place, never converted whole.
+        tracker.set_keep_rgb(false);
         Arc::new(Tracker {
-            tracker: Mutex::new(CoreTracker::new(self.engine.clone())),
+            tracker: Mutex::new(tracker),
         })
     }
 }

@@ -341,7 +341,7 @@ fn a_failing_signer_keeps_the_decision_and_finish_signs_it_again() {
         match session.finish() {
             Err(ApiError::Signer { message }) => {
                 assert!(
-                    message.contains("does not verify under its own public key"),
+                    message.contains("does not verify under the signer's public key"),
                     "{message}"
                 )
             }

@@ -425,18 +425,19 @@ async fn a_challenge_order_other_than_the_seeds_is_rejected() {
     rejected(&verdict, RejectReason::ChallengeMismatch, "challenge_plan");
 }
 
-/// Claims to be one key and signs with another.
-struct Impostor {
-    claimed: SoftwareSigner,
-    actual: SoftwareSigner,
+/// Signs honestly with `key` and keeps the last message it signed (the COSE Sig_structure).
+struct Recording {
+    key: SoftwareSigner,
+    signed: std::sync::Mutex<Vec<u8>>,
 }
 
-impl Signer for Impostor {
+impl Signer for Recording {
     fn public_key(&self) -> Result<DevicePublicKey, TrustError> {
-        self.claimed.public()
+        self.key.public()
     }
     fn sign(&self, message: &[u8]) -> Result<SignatureBytes, TrustError> {
-        self.actual.sign(message)
+        *self.signed.lock().unwrap() = message.to_vec();
+        self.key.sign(message)
     }
 }
 
@@ -456,12 +457,25 @@ async fn device_key_trust_is_never_assumed() {
     let verdict = lab.verify(&bytes, now()).await.verdict;
     assert!(verdict.accepted);
     assert_eq!(verdict.device_key_trust, Some("unverified"));
-    // Signed by another key than the one in cnf.
-    let impostor = Impostor {
-        claimed: device(),
-        actual: SoftwareSigner::from_secret_bytes(&[0x23; 32]).unwrap(),
+    // Signed by another key than the one in cnf. Core refuses to seal that, so forge it at
+    // the byte level: a validly signed result whose signature is replaced by another key's
+    // over the same Sig_structure (well-formed, low s, only the key is wrong).
+    let recording = Recording {
+        key: device(),
+        signed: Default::default(),
     };
-    let (_, bytes) = signed_sample(&lab, TENANT, &impostor, PASSING_RAW, now()).unwrap();
+    let (_, mut bytes) = signed_sample(&lab, TENANT, &recording, PASSING_RAW, now()).unwrap();
+    assert!(lab.verify(&bytes, now()).await.verdict.accepted);
+    let tbs = recording.signed.lock().unwrap().clone();
+    let other = SoftwareSigner::from_secret_bytes(&[0x23; 32]).unwrap();
+    let forged = other.sign(&tbs).unwrap().into_raw().unwrap();
+    assert!(other.public().unwrap().verifies(&tbs, &forged));
+    assert!(!device().public().unwrap().verifies(&tbs, &forged));
+    // The COSE_Sign1 array ends with the signature: bstr of 64 bytes (0x58 0x40, r ‖ s).
+    let at = bytes.len() - 64;
+    assert_eq!(bytes[at - 2..at], [0x58, 0x40], "the signature is not last");
+    bytes[at..].copy_from_slice(&forged);
+    // (The device signature is checked before the replay store: the same session is fine.)
     rejected(
         &lab.verify(&bytes, now()).await.verdict,
         RejectReason::DeviceSignatureInvalid,

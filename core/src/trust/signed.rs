@@ -358,6 +358,7 @@ pub fn sign_claims(
         kid_of(&device_key).as_bytes(),
         &token.sha256,
         signer,
+        &claims.device_key,
     )
 }
 

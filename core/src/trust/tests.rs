@@ -115,6 +115,48 @@ fn a_der_signer_signs_results_the_verifier_accepts() {
 }
 
 #[test]
+fn a_signature_by_another_key_than_the_signers_is_never_sealed() {
+    /// Names one key and signs with another (a key from another alias, a host bug).
+    struct WrongKey {
+        claimed: SoftwareSigner,
+        actual: SoftwareSigner,
+    }
+    impl Signer for WrongKey {
+        fn public_key(&self) -> Result<DevicePublicKey, TrustError> {
+            self.claimed.public()
+        }
+        fn sign(&self, message: &[u8]) -> Result<SignatureBytes, TrustError> {
+            self.actual.sign(message)
+        }
+    }
+    let policy = policy();
+    let keys = server();
+    let token = issue_token(&claims(&policy), &keys).unwrap();
+    let verified = verify_token(&token, &keys, NOW, DEFAULT_SKEW_S).unwrap();
+    let result = synthetic_result(&policy, &calibration(), &verified.claims, 0.9);
+    let wrong = WrongKey {
+        claimed: device(),
+        actual: SoftwareSigner::from_secret_bytes(&[0x23; 32]).unwrap(),
+    };
+    let e = sign_result(&verified, &result, &wrong, Vec::new(), NOW).unwrap_err();
+    let refused = "does not verify under the signer's public key";
+    assert!(
+        matches!(&e, TrustError::Signer(m) if m.contains(refused)),
+        "{e:?}"
+    );
+    // The same claims by the key it names seal (the refusal is the signature's, nothing else).
+    let honest = WrongKey {
+        claimed: device(),
+        actual: device(),
+    };
+    let bytes = sign_result(&verified, &result, &honest, Vec::new(), NOW).unwrap();
+    SignedResult::parse(&bytes)
+        .unwrap()
+        .verify_device_signature()
+        .unwrap();
+}
+
+#[test]
 fn keys_round_trip_through_pem_files_and_never_overwrite() {
     let dir = std::env::temp_dir().join(alloc::format!("lp-trust-keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -15,7 +15,7 @@ use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
 use sha2::{Digest, Sha256};
 
 use super::cbor::{self, key, text, Claims};
-use super::keys::{ServerKeySet, Signer};
+use super::keys::{DevicePublicKey, ServerKeySet, Signer};
 use super::{TrustError, MAX_MESSAGE_BYTES, MAX_TOKEN_TTL_S};
 use crate::policy::{FlowType, LoadedPolicy, RiskTier};
 
@@ -284,8 +284,9 @@ pub fn peek_claims(bytes: &[u8]) -> Result<TokenClaims, TrustError> {
 pub fn issue_token(claims: &TokenClaims, keys: &ServerKeySet) -> Result<Vec<u8>, TrustError> {
     claims.validate()?;
     let (kid, signer) = keys.signer()?;
+    let key = keys.verifying_key(kid)?;
     let payload = cbor::to_vec(&claims.to_value()?)?;
-    seal(payload, kid.as_bytes(), &[], signer)
+    seal(payload, kid.as_bytes(), &[], signer, key)
 }
 
 /// Checks a token's structure, algorithm, `kid`, signature, lifetime (with `skew_s` seconds of
@@ -331,12 +332,19 @@ pub fn verify_token(
 }
 
 /// A tagged COSE_Sign1 over `payload`: protected header `{alg: ES256, kid}`, empty
-/// unprotected header, `aad` as the external AAD.
+/// unprotected header, `aad` as the external AAD, signed by `signer`.
+///
+/// `key` is the public key the message names (the token's `kid`, the result's `cnf`): the
+/// signature is checked under it before anything is sealed, the one check for every signer
+/// (software, a host's hardware key behind the C ABI or UniFFI). A signature that does not
+/// verify (another key, another hash) would be refused by the receiver after the session had
+/// ended; here it is [`TrustError::Signer`], so that the caller can sign again.
 pub(crate) fn seal(
     payload: Vec<u8>,
     kid: &[u8],
     aad: &[u8],
     signer: &dyn Signer,
+    key: &DevicePublicKey,
 ) -> Result<Vec<u8>, TrustError> {
     let protected = HeaderBuilder::new()
         .algorithm(coset::iana::Algorithm::ES256)
@@ -346,7 +354,17 @@ pub(crate) fn seal(
         .protected(protected)
         .payload(payload)
         .try_create_signature(aad, |tbs| {
-            signer.sign(tbs)?.into_raw().map(|raw| raw.to_vec())
+            // Low `s` (into_raw), the one form `verifies` and the receivers accept.
+            let raw = signer.sign(tbs)?.into_raw()?;
+            if !key.verifies(tbs, &raw) {
+                return Err(TrustError::Signer(
+                    "the signature does not verify under the signer's public key (expected \
+                     ECDSA P-256 over SHA-256 of the COSE Sig_structure, by the key whose \
+                     public half the signer gives)"
+                        .into(),
+                ));
+            }
+            Ok(raw.to_vec())
         })?
         .build();
     sign1.to_tagged_vec().map_err(|e| TrustError::Malformed {

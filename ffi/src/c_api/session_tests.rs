@@ -7,10 +7,13 @@
 use std::ffi::{c_void, CStr, CString};
 use std::ptr;
 
+use liveproof_core::calibration::CalibrationBundle;
 use liveproof_core::policy::{Band, FlowType, ReasonCode, RiskTier};
 use liveproof_core::session::{Phase, UserPrompt};
+use liveproof_core::trust::testkit::synthetic_result;
 use liveproof_core::trust::{
-    issue_token, now_unix, ServerKeySet, SignatureBytes, SoftwareSigner, TokenClaims,
+    issue_token, now_unix, sign_result, verify_token, ServerKeySet, SignatureBytes, SoftwareSigner,
+    TokenClaims,
 };
 
 use super::tests::last_error;
@@ -465,9 +468,13 @@ fn callback_signers_raw_der_failing_and_freed_once() {
     for mode in [MODE_RAW, MODE_DER] {
         st.mode = mode;
         let sig = signer.sign(message).unwrap();
-        let SignatureBytes::Raw(raw) = sig else {
-            panic!("not normalised to raw");
-        };
+        assert_eq!(
+            matches!(sig, SignatureBytes::Der(_)),
+            mode == MODE_DER,
+            "the format as declared"
+        );
+        // Core converts (and checks the signature) when it seals.
+        let raw = sig.into_raw().unwrap();
         assert!(public.verifies(message, &raw), "mode {mode}");
     }
     st.mode = MODE_FAIL;
@@ -489,7 +496,8 @@ fn callback_signers_raw_der_failing_and_freed_once() {
     drop(signer);
     assert_eq!(st.frees, 1);
 
-    // A signature by another key is refused at signing time.
+    // A signature by another key than the one given is refused when core seals the result:
+    // the callback signer only converts formats, the check is core's, once for every signer.
     let other = SoftwareSigner::generate().public().unwrap().sec1();
     let mut s: *mut lp_signer = ptr::null_mut();
     st.mode = MODE_RAW;
@@ -506,11 +514,24 @@ fn callback_signers_raw_der_failing_and_freed_once() {
     };
     assert_eq!(r, lp_result::LP_OK);
     // SAFETY: a live signer.
-    let e = unsafe { &*s }.signer.sign(message).unwrap_err().to_string();
+    let wrong = unsafe { &*s }.signer.clone();
+    let server = Server::new("wrong-key");
+    let now = now_unix();
+    let token = verify_token(&server.token(now, now + 300), &server.keys, now, 30).unwrap();
+    let result = synthetic_result(
+        &token.policy().unwrap().unwrap(),
+        &CalibrationBundle::from_json(liveproof_core::defaults::CALIBRATION_JSON).unwrap(),
+        &token.claims,
+        0.9,
+    );
+    let e = sign_result(&token, &result, &*wrong, Vec::new(), now)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("does not verify under the signer's public key"),
         "{e}"
     );
+    drop(wrong);
     // SAFETY: a live handle, freed once; no free callback this time.
     unsafe { lp_signer_free(s) };
     assert_eq!(st.frees, 1);

@@ -128,17 +128,9 @@ impl Signer for CallbackSigner {
                 )))
             }
         };
-        let raw = bytes.into_raw()?;
-        // A wrong key or hash would make a result the verifier refuses; say so here.
-        if !self.key.verifies(message, &raw) {
-            return Err(TrustError::Signer(
-                "the signer callback's signature does not verify under the signer's public \
-                 key (expected ECDSA P-256 over SHA-256 of the message, with the key whose \
-                 public half was given to lp_signer_new_callback)"
-                    .into(),
-            ));
-        }
-        Ok(SignatureBytes::Raw(raw))
+        // The format only: core checks the signature under `key` before sealing (a wrong key
+        // or hash is `LP_SIGNER_FAILED` there, the decision kept).
+        Ok(bytes)
     }
 }
 
@@ -287,10 +279,7 @@ pub unsafe extern "C" fn lp_signer_public_key(
 /// `signer` is NULL or a handle from `lp_signer_new_*` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_signer_free(signer: *mut lp_signer) {
-    boundary_void(|| {
-        if !signer.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `new_signer`, freed once.
-            drop(unsafe { Box::from_raw(signer) });
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in `new_signer`,
+    // not yet freed and used by no other call.
+    unsafe { free_handle(signer, None) };
 }

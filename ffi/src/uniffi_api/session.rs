@@ -457,8 +457,8 @@ fn failed(e: TrustError) -> CallbackError {
     }
 }
 
-/// A foreign [`Signer`] as core's: the one place a callback's answer is checked and its error
-/// mapped (any other exception a host throws arrives through UniFFI's unexpected-error path
+/// A foreign [`Signer`] as core's: the one place a callback's answer is converted (the raw
+/// form's length; core checks the signature itself before sealing) and its error mapped (any other exception a host throws arrives through UniFFI's unexpected-error path
 /// as a [`CallbackError`] too, see `error.rs`).
 struct ForeignSigner(Arc<dyn Signer>);
 
@@ -477,18 +477,8 @@ impl CoreSigner for ForeignSigner {
                 sig.len()
             ))
         })?;
-        // A signature that does not verify (a key from another alias, another hash) would be
-        // refused by the server after the session had finished: refuse it here, so that the
-        // decision stays owed and `finish()` can try again.
-        // (Low `s` first: `verifies` takes only that form, as the verifier does.)
-        let raw = SignatureBytes::Raw(raw).into_raw()?;
-        if !self.public_key()?.verifies(message, &raw) {
-            return Err(TrustError::Signer(
-                "the signer's signature does not verify under its own public key (expected \
-                 ECDSA P-256 over SHA-256 of the message, by the key public_key() returns)"
-                    .into(),
-            ));
-        }
+        // The format only: core checks the signature under public_key() before sealing (a
+        // key from another alias, another hash is a signer error there, the decision owed).
         Ok(SignatureBytes::Raw(raw))
     }
 }

@@ -304,10 +304,7 @@ pub unsafe extern "C" fn lp_analysis_json(
 /// not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_analysis_free(analysis: *mut lp_analysis) {
-    boundary_void(|| {
-        if !analysis.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `new_analysis`, freed once.
-            drop(unsafe { Box::from_raw(analysis) });
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in `new_analysis`,
+    // not yet freed and used by no other call.
+    unsafe { free_handle(analysis, None) };
 }

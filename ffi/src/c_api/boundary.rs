@@ -93,6 +93,24 @@ pub(super) fn boundary_void(f: impl FnOnce()) {
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
 }
 
+/// The body of every `lp_*_free`: NULL is a no-op; otherwise `finalise` (if any) runs on the
+/// handle, then it is dropped, a panic in either contained as in [`boundary_void`].
+///
+/// # Safety
+/// `p` is NULL or a live handle from `Box::into_raw(Box<T>)`, not yet freed, that no other
+/// call uses during or after this one.
+pub(super) unsafe fn free_handle<T>(p: *mut T, finalise: Option<fn(&T)>) {
+    boundary_void(|| {
+        if !p.is_null() {
+            // SAFETY: the caller's contract: a live handle from `Box::into_raw`, freed once.
+            let handle = unsafe { Box::from_raw(p) };
+            if let Some(finalise) = finalise {
+                finalise(&handle);
+            }
+        }
+    });
+}
+
 /// `&*p`, or `LP_NULL_ARGUMENT` naming `arg`.
 ///
 /// # Safety

@@ -128,12 +128,9 @@ pub unsafe extern "C" fn lp_engine_new(
 /// `engine` is NULL or a handle from `lp_engine_new` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_engine_free(engine: *mut lp_engine) {
-    boundary_void(|| {
-        if !engine.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `lp_engine_new`, freed once.
-            drop(unsafe { Box::from_raw(engine) });
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in `lp_engine_new`,
+    // not yet freed and used by no other call.
+    unsafe { free_handle(engine, None) };
 }
 
 /// Analyses one still image: runs the detector, then FaceMesh and the quality gate on up to

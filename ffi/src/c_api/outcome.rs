@@ -317,10 +317,7 @@ pub unsafe extern "C" fn lp_outcome_signed(
 /// freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_outcome_free(outcome: *mut lp_outcome) {
-    boundary_void(|| {
-        if !outcome.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `new_outcome`, freed once.
-            drop(unsafe { Box::from_raw(outcome) });
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in `new_outcome`,
+    // not yet freed and used by no other call.
+    unsafe { free_handle(outcome, None) };
 }

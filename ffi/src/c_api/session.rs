@@ -225,10 +225,10 @@ pub unsafe extern "C" fn lp_session_push_frame(
 /// retry with its reasons), not an error.
 ///
 /// When the signer fails (`LP_SIGNER_FAILED`: a callback returned non-zero, or its signature
-/// did not verify), nothing is written and the session keeps its decision: call
-/// `lp_session_finish` again (after the user confirms the prompt) to sign it; the capture is
-/// not repeated. After a successful finish the session is over: another finish, cancel or
-/// frame is `LP_SESSION_STATE`.
+/// did not verify under the signer's public key), nothing is written and the session keeps
+/// its decision, its signature owed: call `lp_session_finish` again (after the user confirms
+/// the prompt) to sign it; the capture is not repeated. After a successful finish (or
+/// cancel) the session is over: another finish, cancel or frame is `LP_SESSION_STATE`.
 ///
 /// Errors: `LP_NULL_ARGUMENT`, `LP_SIGNER_FAILED`, `LP_SESSION_STATE`.
 ///
@@ -241,28 +241,39 @@ pub unsafe extern "C" fn lp_session_finish(
     session: *mut lp_session,
     out_outcome: *mut *mut lp_outcome,
 ) -> lp_result {
-    const F: &str = "lp_session_finish";
-    boundary(|| {
-        // SAFETY: the caller's contract on `session`.
-        let s = unsafe { arg_ref(session.cast_const(), F, "session") }?;
-        out_ptr(out_outcome, F, "out_outcome")?;
-        let outcome = s.session.finish()?;
-        // SAFETY: checked non-NULL; writable by the caller's contract.
-        unsafe { write_out(out_outcome, new_outcome(outcome)) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        conclude(
+            session,
+            out_outcome,
+            "lp_session_finish",
+            LiveSession::finish,
+        )
+    }
 }
 
-/// Ends the capture early (the user left, the app went to the background): the outcome is
-/// retry with `capture_incomplete` and `lp_outcome_cancelled` true, signed for a token session
-/// so the server can count the attempt. Otherwise as `lp_session_finish`: a signer failure
-/// keeps the cancelled decision and the next `lp_session_finish` signs it. On a session whose
-/// signature is owed (a signer failed), it signs the kept decision, as `lp_session_finish`.
+/// Ends the capture early (the user left, the app went to the background) and writes the
+/// outcome to `*out_outcome` (free it with `lp_outcome_free`). What happens depends on the
+/// session's state:
 ///
-/// Errors: `LP_NULL_ARGUMENT`, `LP_SIGNER_FAILED`, `LP_SESSION_STATE` (already finished or
-/// cancelled).
+/// - Open (not yet decided): the session decides on what it has so far, with
+///   `lp_outcome_cancelled` true (a capture cancelled before it completed is retry, its
+///   reasons saying what was missing: `capture_incomplete`, or `no_face` when no face was
+///   seen), and a token session signs it so that the server can count the attempt. A
+///   signer failure is as for `lp_session_finish`: `LP_SIGNER_FAILED`, nothing written, the
+///   cancelled decision kept with its signature owed.
+/// - Its signature owed (an earlier `lp_session_finish` or `lp_session_cancel` returned
+///   `LP_SIGNER_FAILED`): nothing is decided again and the kept decision is not turned into a
+///   cancelled one; it is signed exactly as `lp_session_finish` would (`lp_outcome_cancelled`
+///   says which call made the decision). The signer may fail again, and the decision stays
+///   owed.
+/// - Finished (a finish or cancel succeeded), or broken by an earlier `LP_PANIC`:
+///   `LP_SESSION_STATE`, nothing written.
 ///
-/// Thread-safety: as `lp_session_push_frame`.
+/// Errors: `LP_NULL_ARGUMENT`, `LP_SIGNER_FAILED` (see above), `LP_SESSION_STATE` (the session
+/// already finished, or an earlier call on it panicked).
+///
+/// Thread-safety: as `lp_session_push_frame`. A callback signer is called on this thread.
 ///
 /// # Safety
 /// `session` is NULL or a live session; `out_outcome` is NULL or writable.
@@ -271,12 +282,33 @@ pub unsafe extern "C" fn lp_session_cancel(
     session: *mut lp_session,
     out_outcome: *mut *mut lp_outcome,
 ) -> lp_result {
-    const F: &str = "lp_session_cancel";
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        conclude(
+            session,
+            out_outcome,
+            "lp_session_cancel",
+            LiveSession::cancel,
+        )
+    }
+}
+
+/// The body of `lp_session_finish` and `lp_session_cancel`: `end` concludes the session, the
+/// outcome goes to `*out_outcome`.
+///
+/// # Safety
+/// `session` is NULL or a live session; `out_outcome` is NULL or writable.
+unsafe fn conclude(
+    session: *mut lp_session,
+    out_outcome: *mut *mut lp_outcome,
+    func: &str,
+    end: fn(&LiveSession) -> Result<Outcome, ApiError>,
+) -> lp_result {
     boundary(|| {
         // SAFETY: the caller's contract on `session`.
-        let s = unsafe { arg_ref(session.cast_const(), F, "session") }?;
-        out_ptr(out_outcome, F, "out_outcome")?;
-        let outcome = s.session.cancel()?;
+        let s = unsafe { arg_ref(session.cast_const(), func, "session") }?;
+        out_ptr(out_outcome, func, "out_outcome")?;
+        let outcome = end(&s.session)?;
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_outcome, new_outcome(outcome)) };
         Ok(())
@@ -292,11 +324,7 @@ pub unsafe extern "C" fn lp_session_cancel(
 /// `session` is NULL or a handle from `lp_session_new*` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_session_free(session: *mut lp_session) {
-    boundary_void(|| {
-        if !session.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `start`, freed once.
-            let s = unsafe { Box::from_raw(session) };
-            s.session.close();
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in `start`,
+    // not yet freed and used by no other call.
+    unsafe { free_handle(session, Some(|s: &lp_session| s.session.close())) };
 }

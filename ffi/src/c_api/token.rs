@@ -232,10 +232,7 @@ pub unsafe extern "C" fn lp_token_policy_json(
 /// `token` is NULL or a handle from `lp_token_verify` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_token_free(token: *mut lp_token) {
-    boundary_void(|| {
-        if !token.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `lp_token_verify`, freed once.
-            drop(unsafe { Box::from_raw(token) });
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in
+    // `lp_token_verify`, not yet freed and used by no other call.
+    unsafe { free_handle(token, None) };
 }

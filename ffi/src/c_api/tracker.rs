@@ -102,10 +102,7 @@ pub unsafe extern "C" fn lp_tracker_reset(tracker: *mut lp_tracker) -> lp_result
 /// `tracker` is NULL or a handle from `lp_tracker_new` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn lp_tracker_free(tracker: *mut lp_tracker) {
-    boundary_void(|| {
-        if !tracker.is_null() {
-            // SAFETY: a live handle from `Box::into_raw` in `lp_tracker_new`, freed once.
-            drop(unsafe { Box::from_raw(tracker) });
-        }
-    });
+    // SAFETY: the caller's contract: NULL or a live handle from `Box::into_raw` in
+    // `lp_tracker_new`, not yet freed and used by no other call.
+    unsafe { free_handle(tracker, None) };
 }

@@ -247,9 +247,7 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * again to sign it; the capture need not be repeated.
      */
     @Throws(ApiException::class)
-    suspend fun finish(): Outcome =
-        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { finishBlocking().also { unclaimed.set(it) } }
-            .also { unclaimed.set(null) }
+    suspend fun finish(): Outcome = concludeOnIo(this::finishBlocking)
 
     /** [finish] on the calling thread (not the UI thread: it may block on the signer). */
     @Throws(ApiException::class)
@@ -260,9 +258,7 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * for a server session so the server counts the attempt. Runs on [Dispatchers.IO].
      */
     @Throws(ApiException::class)
-    suspend fun cancel(): Outcome =
-        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { cancelBlocking().also { unclaimed.set(it) } }
-            .also { unclaimed.set(null) }
+    suspend fun cancel(): Outcome = concludeOnIo(this::cancelBlocking)
 
     /** [cancel] on the calling thread. */
     @Throws(ApiException::class)
@@ -274,6 +270,14 @@ class LivenessSession internal constructor(private val session: FfiLivenessSessi
      * [cancel] hands it over, so a signed result is never lost to a screen rotation.
      */
     private val unclaimed = java.util.concurrent.atomic.AtomicReference<Outcome?>(null)
+
+    /**
+     * The body of [finish] and [cancel]: an [unclaimed] outcome if there is one, else [end] on
+     * [Dispatchers.IO], its outcome parked in [unclaimed] until this caller has received it.
+     */
+    private suspend fun concludeOnIo(end: () -> Outcome): Outcome =
+        unclaimed.getAndSet(null) ?: withContext(Dispatchers.IO) { end().also { unclaimed.set(it) } }
+            .also { unclaimed.set(null) }
 
     /** Releases the session now; later calls throw. Safe to call twice. */
     override fun close() {

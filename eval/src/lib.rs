@@ -155,7 +155,8 @@ impl PassiveScorer {
             tracker.process(&frame)?;
             let analysis = tracker.last_analysis();
             if let Some(f) = analysis.faces.first().filter(|f| f.quality.passed) {
-                let rgb = tracker.last_rgb();
+                // The frame is upright packed RGB already: the window reads it as it is.
+                let rgb = img;
                 a.offer(rgb, &f.landmarks, f.detection.bbox, *ts)?;
                 b.offer(rgb, &f.landmarks, f.detection.bbox, *ts)?;
             }

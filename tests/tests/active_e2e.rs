@@ -117,7 +117,7 @@ fn run_frames_with(
     mirror: Option<bool>,
     cfg: RunnerConfig,
 ) -> ChallengeOutcome {
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     let mut session = session(asked, cfg);
     for (img, ts) in frames {
         let flipped;
@@ -140,7 +140,7 @@ fn run_frames_with(
             .with_mirrored(mirror == Some(true));
         tracker.process(&frame).unwrap();
         let u = session
-            .push(tracker.last_analysis(), tracker.last_rgb())
+            .push(tracker.last_analysis(), tracker.last_rgb().unwrap())
             .unwrap();
         if let Some(out) = u.finished {
             return out;
@@ -271,7 +271,7 @@ fn detection_rate_and_idle_false_triggers() {
         let params = Params::new(Kind::BonaFide, 90 + si as u64, (20.0 * FPS) as u32, FPS);
         let frames: Vec<_> = Generator::new(source, &params).unwrap().collect();
         seconds += frames.len() as f64 / FPS;
-        let mut tracker = Tracker::new(engine.clone());
+        let mut tracker = Tracker::with_rgb(engine.clone());
         let obs: Vec<Observation> = frames
             .iter()
             .map(|f| {
@@ -290,7 +290,7 @@ fn detection_rate_and_idle_false_triggers() {
                     (o.face.as_mut(), tracker.last_analysis().faces.first())
                 {
                     f.eyes_closed = eye_model()
-                        .predict(tracker.last_rgb(), &face.landmarks)
+                        .predict(tracker.last_rgb().unwrap(), &face.landmarks)
                         .ok()
                         .map(|s| s.closed());
                 }
@@ -496,7 +496,7 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
         let mut p = Params::new(Kind::BonaFide, 70 + si as u64, 30, FPS);
         p.performance.events.push(Event::blink(0.4, 0.3));
         let c = generate(&source, &p).unwrap();
-        let mut tracker = Tracker::new(engine.clone());
+        let mut tracker = Tracker::with_rgb(engine.clone());
         let (mut shut, mut shut_closed, mut open, mut open_closed) = (0, 0, 0, 0);
         for (f, m) in c.frames.iter().zip(&c.meta.frames) {
             let img = &f.image;
@@ -508,7 +508,7 @@ fn eye_state_class_meaning_on_real_portraits_and_synthetic_blinks() {
                 continue;
             };
             let p = eyes
-                .predict(tracker.last_rgb(), &face.landmarks)
+                .predict(tracker.last_rgb().unwrap(), &face.landmarks)
                 .unwrap()
                 .closed();
             if m.truth.eyes_closed >= 0.99 {
@@ -551,7 +551,7 @@ fn another_face_taking_over_mid_challenge_is_rejected() {
         ..RunnerConfig::default()
     };
     let run = |frames: &[(liveproof_core::frame::RgbImage, u64)]| {
-        let mut tracker = Tracker::new(engine.clone());
+        let mut tracker = Tracker::with_rgb(engine.clone());
         let mut s = session(&plan, cfg.clone())
             .with_face_continuity(embedder.clone(), 0.5, 5)
             .unwrap();
@@ -561,7 +561,9 @@ fn another_face_taking_over_mid_challenge_is_rejected() {
                 .unwrap()
                 .with_timestamp_ns(*ts);
             tracker.process(&frame).unwrap();
-            let u = s.push(tracker.last_analysis(), tracker.last_rgb()).unwrap();
+            let u = s
+                .push(tracker.last_analysis(), tracker.last_rgb().unwrap())
+                .unwrap();
             if u.finished.is_some() {
                 out = u.finished;
                 break;
@@ -611,14 +613,14 @@ fn run_frames_deferred(
     cfg: RunnerConfig,
 ) -> ChallengeOutcome {
     use liveproof_core::passive::parallax::frame_features_with_image;
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     let (mut session, mut reservoir) = session(asked, cfg).with_deferred_turn_parallax().unwrap();
     for (img, ts) in frames {
         let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
             .unwrap()
             .with_timestamp_ns(*ts);
         tracker.process(&frame).unwrap();
-        let (a, rgb) = (tracker.last_analysis(), tracker.last_rgb());
+        let (a, rgb) = (tracker.last_analysis(), tracker.last_rgb().unwrap());
         let mut u = session.push(a, rgb).unwrap();
         let turn = session.take_turn_requests();
         if turn.reset {

@@ -24,7 +24,7 @@ fn parallax_of(engine: &Arc<Engine>, frames: &[(RgbImage, u64)]) -> SignalReport
         ..PassiveConfig::default()
     };
     let models = Arc::new(PassiveModels::load(&ecfg, &config));
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     let mut passive = PassiveAnalyzer::new(models, config).expect("analyzer");
     for (img, ts) in frames {
         let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
@@ -37,7 +37,7 @@ fn parallax_of(engine: &Arc<Engine>, frames: &[(RgbImage, u64)]) -> SignalReport
             .expect("a face in every synthetic bona fide frame");
         let (lm, bbox) = (face.landmarks.clone(), face.detection.bbox);
         passive
-            .push(tracker.last_rgb(), &lm, bbox, *ts)
+            .push(tracker.last_rgb().unwrap(), &lm, bbox, *ts)
             .expect("push");
     }
     passive.report().parallax

@@ -123,7 +123,7 @@ fn run_capture(
     params.glare_on_face = glare_on_face;
     let mut generator = Generator::new(source, &params).expect("generator");
     let meta = generator.meta().clone();
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     let mut passive = PassiveAnalyzer::new(models.clone(), config.clone()).expect("analyzer");
     while let Some(f) = generator.next_frame() {
         let img = &f.image;
@@ -135,7 +135,7 @@ fn run_capture(
             Some(face) => {
                 let (lm, bbox) = (face.landmarks.clone(), face.detection.bbox);
                 passive
-                    .push(tracker.last_rgb(), &lm, bbox, f.timestamp_ns)
+                    .push(tracker.last_rgb().unwrap(), &lm, bbox, f.timestamp_ns)
                     .expect("push");
             }
             None => passive.push_no_face(),

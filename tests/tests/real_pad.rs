@@ -64,7 +64,7 @@ fn run_still(
     config: &PassiveConfig,
     img: &RgbImage,
 ) -> liveproof_core::passive::analyzer::PassiveReport {
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     let mut passive = PassiveAnalyzer::new(models.clone(), config.clone()).expect("analyzer");
     for i in 0..STILL_FRAMES {
         let ts = i * 33_333_333;
@@ -76,7 +76,7 @@ fn run_still(
             Some(f) => {
                 let (lm, bbox) = (f.landmarks.clone(), f.detection.bbox);
                 passive
-                    .push(tracker.last_rgb(), &lm, bbox, ts)
+                    .push(tracker.last_rgb().unwrap(), &lm, bbox, ts)
                     .expect("push");
             }
             None => passive.push_no_face(),

@@ -138,7 +138,7 @@ fn clip_run() -> &'static ClipRun {
         let mut passive = PassiveAnalyzer::new(models, pconfig).expect("passive config");
         let mut fallback = PassiveAnalyzer::new(fmodels, fconfig).expect("passive config");
         let mut fallback_texture = Vec::new();
-        let mut tracker = Tracker::new(engine);
+        let mut tracker = Tracker::with_rgb(engine);
         let mut obs = Vec::with_capacity(FRAMES);
         let mut windows = Vec::new();
         for (k, (path, ts)) in frames.iter().enumerate() {
@@ -151,11 +151,11 @@ fn clip_run() -> &'static ClipRun {
             let mut o = observation_from(analysis);
             if let (Some(f), Some(face)) = (o.face.as_mut(), analysis.faces.first()) {
                 f.eyes_closed = eyes
-                    .predict(tracker.last_rgb(), &face.landmarks)
+                    .predict(tracker.last_rgb().unwrap(), &face.landmarks)
                     .ok()
                     .map(|s| s.closed());
                 f.eye_openness = iris
-                    .predict(tracker.last_rgb(), &face.landmarks)
+                    .predict(tracker.last_rgb().unwrap(), &face.landmarks)
                     .ok()
                     .map(|o| o.mean());
             }
@@ -164,10 +164,10 @@ fn clip_run() -> &'static ClipRun {
                 Some(face) => {
                     let (lm, bbox) = (face.landmarks.clone(), face.detection.bbox);
                     passive
-                        .push(tracker.last_rgb(), &lm, bbox, *ts)
+                        .push(tracker.last_rgb().unwrap(), &lm, bbox, *ts)
                         .expect("passive push");
                     fallback
-                        .push(tracker.last_rgb(), &lm, bbox, *ts)
+                        .push(tracker.last_rgb().unwrap(), &lm, bbox, *ts)
                         .expect("passive push");
                 }
                 None => {

@@ -22,10 +22,12 @@ mod convert;
 #[cfg(feature = "image-io")]
 pub mod file;
 mod image;
+mod owned;
 mod source;
 mod warp;
 
 pub use image::{GrayImage, RgbImage};
+pub use owned::FrameBuf;
 pub use source::{Region, Upright};
 pub use warp::{
     crop_into, letterbox_transform, resize_bilinear_into, rgb_to_luma_into, warp_affine_into,

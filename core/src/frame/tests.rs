@@ -917,3 +917,41 @@ fn regions_cover_clamp_and_join() {
         }
     );
 }
+
+#[test]
+fn a_frame_copy_converts_and_hashes_as_the_original() {
+    use PixelFormat::*;
+    let (w, h) = (6u32, 4u32);
+    for format in [Rgba8888, Bgra8888, Rgb888, Nv21, Nv12, I420, Gray8] {
+        // Every plane with 3 bytes of row padding, filled with a pattern (padding too).
+        let mut bufs: Vec<(Vec<u8>, usize)> = Vec::new();
+        for i in 0..format.plane_count() {
+            let (pw, rows, bpp) = format.plane_geometry(i, w as usize, h as usize).unwrap();
+            let stride = pw * bpp + 3;
+            let data = (0..stride * rows)
+                .map(|k| (k * 37 + i * 11) as u8)
+                .collect();
+            bufs.push((data, stride));
+        }
+        let planes: Vec<Plane> = bufs.iter().map(|(d, s)| Plane::new(d, *s)).collect();
+        let frame = Frame::new(w, h, format, &planes)
+            .unwrap()
+            .with_rotation(Rotation::Deg90)
+            .with_mirrored(true)
+            .with_timestamp_ns(42);
+        let mut copy = FrameBuf::default();
+        assert!(copy.frame().is_none(), "an empty copy is no frame");
+        // Twice: the second copy reuses the buffer and replaces the first.
+        copy.copy_from(&frame);
+        copy.copy_from(&frame);
+        let back = copy.frame().unwrap();
+        assert_eq!((back.width(), back.height(), back.format()), (w, h, format));
+        assert_eq!(
+            (back.rotation(), back.mirrored(), back.timestamp_ns()),
+            (Rotation::Deg90, true, 42)
+        );
+        assert_eq!(rgb(&back), rgb(&frame), "{format:?}");
+        #[cfg(feature = "std")]
+        assert_eq!(back.content_sha256(), frame.content_sha256(), "{format:?}");
+    }
+}

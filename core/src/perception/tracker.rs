@@ -74,7 +74,7 @@ impl Tracker {
             engine,
             scratch,
             rgb: RgbImage::default(),
-            keep_rgb: true,
+            keep_rgb: false,
             luma: GrayImage::default(),
             rois: Vec::with_capacity(4),
             faces: Vec::with_capacity(4),
@@ -92,19 +92,27 @@ impl Tracker {
         &self.engine
     }
 
+    /// A tracker that also keeps each frame's upright RGB image ([`Tracker::last_rgb`]), for
+    /// callers that read the whole picture after every frame.
+    pub fn with_rgb(engine: Arc<Engine>) -> Tracker {
+        let mut t = Tracker::new(engine);
+        t.keep_rgb = true;
+        t
+    }
+
     /// The upright RGB image of the last processed frame (what the landmarks refer to), for
-    /// the stages that read pixels after perception (passive liveness). Empty unless
-    /// [`Tracker::set_keep_rgb`] is on (the default).
-    pub fn last_rgb(&self) -> &RgbImage {
-        &self.rgb
+    /// the stages that read pixels after perception (passive liveness). `None` unless
+    /// the tracker keeps it ([`Tracker::with_rgb`], [`Tracker::set_keep_rgb`]).
+    pub fn last_rgb(&self) -> Option<&RgbImage> {
+        (self.keep_rgb && !self.rgb.data.is_empty()).then_some(&self.rgb)
     }
 
     /// Whether every processed frame is also converted to the upright RGB image
-    /// ([`Tracker::last_rgb`]); on by default. Perception itself reads the camera buffer in
-    /// place (the models' warps and the quality gate's face region), so a caller that reads
-    /// pixels only on some frames turns this off and converts those frames itself
-    /// ([`Frame::to_rgb_into`]): the whole-frame conversion is most of a frame's cost outside
-    /// the models.
+    /// ([`Tracker::last_rgb`]); off by default. Perception itself reads the camera buffer in
+    /// place (the models' warps and the quality gate's face region), and the whole-frame
+    /// conversion is most of a frame's cost outside the models, so only a caller that reads
+    /// the whole image after every frame turns it on; one that reads pixels on some frames
+    /// converts those itself ([`Frame::to_rgb_into`]).
     pub fn set_keep_rgb(&mut self, keep: bool) {
         self.keep_rgb = keep;
     }

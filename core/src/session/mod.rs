@@ -53,7 +53,7 @@ mod offpath;
 mod tests;
 mod window;
 
-use offpath::{ContinuityCheck, OffPath};
+use offpath::{ContinuityCheck, FrameWork, OffPath};
 pub use window::{PassiveWindow, WindowPlan};
 
 /// Errors of a session. Bad input to `push_frame` is an error for that frame only; a
@@ -363,12 +363,8 @@ pub struct Session {
     match_error: Option<String>,
     first_ts: Option<u64>,
     last_ts: u64,
-    /// Running hash over the frames consumed ([`chain_frame`]).
-    frame_chain: [u8; 32],
     timings: Timings,
     finished: bool,
-    /// Stream injection heuristics, fed every frame (`core::security::stream`).
-    stream: StreamMonitor,
     /// The host's device probe report ([`Session::with_security`]); `None`: not measured.
     device: Option<ProbeReport>,
 }
@@ -460,16 +456,16 @@ impl Session {
             .as_ref()
             .map(|t| t.model.clone())
             .unwrap_or_default();
-        let mut tracker = Tracker::new(engine);
-        tracker.set_keep_rgb(false);
         Ok(Session {
-            tracker,
+            tracker: Tracker::new(engine),
             rgb: RgbImage::default(),
             rgb_ready: false,
             offpath: OffPath::start(
                 PassiveWindow::new(models.passive.clone(), &cfg)?,
                 continuity,
                 turn,
+                // Stream injection heuristics, fed every frame (`core::security::stream`).
+                cfg.live_capture.then(|| StreamMonitor::new(None)),
                 cfg.off_path,
             ),
             challenge,
@@ -493,10 +489,8 @@ impl Session {
             match_error,
             first_ts: None,
             last_ts: 0,
-            frame_chain: [0; 32],
             timings: Timings::default(),
             finished: false,
-            stream: StreamMonitor::new(None),
             device: None,
         })
     }
@@ -511,17 +505,16 @@ impl Session {
         declared: Option<DeclaredCamera>,
     ) -> Session {
         self.device = Some(device);
-        self.stream = StreamMonitor::new(declared);
+        if self.cfg.live_capture {
+            self.offpath.set_stream(StreamMonitor::new(declared));
+        }
         self
     }
 
-    /// The device report (if any) and the stream heuristics, summarised for the policy.
-    fn security_evidence(&self) -> SecurityEvidence {
-        let stream = if self.cfg.live_capture {
-            self.stream.assess().report()
-        } else {
-            ProbeReport::default()
-        };
+    /// The device report (if any) and the stream heuristics (`None`: not a live capture, or
+    /// the ledger's work was lost), summarised for the policy.
+    fn security_evidence(&self, stream: Option<&StreamMonitor>) -> SecurityEvidence {
+        let stream = stream.map(|s| s.assess().report()).unwrap_or_default();
         let report = match &self.device {
             Some(d) => d.merged(&stream),
             None => stream,
@@ -554,15 +547,6 @@ impl Session {
         self.rgb_ready = false;
         self.tracker.process(frame)?;
         self.timings.tracking_ms += ms_since(t);
-        // The running frame hash: every frame the session consumed, in order, with its
-        // timestamp (`SessionResult::frames_sha256`).
-        let digest = frame.content_sha256();
-        self.frame_chain = chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
-        // Stream injection heuristics: the same digest, the buffer's geometry and the upright
-        // image (a grid of 8×8 blocks, differenced with the previous frame for sensor noise).
-        if self.cfg.live_capture {
-            self.stream.observe(frame, &digest);
-        }
         let analysis = self.tracker.last_analysis();
         self.frames += 1;
         let ts = analysis.timestamp_ns;
@@ -592,77 +576,76 @@ impl Session {
             self.face_px
                 .push(f.detection.bbox.width().max(f.detection.bbox.height()));
         }
+        // What the worker does with this frame (every frame also goes to the ledger: the
+        // running frame hash, `SessionResult::frames_sha256`, and the stream heuristics).
+        let mut work = FrameWork::default();
         // Passive window: every `passive_stride`-th usable frame (the window decides which
         // signals each one feeds).
         if let (true, Some(f)) = (usable, face) {
             self.usable += 1;
-            if let Some(u) = self.offpath.admit() {
+            work.passive = self.offpath.admit().map(|u| (u, f.detection.bbox));
+        }
+        // Challenge: every frame once it started (its own baseline and quality pauses). An
+        // error is returned after the frame went to the worker: the frame was consumed.
+        let t = Instant::now();
+        let pushed = match self.challenge.as_mut() {
+            Some(c) if c.outcome().is_none() => {
+                // Off the path, the challenge reads the frame in place (the eye models);
+                // inline, its turn and continuity work need the whole image.
+                let update = if self.cfg.off_path {
+                    c.push(analysis, *frame).map_err(SessionError::from)
+                } else {
+                    upright(frame, &mut self.rgb, &mut self.rgb_ready)
+                        .and_then(|rgb| c.push(analysis, rgb).map_err(SessionError::from))
+                };
+                work.embed = c.take_continuity_request();
+                let turn = c.take_turn_requests();
+                work.turn_reset = turn.reset;
+                work.turn = turn.keep.filter(|_| face.is_some());
+                Some(update)
+            }
+            _ => None,
+        };
+        let mut challenge_ms = ms_since(t);
+        let landmarks = face
+            .filter(|_| work.passive.is_some() || work.turn.is_some())
+            .map(|f| &f.landmarks);
+        self.offpath.frame(frame, work, landmarks);
+        // Template match: a few good frames, spread over the capture.
+        if let (true, Some(f), Some(e)) = (usable, face, self.embedder.as_mut()) {
+            if (self.usable - 1).is_multiple_of(self.cfg.match_every)
+                && (self.similarities.len() as u32) < self.cfg.match_samples
+            {
                 let t = Instant::now();
                 let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
-                self.offpath.passive(u, rgb, f, ts);
-                self.timings.passive_ms += ms_since(t);
-            }
-            // Template match: a few good frames, spread over the capture.
-            if let Some(e) = self.embedder.as_mut() {
-                if (self.usable - 1).is_multiple_of(self.cfg.match_every)
-                    && (self.similarities.len() as u32) < self.cfg.match_samples
-                {
-                    let t = Instant::now();
-                    let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
-                    let sample =
-                        five_points_from_mesh(&f.landmarks).and_then(|pts| e.embed(rgb, &pts));
-                    match (sample, &self.params.template) {
-                        (Ok(emb), Some(tpl)) => match tpl.similarity(&emb) {
-                            Ok(s) => self.similarities.push(s),
-                            Err(err) => self.match_error = Some(err.to_string()),
-                        },
-                        (Err(err), _) => {
-                            log::debug!("match sample skipped: {err}");
-                        }
-                        (Ok(_), None) => {}
+                let sample = five_points_from_mesh(&f.landmarks).and_then(|pts| e.embed(rgb, &pts));
+                match (sample, &self.params.template) {
+                    (Ok(emb), Some(tpl)) => match tpl.similarity(&emb) {
+                        Ok(s) => self.similarities.push(s),
+                        Err(err) => self.match_error = Some(err.to_string()),
+                    },
+                    (Err(err), _) => {
+                        log::debug!("match sample skipped: {err}");
                     }
-                    self.timings.matching_ms += ms_since(t);
+                    (Ok(_), None) => {}
                 }
+                self.timings.matching_ms += ms_since(t);
             }
         }
-        // Challenge: every frame once it started (its own baseline and quality pauses).
         let mut prompt = UserPrompt::None;
         let mut challenge_progress = 1.0;
         let (mut step_index, mut step_count) = (0u32, 0u32);
         if let Some(c) = self.challenge.as_mut() {
-            if c.outcome().is_none() {
-                let t = Instant::now();
-                // Off the path, the challenge reads the frame in place (the eye models); inline,
-                // its turn and continuity work need the whole image.
-                let mut update = if self.cfg.off_path {
-                    c.push(analysis, *frame)?
-                } else {
-                    c.push(
-                        analysis,
-                        upright(frame, &mut self.rgb, &mut self.rgb_ready)?,
-                    )?
-                };
-                if let Some(points) = c.take_continuity_request() {
-                    let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
-                    self.offpath.embed(rgb, points, ts);
-                }
-                let turn = c.take_turn_requests();
-                if turn.reset {
-                    self.offpath.turn_reset();
-                }
-                if let (Some(halve), Some(f)) = (turn.keep, face) {
-                    let rgb = upright(frame, &mut self.rgb, &mut self.rgb_ready)?;
-                    self.offpath.turn_frame(halve, rgb, f, ts);
-                }
+            if let Some(update) = pushed {
+                let mut update = update?;
                 // The turn's end waits for its score (the worker's CPU is counted at finish).
-                let mut waited = 0.0;
                 if update.awaiting_parallax {
-                    let w = Instant::now();
                     let report = self.offpath.score_turn();
-                    waited = ms_since(w);
+                    let t = Instant::now();
                     update = c.resolve_turn(&report)?;
+                    challenge_ms += ms_since(t);
                 }
-                self.timings.challenge_ms += ms_since(t) - waited;
+                self.timings.challenge_ms += challenge_ms;
                 prompt = match update.prompt {
                     Prompt::HoldStill => UserPrompt::HoldStill,
                     Prompt::Do(a) => UserPrompt::from(a),
@@ -725,13 +708,21 @@ impl Session {
     fn conclude(mut self, cancelled: Option<&str>) -> SessionResult {
         self.finished = true;
         let t = Instant::now();
-        let (report, face_changed) = match self.offpath.finish() {
-            Some(r) => {
+        let (worker, ledger) = self.offpath.finish();
+        let (report, face_changed) = match (worker, &ledger) {
+            // Without the ledger, the frame hash and the stream heuristics are lost: nothing
+            // may pass on what is left, so the passive evidence goes with them.
+            (_, None) => (PassiveReport::unavailable(offpath::LEDGER_FAILED), None),
+            (Some(r), Some(_)) => {
                 self.timings.passive_ms += r.passive_ms;
                 self.timings.challenge_ms += r.challenge_ms;
                 (r.passive, r.face_changed)
             }
-            None => (PassiveReport::unavailable(offpath::WORKER_FAILED), None),
+            (None, Some(_)) => (PassiveReport::unavailable(offpath::WORKER_FAILED), None),
+        };
+        let (frame_chain, stream) = match ledger {
+            Some(l) => (Some(l.frame_chain), l.stream),
+            None => (None, None),
         };
         let p = &self.policy.policy;
         // Evidence.
@@ -812,7 +803,7 @@ impl Session {
             challenge,
             face_match,
             // Device probes (when the host ran them) and the stream heuristics.
-            security: self.security_evidence(),
+            security: self.security_evidence(stream.as_ref()),
         };
         // Calibration: each available signal's raw score to an LLR with the policy's bundle.
         let calibrated: Vec<CalibratedSignal> = evidence
@@ -871,7 +862,9 @@ impl Session {
             platform: alloc::format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
             models: self.models.used.clone(),
             challenge_steps,
-            frames_sha256: hex::encode(self.frame_chain),
+            // Empty when the ledger's work was lost (its thread panicked; the passive evidence
+            // is then unavailable too).
+            frames_sha256: frame_chain.map(hex::encode).unwrap_or_default(),
             timings: self.timings,
             evidence,
             decision,

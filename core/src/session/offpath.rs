@@ -1,85 +1,241 @@
-//! [`OffPath`]: the session's heavy work, on a thread of its own.
+//! [`OffPath`]: the session's work off the frame path, on two threads of its own.
 //!
-//! The passive window's signals (texture CNNs, FFT, reflection, parallax features and fits)
-//! and face continuity's embeddings are needed only when the session decides; a turn's
-//! parallax (features and fits of the turn's frames) only when the turn ends. `push_frame`
-//! decides on the caller's thread which frames they need (a [`WindowPlan`], the challenge's
-//! continuity and turn requests), copies those frames' images, and hands them over; one
-//! worker thread per session processes them in arrival order, so the results are the same
-//! as inline. A turn's end waits for its score; `finish()` waits for the queue to drain. The
-//! queue is bounded: a worker that falls behind makes `push_frame` wait rather than grow the
-//! memory.
+//! - **The ledger** ([`Ledger`], thread `liveproof-ledger`) gets every frame `push_frame`
+//!   consumes, copied as delivered ([`FrameBuf`]: a plain copy of the camera's bytes, much
+//!   cheaper than hashing them), and keeps what needs every frame: the frame's content digest,
+//!   the running frame hash (`SessionResult::frames_sha256`) and the stream injection
+//!   heuristics (`core::security::stream`). Its work is light and steady (SHA-256 of the
+//!   buffer), so it keeps up at camera rate.
+//! - **The worker** ([`Worker`], thread `liveproof-session`) gets the frames a stage asked for
+//!   (a [`WindowPlan`], the challenge's continuity and turn requests; [`FrameWork`]), also as
+//!   copies: it converts each to the upright RGB image once and runs the passive window's
+//!   signals (texture CNNs, FFT, reflection, parallax features and fits, depth), face
+//!   continuity's embeddings and a turn's parallax features. Its work is heavy and bursty.
+//!   Kept apart, a long job here (a depth inference) never holds up the ledger's copies.
 //!
-//! The frame copies are reused: the worker hands each copy back when done with it (a bounded
-//! return queue), and `push_frame` copies the next frame into a returned buffer, so that a
-//! session in its steady state allocates no image per frame and its memory stays flat.
+//! Each lane processes its jobs in arrival order, so the results are the same as inline. A
+//! turn's end waits for its score; `finish()` waits for both queues to drain. The queues are
+//! bounded: a lane that falls behind makes `push_frame` wait rather than grow the memory.
 //!
-//! If the thread cannot be started, the same work runs inline on the caller's thread.
+//! The frame copies are reused: each lane hands its copies back when done with them (a
+//! bounded return queue), and `push_frame` copies the next frame into a returned buffer, so
+//! that a session in its steady state allocates no image per frame and its memory stays flat.
+//!
+//! If a thread cannot be started, its lane's work runs inline on the caller's thread.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use super::window::{PassiveWindow, WindowPlan};
-use crate::frame::RgbImage;
+use crate::frame::{Frame, FrameBuf, RgbImage};
 use crate::geometry::Rect;
 use crate::matching::{Embedder, FaceContinuity, FivePoints};
 use crate::mesh::Landmarks;
 use crate::passive::analyzer::{FrameUse, PassiveReport};
 use crate::passive::{parallax, SignalReport};
-use crate::perception::FaceAnalysis;
+use crate::security::stream::StreamMonitor;
 
 /// Why a signal is unavailable when the worker's work was lost.
 pub(super) const WORKER_FAILED: &str = "the session's worker thread failed";
+/// Why the signals are unavailable when the ledger's work (the frame hash) was lost.
+pub(super) const LEDGER_FAILED: &str = "the session's ledger thread failed (no frame hash)";
 
-/// Frames the queue holds before `push_frame` waits (each a copy of one upright image).
-const QUEUE: usize = 6;
-/// Returned copies kept for reuse: at least as many as can be out at once (the queue, the
-/// worker's job, the one being filled), so that none is dropped in a steady state.
-const POOL: usize = QUEUE + 2;
+/// Jobs the worker's queue holds before `push_frame` waits (frame jobs carry a copy each):
+/// room for the frames that arrive during a long job (an embedding, a depth inference).
+const WORKER_QUEUE: usize = 6;
+/// The ledger's queue: its job (hashing one frame) is short and steady, so two frames of
+/// slack are enough, and each is a whole frame's copy held in memory.
+const LEDGER_QUEUE: usize = 2;
 
-/// A frame's image (and landmarks) copied for the worker; handed back for reuse.
+/// Returned copies a lane keeps for reuse: at least as many as can be out at once (its
+/// queue, its job, the one being filled), so that none is dropped in a steady state.
+const fn pool(queue: usize) -> usize {
+    queue + 2
+}
+
+/// What a lane runs: one job at a time, in arrival order.
+trait Handler: Send + 'static {
+    type Job: Send + 'static;
+    fn run(&mut self, job: Self::Job);
+}
+
+enum Mode<H: Handler> {
+    Thread {
+        tx: SyncSender<H::Job>,
+        handle: JoinHandle<Option<H>>,
+    },
+    Inline(Box<H>),
+}
+
+/// A handler on a thread of its own behind a bounded queue, or inline when `threaded` is
+/// false or the thread cannot start.
+struct Lane<H: Handler> {
+    /// `None` once finished (or lost).
+    mode: Option<Mode<H>>,
+}
+
+impl<H: Handler> Lane<H> {
+    fn start(handler: H, threaded: bool, name: &str, queue: usize) -> Lane<H> {
+        if !threaded {
+            return Lane {
+                mode: Some(Mode::Inline(Box::new(handler))),
+            };
+        }
+        let (tx, rx) = sync_channel::<H::Job>(queue);
+        // The handler moves into the thread through this slot, so that it can be taken back
+        // for inline use if the thread cannot start.
+        let slot = Arc::new(Mutex::new(Some(handler)));
+        let theirs = slot.clone();
+        let mode = match std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let mut h = theirs.lock().ok()?.take()?;
+                for job in rx {
+                    h.run(job);
+                }
+                Some(h)
+            }) {
+            Ok(handle) => Some(Mode::Thread { tx, handle }),
+            Err(e) => {
+                log::warn!("{name} thread not started ({e}); working inline");
+                slot.lock()
+                    .ok()
+                    .and_then(|mut s| s.take())
+                    .map(|h| Mode::Inline(Box::new(h)))
+            }
+        };
+        Lane { mode }
+    }
+
+    /// Queues `job` (waits while the queue is full), or runs it inline. `false`: the thread
+    /// ended (it panicked) or the lane is finished, and the job was dropped.
+    fn send(&mut self, job: H::Job) -> bool {
+        match self.mode.as_mut() {
+            Some(Mode::Thread { tx, .. }) => tx.send(job).is_ok(),
+            Some(Mode::Inline(h)) => {
+                h.run(job);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The handler, when it runs inline (jobs can then borrow instead of copying).
+    fn inline_mut(&mut self) -> Option<&mut H> {
+        match self.mode.as_mut() {
+            Some(Mode::Inline(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Waits for the queue to drain and hands the handler back. `None`: the work was lost
+    /// (the thread panicked, or the lane was finished before).
+    fn finish(&mut self) -> Option<H> {
+        match self.mode.take()? {
+            Mode::Inline(h) => Some(*h),
+            Mode::Thread { tx, handle } => {
+                drop(tx);
+                handle.join().ok().flatten()
+            }
+        }
+    }
+}
+
+impl<H: Handler> Drop for Lane<H> {
+    fn drop(&mut self) {
+        // Dropped without finish(): close the queue; the thread ends after the jobs already
+        // queued, without blocking the caller.
+        if let Some(Mode::Thread { tx, .. }) = self.mode.take() {
+            drop(tx);
+        }
+    }
+}
+
+/// A frame copied for the worker (with its face's landmarks when a stage needs them), and
+/// the buffer its upright image is converted into; handed back for reuse.
 #[derive(Default)]
 struct FrameCopy {
+    frame: FrameBuf,
     rgb: RgbImage,
     landmarks: Option<Landmarks>,
 }
 
-impl FrameCopy {
-    /// Copies into this copy's own buffers (no allocation once they have the frame's size).
-    fn fill(&mut self, rgb: &RgbImage, landmarks: Option<&Landmarks>) {
-        self.rgb.width = rgb.width;
-        self.rgb.height = rgb.height;
-        self.rgb.data.clear();
-        self.rgb.data.extend_from_slice(&rgb.data);
-        match (landmarks, self.landmarks.as_mut()) {
-            (Some(src), Some(dst)) => dst.clone_from(src),
-            (src, _) => self.landmarks = src.cloned(),
+/// What the worker does with a frame, decided by `push_frame`.
+#[derive(Clone, Debug, Default)]
+pub(super) struct FrameWork {
+    /// The passive window admitted it (what for), with the face's box.
+    pub passive: Option<(FrameUse, Rect)>,
+    /// Face continuity asked for an embedding at these points.
+    pub embed: Option<FivePoints>,
+    /// The challenge started a new turn: forget the previous turn's frames first.
+    pub turn_reset: bool,
+    /// The turn admitted it (`Some(halve)`).
+    pub turn: Option<bool>,
+}
+
+impl FrameWork {
+    /// Whether a stage needs the frame (its upright image and the landmarks).
+    fn needs_frame(&self) -> bool {
+        self.passive.is_some() || self.embed.is_some() || self.turn.is_some()
+    }
+}
+
+/// The ledger's state: what needs every frame.
+struct Ledger {
+    /// The running frame hash ([`super::chain_frame`]).
+    frame_chain: [u8; 32],
+    /// The stream heuristics (`None`: not a live capture).
+    stream: Option<StreamMonitor>,
+    /// Where used copies go back to the frame thread.
+    returns: SyncSender<FrameBuf>,
+}
+
+enum LedgerJob {
+    Frame(FrameBuf),
+    /// Replaces the stream monitor (`Session::with_security`, before the first frame).
+    Stream(Box<StreamMonitor>),
+}
+
+impl Ledger {
+    /// Adds `frame` to the frame hash and the stream heuristics.
+    fn record(&mut self, frame: &Frame<'_>) {
+        let digest = frame.content_sha256();
+        self.frame_chain = super::chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
+        if let Some(stream) = self.stream.as_mut() {
+            stream.observe(frame, &digest);
+        }
+    }
+}
+
+impl Handler for Ledger {
+    type Job = LedgerJob;
+
+    fn run(&mut self, job: LedgerJob) {
+        match job {
+            LedgerJob::Frame(copy) => {
+                if let Some(frame) = copy.frame() {
+                    self.record(&frame);
+                }
+                // Dropped if the pool is full or the session is gone.
+                let _ = self.returns.try_send(copy);
+            }
+            LedgerJob::Stream(monitor) => self.stream = Some(*monitor),
         }
     }
 }
 
 enum Job {
-    Passive {
-        u: FrameUse,
+    Frame {
         copy: FrameCopy,
-        bbox: Rect,
-        timestamp_ns: u64,
+        work: FrameWork,
     },
-    Embed {
-        copy: FrameCopy,
-        points: FivePoints,
-        timestamp_ns: u64,
-    },
+    /// Forget the previous turn's frames.
     TurnReset,
-    TurnFrame {
-        halve: bool,
-        copy: FrameCopy,
-        timestamp_ns: u64,
-    },
     /// Score the turn's frames, forget them, and answer (on the worker's reply queue).
     ScoreTurn,
 }
@@ -101,6 +257,14 @@ pub(super) struct OffPathReport {
     pub challenge_ms: f64,
 }
 
+/// What the ledger kept, for `finish()`.
+pub(super) struct LedgerReport {
+    /// The running frame hash over every frame.
+    pub frame_chain: [u8; 32],
+    /// The stream heuristics (`None`: not a live capture).
+    pub stream: Option<StreamMonitor>,
+}
+
 struct Worker {
     window: PassiveWindow,
     continuity: Option<ContinuityCheck>,
@@ -114,57 +278,20 @@ struct Worker {
     turn_reply: Option<SyncSender<SignalReport>>,
 }
 
-impl Worker {
+impl Handler for Worker {
+    type Job = Job;
+
     fn run(&mut self, job: Job) {
         match job {
-            Job::Passive {
-                u,
-                copy,
-                bbox,
-                timestamp_ns,
-            } => {
-                if let Some(landmarks) = copy.landmarks.as_ref() {
-                    let t = Instant::now();
-                    // A frame a signal cannot use adds nothing to it; the signal reports why
-                    // if it ends up unavailable.
-                    if let Err(e) = self
-                        .window
-                        .process(u, &copy.rgb, landmarks, bbox, timestamp_ns)
-                    {
-                        log::debug!("passive window: frame at {timestamp_ns} ns skipped: {e}");
-                    }
-                    self.passive_ms += super::ms_since(t);
-                }
-                self.give_back(copy);
-            }
-            Job::Embed {
-                copy,
-                points,
-                timestamp_ns,
-            } => {
-                self.embed(&copy.rgb, &points, timestamp_ns);
-                self.give_back(copy);
+            Job::Frame { mut copy, work } => {
+                self.frame(&mut copy, &work);
+                // Dropped if the pool is full or the session is gone.
+                let _ = self.returns.try_send(copy);
             }
             Job::TurnReset => {
                 if let Some(r) = self.turn.as_mut() {
                     r.clear();
                 }
-            }
-            Job::TurnFrame {
-                halve,
-                copy,
-                timestamp_ns,
-            } => {
-                if let (Some(r), Some(landmarks)) = (self.turn.as_mut(), copy.landmarks.as_ref()) {
-                    let t = Instant::now();
-                    if let Err(e) = r.offer_admitted(halve, |cfg| {
-                        parallax::frame_features_with_image(&copy.rgb, landmarks, timestamp_ns, cfg)
-                    }) {
-                        log::debug!("turn parallax: frame at {timestamp_ns} ns skipped: {e}");
-                    }
-                    self.challenge_ms += super::ms_since(t);
-                }
-                self.give_back(copy);
             }
             Job::ScoreTurn => {
                 let report = self.score_turn();
@@ -174,10 +301,49 @@ impl Worker {
             }
         }
     }
+}
 
-    /// Hands a copy back for reuse (dropped if the pool is full or the session is gone).
-    fn give_back(&self, copy: FrameCopy) {
-        let _ = self.returns.try_send(copy);
+impl Worker {
+    /// The frame's stages, on its upright image (converted once for them).
+    fn frame(&mut self, copy: &mut FrameCopy, work: &FrameWork) {
+        let FrameCopy {
+            frame,
+            rgb,
+            landmarks,
+        } = copy;
+        let Some(frame) = frame.frame() else {
+            return;
+        };
+        let ts = frame.timestamp_ns();
+        if let Err(e) = frame.to_rgb_into(rgb) {
+            // `FrameBuf` holds a validated frame; a failure here is a bug, logged, and the
+            // signals it would have fed report what they lack.
+            log::error!("session worker: frame at {ts} ns not converted: {e}");
+            return;
+        }
+        if let (Some((u, bbox)), Some(landmarks)) = (work.passive, landmarks.as_ref()) {
+            let t = Instant::now();
+            // A frame a signal cannot use adds nothing to it; the signal reports why if it
+            // ends up unavailable.
+            if let Err(e) = self.window.process(u, rgb, landmarks, bbox, ts) {
+                log::debug!("passive window: frame at {ts} ns skipped: {e}");
+            }
+            self.passive_ms += super::ms_since(t);
+        }
+        if let Some(points) = &work.embed {
+            self.embed(rgb, points, ts);
+        }
+        if let (Some(halve), Some(r), Some(landmarks)) =
+            (work.turn, self.turn.as_mut(), landmarks.as_ref())
+        {
+            let t = Instant::now();
+            if let Err(e) = r.offer_admitted(halve, |cfg| {
+                parallax::frame_features_with_image(rgb, landmarks, ts, cfg)
+            }) {
+                log::debug!("turn parallax: frame at {ts} ns skipped: {e}");
+            }
+            self.challenge_ms += super::ms_since(t);
+        }
     }
 
     fn embed(&mut self, rgb: &RgbImage, points: &FivePoints, timestamp_ns: u64) {
@@ -224,94 +390,70 @@ impl Worker {
     }
 }
 
-enum Mode {
-    Thread {
-        tx: SyncSender<Job>,
-        handle: JoinHandle<Option<Worker>>,
-    },
-    Inline(Box<Worker>),
-}
-
 /// The session's off-path work (see the module docs).
 pub(super) struct OffPath {
-    /// `None` once finished.
-    mode: Option<Mode>,
+    ledger: Lane<Ledger>,
+    worker: Lane<Worker>,
     plan: WindowPlan,
-    /// Frame copies the worker is done with, for reuse.
-    returned: Receiver<FrameCopy>,
+    /// Copies the lanes are done with, for reuse.
+    ledger_returned: Receiver<FrameBuf>,
+    worker_returned: Receiver<FrameCopy>,
     /// A turn's score from the worker thread (one queue for the whole session).
     turn_answer: Option<Receiver<SignalReport>>,
 }
 
 impl OffPath {
-    /// Starts the worker thread (inline when `threaded` is false or the thread cannot start).
+    /// Starts the ledger and the worker (inline when `threaded` is false or a thread cannot
+    /// start). `stream`: the stream heuristics, for a live capture.
     pub fn start(
         window: PassiveWindow,
         continuity: Option<ContinuityCheck>,
         turn: Option<parallax::Reservoir>,
+        stream: Option<StreamMonitor>,
         threaded: bool,
     ) -> OffPath {
         let plan = window.plan();
-        let (returns, returned) = sync_channel::<FrameCopy>(POOL);
+        let (returns, ledger_returned) = sync_channel::<FrameBuf>(pool(LEDGER_QUEUE));
+        let ledger = Lane::start(
+            Ledger {
+                frame_chain: [0; 32],
+                stream,
+                returns,
+            },
+            threaded,
+            "liveproof-ledger",
+            LEDGER_QUEUE,
+        );
+        let (returns, worker_returned) = sync_channel::<FrameCopy>(pool(WORKER_QUEUE));
         let (turn_reply, turn_answer) = if threaded {
             let (tx, rx) = sync_channel::<SignalReport>(1);
             (Some(tx), Some(rx))
         } else {
             (None, None)
         };
-        let worker = Worker {
-            window,
-            continuity,
-            turn,
-            face_changed: None,
-            passive_ms: 0.0,
-            challenge_ms: 0.0,
-            returns,
-            turn_reply,
-        };
-        let mode = if threaded {
-            let (tx, rx) = sync_channel::<Job>(QUEUE);
-            // The worker moves into the thread through this slot, so that it can be taken
-            // back for inline use if the thread cannot start.
-            let slot = Arc::new(Mutex::new(Some(worker)));
-            let theirs = slot.clone();
-            match std::thread::Builder::new()
-                .name("liveproof-session".into())
-                .spawn(move || work(&theirs, rx))
-            {
-                Ok(handle) => Mode::Thread { tx, handle },
-                Err(e) => {
-                    log::warn!("session worker thread not started ({e}); working inline");
-                    match slot.lock().ok().and_then(|mut s| s.take()) {
-                        Some(w) => Mode::Inline(Box::new(w)),
-                        None => {
-                            return OffPath {
-                                mode: None,
-                                plan,
-                                returned,
-                                turn_answer,
-                            };
-                        }
-                    }
-                }
-            }
-        } else {
-            Mode::Inline(Box::new(worker))
-        };
+        let worker = Lane::start(
+            Worker {
+                window,
+                continuity,
+                turn,
+                face_changed: None,
+                passive_ms: 0.0,
+                challenge_ms: 0.0,
+                returns,
+                turn_reply,
+            },
+            threaded,
+            "liveproof-session",
+            WORKER_QUEUE,
+        );
         OffPath {
-            mode: Some(mode),
+            ledger,
+            worker,
             plan,
-            returned,
+            ledger_returned,
+            worker_returned,
             turn_answer,
         }
-    }
-
-    /// A copy of `rgb` (and `landmarks`) in a buffer the worker handed back, or a new one
-    /// while the pool is still growing.
-    fn copy(&mut self, rgb: &RgbImage, landmarks: Option<&Landmarks>) -> FrameCopy {
-        let mut copy = self.returned.try_recv().unwrap_or_default();
-        copy.fill(rgb, landmarks);
-        copy
     }
 
     /// Counts a usable frame in the window's plan; what the window will do with it.
@@ -324,115 +466,74 @@ impl OffPath {
         &self.plan
     }
 
-    fn send(&mut self, job: Job) {
-        let sent = match self.mode.as_mut() {
-            Some(Mode::Thread { tx, .. }) => tx.send(job).is_ok(),
-            Some(Mode::Inline(w)) => {
-                w.run(job);
-                true
+    /// Hands a frame over: a copy to the ledger (every frame), and, when `work` asks for
+    /// it, a copy with the face's `landmarks` to the worker. Copies go into buffers a lane
+    /// handed back, or new ones while the pools are still growing.
+    pub fn frame(&mut self, frame: &Frame<'_>, work: FrameWork, landmarks: Option<&Landmarks>) {
+        if let Some(ledger) = self.ledger.inline_mut() {
+            ledger.record(frame);
+        } else {
+            let mut copy = self.ledger_returned.try_recv().unwrap_or_default();
+            copy.copy_from(frame);
+            if !self.ledger.send(LedgerJob::Frame(copy)) {
+                log::warn!("session ledger stopped; the frame is not in the frame hash");
             }
-            None => true,
-        };
-        if !sent {
+        }
+        if work.turn_reset {
+            self.send(Job::TurnReset);
+        }
+        if work.needs_frame() {
+            let mut copy = self.worker_returned.try_recv().unwrap_or_default();
+            copy.frame.copy_from(frame);
+            match (landmarks, copy.landmarks.as_mut()) {
+                (Some(src), Some(dst)) => dst.clone_from(src),
+                (src, _) => copy.landmarks = src.cloned(),
+            }
+            self.send(Job::Frame { copy, work });
+        }
+    }
+
+    fn send(&mut self, job: Job) {
+        if !self.worker.send(job) {
             // The worker ended (it panicked): what it had is reported at finish.
             log::warn!("session worker stopped; the frame's off-path work is skipped");
         }
     }
 
-    /// Hands a frame the window admitted (`u`), with its face, to the passive signals.
-    pub fn passive(&mut self, u: FrameUse, rgb: &RgbImage, face: &FaceAnalysis, timestamp_ns: u64) {
-        let copy = self.copy(rgb, Some(&face.landmarks));
-        self.send(Job::Passive {
-            u,
-            copy,
-            bbox: face.detection.bbox,
-            timestamp_ns,
-        });
-    }
-
-    /// Hands a frame to face continuity.
-    pub fn embed(&mut self, rgb: &RgbImage, points: FivePoints, timestamp_ns: u64) {
-        let copy = self.copy(rgb, None);
-        self.send(Job::Embed {
-            copy,
-            points,
-            timestamp_ns,
-        });
-    }
-
-    /// Forgets the turn's frames.
-    pub fn turn_reset(&mut self) {
-        self.send(Job::TurnReset);
-    }
-
-    /// Keeps a turn frame the challenge admitted (with its `halve`).
-    pub fn turn_frame(
-        &mut self,
-        halve: bool,
-        rgb: &RgbImage,
-        face: &FaceAnalysis,
-        timestamp_ns: u64,
-    ) {
-        let copy = self.copy(rgb, Some(&face.landmarks));
-        self.send(Job::TurnFrame {
-            halve,
-            copy,
-            timestamp_ns,
-        });
+    /// Replaces the stream monitor (before the first frame).
+    pub fn set_stream(&mut self, monitor: StreamMonitor) {
+        self.ledger.send(LedgerJob::Stream(Box::new(monitor)));
     }
 
     /// Scores the turn's frames (waiting for the frames queued before), then forgets them.
     pub fn score_turn(&mut self) -> SignalReport {
         let lost = || SignalReport::unavailable(WORKER_FAILED);
-        match self.mode.as_mut() {
-            Some(Mode::Thread { tx, .. }) => {
-                let Some(answer) = self.turn_answer.as_ref() else {
-                    return lost();
-                };
-                if tx.send(Job::ScoreTurn).is_err() {
-                    return lost();
-                }
-                answer.recv().unwrap_or_else(|_| lost())
-            }
-            Some(Mode::Inline(w)) => w.score_turn(),
-            None => lost(),
+        if let Some(w) = self.worker.inline_mut() {
+            return w.score_turn();
         }
-    }
-
-    /// Waits for the queue to drain and reports. `None`: the work was lost (the worker
-    /// thread could not start or panicked).
-    pub fn finish(&mut self) -> Option<OffPathReport> {
-        let worker = match self.mode.take()? {
-            Mode::Inline(w) => *w,
-            Mode::Thread { tx, handle } => {
-                drop(tx);
-                match handle.join() {
-                    Ok(Some(w)) => w,
-                    Ok(None) | Err(_) => {
-                        log::error!("session worker panicked; its signals are unavailable");
-                        return None;
-                    }
-                }
-            }
+        let Some(answer) = self.turn_answer.as_ref() else {
+            return lost();
         };
-        Some(worker.report(self.plan))
-    }
-}
-
-fn work(slot: &Mutex<Option<Worker>>, jobs: Receiver<Job>) -> Option<Worker> {
-    let mut w = slot.lock().ok()?.take()?;
-    for job in jobs {
-        w.run(job);
-    }
-    Some(w)
-}
-
-impl Drop for OffPath {
-    fn drop(&mut self) {
-        // A session dropped without finish(): close the queue; the worker ends after the
-        // frames already queued (at most QUEUE), without blocking the caller.
-        if let Some(Mode::Thread { tx, .. }) = self.mode.take() {
-            drop(tx);
+        if !self.worker.send(Job::ScoreTurn) {
+            return lost();
         }
+        answer.recv().unwrap_or_else(|_| lost())
+    }
+
+    /// Waits for both queues to drain and reports. `None` for a lane whose work was lost (its
+    /// thread panicked).
+    pub fn finish(&mut self) -> (Option<OffPathReport>, Option<LedgerReport>) {
+        let ledger = self.ledger.finish().map(|l| LedgerReport {
+            frame_chain: l.frame_chain,
+            stream: l.stream,
+        });
+        if ledger.is_none() {
+            log::error!("session ledger panicked; the frame hash and stream heuristics are lost");
+        }
+        let worker = self.worker.finish();
+        if worker.is_none() {
+            log::error!("session worker panicked; its signals are unavailable");
+        }
+        (worker.map(|w| w.report(self.plan)), ledger)
     }
 }

@@ -421,7 +421,7 @@ fn challenge(
     let plan = derive_plan(&seed, &PlanPolicy::default())?;
     let paths = frame_paths(dir)?;
     let stamps = timestamps(dir, &paths, fps)?;
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     // The session checks each turn's planar parallax on the frames (a flat photo fails).
     let mut session = ChallengeCapture::with_defaults(plan.clone())?;
     // Blinks use the eye-state model when it loads; else FaceMesh's eye aspect ratio alone.
@@ -440,7 +440,12 @@ fn challenge(
             .process(&frame)
             .with_context(|| format!("frame {}", path.display()))?;
         let update = session
-            .push(tracker.last_analysis(), tracker.last_rgb())
+            .push(
+                tracker.last_analysis(),
+                tracker
+                    .last_rgb()
+                    .context("the tracker keeps each frame's image")?,
+            )
             .with_context(|| format!("frame {}", path.display()))?;
         if let Some(out) = update.finished {
             finished = Some(out);
@@ -549,7 +554,7 @@ fn inspect_passive(
     let stamps = timestamps(dir, &paths, fps)?;
     let models = Arc::new(PassiveModels::load(config, &pconfig));
     let mut passive = PassiveAnalyzer::new(models, pconfig).context("passive configuration")?;
-    let mut tracker = Tracker::new(engine.clone());
+    let mut tracker = Tracker::with_rgb(engine.clone());
     let mut size: Option<(u32, u32)> = None;
     let t = Instant::now();
     for (path, &ts) in paths.iter().zip(&stamps) {
@@ -563,7 +568,14 @@ fn inspect_passive(
             Some(face) => {
                 let (landmarks, bbox) = (face.landmarks.clone(), face.detection.bbox);
                 passive
-                    .push(tracker.last_rgb(), &landmarks, bbox, ts)
+                    .push(
+                        tracker
+                            .last_rgb()
+                            .context("the tracker keeps each frame's image")?,
+                        &landmarks,
+                        bbox,
+                        ts,
+                    )
                     .with_context(|| format!("frame {}", path.display()))?;
             }
             None => passive.push_no_face(),
@@ -612,9 +624,8 @@ fn inspect_passive(
 fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> Result<()> {
     let paths = frame_paths(dir)?;
     let stamps = timestamps(dir, &paths, fps)?;
-    let mut tracker = Tracker::new(engine.clone());
     // Tracking reads the buffer in place; nothing here reads the whole picture afterwards.
-    tracker.set_keep_rgb(false);
+    let mut tracker = Tracker::new(engine.clone());
     let mut frames = Vec::with_capacity(paths.len());
     let mut wall_ms = Vec::with_capacity(paths.len());
     let mut detections = 0usize;

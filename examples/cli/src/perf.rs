@@ -279,7 +279,6 @@ impl Fixture {
 #[inline(never)]
 fn lp_perf_phase_track(engine: &Arc<Engine>, frames: &mut FrameReader) -> Result<usize> {
     let mut tracker = Tracker::new(engine.clone());
-    tracker.set_keep_rgb(false);
     let mut n = 0;
     while n < TRACK_FRAMES {
         let Some(f) = frames.next_frame()? else { break };

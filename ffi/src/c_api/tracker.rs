@@ -27,9 +27,8 @@ pub unsafe extern "C" fn lp_tracker_new(
         // SAFETY: the caller's contract on `engine`.
         let engine = unsafe { arg_ref(engine, F, "engine") }?;
         out_ptr(out_tracker, F, "out_tracker")?;
-        let mut tracker = Tracker::new(engine.engine.clone());
         // Only analyses leave this handle: frames are read in place, never converted whole.
-        tracker.set_keep_rgb(false);
+        let tracker = Tracker::new(engine.engine.clone());
         let handle = Box::into_raw(Box::new(lp_tracker { tracker }));
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { write_out(out_tracker, handle) };

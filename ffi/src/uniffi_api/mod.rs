@@ -521,9 +521,8 @@ impl Engine {
 
     /// A new camera stream in tracking mode over this engine.
     pub fn new_tracker(&self) -> Arc<Tracker> {
-        let mut tracker = CoreTracker::new(self.engine.clone());
         // Only analyses leave this object: frames are read in place, never converted whole.
-        tracker.set_keep_rgb(false);
+        let tracker = CoreTracker::new(self.engine.clone());
         Arc::new(Tracker {
             tracker: Mutex::new(tracker),
         })

@@ -77,15 +77,8 @@ impl Runner {
             self.policy.clone(),
             self.calibration.clone(),
             SessionParams {
-                seed,
-                flow,
-                tier,
-                attempt: 1,
-                consecutive_failures: 0,
-                request_id: String::new(),
-                session_id: session_id.into(),
-                template: None,
                 capture_device: "liveproof-eval".into(),
+                ..SessionParams::first_attempt(seed, flow, tier, session_id)
             },
             SessionConfig {
                 live_capture: capture == Capture::Live,

@@ -30,7 +30,6 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use liveproof_core::active::derive_plan;
-use liveproof_core::calibration::{CalibrationBundle, Calibrator};
 use liveproof_core::engine::{DetectorKind, Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::passive::analyzer::PassiveConfig;
@@ -39,7 +38,9 @@ use liveproof_core::session::{
     LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
 };
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
-use liveproof_tests::{engine_config, engine_with, fixture};
+use liveproof_tests::{
+    engine_config, engine_with, fixture, made_up_calibration, three_step_policy,
+};
 
 const SEED: [u8; 32] = [9; 32];
 /// The calling thread's CPU time, seconds.
@@ -88,29 +89,14 @@ fn median_p95(v: &mut [f64]) -> (f64, f64) {
 
 /// The recommended policy with a 3-step plan everywhere, so the bench times a full challenge.
 fn policy(calibration_sha256: &str) -> Policy {
-    let mut p = Policy::recommended(calibration_sha256);
-    p.challenge.required_from.clear();
-    p.challenge.plan.min_steps = 3;
-    p.challenge.plan.max_steps = 3;
-    p
+    three_step_policy(calibration_sha256)
 }
 
 fn bench_bundle() -> LoadedCalibration {
-    let mut b = CalibrationBundle::new(
+    made_up_calibration(
         "tests/benches/session.rs",
         "BENCH ONLY: four made-up points",
-    );
-    let cal = Calibrator::fit_platt(&[0.1, 0.3, 0.7, 0.9], &[false, false, true, true]).unwrap();
-    for (s, m) in [
-        ("fft", None),
-        ("reflection", None),
-        ("parallax", None),
-        ("texture", Some("minifasnet_v2+minifasnet_v1se")),
-        ("texture", Some("fr_liveness")),
-    ] {
-        b.insert(s, m, cal.clone()).unwrap();
-    }
-    LoadedCalibration::new(b).unwrap()
+    )
 }
 
 fn frames(engine: &Arc<Engine>, policy: &Policy) -> Vec<(RgbImage, u64)> {
@@ -158,17 +144,7 @@ fn session(c: &mut Criterion) {
             models.clone(),
             policy.clone(),
             calibration.clone(),
-            SessionParams {
-                seed: SEED,
-                flow: FlowType::AccountOpening,
-                tier: RiskTier::High,
-                attempt: 1,
-                consecutive_failures: 0,
-                request_id: "bench".into(),
-                session_id: "bench".into(),
-                template: None,
-                capture_device: String::new(),
-            },
+            SessionParams::first_attempt(SEED, FlowType::AccountOpening, RiskTier::High, "bench"),
             session_cfg.clone(),
         )
         .unwrap()

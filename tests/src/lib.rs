@@ -257,3 +257,35 @@ pub fn solvay_face_boxes(n: usize) -> (RgbImage, Vec<liveproof_core::geometry::R
     boxes.truncate(n);
     (img, boxes)
 }
+
+/// A calibration bundle fitted on four made-up points for every passive signal a session
+/// scores without depth (its values change no cost and no allocation), for benches and tests
+/// of cost only: `origin` names the caller, `label` says it is made up.
+pub fn made_up_calibration(
+    origin: &str,
+    label: &str,
+) -> liveproof_core::session::LoadedCalibration {
+    use liveproof_core::calibration::{CalibrationBundle, Calibrator};
+    let mut b = CalibrationBundle::new(origin, label);
+    let cal = Calibrator::fit_platt(&[0.1, 0.3, 0.7, 0.9], &[false, false, true, true]).unwrap();
+    for (s, m) in [
+        ("fft", None),
+        ("reflection", None),
+        ("parallax", None),
+        ("texture", Some("minifasnet_v2+minifasnet_v1se")),
+        ("texture", Some("fr_liveness")),
+    ] {
+        b.insert(s, m, cal.clone()).unwrap();
+    }
+    liveproof_core::session::LoadedCalibration::new(b).unwrap()
+}
+
+/// The recommended policy with a 3-step challenge plan for every flow and tier, so that a
+/// bench or a cost test runs a full challenge.
+pub fn three_step_policy(calibration_sha256: &str) -> liveproof_core::policy::Policy {
+    let mut p = liveproof_core::policy::Policy::recommended(calibration_sha256);
+    p.challenge.required_from.clear();
+    p.challenge.plan.min_steps = 3;
+    p.challenge.plan.max_steps = 3;
+    p
+}

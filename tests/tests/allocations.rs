@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use liveproof_core::active::derive_plan;
-use liveproof_core::calibration::{CalibrationBundle, Calibrator};
 use liveproof_core::engine::{DetectorKind, EngineConfig, Tracker};
 use liveproof_core::evidence::ChallengeEvidence;
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
@@ -30,7 +29,9 @@ use liveproof_core::session::{
     LoadedCalibration, Phase, Session, SessionConfig, SessionModels, SessionParams,
 };
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
-use liveproof_tests::{engine_config, engine_with, fixture, load_rgb};
+use liveproof_tests::{
+    engine_config, engine_with, fixture, load_rgb, made_up_calibration, three_step_policy,
+};
 
 struct Counting;
 
@@ -230,27 +231,12 @@ const SEED: [u8; 32] = [9; 32];
 
 /// The recommended policy with a 3-step plan everywhere (as the session bench).
 fn session_policy(calibration_sha256: &str) -> Policy {
-    let mut p = Policy::recommended(calibration_sha256);
-    p.challenge.required_from.clear();
-    p.challenge.plan.min_steps = 3;
-    p.challenge.plan.max_steps = 3;
-    p
+    three_step_policy(calibration_sha256)
 }
 
 /// A calibration on four made-up points: its values change no allocation.
 fn made_up_bundle() -> LoadedCalibration {
-    let mut b = CalibrationBundle::new("tests/tests/allocations.rs", "TEST ONLY: four points");
-    let cal = Calibrator::fit_platt(&[0.1, 0.3, 0.7, 0.9], &[false, false, true, true]).unwrap();
-    for (s, m) in [
-        ("fft", None),
-        ("reflection", None),
-        ("parallax", None),
-        ("texture", Some("minifasnet_v2+minifasnet_v1se")),
-        ("texture", Some("fr_liveness")),
-    ] {
-        b.insert(s, m, cal.clone()).unwrap();
-    }
-    LoadedCalibration::new(b).unwrap()
+    made_up_calibration("tests/tests/allocations.rs", "TEST ONLY: four points")
 }
 
 fn frame((img, ts): &(RgbImage, u64)) -> Frame<'_> {
@@ -304,17 +290,7 @@ fn steady_state_session_push_frame_allocates_little_on_the_frame_thread() {
             models.clone(),
             policy.clone(),
             calibration.clone(),
-            SessionParams {
-                seed: SEED,
-                flow: FlowType::AccountOpening,
-                tier: RiskTier::High,
-                attempt: 1,
-                consecutive_failures: 0,
-                request_id: "alloc".into(),
-                session_id: "alloc".into(),
-                template: None,
-                capture_device: String::new(),
-            },
+            SessionParams::first_attempt(SEED, FlowType::AccountOpening, RiskTier::High, "alloc"),
             session_cfg.clone(),
         )
         .unwrap()

@@ -130,15 +130,9 @@ fn policy(calibration_sha256: &str) -> Policy {
 
 fn params(flow: FlowType, tier: RiskTier, seed: [u8; 32]) -> SessionParams {
     SessionParams {
-        seed,
-        flow,
-        tier,
-        attempt: 1,
-        consecutive_failures: 0,
         request_id: "req-1".into(),
-        session_id: "sess-1".into(),
-        template: None,
         capture_device: "synthetic 640x480".into(),
+        ..SessionParams::first_attempt(seed, flow, tier, "sess-1")
     }
 }
 

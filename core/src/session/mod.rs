@@ -260,6 +260,29 @@ pub struct SessionParams {
     pub capture_device: String,
 }
 
+impl SessionParams {
+    /// A first attempt (no failures before it) known by `session_id` alone: no request id,
+    /// no template, no camera text. Set those fields with struct update syntax.
+    pub fn first_attempt(
+        seed: [u8; 32],
+        flow: FlowType,
+        tier: RiskTier,
+        session_id: impl Into<String>,
+    ) -> SessionParams {
+        SessionParams {
+            seed,
+            flow,
+            tier,
+            attempt: 1,
+            consecutive_failures: 0,
+            request_id: String::new(),
+            session_id: session_id.into(),
+            template: None,
+            capture_device: String::new(),
+        }
+    }
+}
+
 /// Where the capture is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -485,9 +485,12 @@ impl OffPath {
         if work.needs_frame() {
             let mut copy = self.worker_returned.try_recv().unwrap_or_default();
             copy.frame.copy_from(frame);
+            // The worker reads the landmarks only for the stages that come with them
+            // (passive, turn), so a copy without new ones keeps its buffer for reuse.
             match (landmarks, copy.landmarks.as_mut()) {
                 (Some(src), Some(dst)) => dst.clone_from(src),
-                (src, _) => copy.landmarks = src.cloned(),
+                (Some(src), None) => copy.landmarks = Some(src.clone()),
+                (None, _) => {}
             }
             self.send(Job::Frame { copy, work });
         }

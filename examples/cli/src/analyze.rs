@@ -129,15 +129,13 @@ pub fn analyze(
     let params = match &token {
         Some((t, _)) => t.session_params(template, ""),
         None => SessionParams {
-            seed: parse_seed(args.seed)?,
-            flow: args.flow,
-            tier: args.tier,
-            attempt: 1,
-            consecutive_failures: 0,
-            request_id: String::new(),
-            session_id: args.frames.display().to_string(),
             template,
-            capture_device: String::new(),
+            ..SessionParams::first_attempt(
+                parse_seed(args.seed)?,
+                args.flow,
+                args.tier,
+                args.frames.display().to_string(),
+            )
         },
     };
     let seed = params.seed;

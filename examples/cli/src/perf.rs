@@ -259,15 +259,13 @@ impl Fixture {
             self.policy.clone(),
             self.calibration.clone(),
             SessionParams {
-                seed: SEED,
-                flow: FlowType::AccountOpening,
-                tier: RiskTier::High,
-                attempt: 1,
-                consecutive_failures: 0,
-                request_id: "perf".into(),
-                session_id: "perf".into(),
                 template: self.template.clone(),
-                capture_device: String::new(),
+                ..SessionParams::first_attempt(
+                    SEED,
+                    FlowType::AccountOpening,
+                    RiskTier::High,
+                    "perf",
+                )
             },
             self.cfg.clone(),
         )?)

@@ -4,9 +4,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use liveproof_core::frame::{
-    letterbox_transform, warp_affine_to_tensor, Border, Frame, GrayImage, Normalize, PixelFormat,
-    RgbImage, Rotation, TensorLayout,
+    letterbox_transform, warp_affine_to_tensor, warp_frame_to_tensor, Border, Frame, GrayImage,
+    Normalize, PixelFormat, RgbImage, Rotation, TensorLayout,
 };
+use liveproof_core::geometry::Affine2;
 
 const SIZES: [(u32, u32); 2] = [(640, 480), (1280, 720)];
 
@@ -84,5 +85,49 @@ fn warp_tensor(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, to_rgb, to_luma, warp_tensor);
+/// FaceMesh's input as tracking takes it: a 192×192 tensor from a face-sized square (about
+/// 260 px, turned 10°) inside a 640×480 camera buffer read in place, per format.
+fn warp_face_roi(c: &mut Criterion) {
+    let (w, h, n) = (640u32, 480u32, 192u32);
+    let (side, angle) = (260.0f32, 10f32.to_radians());
+    let (s, (sin, cos)) = (side / n as f32, angle.sin_cos());
+    // tensor pixel (i, j) → upright frame: scale about the tensor's centre, turn, move to the
+    // frame's centre.
+    let half = n as f32 / 2.0 - 0.5;
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let m = Affine2::new([
+        s * cos,
+        -s * sin,
+        cx - s * (cos * half - sin * half),
+        s * sin,
+        s * cos,
+        cy - s * (sin * half + cos * half),
+    ]);
+    let mut group = c.benchmark_group("warp_frame_to_tensor");
+    group.throughput(Throughput::Elements(u64::from(n * n)));
+    for format in [PixelFormat::Rgb888, PixelFormat::Nv21] {
+        let data = pattern(format.packed_len(w as usize, h as usize));
+        let frame = Frame::contiguous(w, h, format, &data).unwrap();
+        let mut t = vec![0.0f32; (3 * n * n) as usize];
+        let id = BenchmarkId::new(format!("face_roi_{w}x{h}"), format!("{format:?}"));
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                warp_frame_to_tensor(
+                    &frame,
+                    &m,
+                    n,
+                    n,
+                    Border::Constant([0; 3]),
+                    TensorLayout::Nhwc,
+                    &Normalize::SIGNED_UNIT,
+                    &mut t,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, to_rgb, to_luma, warp_tensor, warp_face_roi);
 criterion_main!(benches);

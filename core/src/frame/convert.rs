@@ -72,7 +72,7 @@ const CLAMP: [u8; 1024] = {
 };
 
 #[inline(always)]
-fn sat(v: i32) -> u8 {
+pub(super) fn sat(v: i32) -> u8 {
     CLAMP[((v >> SHIFT) + CLAMP_OFFSET) as usize & 1023]
 }
 

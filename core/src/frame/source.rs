@@ -12,7 +12,7 @@
 //! the converted image's exactly. (Interpolating Y, U and V first and converting once differs
 //! by up to 8 levels where a tap saturates, so YUV converts its four taps.)
 
-use super::convert::{luma_of, B_U, G_U, G_V, R_V, Y_FULL, Y_GAIN};
+use super::convert::{luma_of, sat, B_U, G_U, G_V, R_V, Y_FULL, Y_GAIN};
 use super::{Frame, GrayImage, PixelFormat, Plane, RgbImage, Rotation};
 
 /// Bits of the bilinear weights.
@@ -142,12 +142,12 @@ impl Yuv420<'_> {
     }
 }
 
-/// BT.601 limited range → RGB, exactly the fixed-point conversion of `convert.rs`.
+/// BT.601 limited range → RGB, exactly the fixed-point conversion of `convert.rs` (with its
+/// branch-free saturation: a tap's chroma is as unpredictable as the whole frame's).
 #[inline(always)]
 fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
     let (y, u, v) = (y as i32 - 16, u as i32 - 128, v as i32 - 128);
     let l = Y_GAIN * y + (1 << 15);
-    let sat = |t: i32| (t >> 16).clamp(0, 255) as u8;
     [
         sat(l + R_V * v),
         sat(l - G_U * u - G_V * v),

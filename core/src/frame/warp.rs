@@ -189,21 +189,42 @@ impl<'a, S: Taps> Sampler<'a, S> {
         let (bx, by) = (m[1] * jf + m[2], m[4] * jf + m[5]);
         let (first, last) = (i0 as f32, (i0 + n - 1) as f32);
         let (xa, ya) = (m[0] * first + bx, m[3] * first + by);
-        if self.inside(xa, ya) && self.inside(m[0] * last + bx, m[3] * last + by) {
+        let (xz, yz) = (m[0] * last + bx, m[3] * last + by);
+        if let Border::Constant(c) = self.border {
+            // Both ends beyond the same edge by more than a tap: so is every sample between
+            // them, and the blend of four border taps is the border itself (a letterbox's
+            // bands).
+            let beyond = |a: f32, b: f32, side: usize| {
+                (a <= -1.5 && b <= -1.5) || (a >= side as f32 + 0.5 && b >= side as f32 + 0.5)
+            };
+            if beyond(xa, xz, self.w) || beyond(ya, yz, self.h) {
+                for o in out.chunks_exact_mut(3) {
+                    o.copy_from_slice(&c);
+                }
+                return;
+            }
+        }
+        if self.inside(xa, ya) && self.inside(xz, yz) {
             // The same coordinates and rounding as `sample` (bit-identical results), without
-            // its clamps and border branch.
-            for (k, o) in out.chunks_exact_mut(3).enumerate() {
-                let i = (i0 + k) as f32;
-                let (qx, qy) = (
-                    Self::fixed(m[0] * i + bx, self.wmax) as u32,
-                    Self::fixed(m[3] * i + by, self.hmax) as u32,
-                );
-                o.copy_from_slice(&self.taps.bilinear(
-                    (qx >> WBITS) as usize,
-                    (qy >> WBITS) as usize,
-                    qx & (WONE - 1),
-                    qy & (WONE - 1),
-                ));
+            // its clamps and border branch. The coordinates of a stretch are computed first in
+            // a loop of their own, which vectorises; then the taps are read.
+            let (mut qx, mut qy) = ([0u32; SEG], [0u32; SEG]);
+            for (c, o) in out.chunks_mut(3 * SEG).enumerate() {
+                let start = i0 + c * SEG;
+                let (qx, qy) = (&mut qx[..o.len() / 3], &mut qy[..o.len() / 3]);
+                for (k, (x, y)) in qx.iter_mut().zip(qy.iter_mut()).enumerate() {
+                    let i = (start + k) as f32;
+                    *x = Self::fixed(m[0] * i + bx, self.wmax) as u32;
+                    *y = Self::fixed(m[3] * i + by, self.hmax) as u32;
+                }
+                for ((o, &x), &y) in o.chunks_exact_mut(3).zip(qx.iter()).zip(qy.iter()) {
+                    o.copy_from_slice(&self.taps.bilinear(
+                        (x >> WBITS) as usize,
+                        (y >> WBITS) as usize,
+                        x & (WONE - 1),
+                        y & (WONE - 1),
+                    ));
+                }
             }
             return;
         }
@@ -895,6 +916,64 @@ mod tests {
                     + fy * ((1.0 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
                 let got = out.get(i, j).unwrap()[0] as f64;
                 assert!((got - v).abs() <= 1.0, "({i},{j}): got {got}, want {v:.2}");
+            }
+        }
+    }
+
+    /// `Sampler::row`'s short cuts (the all-inside stretch with its coordinates computed
+    /// first, the fill beyond an edge with a constant border) give exactly the per-pixel
+    /// `sample`'s bytes, on maps that cross, skirt, miss and lie inside the image, and on a
+    /// letterbox's bands.
+    #[test]
+    fn row_short_cuts_equal_per_pixel_samples() {
+        let (w, h) = (37u32, 23u32);
+        let vals: Vec<u8> = (0..w * h)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+            .collect();
+        let src = img(w, h, &vals);
+        let taps = RgbTaps::of(&src);
+        // A small deterministic generator (xorshift), so every run checks the same maps.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f32 / (1u64 << 53) as f32
+        };
+        let mut maps = vec![
+            letterbox_transform(w, h, 64, 64).m,
+            letterbox_transform(h, w, 64, 64).m,
+        ];
+        for _ in 0..400 {
+            let (angle, scale) = (next() * 6.3, 0.05 + next() * 2.0);
+            let (sin, cos) = (angle.sin(), angle.cos());
+            maps.push([
+                scale * cos,
+                -scale * sin,
+                next() * 90.0 - 30.0,
+                scale * sin,
+                scale * cos,
+                next() * 70.0 - 25.0,
+            ]);
+        }
+        let (dw, dh) = (150usize, 40usize);
+        let mut row = vec![0u8; dw * 3];
+        for border in [Border::Constant([7, 128, 250]), Border::Replicate] {
+            let s = Sampler::new(&taps, border);
+            for m in &maps {
+                for j in 0..dh {
+                    // A whole row (several stretches of SEG) and an odd segment in the middle.
+                    for (i0, n) in [(0, dw), (13, 29)] {
+                        let out = &mut row[..n * 3];
+                        s.row(m, j, i0, out);
+                        for (k, px) in out.chunks_exact(3).enumerate() {
+                            let (i, jf) = ((i0 + k) as f32, j as f32);
+                            let (bx, by) = (m[1] * jf + m[2], m[4] * jf + m[5]);
+                            let want = s.sample(m[0] * i + bx, m[3] * i + by);
+                            assert_eq!(px, want, "map {m:?} row {j} column {}", i0 + k);
+                        }
+                    }
+                }
             }
         }
     }

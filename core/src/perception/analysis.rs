@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::detect::Detection;
 use crate::geometry::RotatedRect;
 use crate::mesh::Landmarks;
-use crate::quality::{Hint, QualityReport};
+use crate::quality::{HintSet, QualityReport};
 
 /// Wall time per stage of one frame, milliseconds.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -52,7 +52,7 @@ pub struct FrameAnalysis {
     pub faces_detected: usize,
     pub faces: Vec<FaceAnalysis>,
     /// The capture UI's hints for this frame, most important first.
-    pub hints: Vec<Hint>,
+    pub hints: HintSet,
     /// What the pipeline could not measure on this frame and why (for the app's developer,
     /// not the user; empty on a normal frame).
     pub notes: Vec<FrameNote>,

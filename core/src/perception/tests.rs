@@ -309,7 +309,7 @@ fn tracker_recovers_after_an_error_between_frames() {
     r.detector.set_output(0, vec![-20.0; 512]);
     let a = t.process(&frame(&buf, 66 * MS)).unwrap();
     assert_eq!(a.faces.len(), 0);
-    assert!(a.hints.contains(&Hint::NoFace));
+    assert!(a.hints.contains(Hint::NoFace));
     // And it comes back normally.
     r.mesh.set_output(1, vec![PRESENT]);
     r.detector
@@ -365,7 +365,7 @@ fn tracker_recounts_faces_every_n_frames_and_keeps_the_tracked_face() {
         assert_eq!(a.faces.len(), 1, "frame {i}: the tracked face only");
         if i == 3 {
             assert_eq!(a.faces_detected, 2);
-            assert!(a.hints.contains(&Hint::MultipleFaces));
+            assert!(a.hints.contains(Hint::MultipleFaces));
         }
     }
     assert_eq!(ran, [true, false, false, true, false, false, true]);
@@ -415,7 +415,7 @@ fn tracker_skips_stability_on_a_repeated_timestamp_then_measures_again() {
     assert!(a.notes.is_empty());
     assert!(stability_measured(a));
     assert!(
-        !a.hints.contains(&Hint::HoldStill),
+        !a.hints.contains(Hint::HoldStill),
         "a still face: {:?}",
         a.hints
     );

@@ -15,6 +15,7 @@ use crate::geometry::{Affine2, Point3, Rect, RotatedRect};
 use crate::mesh::{self, Landmarks};
 use crate::models::{ModelRunner, TensorIn, TensorOut};
 use crate::quality;
+use crate::quality::HintSet;
 
 /// Per-stream state: the tracked face and every buffer reused from frame to frame.
 /// Not shared between threads; make one per camera stream.
@@ -140,7 +141,7 @@ impl Tracker {
         for f in self.analysis.faces.drain(..) {
             self.spare_landmarks.push(f.landmarks.into_vec());
         }
-        self.analysis.hints.clear();
+        self.analysis.hints = HintSet::EMPTY;
         self.analysis.notes.clear();
         self.analysis.faces_detected = 0;
         self.analysis.detector_ran = false;
@@ -319,7 +320,7 @@ impl Tracker {
         let luma = quality::LumaView::new(w, h, &self.luma.data, w as usize)?;
         if self.faces.is_empty() {
             let report = quality::assess_no_face_in(&self.engine.config.quality, &luma);
-            self.analysis.hints.extend(report.hints.iter().copied());
+            self.analysis.hints.extend(report.hints.iter());
         }
         for (i, (detection, roi, landmarks, presence)) in self.faces.drain(..).enumerate() {
             let previous = match (&self.previous, dt_s) {
@@ -343,11 +344,7 @@ impl Tracker {
                 &input,
                 &mut self.quality_scratch,
             )?;
-            for hint in &report.hints {
-                if !self.analysis.hints.contains(hint) {
-                    self.analysis.hints.push(*hint);
-                }
-            }
+            self.analysis.hints.extend(report.hints.iter());
             self.analysis.faces.push(FaceAnalysis {
                 detection,
                 roi,
@@ -356,7 +353,6 @@ impl Tracker {
                 quality: report,
             });
         }
-        self.analysis.hints.sort_by_key(|h| h.priority());
         // Tracking state for the next frame.
         match self.analysis.faces.first() {
             Some(f) if tracking => {

@@ -6,8 +6,8 @@ use alloc::vec::Vec;
 use super::image::image_checks;
 use super::{
     box_outside_fraction, center_offset, estimate_head_pose, face_ratio, landmark_motion,
-    landmarks_outside_fraction, Check, FaceChecks, Hint, LumaView, MotionHistory, QualityConfig,
-    QualityError, QualityReport, StabilityChecks, CANONICAL_INTEROCULAR,
+    landmarks_outside_fraction, Check, FaceChecks, Hint, HintSet, LumaView, MotionHistory,
+    QualityConfig, QualityError, QualityReport, StabilityChecks, CANONICAL_INTEROCULAR,
 };
 use crate::geometry::Rect;
 use crate::math;
@@ -65,7 +65,7 @@ pub fn assess_no_face() -> QualityReport {
         num_faces: 0,
         checks: None,
         pose: None,
-        hints: alloc::vec![Hint::NoFace],
+        hints: [Hint::NoFace].into_iter().collect(),
         passed: false,
     }
 }
@@ -94,9 +94,9 @@ pub fn assess_no_face_in(cfg: &QualityConfig, luma: &LumaView<'_>) -> QualityRep
     let n = ((x1 - x0) * (y1 - y0)).max(1) as f32;
     let mean = sum as f32 / n;
     if mean < cfg.min_mean_luma || dark as f32 / n > 1.0 / 3.0 {
-        report.hints.push(Hint::TooDark);
+        report.hints.insert(Hint::TooDark);
     } else if mean > cfg.max_mean_luma || bright as f32 / n > 1.0 / 3.0 {
-        report.hints.push(Hint::TooBright);
+        report.hints.insert(Hint::TooBright);
     }
     report
 }
@@ -194,12 +194,10 @@ pub fn assess(
         stability,
     };
 
-    let mut hints: Vec<Hint> = checks.iter().filter_map(|c| c.verdict.hint()).collect();
+    let mut hints: HintSet = checks.iter().filter_map(|c| c.verdict.hint()).collect();
     if input.num_faces > 1 {
-        hints.push(Hint::MultipleFaces);
+        hints.insert(Hint::MultipleFaces);
     }
-    hints.sort_unstable();
-    hints.dedup();
     let passed = hints.is_empty();
     Ok(QualityReport {
         num_faces: input.num_faces,

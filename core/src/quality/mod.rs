@@ -46,7 +46,9 @@ pub use pose::{
     estimate_head_pose, rotation_from_angles, HeadPose, CANONICAL_INTEROCULAR,
     CANONICAL_POSE_POINTS, NUM_POSE_POINTS, POSE_LANDMARKS,
 };
-pub use report::{Check, FaceChecks, Hint, ImageChecks, QualityReport, StabilityChecks, Verdict};
+pub use report::{
+    Check, FaceChecks, Hint, HintSet, ImageChecks, QualityReport, StabilityChecks, Verdict,
+};
 pub use stability::{landmark_motion, MotionHistory};
 
 /// FaceMesh index of the subject's right eye, outer corner (image left in an un-mirrored frame).

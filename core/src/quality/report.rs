@@ -68,6 +68,89 @@ impl Hint {
     }
 }
 
+/// A set of distinct [`Hint`]s, iterated highest priority first: one bit per hint, so a frame's
+/// hints cost no heap (the session's frame path allocates nothing in its steady state).
+/// Serialised as the list of hint names, e.g. `["TOO_DARK", "BLURRY"]`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct HintSet(u16);
+
+impl HintSet {
+    /// No hints.
+    pub const EMPTY: HintSet = HintSet(0);
+
+    /// Adds `hint` (once: a set).
+    pub fn insert(&mut self, hint: Hint) {
+        self.0 |= 1 << hint.priority();
+    }
+
+    pub fn contains(self, hint: Hint) -> bool {
+        self.0 & (1 << hint.priority()) != 0
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The hint to show first, if any.
+    pub fn first(self) -> Option<Hint> {
+        self.iter().next()
+    }
+
+    /// The hints, highest priority first.
+    pub fn iter(self) -> impl Iterator<Item = Hint> {
+        Hint::ALL.into_iter().filter(move |h| self.contains(*h))
+    }
+
+    pub fn to_vec(self) -> Vec<Hint> {
+        self.iter().collect()
+    }
+}
+
+impl FromIterator<Hint> for HintSet {
+    fn from_iter<I: IntoIterator<Item = Hint>>(hints: I) -> Self {
+        let mut set = HintSet::EMPTY;
+        set.extend(hints);
+        set
+    }
+}
+
+impl Extend<Hint> for HintSet {
+    fn extend<I: IntoIterator<Item = Hint>>(&mut self, hints: I) {
+        for h in hints {
+            self.insert(h);
+        }
+    }
+}
+
+/// Equal when the list holds exactly these hints in priority order.
+impl PartialEq<Vec<Hint>> for HintSet {
+    fn eq(&self, other: &Vec<Hint>) -> bool {
+        self.iter().eq(other.iter().copied())
+    }
+}
+
+impl core::fmt::Debug for HintSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for HintSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for HintSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<Hint>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 /// Outcome of one check. Serialised as `"PASS"` or `{"FAIL": "TOO_DARK"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -265,7 +348,7 @@ pub struct QualityReport {
     /// Head pose of the primary face; `None` when there is no face.
     pub pose: Option<HeadPose>,
     /// Distinct hints of every failed check, highest priority first (see [`Hint`]).
-    pub hints: Vec<Hint>,
+    pub hints: HintSet,
     /// True when no check failed and exactly one face is present.
     pub passed: bool,
 }
@@ -273,7 +356,7 @@ pub struct QualityReport {
 impl QualityReport {
     /// The hint a capture UI should show now, if any.
     pub fn top_hint(&self) -> Option<Hint> {
-        self.hints.first().copied()
+        self.hints.first()
     }
 
     /// Weight of this face as an enrolment sample, in (0, 1]: 1 when the gate passed, else

@@ -903,7 +903,7 @@ fn face_size_verdicts() {
     assert_eq!(r.hints, vec![Hint::MoveCloser]);
     let big = posed_face(0.0, 0.0, 0.0, 26.0, 320.0, 240.0); // ~400 px: 0.83
     let r = run(&scene.input(&checked(&big)));
-    assert!(r.hints.contains(&Hint::MoveAway), "{:?}", r.hints);
+    assert!(r.hints.contains(Hint::MoveAway), "{:?}", r.hints);
     let c = r.checks.unwrap();
     assert!(c.face_ratio.value > 0.8 && c.face_ratio.max == Some(0.8));
 }
@@ -1183,7 +1183,7 @@ fn stability_verdicts_through_assess() {
 fn face_count_handling() {
     let r = assess_no_face();
     assert_eq!(
-        (r.hints.clone(), r.passed, r.num_faces),
+        (r.hints.to_vec(), r.passed, r.num_faces),
         (vec![Hint::NoFace], false, 0)
     );
     assert!(r.checks.is_none() && r.pose.is_none());

@@ -43,7 +43,7 @@ use crate::passive::analyzer::PassiveReport;
 use crate::passive::analyzer::{PassiveConfig, PassiveModels};
 use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
-use crate::quality::Hint;
+use crate::quality::{Hint, HintSet};
 use crate::result::{ModelUsed, ResultContext, SessionResult, StepTiming, Timings};
 use crate::security::stream::{DeclaredCamera, StreamMonitor};
 use crate::security::ProbeReport;
@@ -328,7 +328,7 @@ pub struct FrameFeedback {
     pub phase: Phase,
     pub prompt: UserPrompt,
     /// Quality hints for this frame, most important first.
-    pub hints: Vec<Hint>,
+    pub hints: HintSet,
     /// Progress of the whole capture, 0..1.
     pub progress: f32,
     /// The challenge step under way, 0-based (equal to `step_count` once every step ran;
@@ -576,11 +576,11 @@ impl Session {
         self.first_ts.get_or_insert(ts);
         self.last_ts = ts;
         let (w, h) = (analysis.width.max(1) as f32, analysis.height.max(1) as f32);
-        let hints = analysis.hints.clone();
-        for hint in &hints {
-            match self.hint_counts.iter_mut().find(|(h, _)| h == hint) {
+        let hints = analysis.hints;
+        for hint in hints.iter() {
+            match self.hint_counts.iter_mut().find(|(h, _)| *h == hint) {
                 Some((_, n)) => *n += 1,
-                None => self.hint_counts.push((*hint, 1)),
+                None => self.hint_counts.push((hint, 1)),
             }
         }
         let face = analysis.faces.first();

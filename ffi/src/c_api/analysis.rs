@@ -186,7 +186,7 @@ pub unsafe extern "C" fn lp_analysis_hints(
         if len < n {
             return Err(buffer_too_small(F, "hints", len, n));
         }
-        for (i, &h) in a.analysis.hints.iter().enumerate() {
+        for (i, h) in a.analysis.hints.iter().enumerate() {
             // SAFETY: `i < n ≤ len`, so non-NULL and writable by the caller's contract.
             unsafe { hints.add(i).write(hint_to_c(h)) };
         }

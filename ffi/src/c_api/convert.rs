@@ -42,10 +42,10 @@ pub(super) fn note_to_c(n: FrameNote) -> lp_frame_note {
     lp_frame_note::from_core(n)
 }
 
-pub(super) fn hint_mask(hints: &[Hint]) -> u32 {
+pub(super) fn hint_mask(hints: HintSet) -> u32 {
     hints
         .iter()
-        .fold(0, |m, &h| m | (1u32 << hint_to_c(h) as u32))
+        .fold(0, |m, h| m | (1u32 << hint_to_c(h) as u32))
 }
 
 /// Borrows a C frame as a validated core [`Frame`] for the duration of a call.
@@ -315,7 +315,7 @@ pub(super) fn feedback_to_c(f: &FrameFeedback) -> lp_feedback {
         struct_size: std::mem::size_of::<lp_feedback>(),
         phase: lp_phase::from_core(f.phase),
         prompt: lp_prompt::from_core(f.prompt),
-        hints: hint_mask(&f.hints),
+        hints: hint_mask(f.hints),
         progress: f.progress,
         step_index: f.step_index,
         step_count: f.step_count,
@@ -345,7 +345,7 @@ pub(super) fn face_to_c(f: &liveproof_core::engine::FaceAnalysis) -> lp_face {
         pitch_deg: pose.map_or(f32::NAN, |p| p.pitch_deg),
         roll_deg: pose.map_or(f32::NAN, |p| p.roll_deg),
         quality_passed: f.quality.passed,
-        hints: hint_mask(&f.quality.hints),
+        hints: hint_mask(f.quality.hints),
     }
 }
 
@@ -357,7 +357,7 @@ pub(super) fn info_of(a: &FrameAnalysis) -> lp_analysis_info {
         face_count: a.faces.len() as u32,
         faces_detected: a.faces_detected.min(u32::MAX as usize) as u32,
         detector_ran: a.detector_ran,
-        hints: hint_mask(&a.hints),
+        hints: hint_mask(a.hints),
         total_ms: a.timings.total,
     }
 }

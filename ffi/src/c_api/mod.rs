@@ -27,7 +27,7 @@ use liveproof_core::engine::{
 };
 use liveproof_core::frame::{Frame, PixelFormat, Plane, Rotation};
 use liveproof_core::policy::LoadedPolicy;
-use liveproof_core::quality::Hint;
+use liveproof_core::quality::{Hint, HintSet};
 use liveproof_core::session::{FrameFeedback, SessionConfig};
 use liveproof_core::trust::Signer;
 

@@ -173,7 +173,7 @@ fn feedback_is_written_within_the_callers_size_and_only_when_known() {
     let fb = feedback_to_c(&FrameFeedback {
         phase: Phase::Challenge,
         prompt: UserPrompt::TurnLeft,
-        hints: vec![Hint::TooDark, Hint::Blurry],
+        hints: [Hint::TooDark, Hint::Blurry].into_iter().collect(),
         progress: 0.5,
         step_index: 1,
         step_count: 3,
@@ -582,7 +582,7 @@ fn a_token_session_on_synthetic_frames_signs_a_result_that_verifies() {
         ..feedback_to_c(&FrameFeedback {
             phase: Phase::Done,
             prompt: UserPrompt::Smile,
-            hints: Vec::new(),
+            hints: Default::default(),
             progress: 1.0,
             step_index: 9,
             step_count: 9,

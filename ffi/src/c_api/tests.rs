@@ -216,7 +216,11 @@ fn hints_keep_core_priority_order_and_names() {
     }
     assert_eq!(cstr(lp_hint_name(11)), "UNKNOWN");
     assert_eq!(
-        hint_mask(&[Hint::NoFace, Hint::TooDark, Hint::HoldStill]),
+        hint_mask(
+            [Hint::NoFace, Hint::TooDark, Hint::HoldStill]
+                .into_iter()
+                .collect()
+        ),
         1 | (1 << 3) | (1 << 10)
     );
 }
@@ -591,7 +595,7 @@ fn synthetic_analysis() -> FrameAnalysis {
                 residual: 0.01,
                 rotation: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
             }),
-            hints: vec![Hint::TooDark, Hint::Blurry],
+            hints: [Hint::TooDark, Hint::Blurry].into_iter().collect(),
             passed: false,
         },
     };
@@ -602,7 +606,9 @@ fn synthetic_analysis() -> FrameAnalysis {
         detector_ran: true,
         faces_detected: 2,
         faces: vec![face],
-        hints: vec![Hint::MultipleFaces, Hint::TooDark, Hint::Blurry],
+        hints: [Hint::MultipleFaces, Hint::TooDark, Hint::Blurry]
+            .into_iter()
+            .collect(),
         ..FrameAnalysis::default()
     }
 }

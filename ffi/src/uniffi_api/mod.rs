@@ -392,7 +392,7 @@ impl TryFrom<&QualityReport> for FaceQuality {
         })?;
         Ok(FaceQuality {
             passed: r.passed,
-            hints: r.hints.clone(),
+            hints: r.hints.to_vec(),
             yaw_deg: c.yaw.value,
             pitch_deg: c.pitch.value,
             roll_deg: c.roll.value,
@@ -454,7 +454,7 @@ impl TryFrom<&core_perception::FrameAnalysis> for FrameAnalysis {
                 .iter()
                 .map(FaceAnalysis::try_from)
                 .collect::<Result<_, _>>()?,
-            hints: a.hints.clone(),
+            hints: a.hints.to_vec(),
             notes: a.notes.iter().map(|&n| n.into()).collect(),
             timings: StageTimings {
                 convert_ms: t.convert,
@@ -774,7 +774,7 @@ mod tests {
                 stability: None,
             }),
             pose: None,
-            hints: vec![CoreHint::LookStraight],
+            hints: [CoreHint::LookStraight].into_iter().collect(),
             passed: false,
         };
         let mut det = Detection {
@@ -804,7 +804,7 @@ mod tests {
             detector_ran: true,
             faces_detected: 1,
             faces: vec![face],
-            hints: vec![CoreHint::LookStraight],
+            hints: [CoreHint::LookStraight].into_iter().collect(),
             notes: vec![core_perception::FrameNote::RepeatedTimestamp],
             ..core_perception::FrameAnalysis::default()
         };

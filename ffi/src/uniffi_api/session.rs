@@ -165,7 +165,7 @@ impl From<CoreFeedback> for FrameFeedback {
         FrameFeedback {
             phase: f.phase,
             prompt: f.prompt,
-            hints: f.hints,
+            hints: f.hints.to_vec(),
             progress: f.progress,
             step_index: f.step_index,
             step_count: f.step_count,

@@ -72,6 +72,21 @@ enum Mode<H: Handler> {
     Inline(Box<H>),
 }
 
+/// Lowers the calling thread's priority: a lane's work is background work, and when the cores
+/// are busy the frame thread, which the user is waiting on, should go first (nice ≈ 9 on
+/// Linux and Android, near Android's `THREAD_PRIORITY_BACKGROUND`; a lower pthread priority on
+/// Apple platforms). Best effort: lowering one's own priority needs no privilege, and a refusal
+/// only costs the frame thread some latency, so it is logged, not returned.
+fn background_priority() {
+    use thread_priority::{set_current_thread_priority, ThreadPriority};
+    let Ok(low) = 25u8.try_into() else {
+        return;
+    };
+    if let Err(e) = set_current_thread_priority(ThreadPriority::Crossplatform(low)) {
+        log::debug!("off-path thread priority not lowered: {e:?}");
+    }
+}
+
 /// A handler on a thread of its own behind a bounded queue, or inline when `threaded` is
 /// false or the thread cannot start.
 struct Lane<H: Handler> {
@@ -94,6 +109,7 @@ impl<H: Handler> Lane<H> {
         let mode = match std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
+                background_priority();
                 let mut h = theirs.lock().ok()?.take()?;
                 for job in rx {
                     h.run(job);

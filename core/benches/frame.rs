@@ -2,10 +2,13 @@
 //!
 //! `cargo bench -p liveproof-core --bench frame`
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use liveproof_core::frame::{
-    letterbox_transform, warp_affine_to_tensor, warp_frame_to_tensor, Border, Frame, GrayImage,
-    Normalize, PixelFormat, RgbImage, Rotation, TensorLayout,
+    letterbox_transform, warp_affine_to_tensor, warp_frame_to_tensor, Border, Frame, FrameError,
+    GrayImage, Normalize, PixelFormat, RgbImage, Rotation, TensorLayout,
 };
 use liveproof_core::geometry::Affine2;
 
@@ -55,32 +58,39 @@ fn to_luma(c: &mut Criterion) {
     group.finish();
 }
 
+/// One model-input warp per iteration into an `n`×`n` RGB tensor (NHWC, signed unit range,
+/// black border), by `warp(border, layout, norm, tensor)`.
+fn bench_warp(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    n: u32,
+    warp: impl Fn(Border, TensorLayout, &Normalize, &mut [f32]) -> Result<(), FrameError>,
+) {
+    let mut t = vec![0.0f32; (3 * n * n) as usize];
+    group.throughput(Throughput::Elements(u64::from(n * n)));
+    group.bench_function(id, |b| {
+        b.iter(|| {
+            warp(
+                Border::Constant([0; 3]),
+                TensorLayout::Nhwc,
+                &Normalize::SIGNED_UNIT,
+                &mut t,
+            )
+            .unwrap()
+        })
+    });
+}
+
 fn warp_tensor(c: &mut Criterion) {
     let (w, h) = (1280u32, 720u32);
     let src = RgbImage::from_raw(w, h, pattern((w * h * 3) as usize)).unwrap();
     let mut group = c.benchmark_group("warp_affine_to_tensor");
     for n in [128u32, 192, 256] {
         let m = letterbox_transform(w, h, n, n);
-        let mut t = vec![0.0f32; (3 * n * n) as usize];
-        group.throughput(Throughput::Elements(u64::from(n * n)));
-        group.bench_function(
-            BenchmarkId::new("letterbox_1280x720", format!("{n}x{n}")),
-            |b| {
-                b.iter(|| {
-                    warp_affine_to_tensor(
-                        &src,
-                        &m,
-                        n,
-                        n,
-                        Border::Constant([0; 3]),
-                        TensorLayout::Nhwc,
-                        &Normalize::SIGNED_UNIT,
-                        &mut t,
-                    )
-                    .unwrap()
-                })
-            },
-        );
+        let id = BenchmarkId::new("letterbox_1280x720", format!("{n}x{n}"));
+        bench_warp(&mut group, id, n, |border, layout, norm, t| {
+            warp_affine_to_tensor(&src, &m, n, n, border, layout, norm, t)
+        });
     }
     group.finish();
 }
@@ -104,26 +114,12 @@ fn warp_face_roi(c: &mut Criterion) {
         cy - s * (sin * half + cos * half),
     ]);
     let mut group = c.benchmark_group("warp_frame_to_tensor");
-    group.throughput(Throughput::Elements(u64::from(n * n)));
     for format in [PixelFormat::Rgb888, PixelFormat::Nv21] {
         let data = pattern(format.packed_len(w as usize, h as usize));
         let frame = Frame::contiguous(w, h, format, &data).unwrap();
-        let mut t = vec![0.0f32; (3 * n * n) as usize];
         let id = BenchmarkId::new(format!("face_roi_{w}x{h}"), format!("{format:?}"));
-        group.bench_function(id, |b| {
-            b.iter(|| {
-                warp_frame_to_tensor(
-                    &frame,
-                    &m,
-                    n,
-                    n,
-                    Border::Constant([0; 3]),
-                    TensorLayout::Nhwc,
-                    &Normalize::SIGNED_UNIT,
-                    &mut t,
-                )
-                .unwrap()
-            })
+        bench_warp(&mut group, id, n, |border, layout, norm, t| {
+            warp_frame_to_tensor(&frame, &m, n, n, border, layout, norm, t)
         });
     }
     group.finish();

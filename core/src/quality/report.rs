@@ -74,6 +74,9 @@ impl Hint {
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct HintSet(u16);
 
+// One bit per hint, by priority rank.
+const _: () = assert!(Hint::ALL.len() <= 16, "HintSet holds 16 hints");
+
 impl HintSet {
     /// No hints.
     pub const EMPTY: HintSet = HintSet(0);

@@ -34,9 +34,7 @@ use liveproof_core::engine::{DetectorKind, Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::passive::analyzer::PassiveConfig;
 use liveproof_core::policy::{FlowType, LoadedPolicy, Policy, RiskTier};
-use liveproof_core::session::{
-    LoadedCalibration, Session, SessionConfig, SessionModels, SessionParams,
-};
+use liveproof_core::session::{Session, SessionConfig, SessionModels, SessionParams};
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
 use liveproof_tests::{
     engine_config, engine_with, fixture, made_up_calibration, three_step_policy,
@@ -87,18 +85,6 @@ fn median_p95(v: &mut [f64]) -> (f64, f64) {
     (v[v.len() / 2], v[(v.len() * 95 / 100).min(v.len() - 1)])
 }
 
-/// The recommended policy with a 3-step plan everywhere, so the bench times a full challenge.
-fn policy(calibration_sha256: &str) -> Policy {
-    three_step_policy(calibration_sha256)
-}
-
-fn bench_bundle() -> LoadedCalibration {
-    made_up_calibration(
-        "tests/benches/session.rs",
-        "BENCH ONLY: four made-up points",
-    )
-}
-
 fn frames(engine: &Arc<Engine>, policy: &Policy) -> Vec<(RgbImage, u64)> {
     let source = Source::from_file(engine, &fixture("gauss.png"), &SourceOptions::default())
         .expect("source");
@@ -115,8 +101,11 @@ fn frames(engine: &Arc<Engine>, policy: &Policy) -> Vec<(RgbImage, u64)> {
 fn session(c: &mut Criterion) {
     let cfg = engine_config(DetectorKind::BlazeFaceFront);
     let engine = engine_with(cfg.clone());
-    let calibration = Arc::new(bench_bundle());
-    let policy = Arc::new(LoadedPolicy::new(policy(&calibration.sha256)).unwrap());
+    let calibration = Arc::new(made_up_calibration(
+        "tests/benches/session.rs",
+        "BENCH ONLY: four made-up points",
+    ));
+    let policy = Arc::new(LoadedPolicy::new(three_step_policy(&calibration.sha256)).unwrap());
     let passive = PassiveConfig {
         depth_model: String::new(),
         ..PassiveConfig::default()

@@ -24,10 +24,8 @@ use liveproof_core::engine::{DetectorKind, EngineConfig, Tracker};
 use liveproof_core::evidence::ChallengeEvidence;
 use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::passive::analyzer::PassiveConfig;
-use liveproof_core::policy::{FlowType, LoadedPolicy, Policy, RiskTier};
-use liveproof_core::session::{
-    LoadedCalibration, Phase, Session, SessionConfig, SessionModels, SessionParams,
-};
+use liveproof_core::policy::{FlowType, LoadedPolicy, RiskTier};
+use liveproof_core::session::{Phase, Session, SessionConfig, SessionModels, SessionParams};
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
 use liveproof_tests::{
     engine_config, engine_with, fixture, load_rgb, made_up_calibration, three_step_policy,
@@ -224,16 +222,6 @@ fn steady_state_tracking_allocates_no_buffers() {
 
 const SEED: [u8; 32] = [9; 32];
 
-/// The recommended policy with a 3-step plan everywhere (as the session bench).
-fn session_policy(calibration_sha256: &str) -> Policy {
-    three_step_policy(calibration_sha256)
-}
-
-/// A calibration on four made-up points: its values change no allocation.
-fn made_up_bundle() -> LoadedCalibration {
-    made_up_calibration("tests/tests/allocations.rs", "TEST ONLY: four points")
-}
-
 fn frame((img, ts): &(RgbImage, u64)) -> Frame<'_> {
     Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
         .unwrap()
@@ -245,8 +233,11 @@ fn steady_state_session_push_frame_allocates_little_on_the_frame_thread() {
     let trace = trace_requested();
     let cfg = engine_config(DetectorKind::BlazeFaceFront);
     let engine = engine_with(cfg.clone());
-    let calibration = Arc::new(made_up_bundle());
-    let policy = Arc::new(LoadedPolicy::new(session_policy(&calibration.sha256)).unwrap());
+    let calibration = Arc::new(made_up_calibration(
+        "tests/tests/allocations.rs",
+        "TEST ONLY: four points (its values change no allocation)",
+    ));
+    let policy = Arc::new(LoadedPolicy::new(three_step_policy(&calibration.sha256)).unwrap());
     let passive = PassiveConfig {
         depth_model: String::new(),
         ..PassiveConfig::default()

@@ -377,7 +377,8 @@ pub struct Session {
     frames: u32,
     frames_with_face: u32,
     usable: u32,
-    hint_counts: Vec<(Hint, u32)>,
+    /// Frames showing each hint, by `Hint::priority` rank.
+    hint_counts: [u32; Hint::ALL.len()],
     sharpness: Vec<f32>,
     luma: Vec<f32>,
     face_px: Vec<f32>,
@@ -503,7 +504,7 @@ impl Session {
             usable: 0,
             // Reserved so that the frame path does not grow them (20 s at 30 fps; longer
             // captures grow them once).
-            hint_counts: Vec::with_capacity(16),
+            hint_counts: [0; Hint::ALL.len()],
             sharpness: Vec::with_capacity(600),
             luma: Vec::with_capacity(600),
             face_px: Vec::with_capacity(600),
@@ -578,10 +579,7 @@ impl Session {
         let (w, h) = (analysis.width.max(1) as f32, analysis.height.max(1) as f32);
         let hints = analysis.hints;
         for hint in hints.iter() {
-            match self.hint_counts.iter_mut().find(|(h, _)| *h == hint) {
-                Some((_, n)) => *n += 1,
-                None => self.hint_counts.push((hint, 1)),
-            }
+            self.hint_counts[hint.priority() as usize] += 1;
         }
         let face = analysis.faces.first();
         let usable = face.is_some_and(|f| f.quality.passed);
@@ -804,7 +802,11 @@ impl Session {
             _ => challenge,
         };
         let face_match = self.match_evidence();
-        let mut hints = self.hint_counts.clone();
+        let mut hints: Vec<(Hint, u32)> = Hint::ALL
+            .into_iter()
+            .zip(self.hint_counts)
+            .filter(|&(_, n)| n > 0)
+            .collect();
         hints.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let quality = QualitySummary {
             frames: self.frames,

@@ -144,14 +144,17 @@ pub(super) fn luma_of(r: u8, g: u8, b: u8) -> u8 {
 
 /// Packed pixels of `BPP` bytes → BT.601 luma; `R`, `B` are the source byte positions.
 #[inline(always)]
-fn packed_luma_row<const BPP: usize, const R: usize, const B: usize>(src: &[u8], out: &mut [u8]) {
+pub(super) fn packed_luma_row<const BPP: usize, const R: usize, const B: usize>(
+    src: &[u8],
+    out: &mut [u8],
+) {
     for (s, o) in src.chunks_exact(BPP).zip(out.iter_mut()) {
         *o = luma_of(s[R], s[1], s[B]);
     }
 }
 
 #[inline(always)]
-fn y_luma_row(src: &[u8], out: &mut [u8]) {
+pub(super) fn y_luma_row(src: &[u8], out: &mut [u8]) {
     for (&y, o) in src.iter().zip(out.iter_mut()) {
         *o = Y_FULL[y as usize];
     }

@@ -12,7 +12,9 @@
 //! the converted image's exactly. (Interpolating Y, U and V first and converting once differs
 //! by up to 8 levels where a tap saturates, so YUV converts its four taps.)
 
-use super::convert::{luma_of, sat, B_U, G_U, G_V, R_V, Y_FULL, Y_GAIN};
+use super::convert::{
+    luma_of, packed_luma_row, sat, y_luma_row, B_U, G_U, G_V, R_V, Y_FULL, Y_GAIN,
+};
 use super::{Frame, GrayImage, PixelFormat, Plane, RgbImage, Rotation};
 
 /// Bits of the bilinear weights.
@@ -336,6 +338,16 @@ impl Region {
     }
 }
 
+/// Fills `row` with `luma(i)` for the buffer offsets `at, at + du, at + 2·du, …` (a rotated
+/// or mirrored row). Generic over `luma` so each format's conversion is inlined.
+#[inline(always)]
+fn strided_luma(mut at: usize, du: isize, row: &mut [u8], luma: impl Fn(usize) -> u8) {
+    for o in row.iter_mut() {
+        *o = luma(at);
+        at = at.wrapping_add_signed(du);
+    }
+}
+
 impl Frame<'_> {
     fn orient(&self) -> Orient {
         Orient::new(
@@ -370,25 +382,34 @@ impl Frame<'_> {
         let du = o.xu * bpp as isize + o.yu * stride as isize;
         for v in r.y0 as usize..r.y1 as usize {
             let (x, y) = o.buffer(r.x0 as usize, v);
-            let mut at = (y * stride + x * bpp) as isize;
+            let at = y * stride + x * bpp;
             let row =
                 &mut out.data[v * uw as usize + r.x0 as usize..v * uw as usize + r.x1 as usize];
-            let mut each = |f: &dyn Fn(usize) -> u8| {
-                for o in row.iter_mut() {
-                    *o = f(at as usize);
-                    at += du;
+            if du == bpp as isize {
+                // An upright row is a run of the buffer's row: converted as a slice.
+                let src = &p.data[at..at + row.len() * bpp];
+                match self.format {
+                    PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 => {
+                        y_luma_row(src, row)
+                    }
+                    PixelFormat::Gray8 => row.copy_from_slice(src),
+                    PixelFormat::Rgb888 => packed_luma_row::<3, 0, 2>(src, row),
+                    PixelFormat::Rgba8888 => packed_luma_row::<4, 0, 2>(src, row),
+                    PixelFormat::Bgra8888 => packed_luma_row::<4, 2, 0>(src, row),
                 }
-            };
+                continue;
+            }
+            let d = p.data;
             match self.format {
                 PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 => {
-                    each(&|i| Y_FULL[p.data[i] as usize])
+                    strided_luma(at, du, row, |i| Y_FULL[d[i] as usize])
                 }
-                PixelFormat::Gray8 => each(&|i| p.data[i]),
+                PixelFormat::Gray8 => strided_luma(at, du, row, |i| d[i]),
                 PixelFormat::Rgb888 | PixelFormat::Rgba8888 => {
-                    each(&|i| luma_of(p.data[i], p.data[i + 1], p.data[i + 2]))
+                    strided_luma(at, du, row, |i| luma_of(d[i], d[i + 1], d[i + 2]))
                 }
                 PixelFormat::Bgra8888 => {
-                    each(&|i| luma_of(p.data[i + 2], p.data[i + 1], p.data[i]))
+                    strided_luma(at, du, row, |i| luma_of(d[i + 2], d[i + 1], d[i]))
                 }
             }
         }

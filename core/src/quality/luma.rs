@@ -128,8 +128,8 @@ impl<'a> Plane<'a> {
         self.data
     }
     #[inline]
-    fn at(&self, x: usize, y: usize) -> f32 {
-        self.data[y * self.width + x]
+    fn row(&self, y: usize) -> &'a [f32] {
+        &self.data[y * self.width..(y + 1) * self.width]
     }
 }
 
@@ -144,7 +144,7 @@ pub struct Ellipse {
 
 impl Ellipse {
     #[inline]
-    fn contains(&self, i: usize, j: usize) -> bool {
+    pub(super) fn contains(&self, i: usize, j: usize) -> bool {
         let u = (i as f32 + 0.5 - self.cx) / self.rx;
         let v = (j as f32 + 0.5 - self.cy) / self.ry;
         u * u + v * v <= 1.0
@@ -179,9 +179,32 @@ impl Roi {
         let y1 = self.y1.min(plane.height);
         (self.x0.min(x1), self.y0.min(y1), x1, y1)
     }
-    #[inline]
-    fn takes(&self, i: usize, j: usize) -> bool {
-        self.ellipse.is_none_or(|e| e.contains(i, j))
+    /// The pixels of row `j` within `[x0, x1)` that the ROI takes: `[a, b)`, exactly those for
+    /// which the ellipse test holds. Along a row the test's `u²` falls then rises (every float
+    /// step in it is monotonic), so they form one run: its ends are found from the analytic
+    /// chord, widened by two pixels for rounding and walked in with the test itself.
+    pub(super) fn row_span(&self, j: usize, x0: usize, x1: usize) -> (usize, usize) {
+        let Some(e) = self.ellipse else {
+            return (x0, x1);
+        };
+        let v = (j as f32 + 0.5 - e.cy) / e.ry;
+        let rest = 1.0 - v * v;
+        // Also NaN (a degenerate ellipse): no pixel passes the test.
+        if rest.is_nan() || rest < 0.0 {
+            return (x0, x0);
+        }
+        let half = e.rx.abs() * math::sqrt(rest);
+        let centre = e.cx - 0.5;
+        let clamp = |p: f32, lo: usize| (p as isize).clamp(lo as isize, x1 as isize) as usize;
+        let mut a = clamp(math::floor(centre - half) - 2.0, x0);
+        while a < x1 && !e.contains(a, j) {
+            a += 1;
+        }
+        let mut b = clamp(math::ceil(centre + half) + 3.0, a);
+        while b > a && !e.contains(b - 1, j) {
+            b -= 1;
+        }
+        (a, b)
     }
 }
 
@@ -240,6 +263,13 @@ fn out_cell(p: usize, start: f32, scale: f32, size: usize) -> Option<usize> {
     }
 }
 
+/// The source pixels `[lo, hi)` a box side `[min, max]` touches, clamped to `[0, limit)`.
+fn source_span(min: f32, max: f32, limit: usize) -> (usize, usize) {
+    let lo = math::floor(min).max(0.0) as usize;
+    let hi = (math::ceil(max).max(0.0) as usize).min(limit);
+    (lo.min(hi), hi)
+}
+
 /// Resamples `rect` of `luma` (frame pixels) to a `size × size` crop in `out` (resized, row
 /// major, luma 0–255 as `f32`); `counts` is scratch. Box-averages when the box is at least
 /// `size` pixels on both sides, else samples bilinearly at cell centres. Cells whose source
@@ -262,9 +292,16 @@ pub fn resample_crop(
     let sy = rect.height() / size as f32;
 
     if sx >= 1.0 && sy >= 1.0 {
+        // counts: cells per column, cells per row, one row's sums, each source column's cell.
+        let (px_lo, px_hi) = source_span(rect.x_min, rect.x_max, w);
+        let (py_lo, py_hi) = source_span(rect.y_min, rect.y_max, h);
         counts.clear();
-        counts.resize(2 * size, 0);
-        let (cx, cy) = counts.split_at_mut(size);
+        // Room for a box as wide as the frame, so a face that grows does not reallocate.
+        counts.reserve(3 * size + w);
+        counts.resize(3 * size + (px_hi - px_lo), 0);
+        let (cx, rest) = counts.split_at_mut(size);
+        let (cy, rest) = rest.split_at_mut(size);
+        let (row_sums, column_cell) = rest.split_at_mut(size);
         let (vx0, vx1) = axis_bins(rect.x_min, sx, size, w, cx);
         let (vy0, vy1) = axis_bins(rect.y_min, sy, size, h, cy);
         if vx0 >= vx1 || vy0 >= vy1 {
@@ -275,21 +312,27 @@ pub fn resample_crop(
                 y1: 0,
             });
         }
-        // Source column range covering the valid cells.
-        let px_lo = math::floor(rect.x_min).max(0.0) as usize;
-        let px_hi = (math::ceil(rect.x_max).max(0.0) as usize).min(w);
-        let py_lo = math::floor(rect.y_min).max(0.0) as usize;
-        let py_hi = (math::ceil(rect.y_max).max(0.0) as usize).min(h);
+        // A column's cell is the same on every row: found once (`size` marks no cell).
+        for (px, cell) in (px_lo..px_hi).zip(column_cell.iter_mut()) {
+            *cell = out_cell(px, rect.x_min, sx, size).map_or(size as u32, |c| c as u32);
+        }
+        // Each row's pixels are summed per cell in integers, then added to the cell: the sums
+        // of 8-bit values stay far below 2^24, so the floats are exact and the same as adding
+        // pixel by pixel.
         for py in py_lo..py_hi {
             let Some(j) = out_cell(py, rect.y_min, sy, size) else {
                 continue;
             };
-            let row = luma.row(py);
-            let acc = &mut out[j * size..(j + 1) * size];
-            for (px, &v) in row.iter().enumerate().take(px_hi).skip(px_lo) {
-                if let Some(i) = out_cell(px, rect.x_min, sx, size) {
-                    acc[i] += v as f32;
+            row_sums.fill(0);
+            let row = &luma.row(py)[px_lo..px_hi];
+            for (&v, &c) in row.iter().zip(column_cell.iter()) {
+                if let Some(sum) = row_sums.get_mut(c as usize) {
+                    *sum += u32::from(v);
                 }
+            }
+            let acc = &mut out[j * size..(j + 1) * size];
+            for (a, &sum) in acc[vx0..vx1].iter_mut().zip(&row_sums[vx0..vx1]) {
+                *a += sum as f32;
             }
         }
         for j in vy0..vy1 {
@@ -365,15 +408,13 @@ fn for_each_laplacian(plane: &Plane<'_>, roi: &Roi, mut f: impl FnMut(f32)) {
         return;
     }
     for j in (y0 + 1)..(y1 - 1) {
-        for i in (x0 + 1)..(x1 - 1) {
-            if !roi.takes(i, j) {
-                continue;
-            }
-            let c = plane.at(i, j);
-            let l =
-                plane.at(i - 1, j) + plane.at(i + 1, j) + plane.at(i, j - 1) + plane.at(i, j + 1)
-                    - 4.0 * c;
-            f(l);
+        let (a, b) = roi.row_span(j, x0 + 1, x1 - 1);
+        if a >= b {
+            continue;
+        }
+        let (up, row, down) = (plane.row(j - 1), plane.row(j), plane.row(j + 1));
+        for i in a..b {
+            f(row[i - 1] + row[i + 1] + up[i] + down[i] - 4.0 * row[i]);
         }
     }
 }
@@ -421,11 +462,8 @@ pub fn luma_stats(
     let (dark, bright) = (dark_level as f32, bright_level as f32);
     let (mut n, mut s, mut s2, mut nd, mut nb) = (0usize, 0f64, 0f64, 0usize, 0usize);
     for j in y0..y1 {
-        for i in x0..x1 {
-            if !roi.takes(i, j) {
-                continue;
-            }
-            let v = plane.at(i, j);
+        let (a, b) = roi.row_span(j, x0, x1);
+        for &v in &plane.row(j)[a..b] {
             n += 1;
             s += v as f64;
             s2 += (v as f64) * (v as f64);

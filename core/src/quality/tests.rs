@@ -1302,3 +1302,201 @@ fn no_face_frames_report_their_exposure() {
     assert_eq!(r.hints, alloc::vec![Hint::NoFace]);
     assert!(!r.passed);
 }
+
+// ---------------------------------------------------------------------------------------
+// The gate's loops against plain per-pixel versions of themselves
+
+/// SplitMix64: deterministic inputs for the equivalence tests.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn range(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * ((self.next() >> 40) as f32 / (1u64 << 24) as f32)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Box averaging pixel by pixel: every frame pixel whose centre falls in a cell is added to it.
+fn box_resample_per_pixel(luma: &[u8], w: usize, h: usize, rect: &Rect, size: usize) -> Vec<f32> {
+    let (sx, sy) = (rect.width() / size as f32, rect.height() / size as f32);
+    let cell = |p: usize, start: f32, scale: f32| {
+        let u = (p as f32 + 0.5 - start) / scale;
+        (u >= 0.0 && u < size as f32).then(|| (u as usize).min(size - 1))
+    };
+    let (mut sum, mut n) = (vec![0f32; size * size], vec![0u32; size * size]);
+    for y in 0..h {
+        let Some(j) = cell(y, rect.y_min, sy) else {
+            continue;
+        };
+        for x in 0..w {
+            if let Some(i) = cell(x, rect.x_min, sx) {
+                sum[j * size + i] += luma[y * w + x] as f32;
+                n[j * size + i] += 1;
+            }
+        }
+    }
+    sum.iter()
+        .zip(&n)
+        .map(|(&s, &k)| if k > 0 { s / k as f32 } else { 0.0 })
+        .collect()
+}
+
+#[test]
+fn box_resampling_sums_exactly_as_pixel_by_pixel() {
+    let mut rng = Mix(7);
+    let (w, h) = (331usize, 257usize);
+    let img: Vec<u8> = (0..w * h).map(|_| rng.next() as u8).collect();
+    let view = LumaView::packed(w as u32, h as u32, &img).unwrap();
+    let (mut out, mut counts) = (Vec::new(), Vec::new());
+    for case in 0..300 {
+        let size = [32usize, 64, 128][case % 3];
+        // Boxes at least `size` on a side (the box path), inside, across edges, or outside.
+        let side_x = rng.range(size as f32, 1.6 * w as f32);
+        let side_y = rng.range(size as f32, 1.6 * h as f32);
+        let x0 = rng.range(-0.8 * side_x, w as f32);
+        let y0 = rng.range(-0.8 * side_y, h as f32);
+        let rect = Rect::new(x0, y0, x0 + side_x, y0 + side_y);
+        resample_crop(&view, &rect, size, &mut out, &mut counts).unwrap();
+        let want = box_resample_per_pixel(&img, w, h, &rect, size);
+        assert!(
+            out.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "case {case}: {rect:?} at {size}"
+        );
+    }
+}
+
+#[test]
+fn an_ellipse_row_span_is_exactly_the_pixels_the_ellipse_test_takes() {
+    let mut rng = Mix(11);
+    let odd = [0.0, -0.0, 1e-3, -17.0, 1e6, f32::INFINITY, f32::NAN];
+    for case in 0..4000 {
+        let mut pick = |lo: f32, hi: f32| {
+            if rng.below(12) == 0 {
+                odd[rng.below(odd.len())]
+            } else {
+                rng.range(lo, hi)
+            }
+        };
+        let e = Ellipse {
+            cx: pick(-30.0, 160.0),
+            cy: pick(-30.0, 160.0),
+            rx: pick(0.2, 90.0),
+            ry: pick(0.2, 90.0),
+        };
+        let roi = Roi {
+            x0: 0,
+            y0: 0,
+            x1: 128,
+            y1: 128,
+            ellipse: Some(e),
+        };
+        let j = rng.below(128);
+        let x0 = rng.below(128);
+        let x1 = x0 + rng.below(129 - x0);
+        let taken: Vec<usize> = (x0..x1).filter(|&i| e.contains(i, j)).collect();
+        let (a, b) = roi.row_span(j, x0, x1);
+        if taken.is_empty() {
+            assert!(
+                a >= b,
+                "case {case}: {e:?} row {j} [{x0}, {x1}) gave [{a}, {b})"
+            );
+        } else {
+            assert_eq!(
+                (a, b),
+                (taken[0], taken[taken.len() - 1] + 1),
+                "case {case}: {e:?} row {j} [{x0}, {x1})"
+            );
+            assert_eq!(
+                taken.len(),
+                b - a,
+                "case {case}: the taken pixels are one run"
+            );
+        }
+    }
+}
+
+#[test]
+fn stats_and_laplacian_over_an_ellipse_equal_the_per_pixel_sums() {
+    let mut rng = Mix(13);
+    let (w, h) = (96usize, 80usize);
+    for case in 0..200 {
+        let data: Vec<f32> = (0..w * h).map(|_| rng.range(0.0, 255.0)).collect();
+        let plane = Plane::new(w, h, &data).unwrap();
+        let x0 = rng.below(w / 2);
+        let y0 = rng.below(h / 2);
+        let roi = Roi {
+            x0,
+            y0,
+            x1: x0 + rng.below(w - x0 + 8),
+            y1: y0 + rng.below(h - y0 + 8),
+            ellipse: (case % 4 != 0).then(|| Ellipse {
+                cx: rng.range(0.0, w as f32),
+                cy: rng.range(0.0, h as f32),
+                rx: rng.range(1.0, 60.0),
+                ry: rng.range(1.0, 60.0),
+            }),
+        };
+        let takes = |i: usize, j: usize| roi.ellipse.is_none_or(|e| e.contains(i, j));
+        let (cx1, cy1) = (roi.x1.min(w), roi.y1.min(h));
+        let at = |i: usize, j: usize| data[j * w + i];
+        // Per pixel, in the same order as the gate's loops.
+        let (mut n, mut s, mut s2, mut nd, mut nb) = (0usize, 0f64, 0f64, 0usize, 0usize);
+        for j in roi.y0.min(cy1)..cy1 {
+            for i in (roi.x0.min(cx1)..cx1).filter(|&i| takes(i, j)) {
+                let v = at(i, j);
+                n += 1;
+                s += v as f64;
+                s2 += (v as f64) * (v as f64);
+                nd += (v <= 40.0) as usize;
+                nb += (v >= 220.0) as usize;
+            }
+        }
+        let got = luma_stats(&plane, &roi, 40, 220);
+        if n == 0 {
+            assert_eq!(got, None, "case {case}");
+        } else {
+            let g = got.unwrap();
+            let mean = s / n as f64;
+            assert_eq!(g.pixels, n, "case {case}");
+            assert_eq!(g.mean.to_bits(), (mean as f32).to_bits(), "case {case}");
+            let var = (s2 / n as f64 - mean * mean).max(0.0);
+            assert_eq!(g.std_dev.to_bits(), math::sqrt(var as f32).to_bits());
+            assert_eq!(
+                (g.dark_fraction, g.bright_fraction),
+                (nd as f32 / n as f32, nb as f32 / n as f32)
+            );
+        }
+        let (mut n, mut s, mut s2) = (0usize, 0f64, 0f64);
+        if cx1 >= roi.x0 + 3 && cy1 >= roi.y0 + 3 {
+            for j in roi.y0 + 1..cy1 - 1 {
+                for i in (roi.x0 + 1..cx1 - 1).filter(|&i| takes(i, j)) {
+                    let l =
+                        at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1) - 4.0 * at(i, j);
+                    n += 1;
+                    s += l as f64;
+                    s2 += (l as f64) * (l as f64);
+                }
+            }
+        }
+        let want = (n > 0).then(|| {
+            let mean = s / n as f64;
+            (s2 / n as f64 - mean * mean).max(0.0) as f32
+        });
+        assert_eq!(
+            laplacian_variance(&plane, &roi).map(f32::to_bits),
+            want.map(f32::to_bits),
+            "case {case}"
+        );
+    }
+}

@@ -3,7 +3,9 @@
 //! paths are read from the file's folder.
 //!
 //! ```json
-//! { "keys": "server-keys", "tenants": { "acme": { "policy": "acme-policy.json" } },
+//! { "keys": "server-keys",
+//!   "tenants": { "acme": { "policy": "acme-policy.json", "max_attempts": 5,
+//!                          "attempt_window_seconds": 900 } },
 //!   "calibrations": ["acme-calibration.json"], "skew_seconds": 30,
 //!   "token_ttl_seconds": 180, "min_sdk_version": "0.1.0" }
 //! ```
@@ -16,7 +18,13 @@ use liveproof_core::policy::LoadedPolicy;
 use liveproof_core::trust::ServerKeySet;
 use serde::Deserialize;
 
-use crate::verify::{default_calibrations, manifest_models, TenantConfig, VerifierConfig};
+use crate::verify::{
+    default_calibrations, manifest_models, TenantConfig, VerifierConfig, DEFAULT_ATTEMPT_WINDOW_S,
+    MAX_ATTEMPT_WINDOW_S,
+};
+
+/// Most sessions per subject and window a tenant may allow.
+pub const MAX_ATTEMPTS: u32 = 100;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,8 +55,12 @@ struct TenantFile {
     /// A policy file; default: the shipped models/policy_default.json.
     #[serde(default)]
     policy: Option<PathBuf>,
+    /// Sessions per subject within the window (default 5).
     #[serde(default)]
     max_attempts: Option<u32>,
+    /// The window attempts are counted over, seconds (default 900, at most a day).
+    #[serde(default)]
+    attempt_window_seconds: Option<u64>,
 }
 
 fn default_issuer() -> String {
@@ -90,11 +102,23 @@ pub fn load(path: &Path) -> Result<VerifierConfig> {
     for (name, t) in file.tenants {
         let policy = load_policy(t.policy.as_ref().map(|p| base.join(p)).as_deref())
             .with_context(|| format!("tenant `{name}`"))?;
+        let max_attempts = t.max_attempts.unwrap_or(5);
+        if max_attempts == 0 || max_attempts > MAX_ATTEMPTS {
+            bail!("tenant `{name}`: max_attempts {max_attempts} must be 1 to {MAX_ATTEMPTS}");
+        }
+        let attempt_window_s = t.attempt_window_seconds.unwrap_or(DEFAULT_ATTEMPT_WINDOW_S);
+        if attempt_window_s == 0 || attempt_window_s > MAX_ATTEMPT_WINDOW_S {
+            bail!(
+                "tenant `{name}`: attempt_window_seconds {attempt_window_s} must be 1 to \
+                 {MAX_ATTEMPT_WINDOW_S}"
+            );
+        }
         tenants.insert(
             name,
             TenantConfig {
                 policy,
-                max_attempts: t.max_attempts.unwrap_or(5).max(1),
+                max_attempts,
+                attempt_window_s,
             },
         );
     }

@@ -14,7 +14,7 @@ use liveproof_verifier::registry::{
     DeviceKeyRegistry, MemoryDeviceKeyRegistry, RedisDeviceKeyRegistry,
 };
 use liveproof_verifier::server::{self, AuditSink};
-use liveproof_verifier::store::{MemoryReplayStore, RedisReplayStore, ReplayStore};
+use liveproof_verifier::store::{MemoryReplayStore, RedisReplayStore, ReplayStore, StoreError};
 use liveproof_verifier::{config, Expected, IssueRequest, Verifier, VerifierConfig};
 
 #[derive(Parser)]
@@ -72,7 +72,8 @@ enum Cmd {
         result: PathBuf,
         #[arg(long)]
         key: Option<PathBuf>,
-        /// Registers a device public key (SPKI PEM) for the token's tenant before verifying.
+        /// Registers a device public key (SPKI PEM) for the token's tenant before verifying (a
+        /// key revoked in the shared registry stays revoked, and the result is rejected).
         #[arg(long = "device-key")]
         device_keys: Vec<PathBuf>,
         /// Redis URL for the replay store and device keys (default: in memory).
@@ -160,7 +161,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // The operator's own tool: `--seed` is an explicit choice (tests and demos).
             cfg.allow_fixed_seed = seed.is_some();
             let verifier = memory_verifier(cfg);
-            let issued = verifier.issue_session(
+            // The operator's offline tool holds the server key: it counts no attempts (attempt
+            // 1); the HTTP service counts them per subject.
+            let issued = verifier.issue_uncounted(
                 &IssueRequest {
                     tenant,
                     flow,
@@ -209,10 +212,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     )?;
                     for path in &device_keys {
                         let k = DevicePublicKey::load(path)?;
-                        verifier
+                        match verifier
                             .registry()
                             .register(&tenant, &k.sec1(), &path.display().to_string())
-                            .await?;
+                            .await
+                        {
+                            // A revoked key stays revoked: the verification rejects it.
+                            Err(StoreError::Conflict(why)) => {
+                                eprintln!("liveproof-verifier: {}: {why}", path.display())
+                            }
+                            other => other?,
+                        }
                     }
                 }
                 anyhow::Ok(

@@ -4,27 +4,65 @@
 //! [`MemoryDeviceKeyRegistry`] lives in this process (one instance, lost on restart);
 //! [`RedisDeviceKeyRegistry`] keeps `{prefix}devkey:{tenant}:{hex(sha256(key))}` → label in a
 //! shared Redis, without expiry. Errors are [`StoreError`]s: `Invalid` for a bad key, tenant or
-//! label, `Unavailable` when Redis cannot answer (the caller fails closed).
+//! label, `Unavailable` when Redis cannot answer (the caller fails closed), `Conflict` when a
+//! revoked key is registered without [`DeviceKeyRegistry::reinstate`].
+//!
+//! **Revocation** leaves a marker (`{prefix}devkey-revoked:{tenant}:{hex(sha256(key))}` → the
+//! Unix time of the revocation, no expiry) and removes the registration, in one atomic step. The
+//! verifier then rejects the key's results as `device_key_revoked` whatever the trust mode, even
+//! when attested. A plain `register` of a revoked key is refused, so a stolen key does not come
+//! back through a routine enrolment; only `reinstate` (an explicit re-register) lifts the marker.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use crate::store::{validate_key, RedisConn, StoreError};
+use crate::store::{eval, validate_key, RedisConn, StoreError};
 
 /// Length of a SEC1 uncompressed P-256 point: 0x04 ‖ x (32 bytes) ‖ y (32 bytes).
 pub const SEC1_UNCOMPRESSED_LEN: usize = 65;
 
-/// Registered device public keys, per tenant.
+/// What a registry knows of one device key for one tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Never registered (or the registry forgot it).
+    Unknown,
+    /// Registered and not revoked.
+    Registered,
+    /// Revoked: its results are rejected whatever else vouches for it.
+    Revoked,
+}
+
+/// Registered and revoked device public keys, per tenant.
 #[async_trait::async_trait]
 pub trait DeviceKeyRegistry: Send + Sync {
     /// Registers a device public key (SEC1 uncompressed P-256 point, 65 bytes) for `tenant`.
+    /// Idempotent. A revoked key is refused with [`StoreError::Conflict`]: see [`Self::reinstate`].
     async fn register(&self, tenant: &str, key_sec1: &[u8], label: &str) -> Result<(), StoreError>;
-    /// Whether the key was registered for `tenant`.
-    async fn is_registered(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError>;
+    /// Registers a key again, lifting a revocation (the backend's explicit decision that the
+    /// key is trusted again). Also registers a key that was never revoked.
+    async fn reinstate(&self, tenant: &str, key_sec1: &[u8], label: &str)
+        -> Result<(), StoreError>;
+    /// Revokes a key for `tenant` (registered or not: a key known to be stolen can be revoked
+    /// before anyone registers it). Returns whether it was registered. Idempotent.
+    async fn revoke(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError>;
+    /// The key's state for `tenant`.
+    async fn state(&self, tenant: &str, key_sec1: &[u8]) -> Result<KeyState, StoreError>;
+    /// Whether the key is registered (and not revoked) for `tenant`.
+    async fn is_registered(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.state(tenant, key_sec1).await? == KeyState::Registered)
+    }
     /// "memory" or "redis" (for logs and metrics).
     fn kind(&self) -> &'static str;
+}
+
+/// The error for a plain registration of a revoked key.
+fn revoked_conflict(tenant: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "this device key was revoked for tenant `{tenant}`; register it again only on purpose, \
+         with reinstate"
+    ))
 }
 
 /// Checks `key_sec1` is a SEC1 uncompressed point (65 bytes, 0x04 first) on P-256 and returns
@@ -64,10 +102,19 @@ fn validate_registration(
     validate_device_key(key_sec1)
 }
 
+/// One entry of a [`MemoryDeviceKeyRegistry`].
+enum MemoryEntry {
+    /// Registered, with its label.
+    Registered(String),
+    Revoked,
+}
+
+type MemoryKeys = HashMap<(String, [u8; SEC1_UNCOMPRESSED_LEN]), MemoryEntry>;
+
 /// An in-process registry. One verifier instance only; lost on restart.
 #[derive(Default)]
 pub struct MemoryDeviceKeyRegistry {
-    keys: Mutex<HashMap<(String, [u8; SEC1_UNCOMPRESSED_LEN]), String>>,
+    keys: Mutex<MemoryKeys>,
 }
 
 impl MemoryDeviceKeyRegistry {
@@ -76,9 +123,12 @@ impl MemoryDeviceKeyRegistry {
         Self::default()
     }
 
-    /// Registered keys, all tenants together.
+    /// Registered (not revoked) keys, all tenants together.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .values()
+            .filter(|e| matches!(e, MemoryEntry::Registered(_)))
+            .count()
     }
 
     /// Whether no key is registered.
@@ -86,9 +136,7 @@ impl MemoryDeviceKeyRegistry {
         self.len() == 0
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, [u8; SEC1_UNCOMPRESSED_LEN]), String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryKeys> {
         self.keys
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -100,14 +148,49 @@ impl DeviceKeyRegistry for MemoryDeviceKeyRegistry {
     async fn register(&self, tenant: &str, key_sec1: &[u8], label: &str) -> Result<(), StoreError> {
         let key = validate_registration(tenant, key_sec1)?;
         validate_label(label)?;
-        self.lock()
-            .insert((tenant.to_owned(), key), label.to_owned());
+        let mut keys = self.lock();
+        let entry = keys
+            .entry((tenant.to_owned(), key))
+            .or_insert(MemoryEntry::Registered(String::new()));
+        match entry {
+            MemoryEntry::Revoked => Err(revoked_conflict(tenant)),
+            MemoryEntry::Registered(l) => {
+                *l = label.to_owned();
+                Ok(())
+            }
+        }
+    }
+
+    async fn reinstate(
+        &self,
+        tenant: &str,
+        key_sec1: &[u8],
+        label: &str,
+    ) -> Result<(), StoreError> {
+        let key = validate_registration(tenant, key_sec1)?;
+        validate_label(label)?;
+        self.lock().insert(
+            (tenant.to_owned(), key),
+            MemoryEntry::Registered(label.to_owned()),
+        );
         Ok(())
     }
 
-    async fn is_registered(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError> {
+    async fn revoke(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError> {
         let key = validate_registration(tenant, key_sec1)?;
-        Ok(self.lock().contains_key(&(tenant.to_owned(), key)))
+        let previous = self
+            .lock()
+            .insert((tenant.to_owned(), key), MemoryEntry::Revoked);
+        Ok(matches!(previous, Some(MemoryEntry::Registered(_))))
+    }
+
+    async fn state(&self, tenant: &str, key_sec1: &[u8]) -> Result<KeyState, StoreError> {
+        let key = validate_registration(tenant, key_sec1)?;
+        Ok(match self.lock().get(&(tenant.to_owned(), key)) {
+            None => KeyState::Unknown,
+            Some(MemoryEntry::Registered(_)) => KeyState::Registered,
+            Some(MemoryEntry::Revoked) => KeyState::Revoked,
+        })
     }
 
     fn kind(&self) -> &'static str {
@@ -115,8 +198,10 @@ impl DeviceKeyRegistry for MemoryDeviceKeyRegistry {
     }
 }
 
-/// A registry on a shared Redis: `{prefix}devkey:{tenant}:{hex(sha256(key))}` → label, no
-/// expiry. Commands are bounded by [`crate::store::REDIS_COMMAND_TIMEOUT`].
+/// A registry on a shared Redis: `{prefix}devkey:{tenant}:{hex(sha256(key))}` → label and
+/// `{prefix}devkey-revoked:{tenant}:{hex(sha256(key))}` → Unix seconds of the revocation, no
+/// expiry. Register and revoke are each one Lua script (atomic). Commands are bounded by
+/// [`crate::store::REDIS_COMMAND_TIMEOUT`].
 #[derive(Clone)]
 pub struct RedisDeviceKeyRegistry {
     conn: RedisConn,
@@ -135,31 +220,95 @@ impl RedisDeviceKeyRegistry {
         self.conn
             .key(&format!("devkey:{tenant}:{}", hex::encode(digest)))
     }
+
+    fn revoked_key(&self, tenant: &str, key: &[u8; SEC1_UNCOMPRESSED_LEN]) -> String {
+        let digest = Sha256::digest(key);
+        self.conn
+            .key(&format!("devkey-revoked:{tenant}:{}", hex::encode(digest)))
+    }
 }
+
+/// KEYS: registration, revocation marker; ARGV: label. Registers unless revoked: 1, or 0 when
+/// the key is revoked (nothing written).
+const REGISTER_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+";
+
+/// KEYS: registration, revocation marker; ARGV: label. Lifts the marker and registers.
+const REINSTATE_SCRIPT: &str = r"
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+";
+
+/// KEYS: registration, revocation marker; ARGV: Unix seconds. Removes the registration and
+/// sets the marker; returns how many registrations were removed (0 or 1).
+const REVOKE_SCRIPT: &str = r"
+local removed = redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1])
+return removed
+";
+
+/// KEYS: registration, revocation marker. 2 revoked, 1 registered, 0 unknown.
+const STATE_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+return redis.call('EXISTS', KEYS[1])
+";
 
 #[async_trait::async_trait]
 impl DeviceKeyRegistry for RedisDeviceKeyRegistry {
     async fn register(&self, tenant: &str, key_sec1: &[u8], label: &str) -> Result<(), StoreError> {
         let key = validate_registration(tenant, key_sec1)?;
         validate_label(label)?;
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.redis_key(tenant, &key)).arg(label);
-        let reply: String = self.conn.run(cmd).await?;
-        if reply == "OK" {
-            Ok(())
-        } else {
-            Err(StoreError::Unavailable(format!(
-                "redis answered {reply:?} to SET"
-            )))
+        let keys = [self.redis_key(tenant, &key), self.revoked_key(tenant, &key)];
+        let written: i64 = self
+            .conn
+            .run(eval(REGISTER_SCRIPT, &keys, &[label.to_owned()]))
+            .await?;
+        match written {
+            1 => Ok(()),
+            _ => Err(revoked_conflict(tenant)),
         }
     }
 
-    async fn is_registered(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError> {
+    async fn reinstate(
+        &self,
+        tenant: &str,
+        key_sec1: &[u8],
+        label: &str,
+    ) -> Result<(), StoreError> {
         let key = validate_registration(tenant, key_sec1)?;
-        let mut cmd = redis::cmd("EXISTS");
-        cmd.arg(self.redis_key(tenant, &key));
-        let count: u64 = self.conn.run(cmd).await?;
-        Ok(count == 1)
+        validate_label(label)?;
+        let keys = [self.redis_key(tenant, &key), self.revoked_key(tenant, &key)];
+        let _: i64 = self
+            .conn
+            .run(eval(REINSTATE_SCRIPT, &keys, &[label.to_owned()]))
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke(&self, tenant: &str, key_sec1: &[u8]) -> Result<bool, StoreError> {
+        let key = validate_registration(tenant, key_sec1)?;
+        let keys = [self.redis_key(tenant, &key), self.revoked_key(tenant, &key)];
+        let now = liveproof_core::trust::unix_seconds(std::time::SystemTime::now());
+        let removed: i64 = self
+            .conn
+            .run(eval(REVOKE_SCRIPT, &keys, &[now.to_string()]))
+            .await?;
+        Ok(removed == 1)
+    }
+
+    async fn state(&self, tenant: &str, key_sec1: &[u8]) -> Result<KeyState, StoreError> {
+        let key = validate_registration(tenant, key_sec1)?;
+        let keys = [self.redis_key(tenant, &key), self.revoked_key(tenant, &key)];
+        let state: i64 = self.conn.run(eval(STATE_SCRIPT, &keys, &[])).await?;
+        Ok(match state {
+            2 => KeyState::Revoked,
+            1 => KeyState::Registered,
+            _ => KeyState::Unknown,
+        })
     }
 
     fn kind(&self) -> &'static str {

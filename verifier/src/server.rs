@@ -2,9 +2,10 @@
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
-//! | `POST /v1/sessions` | JSON [`IssueRequest`] (`seed_hex` only where the verifier allows fixed seeds: tests and demos) | 200 [`crate::IssuedToken`]; 404 unknown tenant; 400 invalid |
+//! | `POST /v1/sessions` | JSON [`IssueRequest`] with `subject` (required; `seed_hex` only where the verifier allows fixed seeds: tests and demos; `attempt` and `consecutive_failures` refused, 400 `counted_by_server`) | 200 [`crate::IssuedToken`]; 404 unknown tenant; 400 invalid; 429 `too_many_attempts` with `retry_after_s` and `Retry-After`; 503 `store_unavailable` |
 //! | `POST /v1/verify?session_id=..[&tenant=..]` | the signed result's bytes (`application/cose` or `application/octet-stream`), or JSON `{"result_b64", "session_id", "tenant"}`; `session_id` required (400 `session_id_required`) | 200 with the verdict, accepted or not; 503 with the verdict when the replay store is down (fail closed, retryable) |
-//! | `POST /v1/device-keys` | JSON `{"tenant", "public_key_b64" (SEC1, 65 bytes), "label"}` | 201; 400 bad key; 404 unknown tenant |
+//! | `POST /v1/device-keys` | JSON `{"tenant", "public_key_b64" (SEC1, 65 bytes), "label", "reinstate"?}` | 201; 400 bad key; 404 unknown tenant; 409 `device_key_revoked` (a revoked key without `"reinstate": true`); 503 `registry_unavailable` |
+//! | `POST /v1/device-keys/revoke` | JSON `{"tenant", "public_key_b64"}` | 200 `{"revoked": true, "was_registered"}`; 400, 404, 503 as registration |
 //! | `GET /healthz` | | 200 `{"status":"ok","replay_store":"memory"\|"redis"}` |
 //! | `GET /metrics` | | Prometheus text ([`crate::metrics`]) |
 //!
@@ -117,6 +118,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds, as `"retry_after_s"` in the body and a `Retry-After` header (429).
+    retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -125,6 +128,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_s: None,
         }
     }
 
@@ -135,8 +139,21 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.message, "code": self.code }));
-        (self.status, body).into_response()
+        let Some(retry_after_s) = self.retry_after_s else {
+            let body = Json(json!({ "error": self.message, "code": self.code }));
+            return (self.status, body).into_response();
+        };
+        let body = Json(json!({
+            "error": self.message,
+            "code": self.code,
+            "retry_after_s": retry_after_s,
+        }));
+        (
+            self.status,
+            [(header::RETRY_AFTER, HeaderValue::from(retry_after_s))],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -155,6 +172,7 @@ fn router_with_metrics(verifier: Arc<Verifier>, audit: AuditSink, metrics: Arc<M
         .route("/v1/sessions", post(issue_session))
         .route("/v1/verify", post(verify))
         .route("/v1/device-keys", post(register_device_key))
+        .route("/v1/device-keys/revoke", post(revoke_device_key))
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
@@ -349,13 +367,61 @@ fn parse_json<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::bad_request("malformed_json", format!("malformed JSON: {e}")))
 }
 
+/// The JSON body of `POST /v1/sessions`: an [`IssueRequest`], plus the two fields callers
+/// used to send, only to refuse them with a message that says why.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueJson {
+    tenant: String,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    flow: Option<liveproof_core::policy::FlowType>,
+    #[serde(default)]
+    tier: Option<liveproof_core::policy::RiskTier>,
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+    #[serde(default)]
+    seed_hex: Option<String>,
+    #[serde(default)]
+    attempt: Option<serde_json::Value>,
+    #[serde(default)]
+    consecutive_failures: Option<serde_json::Value>,
+}
+
 async fn issue_session(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: IssueRequest = parse_json(&headers, &body)?;
-    match state.verifier.issue_session(&request, SystemTime::now()) {
+    let json: IssueJson = parse_json(&headers, &body)?;
+    for (field, sent) in [
+        ("attempt", json.attempt.is_some()),
+        ("consecutive_failures", json.consecutive_failures.is_some()),
+    ] {
+        if sent {
+            return Err(ApiError::bad_request(
+                "counted_by_server",
+                format!(
+                    "`{field}` is counted by the verifier per tenant and subject; remove it \
+                     from the request and send `subject`"
+                ),
+            ));
+        }
+    }
+    let request = IssueRequest {
+        tenant: json.tenant,
+        subject: json.subject,
+        flow: json.flow,
+        tier: json.tier,
+        ttl_seconds: json.ttl_seconds,
+        seed_hex: json.seed_hex,
+    };
+    match state
+        .verifier
+        .issue_session(&request, SystemTime::now())
+        .await
+    {
         Ok(token) => {
             state.metrics.session_issued();
             tracing::info!(
@@ -374,6 +440,27 @@ async fn issue_session(
                 }
                 IssueError::Invalid(_) => ApiError::bad_request("invalid_request", message),
                 IssueError::SeedNotAllowed => ApiError::bad_request("seed_not_allowed", message),
+                IssueError::SubjectRequired => ApiError::bad_request("subject_required", message),
+                IssueError::TooManyAttempts { retry_after_s, .. } => {
+                    tracing::info!(
+                        tenant = %truncate(&request.tenant, 64),
+                        retry_after_s,
+                        "session refused: too many attempts"
+                    );
+                    ApiError {
+                        retry_after_s: Some(retry_after_s),
+                        ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message)
+                    }
+                }
+                IssueError::StoreUnavailable(why) => {
+                    tracing::error!(error = %why, "attempt store unavailable: no session issued");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the attempt store is unavailable, so no session can be counted; retry \
+                         later",
+                    )
+                }
                 IssueError::Signing(_) => {
                     tracing::error!(error = %message, "cannot sign a session token");
                     ApiError::new(
@@ -452,10 +539,14 @@ fn verify_request(
     Ok((bytes, expected))
 }
 
-/// Whether a verdict is a rejection because the replay store could not answer (the request
-/// may be retried; the answer is 503).
+/// Whether a verdict is a rejection because the replay store or the device-key registry could
+/// not answer (the request may be retried; the answer is 503).
 fn replay_store_outage(verdict: &crate::Verdict) -> bool {
-    !verdict.accepted && verdict.reject_reason == Some(RejectReason::ReplayStoreUnavailable)
+    !verdict.accepted
+        && matches!(
+            verdict.reject_reason,
+            Some(RejectReason::ReplayStoreUnavailable | RejectReason::RegistryUnavailable)
+        )
 }
 
 /// The `reason` label of a verification: the reject reason's stable name when rejected, else
@@ -543,6 +634,53 @@ struct DeviceKeyRequest {
     public_key_b64: String,
     #[serde(default)]
     label: String,
+    /// Registers a revoked key again (an explicit decision); without it a revoked key is 409.
+    #[serde(default)]
+    reinstate: bool,
+}
+
+/// A device-key revocation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    tenant: String,
+    public_key_b64: String,
+}
+
+/// Checks the tenant (well formed, served here) and decodes the key's base64; the registry
+/// checks the key itself.
+fn device_key_target(
+    state: &AppState,
+    tenant: &str,
+    public_key_b64: &str,
+) -> Result<Vec<u8>, ApiError> {
+    crate::store::validate_key("tenant", tenant)
+        .map_err(|e| ApiError::bad_request("invalid_device_key", e.to_string()))?;
+    if !state.verifier.config().tenants.contains_key(tenant) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            format!("unknown tenant `{}`", truncate(tenant, 64)),
+        ));
+    }
+    decode_base64(public_key_b64)
+        .ok_or_else(|| ApiError::bad_request("bad_base64", "public_key_b64 is not base64"))
+}
+
+/// A registry error as an answer: 400 bad key, 409 revoked, 503 unavailable.
+fn registry_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Invalid(why) => ApiError::bad_request("invalid_device_key", why),
+        StoreError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "device_key_revoked", why),
+        StoreError::Unavailable(why) => {
+            tracing::error!(error = %why, "device-key registry unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registry_unavailable",
+                "the device-key registry is unavailable; retry later",
+            )
+        }
+    }
 }
 
 async fn register_device_key(
@@ -551,55 +689,64 @@ async fn register_device_key(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: DeviceKeyRequest = parse_json(&headers, &body)?;
-    crate::store::validate_key("tenant", &request.tenant)
-        .map_err(|e| ApiError::bad_request("invalid_device_key", e.to_string()))?;
-    if !state
-        .verifier
-        .config()
-        .tenants
-        .contains_key(&request.tenant)
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_tenant",
-            format!("unknown tenant `{}`", truncate(&request.tenant, 64)),
-        ));
-    }
-    let key = decode_base64(&request.public_key_b64)
-        .ok_or_else(|| ApiError::bad_request("bad_base64", "public_key_b64 is not base64"))?;
+    let key = device_key_target(&state, &request.tenant, &request.public_key_b64)?;
     let registry = state.verifier.registry();
-    match registry
-        .register(&request.tenant, &key, &request.label)
+    let registered = if request.reinstate {
+        registry
+            .reinstate(&request.tenant, &key, &request.label)
+            .await
+    } else {
+        registry
+            .register(&request.tenant, &key, &request.label)
+            .await
+    };
+    registered.map_err(registry_error)?;
+    let key_sha256 = hex::encode(Sha256::digest(&key));
+    tracing::info!(
+        tenant = %truncate(&request.tenant, 64),
+        key_sha256 = %key_sha256,
+        reinstated = request.reinstate,
+        "device key registered"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "tenant": request.tenant,
+            "key_sha256": key_sha256,
+            "label": request.label,
+            "registry": registry.kind(),
+        })),
+    )
+        .into_response())
+}
+
+async fn revoke_device_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: RevokeRequest = parse_json(&headers, &body)?;
+    let key = device_key_target(&state, &request.tenant, &request.public_key_b64)?;
+    let registry = state.verifier.registry();
+    let was_registered = registry
+        .revoke(&request.tenant, &key)
         .await
-    {
-        Ok(()) => {
-            let key_sha256 = hex::encode(Sha256::digest(&key));
-            tracing::info!(
-                tenant = %truncate(&request.tenant, 64),
-                key_sha256 = %key_sha256,
-                "device key registered"
-            );
-            Ok((
-                StatusCode::CREATED,
-                Json(json!({
-                    "tenant": request.tenant,
-                    "key_sha256": key_sha256,
-                    "label": request.label,
-                    "registry": registry.kind(),
-                })),
-            )
-                .into_response())
-        }
-        Err(StoreError::Invalid(why)) => Err(ApiError::bad_request("invalid_device_key", why)),
-        Err(StoreError::Unavailable(why)) => {
-            tracing::error!(error = %why, "device-key registry unavailable");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "registry_unavailable",
-                "the device-key registry is unavailable; retry later",
-            ))
-        }
-    }
+        .map_err(registry_error)?;
+    let key_sha256 = hex::encode(Sha256::digest(&key));
+    tracing::info!(
+        tenant = %truncate(&request.tenant, 64),
+        key_sha256 = %key_sha256,
+        was_registered,
+        "device key revoked"
+    );
+    Ok(Json(json!({
+        "tenant": request.tenant,
+        "key_sha256": key_sha256,
+        "revoked": true,
+        "was_registered": was_registered,
+        "registry": registry.kind(),
+    }))
+    .into_response())
 }
 
 /// At most `max` bytes of `s`, cut on a character boundary (for log fields and messages).

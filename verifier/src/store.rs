@@ -12,12 +12,20 @@
 //!
 //! Every store error is returned to the caller, which must reject (fail closed): a claim that
 //! cannot be recorded is never treated as fresh.
+//!
+//! The same store counts attempts (docs/trust.md, "Attempts"): per tenant and subject, the
+//! sessions issued and the consecutive failures within a window. Redis keeps them in the hash
+//! `{prefix}attempts:{tenant}:{hex(sha256(subject))}` (fields `issued`, `failures`, expiring
+//! at the window's end) and maps each counted session to it with
+//! `{prefix}attempt-session:{session_id}` until the token expires; both updates are Lua
+//! scripts, so they are atomic across verifier processes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::Digest as _;
 
 use crate::metrics::REPLAY_CLAIM_SECONDS;
 
@@ -44,14 +52,83 @@ pub enum StoreError {
     /// The request itself is wrong (key, tenant, device key or ttl): retrying will not help.
     #[error("invalid replay-store request: {0}")]
     Invalid(String),
+    /// The request conflicts with what the store holds (a revoked device key registered
+    /// without an explicit reinstate).
+    #[error("{0}")]
+    Conflict(String),
 }
 
-/// An atomic, expiring set of claimed keys.
+/// What an accepted result does to its subject's attempt count ([`ReplayStore::claim_and_record`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A pass ends the transaction: the subject's counts are reset.
+    Pass,
+    /// A fail adds one consecutive failure.
+    Fail,
+    /// Anything else (a retry) changes nothing: the session was counted when issued.
+    Neutral,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Neutral => "neutral",
+        }
+    }
+}
+
+/// The attempt limit of one tenant: at most `max_attempts` sessions per subject within
+/// `window` (counted from the window's first session; a pass resets it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptLimit {
+    pub max_attempts: u32,
+    pub window: Duration,
+}
+
+/// The answer to [`ReplayStore::begin_attempt`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptGrant {
+    /// Issue the session: it is attempt `attempt` (1-based) in the window, after
+    /// `consecutive_failures` fails in a row.
+    Granted {
+        attempt: u32,
+        consecutive_failures: u32,
+    },
+    /// `max_attempts` sessions were already issued in the window; it ends in `retry_after`.
+    Refused { issued: u32, retry_after: Duration },
+}
+
+/// An atomic, expiring set of claimed keys, and the attempt counts per tenant and subject that
+/// session issuance and accepted results update (in the same store, so one Redis serves both).
 #[async_trait::async_trait]
 pub trait ReplayStore: Send + Sync {
     /// Atomically claims `key` for `ttl`: Ok(true) if this call made the claim, Ok(false) if an
     /// unexpired claim exists. Never evicts an unexpired claim. Err: the caller rejects.
     async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// As [`Self::claim`], and when this call made the claim, applies `outcome` to the subject
+    /// that session `key` was issued to by [`Self::begin_attempt`] (if any), in the same atomic
+    /// step: a result is counted exactly when it is accepted. `window` is the tenant's, for a
+    /// fail whose window has ended meanwhile (it starts a new one).
+    async fn claim_and_record(
+        &self,
+        key: &str,
+        ttl: Duration,
+        outcome: Outcome,
+        window: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Counts one session for `(tenant, subject)` unless `limit.max_attempts` were already
+    /// issued in the window, and remembers for `session_ttl` that session `session_key` belongs
+    /// to that subject. Atomic. Err: the caller refuses to issue (fail closed).
+    async fn begin_attempt(
+        &self,
+        tenant: &str,
+        subject: &str,
+        session_key: &str,
+        limit: AttemptLimit,
+        session_ttl: Duration,
+    ) -> Result<AttemptGrant, StoreError>;
     /// "memory" or "redis" (for logs, metrics and the verdict).
     fn kind(&self) -> &'static str;
 }
@@ -92,12 +169,37 @@ pub fn validate_ttl(ttl: Duration) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Checks an attempt limit: at least one attempt, a window of 1 s to [`MAX_TTL`].
+pub fn validate_limit(limit: AttemptLimit) -> Result<(), StoreError> {
+    if limit.max_attempts == 0 {
+        return Err(StoreError::Invalid("max_attempts is zero".into()));
+    }
+    if limit.window < Duration::from_secs(1) {
+        return Err(StoreError::Invalid(format!(
+            "attempt window {} ms is shorter than 1 s",
+            limit.window.as_millis()
+        )));
+    }
+    validate_ttl(limit.window)
+}
+
+/// One subject's counts in a [`MemoryReplayStore`].
+struct MemoryCounter {
+    issued: u32,
+    failures: u32,
+    /// The end of the window.
+    expires: Instant,
+}
+
 /// The claims of a [`MemoryReplayStore`]: by key, and by expiry so expired ones are dropped
-/// in order without scanning the map.
+/// in order without scanning the map; the attempt counters, and which subject each counted
+/// session belongs to (until its expiry).
 #[derive(Default)]
 struct MemoryClaims {
     by_key: HashMap<String, Instant>,
     by_expiry: BTreeSet<(Instant, String)>,
+    counters: HashMap<(String, String), MemoryCounter>,
+    sessions: HashMap<String, ((String, String), Instant)>,
 }
 
 impl MemoryClaims {
@@ -163,11 +265,23 @@ impl MemoryReplayStore {
     }
 
     fn claim_at(&self, key: &str, ttl: Duration, now: Instant) -> Result<bool, StoreError> {
+        self.claim_and_record_at(key, ttl, None, now)
+    }
+
+    /// Claims `key`; when claimed and `outcome` is given, applies it to the session's subject.
+    fn claim_and_record_at(
+        &self,
+        key: &str,
+        ttl: Duration,
+        outcome: Option<(Outcome, Duration)>,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
         validate_key("replay key", key)?;
         validate_ttl(ttl)?;
-        let expiry = now
-            .checked_add(ttl)
-            .ok_or_else(|| StoreError::Invalid("ttl overflows the clock".into()))?;
+        if let Some((_, window)) = outcome {
+            validate_ttl(window)?;
+        }
+        let expiry = later(now, ttl)?;
         let mut claims = self.lock();
         claims.purge(now);
         if claims.by_key.contains_key(key) {
@@ -181,8 +295,109 @@ impl MemoryReplayStore {
         }
         claims.by_key.insert(key.to_owned(), expiry);
         claims.by_expiry.insert((expiry, key.to_owned()));
+        let Some((outcome, window)) = outcome else {
+            return Ok(true);
+        };
+        let Some((subject, until)) = claims.sessions.remove(key) else {
+            return Ok(true);
+        };
+        if until <= now {
+            return Ok(true);
+        }
+        match outcome {
+            Outcome::Pass => {
+                claims.counters.remove(&subject);
+            }
+            Outcome::Fail => {
+                let counter = claims
+                    .counters
+                    .entry(subject)
+                    .or_insert_with(|| MemoryCounter {
+                        issued: 0,
+                        failures: 0,
+                        expires: now,
+                    });
+                if counter.expires <= now {
+                    *counter = MemoryCounter {
+                        issued: 0,
+                        failures: 0,
+                        expires: later(now, window)?,
+                    };
+                }
+                counter.failures = counter.failures.saturating_add(1);
+            }
+            Outcome::Neutral => {}
+        }
         Ok(true)
     }
+
+    fn begin_attempt_at(
+        &self,
+        tenant: &str,
+        subject: &str,
+        session_key: &str,
+        limit: AttemptLimit,
+        session_ttl: Duration,
+        now: Instant,
+    ) -> Result<AttemptGrant, StoreError> {
+        validate_key("tenant", tenant)?;
+        validate_key("subject", subject)?;
+        validate_key("session key", session_key)?;
+        validate_limit(limit)?;
+        validate_ttl(session_ttl)?;
+        let session_until = later(now, session_ttl)?;
+        let window_end = later(now, limit.window)?;
+        let mut claims = self.lock();
+        let id = (tenant.to_owned(), subject.to_owned());
+        if !claims.counters.contains_key(&id) && claims.counters.len() >= self.capacity {
+            claims.counters.retain(|_, c| c.expires > now);
+        }
+        if !claims.sessions.contains_key(session_key) && claims.sessions.len() >= self.capacity {
+            claims.sessions.retain(|_, (_, until)| *until > now);
+        }
+        if claims.counters.len() >= self.capacity || claims.sessions.len() >= self.capacity {
+            return Err(StoreError::Unavailable(format!(
+                "memory attempt store is full ({} subjects or sessions)",
+                self.capacity
+            )));
+        }
+        let counter = claims
+            .counters
+            .entry(id.clone())
+            .or_insert_with(|| MemoryCounter {
+                issued: 0,
+                failures: 0,
+                expires: window_end,
+            });
+        if counter.expires <= now {
+            *counter = MemoryCounter {
+                issued: 0,
+                failures: 0,
+                expires: window_end,
+            };
+        }
+        if counter.issued >= limit.max_attempts {
+            return Ok(AttemptGrant::Refused {
+                issued: counter.issued,
+                retry_after: counter.expires.saturating_duration_since(now),
+            });
+        }
+        counter.issued += 1;
+        let grant = AttemptGrant::Granted {
+            attempt: counter.issued,
+            consecutive_failures: counter.failures,
+        };
+        claims
+            .sessions
+            .insert(session_key.to_owned(), (id, session_until));
+        Ok(grant)
+    }
+}
+
+/// `now + span`, or `Invalid` when that overflows the clock.
+fn later(now: Instant, span: Duration) -> Result<Instant, StoreError> {
+    now.checked_add(span)
+        .ok_or_else(|| StoreError::Invalid("duration overflows the clock".into()))
 }
 
 #[async_trait::async_trait]
@@ -192,6 +407,37 @@ impl ReplayStore for MemoryReplayStore {
         let claimed = self.claim_at(key, ttl, started);
         REPLAY_CLAIM_SECONDS.observe(started.elapsed());
         claimed
+    }
+
+    async fn claim_and_record(
+        &self,
+        key: &str,
+        ttl: Duration,
+        outcome: Outcome,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let claimed = self.claim_and_record_at(key, ttl, Some((outcome, window)), started);
+        REPLAY_CLAIM_SECONDS.observe(started.elapsed());
+        claimed
+    }
+
+    async fn begin_attempt(
+        &self,
+        tenant: &str,
+        subject: &str,
+        session_key: &str,
+        limit: AttemptLimit,
+        session_ttl: Duration,
+    ) -> Result<AttemptGrant, StoreError> {
+        self.begin_attempt_at(
+            tenant,
+            subject,
+            session_key,
+            limit,
+            session_ttl,
+            Instant::now(),
+        )
     }
 
     fn kind(&self) -> &'static str {
@@ -264,6 +510,58 @@ impl RedisConn {
     }
 }
 
+/// `EVAL script numkeys keys.. args..`: one atomic Lua script. The scripts touch only keys of
+/// one verifier prefix on one Redis (the claim script reads a counter key named by a value),
+/// so Redis Cluster is not supported.
+pub(crate) fn eval(script: &str, keys: &[String], args: &[String]) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg(script).arg(keys.len());
+    for k in keys {
+        cmd.arg(k);
+    }
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd
+}
+
+/// Milliseconds of `d`, at least 1 (PX 0 is an error in Redis).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// KEYS: replay claim, session → counter; ARGV: claim ttl ms, outcome, window ms. Claims like
+/// `SET NX PX`; when claimed, applies the outcome to the session's counter and forgets the
+/// session. 1 when claimed, 0 when already claimed.
+const CLAIM_SCRIPT: &str = r"
+if not redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then return 0 end
+local counter = redis.call('GET', KEYS[2])
+if counter then
+  redis.call('DEL', KEYS[2])
+  if ARGV[2] == 'pass' then
+    redis.call('DEL', counter)
+  elseif ARGV[2] == 'fail' then
+    redis.call('HINCRBY', counter, 'failures', 1)
+    if redis.call('PTTL', counter) < 0 then redis.call('PEXPIRE', counter, ARGV[3]) end
+  end
+end
+return 1
+";
+
+/// KEYS: counter, session → counter; ARGV: max attempts, window ms, session ttl ms.
+/// `{1, attempt, failures, pttl}` when granted, `{0, issued, failures, pttl}` when refused.
+const ATTEMPT_SCRIPT: &str = r"
+local issued = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
+local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
+if issued >= tonumber(ARGV[1]) then
+  return {0, issued, failures, redis.call('PTTL', KEYS[1])}
+end
+issued = redis.call('HINCRBY', KEYS[1], 'issued', 1)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('SET', KEYS[2], KEYS[1], 'PX', ARGV[3])
+return {1, issued, failures, redis.call('PTTL', KEYS[1])}
+";
+
 /// A replay store on a shared Redis: correct across verifier instances and processes.
 /// Claims are `SET {prefix}replay:{key} 1 NX PX {ttl_ms}`. A Redis error or a command that takes
 /// longer than [`REDIS_COMMAND_TIMEOUT`] is [`StoreError::Unavailable`]; the connection
@@ -315,6 +613,78 @@ impl ReplayStore for RedisReplayStore {
                 "redis answered {other:?} to SET NX"
             ))),
         }
+    }
+
+    async fn claim_and_record(
+        &self,
+        key: &str,
+        ttl: Duration,
+        outcome: Outcome,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        validate_key("replay key", key)?;
+        validate_ttl(ttl)?;
+        validate_ttl(window)?;
+        let keys = [
+            self.conn.key(&format!("replay:{key}")),
+            self.conn.key(&format!("attempt-session:{key}")),
+        ];
+        let args = [
+            millis(ttl).to_string(),
+            outcome.as_str().to_owned(),
+            millis(window).to_string(),
+        ];
+        let started = Instant::now();
+        let reply = self.conn.run::<i64>(eval(CLAIM_SCRIPT, &keys, &args)).await;
+        REPLAY_CLAIM_SECONDS.observe(started.elapsed());
+        Ok(reply? == 1)
+    }
+
+    async fn begin_attempt(
+        &self,
+        tenant: &str,
+        subject: &str,
+        session_key: &str,
+        limit: AttemptLimit,
+        session_ttl: Duration,
+    ) -> Result<AttemptGrant, StoreError> {
+        validate_key("tenant", tenant)?;
+        validate_key("subject", subject)?;
+        validate_key("session key", session_key)?;
+        validate_limit(limit)?;
+        validate_ttl(session_ttl)?;
+        // The subject is hashed: fixed length (no ambiguity with `:` in the tenant), and the
+        // caller's user id is not kept in clear.
+        let subject_sha256 = hex::encode(sha2::Sha256::digest(subject.as_bytes()));
+        let keys = [
+            self.conn
+                .key(&format!("attempts:{tenant}:{subject_sha256}")),
+            self.conn.key(&format!("attempt-session:{session_key}")),
+        ];
+        let args = [
+            limit.max_attempts.to_string(),
+            millis(limit.window).to_string(),
+            millis(session_ttl).to_string(),
+        ];
+        let reply: Vec<i64> = self.conn.run(eval(ATTEMPT_SCRIPT, &keys, &args)).await?;
+        let [granted, count, failures, pttl] = reply[..] else {
+            return Err(StoreError::Unavailable(format!(
+                "redis answered {reply:?} to the attempt script"
+            )));
+        };
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+        Ok(if granted == 1 {
+            AttemptGrant::Granted {
+                attempt: count,
+                consecutive_failures: failures,
+            }
+        } else {
+            AttemptGrant::Refused {
+                issued: count,
+                retry_after: Duration::from_millis(u64::try_from(pttl).unwrap_or(0)),
+            }
+        })
     }
 
     fn kind(&self) -> &'static str {
@@ -393,5 +763,51 @@ mod tests {
         ));
         assert!(store.claim_at("x", MAX_TTL, t0).unwrap());
         assert_eq!(store.lock().by_key.len(), 2);
+    }
+
+    #[test]
+    fn memory_attempts_reset_when_the_window_ends() {
+        let store = MemoryReplayStore::new();
+        let t0 = Instant::now();
+        let limit = AttemptLimit {
+            max_attempts: 2,
+            window: Duration::from_secs(60),
+        };
+        let ttl = Duration::from_secs(200);
+        let at = |session: &str, t: Instant| {
+            store
+                .begin_attempt_at("acme", "alice", session, limit, ttl, t)
+                .unwrap()
+        };
+        assert!(matches!(
+            at("s1", t0),
+            AttemptGrant::Granted { attempt: 1, .. }
+        ));
+        // A fail 10 s in.
+        let fail = Some((Outcome::Fail, limit.window));
+        let t10 = t0 + Duration::from_secs(10);
+        assert!(store.claim_and_record_at("s1", ttl, fail, t10).unwrap());
+        assert_eq!(
+            at("s2", t10),
+            AttemptGrant::Granted {
+                attempt: 2,
+                consecutive_failures: 1
+            }
+        );
+        assert_eq!(
+            at("s3", t0 + Duration::from_secs(59)),
+            AttemptGrant::Refused {
+                issued: 2,
+                retry_after: Duration::from_secs(1)
+            }
+        );
+        // The window (from the first session) ends at t0 + 60 s: both counts start again.
+        assert_eq!(
+            at("s4", t0 + Duration::from_secs(60)),
+            AttemptGrant::Granted {
+                attempt: 1,
+                consecutive_failures: 0
+            }
+        );
     }
 }

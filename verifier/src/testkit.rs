@@ -16,8 +16,8 @@ use crate::verify::{IssueRequest, IssuedToken, Verifier};
 /// Raw score that the shipped calibration and policy turn into a pass (SYNTHETIC).
 pub const PASSING_RAW: f32 = 0.9;
 
-/// Issues a token for `tenant` and returns it with a SYNTHETIC result of raw score `raw`,
-/// signed by `device`.
+/// Issues an uncounted token for `tenant` ([`Verifier::issue_uncounted`]) and returns it with
+/// a SYNTHETIC result of raw score `raw`, signed by `device`.
 pub fn signed_sample(
     verifier: &Verifier,
     tenant: &str,
@@ -51,8 +51,23 @@ pub fn signed_sample_with(
     edit: impl FnOnce(&mut SessionResult),
 ) -> Result<(IssuedToken, Vec<u8>)> {
     let issued = verifier
-        .issue_session(request, now)
+        .issue_uncounted(request, now)
         .context("issuing the token")?;
+    let signed = sign_issued(verifier, &issued, device, raw, now, attestation, edit)?;
+    Ok((issued, signed))
+}
+
+/// A SYNTHETIC result of raw score `raw` for a token already issued (counted or not), checked
+/// as a device would at `now`, edited by `edit` and signed by `device` at `now`.
+pub fn sign_issued(
+    verifier: &Verifier,
+    issued: &IssuedToken,
+    device: &dyn Signer,
+    raw: f32,
+    now: SystemTime,
+    attestation: Vec<AttestationEvidence>,
+    edit: impl FnOnce(&mut SessionResult),
+) -> Result<Vec<u8>> {
     let now_s = liveproof_core::trust::unix_seconds(now);
     let cfg = verifier.config();
     let token = verify_token(&issued.token, &cfg.keys, now_s, cfg.skew_s)?;
@@ -60,6 +75,5 @@ pub fn signed_sample_with(
     let calibration = CalibrationBundle::from_json(liveproof_core::defaults::CALIBRATION_JSON)?;
     let mut result = synthetic_result(&policy, &calibration, &token.claims, raw);
     edit(&mut result);
-    let signed = sign_result(&token, &result, device, attestation, now_s)?;
-    Ok((issued, signed))
+    Ok(sign_result(&token, &result, device, attestation, now_s)?)
 }

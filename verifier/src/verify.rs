@@ -8,7 +8,8 @@
 //!    the `external_aad`, checked with the signature in 6);
 //! 5. `tenant`: a tenant this verifier serves (and the one the caller expects);
 //! 6. `device_signature`: by the key in `cnf`, over the bytes as received;
-//! 7. `device_key_trust`: attested, registered, or unverified where the policy allows it;
+//! 7. `device_key_trust`: not revoked; attested, registered, or unverified where the policy
+//!    allows it;
 //! 8. `models`: every model digest allowlisted, the calibration the policy was set on, and a
 //!    minimum SDK version;
 //! 9. `policy_hash`: the result ran the token's policy, which is the tenant's current one;
@@ -16,7 +17,9 @@
 //!     reported band, reasons and score (else `client_decision_mismatch`); LLRs are recomputed
 //!     from the raw scores where this verifier has the calibration bundle;
 //! 11. `challenge_plan`: the plan recomputed from the seed matches the reported steps;
-//! 12. `replay`: the session id is claimed atomically (a store error rejects: fail closed).
+//! 12. `replay`: the session id is claimed atomically (a store error rejects: fail closed); the
+//!     same step counts the band for the session's subject (a pass resets its attempts, a fail
+//!     adds a consecutive failure).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -37,20 +40,41 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::attest::{AttestationVerifier, Binding, DeviceAssurance};
-use crate::registry::DeviceKeyRegistry;
-use crate::store::{ReplayStore, StoreError};
+use crate::registry::{DeviceKeyRegistry, KeyState};
+use crate::store::{AttemptGrant, AttemptLimit, Outcome, ReplayStore, StoreError};
 
 /// Largest clock skew a configuration may allow, seconds: a replay claim lives until
 /// `exp + skew`, and a day-long skew would defeat the lifetime.
 pub const MAX_SKEW_S: u64 = 300;
+
+/// Default attempt window, seconds: sessions per subject are counted over 15 minutes.
+pub const DEFAULT_ATTEMPT_WINDOW_S: u64 = 900;
+
+/// Longest attempt window a configuration may set, seconds (a day).
+pub const MAX_ATTEMPT_WINDOW_S: u64 = 24 * 60 * 60;
 
 /// A tenant this verifier serves.
 #[derive(Clone, Debug)]
 pub struct TenantConfig {
     /// The tenant's current policy: tokens carry it, results must have run it.
     pub policy: LoadedPolicy,
-    /// Attempts per transaction (the retry budget a token states).
+    /// Sessions one subject may be issued within [`Self::attempt_window_s`] (the retry budget
+    /// a token states); the next is refused until the window ends or a pass resets it.
     pub max_attempts: u32,
+    /// The window over which attempts and consecutive failures are counted, seconds
+    /// (1 to [`MAX_ATTEMPT_WINDOW_S`]); it starts at the subject's first session.
+    pub attempt_window_s: u64,
+}
+
+impl TenantConfig {
+    /// A tenant on `policy` with 5 attempts per [`DEFAULT_ATTEMPT_WINDOW_S`].
+    pub fn new(policy: LoadedPolicy) -> TenantConfig {
+        TenantConfig {
+            policy,
+            max_attempts: 5,
+            attempt_window_s: DEFAULT_ATTEMPT_WINDOW_S,
+        }
+    }
 }
 
 /// Everything the verifier decides with.
@@ -92,13 +116,7 @@ impl VerifierConfig {
             );
         }
         let mut tenants = BTreeMap::new();
-        tenants.insert(
-            tenant.to_string(),
-            TenantConfig {
-                policy,
-                max_attempts: 5,
-            },
-        );
+        tenants.insert(tenant.to_string(), TenantConfig::new(policy));
         Ok(VerifierConfig {
             issuer: "liveproof-verifier".into(),
             keys,
@@ -131,24 +149,34 @@ pub fn default_calibrations() -> anyhow::Result<BTreeMap<String, CalibrationBund
     Ok(m)
 }
 
-/// A request for a session token.
+/// A request for a session token. The attempt number and the consecutive failures are not
+/// the caller's to say: the verifier counts them per tenant and [`Self::subject`].
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     pub tenant: String,
+    /// The end user (or device) the session is for: an opaque id of the caller's, 1 to 256
+    /// bytes, no control characters. Attempts are counted per tenant and subject.
+    /// [`Verifier::issue_session`] requires it.
+    #[serde(default)]
+    pub subject: Option<String>,
     #[serde(default)]
     pub flow: Option<FlowType>,
     #[serde(default)]
     pub tier: Option<RiskTier>,
     #[serde(default)]
     pub ttl_seconds: Option<u64>,
-    #[serde(default)]
-    pub attempt: Option<u32>,
-    #[serde(default)]
-    pub consecutive_failures: Option<u32>,
     /// Fixes the challenge seed (64 hex digits): tests and demos only.
     #[serde(default)]
     pub seed_hex: Option<String>,
+}
+
+/// A session's checked lifetime and random values, before its attempt is counted.
+struct Prepared {
+    ttl_s: u64,
+    session_id: [u8; 16],
+    nonce: Vec<u8>,
+    seed: [u8; 32],
 }
 
 /// An issued token.
@@ -176,6 +204,20 @@ pub enum IssueError {
     Signing(String),
     #[error("seed_hex is refused: this verifier draws every challenge seed (fixed seeds are for tests and demos, `allow_fixed_seed`)")]
     SeedNotAllowed,
+    #[error("subject is required: the verifier counts attempts per tenant and subject (an opaque id of the end user)")]
+    SubjectRequired,
+    /// `max_attempts` sessions were issued to this subject in the window.
+    #[error("too many attempts: {issued} sessions issued to this subject within {window_s} s (at most {max_attempts}); retry in {retry_after_s} s")]
+    TooManyAttempts {
+        issued: u32,
+        max_attempts: u32,
+        window_s: u64,
+        /// Seconds until the window ends (rounded up).
+        retry_after_s: u64,
+    },
+    /// The attempt store could not count the session: nothing is issued (fail closed).
+    #[error("the attempt store is unavailable: {0}")]
+    StoreUnavailable(String),
 }
 
 /// Why a result was rejected: stable names (docs/trust.md), one per check outcome.
@@ -194,6 +236,7 @@ pub enum RejectReason {
     WrongTenant,
     DeviceSignatureInvalid,
     DeviceKeyUntrusted,
+    DeviceKeyRevoked,
     ModelNotAllowed,
     SdkTooOld,
     PolicyMismatch,
@@ -201,6 +244,7 @@ pub enum RejectReason {
     ChallengeMismatch,
     Replayed,
     ReplayStoreUnavailable,
+    RegistryUnavailable,
 }
 
 impl RejectReason {
@@ -213,6 +257,7 @@ impl RejectReason {
                 | RejectReason::TokenNotYetValid
                 | RejectReason::PolicyMismatch
                 | RejectReason::ReplayStoreUnavailable
+                | RejectReason::RegistryUnavailable
         )
     }
 }
@@ -379,23 +424,89 @@ impl Verifier {
         self.replay.kind()
     }
 
-    /// A new session token: fresh 128-bit session id, 32-byte nonce and 32-byte seed from the
-    /// operating system's generator (or the request's fixed seed), the tenant's policy inside.
-    pub fn issue_session(
+    /// A new session token for `req.subject`, counted: the store adds one session to the
+    /// subject's window and the token states that attempt number and the consecutive failures
+    /// so far. Refused with [`IssueError::TooManyAttempts`] once `max_attempts` sessions were
+    /// issued in the window, and with [`IssueError::StoreUnavailable`] when the store cannot
+    /// count (fail closed). The token itself is as [`Self::issue_uncounted`] makes it.
+    pub async fn issue_session(
         &self,
         req: &IssueRequest,
         now: SystemTime,
     ) -> Result<IssuedToken, IssueError> {
-        use rand_core::RngCore;
-        let tenant = self
-            .config
+        let tenant = self.tenant_for(req)?;
+        let subject = req.subject.as_deref().ok_or(IssueError::SubjectRequired)?;
+        crate::store::validate_key("subject", subject)
+            .map_err(|e| IssueError::Invalid(e.to_string()))?;
+        let prepared = self.prepare(req)?;
+        let limit = AttemptLimit {
+            max_attempts: tenant.max_attempts,
+            window: Duration::from_secs(tenant.attempt_window_s),
+        };
+        let session_ttl =
+            Duration::from_secs(prepared.ttl_s.saturating_add(self.config.skew_s).max(1));
+        let grant = self
+            .replay
+            .begin_attempt(
+                &req.tenant,
+                subject,
+                &hex::encode(prepared.session_id),
+                limit,
+                session_ttl,
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Invalid(why) => IssueError::Invalid(why),
+                StoreError::Unavailable(why) | StoreError::Conflict(why) => {
+                    IssueError::StoreUnavailable(why)
+                }
+            })?;
+        match grant {
+            AttemptGrant::Granted {
+                attempt,
+                consecutive_failures,
+            } => self.seal(req, tenant, prepared, now, attempt, consecutive_failures),
+            AttemptGrant::Refused {
+                issued,
+                retry_after,
+            } => Err(IssueError::TooManyAttempts {
+                issued,
+                max_attempts: tenant.max_attempts,
+                window_s: tenant.attempt_window_s,
+                retry_after_s: retry_after.as_millis().div_ceil(1000).max(1) as u64,
+            }),
+        }
+    }
+
+    /// A new session token that no store counts: attempt 1, no failures, `subject` ignored.
+    /// For the operator's own tool (`liveproof-verifier issue`, which holds the server key and
+    /// could sign any token anyway) and tests; the HTTP service always counts. Fresh 128-bit
+    /// session id, 32-byte nonce and 32-byte seed from the operating system's generator (or
+    /// the request's fixed seed), the tenant's policy inside.
+    pub fn issue_uncounted(
+        &self,
+        req: &IssueRequest,
+        now: SystemTime,
+    ) -> Result<IssuedToken, IssueError> {
+        let tenant = self.tenant_for(req)?;
+        let prepared = self.prepare(req)?;
+        self.seal(req, tenant, prepared, now, 1, 0)
+    }
+
+    fn tenant_for(&self, req: &IssueRequest) -> Result<&TenantConfig, IssueError> {
+        self.config
             .tenants
             .get(&req.tenant)
-            .ok_or_else(|| IssueError::UnknownTenant(req.tenant.clone()))?;
-        let ttl = req.ttl_seconds.unwrap_or(self.config.token_ttl_s);
-        if ttl == 0 || ttl > MAX_TOKEN_TTL_S {
+            .ok_or_else(|| IssueError::UnknownTenant(req.tenant.clone()))
+    }
+
+    /// Checks the request and draws the session's random values.
+    fn prepare(&self, req: &IssueRequest) -> Result<Prepared, IssueError> {
+        use rand_core::RngCore;
+        let ttl_s = req.ttl_seconds.unwrap_or(self.config.token_ttl_s);
+        if ttl_s == 0 || ttl_s > MAX_TOKEN_TTL_S {
             return Err(IssueError::Invalid(format!(
-                "ttl_seconds {ttl}: expected 1 to {MAX_TOKEN_TTL_S}"
+                "ttl_seconds {ttl_s}: expected 1 to {MAX_TOKEN_TTL_S}"
             )));
         }
         let mut rng = rand_core::OsRng;
@@ -415,6 +526,24 @@ impl Verifier {
                 s
             }
         };
+        Ok(Prepared {
+            ttl_s,
+            session_id,
+            nonce,
+            seed,
+        })
+    }
+
+    /// Signs the token of a prepared session with the given attempt counts.
+    fn seal(
+        &self,
+        req: &IssueRequest,
+        tenant: &TenantConfig,
+        prepared: Prepared,
+        now: SystemTime,
+        attempt: u32,
+        consecutive_failures: u32,
+    ) -> Result<IssuedToken, IssueError> {
         let policy_sha256: [u8; 32] = hex::decode(&tenant.policy.sha256)
             .ok()
             .and_then(|b| b.try_into().ok())
@@ -425,18 +554,18 @@ impl Verifier {
         let claims = TokenClaims {
             issuer: self.config.issuer.clone(),
             issued_at: now_s,
-            expires_at: now_s + ttl,
-            session_id,
-            nonce,
+            expires_at: now_s + prepared.ttl_s,
+            session_id: prepared.session_id,
+            nonce: prepared.nonce,
             tenant: req.tenant.clone(),
-            seed,
+            seed: prepared.seed,
             flow: req.flow.unwrap_or(FlowType::Login),
             tier: req.tier.unwrap_or(RiskTier::Medium),
             policy_sha256,
             policy_json: Some(policy_json.clone()),
-            attempt: req.attempt.unwrap_or(1),
+            attempt,
             max_attempts: tenant.max_attempts,
-            consecutive_failures: req.consecutive_failures.unwrap_or(0),
+            consecutive_failures,
         };
         let token = issue_token(&claims, &self.config.keys).map_err(|e| match e {
             TrustError::Claim { .. } => IssueError::Invalid(e.to_string()),
@@ -661,7 +790,19 @@ impl Verifier {
                 .saturating_sub(now_s)
                 .max(1),
         );
-        match self.replay.claim(&session_id, ttl).await {
+        // The claim also counts the outcome for the session's subject, atomically: a pass
+        // resets its attempts, a fail adds a consecutive failure.
+        let outcome = match result.band {
+            Band::Pass => Outcome::Pass,
+            Band::Fail => Outcome::Fail,
+            Band::Retry => Outcome::Neutral,
+        };
+        let window = Duration::from_secs(tenant.attempt_window_s);
+        match self
+            .replay
+            .claim_and_record(&session_id, ttl, outcome, window)
+            .await
+        {
             Ok(true) => run.pass("replay", format!("claimed for {} s", ttl.as_secs())),
             Ok(false) => {
                 return Err(reject(
@@ -670,7 +811,9 @@ impl Verifier {
                     "this session's result was already accepted",
                 ))
             }
-            Err(StoreError::Unavailable(e)) | Err(StoreError::Invalid(e)) => {
+            Err(StoreError::Unavailable(e))
+            | Err(StoreError::Invalid(e))
+            | Err(StoreError::Conflict(e)) => {
                 return Err(reject(
                     "replay",
                     RejectReason::ReplayStoreUnavailable,
@@ -732,7 +875,30 @@ impl Verifier {
         let mode = tenant.policy.policy.security.device_key;
         let untrusted =
             |why: String| reject("device_key_trust", RejectReason::DeviceKeyUntrusted, why);
-        // Attestation first: the strongest reason.
+        // The registry first: a revoked key is refused whatever else vouches for it (an
+        // attested phone that was stolen, a lab policy).
+        let state = self
+            .registry
+            .state(&token.claims.tenant, &key.sec1())
+            .await
+            .map_err(|e| {
+                reject(
+                    "device_key_trust",
+                    RejectReason::RegistryUnavailable,
+                    format!("device-key registry: {e} (failing closed)"),
+                )
+            })?;
+        if state == KeyState::Revoked {
+            return Err(reject(
+                "device_key_trust",
+                RejectReason::DeviceKeyRevoked,
+                format!(
+                    "key {} was revoked for tenant `{}`",
+                    signed.kid, token.claims.tenant
+                ),
+            ));
+        }
+        // Then attestation: the strongest reason.
         let mut attest_errors = Vec::new();
         for evidence in &signed.claims.attestation {
             let Some(v) = self
@@ -769,20 +935,8 @@ impl Verifier {
                 "the tenant policy requires an attested key ({attest_note})"
             )));
         }
-        match self
-            .registry
-            .is_registered(&token.claims.tenant, &key.sec1())
-            .await
-        {
-            Ok(true) => return Ok(("registered", None)),
-            Ok(false) => {}
-            Err(e) => {
-                return Err(reject(
-                    "device_key_trust",
-                    RejectReason::ReplayStoreUnavailable,
-                    format!("device-key registry: {e} (failing closed)"),
-                ))
-            }
+        if state == KeyState::Registered {
+            return Ok(("registered", None));
         }
         if mode == DeviceKeyTrust::AllowUnverified {
             return Ok(("unverified", None));

@@ -1,10 +1,11 @@
 //! The device-key registry, in memory and on Redis: registered keys are found for their tenant
-//! only, and bad keys, tenants and labels are `Invalid` without writing anything.
+//! only, bad keys, tenants and labels are `Invalid` without writing anything, and a revoked key
+//! stays revoked (per tenant) until it is explicitly reinstated.
 
 mod support;
 
 use liveproof_verifier::registry::{
-    DeviceKeyRegistry, MemoryDeviceKeyRegistry, RedisDeviceKeyRegistry,
+    DeviceKeyRegistry, KeyState, MemoryDeviceKeyRegistry, RedisDeviceKeyRegistry,
 };
 use liveproof_verifier::store::StoreError;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -151,4 +152,110 @@ async fn redis_registry_rejects_invalid() {
     let (redis, registry) = redis_registry().await;
     rejects_invalid(&registry).await;
     assert_eq!(redis.integer(&["DBSIZE"]), 0);
+}
+
+/// Revocation is per tenant, survives a plain re-registration, and only `reinstate` lifts it.
+async fn revokes_per_tenant(registry: &dyn DeviceKeyRegistry) {
+    let (k1, k2) = (device_key(1), device_key(2));
+    registry.register("acme", &k1, "pixel 8").await.unwrap();
+    registry.register("globex", &k1, "pixel 8").await.unwrap();
+    assert!(
+        registry.revoke("acme", &k1).await.unwrap(),
+        "was registered"
+    );
+    assert_eq!(
+        registry.state("acme", &k1).await.unwrap(),
+        KeyState::Revoked
+    );
+    assert!(!registry.is_registered("acme", &k1).await.unwrap());
+    // The other tenant's registration of the same key is untouched.
+    assert_eq!(
+        registry.state("globex", &k1).await.unwrap(),
+        KeyState::Registered
+    );
+    // Revoking again is idempotent and says it was no longer registered.
+    assert!(!registry.revoke("acme", &k1).await.unwrap());
+    // A routine registration does not bring it back...
+    let again = registry.register("acme", &k1, "pixel 8").await;
+    assert!(
+        matches!(&again, Err(StoreError::Conflict(why)) if why.contains("revoked")),
+        "{again:?}"
+    );
+    assert_eq!(
+        registry.state("acme", &k1).await.unwrap(),
+        KeyState::Revoked
+    );
+    // ...an explicit reinstate does.
+    registry.reinstate("acme", &k1, "found").await.unwrap();
+    assert!(registry.is_registered("acme", &k1).await.unwrap());
+    registry.register("acme", &k1, "pixel 8").await.unwrap();
+    // A key never registered can be revoked ahead of anyone registering it.
+    assert_eq!(
+        registry.state("acme", &k2).await.unwrap(),
+        KeyState::Unknown
+    );
+    assert!(!registry.revoke("acme", &k2).await.unwrap());
+    assert!(matches!(
+        registry.register("acme", &k2, "").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        registry.state("globex", &k2).await.unwrap(),
+        KeyState::Unknown
+    );
+    // Bad input is Invalid for revoke and state too.
+    assert!(matches!(
+        registry.revoke("acme", &k2[..64]).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        registry.revoke("", &k2).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        registry.state("ac\nme", &k2).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        registry.reinstate("acme", &k2, "bad\rlabel").await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn memory_registry_revokes_per_tenant() {
+    let registry = MemoryDeviceKeyRegistry::new();
+    revokes_per_tenant(&registry).await;
+    // acme: k1 (reinstated); globex: k1. k2 is revoked, not registered.
+    assert_eq!(registry.len(), 2);
+}
+
+#[tokio::test]
+async fn redis_registry_revokes_per_tenant() {
+    let (redis, registry) = redis_registry().await;
+    revokes_per_tenant(&registry).await;
+    // Layout: a revocation marker without expiry beside the registrations.
+    let k2 = hex::encode(Sha256::digest(device_key(2)));
+    let marker = format!("lp:devkey-revoked:acme:{k2}");
+    assert_eq!(redis.integer(&["EXISTS", &marker]), 1);
+    assert_eq!(redis.integer(&["TTL", &marker]), -1);
+    assert_eq!(
+        redis.integer(&["EXISTS", &format!("lp:devkey:acme:{k2}")]),
+        0
+    );
+    // k1 was reinstated: its marker is gone. Keys: 2 registrations + k2's marker.
+    let k1 = hex::encode(Sha256::digest(device_key(1)));
+    assert_eq!(
+        redis.integer(&["EXISTS", &format!("lp:devkey-revoked:acme:{k1}")]),
+        0
+    );
+    assert_eq!(redis.integer(&["DBSIZE"]), 3);
+    // A second registry on the same Redis (another verifier process) sees the revocation.
+    let other = RedisDeviceKeyRegistry::connect(&redis.url(), "lp:")
+        .await
+        .unwrap();
+    assert_eq!(
+        other.state("acme", &device_key(2)).await.unwrap(),
+        KeyState::Revoked
+    );
 }

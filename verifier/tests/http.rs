@@ -1,6 +1,8 @@
 //! The HTTP service in-process on 127.0.0.1:0, driven by a hand-written HTTP/1.1 client:
 //! routes, status codes, JSON errors for every bad body, metrics, audit records, the Redis
-//! outage answer (503), and SIGTERM shutdown of the real binary.
+//! outage answers (503), device-key revocation, attempts counted per subject (429), the
+//! request timeout (408), a server that cannot sign (500), non-canonical CBOR, and SIGTERM
+//! shutdown of the real binary.
 
 mod support;
 
@@ -8,11 +10,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use liveproof_core::trust::{ServerKeySet, SoftwareSigner};
+use liveproof_core::trust::{ServerKeySet, Signer as _, SoftwareSigner};
+use sha2::Digest as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use liveproof_verifier::registry::{DeviceKeyRegistry, MemoryDeviceKeyRegistry};
+use liveproof_verifier::registry::{
+    DeviceKeyRegistry, MemoryDeviceKeyRegistry, RedisDeviceKeyRegistry,
+};
 use liveproof_verifier::server::{self, AuditSink};
 use liveproof_verifier::store::{MemoryReplayStore, RedisReplayStore, ReplayStore};
 use liveproof_verifier::testkit::{signed_sample, PASSING_RAW};
@@ -208,7 +213,7 @@ async fn sessions_issue_and_reject_bad_requests() {
         .post(
             "/v1/sessions",
             "application/json",
-            br#"{"tenant":"acme","flow":"login","tier":"high"}"#,
+            br#"{"tenant":"acme","subject":"user-1","flow":"login","tier":"high"}"#,
         )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text());
@@ -221,7 +226,10 @@ async fn sessions_issue_and_reject_bad_requests() {
     }
     assert!(token["expires_at"].as_u64().is_some());
 
-    let fixed_seed = format!(r#"{{"tenant":"acme","seed_hex":"{}"}}"#, "00".repeat(32));
+    let fixed_seed = format!(
+        r#"{{"tenant":"acme","subject":"u","seed_hex":"{}"}}"#,
+        "00".repeat(32)
+    );
     server
         .assert_errors(
             "/v1/sessions",
@@ -247,9 +255,34 @@ async fn sessions_issue_and_reject_bad_requests() {
                 ),
                 (
                     "application/json",
-                    br#"{"tenant":"acme","ttl_seconds":100000}"#,
+                    br#"{"tenant":"acme","subject":"u","ttl_seconds":100000}"#,
                     400,
                     "invalid_request",
+                ),
+                (
+                    "application/json",
+                    br#"{"tenant":"acme","subject":"u\u0007"}"#,
+                    400,
+                    "invalid_request",
+                ),
+                (
+                    "application/json",
+                    br#"{"tenant":"acme"}"#,
+                    400,
+                    "subject_required",
+                ),
+                // The attempt counts are the verifier's, never the caller's.
+                (
+                    "application/json",
+                    br#"{"tenant":"acme","subject":"u","attempt":1}"#,
+                    400,
+                    "counted_by_server",
+                ),
+                (
+                    "application/json",
+                    br#"{"tenant":"acme","subject":"u","consecutive_failures":0}"#,
+                    400,
+                    "counted_by_server",
                 ),
                 (
                     "text/plain",
@@ -745,5 +778,506 @@ async fn an_audit_write_failure_is_counted_not_fatal() {
         2.0,
         "{metrics}"
     );
+    server.shutdown().await;
+}
+
+/// POSTs a JSON value.
+async fn post_json(server: &TestServer, path: &str, body: &serde_json::Value) -> HttpResponse {
+    server
+        .post(path, "application/json", body.to_string().as_bytes())
+        .await
+}
+
+/// [`device`]'s public key as the JSON body of the device-key routes.
+fn device_key_body(extra: serde_json::Value) -> serde_json::Value {
+    let key = device().public().expect("public key").sec1();
+    let mut body = serde_json::json!({"tenant": TENANT, "public_key_b64": b64(&key)});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    body
+}
+
+/// Verifies a fresh SYNTHETIC passing result of [`device`] and returns the verdict.
+async fn verify_fresh(server: &TestServer) -> serde_json::Value {
+    let (issued, signed) = signed_sample(
+        &server.verifier,
+        TENANT,
+        &device(),
+        PASSING_RAW,
+        SystemTime::now(),
+    )
+    .expect("signed sample");
+    let path = format!("/v1/verify?session_id={}", issued.session_id);
+    let answer = server.post(&path, "application/cose", &signed).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()
+}
+
+#[tokio::test]
+async fn a_revoked_device_key_is_rejected_after_it_verified_before() {
+    let server = TestServer::start(memory_verifier()).await;
+    register_device(&server).await;
+    let before = verify_fresh(&server).await;
+    assert_eq!(before["accepted"], true, "{before}");
+    assert_eq!(before["device_key_trust"], "registered");
+
+    let revoked = post_json(
+        &server,
+        "/v1/device-keys/revoke",
+        &device_key_body(serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+    let answer = revoked.json();
+    assert_eq!(answer["revoked"], true);
+    assert_eq!(answer["was_registered"], true);
+    assert_eq!(answer["registry"], "memory");
+
+    // A fresh session (results are single-use) signed by the same key: rejected, named.
+    let after = verify_fresh(&server).await;
+    assert_eq!(after["accepted"], false, "{after}");
+    assert_eq!(after["reject_reason"], "device_key_revoked");
+    assert_eq!(after["failed_check"], "device_key_trust");
+    assert_eq!(after["retryable"], false);
+    // A routine registration does not bring it back; an explicit reinstate does.
+    let again = post_json(
+        &server,
+        "/v1/device-keys",
+        &device_key_body(serde_json::json!({"label": "t"})),
+    )
+    .await;
+    assert_eq!(error_code(&again, 409), "device_key_revoked");
+    assert_eq!(verify_fresh(&server).await["accepted"], false);
+    let reinstated = post_json(
+        &server,
+        "/v1/device-keys",
+        &device_key_body(serde_json::json!({"reinstate": true})),
+    )
+    .await;
+    assert_eq!(reinstated.status, 201, "{}", reinstated.text());
+    assert_eq!(verify_fresh(&server).await["accepted"], true);
+
+    // Bad revocations: the same shapes as registration's.
+    let key = device().public().expect("public key").sec1();
+    for (body, status, code) in [
+        (
+            serde_json::json!({"tenant": "globex", "public_key_b64": b64(&key)}),
+            404,
+            "unknown_tenant",
+        ),
+        (
+            serde_json::json!({"tenant": TENANT, "public_key_b64": "%%%"}),
+            400,
+            "bad_base64",
+        ),
+        (
+            serde_json::json!({"tenant": TENANT, "public_key_b64": b64(&key[..64])}),
+            400,
+            "invalid_device_key",
+        ),
+        (
+            serde_json::json!({"tenant": TENANT, "public_key_b64": b64(&key), "x": 1}),
+            400,
+            "malformed_json",
+        ),
+    ] {
+        let answer = post_json(&server, "/v1/device-keys/revoke", &body).await;
+        assert_eq!(error_code(&answer, status), code, "{body}");
+    }
+    let metrics = server.metrics().await;
+    assert_eq!(
+        series(
+            &metrics,
+            "liveproof_verify_total{outcome=\"rejected\",reason=\"device_key_revoked\"}"
+        ),
+        2.0,
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+/// Issues a counted session over HTTP for `subject`; the whole answer.
+async fn issue(server: &TestServer, subject: &str) -> HttpResponse {
+    post_json(
+        server,
+        "/v1/sessions",
+        &serde_json::json!({"tenant": TENANT, "subject": subject}),
+    )
+    .await
+}
+
+/// The issued token of a 200 answer, with its (attempt, consecutive failures) as the device
+/// reads them.
+fn issued_token(
+    server: &TestServer,
+    answer: &HttpResponse,
+) -> (liveproof_verifier::IssuedToken, (u32, u32)) {
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json = answer.json();
+    let text = |f: &str| json[f].as_str().expect(f).to_owned();
+    let token =
+        liveproof_verifier::server::decode_base64(&text("token_b64")).expect("token base64");
+    let keys = &server.verifier.config().keys;
+    let now = liveproof_core::trust::unix_seconds(SystemTime::now());
+    let claims = liveproof_core::trust::verify_token(&token, keys, now, 30)
+        .expect("the device accepts the token")
+        .claims;
+    assert_eq!(claims.max_attempts, 5);
+    let issued = liveproof_verifier::IssuedToken {
+        token_b64: text("token_b64"),
+        token,
+        session_id: text("session_id"),
+        expires_at: json["expires_at"].as_u64().expect("expires_at"),
+        policy_sha256: text("policy_sha256"),
+        policy_json: text("policy_json"),
+    };
+    (issued, (claims.attempt, claims.consecutive_failures))
+}
+
+/// Signs a SYNTHETIC result of raw score `raw` for `issued` and verifies it over HTTP; the
+/// verdict.
+async fn sign_and_verify(
+    server: &TestServer,
+    issued: &liveproof_verifier::IssuedToken,
+    raw: f32,
+) -> serde_json::Value {
+    let signed = liveproof_verifier::testkit::sign_issued(
+        &server.verifier,
+        issued,
+        &device(),
+        raw,
+        SystemTime::now(),
+        Vec::new(),
+        |_| {},
+    )
+    .expect("sign");
+    let path = format!("/v1/verify?session_id={}", issued.session_id);
+    let answer = server.post(&path, "application/cose", &signed).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()
+}
+
+/// Asserts a 429 `too_many_attempts` with a retry-after within the 900 s window; returns it.
+fn too_many(answer: &HttpResponse) -> u64 {
+    assert_eq!(error_code(answer, 429), "too_many_attempts");
+    let retry_after = answer.json()["retry_after_s"]
+        .as_u64()
+        .expect("retry_after_s");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        answer.header("retry-after"),
+        Some(retry_after.to_string().as_str())
+    );
+    retry_after
+}
+
+#[tokio::test]
+async fn the_verifier_counts_attempts_per_subject_and_a_pass_resets_them() {
+    let server = TestServer::start(memory_verifier()).await;
+    register_device(&server).await;
+    // 5 sessions for alice in the window (the shipped tenant's max_attempts), then 429.
+    for n in 1..=5 {
+        let (_, counts) = issued_token(&server, &issue(&server, "alice").await);
+        assert_eq!(counts, (n, 0));
+    }
+    too_many(&issue(&server, "alice").await);
+    // Another subject is unaffected.
+    let (_, counts) = issued_token(&server, &issue(&server, "bob").await);
+    assert_eq!(counts, (1, 0));
+    // A fail counts; a pass resets the attempts and the failures.
+    let (first, counts) = issued_token(&server, &issue(&server, "carol").await);
+    assert_eq!(counts, (1, 0));
+    let failed = sign_and_verify(&server, &first, 0.05).await;
+    assert_eq!(
+        (&failed["accepted"], &failed["band"]),
+        (&true.into(), &"fail".into())
+    );
+    let (second, counts) = issued_token(&server, &issue(&server, "carol").await);
+    assert_eq!(counts, (2, 1), "the token says one failure so far");
+    let passed = sign_and_verify(&server, &second, PASSING_RAW).await;
+    assert_eq!(passed["band"], "pass", "{passed}");
+    assert_eq!(passed["attempt"], 2);
+    let (_, counts) = issued_token(&server, &issue(&server, "carol").await);
+    assert_eq!(counts, (1, 0), "a pass starts a new transaction");
+    // Refused sessions are not counted as issued.
+    server
+        .metrics_containing("\nliveproof_sessions_issued_total 9\n")
+        .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn attempts_are_shared_by_two_servers_on_one_redis_and_an_outage_is_503() {
+    let mut redis = support::TestRedis::start();
+    let on_redis = || async {
+        verifier_with(
+            Arc::new(
+                RedisReplayStore::connect(&redis.url(), "lp:")
+                    .await
+                    .expect("redis"),
+            ),
+            Arc::new(
+                RedisDeviceKeyRegistry::connect(&redis.url(), "lp:")
+                    .await
+                    .expect("redis"),
+            ),
+        )
+    };
+    let a = TestServer::start(on_redis().await).await;
+    let b = TestServer::start(on_redis().await).await;
+    register_device(&a).await;
+    // Alternate between the two servers: one count.
+    for n in 1..=5 {
+        let server = if n % 2 == 1 { &a } else { &b };
+        let (_, counts) = issued_token(server, &issue(server, "alice").await);
+        assert_eq!(counts, (n, 0));
+    }
+    too_many(&issue(&a, "alice").await);
+    too_many(&issue(&b, "alice").await);
+    // A fail verified on b counts for the next session issued on a; a pass on a resets it for b.
+    let (first, _) = issued_token(&a, &issue(&a, "carol").await);
+    assert_eq!(sign_and_verify(&b, &first, 0.05).await["band"], "fail");
+    let (second, counts) = issued_token(&a, &issue(&a, "carol").await);
+    assert_eq!(counts, (2, 1));
+    assert_eq!(
+        sign_and_verify(&a, &second, PASSING_RAW).await["accepted"],
+        true
+    );
+    let (_, counts) = issued_token(&b, &issue(&b, "carol").await);
+    assert_eq!(counts, (1, 0));
+    // Redis down: issuing fails closed (nothing is issued uncounted).
+    redis.kill();
+    let down = issue(&b, "dave").await;
+    assert_eq!(error_code(&down, 503), "store_unavailable");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_timeout_is_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(memory_verifier()).await;
+    // Announce 100 bytes, send 10, then stall: the body never completes.
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/verify?session_id=00 HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+         Content-Type: application/cose\r\nContent-Length: 100\r\n\r\n0123456789",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let started = Instant::now();
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        server::REQUEST_TIMEOUT + Duration::from_secs(10),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .expect("an answer within the timeout plus 10 s")
+    .expect("read");
+    let waited = started.elapsed();
+    let answer = support::http::parse_response(&raw).expect("a response");
+    assert_eq!(error_code(&answer, 408), "timeout");
+    assert!(
+        waited >= server::REQUEST_TIMEOUT - Duration::from_millis(100),
+        "answered after {waited:?}"
+    );
+    // Nothing reached the verifier.
+    assert_eq!(server.audit_records().len(), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_key_set_without_a_private_key_is_500_signing_failed() {
+    // A verify-only deployment: the public half of the key, no `<kid>.key.pem`.
+    let signer = SoftwareSigner::from_secret_bytes(&[0x11; 32]).expect("server key");
+    let public = signer.public().expect("public key");
+    let kid = liveproof_core::trust::kid_of(&public);
+    let keys = ServerKeySet::from_public(vec![(
+        kid,
+        liveproof_core::trust::KeyStatus::Active,
+        public,
+    )]);
+    let policy = config::load_policy(None).expect("shipped policy");
+    let verifier = Verifier::new(
+        VerifierConfig::single_tenant(keys, TENANT, policy).expect("config"),
+        Arc::new(MemoryReplayStore::new()),
+        Arc::new(MemoryDeviceKeyRegistry::new()),
+    );
+    let server = TestServer::start(verifier).await;
+    let answer = issue(&server, "alice").await;
+    assert_eq!(error_code(&answer, 500), "signing_failed");
+    // The message names no key material or internal detail.
+    assert_eq!(
+        answer.json()["error"],
+        "the session token could not be signed"
+    );
+    server
+        .metrics_containing("\nliveproof_sessions_issued_total 0\n")
+        .await;
+    // The service still verifies: a token from the signing half is checked as usual.
+    let signing = memory_verifier();
+    let (issued, signed) =
+        signed_sample(&signing, TENANT, &device(), PASSING_RAW, SystemTime::now())
+            .expect("signed sample");
+    let path = format!("/v1/verify?session_id={}", issued.session_id);
+    let verdict = server.post(&path, "application/cose", &signed).await.json();
+    assert_eq!(
+        verdict["reject_reason"], "device_key_untrusted",
+        "{verdict}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_registry_outage_is_503_on_every_route_that_needs_it() {
+    let mut redis = support::TestRedis::start();
+    let registry = RedisDeviceKeyRegistry::connect(&redis.url(), "reg:")
+        .await
+        .expect("redis");
+    let server = TestServer::start(verifier_with(
+        Arc::new(MemoryReplayStore::new()),
+        Arc::new(registry),
+    ))
+    .await;
+    register_device(&server).await;
+    assert_eq!(verify_fresh(&server).await["accepted"], true);
+    redis.kill();
+    for path in ["/v1/device-keys", "/v1/device-keys/revoke"] {
+        let answer = post_json(&server, path, &device_key_body(serde_json::json!({}))).await;
+        assert_eq!(error_code(&answer, 503), "registry_unavailable", "{path}");
+    }
+    // Verification fails closed: 503 with the verdict, retryable, named for the registry.
+    let (issued, signed) = signed_sample(
+        &server.verifier,
+        TENANT,
+        &device(),
+        PASSING_RAW,
+        SystemTime::now(),
+    )
+    .expect("signed sample");
+    let path = format!("/v1/verify?session_id={}", issued.session_id);
+    let down = server.post(&path, "application/cose", &signed).await;
+    assert_eq!(down.status, 503, "{}", down.text());
+    let verdict = down.json();
+    assert_eq!(verdict["accepted"], false);
+    assert_eq!(verdict["reject_reason"], "registry_unavailable");
+    assert_eq!(verdict["failed_check"], "device_key_trust");
+    assert_eq!(verdict["retryable"], true);
+    // Back up: the same result is accepted (nothing was claimed while the registry was down).
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let retried = loop {
+        let answer = server.post(&path, "application/cose", &signed).await;
+        if answer.status != 503 || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(retried.json()["accepted"], true, "{}", retried.text());
+    server.shutdown().await;
+}
+
+/// The length of the CBOR byte string header at `bytes[at]` and its content length.
+fn bstr_header(bytes: &[u8], at: usize) -> (usize, usize) {
+    match bytes[at] {
+        b @ 0x40..=0x57 => (1, usize::from(b - 0x40)),
+        0x58 => (2, usize::from(bytes[at + 1])),
+        0x59 => (
+            3,
+            usize::from(u16::from_be_bytes([bytes[at + 1], bytes[at + 2]])),
+        ),
+        other => panic!("not a short byte string header: 0x{other:02x}"),
+    }
+}
+
+/// A CBOR byte string header for `len` bytes, in its shortest form.
+fn bstr_head(len: usize) -> Vec<u8> {
+    match len {
+        0..=23 => vec![0x40 + len as u8],
+        24..=255 => vec![0x58, len as u8],
+        _ => {
+            let mut h = vec![0x59];
+            h.extend_from_slice(&u16::try_from(len).expect("short payload").to_be_bytes());
+            h
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_validly_signed_result_in_non_canonical_cbor_is_rejected() {
+    let server = TestServer::start(memory_verifier()).await;
+    register_device(&server).await;
+    let now = SystemTime::now();
+    // COSE_Sign1: d2 84 <protected bstr> a0 <payload bstr> 58 40 <signature>.
+    let (issued, signed) = signed_sample(&server.verifier, TENANT, &device(), PASSING_RAW, now)
+        .expect("signed sample");
+    assert_eq!(signed[..2], [0xd2, 0x84]);
+    let (ph, plen) = bstr_header(&signed, 2);
+    let protected = signed[2 + ph..2 + ph + plen].to_vec();
+    let at = 2 + ph + plen;
+    assert_eq!(signed[at], 0xa0, "empty unprotected header");
+    let (yh, ylen) = bstr_header(&signed, at + 1);
+    let payload = signed[at + 1 + yh..at + 1 + yh + ylen].to_vec();
+    let signature = &signed[signed.len() - 64..];
+
+    // 1. The envelope: the protected header's length in a longer form than needed (0x58 0x15
+    //    for 0x55). The signature covers the header's content, so it still verifies.
+    let mut envelope = vec![0xd2, 0x84, 0x58, protected.len() as u8];
+    envelope.extend_from_slice(&signed[2 + ph..]);
+    // 2. The payload: its first map key (6, `iat`) as 0x18 0x06 instead of 0x06, signed again
+    //    by the device over the new bytes: a valid signature over non-canonical claims.
+    assert_eq!(payload[1], 0x06, "the first claim is iat");
+    let mut loose = payload.clone();
+    loose.splice(1..2, [0x18, 0x06]);
+    let token_sha256 = sha2::Sha256::digest(&issued.token);
+    let mut tbs = vec![0x84, 0x6a];
+    tbs.extend_from_slice(b"Signature1");
+    tbs.extend(bstr_head(protected.len()));
+    tbs.extend_from_slice(&protected);
+    tbs.extend([0x58, 0x20]);
+    tbs.extend_from_slice(&token_sha256);
+    tbs.extend(bstr_head(loose.len()));
+    tbs.extend_from_slice(&loose);
+    let resigned = device().sign(&tbs).expect("sign").into_raw().expect("raw");
+    assert!(device().public().expect("public").verifies(&tbs, &resigned));
+    let mut claims = vec![0xd2, 0x84];
+    claims.extend(bstr_head(protected.len()));
+    claims.extend_from_slice(&protected);
+    claims.push(0xa0);
+    claims.extend(bstr_head(loose.len()));
+    claims.extend_from_slice(&loose);
+    claims.extend([0x58, 0x40]);
+    claims.extend_from_slice(&resigned);
+    // Control: the same re-assembly of the original payload and signature is the original.
+    let mut same = vec![0xd2, 0x84];
+    same.extend(bstr_head(protected.len()));
+    same.extend_from_slice(&protected);
+    same.push(0xa0);
+    same.extend(bstr_head(payload.len()));
+    same.extend_from_slice(&payload);
+    same.extend([0x58, 0x40]);
+    same.extend_from_slice(signature);
+    assert_eq!(same, signed);
+
+    let path = format!("/v1/verify?session_id={}", issued.session_id);
+    for (bytes, why) in [
+        (&envelope, "not in deterministic encoding"),
+        (&claims, "payload not in deterministic encoding"),
+    ] {
+        let answer = server.post(&path, "application/cose", bytes).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let verdict = answer.json();
+        assert_eq!(verdict["accepted"], false, "{verdict}");
+        assert_eq!(verdict["reject_reason"], "malformed");
+        assert_eq!(verdict["failed_check"], "cose_structure");
+        let detail = verdict["checks"][0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(why), "{detail}");
+    }
+    // The canonical original is still accepted: nothing above claimed the session.
+    let answer = server.post(&path, "application/cose", &signed).await;
+    assert_eq!(answer.json()["accepted"], true, "{}", answer.text());
     server.shutdown().await;
 }

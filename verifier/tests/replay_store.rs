@@ -1,6 +1,8 @@
 //! The replay stores: a claim is made once until it expires, also under concurrency, across two
 //! OS processes sharing one Redis, across a Redis restart (AOF, `appendfsync always`), and a
-//! Redis outage fails closed (`Unavailable`) and recovers by itself.
+//! Redis outage fails closed (`Unavailable`) and recovers by itself. The attempt counts in the
+//! same stores: per tenant and subject, refused beyond the limit, a fail counts and a pass
+//! resets, shared by two stores on one Redis.
 
 mod support;
 
@@ -10,8 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use liveproof_verifier::store::{
-    MemoryReplayStore, RedisReplayStore, ReplayStore, StoreError, MAX_TTL, REDIS_COMMAND_TIMEOUT,
+    AttemptGrant, AttemptLimit, MemoryReplayStore, Outcome, RedisReplayStore, ReplayStore,
+    StoreError, MAX_TTL, REDIS_COMMAND_TIMEOUT,
 };
+use sha2::Digest as _;
 use support::TestRedis;
 
 /// Claims in the multi-process test, per process.
@@ -406,4 +410,181 @@ async fn redis_bad_url_or_prefix_is_invalid() {
             "{url} {prefix:?}"
         );
     }
+}
+
+/// 3 attempts per 60 s window in the attempt tests.
+const LIMIT: AttemptLimit = AttemptLimit {
+    max_attempts: 3,
+    window: Duration::from_secs(60),
+};
+/// How long a counted session maps to its subject.
+const SESSION_TTL: Duration = Duration::from_secs(210);
+
+/// Counts one session of `subject` at `tenant` as session `session`.
+async fn attempt(
+    store: &dyn ReplayStore,
+    tenant: &str,
+    subject: &str,
+    session: &str,
+) -> AttemptGrant {
+    store
+        .begin_attempt(tenant, subject, session, LIMIT, SESSION_TTL)
+        .await
+        .unwrap()
+}
+
+fn granted(attempt: u32, consecutive_failures: u32) -> AttemptGrant {
+    AttemptGrant::Granted {
+        attempt,
+        consecutive_failures,
+    }
+}
+
+/// The (max + 1)-th session of one subject in the window is refused while other subjects and
+/// tenants are unaffected; a fail counts, a pass resets; a replayed claim counts nothing.
+async fn attempts_are_counted(store: &dyn ReplayStore) {
+    for i in 1..=3 {
+        assert_eq!(
+            attempt(store, "acme", "alice", &format!("a{i}")).await,
+            granted(i, 0)
+        );
+    }
+    match attempt(store, "acme", "alice", "a4").await {
+        AttemptGrant::Refused {
+            issued,
+            retry_after,
+        } => {
+            assert_eq!(issued, 3);
+            assert!(
+                retry_after > Duration::from_secs(50) && retry_after <= LIMIT.window,
+                "retry after {retry_after:?}"
+            );
+        }
+        other => panic!("the 4th attempt was {other:?}"),
+    }
+    assert_eq!(attempt(store, "acme", "bob", "b1").await, granted(1, 0));
+    assert_eq!(attempt(store, "globex", "alice", "g1").await, granted(1, 0));
+    // A fail, then a pass.
+    let window = LIMIT.window;
+    let ttl = Duration::from_secs(60);
+    assert_eq!(attempt(store, "acme", "carol", "c1").await, granted(1, 0));
+    assert!(store
+        .claim_and_record("c1", ttl, Outcome::Fail, window)
+        .await
+        .unwrap());
+    // The same result again: a replay, which counts nothing.
+    assert!(!store
+        .claim_and_record("c1", ttl, Outcome::Fail, window)
+        .await
+        .unwrap());
+    assert_eq!(attempt(store, "acme", "carol", "c2").await, granted(2, 1));
+    assert!(store
+        .claim_and_record("c2", ttl, Outcome::Neutral, window)
+        .await
+        .unwrap());
+    assert_eq!(attempt(store, "acme", "carol", "c3").await, granted(3, 1));
+    assert!(store
+        .claim_and_record("c3", ttl, Outcome::Pass, window)
+        .await
+        .unwrap());
+    assert_eq!(attempt(store, "acme", "carol", "c4").await, granted(1, 0));
+    // A claim of a session no one counted (an uncounted token) is a plain claim.
+    assert!(store
+        .claim_and_record("uncounted", ttl, Outcome::Fail, window)
+        .await
+        .unwrap());
+    // Bad subjects, tenants, limits: Invalid, nothing counted.
+    for (tenant, subject) in [("acme", ""), ("acme", "a\nb"), ("", "alice")] {
+        assert!(matches!(
+            store
+                .begin_attempt(tenant, subject, "x1", LIMIT, SESSION_TTL)
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    let zero = AttemptLimit {
+        max_attempts: 0,
+        ..LIMIT
+    };
+    assert!(matches!(
+        store
+            .begin_attempt("acme", "dave", "d1", zero, SESSION_TTL)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    let long = AttemptLimit {
+        window: MAX_TTL + Duration::from_secs(1),
+        ..LIMIT
+    };
+    assert!(matches!(
+        store
+            .begin_attempt("acme", "dave", "d1", long, SESSION_TTL)
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(attempt(store, "acme", "dave", "d1").await, granted(1, 0));
+}
+
+#[tokio::test]
+async fn memory_attempts_are_counted_per_subject_and_reset_by_a_pass() {
+    attempts_are_counted(&MemoryReplayStore::new()).await;
+}
+
+#[tokio::test]
+async fn redis_attempts_are_counted_per_subject_and_reset_by_a_pass() {
+    let redis = TestRedis::start();
+    let store = RedisReplayStore::connect(&redis.url(), "t:").await.unwrap();
+    attempts_are_counted(&store).await;
+    // Layout: a hash per tenant and hashed subject, expiring with the window.
+    let alice = format!(
+        "t:attempts:acme:{}",
+        hex::encode(sha2::Sha256::digest(b"alice"))
+    );
+    assert_eq!(redis.command(&["HGET", &alice, "issued"]), "$1\r\n3\r\n");
+    let pttl = redis.integer(&["PTTL", &alice]);
+    assert!((50_000..=60_000).contains(&pttl), "PTTL {pttl} ms");
+    // A counted session maps to its subject until the token expires; a claimed one is gone.
+    assert_eq!(redis.integer(&["EXISTS", "t:attempt-session:a1"]), 1);
+    assert_eq!(redis.integer(&["EXISTS", "t:attempt-session:c1"]), 0);
+    // A second store (another verifier process) on the same Redis sees the same counts.
+    let other = RedisReplayStore::connect(&redis.url(), "t:").await.unwrap();
+    assert!(matches!(
+        attempt(&other, "acme", "alice", "a5").await,
+        AttemptGrant::Refused { issued: 3, .. }
+    ));
+    assert_eq!(attempt(&other, "acme", "bob", "b2").await, granted(2, 0));
+}
+
+#[tokio::test]
+async fn redis_attempt_store_outage_fails_closed() {
+    let mut redis = TestRedis::start();
+    let store = RedisReplayStore::connect(&redis.url(), "t:").await.unwrap();
+    assert_eq!(attempt(&store, "acme", "alice", "a1").await, granted(1, 0));
+    redis.kill();
+    let down = store
+        .begin_attempt("acme", "alice", "a2", LIMIT, SESSION_TTL)
+        .await;
+    assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
+    let claim = store
+        .claim_and_record("a1", Duration::from_secs(60), Outcome::Fail, LIMIT.window)
+        .await;
+    assert!(
+        matches!(claim, Err(StoreError::Unavailable(_))),
+        "{claim:?}"
+    );
+    // Back (AOF kept the count): the next session is attempt 2.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let grant = loop {
+        match store
+            .begin_attempt("acme", "alice", "a2", LIMIT, SESSION_TTL)
+            .await
+        {
+            Err(StoreError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(grant, granted(2, 0));
 }

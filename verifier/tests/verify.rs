@@ -497,7 +497,7 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
     // The host's flow: issue, build the claims, ask the "platform" (an anchor here) to attest
     // their binding, then sign the claims with the evidence attached.
     let sign_with = |counter: u64, by: &SoftwareSigner| {
-        let issued = v.issue_session(&default_request(), now()).unwrap();
+        let issued = v.issue_uncounted(&default_request(), now()).unwrap();
         let cfg = v.config();
         let token =
             liveproof_core::trust::verify_token(&issued.token, &cfg.keys, 1_796_000_000, 30)
@@ -575,16 +575,36 @@ async fn issuing_refuses_unknown_tenants_and_bad_lifetimes() {
     let v = verifier(config(DeviceKeyTrust::AllowUnverified));
     let req = |tenant: &str, ttl: Option<u64>| IssueRequest {
         tenant: tenant.into(),
+        subject: Some("user-1".into()),
         ttl_seconds: ttl,
         ..IssueRequest::default()
     };
     assert!(matches!(
-        v.issue_session(&req("globex", None), now()),
+        v.issue_session(&req("globex", None), now()).await,
         Err(liveproof_verifier::IssueError::UnknownTenant(_))
     ));
     for ttl in [0, 601] {
         assert!(matches!(
-            v.issue_session(&req(TENANT, Some(ttl)), now()),
+            v.issue_session(&req(TENANT, Some(ttl)), now()).await,
+            Err(liveproof_verifier::IssueError::Invalid(_))
+        ));
+    }
+    // A counted session needs a subject, and a well-formed one.
+    let anonymous = IssueRequest {
+        subject: None,
+        ..req(TENANT, None)
+    };
+    assert_eq!(
+        v.issue_session(&anonymous, now()).await.unwrap_err(),
+        liveproof_verifier::IssueError::SubjectRequired
+    );
+    for bad in ["", "user\n2"] {
+        let bad = IssueRequest {
+            subject: Some(bad.into()),
+            ..req(TENANT, None)
+        };
+        assert!(matches!(
+            v.issue_session(&bad, now()).await,
             Err(liveproof_verifier::IssueError::Invalid(_))
         ));
     }
@@ -594,17 +614,29 @@ async fn issuing_refuses_unknown_tenants_and_bad_lifetimes() {
         ..req(TENANT, None)
     };
     assert_eq!(
-        v.issue_session(&seeded, now()).unwrap_err(),
+        v.issue_session(&seeded, now()).await.unwrap_err(),
         liveproof_verifier::IssueError::SeedNotAllowed
     );
     let mut cfg = config(DeviceKeyTrust::AllowUnverified);
     cfg.allow_fixed_seed = true;
-    assert!(verifier(cfg).issue_session(&seeded, now()).is_ok());
-    let a = v.issue_session(&req(TENANT, Some(600)), now()).unwrap();
-    let b = v.issue_session(&req(TENANT, None), now()).unwrap();
+    assert!(verifier(cfg).issue_session(&seeded, now()).await.is_ok());
+    let a = v
+        .issue_session(&req(TENANT, Some(600)), now())
+        .await
+        .unwrap();
+    let b = v.issue_session(&req(TENANT, None), now()).await.unwrap();
     assert_ne!(a.session_id, b.session_id, "session ids are random");
     assert_eq!(a.session_id.len(), 32);
     assert_eq!(b.expires_at, 1_796_000_000 + 180);
+    // None of the refused requests counted: a and b are attempts 1 and 2.
+    let keys = v.config().keys.clone();
+    let attempt = |t: &liveproof_verifier::IssuedToken| {
+        liveproof_core::trust::verify_token(&t.token, &keys, 1_796_000_000, 30)
+            .unwrap()
+            .claims
+            .attempt
+    };
+    assert_eq!((attempt(&a), attempt(&b)), (1, 2));
 }
 
 #[tokio::test]

@@ -32,8 +32,12 @@ use liveproof_core::trust::{
 
 use crate::ApiError;
 
-/// Clock skew the device allows on a token's `iat` / `exp`, seconds.
-pub const TOKEN_SKEW_S: u64 = 60;
+/// Clock skew the device allows on a token's `iat` / `exp`, seconds: the verifier's default
+/// (core's `DEFAULT_SKEW_S`, 30 s). The verifier checks the result's `iat`, stamped by this
+/// device's clock, with its own skew, so a device that allowed more would start sessions whose
+/// results the verifier then refuses as `binding_mismatch`, which is not retryable
+/// (docs/trust.md, "Clock skew").
+pub const TOKEN_SKEW_S: u64 = liveproof_core::trust::DEFAULT_SKEW_S;
 
 /// The embedding model the engine loads for face continuity and template matches.
 pub const EMBEDDING_MODEL: &str = "fr_feature";

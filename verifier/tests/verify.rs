@@ -568,6 +568,18 @@ async fn an_attested_key_is_trusted_and_its_counter_must_rise() {
         RejectReason::DeviceKeyUntrusted,
         "device_key_trust",
     );
+    // A revoked key is refused even with valid attestation evidence (a stolen phone).
+    assert!(v
+        .registry()
+        .revoke(TENANT, &dev.public().unwrap().sec1())
+        .await
+        .unwrap());
+    let revoked_key = v.verify(&sign_with(10, &anchor), now()).await.verdict;
+    rejected(
+        &revoked_key,
+        RejectReason::DeviceKeyRevoked,
+        "device_key_trust",
+    );
 }
 
 #[tokio::test]
@@ -684,7 +696,112 @@ fn config_files_are_checked() {
     let e =
         write(r#"{"keys": "keys", "tenants": {"acme": {"policy": "other.json"}}}"#).unwrap_err();
     assert!(format!("{e:#}").contains("calibration"), "{e:#}");
+    let t = &ok.tenants["acme"];
+    assert_eq!((t.max_attempts, t.attempt_window_s), (5, 900));
+    let set = write(
+        r#"{"keys": "keys", "tenants": {"acme": {"max_attempts": 3, "attempt_window_seconds": 60}}}"#,
+    )
+    .unwrap();
+    let t = &set.tenants["acme"];
+    assert_eq!((t.max_attempts, t.attempt_window_s), (3, 60));
+    for (bad, field) in [
+        (r#"{"max_attempts": 0}"#, "max_attempts"),
+        (r#"{"max_attempts": 101}"#, "max_attempts"),
+        (r#"{"attempt_window_seconds": 0}"#, "attempt_window_seconds"),
+        (
+            r#"{"attempt_window_seconds": 86401}"#,
+            "attempt_window_seconds",
+        ),
+    ] {
+        let e = write(&format!(
+            r#"{{"keys": "keys", "tenants": {{"acme": {bad}}}}}"#
+        ))
+        .unwrap_err();
+        assert!(format!("{e:#}").contains(field), "{bad}: {e:#}");
+    }
     let e = write(r#"{"keys": "keys", "tenants": {"acme": {}}, "colour": 1}"#).unwrap_err();
     assert!(format!("{e:#}").contains("colour"), "{e:#}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_device_clock_that_jumps_beyond_the_skew_is_a_typed_error() {
+    // One skew on both sides: the device's token check (`ffi::session::TOKEN_SKEW_S` is core's
+    // DEFAULT_SKEW_S) and the verifier's default.
+    let v = registered().await;
+    let skew = liveproof_core::trust::DEFAULT_SKEW_S;
+    assert_eq!((skew, v.config().skew_s), (30, 30));
+    let t0 = 1_796_000_000u64;
+    let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+    let keys = &v.config().keys;
+    // The device's check of a token issued at t0 (180 s lifetime), its clock moved.
+    let issued = v.issue_uncounted(&default_request(), now()).unwrap();
+    let device_check = |device_now: u64| {
+        liveproof_core::trust::verify_token(&issued.token, keys, device_now, skew).map(|_| ())
+    };
+    assert!(matches!(
+        device_check(t0 - skew - 1),
+        Err(TrustError::NotYetValid { .. })
+    ));
+    assert!(device_check(t0 - skew).is_ok());
+    assert!(device_check(t0 + 180 + skew - 1).is_ok());
+    assert!(matches!(
+        device_check(t0 + 180 + skew),
+        Err(TrustError::Expired { .. })
+    ));
+    // A whole session with the device's clock `offset` s off the server's, verified at t0: the
+    // result's `iat` is the device's clock.
+    let session = |offset: i64| {
+        let issued = v.issue_uncounted(&default_request(), now()).unwrap();
+        let device_now = at(t0.checked_add_signed(offset).unwrap());
+        liveproof_verifier::testkit::sign_issued(
+            &v,
+            &issued,
+            &device(),
+            PASSING_RAW,
+            device_now,
+            Vec::new(),
+            |_| {},
+        )
+    };
+    for offset in [-30, 0, 30] {
+        let bytes = session(offset).unwrap();
+        let verdict = v.verify(&bytes, now()).await.verdict;
+        assert!(verdict.accepted, "offset {offset} s: {verdict:#?}");
+    }
+    // 31 s behind: the device refuses the token itself (typed, before any capture).
+    let behind = session(-31).unwrap_err();
+    assert!(
+        matches!(
+            behind.downcast_ref::<TrustError>(),
+            Some(TrustError::NotYetValid { .. })
+        ),
+        "{behind:#}"
+    );
+    // 31 s ahead: the token is still live on the device, but the verifier refuses a result
+    // signed beyond its skew into the future.
+    let ahead = session(31).unwrap();
+    let verdict = v.verify(&ahead, now()).await.verdict;
+    rejected(&verdict, RejectReason::BindingMismatch, "binding");
+    assert!(
+        verdict.checks.last().unwrap().detail.contains("skew 30 s"),
+        "{verdict:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_even_when_attested_or_in_lab_mode() {
+    let lab = verifier(config(DeviceKeyTrust::AllowUnverified));
+    let key = device().public().unwrap().sec1();
+    let (_, bytes) = signed_sample(&lab, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    assert!(lab.verify(&bytes, now()).await.verdict.accepted);
+    assert!(!lab.registry().revoke(TENANT, &key).await.unwrap());
+    let (_, bytes) = signed_sample(&lab, TENANT, &device(), PASSING_RAW, now()).unwrap();
+    let verdict = lab.verify(&bytes, now()).await.verdict;
+    rejected(&verdict, RejectReason::DeviceKeyRevoked, "device_key_trust");
+    assert!(!verdict.retryable);
+    // Another device key of the same tenant is unaffected.
+    let other = SoftwareSigner::from_secret_bytes(&[0x24; 32]).unwrap();
+    let (_, bytes) = signed_sample(&lab, TENANT, &other, PASSING_RAW, now()).unwrap();
+    assert!(lab.verify(&bytes, now()).await.verdict.accepted);
 }

@@ -6,6 +6,7 @@ mod bindings;
 mod capi;
 mod demo;
 mod eval;
+mod fuzz;
 mod setup;
 mod size;
 mod synth;
@@ -64,6 +65,11 @@ commands:
                        steps and fails
   gen [--check]        regenerate the C header, the Kotlin and the Swift sources; --check fails
                        if any checked-in file would change
+  fuzz [--seconds N] [--target NAME] [--sanitizer address|none]
+                       cargo-fuzz (pinned, on stable with RUSTC_BOOTSTRAP=1) on every target of
+                       fuzz/ in turn, N seconds each (default 600), corpora and artefacts in the
+                       cache; fails on any crash, timeout or out-of-memory; prints executions,
+                       exec/s and peak RSS per target
   synth --image IMG --kind K --seed N --frames K --fps F --out DIR [...]
                        setup, then write a SYNTHETIC capture from one photo (`synth --help`)
 
@@ -175,6 +181,7 @@ fn run() -> Result<()> {
             gen(flag("--check"))
         }
         "synth" => synth::run(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "xcframework" => xcframework::xcframework(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -120,6 +120,7 @@ class MemoryTest {
         var tokenBytes = issueToken(tmp)
         val rss = sortedMapOf<Int, Long>()
         val heap = sortedMapOf<Int, Long>()
+        val nonHeap = sortedMapOf<Int, Long>()
         val os = java.lang.management.ManagementFactory.getOperatingSystemMXBean() as com.sun.management.OperatingSystemMXBean
         val memory = java.lang.management.ManagementFactory.getMemoryMXBean()
         var first: Decided? = null
@@ -161,6 +162,7 @@ class MemoryTest {
                     if (n in samplesAt) {
                         rss[n] = settledRssKb()
                         heap[n] = memory.heapMemoryUsage.committed / 1024
+                        nonHeap[n] = memory.nonHeapMemoryUsage.committed / 1024
                     }
                 }
             }
@@ -177,7 +179,7 @@ class MemoryTest {
 
             val mb = { kb: Long -> kb / 1024.0 }
             val series = rss.entries.joinToString(", ") { (n, kb) -> "$n: %.1f".format(Locale.ROOT, mb(kb)) }
-            val heapSeries = heap.entries.joinToString(", ") { (n, kb) -> "$n: %.0f".format(Locale.ROOT, mb(kb)) }
+            val heapSeries = heap.entries.joinToString(", ") { (n, kb) -> "$n: %.0f / %.1f".format(Locale.ROOT, mb(kb), mb(nonHeap.getValue(n))) }
             val growth = mb(rss.getValue(sessions) - rss.getValue(warmUp))
             val peak = mb(rss.filterKeys { it >= warmUp }.values.maxOrNull()!! - rss.getValue(warmUp))
             println(
@@ -185,7 +187,8 @@ class MemoryTest {
                     .format(Locale.ROOT, seconds, seconds * 1000 / sessions, cpuSeconds * 1000 / sessions),
             )
             println("liveproof-figure: memory: VmRSS MB after session n (GC + finalisation first): $series")
-            println("liveproof-figure: memory: JVM heap committed MB at the same points: $heapSeries")
+            // The JVM's own share of the RSS, to tell its growth (JIT code, class metadata) from ours.
+            println("liveproof-figure: memory: JVM heap / non-heap (code cache, metaspace) committed MB at the same points: $heapSeries")
             println(
                 "liveproof-figure: memory: sessions $warmUp → $sessions: %+.1f MB (highest %+.1f MB; bound %.0f MB)"
                     .format(Locale.ROOT, growth, peak, GROWTH_BOUND_MB),

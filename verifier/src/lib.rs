@@ -1,6 +1,7 @@
 //! Server-side verifier of LiveProof's signed results (docs/trust.md). It issues session
-//! tokens, checks signed results in a fixed order ([`verify`]), keeps replay claims and device
-//! keys ([`store`], [`registry`]: in memory or in Redis), and serves a JSON HTTP API
+//! tokens, checks signed results in a fixed order ([`verify`]), keeps replay claims, attempt
+//! counts per subject and device keys (registered or revoked) ([`store`], [`registry`]: in
+//! memory or in Redis), and serves a JSON HTTP API
 //! ([`server`]). It depends on `liveproof-core` without ONNX Runtime: the server runs the
 //! device's own policy code (`core::policy::decide`) and never loads a model.
 

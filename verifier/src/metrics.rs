@@ -10,6 +10,8 @@
 //!   `unavailable`) and the deciding reason (a reason code or failed check name);
 //! - `verify_seconds`: histogram of the time `Verifier::verify` took, seconds;
 //! - `sessions_issued_total`: session tokens issued;
+//! - `sessions_refused_total{reason}`: session requests refused by the attempt count
+//!   (`too_many_attempts`) or because it could not be counted (`store_unavailable`);
 //! - `replay_claim_seconds`: histogram of replay-store claims (memory or Redis), seconds;
 //! - `audit_write_errors_total`: audit records that could not be written.
 
@@ -94,6 +96,8 @@ pub struct Metrics {
     verify_total: Mutex<BTreeMap<(&'static str, String), u64>>,
     verify_seconds: Histogram,
     sessions_issued: AtomicU64,
+    /// reason → refused session requests (a fixed set of reasons).
+    sessions_refused: Mutex<BTreeMap<&'static str, u64>>,
     audit_write_errors: AtomicU64,
 }
 
@@ -116,6 +120,16 @@ impl Metrics {
     /// Records one issued session token.
     pub fn session_issued(&self) {
         self.sessions_issued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a session request refused for `reason` (`too_many_attempts`,
+    /// `store_unavailable`).
+    pub fn session_refused(&self, reason: &'static str) {
+        let mut refused = self
+            .sessions_refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *refused.entry(reason).or_insert(0) += 1;
     }
 
     /// Records an audit record that could not be written.
@@ -156,6 +170,24 @@ impl Metrics {
              liveproof_sessions_issued_total {}\n",
             self.sessions_issued.load(Ordering::Relaxed)
         );
+        out.push_str(
+            "# HELP liveproof_sessions_refused_total Session requests refused by the attempt \
+             count or because it could not be counted.\n\
+             # TYPE liveproof_sessions_refused_total counter\n",
+        );
+        {
+            let refused = self
+                .sessions_refused
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (reason, n) in refused.iter() {
+                let _ = writeln!(
+                    out,
+                    "liveproof_sessions_refused_total{{reason=\"{}\"}} {n}",
+                    escape_label(reason)
+                );
+            }
+        }
         let _ = write!(
             out,
             "# HELP liveproof_audit_write_errors_total Audit records that could not be written.\n\
@@ -207,7 +239,10 @@ mod tests {
         m.verification("accepted", "passive_score_high", Duration::from_millis(2));
         m.verification("rejected", "we\"ird", Duration::from_millis(1));
         m.session_issued();
+        m.session_refused("too_many_attempts");
+        m.session_refused("too_many_attempts");
         let text = m.render();
+        assert!(text.contains("liveproof_sessions_refused_total{reason=\"too_many_attempts\"} 2\n"));
         assert!(text.contains(
             "liveproof_verify_total{outcome=\"accepted\",reason=\"passive_score_high\"} 2\n"
         ));

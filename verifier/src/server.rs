@@ -442,6 +442,7 @@ async fn issue_session(
                 IssueError::SeedNotAllowed => ApiError::bad_request("seed_not_allowed", message),
                 IssueError::SubjectRequired => ApiError::bad_request("subject_required", message),
                 IssueError::TooManyAttempts { retry_after_s, .. } => {
+                    state.metrics.session_refused("too_many_attempts");
                     tracing::info!(
                         tenant = %truncate(&request.tenant, 64),
                         retry_after_s,
@@ -453,6 +454,7 @@ async fn issue_session(
                     }
                 }
                 IssueError::StoreUnavailable(why) => {
+                    state.metrics.session_refused("store_unavailable");
                     tracing::error!(error = %why, "attempt store unavailable: no session issued");
                     ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,

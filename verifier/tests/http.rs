@@ -1001,9 +1001,17 @@ async fn the_verifier_counts_attempts_per_subject_and_a_pass_resets_them() {
     let (_, counts) = issued_token(&server, &issue(&server, "carol").await);
     assert_eq!(counts, (1, 0), "a pass starts a new transaction");
     // Refused sessions are not counted as issued.
-    server
+    let metrics = server
         .metrics_containing("\nliveproof_sessions_issued_total 9\n")
         .await;
+    assert_eq!(
+        series(
+            &metrics,
+            "liveproof_sessions_refused_total{reason=\"too_many_attempts\"}"
+        ),
+        1.0,
+        "{metrics}"
+    );
     server.shutdown().await;
 }
 
@@ -1050,6 +1058,15 @@ async fn attempts_are_shared_by_two_servers_on_one_redis_and_an_outage_is_503() 
     redis.kill();
     let down = issue(&b, "dave").await;
     assert_eq!(error_code(&down, 503), "store_unavailable");
+    let metrics = b.metrics().await;
+    assert_eq!(
+        series(
+            &metrics,
+            "liveproof_sessions_refused_total{reason=\"store_unavailable\"}"
+        ),
+        1.0,
+        "{metrics}"
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -307,6 +307,21 @@ fn challenge_session_passes_a_performed_plan_and_fails_a_print() {
     assert!(r.reasons.contains(&ReasonCode::ChallengePassed));
     assert!(!r.passive_only);
 
+    // The same performance cancelled after its last frame: a cancel is never a pass.
+    let mut s = new_session();
+    run(
+        &mut s,
+        &render_performing(&f.gauss, Kind::BonaFide, &plan, 5),
+    );
+    let r = s.cancel();
+    assert_eq!(r.band, Band::Retry, "{:?}", r.reasons);
+    assert!(
+        r.reasons.contains(&ReasonCode::CaptureIncomplete),
+        "{:?}",
+        r.reasons
+    );
+    assert!(matches!(r.challenge, ChallengeEvidence::Incomplete { .. }));
+
     // A print acting out the same plan: a flat turn fails, or the challenge never completes.
     let mut s = new_session();
     run(&mut s, &render_performing(&f.gauss, Kind::Print, &plan, 5));

@@ -763,13 +763,15 @@ impl Session {
         })
         .collect();
         let challenge = match (&self.challenge, cancelled) {
-            (None, _) => ChallengeEvidence::NotRequired,
-            (Some(c), cancelled) => match (c.outcome(), cancelled) {
-                (Some(o), _) => challenge_evidence(o),
-                (None, Some(why)) => ChallengeEvidence::Incomplete {
-                    detail: why.to_string(),
-                },
-                (None, None) => ChallengeEvidence::Incomplete {
+            // A cancel is never a pass, however much was measured: the capture is incomplete
+            // (retry, `capture_incomplete`); the signals measured so far stay in the result.
+            (_, Some(why)) => ChallengeEvidence::Incomplete {
+                detail: why.to_string(),
+            },
+            (None, None) => ChallengeEvidence::NotRequired,
+            (Some(c), None) => match c.outcome() {
+                Some(o) => challenge_evidence(o),
+                None => ChallengeEvidence::Incomplete {
                     detail: alloc::format!(
                         "the capture ended at step {} of {} of the challenge",
                         c.runner().step_index() + 1,
@@ -777,14 +779,6 @@ impl Session {
                     ),
                 },
             },
-        };
-        let challenge = match (challenge, cancelled) {
-            (ChallengeEvidence::NotRequired, Some(why)) if !self.passive_done() => {
-                ChallengeEvidence::Incomplete {
-                    detail: why.to_string(),
-                }
-            }
-            (c, _) => c,
         };
         // Face continuity ran off the frame path: a break it found (only ever on frames
         // before the challenge ended) fails the challenge, whatever the runner concluded.

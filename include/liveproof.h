@@ -715,7 +715,7 @@ typedef struct lp_signer lp_signer;
 
 /**
  * A session token that passed every check on the device (signature by a pinned server key,
- * algorithm, lifetime ±60 s, claims, the policy against its hash). Immutable: any number of
+ * algorithm, lifetime ±30 s, claims, the policy against its hash). Immutable: any number of
  * threads may use it at once, and sessions keep their own reference, so it may be freed
  * while they run.
  */
@@ -1556,7 +1556,7 @@ lp_result lp_token_session_id(const struct lp_token *token,
 
 /**
  * Writes the token's expiry (`exp`, Unix seconds) to `*out_unix_s`. A session should start
- * before it; the device allows 60 s of clock skew. Errors: `LP_NULL_ARGUMENT`.
+ * before it; the device allows 30 s of clock skew, as the verifier does. Errors: `LP_NULL_ARGUMENT`.
  *
  * Thread-safety: any thread; tokens are immutable.
  *

@@ -171,6 +171,9 @@ pub fn demo() -> Result<()> {
                     "/v1/sessions",
                     &serde_json::json!({
                         "tenant": TENANT,
+                        // The backend's own id of the user; the verifier counts attempts per
+                        // subject (one session each here).
+                        "subject": format!("demo-{}-{}", capture.name, lane.name()),
                         "flow": "account_opening",
                         "tier": "medium",
                         "seed_hex": SEED,

@@ -329,7 +329,7 @@ fn tokens_valid_expired_tampered_and_of_another_server() {
     // SAFETY: a live token, freed once.
     unsafe { lp_token_free(t) };
 
-    // Expired beyond the 60 s skew.
+    // Expired beyond the 30 s skew.
     let expired = server.token(now - 500, now - 120);
     let (r, _, m) = verify(&expired, &[&server.pub_pem]);
     assert_eq!(r, lp_result::LP_TOKEN_REJECTED, "{m}");

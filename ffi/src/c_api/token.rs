@@ -3,7 +3,7 @@
 use super::*;
 
 /// A session token that passed every check on the device (signature by a pinned server key,
-/// algorithm, lifetime ±60 s, claims, the policy against its hash). Immutable: any number of
+/// algorithm, lifetime ±30 s, claims, the policy against its hash). Immutable: any number of
 /// threads may use it at once, and sessions keep their own reference, so it may be freed
 /// while they run.
 pub struct lp_token {
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn lp_token_session_id(
 }
 
 /// Writes the token's expiry (`exp`, Unix seconds) to `*out_unix_s`. A session should start
-/// before it; the device allows 60 s of clock skew. Errors: `LP_NULL_ARGUMENT`.
+/// before it; the device allows 30 s of clock skew, as the verifier does. Errors: `LP_NULL_ARGUMENT`.
 ///
 /// Thread-safety: any thread; tokens are immutable.
 ///

@@ -173,10 +173,17 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         manifest_excerpt(),
     ));
 
+    let issue = serde_json::json!({
+        "tenant": TENANT,
+        "subject": "user-1",
+        "flow": "login",
+        "tier": "high",
+        "ttl_seconds": 120,
+    });
     out.push((
         "verifier_http",
         "issue.json".into(),
-        br#"{"tenant":"acme"}"#.to_vec(),
+        issue.to_string().into_bytes(),
     ));
     out.push(("verifier_http", "result.cose".into(), passing.clone()));
     let verify = serde_json::json!({

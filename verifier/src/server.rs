@@ -3,7 +3,7 @@
 //! | Route | Body | Answer |
 //! |---|---|---|
 //! | `POST /v1/sessions` | JSON [`IssueRequest`] with `subject` (required; `seed_hex` only where the verifier allows fixed seeds: tests and demos; `attempt` and `consecutive_failures` refused, 400 `counted_by_server`) | 200 [`crate::IssuedToken`]; 404 unknown tenant; 400 invalid; 429 `too_many_attempts` with `retry_after_s` and `Retry-After`; 503 `store_unavailable` |
-//! | `POST /v1/verify?session_id=..[&tenant=..]` | the signed result's bytes (`application/cose` or `application/octet-stream`), or JSON `{"result_b64", "session_id", "tenant"}`; `session_id` required (400 `session_id_required`) | 200 with the verdict, accepted or not; 503 with the verdict when the replay store is down (fail closed, retryable) |
+//! | `POST /v1/verify?session_id=..[&tenant=..]` | the signed result's bytes (`application/cose` or `application/octet-stream`), or JSON `{"result_b64", "session_id", "tenant"}`; `session_id` required (400 `session_id_required`) | 200 with the verdict, accepted or not (`replayed` carries `same_result`: true, with `claimed_band`, when this identical result claimed the session before; docs/trust.md says what a backend does with it); 503 with the verdict when the replay store is down (fail closed, retryable) |
 //! | `POST /v1/device-keys` | JSON `{"tenant", "public_key_b64" (SEC1, 65 bytes), "label", "reinstate"?}` | 201; 400 bad key; 404 unknown tenant; 409 `device_key_revoked` (a revoked key without `"reinstate": true`); 503 `registry_unavailable` |
 //! | `POST /v1/device-keys/revoke` | JSON `{"tenant", "public_key_b64"}` | 200 `{"revoked": true, "was_registered"}`; 400, 404, 503 as registration |
 //! | `GET /healthz` | | 200 `{"status":"ok","replay_store":"memory"\|"redis"}` |

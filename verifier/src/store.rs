@@ -5,13 +5,18 @@
 //! - [`MemoryReplayStore`]: a map in this process. Correct for **one verifier instance only**:
 //!   behind a load balancer every instance has its own map, so a result could be replayed once
 //!   per instance.
-//! - [`RedisReplayStore`]: `SET {prefix}replay:{key} 1 NX PX {ttl_ms}` on a shared Redis, atomic
-//!   across instances and processes. Run Redis with `maxmemory-policy noeviction` (any other
-//!   policy may evict unexpired claims) and, for claims that survive a Redis restart,
+//! - [`RedisReplayStore`]: `SET {prefix}replay:{key} {value} NX PX {ttl_ms}` on a shared Redis,
+//!   atomic across instances and processes. Run Redis with `maxmemory-policy noeviction` (any
+//!   other policy may evict unexpired claims) and, for claims that survive a Redis restart,
 //!   `appendonly yes` with `appendfsync always` (`everysec` may lose about one second of claims).
 //!
 //! Every store error is returned to the caller, which must reject (fail closed): a claim that
 //! cannot be recorded is never treated as fresh.
+//!
+//! A result's claim ([`ReplayStore::claim_and_record`]) holds the sha256 of the result's bytes
+//! as received, so a later claim of the same session can tell the identical result sent again
+//! (a resend after a lost answer, or a captured copy) from different bytes
+//! ([`Claim::Held`]). Plain [`ReplayStore::claim`]s hold no hash (`1` in Redis).
 //!
 //! The same store counts attempts (docs/trust.md, "Attempts"): per tenant and subject, the
 //! sessions issued and the consecutive failures within a window. Redis keeps them in the hash
@@ -100,6 +105,24 @@ pub enum AttemptGrant {
     Refused { issued: u32, retry_after: Duration },
 }
 
+/// The answer to [`ReplayStore::claim_and_record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This call made the claim (and counted the outcome).
+    Claimed,
+    /// An unexpired claim exists; `same_result` when it was made for a result with the same
+    /// sha256 as this one (the identical bytes), false for other bytes or a claim without a
+    /// hash. Nothing was changed.
+    Held { same_result: bool },
+}
+
+impl Claim {
+    /// Whether this call made the claim.
+    pub fn claimed(self) -> bool {
+        self == Claim::Claimed
+    }
+}
+
 /// An atomic, expiring set of claimed keys, and the attempt counts per tenant and subject that
 /// session issuance and accepted results update (in the same store, so one Redis serves both).
 #[async_trait::async_trait]
@@ -107,17 +130,20 @@ pub trait ReplayStore: Send + Sync {
     /// Atomically claims `key` for `ttl`: Ok(true) if this call made the claim, Ok(false) if an
     /// unexpired claim exists. Never evicts an unexpired claim. Err: the caller rejects.
     async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
-    /// As [`Self::claim`], and when this call made the claim, applies `outcome` to the subject
-    /// that session `key` was issued to by [`Self::begin_attempt`] (if any), in the same atomic
-    /// step: a result is counted exactly when it is accepted. `window` is the tenant's, for a
-    /// fail whose window has ended meanwhile (it starts a new one).
+    /// As [`Self::claim`], storing `result_sha256` (the sha256 of the result's bytes as
+    /// received) as the claim's value, and when this call made the claim, applies `outcome` to
+    /// the subject that session `key` was issued to by [`Self::begin_attempt`] (if any), in the
+    /// same atomic step: a result is counted exactly when it is accepted. `window` is the
+    /// tenant's, for a fail whose window has ended meanwhile (it starts a new one). When a claim
+    /// exists, answers [`Claim::Held`] saying whether it holds the same hash.
     async fn claim_and_record(
         &self,
         key: &str,
         ttl: Duration,
         outcome: Outcome,
         window: Duration,
-    ) -> Result<bool, StoreError>;
+        result_sha256: &[u8; 32],
+    ) -> Result<Claim, StoreError>;
     /// Counts one session for `(tenant, subject)` unless `limit.max_attempts` were already
     /// issued in the window, and remembers for `session_ttl` that session `session_key` belongs
     /// to that subject. Atomic. Err: the caller refuses to issue (fail closed).
@@ -196,7 +222,8 @@ struct MemoryCounter {
 /// session belongs to (until its expiry).
 #[derive(Default)]
 struct MemoryClaims {
-    by_key: HashMap<String, Instant>,
+    /// Expiry, and the result's sha256 for a result's claim.
+    by_key: HashMap<String, (Instant, Option<[u8; 32]>)>,
     by_expiry: BTreeSet<(Instant, String)>,
     counters: HashMap<(String, String), MemoryCounter>,
     sessions: HashMap<String, ((String, String), Instant)>,
@@ -265,17 +292,21 @@ impl MemoryReplayStore {
     }
 
     fn claim_at(&self, key: &str, ttl: Duration, now: Instant) -> Result<bool, StoreError> {
-        self.claim_and_record_at(key, ttl, None, now)
+        Ok(self
+            .claim_and_record_at(key, ttl, None, None, now)?
+            .claimed())
     }
 
-    /// Claims `key`; when claimed and `outcome` is given, applies it to the session's subject.
+    /// Claims `key`, holding `result_sha256`; when claimed and `outcome` is given, applies it to
+    /// the session's subject.
     fn claim_and_record_at(
         &self,
         key: &str,
         ttl: Duration,
         outcome: Option<(Outcome, Duration)>,
+        result_sha256: Option<&[u8; 32]>,
         now: Instant,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Claim, StoreError> {
         validate_key("replay key", key)?;
         validate_ttl(ttl)?;
         if let Some((_, window)) = outcome {
@@ -284,8 +315,9 @@ impl MemoryReplayStore {
         let expiry = later(now, ttl)?;
         let mut claims = self.lock();
         claims.purge(now);
-        if claims.by_key.contains_key(key) {
-            return Ok(false);
+        if let Some((_, held)) = claims.by_key.get(key) {
+            let same_result = matches!((held, result_sha256), (Some(a), Some(b)) if a == b);
+            return Ok(Claim::Held { same_result });
         }
         if claims.by_key.len() >= self.capacity {
             return Err(StoreError::Unavailable(format!(
@@ -293,16 +325,18 @@ impl MemoryReplayStore {
                 self.capacity
             )));
         }
-        claims.by_key.insert(key.to_owned(), expiry);
+        claims
+            .by_key
+            .insert(key.to_owned(), (expiry, result_sha256.copied()));
         claims.by_expiry.insert((expiry, key.to_owned()));
         let Some((outcome, window)) = outcome else {
-            return Ok(true);
+            return Ok(Claim::Claimed);
         };
         let Some((subject, until)) = claims.sessions.remove(key) else {
-            return Ok(true);
+            return Ok(Claim::Claimed);
         };
         if until <= now {
-            return Ok(true);
+            return Ok(Claim::Claimed);
         }
         match outcome {
             Outcome::Pass => {
@@ -328,7 +362,7 @@ impl MemoryReplayStore {
             }
             Outcome::Neutral => {}
         }
-        Ok(true)
+        Ok(Claim::Claimed)
     }
 
     fn begin_attempt_at(
@@ -415,9 +449,16 @@ impl ReplayStore for MemoryReplayStore {
         ttl: Duration,
         outcome: Outcome,
         window: Duration,
-    ) -> Result<bool, StoreError> {
+        result_sha256: &[u8; 32],
+    ) -> Result<Claim, StoreError> {
         let started = Instant::now();
-        let claimed = self.claim_and_record_at(key, ttl, Some((outcome, window)), started);
+        let claimed = self.claim_and_record_at(
+            key,
+            ttl,
+            Some((outcome, window)),
+            Some(result_sha256),
+            started,
+        );
         REPLAY_CLAIM_SECONDS.observe(started.elapsed());
         claimed
     }
@@ -530,11 +571,15 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// KEYS: replay claim, session → counter; ARGV: claim ttl ms, outcome, window ms. Claims like
-/// `SET NX PX`; when claimed, applies the outcome to the session's counter and forgets the
-/// session. 1 when claimed, 0 when already claimed.
+/// KEYS: replay claim, session → counter; ARGV: claim ttl ms, outcome, window ms, the result's
+/// sha256 (hex). Claims like `SET NX PX` with the hash as the value; when claimed, applies the
+/// outcome to the session's counter and forgets the session. 1 when claimed; when already
+/// claimed, 2 if the claim holds the same hash, else 0.
 const CLAIM_SCRIPT: &str = r"
-if not redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ARGV[1]) then
+  if redis.call('GET', KEYS[1]) == ARGV[4] then return 2 end
+  return 0
+end
 local counter = redis.call('GET', KEYS[2])
 if counter then
   redis.call('DEL', KEYS[2])
@@ -563,9 +608,11 @@ return {1, issued, failures, redis.call('PTTL', KEYS[1])}
 ";
 
 /// A replay store on a shared Redis: correct across verifier instances and processes.
-/// Claims are `SET {prefix}replay:{key} 1 NX PX {ttl_ms}`. A Redis error or a command that takes
-/// longer than [`REDIS_COMMAND_TIMEOUT`] is [`StoreError::Unavailable`]; the connection
-/// reconnects by itself, so a later call works again once Redis is back.
+/// Claims are `SET {prefix}replay:{key} {value} NX PX {ttl_ms}`, the value the result's sha256
+/// in hex for a result's claim ([`ReplayStore::claim_and_record`], a Lua script), `1` for a
+/// plain [`ReplayStore::claim`]. A Redis error or a command that takes longer than
+/// [`REDIS_COMMAND_TIMEOUT`] is [`StoreError::Unavailable`]; the connection reconnects by
+/// itself, so a later call works again once Redis is back.
 #[derive(Clone)]
 pub struct RedisReplayStore {
     conn: RedisConn,
@@ -621,7 +668,8 @@ impl ReplayStore for RedisReplayStore {
         ttl: Duration,
         outcome: Outcome,
         window: Duration,
-    ) -> Result<bool, StoreError> {
+        result_sha256: &[u8; 32],
+    ) -> Result<Claim, StoreError> {
         validate_key("replay key", key)?;
         validate_ttl(ttl)?;
         validate_ttl(window)?;
@@ -633,11 +681,19 @@ impl ReplayStore for RedisReplayStore {
             millis(ttl).to_string(),
             outcome.as_str().to_owned(),
             millis(window).to_string(),
+            hex::encode(result_sha256),
         ];
         let started = Instant::now();
         let reply = self.conn.run::<i64>(eval(CLAIM_SCRIPT, &keys, &args)).await;
         REPLAY_CLAIM_SECONDS.observe(started.elapsed());
-        Ok(reply? == 1)
+        match reply? {
+            1 => Ok(Claim::Claimed),
+            2 => Ok(Claim::Held { same_result: true }),
+            0 => Ok(Claim::Held { same_result: false }),
+            other => Err(StoreError::Unavailable(format!(
+                "redis answered {other} to the claim script"
+            ))),
+        }
     }
 
     async fn begin_attempt(
@@ -786,7 +842,10 @@ mod tests {
         // A fail 10 s in.
         let fail = Some((Outcome::Fail, limit.window));
         let t10 = t0 + Duration::from_secs(10);
-        assert!(store.claim_and_record_at("s1", ttl, fail, t10).unwrap());
+        assert!(store
+            .claim_and_record_at("s1", ttl, fail, Some(&[1; 32]), t10)
+            .unwrap()
+            .claimed());
         assert_eq!(
             at("s2", t10),
             AttemptGrant::Granted {

@@ -19,7 +19,10 @@
 //! 11. `challenge_plan`: the plan recomputed from the seed matches the reported steps;
 //! 12. `replay`: the session id is claimed atomically (a store error rejects: fail closed); the
 //!     same step counts the band for the session's subject (a pass resets its attempts, a fail
-//!     adds a consecutive failure).
+//!     adds a consecutive failure). The claim holds the sha256 of the bytes received: a session
+//!     already claimed is `replayed`, with `same_result` when it was claimed by these very bytes
+//!     (the verifier never answers `accepted` twice for one session; the backend, which knows
+//!     whether it credited the session, decides: docs/trust.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -41,7 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::attest::{AttestationVerifier, Binding, DeviceAssurance};
 use crate::registry::{DeviceKeyRegistry, KeyState};
-use crate::store::{AttemptGrant, AttemptLimit, Outcome, ReplayStore, StoreError};
+use crate::store::{AttemptGrant, AttemptLimit, Claim, Outcome, ReplayStore, StoreError};
 
 /// Largest clock skew a configuration may allow, seconds: a replay claim lives until
 /// `exp + skew`, and a day-long skew would defeat the lifetime.
@@ -291,6 +294,16 @@ pub struct Verdict {
     /// The first check that failed.
     pub failed_check: Option<&'static str>,
     pub reject_reason: Option<RejectReason>,
+    /// With `replayed` only: the session was claimed by this very result (the same sha256 of
+    /// the bytes), not by other bytes. Still a rejection: a backend that never saw an
+    /// acceptance for this session (its answer was a 503 or lost) may treat the session as
+    /// accepted; one that already credited it ignores this (docs/trust.md, "HTTP API").
+    pub same_result: bool,
+    /// With `same_result` only: the band of the result that claimed the session (these very
+    /// bytes, which passed checks 1 to 11 again), for the backend that credits a lost
+    /// acceptance. Never in `band`, which is set only when `accepted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_band: Option<Band>,
     /// Whether a new attempt can succeed (see [`RejectReason::retryable`]).
     pub retryable: bool,
     /// `attested`, `registered` or `unverified`.
@@ -609,6 +622,8 @@ impl Verifier {
             attempt: None,
             failed_check: None,
             reject_reason: None,
+            same_result: false,
+            claimed_band: None,
             retryable: false,
             device_key_trust: None,
             attestation: None,
@@ -798,17 +813,31 @@ impl Verifier {
             Band::Retry => Outcome::Neutral,
         };
         let window = Duration::from_secs(tenant.attempt_window_s);
+        // The claim holds the sha256 of the bytes as received, so a resend of the identical
+        // result is told from other bytes for the same session.
+        let result_sha256: [u8; 32] = Sha256::digest(bytes).into();
         match self
             .replay
-            .claim_and_record(&session_id, ttl, outcome, window)
+            .claim_and_record(&session_id, ttl, outcome, window, &result_sha256)
             .await
         {
-            Ok(true) => run.pass("replay", format!("claimed for {} s", ttl.as_secs())),
-            Ok(false) => {
+            Ok(Claim::Claimed) => run.pass("replay", format!("claimed for {} s", ttl.as_secs())),
+            Ok(Claim::Held { same_result: true }) => {
+                verdict.same_result = true;
+                verdict.claimed_band = Some(result.band);
                 return Err(reject(
                     "replay",
                     RejectReason::Replayed,
-                    "this session's result was already accepted",
+                    "this identical result (the same sha256) claimed this session before: a \
+                     backend that never saw it accepted (a 503 or no answer) may treat the \
+                     session as accepted, one that credited it ignores this",
+                ));
+            }
+            Ok(Claim::Held { same_result: false }) => {
+                return Err(reject(
+                    "replay",
+                    RejectReason::Replayed,
+                    "this session was already claimed by a different result",
                 ))
             }
             Err(StoreError::Unavailable(e))
@@ -1175,6 +1204,7 @@ fn audit_record(
             "tenant": verdict.tenant,
             "failed_check": verdict.failed_check,
             "reject_reason": verdict.reject_reason,
+            "same_result": verdict.same_result,
             "device_key_trust": verdict.device_key_trust,
         },
         "device_audit": result.map(|r| &r.audit),

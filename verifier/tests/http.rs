@@ -20,7 +20,7 @@ use liveproof_verifier::registry::{
 };
 use liveproof_verifier::server::{self, AuditSink};
 use liveproof_verifier::store::{MemoryReplayStore, RedisReplayStore, ReplayStore};
-use liveproof_verifier::testkit::{signed_sample, PASSING_RAW};
+use liveproof_verifier::testkit::{sign_issued, signed_sample, PASSING_RAW};
 use liveproof_verifier::{config, Verifier, VerifierConfig};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use support::http::{request, request_framed, Framing, HttpResponse};
@@ -552,6 +552,23 @@ async fn a_signed_result_is_accepted_once_then_replayed() {
     assert_eq!(replayed["accepted"], false);
     assert_eq!(replayed["reject_reason"], "replayed", "{replayed}");
     assert_eq!(replayed["retryable"], false);
+    // The identical bytes claimed the session: `same_result`, and still no band.
+    assert_eq!(replayed["same_result"], true, "{replayed}");
+    assert_eq!(replayed["band"], serde_json::Value::Null);
+    assert_eq!(replayed["claimed_band"], "pass", "{replayed}");
+    assert!(
+        replayed["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "replay"
+                && c["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("this identical result")),
+        "{replayed}"
+    );
+    assert_eq!(verdict["same_result"], false);
 
     let records = server.audit_records();
     assert_eq!(records.len(), 2);
@@ -573,6 +590,28 @@ async fn a_signed_result_is_accepted_once_then_replayed() {
     // Both verifications reached the replay claim (the counter is process-wide: at least 2).
     let claims = series(&metrics, "liveproof_replay_claim_seconds_count") - claims_before;
     assert!(claims >= 2.0, "{claims} claims recorded");
+    assert_eq!(records[1]["verdict"]["same_result"], true, "{}", records[1]);
+
+    // A second valid result for the same session, signed again a second later (other bytes):
+    // replayed, and not the same result.
+    let other = sign_issued(
+        &server.verifier,
+        &issued,
+        &device(),
+        PASSING_RAW,
+        SystemTime::now() + Duration::from_secs(1),
+        Vec::new(),
+        |_| {},
+    )
+    .expect("sign again");
+    assert_ne!(other, signed);
+    let different = server.post(&path, "application/cose", &other).await;
+    assert_eq!(different.status, 200, "{}", different.text());
+    let different = different.json();
+    assert_eq!(different["accepted"], false);
+    assert_eq!(different["reject_reason"], "replayed", "{different}");
+    assert_eq!(different["same_result"], false, "{different}");
+    assert!(different.get("claimed_band").is_none(), "{different}");
     server.shutdown().await;
 }
 
@@ -627,6 +666,7 @@ async fn a_replay_store_outage_is_503_with_the_verdict() {
     assert_eq!(retried.json()["accepted"], true);
     let replay = server.post(&first_path, "application/cose", &first).await;
     assert_eq!(replay.json()["reject_reason"], "replayed");
+    assert_eq!(replay.json()["same_result"], true, "{}", replay.text());
     let metrics = server.metrics().await;
     assert!(
         series(

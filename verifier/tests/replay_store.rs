@@ -1,6 +1,8 @@
 //! The replay stores: a claim is made once until it expires, also under concurrency, across two
 //! OS processes sharing one Redis, across a Redis restart (AOF, `appendfsync always`), and a
-//! Redis outage fails closed (`Unavailable`) and recovers by itself. The attempt counts in the
+//! Redis outage fails closed (`Unavailable`) and recovers by itself. A result's claim holds the
+//! result's sha256: the same hash again is told from other bytes (also across a Redis restart),
+//! and neither makes a second claim. The attempt counts in the
 //! same stores: per tenant and subject, refused beyond the limit, a fail counts and a pass
 //! resets, shared by two stores on one Redis.
 
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use liveproof_verifier::store::{
-    AttemptGrant, AttemptLimit, MemoryReplayStore, Outcome, RedisReplayStore, ReplayStore,
+    AttemptGrant, AttemptLimit, Claim, MemoryReplayStore, Outcome, RedisReplayStore, ReplayStore,
     StoreError, MAX_TTL, REDIS_COMMAND_TIMEOUT,
 };
 use sha2::Digest as _;
@@ -294,6 +296,100 @@ async fn redis_claim_survives_a_restart_with_aof() {
     assert!(pttl > 0 && pttl <= 600_000, "PTTL {pttl} ms");
 }
 
+/// Two results' sha256 (any two distinct values).
+const HASH_A: [u8; 32] = [0xa1; 32];
+const HASH_B: [u8; 32] = [0xb2; 32];
+
+/// A result's claim holds its hash: the same hash again is `Held { same_result: true }`,
+/// another hash (different bytes for the same session) or a plain claim's key is
+/// `Held { same_result: false }`; neither claims again nor counts, and the claim still expires.
+async fn result_claims_tell_the_same_bytes(store: &dyn ReplayStore) {
+    let ttl = Duration::from_secs(1);
+    let window = LIMIT.window;
+    let claim = |key: &'static str, hash: &'static [u8; 32]| async move {
+        store
+            .claim_and_record(key, ttl, Outcome::Fail, window, hash)
+            .await
+            .unwrap()
+    };
+    assert_eq!(claim("r1", &HASH_A).await, Claim::Claimed);
+    assert_eq!(
+        claim("r1", &HASH_A).await,
+        Claim::Held { same_result: true }
+    );
+    assert_eq!(
+        claim("r1", &HASH_B).await,
+        Claim::Held { same_result: false }
+    );
+    // The first claim's hash stays: a different result did not replace it.
+    assert_eq!(
+        claim("r1", &HASH_A).await,
+        Claim::Held { same_result: true }
+    );
+    // Another session with the same hash is its own claim.
+    assert_eq!(claim("r2", &HASH_A).await, Claim::Claimed);
+    // A plain claim holds no hash: never `same_result`.
+    assert!(store.claim("plain", ttl).await.unwrap());
+    assert_eq!(
+        claim("plain", &HASH_A).await,
+        Claim::Held { same_result: false }
+    );
+    // A claim made with one attempt counted: the resend of the same bytes counts nothing.
+    assert_eq!(attempt(store, "acme", "erin", "e1").await, granted(1, 0));
+    assert_eq!(claim("e1", &HASH_B).await, Claim::Claimed);
+    assert_eq!(
+        claim("e1", &HASH_B).await,
+        Claim::Held { same_result: true }
+    );
+    assert_eq!(attempt(store, "acme", "erin", "e2").await, granted(2, 1));
+    // After the ttl the session can be claimed again (by any bytes).
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert_eq!(claim("r1", &HASH_B).await, Claim::Claimed);
+}
+
+#[tokio::test]
+async fn memory_result_claims_tell_the_same_bytes() {
+    result_claims_tell_the_same_bytes(&MemoryReplayStore::new()).await;
+}
+
+#[tokio::test]
+async fn redis_result_claims_tell_the_same_bytes_also_after_a_restart() {
+    let mut redis = TestRedis::start();
+    let store = RedisReplayStore::connect(&redis.url(), "t:").await.unwrap();
+    result_claims_tell_the_same_bytes(&store).await;
+    // The claim's value is the result's sha256 in hex.
+    let ttl = Duration::from_secs(600);
+    assert!(store
+        .claim_and_record("kept", ttl, Outcome::Pass, LIMIT.window, &HASH_A)
+        .await
+        .unwrap()
+        .claimed());
+    let hex_a = hex::encode(HASH_A);
+    assert_eq!(
+        redis.command(&["GET", "t:replay:kept"]),
+        format!("$64\r\n{hex_a}\r\n")
+    );
+    // The soak's lost answer: Redis persisted the claim and died. After the restart the
+    // identical result is told apart from other bytes.
+    redis.kill();
+    redis.restart();
+    let store = RedisReplayStore::connect(&redis.url(), "t:").await.unwrap();
+    assert_eq!(
+        store
+            .claim_and_record("kept", ttl, Outcome::Pass, LIMIT.window, &HASH_A)
+            .await
+            .unwrap(),
+        Claim::Held { same_result: true }
+    );
+    assert_eq!(
+        store
+            .claim_and_record("kept", ttl, Outcome::Pass, LIMIT.window, &HASH_B)
+            .await
+            .unwrap(),
+        Claim::Held { same_result: false }
+    );
+}
+
 /// Claims until one answers Ok (Redis is back and the connection re-established), at most
 /// `limit`; returns that answer and how many calls failed before it.
 async fn claim_until_ok(store: &RedisReplayStore, key: &str, limit: Duration) -> (bool, usize) {
@@ -469,30 +565,37 @@ async fn attempts_are_counted(store: &dyn ReplayStore) {
     let ttl = Duration::from_secs(60);
     assert_eq!(attempt(store, "acme", "carol", "c1").await, granted(1, 0));
     assert!(store
-        .claim_and_record("c1", ttl, Outcome::Fail, window)
+        .claim_and_record("c1", ttl, Outcome::Fail, window, &HASH_A)
         .await
-        .unwrap());
+        .unwrap()
+        .claimed());
     // The same result again: a replay, which counts nothing.
-    assert!(!store
-        .claim_and_record("c1", ttl, Outcome::Fail, window)
-        .await
-        .unwrap());
+    assert_eq!(
+        store
+            .claim_and_record("c1", ttl, Outcome::Fail, window, &HASH_A)
+            .await
+            .unwrap(),
+        Claim::Held { same_result: true }
+    );
     assert_eq!(attempt(store, "acme", "carol", "c2").await, granted(2, 1));
     assert!(store
-        .claim_and_record("c2", ttl, Outcome::Neutral, window)
+        .claim_and_record("c2", ttl, Outcome::Neutral, window, &HASH_A)
         .await
-        .unwrap());
+        .unwrap()
+        .claimed());
     assert_eq!(attempt(store, "acme", "carol", "c3").await, granted(3, 1));
     assert!(store
-        .claim_and_record("c3", ttl, Outcome::Pass, window)
+        .claim_and_record("c3", ttl, Outcome::Pass, window, &HASH_A)
         .await
-        .unwrap());
+        .unwrap()
+        .claimed());
     assert_eq!(attempt(store, "acme", "carol", "c4").await, granted(1, 0));
     // A claim of a session no one counted (an uncounted token) is a plain claim.
     assert!(store
-        .claim_and_record("uncounted", ttl, Outcome::Fail, window)
+        .claim_and_record("uncounted", ttl, Outcome::Fail, window, &HASH_A)
         .await
-        .unwrap());
+        .unwrap()
+        .claimed());
     // Bad subjects, tenants, limits: Invalid, nothing counted.
     for (tenant, subject) in [("acme", ""), ("acme", "a\nb"), ("", "alice")] {
         assert!(matches!(
@@ -566,7 +669,13 @@ async fn redis_attempt_store_outage_fails_closed() {
         .await;
     assert!(matches!(down, Err(StoreError::Unavailable(_))), "{down:?}");
     let claim = store
-        .claim_and_record("a1", Duration::from_secs(60), Outcome::Fail, LIMIT.window)
+        .claim_and_record(
+            "a1",
+            Duration::from_secs(60),
+            Outcome::Fail,
+            LIMIT.window,
+            &HASH_A,
+        )
         .await;
     assert!(
         matches!(claim, Err(StoreError::Unavailable(_))),

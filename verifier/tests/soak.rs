@@ -10,12 +10,14 @@
 //!
 //! Afterwards, from the clients' answers and both servers' audit files: no session accepted
 //! twice; every valid result accepted once, or, when a fault lost the answer to its first
-//! send (503 or no answer) and the resend says `replayed`, claimed once as the audit or Redis
-//! shows (each such case is printed); no status outside 200/429/503; 503 only while Redis was
-//! down (plus [`REDIS_GRACE`]); connection errors only from the killed server while it was
-//! down; tampered, expired and replayed results always rejected for their reasons, the first
-//! two never with 503 even while Redis is down; a subject's sixth session in a burst refused
-//! with 429, and a fresh subject never.
+//! send (503 or no answer), its resend answered `replayed` with `same_result: true` (the
+//! identical result claimed the session: the backend rule of docs/trust.md credits it) and
+//! claimed once as the audit or Redis shows (each such case is printed); every replay of the
+//! valid bytes `replayed` with `same_result: true`; no status outside 200/429/503; 503 only
+//! while Redis was down (plus [`REDIS_GRACE`]); connection errors only from the killed server
+//! while it was down; tampered, expired and replayed results always rejected for their
+//! reasons, the first two never with 503 even while Redis is down; a subject's sixth session
+//! in a burst refused with 429, and a fresh subject never.
 
 mod support;
 
@@ -93,8 +95,13 @@ enum Answer {
     Issued,
     /// 200 with `accepted: true`.
     Accepted,
-    /// 200 with `accepted: false` and this `reject_reason`; `retryable` as the verdict says.
-    Rejected { reason: String, retryable: bool },
+    /// 200 with `accepted: false` and this `reject_reason`; `retryable` and `same_result` as
+    /// the verdict says.
+    Rejected {
+        reason: String,
+        retryable: bool,
+        same_result: bool,
+    },
     /// 503 with this code or reject reason.
     Unavailable(String),
     /// 429 `too_many_attempts`.
@@ -144,8 +151,12 @@ enum Fate {
     /// Accepted by this (first or later) send.
     Accepted,
     /// Answered `replayed` on a resend, with no acceptance seen: the first send's answer was
-    /// lost. `claimed` says whether Redis held the claim when the replay answer came.
-    LostAnswer { claimed: Option<bool> },
+    /// lost. `claimed` says whether Redis held the claim when the replay answer came;
+    /// `same_result` is the verdict's (it must be true: the identical bytes made the claim).
+    LostAnswer {
+        claimed: Option<bool>,
+        same_result: bool,
+    },
     /// Still unanswered (503 or unreachable) when the drain ended.
     Unresolved,
     /// Rejected otherwise: a failure.
@@ -465,12 +476,20 @@ impl Client<'_> {
             match event.answer {
                 Answer::Accepted => self.log.fates.push((p.session, Fate::Accepted)),
                 Answer::Unavailable(_) | Answer::Unreachable(_) => kept.push(p),
-                Answer::Rejected { ref reason, .. } if reason == "replayed" => {
+                Answer::Rejected {
+                    ref reason,
+                    same_result,
+                    ..
+                } if reason == "replayed" => {
                     let key = format!("liveproof:replay:{}", p.session);
                     let claimed = redis_exists(self.shared.redis_port, &key);
-                    self.log
-                        .fates
-                        .push((p.session, Fate::LostAnswer { claimed }));
+                    self.log.fates.push((
+                        p.session,
+                        Fate::LostAnswer {
+                            claimed,
+                            same_result,
+                        },
+                    ));
                 }
                 other => self.log.fates.push((p.session, Fate::Rejected(other))),
             }
@@ -642,6 +661,7 @@ fn classify(response: &HttpResponse) -> Answer {
         200 if body["accepted"] == false => Answer::Rejected {
             reason: text("reject_reason"),
             retryable: body["retryable"] == true,
+            same_result: body["same_result"] == true,
         },
         200 => Answer::Issued,
         429 if text("code") == "too_many_attempts" => Answer::TooMany,
@@ -827,6 +847,7 @@ fn two_verifiers_on_one_redis_under_load_with_a_verifier_killed_and_redis_restar
             Fate::Accepted => "accepted",
             Fate::LostAnswer {
                 claimed: Some(true),
+                ..
             } => "answer lost, claim in redis",
             Fate::LostAnswer { .. } => "answer lost, claim not seen in redis",
             Fate::Unresolved => "unresolved",
@@ -885,7 +906,8 @@ fn two_verifiers_on_one_redis_under_load_with_a_verifier_killed_and_redis_restar
     );
 
     // 3. Tampered and expired results are rejected for their reasons, never 503 (they fail
-    // before the store is asked); replays are rejected as replayed.
+    // before the store is asked); replays of the valid bytes, and a resend whose first answer
+    // was lost, are rejected as replayed with `same_result` (the identical bytes claimed it).
     let retryable_reasons = [
         "token_expired",
         "token_not_yet_valid",
@@ -897,16 +919,23 @@ fn two_verifiers_on_one_redis_under_load_with_a_verifier_killed_and_redis_restar
     for e in &events {
         let ok = match (e.kind, &e.answer) {
             (_, Answer::Unreachable(_)) => true,
-            (Kind::Tampered, Answer::Rejected { reason, retryable }) => {
-                !retryable && !reason.is_empty() && !retryable_reasons.contains(&reason.as_str())
-            }
+            (
+                Kind::Tampered,
+                Answer::Rejected {
+                    reason, retryable, ..
+                },
+            ) => !retryable && !reason.is_empty() && !retryable_reasons.contains(&reason.as_str()),
             (Kind::Expired, Answer::Rejected { reason, .. }) => reason == "token_expired",
-            (Kind::Replay | Kind::LateReplay, Answer::Rejected { reason, .. }) => {
-                reason == "replayed"
-            }
+            (
+                Kind::Replay | Kind::LateReplay | Kind::Resend,
+                Answer::Rejected {
+                    reason,
+                    same_result,
+                    ..
+                },
+            ) => reason == "replayed" && *same_result,
             (Kind::Replay | Kind::LateReplay, Answer::Unavailable(_)) => true,
             (Kind::Valid | Kind::Resend, Answer::Accepted | Answer::Unavailable(_)) => true,
-            (Kind::Resend, Answer::Rejected { reason, .. }) => reason == "replayed",
             (Kind::Session, Answer::Issued | Answer::Unavailable(_)) => true,
             (Kind::Burst, Answer::Issued | Answer::Unavailable(_) | Answer::TooMany) => true,
             _ => false,
@@ -952,12 +981,17 @@ fn two_verifiers_on_one_redis_under_load_with_a_verifier_killed_and_redis_restar
         );
     }
 
-    // 5. Every valid result accepted, or its answer lost to a fault and its one claim shown
-    // by the audit (a verifier killed after claiming) or by Redis (a reply lost with Redis).
+    // 5. Every valid result accepted, or its answer lost to a fault, its resend answered
+    // `replayed` with `same_result: true` (so the backend credits it: nothing lost), and its
+    // one claim shown by the audit (a verifier killed after claiming) or by Redis (a reply lost
+    // with Redis).
     for (session, fate) in &fates {
         match fate {
             Fate::Accepted => {}
-            Fate::LostAnswer { claimed } => {
+            Fate::LostAnswer {
+                claimed,
+                same_result,
+            } => {
                 let first = events
                     .iter()
                     .find(|e| e.kind == Kind::Valid && &e.session == session)
@@ -969,13 +1003,18 @@ fn two_verifiers_on_one_redis_under_load_with_a_verifier_killed_and_redis_restar
                 );
                 println!(
                     "soak: answer lost: session {session}: first send to server {} at \
-                     {:.2}..{:.2} s answered {}; the resend answered replayed; audit \
-                     acceptances {}, claim in redis {claimed:?}",
+                     {:.2}..{:.2} s answered {}; the resend answered replayed with \
+                     same_result {same_result}; audit acceptances {}, claim in redis {claimed:?}",
                     first.server,
                     first.sent.as_secs_f64(),
                     first.answered.as_secs_f64(),
                     first.answer.label(),
                     audit.get(session).copied().unwrap_or(0),
+                );
+                assert!(
+                    *same_result,
+                    "{session}: its resend (the identical bytes) answered replayed without \
+                     same_result: the valid result would be lost"
                 );
                 assert!(
                     audit.get(session).copied() == Some(1) || *claimed == Some(true),
@@ -1030,7 +1069,8 @@ fn two_verifiers_on_one_redis_under_load_with_a_verifier_killed_and_redis_restar
     );
     println!(
         "soak: {} bursts ({clean} without a fault), {accepted} valid results accepted, \
-         {} answers lost to a fault and resolved by the audit or Redis",
+         {} answers lost to a fault, resent as replayed with same_result and resolved by \
+         the audit or Redis",
         bursts.len(),
         fates
             .iter()

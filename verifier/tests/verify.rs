@@ -151,6 +151,11 @@ async fn a_valid_result_is_accepted_once_with_every_check_named() {
     let again = v.verify(&bytes, now()).await.verdict;
     rejected(&again, RejectReason::Replayed, "replay");
     assert!(!again.retryable);
+    // The identical bytes: the same result claimed the session, never a second acceptance.
+    assert!(again.same_result);
+    assert!(!first.verdict.same_result);
+    assert_eq!(again.band, None);
+    assert_eq!(again.claimed_band, Some(Band::Pass));
 }
 
 #[tokio::test]
@@ -172,6 +177,7 @@ async fn concurrent_verifications_of_one_result_accept_exactly_one() {
         if verdict.accepted {
             accepted += 1;
         } else if verdict.reject_reason == Some(RejectReason::Replayed) {
+            assert!(verdict.same_result, "{verdict:?}");
             replayed += 1;
         }
     }

@@ -512,7 +512,7 @@ fn version_block(version: &str) -> Result<String> {
 
 /// Runs the pinned cbindgen on `ffi/src/c_api/` alone and returns the header text.
 fn render(paths: &Paths, root: &Path, version: &str) -> Result<String> {
-    let cbindgen = cbindgen(paths)?;
+    let cbindgen = crate::tools::pinned(paths, "gen", "cbindgen", CBINDGEN_VERSION, &[])?;
     let config_path = root.join(CBINDGEN_CONFIG);
     let config = fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
@@ -549,45 +549,6 @@ fn render(paths: &Paths, root: &Path, version: &str) -> Result<String> {
         );
     }
     header.context("cbindgen wrote no header")
-}
-
-/// The pinned cbindgen, installed into `<cache>/tools/cbindgen-<version>` on first use.
-fn cbindgen(paths: &Paths) -> Result<PathBuf> {
-    let dir = paths
-        .cache
-        .join("tools")
-        .join(format!("cbindgen-{CBINDGEN_VERSION}"));
-    let bin = dir.join("bin").join("cbindgen");
-    let want = format!("cbindgen {CBINDGEN_VERSION}");
-    let version_of = |bin: &Path| -> Option<String> {
-        let out = Command::new(bin).arg("--version").output().ok()?;
-        Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    if bin.is_file() && version_of(&bin).as_deref() == Some(want.as_str()) {
-        return Ok(bin);
-    }
-    crate::step(
-        "gen: install cbindgen",
-        paths,
-        crate::cargo(),
-        &[
-            OsString::from("install"),
-            OsString::from("cbindgen"),
-            OsString::from("--version"),
-            OsString::from(CBINDGEN_VERSION),
-            OsString::from("--locked"),
-            OsString::from("--root"),
-            dir.clone().into_os_string(),
-        ],
-    )?;
-    match version_of(&bin) {
-        Some(v) if v == want => Ok(bin),
-        other => bail!(
-            "{} reports {:?}, expected `{want}`",
-            bin.display(),
-            other.unwrap_or_default()
-        ),
-    }
 }
 
 /// Checks a header: its version macro is `version`; no UniFFI symbol leaked in; every

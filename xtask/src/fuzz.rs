@@ -102,7 +102,7 @@ pub fn fuzz(args: &[String]) -> Result<()> {
 
     // capi_frame loads the real models and ONNX Runtime.
     let paths = setup::ensure_setup(false)?;
-    let cargo_fuzz = install_cargo_fuzz(&paths)?;
+    let cargo_fuzz = crate::tools::pinned(&paths, "fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, &[])?;
     let root = setup::workspace_root();
     let fuzz_target_dir = paths.cache.join("fuzz-target");
     let mut build = vec![
@@ -334,44 +334,5 @@ fn print_table(runs: &[Run], seconds: u64, sanitizer: &str) {
                 "0 crashes"
             }
         );
-    }
-}
-
-/// The pinned cargo-fuzz, installed into `<cache>/tools/cargo-fuzz-<version>` on first use.
-fn install_cargo_fuzz(paths: &Paths) -> Result<PathBuf> {
-    let dir = paths
-        .cache
-        .join("tools")
-        .join(format!("cargo-fuzz-{CARGO_FUZZ_VERSION}"));
-    let bin = dir.join("bin").join("cargo-fuzz");
-    let want = format!("cargo-fuzz {CARGO_FUZZ_VERSION}");
-    let version_of = |bin: &Path| -> Option<String> {
-        let out = Command::new(bin).arg("--version").output().ok()?;
-        Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    if bin.is_file() && version_of(&bin).as_deref() == Some(want.as_str()) {
-        return Ok(bin);
-    }
-    crate::step(
-        "fuzz: install cargo-fuzz",
-        paths,
-        crate::cargo(),
-        &[
-            OsString::from("install"),
-            OsString::from("cargo-fuzz"),
-            OsString::from("--version"),
-            OsString::from(CARGO_FUZZ_VERSION),
-            OsString::from("--locked"),
-            OsString::from("--root"),
-            dir.clone().into_os_string(),
-        ],
-    )?;
-    match version_of(&bin) {
-        Some(v) if v == want => Ok(bin),
-        other => bail!(
-            "{} reports {:?}, expected `{want}`",
-            bin.display(),
-            other.unwrap_or_default()
-        ),
     }
 }

@@ -10,6 +10,7 @@ mod fuzz;
 mod setup;
 mod size;
 mod synth;
+mod tools;
 mod xcframework;
 
 use std::ffi::OsString;

@@ -308,8 +308,12 @@ pub fn warp_affine_to_tensor(
 
 /// [`warp_affine_to_tensor`] reading a camera frame in place: `src_from_dst` maps tensor
 /// pixels to the frame's UPRIGHT image (rotation and mirroring applied, as
-/// [`Frame::to_rgb_into`] gives it), but the upright image is never built. Each sample is
-/// bit-identical to the one the upright image would give, for every format.
+/// [`Frame::to_rgb_into`] gives it), but the upright image is never built. For an upright,
+/// unmirrored frame each sample is bit-identical to the one the upright image would give, for
+/// every format. For a rotated or mirrored frame the map is composed with the orientation in
+/// floats, which can round a coordinate across a 1/2048-px step and move a sample by one level
+/// (the `frame` fuzz target found one such sample; mapping the fixed-point coordinates through
+/// the orientation in integers would make it exact).
 #[allow(clippy::too_many_arguments)] // warp_affine_to_tensor's, with a frame for the image
 pub fn warp_frame_to_tensor(
     frame: &Frame<'_>,

@@ -226,6 +226,9 @@ fn join(args: &[OsString]) -> String {
         .join(" ")
 }
 
+/// The cargo-deny `cargo xtask test` runs (`deny.toml`), installed into the cache on first use.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
 fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
@@ -262,6 +265,21 @@ fn test() -> Result<()> {
             "-D",
             "warnings",
         ]),
+    )?;
+    // Supply chain (deny.toml): every dependency's licence allowed, one RustCrypto generation,
+    // crates.io only. Offline: advisories need the network's RustSec database.
+    let deny = tools::pinned(
+        &paths,
+        "deny",
+        "cargo-deny",
+        CARGO_DENY_VERSION,
+        &["--no-default-features"],
+    )?;
+    step(
+        "cargo deny",
+        &paths,
+        deny,
+        &os(&["--offline", "check", "licenses", "bans", "sources"]),
     )?;
     step(
         "no_std check",

@@ -209,6 +209,21 @@ pub fn validate_limit(limit: AttemptLimit) -> Result<(), StoreError> {
     validate_ttl(limit.window)
 }
 
+/// Checks `begin_attempt`'s arguments, the same for every store.
+fn validate_attempt(
+    tenant: &str,
+    subject: &str,
+    session_key: &str,
+    limit: AttemptLimit,
+    session_ttl: Duration,
+) -> Result<(), StoreError> {
+    validate_key("tenant", tenant)?;
+    validate_key("subject", subject)?;
+    validate_key("session key", session_key)?;
+    validate_limit(limit)?;
+    validate_ttl(session_ttl)
+}
+
 /// One subject's counts in a [`MemoryReplayStore`].
 struct MemoryCounter {
     issued: u32,
@@ -374,11 +389,7 @@ impl MemoryReplayStore {
         session_ttl: Duration,
         now: Instant,
     ) -> Result<AttemptGrant, StoreError> {
-        validate_key("tenant", tenant)?;
-        validate_key("subject", subject)?;
-        validate_key("session key", session_key)?;
-        validate_limit(limit)?;
-        validate_ttl(session_ttl)?;
+        validate_attempt(tenant, subject, session_key, limit, session_ttl)?;
         let session_until = later(now, session_ttl)?;
         let window_end = later(now, limit.window)?;
         let mut claims = self.lock();
@@ -704,11 +715,7 @@ impl ReplayStore for RedisReplayStore {
         limit: AttemptLimit,
         session_ttl: Duration,
     ) -> Result<AttemptGrant, StoreError> {
-        validate_key("tenant", tenant)?;
-        validate_key("subject", subject)?;
-        validate_key("session key", session_key)?;
-        validate_limit(limit)?;
-        validate_ttl(session_ttl)?;
+        validate_attempt(tenant, subject, session_key, limit, session_ttl)?;
         // The subject is hashed: fixed length (no ambiguity with `:` in the tenant), and the
         // caller's user id is not kept in clear.
         let subject_sha256 = hex::encode(sha2::Sha256::digest(subject.as_bytes()));

@@ -33,7 +33,7 @@ pub use self::runner::{validate_inputs, ModelRunner, TensorIn, TensorOut};
 pub use self::store::{resolve, Backend, Loader, ModelOverride, ModelStore, StoreConfig};
 #[cfg(feature = "tract")]
 pub use self::tract::TractRunner;
-pub use self::verify::{sha256_file, verify_model_file};
+pub use self::verify::{read_verified_model, sha256_file, verify_model_file};
 
 /// The manifest as shipped with this build (`models/manifest.toml`).
 pub const EMBEDDED_MANIFEST: &str = include_str!("../../../models/manifest.toml");

@@ -14,7 +14,7 @@ use ort::value::{Tensor, TensorRef};
 
 use super::runner::{check_finite, copy_checking_finite, validate_input_shapes};
 use super::{
-    check_interface, resolve_any_names, verify_model_file, ModelError, ModelRunner, ModelSpec,
+    check_interface, read_verified_model, resolve_any_names, ModelError, ModelRunner, ModelSpec,
     TensorIn, TensorOut,
 };
 
@@ -42,7 +42,9 @@ impl std::fmt::Debug for OrtRuntime {
 impl OrtRuntime {
     /// Loads ONNX Runtime from `path`, or from `$ORT_DYLIB_PATH` when `path` is `None`.
     /// A missing file is a typed error, checked before `dlopen` (which would otherwise
-    /// fail deep inside `ort`).
+    /// fail deep inside `ort`); so is a library of another major.minor version than the one
+    /// LiveProof is tested with (`models/manifest.toml` `[runtime]`, 1.31.x): `RuntimeLoad`
+    /// naming both versions.
     pub fn load(path: Option<&Path>) -> Result<OrtRuntime, ModelError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
@@ -78,6 +80,9 @@ impl OrtRuntime {
                 path: loaded.clone(),
             });
         }
+        // The version is read before `ort` binds the process to the library: a refused file
+        // leaves the process free to load the right one later.
+        check_runtime_version(&path)?;
         let builder = std::panic::catch_unwind(|| ::ort::init_from(&path))
             .map_err(|_| ModelError::RuntimeLoad {
                 path: path.clone(),
@@ -139,6 +144,48 @@ fn check_library_file(path: &Path) -> Result<(), ModelError> {
         return Err(ModelError::RuntimeLoad {
             path: path.to_path_buf(),
             reason: format!("not a shared library (first bytes {magic:02x?})"),
+        });
+    }
+    Ok(())
+}
+
+/// The ONNX Runtime major.minor this build supports: the `[runtime]` version of the embedded
+/// manifest (the library set-up fetches and every test runs on).
+fn supported_runtime() -> Result<(u32, u32), ModelError> {
+    let manifest = super::Manifest::embedded()?;
+    let v = &manifest.runtime.version;
+    parse_major_minor(v).ok_or_else(|| {
+        ModelError::Manifest(format!("[runtime] version `{v}` is not major.minor.patch"))
+    })
+}
+
+fn parse_major_minor(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Refuses an ONNX Runtime library of another major.minor than [`supported_runtime`], read
+/// with `ort`'s own probe (`OrtGetApiBase()->GetVersionString()`). A library the probe cannot
+/// read (not loadable, no `OrtGetApiBase`, not 1.x) is left to `ort::init_from`, which
+/// reports why as `RuntimeLoad`.
+///
+/// `ort` itself refuses only an older runtime (its API level, 1.31, is a minimum) and loads a
+/// newer one with a log line; LiveProof is tested on one version, so a newer one is refused
+/// too rather than run untested.
+fn check_runtime_version(path: &Path) -> Result<(), ModelError> {
+    let (major, minor) = supported_runtime()?;
+    let Some(found) = ::ort::util::probe(path) else {
+        return Ok(());
+    };
+    if (1, found) != (major, minor) {
+        return Err(ModelError::RuntimeLoad {
+            path: path.to_path_buf(),
+            reason: format!(
+                "ONNX Runtime 1.{found}.x; LiveProof supports {major}.{minor}.x (the version \
+                 it is tested with; `cargo xtask setup` fetches it)"
+            ),
         });
     }
     Ok(())
@@ -208,15 +255,17 @@ impl std::fmt::Debug for OrtRunner {
 }
 
 impl OrtRunner {
-    /// Verifies `path` against `spec` (size, sha256), builds a session with full graph
-    /// optimisation and checks the declared interface.
+    /// Reads `path` once, verifies those bytes against `spec` (size, sha256), builds a session
+    /// from them with full graph optimisation and checks the declared interface. The session is
+    /// built from the bytes that were hashed, never by opening the path again, so a file
+    /// changed or swapped after the check cannot be loaded in its place.
     pub fn load(
         runtime: &OrtRuntime,
         spec: &ModelSpec,
         path: &Path,
         opts: &OrtOptions,
     ) -> Result<OrtRunner, ModelError> {
-        verify_model_file(spec, path)?;
+        let bytes = read_verified_model(spec, path)?;
         let threads = opts.intra_op_threads.max(1);
         let corrupt = |e: &dyn std::fmt::Display| ModelError::ModelCorrupt {
             name: spec.name.clone(),
@@ -243,7 +292,12 @@ impl OrtRunner {
             .map_err(|e| inference(&e))?
             .with_device_allocated_initializers()
             .map_err(|e| inference(&e))?;
-        let session = builder.commit_from_file(path).map_err(|e| corrupt(&e))?;
+        // ONNX Runtime parses its own copy of the graph (these are `.onnx` files, never loaded
+        // zero-copy), so the bytes go as soon as the session is built: the file's size in
+        // memory while it loads, nothing after.
+        let session = builder.commit_from_memory(&bytes).map_err(|e| corrupt(&e));
+        drop(bytes);
+        let session = session?;
         let ins: Vec<(String, Vec<i64>)> = session.inputs().iter().map(outlet_shape).collect();
         let outs: Vec<(String, Vec<i64>)> = session.outputs().iter().map(outlet_shape).collect();
         check_interface(&spec.name, "input", &spec.inputs, &ins)?;
@@ -452,6 +506,15 @@ impl ModelRunner for OrtRunner {
 #[cfg(test)]
 mod name_tests {
     use super::*;
+
+    #[test]
+    fn the_supported_runtime_is_the_manifests() {
+        assert_eq!(parse_major_minor("1.31.1"), Some((1, 31)));
+        assert_eq!(parse_major_minor("1.31"), Some((1, 31)));
+        assert_eq!(parse_major_minor("1"), None);
+        assert_eq!(parse_major_minor("1.x.0"), None);
+        assert_eq!(supported_runtime().unwrap(), (1, 31));
+    }
 
     #[test]
     fn only_a_file_name_without_a_directory_is_left_to_the_loader() {

@@ -15,7 +15,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::{
-    check_interface, resolve_any_names, validate_inputs, verify_model_file, ModelError,
+    check_interface, read_verified_model, resolve_any_names, validate_inputs, ModelError,
     ModelRunner, ModelSpec, TensorIn, TensorOut,
 };
 
@@ -34,6 +34,9 @@ impl std::fmt::Debug for TractRunner {
             .finish()
     }
 }
+
+/// Names and dims of a model's inputs (or outputs), as the interface check reads them.
+type Interface = Vec<(String, Vec<i64>)>;
 
 /// A tensor's dims as the interface check reads them: a size, or `-1` where it is not known
 /// before a run (a symbolic batch, an unknown rank position).
@@ -82,12 +85,13 @@ fn panic_reason(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl TractRunner {
-    /// Verifies `path` against `spec` (size, sha256), checks the declared interface against
-    /// the file, fixes each input to the manifest's shape (dims the manifest leaves at `-1`
-    /// stay as the file declares them) and optimises the model for those shapes.
+    /// Reads `path` once and verifies those bytes against `spec` (size, sha256), then parses
+    /// the same bytes (never the path again), checks the declared interface against the file,
+    /// fixes each input to the manifest's shape (dims the manifest leaves at `-1` stay as the
+    /// file declares them) and optimises the model for those shapes.
     pub fn load(spec: &ModelSpec, path: &Path) -> Result<TractRunner, ModelError> {
-        verify_model_file(spec, path)?;
-        match catch_unwind(AssertUnwindSafe(|| Self::load_checked(spec, path))) {
+        let bytes = read_verified_model(spec, path)?;
+        match catch_unwind(AssertUnwindSafe(|| Self::load_checked(spec, path, bytes))) {
             Ok(r) => r,
             Err(p) => Err(ModelError::ModelCorrupt {
                 name: spec.name.clone(),
@@ -104,8 +108,9 @@ impl TractRunner {
     fn typed_model(
         spec: &ModelSpec,
         path: &Path,
+        proto: &tract_onnx::pb::ModelProto,
         ignore_value_info: bool,
-    ) -> Result<(Vec<(String, Vec<i64>)>, TypedModel), ModelError> {
+    ) -> Result<(Interface, TypedModel), ModelError> {
         let corrupt = |e: &TractError| ModelError::ModelCorrupt {
             name: spec.name.clone(),
             path: path.to_path_buf(),
@@ -116,10 +121,8 @@ impl TractRunner {
             reason: format!("tract cannot {stage} this model: {}", message(e)),
         };
         let onnx = tract_onnx::onnx().with_ignore_value_info(ignore_value_info);
-        let mut proto = onnx.proto_model_for_path(path).map_err(|e| corrupt(&e))?;
-        default_constant_of_shape_to_f32(&mut proto);
         let parsed = onnx
-            .parse(&proto, path.parent().and_then(Path::to_str))
+            .parse(proto, path.parent().and_then(Path::to_str))
             .map_err(|e| corrupt(&e))?;
         if !parsed.unresolved_inputs.is_empty() {
             return Err(ModelError::ModelCorrupt {
@@ -158,7 +161,11 @@ impl TractRunner {
         Ok((ins, typed))
     }
 
-    fn load_checked(spec: &ModelSpec, path: &Path) -> Result<TractRunner, ModelError> {
+    fn load_checked(
+        spec: &ModelSpec,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<TractRunner, ModelError> {
         let corrupt = |e: &TractError| ModelError::ModelCorrupt {
             name: spec.name.clone(),
             path: path.to_path_buf(),
@@ -168,13 +175,21 @@ impl TractRunner {
             name: spec.name.clone(),
             reason: format!("tract cannot {stage} this model: {}", message(e)),
         };
-        let (ins, typed) = match Self::typed_model(spec, path, false) {
+        // Decoded once from the verified bytes (tract reads them into a buffer of its own, so
+        // they are dropped as soon as the graph is decoded), then typed from that graph.
+        let mut proto = tract_onnx::onnx()
+            .proto_model_for_read(&mut bytes.as_slice())
+            .map_err(|e| corrupt(&e))?;
+        drop(bytes);
+        default_constant_of_shape_to_f32(&mut proto);
+        let (ins, typed) = match Self::typed_model(spec, path, &proto, false) {
             Ok(t) => t,
             Err(first @ ModelError::Inference { .. }) => {
-                Self::typed_model(spec, path, true).map_err(|_| first)?
+                Self::typed_model(spec, path, &proto, true).map_err(|_| first)?
             }
             Err(e) => return Err(e),
         };
+        drop(proto);
 
         let mut outs = Vec::new();
         for (ix, outlet) in typed

@@ -231,12 +231,7 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
         if got == item.sha256 && item.bytes.is_none_or(|b| b == len) {
             return Ok(());
         }
-        eprintln!(
-            "setup: {}: {} has sha256 {got}, expected {}; fetching it again",
-            item.label,
-            item.dest.display(),
-            item.sha256
-        );
+        eprintln!("setup: {}", refetch_note(item, &got, len));
     }
     if let Some(file) = &item.repo_file {
         let got = file_sha256(file)?;
@@ -330,6 +325,20 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Why a cached file is replaced: it names the file, its sha256 and size, and the pinned ones.
+fn refetch_note(item: &Item<'_>, got: &str, len: u64) -> String {
+    let size = match item.bytes {
+        Some(want) if want != len => format!(" ({len} bytes, {want} pinned)"),
+        _ => String::new(),
+    };
+    format!(
+        "{}: {} has sha256 {got}{size}, expected {}; fetching it again",
+        item.label,
+        item.dest.display(),
+        item.sha256
+    )
 }
 
 /// Fetches the archive of `source` and takes the file out of it; a cached archive that turns
@@ -462,6 +471,9 @@ fn produce(
         ),
     }
 }
+
+#[cfg(test)]
+mod tamper_tests;
 
 #[cfg(test)]
 mod tests {

@@ -405,6 +405,24 @@ fn policies_hot_swap_and_must_match_the_calibration() {
         e,
         SessionError::Policy(PolicyError::CalibrationMismatch { .. })
     ));
+    // A policy that requires a signal whose model is not loaded (depth: its weights are not
+    // obtainable, so no depth model is set up here) is refused when the session starts.
+    let mut needs_depth = policy(&f.calibration.sha256);
+    needs_depth.evidence.required_signals = vec![SignalId::Depth];
+    let e = Session::new(
+        f.engine.clone(),
+        f.models.clone(),
+        Arc::new(LoadedPolicy::new(needs_depth).unwrap()),
+        f.calibration.clone(),
+        params(FlowType::Login, RiskTier::Low, [3; 32]),
+        SessionConfig::default(),
+    )
+    .unwrap_err();
+    println!("{e}");
+    assert!(
+        matches!(&e, SessionError::InvalidParams(m) if m.contains("requires the depth signal")),
+        "{e}"
+    );
 }
 
 #[test]

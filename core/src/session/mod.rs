@@ -40,7 +40,7 @@ use crate::matching::{
 };
 use crate::models::ModelRunner;
 use crate::passive::analyzer::PassiveReport;
-use crate::passive::analyzer::{PassiveConfig, PassiveModels};
+use crate::passive::analyzer::{OptionalModel, PassiveConfig, PassiveModels};
 use crate::passive::SignalReport;
 use crate::policy::{decide, DecisionContext, FlowType, LoadedPolicy, RiskTier};
 use crate::quality::{Hint, HintSet};
@@ -431,6 +431,26 @@ impl Session {
             ));
         }
         let p = &policy.policy;
+        // A signal the policy requires must have its model here: refused now, with the
+        // reason, rather than a retry (`signal_unavailable`) after the whole capture.
+        for &signal in &p.evidence.required_signals {
+            let missing = match signal {
+                SignalId::Texture if models.passive.texture.is_empty() => {
+                    Some(models.passive.texture_note.clone())
+                }
+                SignalId::Depth => match &models.passive.depth {
+                    OptionalModel::Missing(why) => Some(why.clone()),
+                    OptionalModel::Loaded(_) => None,
+                },
+                _ => None,
+            };
+            if let Some(why) = missing {
+                return Err(SessionError::InvalidParams(alloc::format!(
+                    "the policy requires the {} signal, whose model is not loaded: {why}",
+                    signal.as_str()
+                )));
+            }
+        }
         let mut continuity = None;
         let mut turn = None;
         let challenge = if p.challenge_required(params.flow, params.tier) {

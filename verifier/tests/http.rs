@@ -71,6 +71,19 @@ impl TestServer {
             .expect("request")
     }
 
+    /// Resends a COSE result until the answer is not a 503 (a store coming back up), for at
+    /// most 20 s; the last answer.
+    async fn post_cose_until_up(&self, path: &str, body: &[u8]) -> HttpResponse {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let answer = self.post(path, "application/cose", body).await;
+            if answer.status != 503 || Instant::now() > deadline {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn get(&self, path: &str) -> HttpResponse {
         request(self.addr, "GET", path, None, b"")
             .await
@@ -654,14 +667,7 @@ async fn a_replay_store_outage_is_503_with_the_verdict() {
     // Redis back (AOF kept the first claim): the second result is accepted on a retry, the
     // first is still a replay.
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let retried = loop {
-        let answer = server.post(&second_path, "application/cose", &second).await;
-        if answer.status != 503 || Instant::now() > deadline {
-            break answer;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let retried = server.post_cose_until_up(&second_path, &second).await;
     assert_eq!(retried.status, 200, "{}", retried.text());
     assert_eq!(retried.json()["accepted"], true);
     let replay = server.post(&first_path, "application/cose", &first).await;
@@ -1225,14 +1231,7 @@ async fn a_registry_outage_is_503_on_every_route_that_needs_it() {
     assert_eq!(verdict["retryable"], true);
     // Back up: the same result is accepted (nothing was claimed while the registry was down).
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let retried = loop {
-        let answer = server.post(&path, "application/cose", &signed).await;
-        if answer.status != 503 || Instant::now() > deadline {
-            break answer;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let retried = server.post_cose_until_up(&path, &signed).await;
     assert_eq!(retried.json()["accepted"], true, "{}", retried.text());
     server.shutdown().await;
 }

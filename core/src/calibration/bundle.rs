@@ -4,12 +4,12 @@
 //! canonical JSON: compact, fields in declaration order, entries sorted by (signal, model),
 //! as written by [`CalibrationBundle::to_json`] (`std` feature).
 //!
-//! serde_json (without its `float_roundtrip` feature, which core does not enable) may read a
-//! float back one ulp off, which would change the re-encoded bytes and the hash. So every float
-//! is first rounded to the most significant digits (15, rarely fewer) that serde_json reads back
-//! exactly; encode → decode → encode is then byte-stable. The rounding is 15 digits for almost
-//! every value (≤ 5e-15 relative), rarely 14 or fewer for values far from 1 (tested ≤ 1e-12
-//! relative on |v| in [1e-10, 128]).
+//! Every float is first rounded to 15 significant digits (see [`canonical_f64`]), so that a
+//! bundle fitted in code and the same bundle read back from its JSON hash alike; the rounding
+//! is ≤ 5e-15 relative. The workspace builds serde_json with `float_roundtrip`, which reads
+//! every number exactly, so encode → decode → encode is byte-stable for any input. (Without it,
+//! a number of many digits was read one ulp off and the re-encoded bundle hashed differently:
+//! found by the `calibration` fuzz target, regression test in `calibration::tests`.)
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -264,7 +264,9 @@ impl Calibrator {
 }
 
 /// `v` rounded to the most significant digits (15 down to 1) that serde_json reads back
-/// bit-exactly; non-finite values are left alone (validation rejects them).
+/// bit-exactly: 15 with `float_roundtrip`, which the workspace enables; bundles written before
+/// it, rounded to 14 or fewer, are fixed points and keep their hash. Non-finite values are left
+/// alone (validation rejects them).
 #[cfg(feature = "std")]
 pub(crate) fn canonical_f64(v: f64) -> f64 {
     if !v.is_finite() || v == 0.0 {

@@ -317,6 +317,35 @@ fn bundle_json_round_trip_hash_and_strictness() {
     ));
 }
 
+/// Regression (fuzz target `calibration`, found after 417 s): a Platt parameter with more
+/// digits than an f64 holds was read one ulp off, and the canonical JSON loaded again hashed
+/// differently. With serde_json's `float_roundtrip` the hash is stable for any number.
+#[cfg(feature = "std")]
+#[test]
+fn numbers_of_many_digits_keep_the_canonical_hash() {
+    let json = sample_bundle().to_json().unwrap();
+    let start = json.find("\"a\":").unwrap() + 4;
+    let end = start + json[start..].find(',').unwrap();
+    for number in [
+        "-299999999999999999999999.87810981943257",
+        "-17444444444444444444444444444444444444444444444444444440",
+        "-0.1000000000000000055511151231257827021181583404541015625",
+        "-2.2250738585072011e-308",
+    ] {
+        let text = format!("{}{number}{}", &json[..start], &json[end..]);
+        let bundle =
+            CalibrationBundle::from_json(&text).unwrap_or_else(|e| panic!("{number}: {e}"));
+        let canonical = bundle.to_json().unwrap();
+        let again = CalibrationBundle::from_json(&canonical).unwrap();
+        assert_eq!(
+            again.sha256_hex().unwrap(),
+            bundle.sha256_hex().unwrap(),
+            "{number} -> {canonical}"
+        );
+        assert_eq!(again.to_json().unwrap(), canonical, "{number}");
+    }
+}
+
 #[cfg(feature = "std")]
 #[test]
 fn canonical_floats_round_trip_bit_exactly() {

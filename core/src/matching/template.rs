@@ -88,7 +88,10 @@ impl FaceTemplate {
         })
     }
 
-    /// Checks a deserialised template: known format, finite unit-length embedding.
+    /// Checks a deserialised template: known format, finite unit-length embedding, a quality
+    /// in [0, 1] and at least one frame. (A quality read from JSON as a number too large for
+    /// an f32 becomes infinite, and would be written back as `null`: found by the
+    /// `face_template` fuzz target.)
     pub fn validate(&self) -> Result<(), MatchError> {
         if self.format != TEMPLATE_FORMAT {
             return Err(MatchError::Template(alloc::format!(
@@ -102,6 +105,17 @@ impl FaceTemplate {
                 "embedding of {} values with norm {n} (expected unit length)",
                 self.embedding.len()
             )));
+        }
+        if !(0.0..=1.0).contains(&self.quality) {
+            return Err(MatchError::Template(alloc::format!(
+                "quality {} (expected in [0, 1])",
+                self.quality
+            )));
+        }
+        if self.frames == 0 {
+            return Err(MatchError::Template(
+                "0 frames averaged (an enrolment has at least one)".to_string(),
+            ));
         }
         Ok(())
     }

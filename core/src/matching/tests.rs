@@ -128,6 +128,33 @@ fn enrolment_averages_the_best_frames_and_serialises_stably() {
     bad.format = 1;
     bad.embedding[0] = 3.0;
     assert!(bad.validate().is_err());
+    // Regression (fuzz target `face_template`): a quality too large for an f32 became
+    // infinity and was written back as `null`. It is now refused when read (serde_json's
+    // `float_roundtrip` reads f32s exactly and range-checks them), and `validate` refuses an
+    // infinite quality however the template was made, as any quality outside [0, 1] and a
+    // template of no frames.
+    let huge = json.replace(
+        "\"quality\":0.85",
+        &alloc::format!("\"quality\":6{}", "0".repeat(60)),
+    );
+    assert_ne!(huge, json);
+    let e = serde_json::from_str::<FaceTemplate>(&huge).unwrap_err();
+    assert!(e.to_string().contains("out of range"), "{e}");
+    let mut bad = t.clone();
+    bad.quality = f32::INFINITY;
+    let e = bad.validate().unwrap_err();
+    assert!(e.to_string().contains("quality inf"), "{e}");
+    for q in [f32::NAN, -0.1, 1.5] {
+        let mut bad = t.clone();
+        bad.quality = q;
+        assert!(
+            matches!(bad.validate(), Err(MatchError::Template(_))),
+            "{q}"
+        );
+    }
+    let mut bad = t.clone();
+    bad.frames = 0;
+    assert!(bad.validate().unwrap_err().to_string().contains("0 frames"));
 }
 
 #[test]

@@ -381,6 +381,37 @@ mod json {
         LoadedPolicy::from_json(&v.to_string())
     }
 
+    /// Regression (fuzz target `policy_json`, found after 564 s): a number with more digits
+    /// than an f64 holds was read one ulp off, so the policy, re-encoded into a token and read
+    /// on the device, hashed differently. serde_json's `float_roundtrip` reads every number
+    /// exactly; these are the found number and classic hard cases for a float parser.
+    #[test]
+    fn numbers_of_many_digits_hash_the_same_after_the_token_trip() {
+        let mut v = json_of(&policy());
+        v["fusion"]["bias"] = 12345.0.into();
+        let template = v.to_string();
+        assert!(template.contains("12345.0"), "{template}");
+        for number in [
+            "17444444444444444444444444444444444444444444444444444440",
+            "-299999999999999999999999.87810981943257",
+            "0.1000000000000000055511151231257827021181583404541015625",
+            "2.2250738585072011e-308",
+            "9007199254740993",
+            "1.00000000000000011102230246251565404236316680908203125",
+        ] {
+            let loaded = LoadedPolicy::from_json(&template.replace("12345.0", number))
+                .unwrap_or_else(|e| panic!("{number}: {e}"));
+            let wire = serde_json::to_string(&loaded.policy).unwrap();
+            let on_device = LoadedPolicy::from_json(&wire).unwrap();
+            assert_eq!(on_device.sha256, loaded.sha256, "{number} -> {wire}");
+            let exact: f64 = number.parse().unwrap();
+            let FusionMethod::Weighted(l) = &on_device.policy.fusion else {
+                panic!("weighted fusion");
+            };
+            assert_eq!(l.bias.to_bits(), exact.to_bits(), "{number} read exactly");
+        }
+    }
+
     #[test]
     fn bad_policies_are_typed_errors_that_name_the_field() {
         let good = json_of(&policy());

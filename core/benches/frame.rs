@@ -114,10 +114,27 @@ fn warp_face_roi(c: &mut Criterion) {
         cy - s * (sin * half + cos * half),
     ]);
     let mut group = c.benchmark_group("warp_frame_to_tensor");
-    for format in [PixelFormat::Rgb888, PixelFormat::Nv21] {
+    // Upright buffers, and a front camera's: NV21 turned 270° and mirrored.
+    for (format, rot, mirrored) in [
+        (PixelFormat::Rgb888, Rotation::Deg0, false),
+        (PixelFormat::Nv21, Rotation::Deg0, false),
+        (PixelFormat::Nv21, Rotation::Deg270, true),
+    ] {
         let data = pattern(format.packed_len(w as usize, h as usize));
-        let frame = Frame::contiguous(w, h, format, &data).unwrap();
-        let id = BenchmarkId::new(format!("face_roi_{w}x{h}"), format!("{format:?}"));
+        let frame = Frame::contiguous(w, h, format, &data)
+            .unwrap()
+            .with_rotation(rot)
+            .with_mirrored(mirrored);
+        let orient = if rot == Rotation::Deg0 {
+            String::new()
+        } else {
+            format!(
+                "_rot{}{}",
+                rot.degrees(),
+                if mirrored { "_mirrored" } else { "" }
+            )
+        };
+        let id = BenchmarkId::new(format!("face_roi_{w}x{h}"), format!("{format:?}{orient}"));
         bench_warp(&mut group, id, n, |border, layout, norm, t| {
             warp_frame_to_tensor(&frame, &m, n, n, border, layout, norm, t)
         });

@@ -4,8 +4,8 @@
 //! 128×128) and the quality gate at the face box, so converting the whole buffer to RGB first
 //! (0.5–3.9 ms per frame, `docs/performance.md`) is mostly wasted. [`Taps`] reads one buffer
 //! pixel, or one bilinear sample, straight from the planes of any [`PixelFormat`];
-//! [`Orient`] maps upright coordinates onto buffer coordinates, so a warp composes the
-//! rotation and mirroring into its affine matrix and never builds the upright image.
+//! [`Orient`] maps upright coordinates onto buffer coordinates (a warp maps its fixed-point
+//! sample positions through it in integers), so the upright image is never built.
 //!
 //! Every tap gives the bytes [`Frame::to_rgb_into`] would have written for that pixel (same
 //! fixed-point BT.601 for YUV, each pixel with the chroma of its 2×2 block), so a sample equals
@@ -216,23 +216,24 @@ impl Orient {
         )
     }
 
-    /// `buffer_from_dst = self ∘ upright_from_dst` for an affine `[a, b, c, d, e, f]`
-    /// (`u = a·i + b·j + c`, `v = d·i + e·j + f`).
-    pub(super) fn compose(&self, m: &[f32; 6]) -> [f32; 6] {
-        let (xu, xv, yu, yv) = (
-            self.xu as f32,
-            self.xv as f32,
-            self.yu as f32,
-            self.yv as f32,
-        );
+    /// True for an upright, unmirrored buffer (buffer pixel = upright pixel).
+    pub(super) fn is_identity(&self) -> bool {
+        *self == Orient::new(1, 1, Rotation::Deg0, false)
+    }
+
+    /// The map in `WBITS` fixed point, `[x0, xu, xv, y0, yu, yv]` with the offsets scaled:
+    /// buffer position `q = x0 + xu·qu + xv·qv` of upright position `(qu, qv)`, exact.
+    pub(super) fn fixed(&self) -> [i32; 6] {
+        let one = WONE as isize;
         [
-            xu * m[0] + xv * m[3],
-            xu * m[1] + xv * m[4],
-            xu * m[2] + xv * m[5] + self.x0 as f32,
-            yu * m[0] + yv * m[3],
-            yu * m[1] + yv * m[4],
-            yu * m[2] + yv * m[5] + self.y0 as f32,
+            self.x0 * one,
+            self.xu,
+            self.xv,
+            self.y0 * one,
+            self.yu,
+            self.yv,
         ]
+        .map(|v| v as i32)
     }
 }
 

@@ -807,32 +807,62 @@ fn in_place_reads_equal_the_converted_image_for_every_format_and_orientation() {
                     assert_eq!(part.data[i], want, "{format:?} {rot:?} {mir} ({u}, {v})");
                 }
             }
-            // A rotated, scaled warp reaching past every border, both border kinds, both
-            // layouts: the in-place tensor equals the converted image's.
+            // Warps reaching past every border (a rotated, scaled one and random ones: near
+            // identities with odd offsets, which put positions on the 1/2048-px rounding
+            // steps, and wild ones), both border kinds, both layouts: the in-place tensor is
+            // bit for bit the converted image's.
             let (c, s) = (libm::cosf(0.3), libm::sinf(0.3));
-            let m = Affine2::new([1.3 * c, -1.3 * s, -4.0, 1.3 * s, 1.3 * c, -3.0]);
-            for border in [Border::Replicate, Border::Constant([10, 200, 30])] {
-                for layout in [TensorLayout::Nhwc, TensorLayout::Nchw] {
-                    let n = Normalize::UNIT;
-                    let (tw, th) = (31, 29);
-                    let mut want = vec![0.0; 3 * tw * th];
-                    let mut got = vec![0.0; 3 * tw * th];
-                    warp_affine_to_tensor(
-                        &img, &m, tw as u32, th as u32, border, layout, &n, &mut want,
-                    )
-                    .unwrap();
-                    warp_frame_to_tensor(
-                        &frame, &m, tw as u32, th as u32, border, layout, &n, &mut got,
-                    )
-                    .unwrap();
-                    let tol = 1e-6;
-                    for (k, (a, b)) in want.iter().zip(&got).enumerate() {
-                        let d = (a - b).abs();
-                        worst_tensor = worst_tensor.max(d * 255.0);
-                        assert!(
-                            d <= tol,
-                            "{format:?} {rot:?} mirrored {mir} {border:?} {layout:?} [{k}]: {a} vs {b}"
-                        );
+            let mut maps = vec![Affine2::new([
+                1.3 * c,
+                -1.3 * s,
+                -4.0,
+                1.3 * s,
+                1.3 * c,
+                -3.0,
+            ])];
+            let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ (format as u64) << 8;
+            let mut next = || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 40) as f32 / (1u64 << 24) as f32
+            };
+            for k in 0..12 {
+                let spread = if k % 2 == 0 { 0.01 } else { 1.5 };
+                let r: [f32; 6] = core::array::from_fn(|_| next());
+                let e = |v: f32| (v - 0.5) * spread;
+                maps.push(Affine2::new([
+                    1.0 + e(r[0]),
+                    e(r[1]),
+                    (r[2] - 0.3) * 8.0,
+                    e(r[3]),
+                    1.0 + e(r[4]),
+                    (r[5] - 0.3) * 8.0,
+                ]));
+            }
+            for (mi, m) in maps.iter().enumerate() {
+                for border in [Border::Replicate, Border::Constant([10, 200, 30])] {
+                    for layout in [TensorLayout::Nhwc, TensorLayout::Nchw] {
+                        let n = Normalize::UNIT;
+                        let (tw, th) = (31, 29);
+                        let mut want = vec![0.0; 3 * tw * th];
+                        let mut got = vec![0.0; 3 * tw * th];
+                        warp_affine_to_tensor(
+                            &img, m, tw as u32, th as u32, border, layout, &n, &mut want,
+                        )
+                        .unwrap();
+                        warp_frame_to_tensor(
+                            &frame, m, tw as u32, th as u32, border, layout, &n, &mut got,
+                        )
+                        .unwrap();
+                        for (k, (a, b)) in want.iter().zip(&got).enumerate() {
+                            worst_tensor = worst_tensor.max((a - b).abs() * 255.0);
+                            assert_eq!(
+                                a.to_bits(),
+                                b.to_bits(),
+                                "{format:?} {rot:?} mirrored {mir} map {mi} {border:?} {layout:?} [{k}]: {a} vs {b}"
+                            );
+                        }
                     }
                 }
             }

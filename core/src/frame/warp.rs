@@ -89,11 +89,111 @@ impl Normalize {
     }
 }
 
-/// Bilinear RGB sampler over a validated image in buffer coordinates, with a border.
-struct Sampler<'a, S: Taps> {
+/// Where a sample position of the upright image lies in the source buffer, both in `WBITS`
+/// fixed point. The positions are computed and rounded in upright coordinates, exactly as for
+/// an upright image, then mapped in integers, so a rotated or mirrored buffer gives the same
+/// bytes as its upright conversion.
+trait Place: Copy {
+    /// True when the buffer's x axis is the upright y axis (a quarter turn).
+    fn swapped(self) -> bool;
+    /// Buffer x of the upright coordinate that feeds it (`qu`, or `qv` when swapped).
+    fn x(self, q: i32) -> i32;
+    /// Buffer y of the upright coordinate that feeds it (`qv`, or `qu` when swapped).
+    fn y(self, q: i32) -> i32;
+    /// Buffer position of upright position `(qu, qv)`.
+    #[inline(always)]
+    fn place(self, qu: i32, qv: i32) -> (i32, i32) {
+        if self.swapped() {
+            (self.x(qv), self.y(qu))
+        } else {
+            (self.x(qu), self.y(qv))
+        }
+    }
+    /// The smallest upright coordinate of the fast path (which reads two taps per axis with
+    /// no border test): above 0 for a mirrored axis, where an upright tap pair `(k, k + 1)`
+    /// with weight `w` is the buffer pair `(x − 1, x)` with weight `1 − w`, but `w = 0` gives
+    /// `(x, x + 1)` with weight 0, and at `k = 0` that `x + 1` is one past the edge. Such a
+    /// position takes the per-pixel path, which tests the border.
+    const LOW: f32;
+}
+
+/// The buffer is the upright image.
+#[derive(Clone, Copy)]
+struct Upright;
+
+impl Place for Upright {
+    #[inline(always)]
+    fn swapped(self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn x(self, q: i32) -> i32 {
+        q
+    }
+
+    #[inline(always)]
+    fn y(self, q: i32) -> i32 {
+        q
+    }
+
+    const LOW: f32 = 0.0;
+}
+
+/// A rotated or mirrored buffer: each buffer axis is one upright axis, possibly reversed,
+/// `x = x0 ± q` (the sign as a mask: 0 keeps `q`, −1 negates it by `(q ^ m) − m`).
+#[derive(Clone, Copy)]
+struct Oriented {
+    swapped: bool,
+    x0: i32,
+    x_neg: i32,
+    y0: i32,
+    y_neg: i32,
+}
+
+impl Oriented {
+    /// From [`Orient::fixed`]'s `[x0, xu, xv, y0, yu, yv]`: one of `xu`, `xv` is ±1 and the
+    /// other 0, and so for `yu`, `yv`.
+    fn new([x0, xu, xv, y0, yu, yv]: [i32; 6]) -> Oriented {
+        let mask = |s: i32| if s < 0 { -1 } else { 0 };
+        Oriented {
+            swapped: xu == 0,
+            x0,
+            x_neg: mask(xu + xv),
+            y0,
+            y_neg: mask(yu + yv),
+        }
+    }
+}
+
+impl Place for Oriented {
+    #[inline(always)]
+    fn swapped(self) -> bool {
+        self.swapped
+    }
+
+    #[inline(always)]
+    fn x(self, q: i32) -> i32 {
+        self.x0 + ((q ^ self.x_neg) - self.x_neg)
+    }
+
+    #[inline(always)]
+    fn y(self, q: i32) -> i32 {
+        self.y0 + ((q ^ self.y_neg) - self.y_neg)
+    }
+
+    const LOW: f32 = 1.0 / 512.0;
+}
+
+/// Bilinear RGB sampler over a validated image, with a border. Coordinates are in the upright
+/// image (`w × h`); `place` maps them into the buffer (`bw × bh`) the taps read.
+struct Sampler<'a, S: Taps, P: Place> {
     taps: &'a S,
+    place: P,
     w: usize,
     h: usize,
+    bw: usize,
+    bh: usize,
     /// `w + 1`, `h + 1`: coordinates are clamped to `[-2, side + 1]`, where every tap is
     /// already outside, so huge or NaN coordinates become plain border samples.
     wmax: f32,
@@ -104,13 +204,17 @@ struct Sampler<'a, S: Taps> {
     border: Border,
 }
 
-impl<'a, S: Taps> Sampler<'a, S> {
-    fn new(taps: &'a S, border: Border) -> Self {
-        let (w, h) = taps.size();
+impl<'a, S: Taps, P: Place> Sampler<'a, S, P> {
+    /// `(w, h)`: the upright size, which `place` maps onto the taps' buffer.
+    fn new(taps: &'a S, place: P, (w, h): (usize, usize), border: Border) -> Self {
+        let (bw, bh) = taps.size();
         Sampler {
             taps,
+            place,
             w,
             h,
+            bw,
+            bh,
             wmax: w as f32 + 1.0,
             hmax: h as f32 + 1.0,
             x_in: w as f32 - 1.0 - 1.0 / 512.0,
@@ -133,15 +237,16 @@ impl<'a, S: Taps> Sampler<'a, S> {
         (v as f64 * WONE as f64 + MAGIC).to_bits() as i32
     }
 
+    /// Buffer pixel `(x, y)`, or the border's answer outside the buffer.
     #[inline(always)]
     fn tap(&self, x: isize, y: isize) -> [u8; 3] {
         let (x, y) = match self.border {
             Border::Replicate => (
-                x.clamp(0, self.w as isize - 1) as usize,
-                y.clamp(0, self.h as isize - 1) as usize,
+                x.clamp(0, self.bw as isize - 1) as usize,
+                y.clamp(0, self.bh as isize - 1) as usize,
             ),
             Border::Constant(c) => {
-                if x < 0 || y < 0 || x as usize >= self.w || y as usize >= self.h {
+                if x < 0 || y < 0 || x as usize >= self.bw || y as usize >= self.bh {
                     return c;
                 }
                 (x as usize, y as usize)
@@ -152,11 +257,13 @@ impl<'a, S: Taps> Sampler<'a, S> {
 
     #[inline(always)]
     fn sample(&self, sx: f32, sy: f32) -> [u8; 3] {
-        let (qx, qy) = (Self::fixed(sx, self.wmax), Self::fixed(sy, self.hmax));
+        let (qx, qy) = self
+            .place
+            .place(Self::fixed(sx, self.wmax), Self::fixed(sy, self.hmax));
         let (x0, y0) = ((qx >> WBITS) as isize, (qy >> WBITS) as isize);
         let (wx, wy) = ((qx as u32) & (WONE - 1), (qy as u32) & (WONE - 1));
         // Negative taps wrap to huge values, so one unsigned compare per axis.
-        if (x0 as usize) < self.w - 1 && (y0 as usize) < self.h - 1 {
+        if (x0 as usize) < self.bw - 1 && (y0 as usize) < self.bh - 1 {
             self.taps.bilinear(x0 as usize, y0 as usize, wx, wy)
         } else {
             let p00 = self.tap(x0, y0);
@@ -167,10 +274,11 @@ impl<'a, S: Taps> Sampler<'a, S> {
         }
     }
 
-    /// True when `(x, y)` and all its bilinear taps are inside the image.
+    /// True when `(x, y)` and all its bilinear taps are inside the upright image (and, for a
+    /// mirrored buffer, in the buffer: see [`Place::LOW`]).
     #[inline(always)]
     fn inside(&self, x: f32, y: f32) -> bool {
-        x >= 0.0 && y >= 0.0 && x <= self.x_in && y <= self.y_in
+        x >= P::LOW && y >= P::LOW && x <= self.x_in && y <= self.y_in
     }
 
     /// Samples destination row `j`, columns `i0 .. i0 + out.len()/3`, into `out` (RGB).
@@ -208,14 +316,23 @@ impl<'a, S: Taps> Sampler<'a, S> {
             // The same coordinates and rounding as `sample` (bit-identical results), without
             // its clamps and border branch. The coordinates of a stretch are computed first in
             // a loop of their own, which vectorises; then the taps are read.
+            // Which upright coordinate feeds each buffer axis: the same float expressions and
+            // clamps as the upright image's, only assigned to the other axis on a quarter turn.
+            let (ax, ay) = ((m[0], bx, self.wmax), (m[3], by, self.hmax));
+            let ((mx, cx, xmax), (my, cy, ymax)) = if self.place.swapped() {
+                (ay, ax)
+            } else {
+                (ax, ay)
+            };
             let (mut qx, mut qy) = ([0u32; SEG], [0u32; SEG]);
             for (c, o) in out.chunks_mut(3 * SEG).enumerate() {
                 let start = i0 + c * SEG;
                 let (qx, qy) = (&mut qx[..o.len() / 3], &mut qy[..o.len() / 3]);
                 for (k, (x, y)) in qx.iter_mut().zip(qy.iter_mut()).enumerate() {
                     let i = (start + k) as f32;
-                    *x = Self::fixed(m[0] * i + bx, self.wmax) as u32;
-                    *y = Self::fixed(m[3] * i + by, self.hmax) as u32;
+                    // Inside, so not negative.
+                    *x = self.place.x(Self::fixed(mx * i + cx, xmax)) as u32;
+                    *y = self.place.y(Self::fixed(my * i + cy, ymax)) as u32;
                 }
                 for ((o, &x), &y) in o.chunks_exact_mut(3).zip(qx.iter()).zip(qy.iter()) {
                     o.copy_from_slice(&self.taps.bilinear(
@@ -265,7 +382,7 @@ pub fn warp_affine_into(
     check_warp(src, src_from_dst, dst_w, dst_h)?;
     out.reshape(dst_w, dst_h);
     let taps = RgbTaps::of(src);
-    let s = Sampler::new(&taps, border);
+    let s = Sampler::new(&taps, Upright, taps.size(), border);
     let row_bytes = dst_w as usize * 3;
     for (j, row) in out.data.chunks_exact_mut(row_bytes).enumerate() {
         s.row(&src_from_dst.m, j, 0, row);
@@ -296,10 +413,9 @@ pub fn warp_affine_to_tensor(
     check_warp(src, src_from_dst, dst_w, dst_h)?;
     let taps = RgbTaps::of(src);
     warp_to_tensor(
-        &taps,
+        &Sampler::new(&taps, Upright, taps.size(), border),
         &src_from_dst.m,
         (dst_w, dst_h),
-        border,
         layout,
         norm,
         out,
@@ -308,12 +424,12 @@ pub fn warp_affine_to_tensor(
 
 /// [`warp_affine_to_tensor`] reading a camera frame in place: `src_from_dst` maps tensor
 /// pixels to the frame's UPRIGHT image (rotation and mirroring applied, as
-/// [`Frame::to_rgb_into`] gives it), but the upright image is never built. For an upright,
-/// unmirrored frame each sample is bit-identical to the one the upright image would give, for
-/// every format. For a rotated or mirrored frame the map is composed with the orientation in
-/// floats, which can round a coordinate across a 1/2048-px step and move a sample by one level
-/// (the `frame` fuzz target found one such sample; mapping the fixed-point coordinates through
-/// the orientation in integers would make it exact).
+/// [`Frame::to_rgb_into`] gives it), but the upright image is never built. Each sample is
+/// bit-identical to the one the upright image would give, for every format, rotation and
+/// mirroring: positions are computed and rounded in upright coordinates, then mapped into the
+/// buffer in integers. (Composing the map with the orientation in floats, as this did before,
+/// could round a coordinate across a 1/2048-px step and move a sample by one level; the
+/// `frame` fuzz target found one.)
 #[allow(clippy::too_many_arguments)] // warp_affine_to_tensor's, with a frame for the image
 pub fn warp_frame_to_tensor(
     frame: &Frame<'_>,
@@ -335,8 +451,11 @@ pub fn warp_frame_to_tensor(
         frame.rotation(),
         frame.mirrored(),
     );
+    let (uw, uh) = frame.upright_size();
     struct Job<'a> {
         m: [f32; 6],
+        orient: Option<Oriented>,
+        upright: (usize, usize),
         size: (u32, u32),
         border: Border,
         layout: TensorLayout,
@@ -345,21 +464,33 @@ pub fn warp_frame_to_tensor(
     }
     impl TapsFn<Result<(), FrameError>> for Job<'_> {
         fn call<S: Taps>(self, taps: &S) -> Result<(), FrameError> {
-            warp_to_tensor(
-                taps,
-                &self.m,
-                self.size,
-                self.border,
-                self.layout,
-                self.norm,
-                self.out,
-            )
+            let (m, size, layout, norm) = (&self.m, self.size, self.layout, self.norm);
+            match self.orient {
+                None => warp_to_tensor(
+                    &Sampler::new(taps, Upright, self.upright, self.border),
+                    m,
+                    size,
+                    layout,
+                    norm,
+                    self.out,
+                ),
+                Some(o) => warp_to_tensor(
+                    &Sampler::new(taps, o, self.upright, self.border),
+                    m,
+                    size,
+                    layout,
+                    norm,
+                    self.out,
+                ),
+            }
         }
     }
     with_taps(
         frame,
         Job {
-            m: orient.compose(&src_from_dst.m),
+            m: src_from_dst.m,
+            orient: (!orient.is_identity()).then(|| Oriented::new(orient.fixed())),
+            upright: (uw as usize, uh as usize),
             size: (dst_w, dst_h),
             border,
             layout,
@@ -369,12 +500,11 @@ pub fn warp_frame_to_tensor(
     )
 }
 
-/// The tensor warp over any source, `m` in the source's buffer coordinates.
-fn warp_to_tensor<S: Taps>(
-    taps: &S,
+/// The tensor warp through a sampler, `m` in the sampler's upright coordinates.
+fn warp_to_tensor<S: Taps, P: Place>(
+    s: &Sampler<'_, S, P>,
     m: &[f32; 6],
     (dst_w, dst_h): (u32, u32),
-    border: Border,
     layout: TensorLayout,
     norm: &Normalize,
     out: &mut [f32],
@@ -391,7 +521,6 @@ fn warp_to_tensor<S: Taps>(
         });
     }
     let lut = norm.table();
-    let s = Sampler::new(taps, border);
     let mut buf = [0u8; SEG * 3];
     let plane = w * h;
     for j in 0..h {
@@ -689,8 +818,8 @@ mod tests {
     fn nan_and_infinite_coordinates_sample_the_border() {
         let src = img(2, 2, &[1, 2, 3, 4]);
         let taps = RgbTaps::of(&src);
-        let s = Sampler::new(&taps, Border::Constant([7, 8, 9]));
-        type S<'a> = Sampler<'a, RgbTaps<'a>>;
+        let s = Sampler::new(&taps, Upright, taps.size(), Border::Constant([7, 8, 9]));
+        type S<'a> = Sampler<'a, RgbTaps<'a>, Upright>;
         assert_eq!(S::fixed(f32::NAN, 3.0), -2 * 2048);
         assert_eq!(S::fixed(-0.25, 3.0), -512);
         assert_eq!(S::fixed(1e30, 3.0), 3 * 2048);
@@ -699,7 +828,7 @@ mod tests {
         assert_eq!(s.sample(f32::INFINITY, 1.0), [7, 8, 9]);
         assert_eq!(s.sample(f32::NEG_INFINITY, 1.0), [7, 8, 9]);
         assert_eq!(s.sample(1.0, 1.0), [4, 5, 251]);
-        let r = Sampler::new(&taps, Border::Replicate);
+        let r = Sampler::new(&taps, Upright, taps.size(), Border::Replicate);
         assert_eq!(r.sample(f32::INFINITY, 0.0), [2, 3, 253]);
         assert_eq!(r.sample(-1e30, 1e30), [3, 4, 252]);
     }
@@ -963,7 +1092,7 @@ mod tests {
         let (dw, dh) = (150usize, 40usize);
         let mut row = vec![0u8; dw * 3];
         for border in [Border::Constant([7, 128, 250]), Border::Replicate] {
-            let s = Sampler::new(&taps, border);
+            let s = Sampler::new(&taps, Upright, taps.size(), border);
             for m in &maps {
                 for j in 0..dh {
                     // A whole row (several stretches of SEG) and an odd segment in the middle.

@@ -21,7 +21,7 @@ mod trust;
 
 pub use capi::capi_frame;
 pub use frame::{frame, frame_accepted};
-pub use http::verifier_http;
+pub use http::{answers as http_answers, verifier_http};
 pub use parsers::{calibration, face_template, model_manifest, policy_json};
 pub use trust::{result_verifier, token_device, verify_once};
 

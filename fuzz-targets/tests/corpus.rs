@@ -134,6 +134,38 @@ fn result_seeds_are_verified() {
     assert!(fail.accepted && fail.band != Some(Band::Pass), "{fail:?}");
 }
 
+/// Over HTTP, at the seeds' clock, each seed is answered by the route it was made for: a session
+/// issued, the signed result accepted (raw COSE and JSON), a device key registered. So the
+/// fuzzer starts past the expiry check, on the signature, binding and replay checks.
+#[test]
+fn http_seeds_are_answered_by_their_routes() {
+    let all = seeds::seeds();
+    let get = |f: &str| {
+        &all.iter()
+            .find(|(t, n, _)| *t == "verifier_http" && n == f)
+            .expect(f)
+            .2
+    };
+    let ok = |file: &str, route: &str| {
+        let answers = liveproof_fuzz_targets::http_answers(get(file));
+        let (uri, status, body) = answers
+            .iter()
+            .find(|(uri, _, _)| uri == route || (route.ends_with('?') && uri.starts_with(route)))
+            .unwrap_or_else(|| panic!("no route {route}"));
+        assert!(status.is_success(), "{file} on {uri}: {status} {body}");
+        body.clone()
+    };
+    ok("issue.json", "/v1/sessions");
+    for (file, route) in [
+        ("result.cose", "/v1/verify?"),
+        ("verify.json", "/v1/verify"),
+    ] {
+        let body = ok(file, route);
+        assert_eq!(body["accepted"], true, "{file}: {body}");
+    }
+    ok("device-key.json", "/v1/device-keys");
+}
+
 /// Writes the seeds into `fuzz/corpus/` (refreshing them after a format change).
 #[test]
 #[ignore = "writes fuzz/corpus: run with --ignored to refresh the committed seeds"]

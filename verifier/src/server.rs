@@ -110,6 +110,8 @@ struct AppState {
     verifier: Arc<Verifier>,
     audit: AuditSink,
     metrics: Arc<Metrics>,
+    /// The time a request is checked at: `SystemTime::now`, or a fixed clock in tests.
+    clock: fn() -> SystemTime,
 }
 
 /// An error answer: `{"error": message, "code": code}` with `status`.
@@ -159,14 +161,26 @@ impl IntoResponse for ApiError {
 
 /// The service's routes and layers, for [`serve`] or for driving in-process.
 pub fn router(verifier: Arc<Verifier>, audit: AuditSink) -> Router {
-    router_with_metrics(verifier, audit, Arc::new(Metrics::new()))
+    router_with(verifier, audit, Arc::new(Metrics::new()), SystemTime::now)
 }
 
-fn router_with_metrics(verifier: Arc<Verifier>, audit: AuditSink, metrics: Arc<Metrics>) -> Router {
+/// [`router`] whose requests are checked at `clock()` instead of the system time: for tests
+/// and fuzzing, where tokens and results signed at a fixed time must stay fresh.
+pub fn router_at(verifier: Arc<Verifier>, audit: AuditSink, clock: fn() -> SystemTime) -> Router {
+    router_with(verifier, audit, Arc::new(Metrics::new()), clock)
+}
+
+fn router_with(
+    verifier: Arc<Verifier>,
+    audit: AuditSink,
+    metrics: Arc<Metrics>,
+    clock: fn() -> SystemTime,
+) -> Router {
     let state = AppState {
         verifier,
         audit,
         metrics,
+        clock,
     };
     Router::new()
         .route("/v1/sessions", post(issue_session))
@@ -419,7 +433,7 @@ async fn issue_session(
     };
     match state
         .verifier
-        .issue_session(&request, SystemTime::now())
+        .issue_session(&request, (state.clock)())
         .await
     {
         Ok(token) => {
@@ -579,7 +593,7 @@ async fn verify(
     let started = Instant::now();
     let verification = state
         .verifier
-        .verify_for(&bytes, SystemTime::now(), &expected)
+        .verify_for(&bytes, (state.clock)(), &expected)
         .await;
     let elapsed = started.elapsed();
     let verdict = &verification.verdict;

@@ -22,13 +22,15 @@ pub(super) const WBITS: u32 = 11;
 pub(super) const WONE: u32 = 1 << WBITS;
 
 /// `(p00·(1−wx) + p01·wx)·(1−wy) + (p10·(1−wx) + p11·wx)·wy` with `WBITS` weights, rounded
-/// to a byte.
+/// to a byte. Computed as `a·1 + (b − a)·w` per axis, the same integers with three multiplies
+/// instead of six (every term stays below 2^31).
 #[inline(always)]
 pub(super) fn lerp(p00: u8, p01: u8, p10: u8, p11: u8, wx: u32, wy: u32) -> u8 {
-    let (ix, iy) = (WONE - wx, WONE - wy);
-    let top = p00 as u32 * ix + p01 as u32 * wx;
-    let bot = p10 as u32 * ix + p11 as u32 * wx;
-    ((top * iy + bot * wy + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
+    let (wx, wy) = (wx as i32, wy as i32);
+    let along = |a: i32, b: i32, w: i32| (a << WBITS) + (b - a) * w;
+    let top = along(p00 as i32, p01 as i32, wx);
+    let bot = along(p10 as i32, p11 as i32, wx);
+    ((along(top, bot, wy) + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
 }
 
 /// The pixels of an image in buffer coordinates.

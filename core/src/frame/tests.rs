@@ -985,3 +985,55 @@ fn a_frame_copy_converts_and_hashes_as_the_original() {
         assert_eq!(back.content_sha256(), frame.content_sha256(), "{format:?}");
     }
 }
+
+/// The bilinear blend's integer form (three multiplies) equals the weighted sum of the four
+/// taps, rounded to nearest, for every weight pair on random taps and every tap value at
+/// random weights (including a weight of one whole pixel).
+#[test]
+fn lerp_is_the_rounded_weighted_sum() {
+    use super::source::{lerp, WBITS, WONE};
+    let sum = |p: [u8; 4], wx: u32, wy: u32| {
+        let (ix, iy) = (u64::from(WONE - wx), u64::from(WONE - wy));
+        let (wx, wy) = (u64::from(wx), u64::from(wy));
+        let p = p.map(u64::from);
+        let s = (p[0] * ix + p[1] * wx) * iy + (p[2] * ix + p[3] * wx) * wy;
+        ((s + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
+    };
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 32) as u32
+    };
+    for wx in 0..=WONE {
+        for wy in (0..=WONE).step_by(7) {
+            let r = next().to_le_bytes();
+            let p = [r[0], r[1], r[2], r[3]];
+            assert_eq!(
+                lerp(p[0], p[1], p[2], p[3], wx, wy),
+                sum(p, wx, wy),
+                "{p:?} {wx} {wy}"
+            );
+        }
+    }
+    for a in [0u8, 1, 127, 128, 254, 255] {
+        for b in [0u8, 1, 127, 128, 254, 255] {
+            for _ in 0..200 {
+                let (wx, wy) = (next() % (WONE + 1), next() % (WONE + 1));
+                let p = [a, b, b, a];
+                assert_eq!(
+                    lerp(p[0], p[1], p[2], p[3], wx, wy),
+                    sum(p, wx, wy),
+                    "{p:?} {wx} {wy}"
+                );
+                let p = [a, a, b, b];
+                assert_eq!(
+                    lerp(p[0], p[1], p[2], p[3], wx, wy),
+                    sum(p, wx, wy),
+                    "{p:?} {wx} {wy}"
+                );
+            }
+        }
+    }
+}

@@ -413,11 +413,7 @@ pub fn ndk_probe(work: &Path) -> Result<Option<String>> {
         .args(["--print", "sysroot"])
         .output()?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    let host = Command::new("rustc").arg("-vV").output()?;
-    let host = String::from_utf8_lossy(&host.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-        .context("rustc -vV names no host")?;
+    let host = crate::tools::host_triple()?;
     let lld = sysroot.join("lib/rustlib").join(&host).join("bin/rust-lld");
     let std = sysroot.join("lib/rustlib").join(target);
     if !lld.is_file() || !std.is_dir() {

@@ -139,7 +139,7 @@ pub fn fuzz(args: &[String]) -> Result<()> {
     eprintln!("==> fuzz: build: ok ({:.1} s)", t0.elapsed().as_secs_f64());
 
     let bin_dir = fuzz_target_dir
-        .join("x86_64-unknown-linux-gnu")
+        .join(crate::tools::host_triple()?)
         .join("release");
     let mut runs = Vec::new();
     for target in targets {

@@ -287,7 +287,30 @@ fn test() -> Result<()> {
         cargo(),
         &os(&["check", "-p", "liveproof-core", "--no-default-features"]),
     )?;
-    let mut counts = step_cargo_test(&paths, &os(&["test", "--workspace"]))?;
+    let mut counts = step_cargo_test(&paths, &os(&["test", "--workspace"]), &[])?;
+    // The C ABI's `unsafe` code under AddressSanitizer with LeakSanitizer: ffi's own tests
+    // (every `lp_` entry point called as C would, engines, sessions, tokens on synthetic
+    // frames), built with `-Zsanitizer=address` on the stable toolchain (`RUSTC_BOOTSTRAP=1`,
+    // as `cargo xtask fuzz` does) into a target directory of their own. ONNX Runtime is not
+    // instrumented; its allocations are still tracked. A leak or a memory error fails the step.
+    let asan_target = paths.cache.join("asan-target");
+    counts.add(step_cargo_test(
+        &paths,
+        &os(&[
+            "test",
+            "-p",
+            "liveproof-ffi",
+            "--lib",
+            "--target",
+            &tools::host_triple()?,
+        ]),
+        &[
+            ("RUSTC_BOOTSTRAP", "1".into()),
+            ("RUSTFLAGS", "-Zsanitizer=address".into()),
+            ("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1".into()),
+            ("CARGO_TARGET_DIR", asan_target.into_os_string()),
+        ],
+    )?);
     // The platform surface: generated files current, C tests under valgrind, Kotlin on the JVM,
     // cross-target checks.
     gen_with(&paths, true)?;
@@ -349,13 +372,23 @@ impl TestCounts {
 }
 
 /// `cargo test ...` as a step, echoing its output and counting its tests.
-fn step_cargo_test(paths: &Paths, args: &[OsString]) -> Result<TestCounts> {
+/// `env` is set after the set-up's environment (and wins over it).
+fn step_cargo_test(
+    paths: &Paths,
+    args: &[OsString],
+    env: &[(&str, OsString)],
+) -> Result<TestCounts> {
     use std::io::{BufRead, BufReader};
-    eprintln!("\n==> test: cargo {}", join(args));
+    let shown: String = env
+        .iter()
+        .map(|(k, v)| format!("{k}={} ", v.to_string_lossy()))
+        .collect();
+    eprintln!("\n==> test: {shown}cargo {}", join(args));
     let t0 = Instant::now();
     let mut child = Command::new(cargo())
         .args(args)
         .envs(paths.env())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(setup::workspace_root())
         .stdout(std::process::Stdio::piped())
         .spawn()

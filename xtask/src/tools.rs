@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::setup::Paths;
 
@@ -49,4 +49,16 @@ pub fn pinned(
             other.unwrap_or_default()
         ),
     }
+}
+
+/// The host's target triple, from `rustc -vV` (e.g. `x86_64-unknown-linux-gnu`).
+pub fn host_triple() -> Result<String> {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .context("rustc -vV names no host")
 }

@@ -204,6 +204,13 @@ struct Sampler<'a, S: Taps, P: Place> {
     border: Border,
 }
 
+impl<'a, S: Taps> Sampler<'a, S, Upright> {
+    /// Over an image that is its own upright image (the taps' size).
+    fn upright(taps: &'a S, border: Border) -> Self {
+        Sampler::new(taps, Upright, taps.size(), border)
+    }
+}
+
 impl<'a, S: Taps, P: Place> Sampler<'a, S, P> {
     /// `(w, h)`: the upright size, which `place` maps onto the taps' buffer.
     fn new(taps: &'a S, place: P, (w, h): (usize, usize), border: Border) -> Self {
@@ -382,7 +389,7 @@ pub fn warp_affine_into(
     check_warp(src, src_from_dst, dst_w, dst_h)?;
     out.reshape(dst_w, dst_h);
     let taps = RgbTaps::of(src);
-    let s = Sampler::new(&taps, Upright, taps.size(), border);
+    let s = Sampler::upright(&taps, border);
     let row_bytes = dst_w as usize * 3;
     for (j, row) in out.data.chunks_exact_mut(row_bytes).enumerate() {
         s.row(&src_from_dst.m, j, 0, row);
@@ -413,7 +420,7 @@ pub fn warp_affine_to_tensor(
     check_warp(src, src_from_dst, dst_w, dst_h)?;
     let taps = RgbTaps::of(src);
     warp_to_tensor(
-        &Sampler::new(&taps, Upright, taps.size(), border),
+        &Sampler::upright(&taps, border),
         &src_from_dst.m,
         (dst_w, dst_h),
         layout,
@@ -462,26 +469,23 @@ pub fn warp_frame_to_tensor(
         norm: &'a Normalize,
         out: &'a mut [f32],
     }
+    impl Job<'_> {
+        fn run<S: Taps, P: Place>(self, taps: &S, place: P) -> Result<(), FrameError> {
+            warp_to_tensor(
+                &Sampler::new(taps, place, self.upright, self.border),
+                &self.m,
+                self.size,
+                self.layout,
+                self.norm,
+                self.out,
+            )
+        }
+    }
     impl TapsFn<Result<(), FrameError>> for Job<'_> {
         fn call<S: Taps>(self, taps: &S) -> Result<(), FrameError> {
-            let (m, size, layout, norm) = (&self.m, self.size, self.layout, self.norm);
             match self.orient {
-                None => warp_to_tensor(
-                    &Sampler::new(taps, Upright, self.upright, self.border),
-                    m,
-                    size,
-                    layout,
-                    norm,
-                    self.out,
-                ),
-                Some(o) => warp_to_tensor(
-                    &Sampler::new(taps, o, self.upright, self.border),
-                    m,
-                    size,
-                    layout,
-                    norm,
-                    self.out,
-                ),
+                None => self.run(taps, Upright),
+                Some(o) => self.run(taps, o),
             }
         }
     }
@@ -818,7 +822,7 @@ mod tests {
     fn nan_and_infinite_coordinates_sample_the_border() {
         let src = img(2, 2, &[1, 2, 3, 4]);
         let taps = RgbTaps::of(&src);
-        let s = Sampler::new(&taps, Upright, taps.size(), Border::Constant([7, 8, 9]));
+        let s = Sampler::upright(&taps, Border::Constant([7, 8, 9]));
         type S<'a> = Sampler<'a, RgbTaps<'a>, Upright>;
         assert_eq!(S::fixed(f32::NAN, 3.0), -2 * 2048);
         assert_eq!(S::fixed(-0.25, 3.0), -512);
@@ -828,7 +832,7 @@ mod tests {
         assert_eq!(s.sample(f32::INFINITY, 1.0), [7, 8, 9]);
         assert_eq!(s.sample(f32::NEG_INFINITY, 1.0), [7, 8, 9]);
         assert_eq!(s.sample(1.0, 1.0), [4, 5, 251]);
-        let r = Sampler::new(&taps, Upright, taps.size(), Border::Replicate);
+        let r = Sampler::upright(&taps, Border::Replicate);
         assert_eq!(r.sample(f32::INFINITY, 0.0), [2, 3, 253]);
         assert_eq!(r.sample(-1e30, 1e30), [3, 4, 252]);
     }
@@ -1092,7 +1096,7 @@ mod tests {
         let (dw, dh) = (150usize, 40usize);
         let mut row = vec![0u8; dw * 3];
         for border in [Border::Constant([7, 128, 250]), Border::Replicate] {
-            let s = Sampler::new(&taps, Upright, taps.size(), border);
+            let s = Sampler::upright(&taps, border);
             for m in &maps {
                 for j in 0..dh {
                     // A whole row (several stretches of SEG) and an odd segment in the middle.

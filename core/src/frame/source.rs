@@ -17,21 +17,10 @@ use super::convert::{
 };
 use super::{Frame, GrayImage, PixelFormat, Plane, RgbImage, Rotation};
 
-/// Bits of the bilinear weights.
-pub(super) const WBITS: u32 = 11;
+/// Bits of the bilinear weights (the blend itself, [`lerp`], is `liveproof-simd`'s, the
+/// reference its kernels equal).
+pub(super) use liveproof_simd::{lerp, WBITS};
 pub(super) const WONE: u32 = 1 << WBITS;
-
-/// `(p00·(1−wx) + p01·wx)·(1−wy) + (p10·(1−wx) + p11·wx)·wy` with `WBITS` weights, rounded
-/// to a byte. Computed as `a·1 + (b − a)·w` per axis, the same integers with three multiplies
-/// instead of six (every term stays below 2^31).
-#[inline(always)]
-pub(super) fn lerp(p00: u8, p01: u8, p10: u8, p11: u8, wx: u32, wy: u32) -> u8 {
-    let (wx, wy) = (wx as i32, wy as i32);
-    let along = |a: i32, b: i32, w: i32| (a << WBITS) + (b - a) * w;
-    let top = along(p00 as i32, p01 as i32, wx);
-    let bot = along(p10 as i32, p11 as i32, wx);
-    ((along(top, bot, wy) + (1 << (2 * WBITS - 1))) >> (2 * WBITS)) as u8
-}
 
 /// The pixels of an image in buffer coordinates.
 pub(super) trait Taps {
@@ -46,6 +35,25 @@ pub(super) trait Taps {
         let (p00, p01) = (self.rgb(x, y), self.rgb(x + 1, y));
         let (p10, p11) = (self.rgb(x, y + 1), self.rgb(x + 1, y + 1));
         core::array::from_fn(|c| lerp(p00[c], p01[c], p10[c], p11[c], wx, wy))
+    }
+    /// [`Taps::bilinear`] at buffer positions `(qx[k], qy[k])` in `WBITS` fixed point (all
+    /// taps inside the buffer), sample `k` into `out[3k .. 3k + 3]`.
+    #[inline(always)]
+    fn bilinear_row(&self, qx: &[u32], qy: &[u32], out: &mut [u8]) {
+        bilinear_each(self, qx, qy, out);
+    }
+}
+
+/// The portable [`Taps::bilinear_row`]: one [`Taps::bilinear`] per sample.
+#[inline(always)]
+fn bilinear_each<S: Taps + ?Sized>(taps: &S, qx: &[u32], qy: &[u32], out: &mut [u8]) {
+    for ((o, &x), &y) in out.chunks_exact_mut(3).zip(qx).zip(qy) {
+        o.copy_from_slice(&taps.bilinear(
+            (x >> WBITS) as usize,
+            (y >> WBITS) as usize,
+            x & (WONE - 1),
+            y & (WONE - 1),
+        ));
     }
 }
 
@@ -103,6 +111,20 @@ impl<const BPP: usize, const R: usize, const B: usize> Taps for Packed<'_, BPP, 
         let r1 = &self.data[i + self.stride..i + self.stride + 2 * BPP];
         let at = |c: usize| lerp(r0[c], r0[BPP + c], r1[c], r1[BPP + c], wx, wy);
         [at(R), at(Self::G), at(B)]
+    }
+
+    /// Runs of 8 through `liveproof-simd`'s kernel where the CPU has one (the same integers),
+    /// the rest one by one.
+    #[inline(always)]
+    fn bilinear_row(&self, qx: &[u32], qy: &[u32], out: &mut [u8]) {
+        let src = liveproof_simd::Packed {
+            data: self.data,
+            stride: self.stride,
+            bpp: BPP,
+            rgb: [R, Self::G, B],
+        };
+        let done = liveproof_simd::bilinear_packed(&src, qx, qy, out);
+        bilinear_each(self, &qx[done..], &qy[done..], &mut out[3 * done..]);
     }
 }
 

@@ -76,17 +76,6 @@ impl Normalize {
             })
         }
     }
-
-    /// `lut[c][v] = (v − mean[c]) × inv_std[c]` for every byte value.
-    fn table(&self) -> [[f32; 256]; 3] {
-        let mut lut = [[0.0f32; 256]; 3];
-        for (c, t) in lut.iter_mut().enumerate() {
-            for (v, o) in t.iter_mut().enumerate() {
-                *o = (v as f32 - self.mean[c]) * self.inv_std[c];
-            }
-        }
-        lut
-    }
 }
 
 /// Where a sample position of the upright image lies in the source buffer, both in `WBITS`
@@ -231,17 +220,10 @@ impl<'a, S: Taps, P: Place> Sampler<'a, S, P> {
     }
 
     /// Coordinate in 1/2048 px fixed point, rounded to nearest: the tap is `q >> 11`
-    /// (floor) and the upper tap's weight `q & 2047`.
+    /// (floor) and the upper tap's weight `q & 2047` ([`liveproof_simd::fixed`]).
     #[inline(always)]
     fn fixed(v: f32, max: f32) -> i32 {
-        /// 1.5 × 2^52: adding it to |x| < 2^51 leaves round(x) in the low mantissa bits.
-        const MAGIC: f64 = 6_755_399_441_055_744.0;
-        // Compare-selects (one `maxss`/`minss` each) that also send NaN to -2 (outside).
-        let v = if v > -2.0 { v } else { -2.0 };
-        let v = if v < max { v } else { max };
-        // |v × 2048| < 2^26, so the low 32 bits are the two's complement of the rounded
-        // value: no saturating float → int conversion on the hot path.
-        (v as f64 * WONE as f64 + MAGIC).to_bits() as i32
+        liveproof_simd::fixed(v, max)
     }
 
     /// Buffer pixel `(x, y)`, or the border's answer outside the buffer.
@@ -321,8 +303,8 @@ impl<'a, S: Taps, P: Place> Sampler<'a, S, P> {
         }
         if self.inside(xa, ya) && self.inside(xz, yz) {
             // The same coordinates and rounding as `sample` (bit-identical results), without
-            // its clamps and border branch. The coordinates of a stretch are computed first in
-            // a loop of their own, which vectorises; then the taps are read.
+            // its border branch. The coordinates of a stretch are computed first
+            // (`liveproof-simd`'s kernel where the CPU has one), then the taps are read.
             // Which upright coordinate feeds each buffer axis: the same float expressions and
             // clamps as the upright image's, only assigned to the other axis on a quarter turn.
             let (ax, ay) = ((m[0], bx, self.wmax), (m[3], by, self.hmax));
@@ -331,24 +313,22 @@ impl<'a, S: Taps, P: Place> Sampler<'a, S, P> {
             } else {
                 (ax, ay)
             };
+            let (mut fx, mut fy) = ([0i32; SEG], [0i32; SEG]);
             let (mut qx, mut qy) = ([0u32; SEG], [0u32; SEG]);
             for (c, o) in out.chunks_mut(3 * SEG).enumerate() {
-                let start = i0 + c * SEG;
-                let (qx, qy) = (&mut qx[..o.len() / 3], &mut qy[..o.len() / 3]);
-                for (k, (x, y)) in qx.iter_mut().zip(qy.iter_mut()).enumerate() {
-                    let i = (start + k) as f32;
-                    // Inside, so not negative.
-                    *x = self.place.x(Self::fixed(mx * i + cx, xmax)) as u32;
-                    *y = self.place.y(Self::fixed(my * i + cy, ymax)) as u32;
+                let (start, n) = (i0 + c * SEG, o.len() / 3);
+                let (fx, fy) = (&mut fx[..n], &mut fy[..n]);
+                liveproof_simd::fixed_positions(mx, cx, start, xmax, fx);
+                liveproof_simd::fixed_positions(my, cy, start, ymax, fy);
+                // Inside, so not negative.
+                let (qx, qy) = (&mut qx[..n], &mut qy[..n]);
+                for (q, &f) in qx.iter_mut().zip(fx.iter()) {
+                    *q = self.place.x(f) as u32;
                 }
-                for ((o, &x), &y) in o.chunks_exact_mut(3).zip(qx.iter()).zip(qy.iter()) {
-                    o.copy_from_slice(&self.taps.bilinear(
-                        (x >> WBITS) as usize,
-                        (y >> WBITS) as usize,
-                        x & (WONE - 1),
-                        y & (WONE - 1),
-                    ));
+                for (q, &f) in qy.iter_mut().zip(fy.iter()) {
+                    *q = self.place.y(f) as u32;
                 }
+                self.taps.bilinear_row(qx, qy, o);
             }
             return;
         }
@@ -524,7 +504,6 @@ fn warp_to_tensor<S: Taps, P: Place>(
             got: out.len(),
         });
     }
-    let lut = norm.table();
     let mut buf = [0u8; SEG * 3];
     let plane = w * h;
     for j in 0..h {
@@ -535,21 +514,21 @@ fn warp_to_tensor<S: Taps, P: Place>(
             s.row(m, j, i0, px);
             let at = j * w + i0;
             match layout {
-                TensorLayout::Nhwc => {
-                    let dst = &mut out[at * 3..(at + n) * 3];
-                    for (d, p) in dst.chunks_exact_mut(3).zip(px.chunks_exact(3)) {
-                        d[0] = lut[0][p[0] as usize];
-                        d[1] = lut[1][p[1] as usize];
-                        d[2] = lut[2][p[2] as usize];
-                    }
-                }
+                TensorLayout::Nhwc => liveproof_simd::normalize_interleaved(
+                    px,
+                    norm.mean,
+                    norm.inv_std,
+                    &mut out[at * 3..(at + n) * 3],
+                ),
                 TensorLayout::Nchw => {
-                    for (c, t) in lut.iter().enumerate() {
-                        let dst = &mut out[c * plane + at..c * plane + at + n];
-                        for (d, p) in dst.iter_mut().zip(px.chunks_exact(3)) {
-                            *d = t[p[c] as usize];
-                        }
-                    }
+                    let (r, rest) = out[at..].split_at_mut(plane);
+                    let (g, b) = rest.split_at_mut(plane);
+                    liveproof_simd::normalize_to_planes(
+                        px,
+                        norm.mean,
+                        norm.inv_std,
+                        [&mut r[..n], &mut g[..n], &mut b[..n]],
+                    );
                 }
             }
             i0 += n;
@@ -937,9 +916,10 @@ mod tests {
             assert!((a - b).abs() < 1e-5, "{t:?}");
         }
         // Presets: 255 → 1.0 (UNIT), 0 → −1.0 and 255 → 1.0 (SIGNED_UNIT).
-        let lut = Normalize::SIGNED_UNIT.table();
-        assert!((lut[0][0] + 1.0).abs() < 1e-6 && (lut[1][255] - 1.0).abs() < 1e-6);
-        assert!((Normalize::UNIT.table()[2][255] - 1.0).abs() < 1e-6);
+        let at = |n: Normalize, c: usize, v: f32| (v - n.mean[c]) * n.inv_std[c];
+        assert!((at(Normalize::SIGNED_UNIT, 0, 0.0) + 1.0).abs() < 1e-6);
+        assert!((at(Normalize::SIGNED_UNIT, 1, 255.0) - 1.0).abs() < 1e-6);
+        assert!((at(Normalize::UNIT, 2, 255.0) - 1.0).abs() < 1e-6);
         let n = Normalize::from_mean_std([127.5; 3], [128.0; 3]);
         assert!((n.inv_std[0] - 1.0 / 128.0).abs() < 1e-9);
     }

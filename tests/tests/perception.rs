@@ -216,6 +216,12 @@ fn tracking_skips_detection_and_follows_the_face() {
             .with_timestamp_ns(i as u64 * 33_333_333);
         let a = tracker.process(&frame).unwrap();
         assert_eq!(a.faces.len(), 1, "frame {i}");
+        // The models' share is timed inside the stages that call them.
+        let t = a.timings;
+        assert!(
+            t.model > 0.0 && t.model <= t.detect + t.mesh && t.detect + t.mesh <= t.total,
+            "frame {i}: {t:?}"
+        );
         if a.detector_ran {
             detector_runs += 1;
         }

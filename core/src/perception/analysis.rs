@@ -20,6 +20,9 @@ pub struct StageTimings {
     pub mesh: f64,
     /// Quality gate, all faces.
     pub quality: f64,
+    /// Inside model inference, every model call of the frame (part of `detect` and `mesh`):
+    /// `total − model` is the frame's own pixel and bookkeeping work.
+    pub model: f64,
     /// The whole frame.
     pub total: f64,
 }

@@ -70,6 +70,7 @@ impl Tracker {
             mesh_outputs: Vec::new(),
             detections: Vec::new(),
             mesh_landmarks: None,
+            model_ms: 0.0,
         };
         Tracker {
             engine,
@@ -202,6 +203,7 @@ impl Tracker {
             convert: ms_since(t0),
             ..StageTimings::default()
         };
+        self.scratch.model_ms = 0.0;
 
         let config = &self.engine.config;
         let recount = tracking
@@ -373,6 +375,7 @@ impl Tracker {
             }
         }
         self.analysis.timings.quality = ms_since(tq);
+        self.analysis.timings.model = self.scratch.model_ms;
         self.analysis.timings.total = ms_since(t0);
         Ok(())
     }
@@ -420,6 +423,8 @@ struct Scratch {
     mesh_outputs: Vec<TensorOut>,
     detections: Vec<Detection>,
     mesh_landmarks: Option<Landmarks>,
+    /// Wall time inside model inference this frame, ms (every model call adds to it).
+    model_ms: f64,
 }
 
 /// Up to three output tensors, by index (no allocation per frame).
@@ -439,7 +444,7 @@ fn pick<'a>(outputs: &'a [TensorOut], idx: &[usize]) -> Result<[&'a [f32]; 3]> {
 
 /// Warps the upright `frame` through `src_from_dst` into the model's `w`×`h` input tensor
 /// (laid out and normalised as its manifest says, read from the buffer in place) and runs it;
-/// outputs land in `outputs`.
+/// outputs land in `outputs`. Returns the wall time of the model call alone, ms.
 #[allow(clippy::too_many_arguments)]
 fn warp_and_run(
     runner: &dyn ModelRunner,
@@ -450,7 +455,7 @@ fn warp_and_run(
     border: frame::Border,
     input: &mut Vec<f32>,
     outputs: &mut Vec<TensorOut>,
-) -> Result<()> {
+) -> Result<f64> {
     input.resize((3 * w * h) as usize, 0.0);
     frame::warp_frame_to_tensor(frame, src_from_dst, w, h, border, layout, &norm, input)?;
     let (w, h) = (w as usize, h as usize);
@@ -458,6 +463,7 @@ fn warp_and_run(
         TensorLayout::Nhwc => [1, h, w, 3],
         TensorLayout::Nchw => [1, 3, h, w],
     };
+    let t = Instant::now();
     runner.run_prechecked(
         &[TensorIn {
             data: input,
@@ -465,7 +471,7 @@ fn warp_and_run(
         }],
         outputs,
     )?;
-    Ok(())
+    Ok(ms_since(t))
 }
 
 /// Runs the detector on the upright `frame` into `s.detections` (best first); returns the wall
@@ -484,7 +490,7 @@ fn detect(engine: &Engine, s: &mut Scratch, frame: &Frame<'_>) -> Result<f64> {
         } => {
             let tf = detect::blazeface_input_transform(w, h, *size)?;
             let border = detect::BLAZEFACE_BORDER;
-            warp_and_run(
+            s.model_ms += warp_and_run(
                 runner,
                 engine.detector_input,
                 frame,
@@ -509,7 +515,7 @@ fn detect(engine: &Engine, s: &mut Scratch, frame: &Frame<'_>) -> Result<f64> {
         } => {
             let size = (decoder.config().input_width, decoder.config().input_height);
             let tf = detect::scrfd_input_transform(w, h, size.0, size.1)?;
-            warp_and_run(
+            s.model_ms += warp_and_run(
                 runner,
                 engine.detector_input,
                 frame,
@@ -549,7 +555,7 @@ fn run_mesh(
 ) -> Result<(Landmarks, f32)> {
     let tf: Affine2 = mesh::roi_to_input_transform(roi, MESH_INPUT)?;
     let size = (MESH_INPUT, MESH_INPUT);
-    warp_and_run(
+    s.model_ms += warp_and_run(
         engine.mesh.as_ref(),
         engine.mesh_input,
         frame,

@@ -628,6 +628,8 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
     let mut tracker = Tracker::new(engine.clone());
     let mut frames = Vec::with_capacity(paths.len());
     let mut wall_ms = Vec::with_capacity(paths.len());
+    // Per frame: time inside the models, and the share of the frame outside them.
+    let (mut model_ms, mut outside) = (Vec::new(), Vec::new());
     let mut detections = 0usize;
     for (i, path) in paths.iter().enumerate() {
         let d = decode(path)?;
@@ -640,6 +642,8 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
             .with_context(|| format!("frame {}", path.display()))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         wall_ms.push(ms);
+        model_ms.push(analysis.timings.model);
+        outside.push((ms - analysis.timings.model) / ms);
         if analysis.detector_ran {
             detections += 1;
         }
@@ -656,11 +660,17 @@ fn inspect_track(engine: &Arc<Engine>, dir: &Path, as_json: bool, fps: f64) -> R
     sorted.sort_by(|a, b| a.total_cmp(b));
     let median = percentile(&sorted, 0.5);
     let p95 = percentile(&sorted, 0.95);
+    let median_of = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        percentile(v, 0.5)
+    };
     let summary = json!({
         "frames": paths.len(),
         "median_ms": median,
         "p95_ms": p95,
         "detections": detections,
+        "model_median_ms": median_of(&mut model_ms),
+        "outside_model_share_median": median_of(&mut outside),
     });
     if as_json {
         println!(
@@ -727,8 +737,8 @@ fn print_human(path: &Path, a: &FrameAnalysis) {
         println!("  hints: {}", hints.join(", "));
     }
     println!(
-        "  time: detect {:.2} ms, mesh {:.2} ms, quality {:.2} ms, total {:.2} ms",
-        a.timings.detect, a.timings.mesh, a.timings.quality, a.timings.total
+        "  time: detect {:.2} ms, mesh {:.2} ms, quality {:.2} ms, total {:.2} ms ({:.2} ms in the models)",
+        a.timings.detect, a.timings.mesh, a.timings.quality, a.timings.total, a.timings.model
     );
 }
 

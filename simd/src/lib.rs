@@ -20,6 +20,8 @@
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 /// `$kernel` (an AVX2 kernel's count of items done) when `$cond` holds and the CPU has AVX2;
 /// 0 otherwise, and always 0 off x86-64 or without `std` (no run-time detection).
@@ -67,23 +69,41 @@ pub fn lerp(p00: u8, p01: u8, p10: u8, p11: u8, wx: u32, wy: u32) -> u8 {
 /// `(x + 1, y + 1)` with `x = qx[k] >> WBITS`, `y = qy[k] >> WBITS`, and writes
 /// `out[3k .. 3k + 3]` (R, G, B), each channel [`lerp`] of its four bytes.
 ///
-/// Returns how many samples were written, from the first: a multiple of 8, and 0 when the CPU
-/// lacks the kernel's instructions (AVX2 on x86-64), when `bpp` is not 3 or 4, or when a tap
-/// of the run (plus the one byte beyond a 3-byte pixel that the kernel's 4-byte loads touch)
-/// would lie outside `data`. Nothing is written past `out[3 × returned]`.
+/// Returns how many samples were written, from the first (on x86-64 a multiple of 8). 0 when
+/// there is no kernel for the CPU (x86-64 without AVX2; targets other than x86-64 and
+/// aarch64), when `bpp` is not 3 or 4, or when a tap row's 8-byte read (the kernels read a
+/// few bytes beyond a tap pair) would end past `data`. Nothing is written past
+/// `out[3 × returned]`.
 pub fn bilinear_packed(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8]) -> usize {
-    let n = qx.len().min(qy.len()).min(out.len() / 3) & !7;
+    let n = qx.len().min(qy.len()).min(out.len() / 3);
     if n == 0 || !matches!(src.bpp, 3 | 4) || src.rgb.iter().any(|&o| o >= src.bpp) {
         return 0;
     }
     if !fits(src, &qx[..n], &qy[..n]) {
         return 0;
     }
+    blend(src, &qx[..n], &qy[..n], &mut out[..3 * n])
+}
+
+/// [`bilinear_packed`]'s kernel on inputs it has checked (`fits`, the layout, the lengths):
+/// NEON does every sample.
+#[cfg(target_arch = "aarch64")]
+fn blend(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8]) -> usize {
+    // SAFETY: NEON is part of every aarch64 target's baseline; the kernel itself is safe code.
+    unsafe { neon::bilinear_packed(src, qx, qy, out) }
+}
+
+/// [`bilinear_packed`]'s kernel on inputs it has checked (`fits`, the layout, the lengths):
+/// AVX2 does whole groups of 8, where the CPU has it.
+#[cfg(not(target_arch = "aarch64"))]
+fn blend(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8]) -> usize {
+    let n = qx.len() & !7;
     avx2_or_none!(
-        true,
+        n > 0,
         // SAFETY: the macro runs this only where the CPU has AVX2; `fits` showed that every
-        // 4-byte load at a tap of the first `n` samples lies inside `src.data`, with all
-        // offsets below 2^31; `n` samples fit in `qx`, `qy` and `out`.
+        // tap row's 8 bytes from the first tap of every sample lie inside `src.data` (the
+        // kernel's 4-byte loads at the second tap end within them, `bpp` ≤ 4), with all
+        // offsets below 2^31; `n` samples fit in `qx`, `qy` (as many) and `out` (three times).
         unsafe {
             avx2::bilinear_packed(src, &qx[..n], &qy[..n], &mut out[..3 * n]);
             n
@@ -91,8 +111,9 @@ pub fn bilinear_packed(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8])
     )
 }
 
-/// True when the 4-byte loads at every tap of every sample lie inside `src.data` and every byte
-/// offset fits an `i32` (the gathers' index type).
+/// True when the 8 bytes from the first tap of every sample's second row lie inside
+/// `src.data` (so do the first row's, one stride before), and every byte offset fits an `i32`
+/// (the x86-64 gathers' index type).
 fn fits(src: &Packed<'_>, qx: &[u32], qy: &[u32]) -> bool {
     if src.data.len() > i32::MAX as usize {
         return false;
@@ -101,11 +122,11 @@ fn fits(src: &Packed<'_>, qx: &[u32], qy: &[u32]) -> bool {
         qx.iter().fold(0, |m, &q| m.max(q)) >> WBITS,
         qy.iter().fold(0, |m, &q| m.max(q)) >> WBITS,
     );
-    // The farthest load starts at tap (x + 1, y + 1) of the largest coordinates.
+    // The farthest read starts at tap (x, y + 1) of the largest coordinates.
     (y as usize + 1)
         .checked_mul(src.stride)
-        .and_then(|r| r.checked_add((x as usize + 1).checked_mul(src.bpp)?))
-        .and_then(|o| o.checked_add(4))
+        .and_then(|r| r.checked_add((x as usize).checked_mul(src.bpp)?))
+        .and_then(|o| o.checked_add(8))
         .is_some_and(|end| end <= src.data.len())
 }
 
@@ -225,7 +246,8 @@ mod tests {
 
     /// Random images (3- and 4-byte pixels, padded strides, every channel order), random
     /// positions with all taps inside: the kernel's bytes equal the reference's, the bytes past
-    /// the samples it reports are untouched, and it reports all whole groups of 8.
+    /// the samples it reports are untouched, and it reports all whole groups of 8 (AVX2) or all
+    /// samples (NEON).
     #[test]
     fn equals_the_portable_blend_on_random_images_and_positions() {
         let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -263,9 +285,11 @@ mod tests {
             reference(&src, &qx, &qy, &mut want);
             let mut got = vec![0xA5u8; 3 * n + 5];
             let done = bilinear_packed(&src, &qx, &qy, &mut got);
-            assert_eq!(done % 8, 0);
             if avx2() {
                 assert_eq!(done, n & !7, "case {case}");
+            }
+            if cfg!(target_arch = "aarch64") {
+                assert_eq!(done, n, "case {case}");
             }
             assert_eq!(
                 got[..3 * done],
@@ -311,7 +335,7 @@ mod tests {
             bpp: 3,
             rgb: [0, 1, 2],
         };
-        // The bottom-right tap pair: its last load needs one byte beyond the image.
+        // The bottom-right tap pair: its second row's 8-byte read ends beyond the image.
         let qx = vec![((w - 2) as u32) << WBITS; 8];
         let qy = vec![((h - 2) as u32) << WBITS; 8];
         let mut out = vec![1u8; 24];
@@ -320,7 +344,7 @@ mod tests {
         // One row up, it fits.
         let qy_up = vec![((h - 3) as u32) << WBITS; 8];
         let done = bilinear_packed(&src, &qx, &qy_up, &mut out);
-        if avx2() {
+        if avx2() || cfg!(target_arch = "aarch64") {
             assert_eq!(done, 8);
             assert!(out.iter().all(|&b| b == 9));
         }
@@ -337,9 +361,13 @@ mod tests {
             let bad = Packed { bpp, rgb, ..src };
             assert_eq!(bilinear_packed(&bad, &qx, &qy_up, &mut out), 0);
         }
-        // Fewer than 8 samples, or an output too short for 8.
-        assert_eq!(bilinear_packed(&src, &qx[..7], &qy_up[..7], &mut out), 0);
-        assert_eq!(bilinear_packed(&src, &qx, &qy_up, &mut out[..23]), 0);
+        // AVX2 works in groups of 8: fewer samples, or an output too short for 8, are left to
+        // the caller.
+        if avx2() {
+            assert_eq!(bilinear_packed(&src, &qx[..7], &qy_up[..7], &mut out), 0);
+            assert_eq!(bilinear_packed(&src, &qx, &qy_up, &mut out[..23]), 0);
+        }
+        assert_eq!(bilinear_packed(&src, &qx[..0], &qy_up[..0], &mut out), 0);
     }
 
     /// Random maps, including NaN, infinite and huge scales and offsets and positions past the

@@ -498,20 +498,11 @@ fn suite_counts(xml: &str) -> Option<TestCounts> {
 /// `cargo check` of core + ffi for Android and iOS (default features: `oslog` needs Xcode's
 /// `xcrun`, see docs/platforms.md), adding the rustup targets when missing.
 fn cross_checks(paths: &Paths) -> Result<()> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .context("running rustup (the cross-target checks need rustup)")?;
-    let installed = String::from_utf8_lossy(&installed.stdout).into_owned();
-    let missing: Vec<&str> = [ANDROID_TARGET, ANDROID_TARGET_32, IOS_TARGET]
-        .into_iter()
-        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
-        .collect();
-    if !missing.is_empty() {
-        let mut args = os(&["target", "add"]);
-        args.extend(missing.iter().map(OsString::from));
-        crate::step("bindings: rustup targets", paths, "rustup", &args)?;
-    }
+    crate::tools::rustup_targets(
+        paths,
+        "bindings",
+        &[ANDROID_TARGET, ANDROID_TARGET_32, IOS_TARGET],
+    )?;
     // armeabi-v7a too: the one 32-bit ABI the AAR ships (pointer-sized fields in the C structs).
     for target in [ANDROID_TARGET, ANDROID_TARGET_32, IOS_TARGET] {
         crate::step(

@@ -635,49 +635,11 @@ pub(crate) fn ensure_c_toolchain() -> Result<()> {
             missing.push(package);
         }
     }
-    for package in ["libpng-dev", "libssl-dev"] {
-        let installed = Command::new("dpkg")
-            .args(["-s", package])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !installed.is_ok_and(|s| s.success()) {
-            missing.push(package);
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if find_on_path("apt-get").is_none() {
-        bail!(
-            "the C tests need {}; install them (Debian/Ubuntu package names)",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "capi: installing {} with apt-get (needs root)",
-        missing.join(", ")
-    );
-    let run = |args: &[&str]| -> Result<()> {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .status()
-            .context("running apt-get")?;
-        if !status.success() {
-            bail!(
-                "apt-get {} failed ({status}); install {} by hand",
-                args.join(" "),
-                missing.join(", ")
-            );
-        }
-        Ok(())
-    };
-    run(&["update", "-q"])?;
-    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
-    args.extend(&missing);
-    run(&args)
+    missing.extend(crate::tools::missing_packages(&[
+        "libpng-dev",
+        "libssl-dev",
+    ]));
+    crate::tools::apt_install("the C tests", &missing)
 }
 
 /// Valgrind's closing figures.

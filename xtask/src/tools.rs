@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -61,4 +61,72 @@ pub fn host_triple() -> Result<String> {
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
         .context("rustc -vV names no host")
+}
+
+/// The Debian packages of `packages` that `dpkg -s` does not report installed.
+pub fn missing_packages<'a>(packages: &[&'a str]) -> Vec<&'a str> {
+    packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect()
+}
+
+/// Installs Debian `packages` with `apt-get update` then `apt-get install` (needs root);
+/// `what` names who needs them in messages. Nothing to do for an empty list.
+pub fn apt_install(what: &str, packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let list = packages.join(", ");
+    if crate::setup::find_on_path("apt-get").is_none() {
+        bail!("{what} need {list}; install them (Debian/Ubuntu package names)");
+    }
+    eprintln!("{what}: installing {list} with apt-get (needs root)");
+    let run = |args: &[&str]| -> Result<()> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .status()
+            .context("running apt-get")?;
+        if !status.success() {
+            bail!(
+                "apt-get {} failed ({status}); install {list} by hand",
+                args.join(" ")
+            );
+        }
+        Ok(())
+    };
+    run(&["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(packages);
+    run(&args)
+}
+
+/// Adds the rustup `targets` that are not installed yet; `task` names the step.
+pub fn rustup_targets(paths: &Paths, task: &str, targets: &[&str]) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup (cross targets need rustup)")?;
+    let installed = String::from_utf8_lossy(&installed.stdout).into_owned();
+    let missing: Vec<OsString> = targets
+        .iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == **t))
+        .map(OsString::from)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec![OsString::from("target"), OsString::from("add")];
+    args.extend(missing);
+    crate::step(&format!("{task}: rustup targets"), paths, "rustup", &args)
 }

@@ -48,6 +48,10 @@ struct Cli {
     /// ONNX Runtime intra-op threads per model.
     #[arg(long, global = true, default_value_t = 1)]
     threads: usize,
+    /// While tracking, re-run the detector every N frames to count faces (0: only when the
+    /// face is lost, as MediaPipe's tracking graph does).
+    #[arg(long, global = true, default_value_t = EngineConfig::default().recount_faces_every)]
+    recount_faces_every: u32,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -199,6 +203,7 @@ fn engine_config(cli: &Cli) -> EngineConfig {
         models_dir,
         runtime_path: Some(runtime_path),
         intra_op_threads: cli.threads,
+        recount_faces_every: cli.recount_faces_every,
         detector: match cli.detector {
             Detector::BlazefaceFront => DetectorKind::BlazeFaceFront,
             Detector::BlazefaceBack => DetectorKind::BlazeFaceBack,

@@ -163,16 +163,17 @@ pub fn fixed_positions(scale: f32, offset: f32, first: usize, max: f32, out: &mu
 
 /// Interleaved RGB bytes (`3n`) to three planes of `n` floats, channel `c`'s value `v` becoming
 /// `(v − mean[c]) × inv_std[c]` (one subtraction then one multiplication, rounded as written).
-/// Does nothing unless every plane holds exactly `n = bytes.len() / 3` floats.
+/// False, with nothing written, unless every plane holds exactly `n = bytes.len() / 3` floats.
+#[must_use]
 pub fn normalize_to_planes(
     bytes: &[u8],
     mean: [f32; 3],
     inv_std: [f32; 3],
     planes: [&mut [f32]; 3],
-) {
+) -> bool {
     let n = bytes.len() / 3;
     if planes.iter().any(|p| p.len() != n) {
-        return;
+        return false;
     }
     let [r, g, b] = planes;
     let done = avx2_or_none!(
@@ -188,13 +189,21 @@ pub fn normalize_to_planes(
         g[k] = (f32::from(px[1]) - mean[1]) * inv_std[1];
         b[k] = (f32::from(px[2]) - mean[2]) * inv_std[2];
     }
+    true
 }
 
 /// [`normalize_to_planes`] into one interleaved slice: `out[i]` from `bytes[i]`, channel
-/// `i % 3`. Does nothing unless `out` holds exactly `bytes.len()` floats, a multiple of 3.
-pub fn normalize_interleaved(bytes: &[u8], mean: [f32; 3], inv_std: [f32; 3], out: &mut [f32]) {
+/// `i % 3`. False, with nothing written, unless `out` holds exactly `bytes.len()` floats, a
+/// multiple of 3.
+#[must_use]
+pub fn normalize_interleaved(
+    bytes: &[u8],
+    mean: [f32; 3],
+    inv_std: [f32; 3],
+    out: &mut [f32],
+) -> bool {
     if out.len() != bytes.len() || !bytes.len().is_multiple_of(3) {
-        return;
+        return false;
     }
     let done = avx2_or_none!(
         bytes.len() >= 24,
@@ -205,6 +214,7 @@ pub fn normalize_interleaved(bytes: &[u8], mean: [f32; 3], inv_std: [f32; 3], ou
     for (i, (o, &v)) in out.iter_mut().zip(bytes).enumerate().skip(done) {
         *o = (f32::from(v) - mean[i % 3]) * inv_std[i % 3];
     }
+    true
 }
 
 #[cfg(test)]
@@ -424,9 +434,14 @@ mod tests {
             let inv_std = [1.0 / f(&mut rng), 1.0 / 255.0, 1.0 / 127.5];
             let want = |i: usize| (f32::from(bytes[i]) - mean[i % 3]) * inv_std[i % 3];
             let mut inter = vec![f32::NAN; 3 * n];
-            normalize_interleaved(&bytes, mean, inv_std, &mut inter);
+            assert!(normalize_interleaved(&bytes, mean, inv_std, &mut inter));
             let (mut r, mut g, mut b) = (vec![f32::NAN; n], vec![f32::NAN; n], vec![f32::NAN; n]);
-            normalize_to_planes(&bytes, mean, inv_std, [&mut r, &mut g, &mut b]);
+            assert!(normalize_to_planes(
+                &bytes,
+                mean,
+                inv_std,
+                [&mut r, &mut g, &mut b]
+            ));
             for i in 0..3 * n {
                 assert_eq!(
                     inter[i].to_bits(),
@@ -443,10 +458,17 @@ mod tests {
         }
         let bytes = [1u8; 48];
         let mut short = [7.0f32; 47];
-        normalize_interleaved(&bytes, [0.0; 3], [1.0; 3], &mut short);
+        assert!(!normalize_interleaved(
+            &bytes, [0.0; 3], [1.0; 3], &mut short
+        ));
         assert!(short.iter().all(|&v| v == 7.0));
         let (mut r, mut g, mut b) = ([7.0f32; 16], [7.0f32; 16], [7.0f32; 15]);
-        normalize_to_planes(&bytes, [0.0; 3], [1.0; 3], [&mut r, &mut g, &mut b]);
+        assert!(!normalize_to_planes(
+            &bytes,
+            [0.0; 3],
+            [1.0; 3],
+            [&mut r, &mut g, &mut b]
+        ));
         assert!(r.iter().chain(&g).chain(&b).all(|&v| v == 7.0));
     }
 }

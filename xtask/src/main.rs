@@ -582,38 +582,26 @@ fn mediapipe_side_by_side(paths: &Paths) -> Result<()> {
     // Ours with the detector on MediaPipe's schedule (only when the face is lost): no recount
     // every 15th frame, the frames that set our p95.
     let (mut plain, mut plain_p95) = (Vec::new(), Vec::new());
+    // Ours on the frames, with `extra` arguments: the run's summary.
+    let track = |extra: &[&str]| -> Result<serde_json::Value> {
+        let mut args = os(&["inspect"]);
+        args.extend(extra.iter().map(OsString::from));
+        args.extend([
+            OsString::from("--track"),
+            frames.clone().into_os_string(),
+            OsString::from("--json"),
+        ]);
+        Ok(run_json(&cli, &args)?["summary"].take())
+    };
+    let num = |v: &serde_json::Value, key: &str| v[key].as_f64().context(key.to_string());
     for r in 0..rounds {
-        let v = run_json(
-            &cli,
-            &[
-                OsString::from("inspect"),
-                OsString::from("--track"),
-                frames.clone().into_os_string(),
-                OsString::from("--json"),
-            ],
-        )?;
-        let s = &v["summary"];
-        ours.push(s["median_ms"].as_f64().context("median_ms")?);
-        ours_p95.push(s["p95_ms"].as_f64().context("p95_ms")?);
-        outside.push(
-            s["outside_model_share_median"]
-                .as_f64()
-                .context("outside_model_share_median")?,
-        );
-        let v = run_json(
-            &cli,
-            &[
-                OsString::from("inspect"),
-                OsString::from("--recount-faces-every"),
-                OsString::from("0"),
-                OsString::from("--track"),
-                frames.clone().into_os_string(),
-                OsString::from("--json"),
-            ],
-        )?;
-        let s = &v["summary"];
-        plain.push(s["median_ms"].as_f64().context("median_ms")?);
-        plain_p95.push(s["p95_ms"].as_f64().context("p95_ms")?);
+        let s = track(&[])?;
+        ours.push(num(&s, "median_ms")?);
+        ours_p95.push(num(&s, "p95_ms")?);
+        outside.push(num(&s, "outside_model_share_median")?);
+        let s = track(&["--recount-faces-every", "0"])?;
+        plain.push(num(&s, "median_ms")?);
+        plain_p95.push(num(&s, "p95_ms")?);
         let v = run_json(
             &py,
             &[
@@ -623,8 +611,8 @@ fn mediapipe_side_by_side(paths: &Paths) -> Result<()> {
             ],
         )?;
         let t = &v["timing_ms_warm"];
-        theirs.push(t["median"].as_f64().context("median")?);
-        theirs_p95.push(t["p95"].as_f64().context("p95")?);
+        theirs.push(num(t, "median")?);
+        theirs_p95.push(num(t, "p95")?);
         eprintln!(
             "  round {}: LiveProof {:.3} ms ({:.1} % outside the models), MediaPipe {:.3} ms (per-frame medians)",
             r + 1,

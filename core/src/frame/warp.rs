@@ -513,7 +513,8 @@ fn warp_to_tensor<S: Taps, P: Place>(
             let px = &mut buf[..n * 3];
             s.row(m, j, i0, px);
             let at = j * w + i0;
-            match layout {
+            // The lengths match by construction (`out` was checked above).
+            let written = match layout {
                 TensorLayout::Nhwc => liveproof_simd::normalize_interleaved(
                     px,
                     norm.mean,
@@ -528,9 +529,10 @@ fn warp_to_tensor<S: Taps, P: Place>(
                         norm.mean,
                         norm.inv_std,
                         [&mut r[..n], &mut g[..n], &mut b[..n]],
-                    );
+                    )
                 }
-            }
+            };
+            debug_assert!(written);
             i0 += n;
         }
     }

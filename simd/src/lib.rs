@@ -10,10 +10,11 @@
 //! 3. compute **exactly** the integers of the portable code they replace, so a result never
 //!    depends on the CPU it ran on (tests compare both on random inputs).
 //!
-//! Each function returns how many items it did, from the start; the caller's portable code does
-//! the rest. So a CPU without the instructions, a `no_std` build, or an input outside a
-//! kernel's bounds costs speed, never correctness. `docs/performance.md` (the SIMD section)
-//! records the decision and the measurements.
+//! [`bilinear_packed`] returns how many samples it did, from the start, and the caller's
+//! portable code (which reads any pixel format) does the rest; the other functions finish the
+//! work themselves with their portable loop. So a CPU without the instructions, a `no_std`
+//! build, or an input outside a kernel's bounds costs speed, never correctness.
+//! `docs/performance.md` (issue #15's sixth pass) records the decision and the measurements.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

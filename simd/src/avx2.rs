@@ -107,6 +107,13 @@ pub(super) unsafe fn bilinear_packed(src: &Packed<'_>, qx: &[u32], qy: &[u32], o
 
 const WBITS_I: i32 = WBITS as i32;
 
+/// The largest value of `v` (0 when empty); compiled with AVX2, so the loop runs on
+/// `vpmaxud`.
+#[target_feature(enable = "avx2")]
+pub(super) fn max(v: &[u32]) -> u32 {
+    v.iter().fold(0, |m, &q| m.max(q))
+}
+
 /// [`super::fixed_positions`] for the first `out.len() / 8 × 8` positions; returns that count.
 /// `vmaxps` / `vminps` keep the scalar compare-selects' results (NaN → −2), and the f64 steps
 /// are the scalar ones, so each value is [`super::fixed`]'s.

@@ -80,49 +80,56 @@ pub fn bilinear_packed(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8])
     if n == 0 || !matches!(src.bpp, 3 | 4) || src.rgb.iter().any(|&o| o >= src.bpp) {
         return 0;
     }
-    if !fits(src, &qx[..n], &qy[..n]) {
-        return 0;
-    }
     blend(src, &qx[..n], &qy[..n], &mut out[..3 * n])
 }
 
-/// [`bilinear_packed`]'s kernel on inputs it has checked (`fits`, the layout, the lengths):
-/// NEON does every sample.
+/// [`bilinear_packed`]'s kernel on a checked layout and lengths: NEON does every sample, once
+/// `fits` holds for the run.
 #[cfg(target_arch = "aarch64")]
 fn blend(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8]) -> usize {
+    // The portable maximum: the compiler vectorises it with NEON's `umax`.
+    let max = |v: &[u32]| v.iter().fold(0, |m, &q| m.max(q));
+    if !fits(src, max(qx), max(qy)) {
+        return 0;
+    }
     // SAFETY: NEON is part of every aarch64 target's baseline; the kernel itself is safe code.
     unsafe { neon::bilinear_packed(src, qx, qy, out) }
 }
 
-/// [`bilinear_packed`]'s kernel on inputs it has checked (`fits`, the layout, the lengths):
-/// AVX2 does whole groups of 8, where the CPU has it.
+/// [`bilinear_packed`]'s kernel on a checked layout and lengths: AVX2 does whole groups of 8,
+/// where the CPU has it, once `fits` holds for them. (Their largest positions are found with
+/// AVX2 too: x86-64's baseline has no unsigned 32-bit maximum, and a scalar pass over the run
+/// cost a fifth of the kernel's time.)
 #[cfg(not(target_arch = "aarch64"))]
 fn blend(src: &Packed<'_>, qx: &[u32], qy: &[u32], out: &mut [u8]) -> usize {
     let n = qx.len() & !7;
     avx2_or_none!(
         n > 0,
-        // SAFETY: the macro runs this only where the CPU has AVX2; `fits` showed that every
-        // tap row's 8 bytes from the first tap of every sample lie inside `src.data` (the
-        // kernel's 4-byte loads at the second tap end within them, `bpp` ≤ 4), with all
-        // offsets below 2^31; `n` samples fit in `qx`, `qy` (as many) and `out` (three times).
+        // SAFETY: the macro runs this only where the CPU has AVX2. The kernel runs only when
+        // `fits` showed that every tap row's 8 bytes from the first tap of the first `n`
+        // samples lie inside `src.data` (the kernel's 4-byte loads at the second tap end
+        // within them, `bpp` ≤ 4), with all offsets below 2^31; `n` samples fit in `qx`, `qy`
+        // (as many) and `out` (three times).
         unsafe {
-            avx2::bilinear_packed(src, &qx[..n], &qy[..n], &mut out[..3 * n]);
-            n
+            let (qx, qy, out) = (&qx[..n], &qy[..n], &mut out[..3 * n]);
+            if fits(src, avx2::max(qx), avx2::max(qy)) {
+                avx2::bilinear_packed(src, qx, qy, out);
+                n
+            } else {
+                0
+            }
         }
     )
 }
 
-/// True when the 8 bytes from the first tap of every sample's second row lie inside
-/// `src.data` (so do the first row's, one stride before), and every byte offset fits an `i32`
-/// (the x86-64 gathers' index type).
-fn fits(src: &Packed<'_>, qx: &[u32], qy: &[u32]) -> bool {
+/// True when, for positions up to `(max_x, max_y)` (`WBITS` fixed point), the 8 bytes from
+/// the first tap of the second tap row lie inside `src.data` (so do the first row's, one
+/// stride before), and every byte offset fits an `i32` (the x86-64 gathers' index type).
+fn fits(src: &Packed<'_>, max_x: u32, max_y: u32) -> bool {
     if src.data.len() > i32::MAX as usize {
         return false;
     }
-    let (x, y) = (
-        qx.iter().fold(0, |m, &q| m.max(q)) >> WBITS,
-        qy.iter().fold(0, |m, &q| m.max(q)) >> WBITS,
-    );
+    let (x, y) = (max_x >> WBITS, max_y >> WBITS);
     // The farthest read starts at tap (x, y + 1) of the largest coordinates.
     (y as usize + 1)
         .checked_mul(src.stride)

@@ -265,9 +265,7 @@ fn ndk_libraries(paths: &Paths, ndk: &Path) -> Result<Vec<(&'static str, PathBuf
         );
     }
     let targets: Vec<&str> = ANDROID_ABIS.iter().map(|a| a.1).collect();
-    let mut add = crate::os(&["target", "add"]);
-    add.extend(targets.iter().map(OsString::from));
-    crate::step("aar: rustup targets", paths, "rustup", &add)?;
+    crate::tools::rustup_targets(paths, "aar", &targets)?;
     let mut out = Vec::new();
     for (abi, target, prefix) in ANDROID_ABIS {
         eprintln!("\n==> aar: cargo build --release -p liveproof-ffi --target {target} ({abi})");

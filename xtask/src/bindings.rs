@@ -228,8 +228,7 @@ pub fn test(paths: &Paths) -> Result<TestCounts> {
     Ok(counts)
 }
 
-/// Java and Maven, installed from apt when missing and we can (root with apt-get), else a
-/// clear error.
+/// Java and Maven, installed from apt when missing (root with apt-get), else a clear error.
 fn ensure_jvm_tools() -> Result<()> {
     let missing: Vec<&str> = [("java", "openjdk-17-jdk-headless"), ("mvn", "maven")]
         .iter()
@@ -239,27 +238,9 @@ fn ensure_jvm_tools() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if is_root && find_on_path("apt-get").is_some() {
-        eprintln!("  bindings: installing {} (apt)", missing.join(" "));
-        let ok = Command::new("apt-get")
-            .arg("update")
-            .arg("-qq")
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new("apt-get")
-                .args(["install", "-y", "-qq"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|s| s.success());
-        if ok && find_on_path("java").is_some() && find_on_path("mvn").is_some() {
-            return Ok(());
-        }
+    crate::tools::apt_install("the Kotlin tests", &missing)?;
+    if find_on_path("java").is_some() && find_on_path("mvn").is_some() {
+        return Ok(());
     }
     bail!(
         "the Kotlin tests need Java 17 and Maven on the PATH (missing: {}); install them, e.g. \

@@ -80,7 +80,8 @@ pub fn missing_packages<'a>(packages: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Installs Debian `packages` with `apt-get update` then `apt-get install` (needs root);
-/// `what` names who needs them in messages. Nothing to do for an empty list.
+/// `what` names who needs them in messages. Nothing to do for an empty list; without apt-get
+/// or root, an error naming the command to run.
 pub fn apt_install(what: &str, packages: &[&str]) -> Result<()> {
     if packages.is_empty() {
         return Ok(());
@@ -88,6 +89,12 @@ pub fn apt_install(what: &str, packages: &[&str]) -> Result<()> {
     let list = packages.join(", ");
     if crate::setup::find_on_path("apt-get").is_none() {
         bail!("{what} need {list}; install them (Debian/Ubuntu package names)");
+    }
+    if !is_root()? {
+        bail!(
+            "{what} need {list}; run: sudo sh -c 'apt-get update && apt-get install -y {}'",
+            packages.join(" ")
+        );
     }
     eprintln!("{what}: installing {list} with apt-get (needs root)");
     let run = |args: &[&str]| -> Result<()> {
@@ -129,4 +136,10 @@ pub fn rustup_targets(paths: &Paths, task: &str, targets: &[&str]) -> Result<()>
     let mut args = vec![OsString::from("target"), OsString::from("add")];
     args.extend(missing);
     crate::step(&format!("{task}: rustup targets"), paths, "rustup", &args)
+}
+
+/// Whether this process runs as root (`id -u` is 0).
+fn is_root() -> Result<bool> {
+    let out = Command::new("id").arg("-u").output().context("run id -u")?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
 }

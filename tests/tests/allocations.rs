@@ -363,8 +363,8 @@ fn steady_state_session_push_frame_allocates_little_on_the_frame_thread() {
         print_traces();
     }
     // An ordinary frame allocates nothing: the model runs, the eye-state crops, the frame
-    // copies handed to the worker and the ledger, and the hints (`HintSet`) reuse what they
-    // have (ONNX Runtime's own C++ allocations are not counted here). What allocates is an
+    // copies handed to the worker, the ledger's hand-off of the frame to its helper thread
+    // (a stack job), and the hints (`HintSet`) reuse what they have (ONNX Runtime's own C++ allocations are not counted here). What allocates is an
     // event (LIVEPROOF_ALLOC_TRACE=1 lists the sites): a challenge step ending (its record and
     // the outcome's copy), the detector re-running when tracking is lost (its decode), the
     // frame-copy pool filling during the session's first admitted frames (a new session starts

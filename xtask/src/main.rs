@@ -290,8 +290,9 @@ fn test() -> Result<()> {
     let mut counts = step_cargo_test(&paths, &os(&["test", "--workspace"]), &[])?;
     // The `unsafe` code under AddressSanitizer with LeakSanitizer: ffi's own tests (every
     // `lp_` entry point called as C would, engines, sessions, tokens on synthetic frames, so
-    // also the SIMD kernels the warps call) and liveproof-simd's own, built with `-Zsanitizer=address` on the stable toolchain (`RUSTC_BOOTSTRAP=1`,
-    // as `cargo xtask fuzz` does) into a target directory of their own. ONNX Runtime is not
+    // also the SIMD kernels the warps call and the ledger's helper thread), liveproof-simd's
+    // and liveproof-join's own, built with `-Zsanitizer=address` on the stable toolchain
+    // (`RUSTC_BOOTSTRAP=1`, as `cargo xtask fuzz` does) into a target directory of their own. ONNX Runtime is not
     // instrumented; its allocations are still tracked. A leak or a memory error fails the step.
     let asan_target = paths.cache.join("asan-target");
     counts.add(step_cargo_test(
@@ -302,6 +303,8 @@ fn test() -> Result<()> {
             "liveproof-ffi",
             "-p",
             "liveproof-simd",
+            "-p",
+            "liveproof-join",
             "--lib",
             "--target",
             &tools::host_triple()?,
@@ -313,7 +316,8 @@ fn test() -> Result<()> {
             ("CARGO_TARGET_DIR", asan_target.into_os_string()),
         ],
     )?);
-    counts.add(step_arm64_simd_tests(&paths)?);
+    counts.add(step_arm64_tests(&paths)?);
+    counts.add(step_miri_join(&paths)?);
     // The platform surface: generated files current, C tests under valgrind, Kotlin on the JVM,
     // cross-target checks.
     gen_with(&paths, true)?;
@@ -328,13 +332,14 @@ fn test() -> Result<()> {
 }
 
 /// liveproof-simd's tests on aarch64 (the NEON kernel phones run), cross-built and run under
-/// qemu-user: its results against the portable code's, bit for bit, on an emulated arm64 CPU.
-/// Exactness only: timings under emulation mean nothing. qemu-user and the aarch64 C
+/// qemu-user: its results against the portable code's, bit for bit, on an emulated arm64 CPU;
+/// and liveproof-join's (the ledger's helper thread, its hand-off and its placement calls on
+/// arm64). Exactness only: timings under emulation mean nothing. qemu-user and the aarch64 C
 /// toolchain (the linker) come from apt, the target's standard library from rustup.
-fn step_arm64_simd_tests(paths: &Paths) -> Result<TestCounts> {
+fn step_arm64_tests(paths: &Paths) -> Result<TestCounts> {
     const TARGET: &str = "aarch64-unknown-linux-gnu";
     tools::apt_install(
-        "the arm64 SIMD tests",
+        "the arm64 tests (SIMD kernels, helper thread)",
         &tools::missing_packages(&[
             "qemu-user",
             "gcc-aarch64-linux-gnu",
@@ -344,7 +349,15 @@ fn step_arm64_simd_tests(paths: &Paths) -> Result<TestCounts> {
     tools::rustup_targets(paths, "test", &[TARGET])?;
     step_cargo_test(
         paths,
-        &os(&["test", "-p", "liveproof-simd", "--target", TARGET]),
+        &os(&[
+            "test",
+            "-p",
+            "liveproof-simd",
+            "-p",
+            "liveproof-join",
+            "--target",
+            TARGET,
+        ]),
         &[
             (
                 "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
@@ -355,6 +368,33 @@ fn step_arm64_simd_tests(paths: &Paths) -> Result<TestCounts> {
                 "qemu-aarch64 -L /usr/aarch64-linux-gnu".into(),
             ),
         ],
+    )
+}
+
+/// liveproof-join's tests under Miri: its `unsafe` hand-off of a borrowed closure to the helper
+/// thread, checked for undefined behaviour and data races (Miri's interpreter explores thread
+/// interleavings). Miri needs a nightly toolchain: a dated one, pinned here, installed by
+/// rustup with its `miri` and `rust-src` components (the latter for Miri's own std).
+fn step_miri_join(paths: &Paths) -> Result<TestCounts> {
+    const NIGHTLY: &str = "nightly-2026-05-20";
+    tools::rustup_toolchain(paths, "miri", NIGHTLY, &["miri", "rust-src"])?;
+    step_cargo_test_with(
+        paths,
+        "rustup",
+        &os(&[
+            "run",
+            NIGHTLY,
+            "cargo",
+            "miri",
+            "test",
+            "-p",
+            "liveproof-join",
+            "--lib",
+        ]),
+        &[(
+            "CARGO_TARGET_DIR",
+            paths.cache.join("miri-target").into_os_string(),
+        )],
     )
 }
 
@@ -412,21 +452,36 @@ fn step_cargo_test(
     args: &[OsString],
     env: &[(&str, OsString)],
 ) -> Result<TestCounts> {
+    step_cargo_test_with(paths, cargo(), args, env)
+}
+
+/// [`step_cargo_test`] through `program` (e.g. `rustup` for `rustup run <toolchain> cargo`).
+fn step_cargo_test_with(
+    paths: &Paths,
+    program: impl Into<OsString>,
+    args: &[OsString],
+    env: &[(&str, OsString)],
+) -> Result<TestCounts> {
     use std::io::{BufRead, BufReader};
+    let program = program.into();
     let shown: String = env
         .iter()
         .map(|(k, v)| format!("{k}={} ", v.to_string_lossy()))
         .collect();
-    eprintln!("\n==> test: {shown}cargo {}", join(args));
+    eprintln!(
+        "\n==> test: {shown}{} {}",
+        program.to_string_lossy(),
+        join(args)
+    );
     let t0 = Instant::now();
-    let mut child = Command::new(cargo())
+    let mut child = Command::new(&program)
         .args(args)
         .envs(paths.env())
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(setup::workspace_root())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .context("step `test`: cannot start cargo")?;
+        .with_context(|| format!("step `test`: cannot start {}", program.to_string_lossy()))?;
     let mut counts = TestCounts::default();
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
@@ -443,7 +498,11 @@ fn step_cargo_test(
             counts.failed.max(1),
             counts.ignored
         );
-        bail!("step `test` failed ({status}): cargo {}", join(args));
+        bail!(
+            "step `test` failed ({status}): {} {}",
+            program.to_string_lossy(),
+            join(args)
+        );
     }
     eprintln!("==> test: ok ({:.1} s)", t0.elapsed().as_secs_f64());
     Ok(counts)

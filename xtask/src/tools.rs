@@ -138,6 +138,38 @@ pub fn rustup_targets(paths: &Paths, task: &str, targets: &[&str]) -> Result<()>
     crate::step(&format!("{task}: rustup targets"), paths, "rustup", &args)
 }
 
+/// Installs rustup toolchain `toolchain` (minimal profile) with `components`, unless it is
+/// there with them.
+pub fn rustup_toolchain(
+    paths: &Paths,
+    task: &str,
+    toolchain: &str,
+    components: &[&str],
+) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", toolchain])
+        .output()
+        .context("running rustup (the toolchain needs rustup)")?;
+    let installed = String::from_utf8_lossy(&installed.stdout).into_owned();
+    let has = |c: &str| installed.lines().any(|l| l.trim().starts_with(c));
+    if installed.lines().any(|l| l.starts_with("rustc")) && components.iter().all(|c| has(c)) {
+        return Ok(());
+    }
+    let mut args: Vec<OsString> = ["toolchain", "install", toolchain, "--profile", "minimal"]
+        .map(OsString::from)
+        .to_vec();
+    for c in components {
+        args.push("--component".into());
+        args.push(OsString::from(c));
+    }
+    crate::step(
+        &format!("{task}: rustup toolchain {toolchain}"),
+        paths,
+        "rustup",
+        &args,
+    )
+}
+
 /// Whether this process runs as root (`id -u` is 0).
 fn is_root() -> Result<bool> {
     let out = Command::new("id").arg("-u").output().context("run id -u")?;

@@ -48,11 +48,13 @@ use crate::result::{ModelUsed, ResultContext, SessionResult, StepTiming, Timings
 use crate::security::stream::{DeclaredCamera, StreamMonitor};
 use crate::security::ProbeReport;
 
+mod ledger;
 mod offpath;
 #[cfg(test)]
 mod tests;
 mod window;
 
+use ledger::Ledger;
 use offpath::{ContinuityCheck, FrameWork, OffPath};
 pub use window::{PassiveWindow, WindowPlan};
 
@@ -366,6 +368,9 @@ pub struct Session {
     rgb_ready: bool,
     /// The passive window, face continuity and the turns' parallax, off the frame path.
     offpath: OffPath,
+    /// The frame hash and the stream heuristics. `None` once lost: a `push_frame` that
+    /// panicked (an FFI call catches it) leaves the hash without that frame.
+    ledger: Option<Ledger>,
     challenge: Option<ChallengeCapture>,
     embedder: Option<Embedder>,
     policy: Arc<LoadedPolicy>,
@@ -508,10 +513,13 @@ impl Session {
                 PassiveWindow::new(models.passive.clone(), &cfg)?,
                 continuity,
                 turn,
+                cfg.off_path,
+            ),
+            ledger: Some(Ledger::start(
                 // Stream injection heuristics, fed every frame (`core::security::stream`).
                 cfg.live_capture.then(|| StreamMonitor::new(None)),
                 cfg.off_path,
-            ),
+            )),
             challenge,
             embedder,
             policy,
@@ -549,8 +557,8 @@ impl Session {
         declared: Option<DeclaredCamera>,
     ) -> Session {
         self.device = Some(device);
-        if self.cfg.live_capture {
-            self.offpath.set_stream(StreamMonitor::new(declared));
+        if let (true, Some(ledger)) = (self.cfg.live_capture, self.ledger.as_mut()) {
+            ledger.set_stream(StreamMonitor::new(declared));
         }
         self
     }
@@ -587,6 +595,23 @@ impl Session {
         if self.finished {
             return Err(SessionError::Finished);
         }
+        // The ledger hashes the frame beside the frame's processing, and records it once the
+        // frame is consumed (`ledger`).
+        let consumed = self.frames;
+        let mut ledger = self.ledger.take();
+        let (feedback, digest) = match ledger.as_mut() {
+            Some(l) => l.digest_beside(frame, || self.process(frame)),
+            None => (self.process(frame), None),
+        };
+        if let (true, Some(l)) = (self.frames > consumed, ledger.as_mut()) {
+            l.record(frame, digest);
+        }
+        self.ledger = ledger;
+        feedback
+    }
+
+    /// `push_frame` without the ledger.
+    fn process(&mut self, frame: &Frame<'_>) -> Result<FrameFeedback, SessionError> {
         let t = Instant::now();
         self.rgb_ready = false;
         self.tracker.process(frame)?;
@@ -617,8 +642,8 @@ impl Session {
             self.face_px
                 .push(f.detection.bbox.width().max(f.detection.bbox.height()));
         }
-        // What the worker does with this frame (every frame also goes to the ledger: the
-        // running frame hash, `SessionResult::frames_sha256`, and the stream heuristics).
+        // What the worker does with this frame (every consumed frame also goes to the ledger:
+        // the running frame hash, `SessionResult::frames_sha256`, and the stream heuristics).
         let mut work = FrameWork::default();
         // Passive window: every `passive_stride`-th usable frame (the window decides which
         // signals each one feeds).
@@ -749,11 +774,12 @@ impl Session {
     fn conclude(mut self, cancelled: Option<&str>) -> SessionResult {
         self.finished = true;
         let t = Instant::now();
-        let (worker, ledger) = self.offpath.finish();
+        let worker = self.offpath.finish();
+        let ledger = self.ledger.take().and_then(Ledger::finish);
         let (report, face_changed) = match (worker, &ledger) {
             // Without the ledger, the frame hash and the stream heuristics are lost: nothing
             // may pass on what is left, so the passive evidence goes with them.
-            (_, None) => (PassiveReport::unavailable(offpath::LEDGER_FAILED), None),
+            (_, None) => (PassiveReport::unavailable(ledger::LEDGER_FAILED), None),
             (Some(r), Some(_)) => {
                 self.timings.passive_ms += r.passive_ms;
                 self.timings.challenge_ms += r.challenge_ms;
@@ -901,8 +927,8 @@ impl Session {
             platform: alloc::format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
             models: self.models.used.clone(),
             challenge_steps,
-            // Empty when the ledger's work was lost (its thread panicked; the passive evidence
-            // is then unavailable too).
+            // Empty when the ledger's work was lost (a frame's digest, or a `push_frame` that
+            // panicked; the passive evidence is then unavailable too).
             frames_sha256: frame_chain.map(hex::encode).unwrap_or_default(),
             timings: self.timings,
             evidence,

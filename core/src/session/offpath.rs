@@ -1,27 +1,21 @@
-//! [`OffPath`]: the session's work off the frame path, on two threads of its own.
+//! [`OffPath`]: the session's work off the frame path, on a thread of its own.
 //!
-//! - **The ledger** ([`Ledger`], thread `liveproof-ledger`) gets every frame `push_frame`
-//!   consumes, copied as delivered ([`FrameBuf`]: a plain copy of the camera's bytes, much
-//!   cheaper than hashing them), and keeps what needs every frame: the frame's content digest,
-//!   the running frame hash (`SessionResult::frames_sha256`) and the stream injection
-//!   heuristics (`core::security::stream`). Its work is light and steady (SHA-256 of the
-//!   buffer), so it keeps up at camera rate.
-//! - **The worker** ([`Worker`], thread `liveproof-session`) gets the frames a stage asked for
-//!   (a [`WindowPlan`], the challenge's continuity and turn requests; [`FrameWork`]), also as
-//!   copies: it converts each to the upright RGB image once and runs the passive window's
-//!   signals (texture CNNs, FFT, reflection, parallax features and fits, depth), face
-//!   continuity's embeddings and a turn's parallax features. Its work is heavy and bursty.
-//!   Kept apart, a long job here (a depth inference) never holds up the ledger's copies.
+//! **The worker** ([`Worker`], thread `liveproof-session`) gets the frames a stage asked for
+//! (a [`WindowPlan`], the challenge's continuity and turn requests; [`FrameWork`]) as copies:
+//! it converts each to the upright RGB image once and runs the passive window's signals
+//! (texture CNNs, FFT, reflection, parallax features and fits, depth), face continuity's
+//! embeddings and a turn's parallax features. Its work is heavy and bursty. (What needs every
+//! frame, the frame hash and the stream heuristics, is the ledger's: `super::ledger`.)
 //!
-//! Each lane processes its jobs in arrival order, so the results are the same as inline. A
-//! turn's end waits for its score; `finish()` waits for both queues to drain. The queues are
-//! bounded: a lane that falls behind makes `push_frame` wait rather than grow the memory.
+//! The worker processes its jobs in arrival order, so the results are the same as inline. A
+//! turn's end waits for its score; `finish()` waits for the queue to drain. The queue is
+//! bounded: a worker that falls behind makes `push_frame` wait rather than grow the memory.
 //!
-//! The frame copies are reused: each lane hands its copies back when done with them (a
+//! The frame copies are reused: the worker hands its copies back when done with them (a
 //! bounded return queue), and `push_frame` copies the next frame into a returned buffer, so
 //! that a session in its steady state allocates no image per frame and its memory stays flat.
 //!
-//! If a thread cannot be started, its lane's work runs inline on the caller's thread.
+//! If the thread cannot be started, the work runs inline on the caller's thread.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -38,19 +32,13 @@ use crate::matching::{Embedder, FaceContinuity, FivePoints};
 use crate::mesh::Landmarks;
 use crate::passive::analyzer::{FrameUse, PassiveReport};
 use crate::passive::{parallax, SignalReport};
-use crate::security::stream::StreamMonitor;
 
 /// Why a signal is unavailable when the worker's work was lost.
 pub(super) const WORKER_FAILED: &str = "the session's worker thread failed";
-/// Why the signals are unavailable when the ledger's work (the frame hash) was lost.
-pub(super) const LEDGER_FAILED: &str = "the session's ledger thread failed (no frame hash)";
 
 /// Jobs the worker's queue holds before `push_frame` waits (frame jobs carry a copy each):
 /// room for the frames that arrive during a long job (an embedding, a depth inference).
 const WORKER_QUEUE: usize = 6;
-/// The ledger's queue: its job (hashing one frame) is short and steady, so two frames of
-/// slack are enough, and each is a whole frame's copy held in memory.
-const LEDGER_QUEUE: usize = 2;
 
 /// Returned copies a lane keeps for reuse: at least as many as can be out at once (its
 /// queue, its job, the one being filled), so that none is dropped in a steady state.
@@ -201,50 +189,6 @@ impl FrameWork {
     }
 }
 
-/// The ledger's state: what needs every frame.
-struct Ledger {
-    /// The running frame hash ([`super::chain_frame`]).
-    frame_chain: [u8; 32],
-    /// The stream heuristics (`None`: not a live capture).
-    stream: Option<StreamMonitor>,
-    /// Where used copies go back to the frame thread.
-    returns: SyncSender<FrameBuf>,
-}
-
-enum LedgerJob {
-    Frame(FrameBuf),
-    /// Replaces the stream monitor (`Session::with_security`, before the first frame).
-    Stream(Box<StreamMonitor>),
-}
-
-impl Ledger {
-    /// Adds `frame` to the frame hash and the stream heuristics.
-    fn record(&mut self, frame: &Frame<'_>) {
-        let digest = frame.content_sha256();
-        self.frame_chain = super::chain_frame(&self.frame_chain, frame.timestamp_ns(), &digest);
-        if let Some(stream) = self.stream.as_mut() {
-            stream.observe(frame, &digest);
-        }
-    }
-}
-
-impl Handler for Ledger {
-    type Job = LedgerJob;
-
-    fn run(&mut self, job: LedgerJob) {
-        match job {
-            LedgerJob::Frame(copy) => {
-                if let Some(frame) = copy.frame() {
-                    self.record(&frame);
-                }
-                // Dropped if the pool is full or the session is gone.
-                let _ = self.returns.try_send(copy);
-            }
-            LedgerJob::Stream(monitor) => self.stream = Some(*monitor),
-        }
-    }
-}
-
 enum Job {
     Frame {
         copy: FrameCopy,
@@ -271,14 +215,6 @@ pub(super) struct OffPathReport {
     /// embeddings, turn parallax), milliseconds.
     pub passive_ms: f64,
     pub challenge_ms: f64,
-}
-
-/// What the ledger kept, for `finish()`.
-pub(super) struct LedgerReport {
-    /// The running frame hash over every frame.
-    pub frame_chain: [u8; 32],
-    /// The stream heuristics (`None`: not a live capture).
-    pub stream: Option<StreamMonitor>,
 }
 
 struct Worker {
@@ -408,38 +344,23 @@ impl Worker {
 
 /// The session's off-path work (see the module docs).
 pub(super) struct OffPath {
-    ledger: Lane<Ledger>,
     worker: Lane<Worker>,
     plan: WindowPlan,
-    /// Copies the lanes are done with, for reuse.
-    ledger_returned: Receiver<FrameBuf>,
+    /// Copies the worker is done with, for reuse.
     worker_returned: Receiver<FrameCopy>,
     /// A turn's score from the worker thread (one queue for the whole session).
     turn_answer: Option<Receiver<SignalReport>>,
 }
 
 impl OffPath {
-    /// Starts the ledger and the worker (inline when `threaded` is false or a thread cannot
-    /// start). `stream`: the stream heuristics, for a live capture.
+    /// Starts the worker (inline when `threaded` is false or the thread cannot start).
     pub fn start(
         window: PassiveWindow,
         continuity: Option<ContinuityCheck>,
         turn: Option<parallax::Reservoir>,
-        stream: Option<StreamMonitor>,
         threaded: bool,
     ) -> OffPath {
         let plan = window.plan();
-        let (returns, ledger_returned) = sync_channel::<FrameBuf>(pool(LEDGER_QUEUE));
-        let ledger = Lane::start(
-            Ledger {
-                frame_chain: [0; 32],
-                stream,
-                returns,
-            },
-            threaded,
-            "liveproof-ledger",
-            LEDGER_QUEUE,
-        );
         let (returns, worker_returned) = sync_channel::<FrameCopy>(pool(WORKER_QUEUE));
         let (turn_reply, turn_answer) = if threaded {
             let (tx, rx) = sync_channel::<SignalReport>(1);
@@ -463,10 +384,8 @@ impl OffPath {
             WORKER_QUEUE,
         );
         OffPath {
-            ledger,
             worker,
             plan,
-            ledger_returned,
             worker_returned,
             turn_answer,
         }
@@ -482,19 +401,9 @@ impl OffPath {
         &self.plan
     }
 
-    /// Hands a frame over: a copy to the ledger (every frame), and, when `work` asks for
-    /// it, a copy with the face's `landmarks` to the worker. Copies go into buffers a lane
-    /// handed back, or new ones while the pools are still growing.
+    /// Hands a frame over when `work` asks for it: a copy with the face's `landmarks` to the
+    /// worker, in a buffer the worker handed back, or a new one while the pool still grows.
     pub fn frame(&mut self, frame: &Frame<'_>, work: FrameWork, landmarks: Option<&Landmarks>) {
-        if let Some(ledger) = self.ledger.inline_mut() {
-            ledger.record(frame);
-        } else {
-            let mut copy = self.ledger_returned.try_recv().unwrap_or_default();
-            copy.copy_from(frame);
-            if !self.ledger.send(LedgerJob::Frame(copy)) {
-                log::warn!("session ledger stopped; the frame is not in the frame hash");
-            }
-        }
         if work.turn_reset {
             self.send(Job::TurnReset);
         }
@@ -519,11 +428,6 @@ impl OffPath {
         }
     }
 
-    /// Replaces the stream monitor (before the first frame).
-    pub fn set_stream(&mut self, monitor: StreamMonitor) {
-        self.ledger.send(LedgerJob::Stream(Box::new(monitor)));
-    }
-
     /// Scores the turn's frames (waiting for the frames queued before), then forgets them.
     pub fn score_turn(&mut self) -> SignalReport {
         let lost = || SignalReport::unavailable(WORKER_FAILED);
@@ -539,20 +443,13 @@ impl OffPath {
         answer.recv().unwrap_or_else(|_| lost())
     }
 
-    /// Waits for both queues to drain and reports. `None` for a lane whose work was lost (its
-    /// thread panicked).
-    pub fn finish(&mut self) -> (Option<OffPathReport>, Option<LedgerReport>) {
-        let ledger = self.ledger.finish().map(|l| LedgerReport {
-            frame_chain: l.frame_chain,
-            stream: l.stream,
-        });
-        if ledger.is_none() {
-            log::error!("session ledger panicked; the frame hash and stream heuristics are lost");
-        }
+    /// Waits for the queue to drain and reports. `None` when the work was lost (the thread
+    /// panicked).
+    pub fn finish(&mut self) -> Option<OffPathReport> {
         let worker = self.worker.finish();
         if worker.is_none() {
             log::error!("session worker panicked; its signals are unavailable");
         }
-        (worker.map(|w| w.report(self.plan)), ledger)
+        worker.map(|w| w.report(self.plan))
     }
 }

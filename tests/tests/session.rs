@@ -460,6 +460,18 @@ fn off_path_work_decides_as_inline_and_a_face_taking_over_fails_the_session() {
         assert_eq!((x.signal, x.raw, x.llr), (y.signal, y.raw, y.llr));
     }
     assert!(a.signals.iter().any(|s| s.raw.is_some()), "{:?}", a.signals);
+    // The frame hash, made beside tracking on the ledger's helper thread (off path) or inline,
+    // is the chain of every frame's content digest, recomputed here from the frames.
+    let mut chain = [0u8; 32];
+    for (img, ts) in frames.iter() {
+        let frame = Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
+            .unwrap()
+            .with_timestamp_ns(*ts);
+        chain = liveproof_core::session::chain_frame(&chain, *ts, &frame.content_sha256());
+    }
+    let hex: String = chain.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(a.frames_sha256, hex);
+    assert_eq!(b.frames_sha256, a.frames_sha256);
 
     // Another person takes over halfway through the challenge (the same plan acted out, the
     // timestamps running on): the worker's embeddings find it, and the session fails on it.

@@ -4008,15 +4008,25 @@ public struct StageTimings: Equatable, Hashable {
     public var detectMs: Double
     public var meshMs: Double
     public var qualityMs: Double
+    /**
+     * Inside model inference, every model call of the frame (part of `detect_ms` and
+     * `mesh_ms`): `total_ms − model_ms` is the frame's own pixel and bookkeeping work.
+     */
+    public var modelMs: Double
     public var totalMs: Double
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(convertMs: Double, detectMs: Double, meshMs: Double, qualityMs: Double, totalMs: Double) {
+    public init(convertMs: Double, detectMs: Double, meshMs: Double, qualityMs: Double, 
+        /**
+         * Inside model inference, every model call of the frame (part of `detect_ms` and
+         * `mesh_ms`): `total_ms − model_ms` is the frame's own pixel and bookkeeping work.
+         */modelMs: Double, totalMs: Double) {
         self.convertMs = convertMs
         self.detectMs = detectMs
         self.meshMs = meshMs
         self.qualityMs = qualityMs
+        self.modelMs = modelMs
         self.totalMs = totalMs
     }
 
@@ -4040,6 +4050,7 @@ public struct FfiConverterTypeStageTimings: FfiConverterRustBuffer {
                 detectMs: FfiConverterDouble.read(from: &buf), 
                 meshMs: FfiConverterDouble.read(from: &buf), 
                 qualityMs: FfiConverterDouble.read(from: &buf), 
+                modelMs: FfiConverterDouble.read(from: &buf), 
                 totalMs: FfiConverterDouble.read(from: &buf)
         )
     }
@@ -4049,6 +4060,7 @@ public struct FfiConverterTypeStageTimings: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.detectMs, into: &buf)
         FfiConverterDouble.write(value.meshMs, into: &buf)
         FfiConverterDouble.write(value.qualityMs, into: &buf)
+        FfiConverterDouble.write(value.modelMs, into: &buf)
         FfiConverterDouble.write(value.totalMs, into: &buf)
     }
 }

@@ -344,6 +344,9 @@ pub struct StageTimings {
     pub detect_ms: f64,
     pub mesh_ms: f64,
     pub quality_ms: f64,
+    /// Inside model inference, every model call of the frame (part of `detect_ms` and
+    /// `mesh_ms`): `total_ms − model_ms` is the frame's own pixel and bookkeeping work.
+    pub model_ms: f64,
     pub total_ms: f64,
 }
 
@@ -461,6 +464,7 @@ impl TryFrom<&core_perception::FrameAnalysis> for FrameAnalysis {
                 detect_ms: t.detect,
                 mesh_ms: t.mesh,
                 quality_ms: t.quality,
+                model_ms: t.model,
                 total_ms: t.total,
             },
         })
@@ -738,6 +742,10 @@ mod tests {
         for ts in [0, 33_000_000] {
             let r = stream.process(gray(128, ts)).unwrap();
             assert_eq!(r.hints, vec![Hint::NoFace]);
+            // The detector ran on it: its model time is part of the frame's.
+            let t = r.timings;
+            assert!(r.detector_ran);
+            assert!(t.model_ms > 0.0 && t.model_ms <= t.detect_ms && t.detect_ms <= t.total_ms);
         }
         let bad = stream.process(Frame {
             rotation_degrees: 45,

@@ -5666,6 +5666,12 @@ data class StageTimings (
     , 
     var `qualityMs`: kotlin.Double
     , 
+    /**
+     * Inside model inference, every model call of the frame (part of `detect_ms` and
+     * `mesh_ms`): `total_ms − model_ms` is the frame's own pixel and bookkeeping work.
+     */
+    var `modelMs`: kotlin.Double
+    , 
     var `totalMs`: kotlin.Double
     
 ){
@@ -5688,6 +5694,7 @@ public object FfiConverterTypeStageTimings: FfiConverterRustBuffer<StageTimings>
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
         )
     }
 
@@ -5696,6 +5703,7 @@ public object FfiConverterTypeStageTimings: FfiConverterRustBuffer<StageTimings>
             FfiConverterDouble.allocationSize(value.`detectMs`) +
             FfiConverterDouble.allocationSize(value.`meshMs`) +
             FfiConverterDouble.allocationSize(value.`qualityMs`) +
+            FfiConverterDouble.allocationSize(value.`modelMs`) +
             FfiConverterDouble.allocationSize(value.`totalMs`)
     )
 
@@ -5704,6 +5712,7 @@ public object FfiConverterTypeStageTimings: FfiConverterRustBuffer<StageTimings>
             FfiConverterDouble.write(value.`detectMs`, buf)
             FfiConverterDouble.write(value.`meshMs`, buf)
             FfiConverterDouble.write(value.`qualityMs`, buf)
+            FfiConverterDouble.write(value.`modelMs`, buf)
             FfiConverterDouble.write(value.`totalMs`, buf)
     }
 }

@@ -17,6 +17,8 @@
 //! the helper has reported that job done: the wait is in a guard's `Drop`, so a panic in `a`
 //! still waits for `b` before the stack frame (and everything `b` borrows) goes. A panic in
 //! `b` is caught on the helper thread and returned as [`Panicked`]; the helper survives it.
+//! Nothing unwinds out of the helper's loop (a panic payload whose own `Drop` panics aborts the
+//! process, as std does for scoped threads), so `join` never waits on a thread that is gone.
 //! `join` takes `&mut self`, so a helper holds at most one job. `b: Send` and its result
 //! `Send` are the bounds `std::thread::scope` asks of the same work.
 //!
@@ -155,14 +157,15 @@ impl Helper {
             run: run_packet::<B, RB>,
             caller_cpu: current_cpu(),
         };
+        // The guard exists before the job is posted: from the post until the wait below ends,
+        // the helper may use `packet`, and this frame neither touches it nor returns or unwinds
+        // before the wait (the guard's `Drop`; before the post it finds nothing to wait for).
+        let wait = WaitDone(&self.shared);
         {
             let mut slot = self.shared.lock();
             *slot = Slot::Posted(job);
         }
         self.shared.posted.notify_one();
-        // From here until the wait below ends, the helper may use `packet`: this frame does
-        // not touch it, and does not return or unwind before the wait (the guard's `Drop`).
-        let wait = WaitDone(&self.shared);
         let ra = a();
         let ok = wait.wait();
         // The helper is done with `packet`.
@@ -194,8 +197,9 @@ impl WaitDone<'_> {
                     *slot = Slot::Idle;
                     return ok;
                 }
-                // Only `Drop for Helper` posts `Exit`, and it needs `&mut Helper`, which the
-                // running `join` holds: unreachable, but waiting on would hang, so leave.
+                // `Idle`: nothing was posted (the guard is made just before the post). `Exit`:
+                // only `Drop for Helper` writes it, which needs the `&mut Helper` the running
+                // `join` holds, so it cannot be seen here.
                 Slot::Idle | Slot::Exit => return false,
                 Slot::Posted(_) | Slot::Running => {
                     slot = self
@@ -224,13 +228,23 @@ fn serve(shared: &Shared) {
             Slot::Posted(job) => {
                 *slot = Slot::Running;
                 drop(slot);
-                if let (Some(p), Some(cpu)) = (placement.as_mut(), job.caller_cpu) {
-                    p.avoid(cpu);
-                }
-                // SAFETY: `join` posted `job` for a packet on its stack, and waits for `Done`
-                // before that frame goes (module docs); nothing else touches the packet.
-                let ok =
-                    catch_unwind(AssertUnwindSafe(|| unsafe { (job.run)(job.packet) })).is_ok();
+                // Nothing may unwind out of here: `join` waits for `Done`, and a helper thread
+                // ended by a panic would leave it waiting forever.
+                let ran = catch_unwind(AssertUnwindSafe(|| {
+                    if let (Some(p), Some(cpu)) = (placement.as_mut(), job.caller_cpu) {
+                        p.avoid(cpu);
+                    }
+                    // SAFETY: `join` posted `job` for a packet on its stack, and waits for
+                    // `Done` before that frame goes (module docs); nothing else touches it.
+                    unsafe { (job.run)(job.packet) }
+                }));
+                let ok = match ran {
+                    Ok(()) => true,
+                    Err(payload) => {
+                        drop_panic_payload(payload);
+                        false
+                    }
+                };
                 slot = shared.lock();
                 *slot = Slot::Done(ok);
                 shared.done.notify_one();
@@ -243,6 +257,16 @@ fn serve(shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         }
+    }
+}
+
+/// Drops a caught panic's payload. A payload whose own `Drop` panics would end the helper
+/// thread with `join` still waiting for it: the process aborts instead, as std does when a
+/// scoped thread's result panics on drop.
+fn drop_panic_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        core::mem::forget(again);
+        std::process::abort();
     }
 }
 

@@ -116,3 +116,22 @@ fn the_helper_keeps_off_one_cpu_when_it_can() {
         assert_eq!((before, after), (caller, caller));
     }
 }
+
+/// A panic with a payload of the caller's own type (dropped on the helper thread): returned
+/// as `Panicked`, the payload dropped once, and the helper goes on.
+#[test]
+fn a_panic_with_a_custom_payload_is_dropped_on_the_helper() {
+    use std::sync::atomic::AtomicUsize;
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Payload;
+    impl Drop for Payload {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let mut h = Helper::start("lp-test-helper").unwrap();
+    let (_, rb) = h.join(|| (), || -> u8 { std::panic::panic_any(Payload) });
+    assert_eq!(rb, Err(Panicked));
+    assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+    assert_eq!(h.join(|| (), || 3).1, Ok(3));
+}

@@ -103,6 +103,7 @@ fn load_runner(runtime: &OrtRuntime, path: &Path, threads: usize) -> Arc<dyn Mod
     spec.bytes = None;
     let opts = OrtOptions {
         intra_op_threads: threads,
+        ..OrtOptions::default()
     };
     let runner = OrtRunner::load(runtime, &spec, path, &opts)
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));

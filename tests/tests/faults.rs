@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use liveproof_core::models::{
-    sha256_file, Manifest, ModelError, ModelOverride, ModelStore, OrtRuntime, StoreConfig,
+    sha256_file, Manifest, ModelError, ModelOverride, ModelRunner, ModelSpec, ModelStore,
+    OrtOptions, OrtRunner, OrtRuntime, StoreConfig, TensorIn,
 };
 use liveproof_tests::{models_dir, ort_lib};
 
@@ -283,4 +284,100 @@ fn runtime_faults_are_typed_errors() {
     store(&models_dir(), vec![])
         .get(MODEL)
         .expect("a model loads on it");
+}
+
+/// Loads `path` as `spec` through ONNX Runtime, streamed (Linux and Android) or in memory.
+fn load_direct(spec: &ModelSpec, path: &Path, streamed: bool) -> Result<OrtRunner, ModelError> {
+    let runtime = OrtRuntime::load(Some(&ort_lib())).unwrap();
+    let opts = OrtOptions {
+        stream_from_bytes: if streamed { 0 } else { u64::MAX },
+        ..OrtOptions::default()
+    };
+    OrtRunner::load(&runtime, spec, path, &opts)
+}
+
+/// The model's output on a fixed input.
+fn output_of(runner: &OrtRunner) -> Vec<f32> {
+    let input: Vec<f32> = (0..24 * 24).map(|i| (i % 17) as f32 / 17.0).collect();
+    let mut out = Vec::new();
+    runner
+        .run(
+            &[TensorIn {
+                data: &input,
+                shape: &[1, 1, 24, 24],
+            }],
+            &mut out,
+        )
+        .unwrap();
+    out.remove(0).data
+}
+
+/// The streamed load (what models of `STREAM_MODELS_FROM_BYTES` and more take on Linux and
+/// Android, forced here for a small model) gives the in-memory load's outputs, and answers
+/// every fault of the file as the in-memory load does: a changed byte, a shorter or longer
+/// file, garbage or an empty file pinned by their own sha256, a missing file, a folder. None
+/// hangs on the pipe ONNX Runtime reads from.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[test]
+fn the_streamed_load_gives_the_same_model_and_the_same_faults() {
+    let dir = TempDir::new("streamed");
+    let (copy, manifest) = copy_of_model(&dir);
+    let spec = manifest.model(MODEL).unwrap().clone();
+    let streamed = load_direct(&spec, &copy, true).expect("streamed load");
+    let in_memory = load_direct(&spec, &copy, false).expect("in-memory load");
+    assert_eq!(output_of(&streamed), output_of(&in_memory));
+
+    let bytes = std::fs::read(&copy).unwrap();
+    let kind = |e: &ModelError| std::mem::discriminant(e);
+    let both = |spec: &ModelSpec, path: &Path| {
+        let s = load_direct(spec, path, true).map(|_| ()).unwrap_err();
+        let m = load_direct(spec, path, false).map(|_| ()).unwrap_err();
+        assert_eq!(kind(&s), kind(&m), "streamed {s:?}, in memory {m:?}");
+        assert_eq!(s.to_string(), m.to_string());
+        s
+    };
+    // One flipped byte.
+    let mut changed = bytes.clone();
+    changed[bytes.len() / 2] ^= 0x01;
+    std::fs::write(&copy, &changed).unwrap();
+    let e = both(&spec, &copy);
+    assert!(
+        matches!(&e, ModelError::HashMismatch { got, .. } if got == &sha256_file(&copy).unwrap()),
+        "{e:?}"
+    );
+    // Shorter and longer than pinned.
+    std::fs::write(&copy, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(matches!(
+        both(&spec, &copy),
+        ModelError::ModelTruncated { .. }
+    ));
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"appended");
+    std::fs::write(&copy, &longer).unwrap();
+    assert!(matches!(
+        both(&spec, &copy),
+        ModelError::HashMismatch { .. }
+    ));
+    // Garbage and an empty file, each pinned by its own sha256 (as an override is): ONNX
+    // Runtime refuses them, after the feeder has verified them.
+    for garbage in [vec![0x5au8; 300 * 1024], Vec::new()] {
+        std::fs::write(&copy, &garbage).unwrap();
+        let own = ModelSpec {
+            sha256: sha256_file(&copy).unwrap(),
+            bytes: None,
+            ..spec.clone()
+        };
+        let e = load_direct(&own, &copy, true).map(|_| ()).unwrap_err();
+        assert!(matches!(e, ModelError::ModelCorrupt { .. }), "{e:?}");
+        names_model_and_file(&e, MODEL, &copy);
+    }
+    // No file, and a folder.
+    assert!(matches!(
+        both(&spec, &dir.0.join("missing.onnx")),
+        ModelError::ModelMissing { .. }
+    ));
+    assert!(matches!(
+        both(&spec, &dir.0),
+        ModelError::ModelMissing { .. }
+    ));
 }

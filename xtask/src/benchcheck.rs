@@ -486,7 +486,10 @@ fn sha256_of(path: &Path) -> Result<String> {
 }
 
 /// `cargo xtask bench --rss`: peak RSS of one whole session with every model loaded, the
-/// random-weight ViT-S/DPT standing in for depth.
+/// random-weight ViT-S/DPT standing in for depth; run twice, with this host's allocator (glibc)
+/// and with Scudo, Android's allocator since Android 11 (LLVM compiler-rt's standalone build,
+/// preloaded). How much freed memory goes back to the system is the allocator's policy, and
+/// the two differ by tens of MB on the same session.
 pub fn rss(paths: &Paths) -> Result<()> {
     let work = setup::target_dir().join("tmp").join("perf-guard");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
@@ -494,21 +497,88 @@ pub fn rss(paths: &Paths) -> Result<()> {
     // The depth stage's input side.
     let depth = crate::depth_bench_model(paths, 252)?;
     let sha = sha256_of(&depth)?;
+    let run: Vec<OsString> = vec![
+        cli.into_os_string(),
+        "perf".into(),
+        "rss".into(),
+        "--frames".into(),
+        frames.into_os_string(),
+        "--depth-model".into(),
+        depth.into_os_string(),
+        "--depth-sha256".into(),
+        sha.into(),
+    ];
     crate::step(
-        "bench rss: one whole session, every model loaded",
+        "bench rss: one whole session, every model loaded (this host's allocator)",
         paths,
-        &cli,
-        &[
-            "perf".into(),
-            "rss".into(),
-            "--frames".into(),
-            frames.into_os_string(),
-            "--depth-model".into(),
-            depth.into_os_string(),
-            "--depth-sha256".into(),
-            sha.into(),
-        ],
+        &run[0],
+        &run[1..],
+    )?;
+    let scudo = match scudo_library() {
+        Some(p) => Some(p),
+        None => {
+            let installed =
+                crate::tools::apt_install("bench rss with Android's allocator", &[SCUDO_PACKAGE]);
+            if let Err(e) = installed {
+                eprintln!("bench rss with Android's allocator: {e:#}");
+            }
+            scudo_library()
+        }
+    };
+    let Some(scudo) = scudo else {
+        println!(
+            "skipped: bench rss with Android's allocator: no Scudo library \
+             (libclang_rt.scudo_standalone-{ARCH}.so, Debian package {SCUDO_PACKAGE}) on this host"
+        );
+        return Ok(());
+    };
+    let mut preload = OsString::from("LD_PRELOAD=");
+    preload.push(&scudo);
+    let mut args = vec![preload];
+    args.extend(run);
+    crate::step(
+        "bench rss: the same session with Scudo, Android's allocator (preloaded)",
+        paths,
+        "env",
+        &args,
     )
+}
+
+/// The Debian package with LLVM compiler-rt's standalone Scudo, installed when no version is.
+const SCUDO_PACKAGE: &str = "libclang-rt-19-dev";
+const ARCH: &str = std::env::consts::ARCH;
+
+/// LLVM compiler-rt's standalone Scudo for this host, newest LLVM first:
+/// `/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.scudo_standalone-<arch>.so`.
+fn scudo_library() -> Option<PathBuf> {
+    let file = format!("libclang_rt.scudo_standalone-{ARCH}.so");
+    let dirs = |p: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        // By version number, newest first (`llvm-19` before `llvm-9`).
+        let version = |p: &PathBuf| -> u32 {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let name = name.unwrap_or_default();
+            let digits: String = name
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().unwrap_or(0)
+        };
+        v.sort_by_key(|p| std::cmp::Reverse(version(p)));
+        v
+    };
+    dirs(Path::new("/usr/lib"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("llvm-"))
+        })
+        .flat_map(|llvm| dirs(&llvm.join("lib").join("clang")))
+        .map(|clang| clang.join("lib").join("linux").join(&file))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -50,7 +50,8 @@ commands:
                        compares callgrind instruction counts of fixed frames and a fixed
                        session with xtask/bench-baseline.json (fails beyond 1 %), --record
                        rewrites that baseline; --rss prints the peak RSS of a whole session
-                       with every model loaded
+                       with every model loaded, with glibc and with Scudo (Android's
+                       allocator, preloaded)
   size [--target T] [--variant ort|tract] [--lto L] [--codegen-units N] [--opt-level O]
        [--ort-lib PATH] [--top N]
                        the stripped native payload per ABI (our library + the inference

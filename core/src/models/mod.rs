@@ -28,7 +28,7 @@ pub use self::manifest::{
     SourceSpec, SwapSpec, TensorSpec, ToolSpec,
 };
 #[cfg(feature = "ort")]
-pub use self::ort::{OrtOptions, OrtRunner, OrtRuntime};
+pub use self::ort::{OrtOptions, OrtRunner, OrtRuntime, STREAM_MODELS_FROM_BYTES};
 pub use self::runner::{validate_inputs, ModelRunner, TensorIn, TensorOut};
 pub use self::store::{resolve, Backend, Loader, ModelOverride, ModelStore, StoreConfig};
 #[cfg(feature = "tract")]

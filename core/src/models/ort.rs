@@ -196,12 +196,17 @@ fn check_runtime_version(path: &Path) -> Result<(), ModelError> {
 pub struct OrtOptions {
     /// Intra-op threads per session (default 1: the app owns the other cores).
     pub intra_op_threads: usize,
+    /// Models of at least this many bytes are streamed into ONNX Runtime on Linux and Android
+    /// instead of handed over as one buffer (default [`STREAM_MODELS_FROM_BYTES`]; ignored on
+    /// other platforms). Either way the session is built from the bytes that were verified.
+    pub stream_from_bytes: u64,
 }
 
 impl Default for OrtOptions {
     fn default() -> Self {
         Self {
             intra_op_threads: 1,
+            stream_from_bytes: STREAM_MODELS_FROM_BYTES,
         }
     }
 }
@@ -265,13 +270,7 @@ impl OrtRunner {
         path: &Path,
         opts: &OrtOptions,
     ) -> Result<OrtRunner, ModelError> {
-        let bytes = read_verified_model(spec, path)?;
         let threads = opts.intra_op_threads.max(1);
-        let corrupt = |e: &dyn std::fmt::Display| ModelError::ModelCorrupt {
-            name: spec.name.clone(),
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        };
         let inference = |e: &dyn std::fmt::Display| ModelError::Inference {
             name: spec.name.clone(),
             reason: e.to_string(),
@@ -292,12 +291,7 @@ impl OrtRunner {
             .map_err(|e| inference(&e))?
             .with_device_allocated_initializers()
             .map_err(|e| inference(&e))?;
-        // ONNX Runtime parses its own copy of the graph (these are `.onnx` files, never loaded
-        // zero-copy), so the bytes go as soon as the session is built: the file's size in
-        // memory while it loads, nothing after.
-        let session = builder.commit_from_memory(&bytes).map_err(|e| corrupt(&e));
-        drop(bytes);
-        let session = session?;
+        let session = commit_verified(&mut builder, spec, path, opts.stream_from_bytes)?;
         let ins: Vec<(String, Vec<i64>)> = session.inputs().iter().map(outlet_shape).collect();
         let outs: Vec<(String, Vec<i64>)> = session.outputs().iter().map(outlet_shape).collect();
         check_interface(&spec.name, "input", &spec.inputs, &ins)?;
@@ -310,6 +304,104 @@ impl OrtRunner {
                 bound: Bound::None,
             }),
         })
+    }
+}
+
+/// The default of [`OrtOptions::stream_from_bytes`]: models at least this large are streamed
+/// into ONNX Runtime where the platform can (Linux and Android) instead of handed over as one
+/// buffer.
+///
+/// ONNX Runtime parses its own copy of an `.onnx` graph either way. Handed a buffer, it holds
+/// both for the whole load: with the 97 MB fp32 ViT-S/DPT depth stand-in, a whole session's
+/// peak RSS right after loading it was 306 MB from a buffer and 211-215 MB streamed
+/// (docs/performance.md, "Peak RSS"). Smaller models keep the buffer: their copy costs little,
+/// and the in-memory path, the only one on other platforms, stays exercised by every test.
+pub const STREAM_MODELS_FROM_BYTES: u64 = 16 << 20;
+
+/// Builds the session from exactly the bytes of `path` that match `spec` (size, sha256): read
+/// once, never reopened, so a file changed or swapped after the check cannot be loaded.
+fn commit_verified(
+    builder: &mut ::ort::session::builder::SessionBuilder,
+    spec: &ModelSpec,
+    path: &Path,
+    stream_from_bytes: u64,
+) -> Result<Session, ModelError> {
+    let corrupt = |e: &dyn std::fmt::Display| ModelError::ModelCorrupt {
+        name: spec.name.clone(),
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if std::fs::metadata(path).is_ok_and(|m| m.len() >= stream_from_bytes) {
+        return streamed::commit(builder, spec, path, &corrupt);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = stream_from_bytes;
+    let bytes = read_verified_model(spec, path)?;
+    // The bytes go as soon as the session is built: the file's size in memory while it loads,
+    // nothing after.
+    let session = builder.commit_from_memory(&bytes).map_err(|e| corrupt(&e));
+    drop(bytes);
+    session
+}
+
+/// The streamed load: ONNX Runtime reads the model from a pipe that a feeder thread fills as
+/// it hashes the file, so neither side holds the whole file while ONNX Runtime parses it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod streamed {
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+
+    use ort::session::builder::SessionBuilder;
+    use ort::session::Session;
+
+    use super::super::verify::copy_verified_model;
+    use super::super::{ModelError, ModelSpec};
+
+    pub(super) fn commit(
+        builder: &mut SessionBuilder,
+        spec: &ModelSpec,
+        path: &Path,
+        corrupt: &dyn Fn(&dyn std::fmt::Display) -> ModelError,
+    ) -> Result<Session, ModelError> {
+        let io = |source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let (mut reader, writer) = std::io::pipe().map_err(io)?;
+        // ONNX Runtime opens the pipe's read end by name, as a file of its own; the feeder's
+        // end closes when the copy ends, which ONNX Runtime reads as the end of the file.
+        let name = format!("/proc/self/fd/{}", reader.as_raw_fd());
+        std::thread::scope(|scope| {
+            let feeder = std::thread::Builder::new()
+                .name("lp-model-feed".into())
+                .spawn_scoped(scope, move || copy_verified_model(spec, path, |_| writer))
+                .map_err(io)?;
+            let session = builder.commit_from_file(&name);
+            // Whatever ONNX Runtime left unread (it stopped at an error, or never opened the
+            // pipe) is drained here, so the feeder never blocks on a full pipe; and since this
+            // end stays open until then, its writes never meet a closed pipe (no SIGPIPE).
+            let left = drain(&mut reader);
+            let verified = feeder.join().unwrap_or_else(|_| {
+                Err(io(std::io::Error::other(
+                    "the model's feeder thread panicked",
+                )))
+            });
+            // A file that is not the pinned one is that error, whatever ONNX Runtime made of it.
+            verified?;
+            let session = session.map_err(|e| corrupt(&e))?;
+            match left.map_err(io)? {
+                0 => Ok(session),
+                n => Err(corrupt(&format!(
+                    "ONNX Runtime built the session without reading the model's last {n} bytes"
+                ))),
+            }
+        })
+    }
+
+    /// Reads the pipe to its end; the byte count.
+    fn drain(reader: &mut std::io::PipeReader) -> std::io::Result<u64> {
+        std::io::copy(reader, &mut std::io::sink())
     }
 }
 

@@ -257,6 +257,7 @@ fn ort_loader(
     let runtime = OrtRuntime::load(config.runtime_path.as_deref())?;
     let opts = OrtOptions {
         intra_op_threads: config.intra_op_threads,
+        ..OrtOptions::default()
     };
     Ok(Arc::new(OrtRunner::load(&runtime, spec, path, &opts)?))
 }

@@ -1,11 +1,12 @@
 //! File verification: a model file's size and sha256 against its manifest entry.
 //!
-//! The backends load through [`read_verified_model`]: the file is read once into memory and the
-//! bytes that were hashed are the bytes handed to the runtime, so a file changed or swapped
-//! between the check and the load is caught (no hash-then-reopen window).
+//! The backends load through [`copy_verified_model`]: the file is read once, and the bytes that
+//! were hashed are the bytes handed to the runtime (in memory, [`read_verified_model`], or
+//! streamed), so a file changed or swapped between the check and the load is caught (no
+//! hash-then-reopen window).
 
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -14,34 +15,44 @@ use super::{ModelError, ModelSpec};
 
 /// Streams a file through sha256; lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
-    let mut f = File::open(path).map_err(|source| ModelError::Io {
+    let io = |source| ModelError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut f = File::open(path).map_err(io)?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    stream_into(&mut f, &mut h).map_err(io)?;
     Ok(hex::encode(h.finalize()))
 }
 
 /// Reads `path` once and returns its bytes when they have the pinned size (when known) and the
 /// pinned sha256: what was hashed is what the caller loads.
 ///
-/// Memory: one buffer of the file's size, allocated up front (never grown). With a pinned size
-/// a longer file is refused before anything is kept in memory (its sha256, streamed, goes into
-/// the `HashMismatch`); a shorter one is `ModelTruncated`. Without a pinned size (a model
-/// override) the size the file has when opened bounds the read. A file that grows while it is
-/// read is refused.
+/// Memory: one buffer of the file's size, allocated up front (never grown). The checks are
+/// [`copy_verified_model`]'s.
 pub fn read_verified_model(spec: &ModelSpec, path: &Path) -> Result<Vec<u8>, ModelError> {
+    let mut bytes = Vec::new();
+    copy_verified_model(spec, path, |size| {
+        bytes = Vec::with_capacity(size);
+        &mut bytes
+    })?;
+    Ok(bytes)
+}
+
+/// Reads `path` once, writing its bytes to the sink `open(size)` returns as they are hashed,
+/// and succeeds only when they had the pinned size (when known) and the pinned sha256.
+///
+/// The sink sees every byte before the verdict, so on an error the caller discards what it
+/// wrote. The sink gets exactly the bytes that were hashed: the file is never opened twice.
+/// With a pinned size a longer file is refused before anything is written (its sha256,
+/// streamed, goes into the `HashMismatch`); a shorter one is `ModelTruncated`. Without a pinned
+/// size (a model override) the size the file has when opened bounds the read. A file that grows
+/// while it is read is refused.
+pub fn copy_verified_model<W: Write>(
+    spec: &ModelSpec,
+    path: &Path,
+    open: impl FnOnce(usize) -> W,
+) -> Result<(), ModelError> {
     let missing = || ModelError::ModelMissing {
         name: spec.name.clone(),
         path: path.to_path_buf(),
@@ -83,9 +94,9 @@ pub fn read_verified_model(spec: &ModelSpec, path: &Path) -> Result<Vec<u8>, Mod
         got,
     };
     let want = spec.bytes.unwrap_or(len);
+    let mut h = Sha256::new();
     if len > want {
         // Longer than pinned: cannot have the pinned sha256; hashed as a stream for the message.
-        let mut h = Sha256::new();
         stream_into(&mut f, &mut h).map_err(io)?;
         return Err(mismatch(hex::encode(h.finalize())));
     }
@@ -95,12 +106,18 @@ pub fn read_verified_model(spec: &ModelSpec, path: &Path) -> Result<Vec<u8>, Mod
             format!("{want} bytes do not fit in memory on this target"),
         ))
     })?;
-    let mut bytes = vec![0u8; size];
+    let mut sink = open(size);
+    let mut buf = vec![0u8; CHUNK.min(size.max(1))];
     let mut filled = 0;
     while filled < size {
-        match f.read(&mut bytes[filled..]) {
+        let n = (size - filled).min(buf.len());
+        match f.read(&mut buf[..n]) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => {
+                h.update(&buf[..n]);
+                sink.write_all(&buf[..n]).map_err(io)?;
+                filled += n;
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(io(e)),
         }
@@ -114,8 +131,6 @@ pub fn read_verified_model(spec: &ModelSpec, path: &Path) -> Result<Vec<u8>, Mod
             got: filled as u64,
         });
     }
-    let mut h = Sha256::new();
-    h.update(&bytes);
     let mut probe = [0u8; 1];
     let grew = loop {
         match f.read(&mut probe) {
@@ -126,7 +141,7 @@ pub fn read_verified_model(spec: &ModelSpec, path: &Path) -> Result<Vec<u8>, Mod
     };
     if grew {
         // Longer than when it was opened: whatever it is now, it is not what was sized.
-        drop(bytes);
+        drop(sink);
         h.update(probe);
         stream_into(&mut f, &mut h).map_err(io)?;
         let got = hex::encode(h.finalize());
@@ -141,12 +156,15 @@ pub fn read_verified_model(spec: &ModelSpec, path: &Path) -> Result<Vec<u8>, Mod
     if got != spec.sha256 {
         return Err(mismatch(got));
     }
-    Ok(bytes)
+    Ok(())
 }
+
+/// The read size of the streaming copies and hashes.
+const CHUNK: usize = 1 << 16;
 
 /// Feeds the rest of `f` into `h` in 64 KiB chunks.
 fn stream_into(f: &mut File, h: &mut Sha256) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; CHUNK];
     loop {
         match f.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -160,7 +178,7 @@ fn stream_into(f: &mut File, h: &mut Sha256) -> std::io::Result<()> {
 /// Checks that `path` exists, has the pinned size (when known) and the pinned sha256.
 ///
 /// A check only: the file is opened again by whoever loads it. The backends load through
-/// [`read_verified_model`] instead, which hands back the bytes it checked.
+/// [`copy_verified_model`] instead, which hands on the bytes it checked.
 pub fn verify_model_file(spec: &ModelSpec, path: &Path) -> Result<(), ModelError> {
     let meta = std::fs::metadata(path).map_err(|_| ModelError::ModelMissing {
         name: spec.name.clone(),

@@ -9,7 +9,14 @@
 //! - `eye_state_frame`: the active stage's eye-state model (`fr_eye.onnx`) on both eyes.
 //! - `embed_fr_feature`, `embed_mobilefacenet`: face matching's alignment + embedding (the
 //!   MobileFaceNet export runs a batch of 2 for one face).
-//! - `texture_frame`: `fr_liveness.onnx` (real model) crop, inference, softmax.
+//! - `texture_frame`: the texture models in use (MiniFASNet V2 + V1SE, else `fr_liveness`):
+//!   crop, inference, softmax; `texture_frame_source_models`: the same with MiniFASNet's source
+//!   files from the shared folder, before set-up's exact PRelu rewrite.
+//! - `window_session`: a session's whole passive window, as its worker runs it: a
+//!   `PassiveWindow` with `SessionConfig::default()`'s plan (depth off) offered the 30 usable
+//!   frames of a SYNTHETIC bona fide hold-still capture (Gauss, 640×480; 15 enter the window,
+//!   6 are scored by the per-frame signals, 15 kept for parallax), then its report. On one
+//!   thread, so its time is its CPU.
 //! - `depth_standin_252`: the project-made STAND-IN (not a depth model; its cost says nothing
 //!   about the real one).
 //! - `depth_vits_random_{252,518}`: an architecture-faithful Depth Anything V2 ViT-S/DPT with
@@ -123,6 +130,39 @@ fn signals(c: &mut Criterion) {
             b.iter(|| t.process(&img, &geom).unwrap())
         });
     }
+    // The same MiniFASNet models as their source files, before set-up's PRelu rewrite
+    // (`convert = "prelu_rewrite"`), from the shared folder when it is at hand.
+    let shared = std::env::var_os("LIVEPROOF_SHARED_DIR").map(std::path::PathBuf::from);
+    let sources: Vec<ModelOverride> = [
+        ("minifasnet_v2", "MiniFASNetV2.onnx"),
+        ("minifasnet_v1se", "MiniFASNetV1SE.onnx"),
+    ]
+    .iter()
+    .filter_map(|(name, file)| {
+        let path = shared.as_ref()?.join("models/minifasnet").join(file);
+        let sha256 = sha256_file(&path).ok()?;
+        Some(ModelOverride {
+            name: (*name).into(),
+            path,
+            sha256,
+        })
+    })
+    .collect();
+    if sources.len() == 2 {
+        let ecfg = EngineConfig {
+            overrides: sources,
+            ..cfg.clone()
+        };
+        let models = PassiveModels::load(&ecfg, &standin);
+        let mut t =
+            texture::TextureClassifier::new(models.texture.clone(), texture::Config::default())
+                .unwrap();
+        g.bench_function("texture_frame_source_models", |b| {
+            b.iter(|| t.process(&img, &geom).unwrap())
+        });
+    } else {
+        eprintln!("skipped: texture_frame_source_models: no shared folder with models/minifasnet");
+    }
     if let OptionalModel::Loaded(r) = &models.depth {
         let mut d = depth::DepthEstimator::new(r.clone(), depth::Config::default()).unwrap();
         g.bench_function("depth_standin_252", |b| {
@@ -163,5 +203,53 @@ fn signals(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signals);
+/// The passive window of a session, whole (module docs).
+fn window(c: &mut Criterion) {
+    use liveproof_core::session::{PassiveWindow, SessionConfig};
+    use liveproof_synth::{Generator, Kind, Params, Source, SourceOptions};
+    use std::sync::Arc;
+    let cfg = engine_config(DetectorKind::BlazeFaceFront);
+    let eng = engine_with(cfg.clone());
+    let session = SessionConfig {
+        passive: PassiveConfig {
+            depth_model: String::new(),
+            ..PassiveConfig::default()
+        },
+        ..SessionConfig::default()
+    };
+    let models = Arc::new(PassiveModels::load(&cfg, &session.passive));
+    // SYNTHETIC: Gauss holding still at 30 fps.
+    let source =
+        Source::from_file(&eng, &fixture("gauss.png"), &SourceOptions::default()).expect("source");
+    let params = Params::new(Kind::BonaFide, 7, session.passive_frames, 30.0);
+    let mut tracker = Tracker::new(eng);
+    let frames: Vec<_> = Generator::new(&source, &params)
+        .unwrap()
+        .map(|f| {
+            let frame = Frame::contiguous(
+                f.image.width,
+                f.image.height,
+                PixelFormat::Rgb888,
+                &f.image.data,
+            )
+            .unwrap()
+            .with_timestamp_ns(f.timestamp_ns);
+            let face = tracker.process(&frame).unwrap().faces[0].clone();
+            (f.image, face.landmarks, face.detection.bbox, f.timestamp_ns)
+        })
+        .collect();
+    let run = || {
+        let mut w = PassiveWindow::new(models.clone(), &session).unwrap();
+        for (img, landmarks, bbox, ts) in &frames {
+            w.offer(img, landmarks, *bbox, *ts).unwrap();
+        }
+        w.report()
+    };
+    let r = run();
+    assert_eq!((r.frames, r.texture.available), (15, true), "{r:?}");
+    let mut g = c.benchmark_group("passive");
+    g.bench_function("window_session", |b| b.iter(run));
+}
+
+criterion_group!(benches, signals, window);
 criterion_main!(benches);

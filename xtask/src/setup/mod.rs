@@ -281,6 +281,10 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
     } else {
         fetch_and_produce(item, source, paths, scratch)?
     };
+    let produced = match item.convert {
+        Some(PRELU_REWRITE) => prelu_rewrite(item, paths, scratch, &produced)?,
+        _ => produced,
+    };
     let got = file_sha256(&produced)?;
     if !is_sha256_hex(item.sha256) {
         bail!(
@@ -452,24 +456,40 @@ fn produce(
             if convert == "tflite2onnx" {
                 return Ok(out);
             }
-            // The exact fp32 rewrite of FaceMesh's PRelu and channel-Pad nodes that lets ONNX
-            // Runtime keep the whole graph in its NCHWc layout (docs/performance.md).
-            let rewritten = scratch.join("rewritten.onnx");
-            eprintln!("setup: {}: rewriting PRelu/Pad for ONNX Runtime", item.label);
-            run_quiet(
-                Command::new(&python)
-                    .arg(py_script("facemesh_speed_rewrite.py"))
-                    .arg(&out)
-                    .arg(&rewritten),
-                &format!("rewriting the graph of {}", item.label),
-            )?;
-            Ok(rewritten)
+            prelu_rewrite(item, paths, scratch, &out)
         }
+        // After the file is taken out (or copied from the shared folder), by the caller.
+        Some(PRELU_REWRITE) => Ok(extracted),
         Some(other) => bail!(
-            "{}: unknown convert = \"{other}\" (known: \"tflite2onnx\", \"tflite2onnx+facemesh_rewrite\")",
+            "{}: unknown convert = \"{other}\" (known: \"tflite2onnx\", \"tflite2onnx+facemesh_rewrite\", \"{PRELU_REWRITE}\")",
             item.label
         ),
     }
+}
+
+/// `convert = "prelu_rewrite"`: an `.onnx` file from its registry, rewritten like FaceMesh.
+const PRELU_REWRITE: &str = "prelu_rewrite";
+
+/// The exact fp32 rewrite of a graph's PRelu and channel-Pad nodes that lets ONNX Runtime keep
+/// the whole graph in its NCHWc layout (`xtask/py/facemesh_speed_rewrite.py`, written
+/// canonically so the sha256 is stable; docs/performance.md). ONNX Runtime's own PRelu kernel
+/// branches on each value's sign, so on real images it costs more than on smooth synthetic
+/// ones.
+fn prelu_rewrite(item: &Item<'_>, paths: &Paths, scratch: &Path, model: &Path) -> Result<PathBuf> {
+    let python = ensure_converter_venv(paths)?;
+    let rewritten = scratch.join("rewritten.onnx");
+    eprintln!(
+        "setup: {}: rewriting PRelu/Pad for ONNX Runtime",
+        item.label
+    );
+    run_quiet(
+        Command::new(&python)
+            .arg(py_script("facemesh_speed_rewrite.py"))
+            .arg(model)
+            .arg(&rewritten),
+        &format!("rewriting the graph of {}", item.label),
+    )?;
+    Ok(rewritten)
 }
 
 #[cfg(test)]

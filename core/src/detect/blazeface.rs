@@ -97,7 +97,7 @@ impl BlazeFaceConfig {
 }
 
 /// Decodes BlazeFace outputs into detections in source pixels. Holds the anchors and scratch
-/// buffers: after the first frames, [`decode`](Self::decode) does not allocate.
+/// buffers: after the first call, [`decode`](Self::decode) does not allocate (nor grow `out`).
 #[derive(Clone, Debug)]
 pub struct BlazeFaceDecoder {
     config: BlazeFaceConfig,
@@ -163,6 +163,14 @@ impl BlazeFaceDecoder {
 
         let nc = self.config.num_coords();
         self.candidates.clear();
+        // The first decode sizes every buffer for the worst case, every anchor a candidate
+        // (896 for the front model, ≈ 64 KB each), so no later frame grows one: a frame with
+        // more candidates than any before would otherwise allocate mid-capture.
+        let most = self.anchors.len();
+        super::room_for(&mut self.candidates, most);
+        super::room_for(&mut self.merged, most);
+        super::room_for(out, most);
+        self.scratch.room_for(most);
         let mut base = 0;
         for (part_scores, part_regs) in scores.iter().zip(regressors) {
             let anchors = &self.anchors[base..base + part_scores.len()];

@@ -50,6 +50,14 @@ pub struct NmsScratch {
     next: Vec<usize>,
 }
 
+impl NmsScratch {
+    /// Room for `candidates` candidates without growing.
+    pub fn room_for(&mut self, candidates: usize) {
+        super::room_for(&mut self.remaining, candidates);
+        super::room_for(&mut self.next, candidates);
+    }
+}
+
 /// Indices of `cands` with a non-NaN score, by score descending (ties: lower index first).
 fn sort_by_score(cands: &[Detection], order: &mut Vec<usize>) {
     order.clear();

@@ -157,6 +157,7 @@ fn signals(c: &mut Criterion) {
         let mut t =
             texture::TextureClassifier::new(models.texture.clone(), texture::Config::default())
                 .unwrap();
+        assert_eq!(t.model_label(), "minifasnet_v2+minifasnet_v1se");
         g.bench_function("texture_frame_source_models", |b| {
             b.iter(|| t.process(&img, &geom).unwrap())
         });

@@ -313,7 +313,7 @@ impl OrtRunner {
 ///
 /// ONNX Runtime parses its own copy of an `.onnx` graph either way. Handed a buffer, it holds
 /// both for the whole load: with the 97 MB fp32 ViT-S/DPT depth stand-in, a whole session's
-/// peak RSS right after loading it was 306 MB from a buffer and 211-215 MB streamed
+/// peak RSS right after loading it was 267-308 MB from a buffer and 208-215 MB streamed
 /// (docs/performance.md, "Peak RSS"). Smaller models keep the buffer: their copy costs little,
 /// and the in-memory path, the only one on other platforms, stays exercised by every test.
 pub const STREAM_MODELS_FROM_BYTES: u64 = 16 << 20;
@@ -333,7 +333,9 @@ fn commit_verified(
     };
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if std::fs::metadata(path).is_ok_and(|m| m.len() >= stream_from_bytes) {
-        return streamed::commit(builder, spec, path, &corrupt);
+        if let Some(session) = streamed::commit(builder, spec, path, &corrupt)? {
+            return Ok(session);
+        }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let _ = stream_from_bytes;
@@ -345,10 +347,19 @@ fn commit_verified(
     session
 }
 
-/// The streamed load: ONNX Runtime reads the model from a pipe that a feeder thread fills as
-/// it hashes the file, so neither side holds the whole file while ONNX Runtime parses it.
+/// The streamed load: the file is verified first, as a stream (nothing held); then ONNX
+/// Runtime reads it from a pipe that a feeder thread fills as it hashes the file again, so
+/// neither side holds the whole file while ONNX Runtime parses it.
+///
+/// The first pass means a file that is not the pinned one never reaches ONNX Runtime's parser.
+/// The second pass means the session is built only from bytes that hashed to the pin: a file
+/// changed between the two passes is refused and its session dropped before it ever runs. Only
+/// such a race (a local writer changing the file during the load) lets ONNX Runtime parse
+/// bytes that are not the pinned ones, which the in-memory load never does; it costs one more
+/// read and hash of the file (about 60 ms for 97 MB here).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod streamed {
+    use std::io::PipeReader;
     use std::os::fd::AsRawFd;
     use std::path::Path;
 
@@ -358,30 +369,37 @@ mod streamed {
     use super::super::verify::copy_verified_model;
     use super::super::{ModelError, ModelSpec};
 
+    /// `None` when this process cannot open its own pipe by name (no `/proc`, or a sandbox
+    /// refuses it): the caller loads from memory instead.
     pub(super) fn commit(
         builder: &mut SessionBuilder,
         spec: &ModelSpec,
         path: &Path,
         corrupt: &dyn Fn(&dyn std::fmt::Display) -> ModelError,
-    ) -> Result<Session, ModelError> {
+    ) -> Result<Option<Session>, ModelError> {
         let io = |source| ModelError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let (mut reader, writer) = std::io::pipe().map_err(io)?;
+        copy_verified_model(spec, path, |_| std::io::sink())?;
+        let (reader, writer) = std::io::pipe().map_err(io)?;
         // ONNX Runtime opens the pipe's read end by name, as a file of its own; the feeder's
         // end closes when the copy ends, which ONNX Runtime reads as the end of the file.
         let name = format!("/proc/self/fd/{}", reader.as_raw_fd());
+        if std::fs::File::open(&name).is_err() {
+            return Ok(None);
+        }
+        let mut reader = Drained {
+            reader,
+            done: false,
+        };
         std::thread::scope(|scope| {
             let feeder = std::thread::Builder::new()
                 .name("lp-model-feed".into())
                 .spawn_scoped(scope, move || copy_verified_model(spec, path, |_| writer))
                 .map_err(io)?;
             let session = builder.commit_from_file(&name);
-            // Whatever ONNX Runtime left unread (it stopped at an error, or never opened the
-            // pipe) is drained here, so the feeder never blocks on a full pipe; and since this
-            // end stays open until then, its writes never meet a closed pipe (no SIGPIPE).
-            let left = drain(&mut reader);
+            let left = reader.drain();
             let verified = feeder.join().unwrap_or_else(|_| {
                 Err(io(std::io::Error::other(
                     "the model's feeder thread panicked",
@@ -391,7 +409,7 @@ mod streamed {
             verified?;
             let session = session.map_err(|e| corrupt(&e))?;
             match left.map_err(io)? {
-                0 => Ok(session),
+                0 => Ok(Some(session)),
                 n => Err(corrupt(&format!(
                     "ONNX Runtime built the session without reading the model's last {n} bytes"
                 ))),
@@ -399,9 +417,29 @@ mod streamed {
         })
     }
 
-    /// Reads the pipe to its end; the byte count.
-    fn drain(reader: &mut std::io::PipeReader) -> std::io::Result<u64> {
-        std::io::copy(reader, &mut std::io::sink())
+    /// The pipe's read end, read to its end before it closes, on every path out (an unwind
+    /// too): whatever ONNX Runtime left unread (it stopped at an error, or never opened the
+    /// pipe) is drained, so the feeder never blocks on a full pipe; and since this end stays
+    /// open until then, the feeder's writes never meet a closed pipe (no `SIGPIPE`).
+    struct Drained {
+        reader: PipeReader,
+        done: bool,
+    }
+
+    impl Drained {
+        /// Reads the pipe to its end; the byte count.
+        fn drain(&mut self) -> std::io::Result<u64> {
+            self.done = true;
+            std::io::copy(&mut self.reader, &mut std::io::sink())
+        }
+    }
+
+    impl Drop for Drained {
+        fn drop(&mut self) {
+            if !self.done {
+                let _ = self.drain();
+            }
+        }
     }
 }
 

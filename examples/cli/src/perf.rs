@@ -508,11 +508,13 @@ fn rss(
         .iter()
         .map(|(m, _)| m.name.clone())
         .collect();
+    let allocator = allocator();
     if as_json {
         println!(
             "{}",
             json!({
                 "peak_rss_kb": peak,
+                "allocator": allocator,
                 "depth": depth_label,
                 "texture": texture_loaded,
                 "frames": pushed,
@@ -522,6 +524,7 @@ fn rss(
         );
     } else {
         println!("peak RSS of a whole session with every model loaded ({pushed} frames, 1 intra-op thread):");
+        println!("  allocator: {allocator}");
         println!("  depth: {depth_label}; depth signal available: {depth_status}");
         println!("  texture: {}", texture_loaded.join(" + "));
         let mut prev = 0;
@@ -540,6 +543,18 @@ fn rss(
     }
     drop(held);
     Ok(())
+}
+
+/// Which allocator serves this process: a preloaded Scudo (LLVM compiler-rt's standalone
+/// build, Android's allocator; `cargo xtask bench --rss` preloads it) when one is mapped, else
+/// the C library's. Read from /proc/self/maps, so a preload the loader ignored shows as such.
+fn allocator() -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("scudo"))
+        .map(|p| format!("Scudo ({p})"))
+        .unwrap_or_else(|| "the C library's malloc (no Scudo mapped)".into())
 }
 
 fn enrol_template(engine: &Arc<Engine>, config: &EngineConfig) -> Result<FaceTemplate> {

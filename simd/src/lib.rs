@@ -15,12 +15,17 @@
 //! work themselves with their portable loop. So a CPU without the instructions, a `no_std`
 //! build, or an input outside a kernel's bounds costs speed, never correctness.
 //! `docs/performance.md` (issue #15's sixth pass) records the decision and the measurements.
+//!
+//! [`DenormalsFlushed`] is the other CPU-specific piece: the floating-point mode around a model
+//! run (denormals flushed to zero, the thread's previous mode restored after).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx2;
+mod fpmode;
+pub use fpmode::DenormalsFlushed;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 

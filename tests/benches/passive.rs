@@ -29,7 +29,7 @@ use liveproof_core::frame::{Frame, PixelFormat, RgbImage};
 use liveproof_core::models::sha256_file;
 use liveproof_core::passive::analyzer::{PassiveConfig, PassiveModels};
 use liveproof_core::passive::{depth, fft, parallax, reflection, texture, FaceGeometry};
-use liveproof_tests::{engine_config, engine_with, fixture, load_rgb};
+use liveproof_tests::{engine_config, engine_with, fixture, load_rgb, rgb_frame};
 
 fn frame_640x480() -> RgbImage {
     let src = load_rgb(&fixture("astronaut.png"));
@@ -227,14 +227,7 @@ fn window(c: &mut Criterion) {
     let frames: Vec<_> = Generator::new(&source, &params)
         .unwrap()
         .map(|f| {
-            let frame = Frame::contiguous(
-                f.image.width,
-                f.image.height,
-                PixelFormat::Rgb888,
-                &f.image.data,
-            )
-            .unwrap()
-            .with_timestamp_ns(f.timestamp_ns);
+            let frame = rgb_frame(&f.image, f.timestamp_ns);
             let face = tracker.process(&frame).unwrap().faces[0].clone();
             (f.image, face.landmarks, face.detection.bbox, f.timestamp_ns)
         })

@@ -72,6 +72,19 @@ pub fn ref_script(name: &str) -> PathBuf {
 }
 
 /// Decodes an image file to packed RGB8, upright by its EXIF orientation.
+/// A contiguous RGB frame over `img`'s pixels, stamped `timestamp_ns` (a SYNTHETIC generator's
+/// frame as a camera would hand it over).
+pub fn rgb_frame(img: &RgbImage, timestamp_ns: u64) -> liveproof_core::frame::Frame<'_> {
+    liveproof_core::frame::Frame::contiguous(
+        img.width,
+        img.height,
+        liveproof_core::frame::PixelFormat::Rgb888,
+        &img.data,
+    )
+    .expect("a contiguous RGB frame")
+    .with_timestamp_ns(timestamp_ns)
+}
+
 pub fn load_rgb(path: &std::path::Path) -> RgbImage {
     liveproof_core::frame::file::load_upright(path)
         .unwrap_or_else(|e| panic!("{e}"))

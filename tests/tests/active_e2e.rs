@@ -11,7 +11,7 @@ use liveproof_core::active::{
 use liveproof_core::engine::{Engine, Tracker};
 use liveproof_core::frame::{Frame, PixelFormat};
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
-use liveproof_tests::{default_engine, engine_config, fixture};
+use liveproof_tests::{default_engine, engine_config, fixture, rgb_frame};
 
 /// The manifest's eye-state model (`fr_eye`), loaded once.
 fn eye_model() -> &'static liveproof_core::active::EyeStateModel {
@@ -275,15 +275,9 @@ fn detection_rate_and_idle_false_triggers() {
         let obs: Vec<Observation> = frames
             .iter()
             .map(|f| {
-                let frame = Frame::contiguous(
-                    f.image.width,
-                    f.image.height,
-                    PixelFormat::Rgb888,
-                    &f.image.data,
-                )
-                .unwrap()
-                .with_timestamp_ns(f.timestamp_ns);
-                tracker.process(&frame).unwrap();
+                tracker
+                    .process(&rgb_frame(&f.image, f.timestamp_ns))
+                    .unwrap();
                 let mut o = observation_from(tracker.last_analysis());
                 // The eye-state model, as the session runs it.
                 if let (Some(f), Some(face)) =

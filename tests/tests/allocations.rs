@@ -28,7 +28,8 @@ use liveproof_core::policy::{FlowType, LoadedPolicy, RiskTier};
 use liveproof_core::session::{Phase, Session, SessionConfig, SessionModels, SessionParams};
 use liveproof_synth::{perform_plan, Generator, Kind, Params, Source, SourceOptions};
 use liveproof_tests::{
-    engine_config, engine_with, fixture, load_rgb, made_up_calibration, three_step_policy,
+    engine_config, engine_with, fixture, load_rgb, made_up_calibration, rgb_frame,
+    three_step_policy,
 };
 
 struct Counting;
@@ -223,9 +224,7 @@ fn steady_state_tracking_allocates_no_buffers() {
 const SEED: [u8; 32] = [9; 32];
 
 fn frame((img, ts): &(RgbImage, u64)) -> Frame<'_> {
-    Frame::contiguous(img.width, img.height, PixelFormat::Rgb888, &img.data)
-        .unwrap()
-        .with_timestamp_ns(*ts)
+    rgb_frame(img, *ts)
 }
 
 #[test]

@@ -258,7 +258,7 @@ fn project(d: &Detection, sx: f32, sy: f32, src_from_dst: &Affine2) -> Option<De
 
 /// Makes `v`'s capacity at least `n` (whatever its length), so it holds `n` items without
 /// growing; allocates only when it is smaller.
-pub(crate) fn room_for<T>(v: &mut Vec<T>, n: usize) {
+pub(crate) fn room_for<T>(v: &mut alloc::vec::Vec<T>, n: usize) {
     if v.capacity() < n {
         v.reserve(n - v.len());
     }

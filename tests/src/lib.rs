@@ -71,7 +71,6 @@ pub fn ref_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Decodes an image file to packed RGB8, upright by its EXIF orientation.
 /// A contiguous RGB frame over `img`'s pixels, stamped `timestamp_ns` (a SYNTHETIC generator's
 /// frame as a camera would hand it over).
 pub fn rgb_frame(img: &RgbImage, timestamp_ns: u64) -> liveproof_core::frame::Frame<'_> {
@@ -85,6 +84,7 @@ pub fn rgb_frame(img: &RgbImage, timestamp_ns: u64) -> liveproof_core::frame::Fr
     .with_timestamp_ns(timestamp_ns)
 }
 
+/// Decodes an image file to packed RGB8, upright by its EXIF orientation.
 pub fn load_rgb(path: &std::path::Path) -> RgbImage {
     liveproof_core::frame::file::load_upright(path)
         .unwrap_or_else(|e| panic!("{e}"))

@@ -514,17 +514,13 @@ pub fn rss(paths: &Paths) -> Result<()> {
         &run[0],
         &run[1..],
     )?;
-    let scudo = match scudo_library() {
-        Some(p) => Some(p),
-        None => {
-            let installed =
-                crate::tools::apt_install("bench rss with Android's allocator", &[SCUDO_PACKAGE]);
-            if let Err(e) = installed {
-                eprintln!("bench rss with Android's allocator: {e:#}");
-            }
-            scudo_library()
+    let scudo = scudo_library().or_else(|| {
+        let what = "bench rss with Android's allocator";
+        if let Err(e) = crate::tools::apt_install(what, &[SCUDO_PACKAGE]) {
+            eprintln!("{what}: {e:#}");
         }
-    };
+        scudo_library()
+    });
     let Some(scudo) = scudo else {
         println!(
             "skipped: bench rss with Android's allocator: no Scudo library \

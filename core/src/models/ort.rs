@@ -368,7 +368,7 @@ mod streamed {
     use ort::session::builder::SessionBuilder;
     use ort::session::Session;
 
-    use super::super::verify::copy_verified_model;
+    use super::super::verify::{copy_verified_model, verify_model_file};
     use super::super::{ModelError, ModelSpec};
 
     /// `None` when this process cannot open its own pipe by name (no `/proc`, or a sandbox
@@ -383,7 +383,7 @@ mod streamed {
             path: path.to_path_buf(),
             source,
         };
-        copy_verified_model(spec, path, |_| std::io::sink())?;
+        verify_model_file(spec, path)?;
         let (reader, writer) = std::io::pipe().map_err(io)?;
         // ONNX Runtime opens the pipe's read end by name, as a file of its own; the feeder's
         // end closes when the copy ends, which ONNX Runtime reads as the end of the file.

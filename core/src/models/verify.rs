@@ -1,9 +1,9 @@
 //! File verification: a model file's size and sha256 against its manifest entry.
 //!
-//! The backends load through [`copy_verified_model`]: the file is read once, and the bytes that
-//! were hashed are the bytes handed to the runtime (in memory, [`read_verified_model`], or
-//! streamed), so a file changed or swapped between the check and the load is caught (no
-//! hash-then-reopen window).
+//! The backends load through [`copy_verified_model`]: the bytes that were hashed are the bytes
+//! handed to the runtime (in memory, [`read_verified_model`], read once; or streamed, after a
+//! [`verify_model_file`] pass), so a file changed or swapped between the check and the load is
+//! caught (no hash-then-reopen window).
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -175,47 +175,14 @@ fn stream_into(f: &mut File, h: &mut Sha256) -> std::io::Result<()> {
     }
 }
 
-/// Checks that `path` exists, has the pinned size (when known) and the pinned sha256.
+/// Checks that `path` exists, has the pinned size (when known) and the pinned sha256, reading
+/// it once as a stream and holding nothing: [`copy_verified_model`]'s checks and errors.
 ///
 /// A check only: the file is opened again by whoever loads it. The backends load through
-/// [`copy_verified_model`] instead, which hands on the bytes it checked.
+/// [`copy_verified_model`] instead, which hands on the bytes it checked (the streamed load runs
+/// this check first, so a file that is not the pinned one never reaches the runtime).
 pub fn verify_model_file(spec: &ModelSpec, path: &Path) -> Result<(), ModelError> {
-    let meta = std::fs::metadata(path).map_err(|_| ModelError::ModelMissing {
-        name: spec.name.clone(),
-        path: path.to_path_buf(),
-    })?;
-    if !meta.is_file() {
-        return Err(ModelError::ModelMissing {
-            name: spec.name.clone(),
-            path: path.to_path_buf(),
-        });
-    }
-    if let Some(expected) = spec.bytes {
-        if meta.len() < expected {
-            return Err(ModelError::ModelTruncated {
-                name: spec.name.clone(),
-                path: path.to_path_buf(),
-                expected,
-                got: meta.len(),
-            });
-        }
-    }
-    if spec.sha256 == "TO-BE-PINNED" {
-        return Err(ModelError::Manifest(format!(
-            "model `{}` has no pinned sha256",
-            spec.name
-        )));
-    }
-    let got = sha256_file(path)?;
-    if got != spec.sha256 {
-        return Err(ModelError::HashMismatch {
-            name: spec.name.clone(),
-            path: path.to_path_buf(),
-            expected: spec.sha256.clone(),
-            got,
-        });
-    }
-    Ok(())
+    copy_verified_model(spec, path, |_| std::io::sink())
 }
 
 #[cfg(test)]

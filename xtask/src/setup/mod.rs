@@ -281,10 +281,7 @@ fn ensure_item(item: &Item<'_>, paths: &Paths, scratch: &Path) -> Result<()> {
     } else {
         fetch_and_produce(item, source, paths, scratch)?
     };
-    let produced = match item.convert {
-        Some(PRELU_REWRITE) => prelu_rewrite(item, paths, scratch, &produced)?,
-        _ => produced,
-    };
+    let produced = convert(item, paths, scratch, produced)?;
     let got = file_sha256(&produced)?;
     if !is_sha256_hex(item.sha256) {
         bail!(
@@ -356,7 +353,7 @@ fn fetch_and_produce(
     let mut attempt = 0;
     loop {
         let (archive, fresh) = fetch_archive(source, paths)?;
-        match produce(item, source, &archive, paths, scratch) {
+        match produce(item, source, &archive, scratch) {
             Ok(p) => return Ok(p),
             Err(e) if !fresh && attempt == 0 => {
                 eprintln!("setup: {e:#}; downloading the archive again");
@@ -402,15 +399,9 @@ fn copy_shared(item: &Item<'_>, source: &Source, file: &Path, scratch: &Path) ->
     Ok(tmp)
 }
 
-/// Takes the file out of the archive, checks its source sha256, converts when asked.
-/// Returns the path of the finished file in `scratch`.
-fn produce(
-    item: &Item<'_>,
-    source: &Source,
-    archive: &Path,
-    paths: &Paths,
-    scratch: &Path,
-) -> Result<PathBuf> {
+/// Takes the file out of the archive and checks its source sha256. Returns its path in
+/// `scratch`.
+fn produce(item: &Item<'_>, source: &Source, archive: &Path, scratch: &Path) -> Result<PathBuf> {
     let name = item
         .dest
         .file_name()
@@ -434,17 +425,27 @@ fn produce(
             );
         }
     }
+    Ok(extracted)
+}
+
+/// Converts the source file as the manifest's `convert` says, wherever it came from (a
+/// registry archive or the shared folder). Returns the finished file's path in `scratch`.
+fn convert(item: &Item<'_>, paths: &Paths, scratch: &Path, source: PathBuf) -> Result<PathBuf> {
     match item.convert {
-        None => Ok(extracted),
+        None => Ok(source),
         Some(convert @ ("tflite2onnx" | "tflite2onnx+facemesh_rewrite")) => {
+            let name = item
+                .dest
+                .file_name()
+                .ok_or_else(|| anyhow!("{}: bad file name", item.label))?;
             let python = ensure_converter_venv(paths)?;
             let raw = scratch.join("raw.onnx");
             let out = scratch.join(name);
             let tool = python.with_file_name("tflite2onnx");
             eprintln!("setup: {}: converting with tflite2onnx", item.label);
             run_quiet(
-                Command::new(&tool).arg(&extracted).arg(&raw),
-                &format!("tflite2onnx {}", source.path),
+                Command::new(&tool).arg(&source).arg(&raw),
+                &format!("tflite2onnx {}", source.display()),
             )?;
             run_quiet(
                 Command::new(&python)
@@ -458,8 +459,7 @@ fn produce(
             }
             prelu_rewrite(item, paths, scratch, &out)
         }
-        // After the file is taken out (or copied from the shared folder), by the caller.
-        Some(PRELU_REWRITE) => Ok(extracted),
+        Some(PRELU_REWRITE) => prelu_rewrite(item, paths, scratch, &source),
         Some(other) => bail!(
             "{}: unknown convert = \"{other}\" (known: \"tflite2onnx\", \"tflite2onnx+facemesh_rewrite\", \"{PRELU_REWRITE}\")",
             item.label

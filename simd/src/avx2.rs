@@ -233,3 +233,48 @@ pub(super) unsafe fn normalize_interleaved(
     }
     n
 }
+
+/// [`super::correlate9`] for every row, 8 positions per vector: per template value, one
+/// broadcast, then a product and a sum per group of 8 (not fused, as the portable loop).
+///
+/// # Safety
+/// The CPU has AVX2. (Every access is a bounds-checked slice: `area`'s rows `stride` apart
+/// cover `out.len() / cols + 8` rows, and `stride ≥ correlate9_stride(cols)`.)
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn correlate9(
+    area: &[f32],
+    stride: usize,
+    cols: usize,
+    tpl: &[f32; super::TEMPLATE * super::TEMPLATE],
+    out: &mut [f32],
+) {
+    use super::TEMPLATE;
+    const GROUPS: usize = 5;
+    let mut lanes = [0.0f32; 8];
+    for (y, out_row) in out.chunks_exact_mut(cols).enumerate() {
+        // Up to 40 positions in registers; wider rows take several passes.
+        for x0 in (0..cols).step_by(8 * GROUPS) {
+            let groups = (cols - x0).div_ceil(8).min(GROUPS);
+            let mut acc = [_mm256_setzero_ps(); GROUPS];
+            for (i, t_row) in tpl.chunks_exact(TEMPLATE).enumerate() {
+                let row = &area[(y + i) * stride + x0..][..8 * groups + TEMPLATE - 1];
+                for (j, &t) in t_row.iter().enumerate() {
+                    let t = _mm256_set1_ps(t);
+                    for (g, a) in acc[..groups].iter_mut().enumerate() {
+                        let v = &row[8 * g + j..8 * g + j + 8];
+                        // SAFETY: `v` is 8 floats.
+                        let v = unsafe { _mm256_loadu_ps(v.as_ptr()) };
+                        *a = _mm256_add_ps(*a, _mm256_mul_ps(v, t));
+                    }
+                }
+            }
+            for (g, a) in acc[..groups].iter().enumerate() {
+                // SAFETY: `lanes` is 8 floats.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *a) };
+                let x = x0 + 8 * g;
+                let n = 8.min(cols - x);
+                out_row[x..x + n].copy_from_slice(&lanes[..n]);
+            }
+        }
+    }
+}

@@ -230,6 +230,82 @@ pub fn normalize_interleaved(
     true
 }
 
+/// Side of [`correlate9`]'s template.
+pub const TEMPLATE: usize = 9;
+
+/// The row stride [`correlate9`] needs for `cols` positions a row: whole groups of 8 positions
+/// plus the template's reach, so every kernel's vector loads stay on their row.
+pub const fn correlate9_stride(cols: usize) -> usize {
+    cols.div_ceil(8) * 8 + TEMPLATE - 1
+}
+
+/// Cross-correlation of a 9×9 template with an area of `f32` rows `stride` apart, for a
+/// `rows × cols` grid of positions: `out[y·cols + x] = Σ area[(y+i)·stride + x + j] ·
+/// tpl[9i + j]`, summed in row-major `(i, j)` order, each product rounded and then added (no
+/// fused multiply-add), so every kernel gives the portable loop's bits.
+///
+/// Returns false and writes nothing when `stride < correlate9_stride(cols)`, the area has
+/// fewer than `(rows + 8) × stride` values, or `out` fewer than `rows × cols`.
+pub fn correlate9(
+    area: &[f32],
+    stride: usize,
+    rows: usize,
+    cols: usize,
+    tpl: &[f32; TEMPLATE * TEMPLATE],
+    out: &mut [f32],
+) -> bool {
+    let needed = (rows + TEMPLATE - 1).checked_mul(stride);
+    if stride < correlate9_stride(cols)
+        || needed.is_none_or(|n| area.len() < n)
+        || out.len() < rows * cols
+    {
+        return false;
+    }
+    let out = &mut out[..rows * cols];
+    let done = avx2_or_none!(
+        rows > 0 && cols > 0,
+        // SAFETY: the macro runs this only where the CPU has AVX2; the kernel's slices are
+        // bounds-checked.
+        unsafe {
+            avx2::correlate9(area, stride, cols, tpl, out);
+            rows
+        }
+    );
+    if done == 0 {
+        correlate9_portable(area, stride, cols, tpl, out);
+    }
+    true
+}
+
+/// [`correlate9`]'s portable loop on a checked layout, for the rows of `out`: 4 positions at
+/// a time (one 128-bit vector on SSE2 and NEON), reading up to 3 values past a row's last
+/// position (inside the stride).
+fn correlate9_portable(
+    area: &[f32],
+    stride: usize,
+    cols: usize,
+    tpl: &[f32; TEMPLATE * TEMPLATE],
+    out: &mut [f32],
+) {
+    const L: usize = 4;
+    let rows = out.len().checked_div(cols).unwrap_or(0);
+    for y in 0..rows {
+        for x0 in (0..cols).step_by(L) {
+            let mut acc = [0.0f32; L];
+            for (i, t_row) in tpl.chunks_exact(TEMPLATE).enumerate() {
+                let row = &area[(y + i) * stride + x0..][..TEMPLATE + L - 1];
+                for (j, &t) in t_row.iter().enumerate() {
+                    for (a, &v) in acc.iter_mut().zip(&row[j..j + L]) {
+                        *a += v * t;
+                    }
+                }
+            }
+            let n = L.min(cols - x0);
+            out[y * cols + x0..][..n].copy_from_slice(&acc[..n]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,5 +559,74 @@ mod tests {
             [&mut r, &mut g, &mut b]
         ));
         assert!(r.iter().chain(&g).chain(&b).all(|&v| v == 7.0));
+    }
+
+    /// Each position's products summed in row-major template order, one at a time.
+    fn correlate9_reference(
+        area: &[f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        tpl: &[f32; 81],
+    ) -> Vec<f32> {
+        let mut out = Vec::new();
+        for y in 0..rows {
+            for x in 0..cols {
+                let mut acc = 0.0f32;
+                for i in 0..TEMPLATE {
+                    for j in 0..TEMPLATE {
+                        acc += area[(y + i) * stride + x + j] * tpl[i * TEMPLATE + j];
+                    }
+                }
+                out.push(acc);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn correlate9_gives_the_reference_bits_on_every_kernel_and_refuses_short_layouts() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut value = || (rng.below(1 << 20) as f32 / 4096.0) - 128.0;
+        for (rows, cols) in [(1, 1), (3, 9), (9, 9), (5, 17), (33, 33), (2, 41)] {
+            let stride = correlate9_stride(cols) + (rows % 3);
+            let area: Vec<f32> = (0..(rows + 8) * stride).map(|_| value()).collect();
+            let tpl: [f32; 81] = core::array::from_fn(|_| value());
+            let want = correlate9_reference(&area, stride, rows, cols, &tpl);
+            let mut got = vec![f32::NAN; rows * cols];
+            assert!(correlate9(&area, stride, rows, cols, &tpl, &mut got));
+            assert_eq!(got, want, "{rows}×{cols}, the run-time kernel");
+            let mut portable = vec![f32::NAN; rows * cols];
+            correlate9_portable(&area, stride, cols, &tpl, &mut portable);
+            assert_eq!(portable, want, "{rows}×{cols}, the portable loop");
+            // One value short of the area, a stride too narrow, an output too short: refused,
+            // nothing written.
+            let mut untouched = vec![f32::NAN; rows * cols];
+            assert!(!correlate9(
+                &area[..area.len() - 1],
+                stride,
+                rows,
+                cols,
+                &tpl,
+                &mut untouched
+            ));
+            assert!(!correlate9(
+                &area,
+                correlate9_stride(cols) - 1,
+                rows,
+                cols,
+                &tpl,
+                &mut untouched
+            ));
+            assert!(!correlate9(
+                &area,
+                stride,
+                rows,
+                cols,
+                &tpl,
+                &mut untouched[..rows * cols - 1]
+            ));
+            assert!(untouched.iter().all(|v| v.is_nan()));
+        }
     }
 }

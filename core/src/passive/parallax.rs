@@ -204,6 +204,9 @@ pub fn frame_features_with_image(
     }
     let mut f = frame_features(landmarks, timestamp_ns)?;
     f.patch = track::FacePatch::crop(rgb, landmarks, f.iod, cfg.patch_context, cfg.patch_iod_px);
+    if let Some(patch) = &mut f.patch {
+        patch.anchor(&f.points, matched_indices());
+    }
     Ok(f)
 }
 
@@ -390,12 +393,11 @@ fn viewpoint_change(similarity_rms: f64, homography_rms: f64) -> f32 {
         .sqrt() as f32
 }
 
-/// Fits one pair from image-refined correspondences of the landmarks `indices`; `None`
-/// when fewer than `min_matches` landmarks matched or a fit is degenerate.
+/// Fits one pair from image-refined correspondences of A's anchored landmarks; `None` when
+/// fewer than `min_matches` landmarks matched or a fit is degenerate.
 fn fit_refined_pair(
     a: &ParallaxFrame,
     b: &ParallaxFrame,
-    indices: &[usize],
     cfg: &ParallaxConfig,
     buf: &mut (Vec<Point2>, Vec<Point2>),
 ) -> Option<(PairFit, usize)> {
@@ -405,7 +407,7 @@ fn fit_refined_pair(
         min_ncc: cfg.min_ncc,
         min_texture: cfg.min_texture,
     };
-    track::correspondences(pa, &a.points, pb, &b.points, indices, &params, buf);
+    track::correspondences(pa, &a.points, pb, &b.points, &params, buf);
     if buf.0.len() < cfg.min_matches {
         return None;
     }
@@ -457,11 +459,10 @@ fn parallax_fraction(fits: &[PairFit], decisive: impl Fn(&PairFit) -> bool) -> (
 
 /// The landmarks matched by pixels: every second landmark off the face oval (the oval's
 /// points sit on the silhouette, not on fixed skin).
-fn matched_indices() -> Vec<usize> {
+fn matched_indices() -> impl Iterator<Item = usize> {
     (0..NUM_LANDMARKS)
         .filter(|i| !crate::mesh::idx::FACE_OVAL.contains(i))
         .step_by(2)
-        .collect()
 }
 
 /// Scores a window of frames (oldest first). When every frame carries its face patch
@@ -502,13 +503,12 @@ struct PairResult {
 fn fit_both(
     a: &ParallaxFrame,
     b: &ParallaxFrame,
-    indices: &[usize],
     cfg: &ParallaxConfig,
     buf: &mut (Vec<Point2>, Vec<Point2>),
 ) -> PairResult {
     let landmark = fit_pair(a, b);
     let refined = match (landmark, &a.patch, &b.patch) {
-        (Some(_), Some(_), Some(_)) => fit_refined_pair(a, b, indices, cfg, buf),
+        (Some(_), Some(_), Some(_)) => fit_refined_pair(a, b, cfg, buf),
         _ => None,
     };
     PairResult { landmark, refined }
@@ -580,11 +580,6 @@ fn score_keyed(
             }
         }
     }
-    let indices = if refined {
-        matched_indices()
-    } else {
-        Vec::new()
-    };
     let mut buf = (Vec::new(), Vec::new());
     let results: Vec<PairResult> = pairs_ij
         .iter()
@@ -595,7 +590,7 @@ fn score_keyed(
                     return *r;
                 }
             }
-            let r = fit_both(window[i].1, window[j].1, &indices, cfg, &mut buf);
+            let r = fit_both(window[i].1, window[j].1, cfg, &mut buf);
             if let Some(c) = cache.as_deref_mut() {
                 c.push((key, r));
             }
@@ -695,7 +690,6 @@ pub struct Reservoir {
     next_id: u64,
     admission: Admission,
     cache: PairCache,
-    indices: Vec<usize>,
     buf: (Vec<Point2>, Vec<Point2>),
 }
 
@@ -718,7 +712,6 @@ impl Reservoir {
             next_id: 0,
             admission: Admission::new(capacity),
             cache: Vec::new(),
-            indices: matched_indices(),
             buf: (Vec::new(), Vec::new()),
         })
     }
@@ -776,7 +769,7 @@ impl Reservoir {
         let id = self.next_id;
         self.next_id += 1;
         if let Some((first, f0)) = self.frames.first() {
-            let r = fit_both(f0, &f, &self.indices, &self.cfg, &mut self.buf);
+            let r = fit_both(f0, &f, &self.cfg, &mut self.buf);
             self.cache.push(((*first, id), r));
         }
         self.frames.push((id, f));

@@ -219,6 +219,7 @@ fn a_window_with_face_crops_never_falls_back_to_raw_landmarks() {
         width: 16,
         height: 16,
         data: vec![0.0; 256],
+        anchors: Vec::new(),
     };
     frames[3].patch = Some(patch.clone());
     frames[9].patch = Some(patch);

@@ -1,20 +1,22 @@
 //! LiveProof's CPU-specific pixel kernels.
 //!
 //! `liveproof-core` forbids `unsafe`; the few loops that only pay with instructions beyond a
-//! target's baseline (x86-64's baseline is SSE2, which has no 32-bit lane multiply) live here,
+//! target's baseline (x86-64's baseline is SSE2: no 32-bit lane multiply, 4-wide floats) live here,
 //! behind safe functions that
 //!
 //! 1. check every bound the kernel relies on before running it (a sample whose bytes would lie
 //!    outside the slice is never read: the function does nothing and says so),
 //! 2. pick the kernel at run time from the CPU's features, and
-//! 3. compute **exactly** the integers of the portable code they replace, so a result never
-//!    depends on the CPU it ran on (tests compare both on random inputs).
+//! 3. compute **exactly** the values of the portable code they replace (integers, or floats
+//!    bit for bit: the same operations per lane in the same order, no fused multiply-add), so
+//!    a result never depends on the CPU it ran on (tests compare both on random inputs).
 //!
 //! [`bilinear_packed`] returns how many samples it did, from the start, and the caller's
 //! portable code (which reads any pixel format) does the rest; the other functions finish the
 //! work themselves with their portable loop. So a CPU without the instructions, a `no_std`
 //! build, or an input outside a kernel's bounds costs speed, never correctness.
-//! `docs/performance.md` (issue #15's sixth pass) records the decision and the measurements.
+//! `docs/performance.md` (issue #15's sixth and tenth passes) records the decisions and the
+//! measurements.
 //!
 //! [`DenormalsFlushed`] is the other CPU-specific piece: the floating-point mode around a model
 //! run (denormals flushed to zero, the thread's previous mode restored after).
@@ -254,14 +256,19 @@ pub fn correlate9(
     tpl: &[f32; TEMPLATE * TEMPLATE],
     out: &mut [f32],
 ) -> bool {
-    let needed = (rows + TEMPLATE - 1).checked_mul(stride);
-    if stride < correlate9_stride(cols)
-        || needed.is_none_or(|n| area.len() < n)
-        || out.len() < rows * cols
-    {
+    let needed = rows
+        .checked_add(TEMPLATE - 1)
+        .and_then(|r| r.checked_mul(stride));
+    let positions = rows.checked_mul(cols);
+    let (Some(needed), Some(positions)) = (needed, positions) else {
+        return false;
+    };
+    if cols > usize::MAX / 2 || stride < correlate9_stride(cols) || area.len() < needed {
         return false;
     }
-    let out = &mut out[..rows * cols];
+    let Some(out) = out.get_mut(..positions) else {
+        return false;
+    };
     let done = avx2_or_none!(
         rows > 0 && cols > 0,
         // SAFETY: the macro runs this only where the CPU has AVX2; the kernel's slices are

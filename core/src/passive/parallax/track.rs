@@ -341,14 +341,16 @@ impl NccScratch {
 }
 
 /// NCC of the template against frame B's pixels centred at every position of a `(2r+1)²`
-/// grid around `(px, py)`, row-major into `scratch.scores[..(2r+1)²]`; false (no scores) only
-/// if `correlate9` refused the layout, which the constants rule out. (Sampling B through the pair's
-/// similarity was tried: the bilinear re-sampling blurs B against the template by an amount
-/// that depends on the sub-pixel phase, which raised the residual on planes, so B is read on
-/// its own pixel grid.) B's pixels are shifted by the template's mean so a flat patch's
-/// variance does not cancel: Σ(v − m)² = Σv'² − (Σv')²/n and Σ(v − m)·t = Σv'·t − m'·Σt, the
-/// quantities of the two-pass form. The window sums Σv' and Σv'² are box sums, separable;
-/// the products Σv'·t a cross-correlation (`liveproof_simd::correlate9`).
+/// grid around `(px, py)`, row-major into `scratch.scores[..(2r+1)²]`; false (no scores)
+/// only if `correlate9` refused the layout, which the constants rule out.
+///
+/// Sampling B through the pair's similarity was tried: the bilinear re-sampling blurs B
+/// against the template by an amount that depends on the sub-pixel phase, which raised the
+/// residual on planes, so B is read on its own pixel grid. B's pixels are shifted by the
+/// template's mean so a flat patch's variance does not cancel: Σ(v − m)² = Σv'² − (Σv')²/n
+/// and Σ(v − m)·t = Σv'·t − m'·Σt, the quantities of the two-pass form. The window sums Σv'
+/// and Σv'² are box sums, separable; the products Σv'·t a cross-correlation
+/// (`liveproof_simd::correlate9`).
 #[allow(clippy::too_many_arguments)]
 fn ncc_grid(
     b: &FacePatch,
@@ -512,10 +514,12 @@ pub fn correspondences(
         let Some(pb) = b_landmarks.get(anchor.landmark) else {
             continue;
         };
-        if anchor.texture < params.min_texture {
+        let (ax, ay) = (anchor.x, anchor.y);
+        // `anchor` measured only positions inside the crop; a patch built by hand may hold
+        // others, which are no match rather than a read outside the crop.
+        if anchor.texture < params.min_texture || !a.inside(ax, ay, HALF + 1) {
             continue;
         }
-        let (ax, ay) = (anchor.x, anchor.y);
         let tpl_mean = anchor.mean;
         for (y, dst) in (ay - HALF..=ay + HALF).zip(tpl.chunks_exact_mut(SIDE)) {
             for (t, v) in dst.iter_mut().zip(row_around(a, ax, y, 0)) {

@@ -609,30 +609,15 @@ mod tests {
             // One value short of the area, a stride too narrow, an output too short: refused,
             // nothing written.
             let mut untouched = vec![f32::NAN; rows * cols];
-            assert!(!correlate9(
-                &area[..area.len() - 1],
-                stride,
-                rows,
-                cols,
-                &tpl,
-                &mut untouched
-            ));
-            assert!(!correlate9(
-                &area,
-                correlate9_stride(cols) - 1,
-                rows,
-                cols,
-                &tpl,
-                &mut untouched
-            ));
-            assert!(!correlate9(
-                &area,
-                stride,
-                rows,
-                cols,
-                &tpl,
-                &mut untouched[..rows * cols - 1]
-            ));
+            let n = rows * cols;
+            for (area, stride, out) in [
+                (&area[..area.len() - 1], stride, n),
+                (&area[..], correlate9_stride(cols) - 1, n),
+                (&area[..], stride, n - 1),
+            ] {
+                let out = &mut untouched[..out];
+                assert!(!correlate9(area, stride, rows, cols, &tpl, out));
+            }
             assert!(untouched.iter().all(|v| v.is_nan()));
         }
     }

@@ -10,8 +10,8 @@
 //!
 //! Each frame keeps only a small luma crop of the face (the face scaled so the inter-ocular
 //! distance is at most [`super::ParallaxConfig::patch_iod_px`] pixels), never the frame, and
-//! the statistics of its landmarks' templates ([`Anchor`]), measured once per frame rather
-//! than once per pair of frames.
+//! where its landmarks' templates sit and their contrast ([`Anchor`]), measured once per
+//! frame rather than once per pair of frames.
 //!
 //! Cost (`cargo bench -p liveproof-tests --bench passive -- parallax`): the crop is sampled
 //! separably (a weighted sum of rows, then of columns); the search's window sums come from
@@ -44,8 +44,8 @@ pub struct FacePatch {
     pub anchors: Vec<Anchor>,
 }
 
-/// A landmark's template in its frame's crop, measured once per frame rather than once per
-/// pair of frames: where it sits and its statistics.
+/// A landmark's template in its frame's crop, placed and measured once per frame rather than
+/// once per pair of frames: where it sits and its contrast.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Anchor {
     /// Landmark index.
@@ -57,9 +57,6 @@ pub struct Anchor {
     pub offset: Point2,
     /// The template's contrast ([`MatchParams::min_texture`]'s measure).
     pub texture: f32,
-    /// The template's mean and the norm of its mean-free values.
-    pub mean: f32,
-    pub norm: f32,
 }
 
 impl FacePatch {
@@ -176,9 +173,9 @@ impl FacePatch {
             if !self.inside(x, y, HALF + 1) {
                 continue;
             }
-            let Some((norm, mean)) = template(self, x, y, &mut tpl) else {
+            if template(self, x, y, &mut tpl).is_none() {
                 continue;
-            };
+            }
             anchors.push(Anchor {
                 landmark: k,
                 x,
@@ -188,8 +185,6 @@ impl FacePatch {
                     y: y as f32 - c.y,
                 },
                 texture: texture(self, x, y),
-                mean,
-                norm,
             });
         }
         self.anchors = anchors;
@@ -520,13 +515,9 @@ pub fn correspondences(
         if anchor.texture < params.min_texture || !a.inside(ax, ay, HALF + 1) {
             continue;
         }
-        let tpl_mean = anchor.mean;
-        for (y, dst) in (ay - HALF..=ay + HALF).zip(tpl.chunks_exact_mut(SIDE)) {
-            for (t, v) in dst.iter_mut().zip(row_around(a, ax, y, 0)) {
-                *t = v - tpl_mean;
-            }
-        }
-        let tpl_norm = anchor.norm;
+        let Some((tpl_norm, tpl_mean)) = template(a, ax, ay, &mut tpl) else {
+            continue;
+        };
         let tpl_sum: f32 = tpl.iter().sum();
         // Predicted position of A's template centre in B.
         let cb = b.to_crop(*pb);
